@@ -1,0 +1,62 @@
+/**
+ * The one catalogue of error codes Mast answers with. Every code has one HTTP status and a
+ * default safe message; `docs/errors.md` lists the same codes and a test keeps them in step.
+ * Codes Pylon defines keep Pylon's name and status; codes marked `mast` are ours.
+ */
+export const errorCatalogue = {
+  // 400: the request is wrong
+  INVALID_JSON: { status: 400, message: 'Invalid request body', origin: 'pylon' },
+  INVALID_DATA: { status: 400, message: 'The request body has the wrong shape', origin: 'pylon' },
+  INVALID_COLUMN: { status: 400, message: 'Unknown field', origin: 'pylon' },
+  INVALID_FIELD_TYPE: { status: 400, message: 'A field value has the wrong type', origin: 'mast' },
+  MISSING_FIELD: { status: 400, message: 'A required field is missing', origin: 'pylon' },
+  IMMUTABLE_FIELD: { status: 400, message: 'This field cannot be changed', origin: 'mast' },
+  INVALID_ID: { status: 400, message: 'Invalid row id', origin: 'pylon' },
+  ENTITY_NOT_FOUND: { status: 400, message: 'Unknown entity', origin: 'pylon' },
+  INVALID_QUERY: { status: 400, message: 'Invalid query', origin: 'pylon' },
+  LIMIT_TOO_LARGE: { status: 400, message: 'The limit is over the maximum', origin: 'mast' },
+  INVALID_CURSOR: { status: 400, message: 'Invalid cursor', origin: 'mast' },
+  MISSING_OPERATIONS: { status: 400, message: 'The body needs an "operations" array', origin: 'pylon' },
+  INVALID_OPERATION: { status: 400, message: 'Invalid operation', origin: 'mast' },
+  // 401 / 403: who is asking
+  AUTH_REQUIRED: { status: 401, message: 'Authentication required', origin: 'pylon' },
+  UNAUTHORIZED: { status: 401, message: 'Unauthorized', origin: 'pylon' },
+  FORBIDDEN: { status: 403, message: 'This endpoint requires admin auth', origin: 'pylon' },
+  POLICY_DENIED: { status: 403, message: 'Access denied by policy', origin: 'pylon' },
+  // 404 / 405: what is asked for
+  NOT_FOUND: { status: 404, message: 'Not found', origin: 'pylon' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed', origin: 'pylon' },
+  // 409 / 410: state
+  UNIQUE_VIOLATION: { status: 409, message: 'A unique value is already taken', origin: 'mast' },
+  OP_ID_REUSED: { status: 409, message: 'This op_id was already used for a different change', origin: 'mast' },
+  RESYNC_REQUIRED: { status: 410, message: 'The cursor is outside the change log; re-sync', origin: 'pylon' },
+  // 413 / 415 / 429: limits
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'Request body too large', origin: 'pylon' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json', origin: 'mast' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests', origin: 'pylon' },
+  // 5xx: ours
+  INTERNAL: { status: 500, message: 'Internal server error', origin: 'mast' },
+  STORE_BUSY: { status: 503, message: 'The database is busy; retry', origin: 'mast' },
+  SHUTTING_DOWN: { status: 503, message: 'The server is shutting down', origin: 'mast' },
+} as const satisfies Record<string, { status: number; message: string; origin: 'pylon' | 'mast' }>;
+
+/** A code from the catalogue. */
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/** The JSON body of every error response: `{"error":{"code","message",...}}`. */
+export interface ErrorEnvelope {
+  error: {
+    code: ErrorCode;
+    message: string;
+    /** Which field(s) the error is about, when it is about fields. */
+    fields?: string[];
+    hint?: string;
+    /** Extra data some codes carry, e.g. `oldest_seq` on RESYNC_REQUIRED. */
+    [extra: string]: unknown;
+  };
+}
+
+/** True when `code` names an entry of the catalogue. */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(errorCatalogue, code);
+}

@@ -1,0 +1,2 @@
+export { AppError, toAppError } from './app-error.js';
+export type { AppErrorOptions } from './app-error.js';

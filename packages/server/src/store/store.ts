@@ -1,0 +1,122 @@
+import type { AppSchema } from '@mast/schema';
+import type { MigrationPlan, RecordedSchema } from '@mast/schema';
+import type { ChangeKind } from '@mast/protocol';
+import type { FilterNode, FindQuery } from './filter-ast.js';
+
+/**
+ * The store: everything Mast keeps in a database goes through this interface, and nothing
+ * above `store/<backend>/` knows which database it is. Rows cross it as domain values
+ * (booleans, numbers, ISO datetime strings, parsed json), never as driver cells.
+ */
+
+/** A row as the API sees it: `id` plus declared fields. */
+export type Row = { id: string } & Record<string, unknown>;
+
+/** What a backend can do; code above the store branches on these, never on the backend's name. */
+export interface StoreCapabilities {
+  /** Several writers may commit at once (PostgreSQL); false means one serialized writer. */
+  readonly concurrentWriters: boolean;
+  /** Readers see a committed snapshot while a write is in progress. */
+  readonly snapshotReads: boolean;
+  /** Other processes can share the database (and need change notifications between nodes). */
+  readonly multiNode: boolean;
+}
+
+/** A change-log entry as stored. */
+export interface ChangeRecord {
+  readonly seq: number;
+  readonly entity: string;
+  readonly rowId: string;
+  readonly kind: ChangeKind;
+  /** Full row after the change; null for deletes. */
+  readonly data: Row | null;
+  readonly opId: string | null;
+  /** Commit time, milliseconds since the epoch. */
+  readonly at: number;
+}
+
+/** A change to append inside a write transaction; `seq` and `at` are assigned by the store. */
+export interface NewChange {
+  readonly entity: string;
+  readonly rowId: string;
+  readonly kind: ChangeKind;
+  readonly data: Row | null;
+  readonly opId: string | null;
+}
+
+/** The outcome recorded for a client op id, so a replay returns it without writing. */
+export interface OpRecord {
+  readonly opId: string;
+  /** A hash of the request the op carried, to tell a replay from a reuse of the id. */
+  readonly fingerprint: string;
+  readonly result: unknown;
+}
+
+/** Reads, inside a transaction or a read snapshot. */
+export interface ReadTx {
+  get(entity: string, id: string): Promise<Row | null>;
+  find(entity: string, query: FindQuery): Promise<Row[]>;
+  count(entity: string, where?: FilterNode): Promise<number>;
+  /** The recorded outcome of a client op, or null. */
+  getOp(opId: string): Promise<OpRecord | null>;
+}
+
+/**
+ * Writes, inside one transaction. Unique violations throw AppError `UNIQUE_VIOLATION` with the
+ * offending field names; the caller's transaction is then rolled back as a whole.
+ */
+export interface WriteTx extends ReadTx {
+  insert(entity: string, row: Row): Promise<Row>;
+  /** Applies `patch` and returns the row after it, or null when no row has that id. */
+  update(entity: string, id: string, patch: Record<string, unknown>): Promise<Row | null>;
+  /** Deletes and returns the row as it was, or null when no row has that id. */
+  delete(entity: string, id: string): Promise<Row | null>;
+  /** Appends to the change log; returns the entry's seq (gap-free, commit-ordered). */
+  appendChange(change: NewChange): Promise<ChangeRecord>;
+  putOp(op: OpRecord): Promise<void>;
+}
+
+/** Retention of the change log: entries older than `maxAgeMs` or past `maxEntries` go. */
+export interface RetentionPolicy {
+  readonly maxAgeMs: number;
+  readonly maxEntries: number;
+}
+
+/** Where the change log stands. */
+export interface ChangeLogBounds {
+  /** Seq of the newest entry ever written (0 when none). */
+  readonly head: number;
+  /** Every entry with seq <= prunedThrough has been removed by retention (0 when none). */
+  readonly prunedThrough: number;
+}
+
+/** A database behind Mast. */
+export interface Store {
+  readonly capabilities: StoreCapabilities;
+  /** Binds the store to a schema (after migration); queries validate entity names against it. */
+  useSchema(schema: AppSchema): void;
+  /** Runs `fn` against a consistent read view. */
+  read<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in one write transaction: it commits when `fn` resolves and rolls back when it
+   * throws. On a single-writer backend, calls queue and run one at a time.
+   */
+  write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T>;
+  /** Change-log entries with seq > `since`, oldest first, at most `limit`. */
+  changesSince(since: number, limit: number): Promise<ChangeRecord[]>;
+  changeLogBounds(): Promise<ChangeLogBounds>;
+  /** Removes entries past retention; returns how many went. Also drops op records as old. */
+  pruneChanges(policy: RetentionPolicy, now?: number): Promise<number>;
+  /** The schema recorded by the last migration, or null on a database Mast has not migrated. */
+  recordedSchema(): Promise<RecordedSchema | null>;
+  /** Tables and columns that exist, for databases with no recorded schema (e.g. Pylon's). */
+  introspect(): Promise<LiveTables>;
+  /** Applies a plan and records `schema` as current, in one transaction. */
+  migrate(plan: MigrationPlan, schema: AppSchema): Promise<void>;
+  /** Database size in bytes, for metrics. */
+  sizeBytes(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Existing user tables and their column names. */
+export type LiveTables = ReadonlyMap<string, readonly string[]>;
