@@ -1,0 +1,113 @@
+import { watch } from 'node:fs';
+import { resolve } from 'node:path';
+import { ManifestError, loadAppSchema } from '@mast/schema';
+import { MastServer, MigrationRefusedError, loadConfig, migrateStore, openStore, optionsHelp } from '@mast/server';
+import { parseArgs } from './args.js';
+import { initApp } from './init-command.js';
+
+const HELP = `mast — a realtime backend
+
+Usage:
+  mast start [dir]              serve the app in dir (default .)
+  mast dev [dir]                serve with dev mode on; reload when the schema changes
+  mast init <dir>               create a new app
+  mast migrate [dir] [--dry-run] [--allow-destructive]
+                                bring the database to the schema and print the plan
+  mast --help                   this text
+
+Options (flag, environment variable, meaning):
+${optionsHelp()}
+`;
+
+async function serve(dir: string, overrides: Parameters<typeof loadConfig>[1], dev: boolean): Promise<void> {
+  const appDir = resolve(dir);
+  const config = loadConfig(process.env, { ...overrides, ...(dev ? { dev: true } : {}) });
+  const { schema, source } = await loadAppSchema(appDir);
+  const server = await MastServer.create({ appDir, schema, config });
+  const port = await server.listen();
+  server.logger.info({ app: schema.manifest.name, schema: source, port, dev: config.dev }, `Mast listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`);
+  if (config.dev) watchSchema(appDir, server);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    server.logger.info({ signal }, 'shutting down');
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        server.logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** Reloads the schema when pylon.manifest.json or schema.ts changes; a bad edit keeps the old one. */
+function watchSchema(appDir: string, server: MastServer): void {
+  let timer: NodeJS.Timeout | undefined;
+  const watcher = watch(appDir, (_event, file) => {
+    if (file !== 'pylon.manifest.json' && file !== 'schema.ts') return;
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      try {
+        const { schema } = await loadAppSchema(appDir);
+        const plan = await server.reload(schema);
+        server.logger.info({ plan }, 'schema reloaded');
+      } catch (err) {
+        const known = err instanceof ManifestError || err instanceof MigrationRefusedError;
+        server.logger.error(known ? { message: (err as Error).message } : { err }, 'schema reload failed; still serving the previous schema');
+      }
+    }, 100);
+  });
+  watcher.unref();
+}
+
+async function migrate(dir: string, overrides: Parameters<typeof loadConfig>[1], dryRun: boolean): Promise<void> {
+  const appDir = resolve(dir);
+  const config = loadConfig(process.env, overrides);
+  const { schema } = await loadAppSchema(appDir);
+  const store = await openStore(config.databaseUrl, appDir);
+  try {
+    const lines = await migrateStore(store, schema, { allowDestructive: config.allowDestructive, dryRun });
+    if (lines.length === 0) console.log('The database already matches the schema.');
+    else console.log(`${dryRun ? 'Plan (dry run, nothing applied)' : 'Applied'}:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+  } finally {
+    await store.close();
+  }
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const args = parseArgs(argv, ['--help', '-h', '--dry-run']);
+  if (args.switches.has('--help') || args.command === undefined || args.command === 'help') {
+    process.stdout.write(HELP);
+    return;
+  }
+  const dir = args.positionals[0] ?? '.';
+  switch (args.command) {
+    case 'start':
+      return serve(dir, args.overrides, false);
+    case 'dev':
+      return serve(dir, args.overrides, true);
+    case 'migrate':
+      return migrate(dir, args.overrides, args.switches.has('--dry-run'));
+    case 'init': {
+      if (!args.positionals[0]) throw new Error('mast init needs a folder: mast init my-app');
+      const target = initApp(args.positionals[0]);
+      console.log(`Created ${target}. Start it with: mast dev ${args.positionals[0]}`);
+      return;
+    }
+    default:
+      throw new Error(`unknown command "${args.command}" (see mast --help)`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof Error) {
+    console.error(`mast: ${err.message}`);
+  } else {
+    console.error('mast:', err);
+  }
+  process.exit(1);
+});

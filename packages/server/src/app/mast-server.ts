@@ -1,0 +1,168 @@
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { type AppSchema, describePlan, diffSchemas, resolveSchema } from '@mast/schema';
+import type { MastConfig } from '../config/index.js';
+import { ChangeBus } from '../changes/change-bus.js';
+import { SyncService } from '../changes/sync-service.js';
+import { EntityReader } from '../entities/entity-reader.js';
+import { SchemaRef } from '../entities/schema-ref.js';
+import { WritePath } from '../entities/write-path.js';
+import { createHttpServer } from '../http/http-server.js';
+import { registerEntityRoutes } from '../http/entities-routes.js';
+import { registerSyncRoutes } from '../http/sync-routes.js';
+import { registerSystemRoutes } from '../http/system-routes.js';
+import { Metrics } from '../metrics/metrics.js';
+import type { Store } from '../store/index.js';
+import { openStore } from './open-store.js';
+
+/** Mast's version, reported by `/health`. */
+export const MAST_VERSION = '0.1.0';
+
+/** How often change-log retention runs. */
+const PRUNE_INTERVAL_MS = 60_000;
+
+/** What a server is built from. */
+export interface MastServerOptions {
+  readonly appDir: string;
+  readonly schema: AppSchema;
+  readonly config: MastConfig;
+  /** A store to use instead of opening `config.databaseUrl` (tests, benchmarks). */
+  readonly store?: Store;
+  readonly logger?: Logger;
+}
+
+/** Raised when the database cannot be brought to the schema without losing data. */
+export class MigrationRefusedError extends Error {
+  constructor(readonly plan: readonly string[]) {
+    super(
+      'The schema change would lose data; nothing was changed. Plan:\n' +
+        plan.map((line) => `  ${line}`).join('\n') +
+        '\nRun `mast migrate --allow-destructive` (or set MAST_ALLOW_DESTRUCTIVE=1) to apply it.',
+    );
+    this.name = 'MigrationRefusedError';
+  }
+}
+
+/**
+ * Brings the store's tables to `schema`: diffs against the recorded schema (or the live tables
+ * of a database Mast never migrated), refuses destructive steps unless allowed, applies the
+ * rest in one transaction. Returns the plan's lines.
+ */
+export async function migrateStore(store: Store, schema: AppSchema, options: { allowDestructive: boolean; dryRun?: boolean }): Promise<string[]> {
+  const recorded = await store.recordedSchema();
+  const previous = recorded ? resolveSchema(recorded.manifest) : null;
+  const plan = diffSchemas(previous, schema, previous ? undefined : await store.introspect());
+  const lines = describePlan(plan);
+  if (options.dryRun) return lines;
+  if (plan.destructive && !options.allowDestructive) throw new MigrationRefusedError(lines);
+  await store.migrate(plan, schema);
+  store.useSchema(schema);
+  return lines;
+}
+
+/** One running Mast backend: store, services and the HTTP server, wired together. */
+export class MastServer {
+  readonly config: MastConfig;
+  readonly store: Store;
+  readonly schema: SchemaRef;
+  readonly bus: ChangeBus;
+  readonly writes: WritePath;
+  readonly reader: EntityReader;
+  readonly http: FastifyInstance;
+  readonly logger: Logger;
+  #pruneTimer: NodeJS.Timeout | undefined;
+  #closing: Promise<void> | undefined;
+
+  private constructor(options: MastServerOptions & { store: Store; logger: Logger }) {
+    this.config = options.config;
+    this.store = options.store;
+    this.logger = options.logger;
+    this.schema = new SchemaRef(options.schema);
+    this.bus = new ChangeBus((err) => this.logger.error({ err }, 'change listener failed'));
+    this.writes = new WritePath(this.store, this.schema, this.bus);
+    const limits = { maxLimit: this.config.maxLimit, defaultLimit: this.config.defaultLimit };
+    this.reader = new EntityReader(this.store, this.schema, limits);
+    const sync = new SyncService(this.store, this.writes, { maxLimit: this.config.maxLimit, maxPush: this.config.batchMaxOps });
+    const metrics = new Metrics();
+    this.http = createHttpServer({
+      bodyLimit: this.config.bodyLimit,
+      adminToken: this.config.adminToken,
+      corsOrigin: this.config.corsOrigin ?? (this.config.dev ? '*' : null),
+      logger: this.logger,
+      metrics,
+    });
+    registerSystemRoutes(this.http, {
+      version: MAST_VERSION,
+      dev: this.config.dev,
+      schema: this.schema,
+      metrics,
+      gauges: {
+        changeLogHead: async () => (await this.store.changeLogBounds()).head,
+        dbSizeBytes: () => this.store.sizeBytes(),
+      },
+    });
+    registerEntityRoutes(this.http, { reader: this.reader, writes: this.writes, batchMaxOps: this.config.batchMaxOps });
+    registerSyncRoutes(this.http, sync);
+  }
+
+  /** Opens the store, migrates it to the schema and builds the server (not yet listening). */
+  static async create(options: MastServerOptions): Promise<MastServer> {
+    const logger =
+      options.logger ??
+      pino({ level: options.config.logLevel, redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.adminToken'], censor: '[redacted]' } });
+    const store = options.store ?? (await openStore(options.config.databaseUrl, options.appDir));
+    try {
+      const plan = await migrateStore(store, options.schema, { allowDestructive: options.config.allowDestructive });
+      if (plan.length > 0) logger.info({ plan }, 'database migrated');
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    return new MastServer({ ...options, store, logger });
+  }
+
+  /** Starts listening; resolves with the bound port. */
+  async listen(): Promise<number> {
+    await this.http.listen({ port: this.config.port, host: this.config.host });
+    this.#pruneTimer = setInterval(() => void this.pruneChangeLog(), PRUNE_INTERVAL_MS);
+    this.#pruneTimer.unref();
+    return (this.http.server.address() as AddressInfo).port;
+  }
+
+  /** Applies change-log retention now; returns how many entries went. */
+  async pruneChangeLog(): Promise<number> {
+    try {
+      return await this.store.pruneChanges({ maxAgeMs: this.config.changeRetention, maxEntries: this.config.changeMaxEntries });
+    } catch (err) {
+      this.logger.error({ err }, 'change-log retention failed');
+      return 0;
+    }
+  }
+
+  /** Serves a new schema after migrating to it (dev reload); the old one stays on failure. */
+  async reload(schema: AppSchema): Promise<string[]> {
+    const plan = await migrateStore(this.store, schema, { allowDestructive: this.config.allowDestructive });
+    this.schema.current = schema;
+    return plan;
+  }
+
+  /**
+   * Graceful stop: refuses new requests with 503, waits for those in flight (at most
+   * `shutdownGrace`), then closes the store after its write queue drains.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      clearInterval(this.#pruneTimer);
+      const grace = setTimeout(() => this.http.server.closeAllConnections(), this.config.shutdownGrace);
+      grace.unref();
+      try {
+        await this.http.close();
+      } finally {
+        clearTimeout(grace);
+        await this.store.close();
+      }
+    })();
+    return this.#closing;
+  }
+}

@@ -1,0 +1,24 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createSqliteStore, type Store } from '../store/index.js';
+
+/** Where an app's SQLite file lives when no database URL is given. */
+export function defaultDatabasePath(appDir: string): string {
+  return join(appDir, '.mast', 'mast.db');
+}
+
+/**
+ * Opens the store a database URL names: a file path, `file:` URL or `:memory:` for SQLite.
+ * PostgreSQL URLs are refused with a clear message until that backend exists.
+ */
+export async function openStore(databaseUrl: string | null, appDir: string): Promise<Store> {
+  const url = databaseUrl ?? defaultDatabasePath(appDir);
+  if (/^postgres(ql)?:\/\//i.test(url)) {
+    throw new Error('MAST_DATABASE_URL points at PostgreSQL, which this build does not support yet; use a SQLite file path');
+  }
+  if (url === ':memory:') return createSqliteStore({ path: ':memory:' });
+  const path = url.startsWith('file:') ? fileURLToPath(url) : resolve(appDir, url);
+  mkdirSync(dirname(path), { recursive: true });
+  return createSqliteStore({ path });
+}

@@ -1,0 +1,132 @@
+import type { ChangeEvent, ClientChange, PullResponse, PushResponse } from '@mast/protocol';
+import { AppError, toAppError } from '../errors/index.js';
+import type { WriteOp, WritePath } from '../entities/write-path.js';
+import { parseCount } from '../entities/filter-parser.js';
+import type { ChangeRecord, Store } from '../store/index.js';
+
+/** Default page size of a pull. */
+const PULL_DEFAULT_LIMIT = 100;
+
+/** A change-log record in its wire form. */
+export function toChangeEvent(record: ChangeRecord): ChangeEvent {
+  return {
+    seq: record.seq,
+    entity: record.entity,
+    row_id: record.rowId,
+    kind: record.kind,
+    ...(record.data ? { data: record.data } : {}),
+    ...(record.opId ? { op_id: record.opId } : {}),
+    timestamp: new Date(record.at).toISOString(),
+  };
+}
+
+/**
+ * Pull and push for offline-capable clients, over the durable change log. A cursor is the
+ * last seq a client has applied.
+ */
+export class SyncService {
+  readonly #store: Store;
+  readonly #writes: WritePath;
+  readonly #maxLimit: number;
+  readonly #maxPush: number;
+
+  constructor(store: Store, writes: WritePath, limits: { maxLimit: number; maxPush: number }) {
+    this.#store = store;
+    this.#writes = writes;
+    this.#maxLimit = limits.maxLimit;
+    this.#maxPush = limits.maxPush;
+  }
+
+  /**
+   * Changes after `since`. Answers RESYNC_REQUIRED when entries the client has not seen were
+   * pruned (including `since=0` once anything was pruned, since the log no longer holds every
+   * row) and when the cursor is ahead of the head (another database, or a restore).
+   */
+  async pull(sinceText: string | undefined, limitText: string | undefined): Promise<PullResponse> {
+    const since = sinceText === undefined || sinceText === '' ? 0 : parseCount('since', sinceText);
+    const limit = limitText === undefined ? PULL_DEFAULT_LIMIT : Math.max(1, parseCount('limit', limitText, this.#maxLimit));
+    const bounds = await this.#store.changeLogBounds();
+    if (since > bounds.head) {
+      throw new AppError('RESYNC_REQUIRED', `cursor ${since} is ahead of this server's change log (head ${bounds.head}); client must re-sync`, {
+        extra: { oldest_seq: bounds.prunedThrough + 1, head_seq: bounds.head },
+      });
+    }
+    if (since < bounds.prunedThrough) {
+      throw new AppError('RESYNC_REQUIRED', `cursor ${since} is older than the oldest retained change ${bounds.prunedThrough + 1}; client must re-sync`, {
+        extra: { oldest_seq: bounds.prunedThrough + 1, head_seq: bounds.head },
+      });
+    }
+    const records = await this.#store.changesSince(since, limit + 1);
+    const page = records.slice(0, limit);
+    return {
+      changes: page.map(toChangeEvent),
+      cursor: { last_seq: page.length > 0 ? page[page.length - 1]!.seq : since },
+      has_more: records.length > limit,
+    };
+  }
+
+  /**
+   * Applies client changes in order, each in its own transaction and each idempotent by its
+   * `op_id`. A failing change is reported and does not stop the ones after it. The client's
+   * `row_id` is the row's id, so rows created offline keep it.
+   */
+  async push(body: unknown): Promise<PushResponse> {
+    const changes = parsePushBody(body, this.#maxPush);
+    const response: PushResponse = { applied: 0, deduped: 0, errors: [], results: [], cursor: { last_seq: 0 } };
+    for (const change of changes) {
+      const op: WriteOp =
+        change.kind === 'insert'
+          ? { op: 'insert', entity: change.entity, id: change.row_id, data: change.data ?? {} }
+          : change.kind === 'update'
+            ? { op: 'update', entity: change.entity, id: change.row_id, data: change.data ?? {} }
+            : { op: 'delete', entity: change.entity, id: change.row_id };
+      try {
+        const outcome = await this.#writes.apply([op], change.op_id === undefined ? {} : { opId: change.op_id });
+        const seq = outcome.results[0]?.seq;
+        if (outcome.deduped) response.deduped++;
+        else response.applied++;
+        response.results.push({
+          ...(change.op_id !== undefined ? { op_id: change.op_id } : {}),
+          row_id: change.row_id,
+          ok: true,
+          ...(seq !== undefined ? { seq } : {}),
+          ...(outcome.deduped ? { deduped: true } : {}),
+        });
+      } catch (err) {
+        const appError = toAppError(err);
+        if (appError.code === 'INTERNAL') throw err;
+        response.errors.push(`${change.kind} ${change.entity}/${change.row_id}: ${appError.message}`);
+        response.results.push({
+          ...(change.op_id !== undefined ? { op_id: change.op_id } : {}),
+          row_id: change.row_id,
+          ok: false,
+          error: { code: appError.code, message: appError.message },
+        });
+      }
+    }
+    response.cursor.last_seq = (await this.#store.changeLogBounds()).head;
+    return response;
+  }
+}
+
+function parsePushBody(body: unknown, max: number): ClientChange[] {
+  if (typeof body !== 'object' || body === null || !Array.isArray((body as { changes?: unknown }).changes)) {
+    throw new AppError('INVALID_DATA', 'The body must look like {"changes":[{"entity","row_id","kind","data"?,"op_id"?}]}');
+  }
+  const changes = (body as { changes: unknown[] }).changes;
+  if (changes.length > max) throw new AppError('LIMIT_TOO_LARGE', `A push carries at most ${max} changes, got ${changes.length}`);
+  return changes.map((c, index) => {
+    const change = c as Partial<ClientChange> | null;
+    const fail = (what: string): never => {
+      throw new AppError('INVALID_OPERATION', `changes[${index}]: ${what}`, { extra: { index } });
+    };
+    if (typeof change !== 'object' || change === null) return fail('must be an object');
+    if (typeof change.entity !== 'string') fail('"entity" must be a string');
+    if (typeof change.row_id !== 'string' || change.row_id === '') fail('"row_id" must be a non-empty string');
+    if (change.kind !== 'insert' && change.kind !== 'update' && change.kind !== 'delete') fail('"kind" must be insert, update or delete');
+    if (change.op_id !== undefined && (typeof change.op_id !== 'string' || change.op_id.length === 0 || change.op_id.length > 200)) {
+      fail('"op_id" must be a string of 1-200 characters');
+    }
+    return change as ClientChange;
+  });
+}

@@ -1,0 +1,39 @@
+/**
+ * The one table of Mast's options. It feeds environment parsing, CLI flags and `mast --help`;
+ * `docs/configuration.md` is checked against it by a test.
+ */
+
+/** How an option's text is turned into a value. */
+export type OptionType = 'string' | 'int' | 'bool' | 'bytes' | 'duration';
+
+/** One configurable option. */
+export interface OptionSpec {
+  readonly key: string;
+  readonly env: string;
+  readonly flag: string;
+  readonly type: OptionType;
+  readonly default: string | number | boolean | null;
+  readonly description: string;
+}
+
+/** Every option, in `--help` order. */
+export const OPTIONS = [
+  { key: 'port', env: 'MAST_PORT', flag: '--port', type: 'int', default: 4321, description: 'HTTP port (0 picks a free one)' },
+  { key: 'host', env: 'MAST_HOST', flag: '--host', type: 'string', default: '0.0.0.0', description: 'address to listen on' },
+  { key: 'databaseUrl', env: 'MAST_DATABASE_URL', flag: '--database-url', type: 'string', default: null, description: "database: a SQLite file path or file: URL (default <app>/.mast/mast.db)" },
+  { key: 'adminToken', env: 'MAST_ADMIN_TOKEN', flag: '--admin-token', type: 'string', default: null, description: 'bearer token that grants admin access (never logged)' },
+  { key: 'dev', env: 'MAST_DEV', flag: '--dev', type: 'bool', default: false, description: 'dev mode: reload on change, open metrics' },
+  { key: 'bodyLimit', env: 'MAST_BODY_LIMIT', flag: '--body-limit', type: 'bytes', default: 1_048_576, description: 'largest request body accepted, in bytes (413 above)' },
+  { key: 'maxLimit', env: 'MAST_MAX_LIMIT', flag: '--max-limit', type: 'int', default: 1000, description: 'largest page size a list or query may ask for' },
+  { key: 'defaultLimit', env: 'MAST_DEFAULT_LIMIT', flag: '--default-limit', type: 'int', default: 100, description: 'page size of a list or query that gives no limit' },
+  { key: 'batchMaxOps', env: 'MAST_BATCH_MAX_OPS', flag: '--batch-max-ops', type: 'int', default: 500, description: 'most operations in one batch, transact or sync push' },
+  { key: 'changeRetention', env: 'MAST_CHANGE_RETENTION', flag: '--change-retention', type: 'duration', default: 7 * 24 * 3600 * 1000, description: 'how long change-log entries are kept (e.g. 7d, 12h)' },
+  { key: 'changeMaxEntries', env: 'MAST_CHANGE_MAX_ENTRIES', flag: '--change-max-entries', type: 'int', default: 1_000_000, description: 'most change-log entries kept' },
+  { key: 'shutdownGrace', env: 'MAST_SHUTDOWN_GRACE', flag: '--shutdown-grace', type: 'duration', default: 10_000, description: 'how long SIGTERM waits for requests in flight' },
+  { key: 'allowDestructive', env: 'MAST_ALLOW_DESTRUCTIVE', flag: '--allow-destructive', type: 'bool', default: false, description: 'let migrations drop columns/tables or change types' },
+  { key: 'logLevel', env: 'MAST_LOG_LEVEL', flag: '--log-level', type: 'string', default: 'info', description: 'pino log level (fatal..trace, silent)' },
+  { key: 'corsOrigin', env: 'MAST_CORS_ORIGIN', flag: '--cors-origin', type: 'string', default: null, description: 'Access-Control-Allow-Origin (default * in dev, none otherwise)' },
+] as const satisfies readonly OptionSpec[];
+
+/** Option keys. */
+export type OptionKey = (typeof OPTIONS)[number]['key'];

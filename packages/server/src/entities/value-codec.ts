@@ -1,0 +1,122 @@
+import type { EntitySchema, FieldSchema } from '@mast/schema';
+import { AppError } from '../errors/index.js';
+
+const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+function typeError(entity: EntitySchema, field: FieldSchema, expected: string, value: unknown): AppError {
+  const got = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+  return new AppError('INVALID_FIELD_TYPE', `${entity.name}.${field.name} must be ${expected}, got ${got}`, { fields: [field.name] });
+}
+
+/** Normalises an ISO-8601 date or date-time to `YYYY-MM-DDTHH:MM:SS.sssZ`; null if it is not one. */
+export function normaliseDatetime(text: string): string | null {
+  const m = ISO_DATETIME.exec(text);
+  if (!m) return null;
+  // A date-time without an offset is read as UTC, not as the server's local time.
+  const withZone = text.includes('T') || text.includes(' ') ? (m[1] ? text : `${text}Z`) : text;
+  const ms = Date.parse(withZone.replace(' ', 'T'));
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+}
+
+/**
+ * Checks one non-null value against its field's type and returns it in domain form (datetimes
+ * normalised to ISO-8601 UTC). Throws INVALID_FIELD_TYPE naming the entity and field.
+ */
+export function coerceValue(entity: EntitySchema, field: FieldSchema, value: unknown): unknown {
+  switch (field.kind) {
+    case 'string':
+    case 'richtext':
+    case 'id':
+      if (typeof value !== 'string') throw typeError(entity, field, 'a string', value);
+      return value;
+    case 'int':
+      if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw typeError(entity, field, 'an integer within ±2^53', value);
+      return value;
+    case 'float':
+      if (typeof value !== 'number' || !Number.isFinite(value)) throw typeError(entity, field, 'a finite number', value);
+      return value;
+    case 'bool':
+      if (typeof value !== 'boolean') throw typeError(entity, field, 'true or false', value);
+      return value;
+    case 'datetime': {
+      const iso = typeof value === 'string' ? normaliseDatetime(value) : null;
+      if (iso === null) throw typeError(entity, field, 'an ISO-8601 date-time string', value);
+      return iso;
+    }
+    case 'json':
+      return value;
+  }
+}
+
+/** Checks a field value that may be null: null is allowed only on optional fields. */
+export function coerceFieldValue(entity: EntitySchema, field: FieldSchema, value: unknown): unknown {
+  if (value === null) {
+    if (!field.optional) {
+      throw new AppError('MISSING_FIELD', `${entity.name}.${field.name} is required and cannot be null`, { fields: [field.name] });
+    }
+    return null;
+  }
+  return coerceValue(entity, field, value);
+}
+
+/** Looks a field up by name, or throws INVALID_COLUMN listing the valid ones. */
+export function requireField(entity: EntitySchema, name: string): FieldSchema {
+  const field = entity.fieldsByName.get(name);
+  if (!field) {
+    const valid = ['id', ...entity.fields.map((f) => f.name)].join(', ');
+    throw new AppError('INVALID_COLUMN', `Unknown field "${name}" on ${entity.name} (valid: ${valid})`, { fields: [name] });
+  }
+  return field;
+}
+
+function requireObject(entity: EntitySchema, data: unknown): Record<string, unknown> {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new AppError('INVALID_DATA', `The ${entity.name} data must be a JSON object`);
+  }
+  return data as Record<string, unknown>;
+}
+
+/**
+ * Validates an insert body: unknown fields, wrong types and missing required fields are
+ * errors; optional fields left out become null. Returns the field values (without `id`).
+ */
+export function coerceInsert(entity: EntitySchema, data: unknown): Record<string, unknown> {
+  const body = requireObject(entity, data);
+  for (const key of Object.keys(body)) if (key !== 'id') requireField(entity, key);
+  const out: Record<string, unknown> = {};
+  const missing: string[] = [];
+  for (const field of entity.fields) {
+    const value = body[field.name];
+    if (value === undefined || (value === null && !field.optional)) {
+      if (!field.optional) missing.push(field.name);
+      out[field.name] = null;
+      continue;
+    }
+    out[field.name] = coerceFieldValue(entity, field, value);
+  }
+  if (missing.length > 0) {
+    throw new AppError('MISSING_FIELD', `${entity.name} needs ${missing.map((m) => `"${m}"`).join(', ')}`, { fields: missing });
+  }
+  return out;
+}
+
+/**
+ * Validates a patch: unknown fields and wrong types are errors, required fields cannot become
+ * null, and `id` may appear only with the row's own id. Returns the fields to change.
+ */
+export function coercePatch(entity: EntitySchema, id: string, data: unknown): Record<string, unknown> {
+  const body = requireObject(entity, data);
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (key === 'id') {
+      if (value !== id) throw new AppError('IMMUTABLE_FIELD', `${entity.name}.id cannot be changed`, { fields: ['id'] });
+      continue;
+    }
+    if (value === undefined) continue;
+    out[key] = coerceFieldValue(entity, requireField(entity, key), value);
+  }
+  if (Object.keys(out).length === 0) {
+    throw new AppError('INVALID_DATA', `The ${entity.name} patch has no fields to change`);
+  }
+  return out;
+}

@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import type { EntitySchema } from '@mast/schema';
+import { AppError } from '../errors/index.js';
+import type { ChangeBus } from '../changes/change-bus.js';
+import type { ChangeRecord, Row, Store, WriteTx } from '../store/index.js';
+import { checkClientId, newRowId } from './row-id.js';
+import type { SchemaRef } from './schema-ref.js';
+import { coerceInsert, coercePatch } from './value-codec.js';
+
+/** One change a caller asks for. `id` on insert is the client's own id (kept when valid). */
+export type WriteOp =
+  | { readonly op: 'insert'; readonly entity: string; readonly data: unknown; readonly id?: unknown }
+  | { readonly op: 'update'; readonly entity: string; readonly id: string; readonly data: unknown }
+  | { readonly op: 'delete'; readonly entity: string; readonly id: string };
+
+/** What one op did. `row` is the row after the change (before it, for a delete). */
+export interface WriteResult {
+  readonly op: WriteOp['op'];
+  readonly entity: string;
+  readonly id: string;
+  readonly row: Row;
+  readonly seq: number;
+}
+
+/** Options of one write. */
+export interface WriteOptions {
+  /** Client op id: a replay with the same request returns the first result and writes nothing. */
+  readonly opId?: string;
+}
+
+/** The outcome of a write: results per op, or the recorded results of an earlier replay. */
+export interface WriteOutcome {
+  readonly results: readonly WriteResult[];
+  readonly deduped: boolean;
+}
+
+type PreparedOp =
+  | { op: 'insert'; entity: EntitySchema; id: string; values: Record<string, unknown> }
+  | { op: 'update'; entity: EntitySchema; id: string; patch: Record<string, unknown> }
+  | { op: 'delete'; entity: EntitySchema; id: string };
+
+/**
+ * The one way application data changes. Every mutation (REST, batch, transact, sync push, and
+ * later functions and CRDT pushes) becomes a list of ops that run in one store transaction
+ * writing the rows and their change-log entries together; the committed changes are published
+ * only after the commit.
+ */
+export class WritePath {
+  readonly #store: Store;
+  readonly #schema: SchemaRef;
+  readonly #bus: ChangeBus;
+
+  constructor(store: Store, schema: SchemaRef, bus: ChangeBus) {
+    this.#store = store;
+    this.#schema = schema;
+    this.#bus = bus;
+  }
+
+  /** Validates ops without touching the database (types, required fields, ids). */
+  prepare(op: WriteOp): PreparedOp {
+    const entity = this.#schema.entity(op.entity);
+    switch (op.op) {
+      case 'insert': {
+        const given = op.id ?? (isRecord(op.data) ? op.data.id : undefined);
+        const id = given === undefined || given === null ? newRowId() : checkClientId(given);
+        return { op: 'insert', entity, id, values: coerceInsert(entity, op.data) };
+      }
+      case 'update':
+        return { op: 'update', entity, id: op.id, patch: coercePatch(entity, op.id, op.data) };
+      case 'delete':
+        return { op: 'delete', entity, id: op.id };
+    }
+  }
+
+  /**
+   * Applies ops atomically: all commit or none do. Throws the first op's error (with its index
+   * in `extra.index` when there are several ops).
+   */
+  async apply(ops: readonly WriteOp[], options: WriteOptions = {}): Promise<WriteOutcome> {
+    const prepared = ops.map((op, index) => withIndex(ops.length, index, () => this.prepare(op)));
+    const fingerprint = options.opId === undefined ? '' : fingerprintOf(ops);
+    const outcome = await this.#store.write(async (tx) => {
+      if (options.opId !== undefined) {
+        const earlier = await tx.getOp(options.opId);
+        if (earlier) {
+          if (earlier.fingerprint !== fingerprint) {
+            throw new AppError('OP_ID_REUSED', `op_id "${options.opId}" was already used for a different change`);
+          }
+          return { results: earlier.result as WriteResult[], changes: [] as ChangeRecord[], deduped: true };
+        }
+      }
+      const results: WriteResult[] = [];
+      const changes: ChangeRecord[] = [];
+      for (const [index, op] of prepared.entries()) {
+        const { result, change } = await withIndexAsync(prepared.length, index, () => applyOne(tx, op, options.opId ?? null));
+        results.push(result);
+        changes.push(change);
+      }
+      if (options.opId !== undefined) await tx.putOp({ opId: options.opId, fingerprint, result: results });
+      return { results, changes, deduped: false };
+    });
+    this.#bus.publish(outcome.changes);
+    return { results: outcome.results, deduped: outcome.deduped };
+  }
+}
+
+async function applyOne(tx: WriteTx, op: PreparedOp, opId: string | null): Promise<{ result: WriteResult; change: ChangeRecord }> {
+  const entity = op.entity.name;
+  let row: Row | null;
+  switch (op.op) {
+    case 'insert':
+      row = await tx.insert(entity, { ...op.values, id: op.id });
+      break;
+    case 'update':
+      row = await tx.update(entity, op.id, op.patch);
+      break;
+    case 'delete':
+      row = await tx.delete(entity, op.id);
+      break;
+  }
+  if (!row) throw new AppError('NOT_FOUND', `${entity} with id "${op.id}" not found`);
+  const change = await tx.appendChange({ entity, rowId: op.id, kind: op.op, data: op.op === 'delete' ? null : row, opId });
+  return { result: { op: op.op, entity, id: op.id, row, seq: change.seq }, change };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function fingerprintOf(ops: readonly WriteOp[]): string {
+  return createHash('sha256').update(JSON.stringify(ops)).digest('base64url');
+}
+
+function annotate(count: number, index: number, err: unknown): unknown {
+  if (count > 1 && err instanceof AppError) {
+    return new AppError(err.code, `operation ${index}: ${err.message}`, {
+      ...(err.fields ? { fields: err.fields } : {}),
+      extra: { ...err.extra, index },
+      cause: err,
+    });
+  }
+  return err;
+}
+
+function withIndex<T>(count: number, index: number, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw annotate(count, index, err);
+  }
+}
+
+async function withIndexAsync<T>(count: number, index: number, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw annotate(count, index, err);
+  }
+}

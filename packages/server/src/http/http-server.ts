@@ -1,0 +1,102 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { AppError, toAppError } from '../errors/index.js';
+import { resolveAuth } from '../auth/auth-context.js';
+import type { Metrics } from '../metrics/metrics.js';
+
+/** Settings of the HTTP shell. */
+export interface HttpOptions {
+  readonly bodyLimit: number;
+  readonly adminToken: string | null;
+  readonly corsOrigin: string | null;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'strict-origin-when-cross-origin',
+  'permissions-policy': 'camera=(), microphone=(), geolocation=()',
+};
+
+/** Maps Fastify's own errors (body parsing, limits) onto the catalogue. */
+function fromFastifyError(err: FastifyError): AppError | null {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('PAYLOAD_TOO_LARGE', 'Request body too large', { cause: err });
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as Content-Type: application/json', { cause: err });
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new AppError('INVALID_JSON', 'Invalid request body', { cause: err });
+    default:
+      if (err instanceof SyntaxError) return new AppError('INVALID_JSON', 'Invalid request body', { cause: err });
+      return null;
+  }
+}
+
+/**
+ * Builds the Fastify instance every route group registers on: auth resolution, JSON body
+ * parsing with a size limit, the error envelope, CORS and security headers, request metrics.
+ * Only this layer turns errors into responses.
+ */
+export function createHttpServer(options: HttpOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: options.bodyLimit,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  // JSON bodies; an empty body is "no body" (Pylon clients send DELETE with a JSON content type).
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string' }, (_request, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(new AppError('INVALID_JSON', 'Invalid request body', { cause: err }), undefined);
+    }
+  });
+
+  app.decorateRequest('auth', null as never);
+  app.addHook('onRequest', async (request, reply) => {
+    request.auth = resolveAuth(request.headers.authorization, options.adminToken);
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+    if (options.corsOrigin) {
+      reply.header('access-control-allow-origin', options.corsOrigin);
+      reply.header('access-control-allow-methods', 'GET, POST, PATCH, DELETE, OPTIONS');
+      reply.header('access-control-allow-headers', 'Content-Type, Authorization');
+      if (options.corsOrigin !== '*') {
+        reply.header('access-control-allow-credentials', 'true');
+        reply.header('vary', 'Origin');
+      }
+    }
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    options.metrics.observe(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  app.options('*', async (_request, reply) => reply.code(204).send());
+
+  app.setNotFoundHandler(async (request, reply) => {
+    const error = new AppError('NOT_FOUND', `No API route matches ${request.method} ${request.url.split('?')[0]}`);
+    return reply.code(404).send(error.toEnvelope());
+  });
+
+  app.setErrorHandler(async (err: FastifyError, request, reply) => {
+    const error = fromFastifyError(err) ?? toAppError(err);
+    if (error.code === 'INTERNAL') {
+      request.log.error({ err, method: request.method, url: request.routeOptions.url }, 'request failed');
+    }
+    return reply.code(error.status).send(error.toEnvelope());
+  });
+
+  return app;
+}

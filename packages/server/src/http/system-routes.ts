@@ -1,0 +1,51 @@
+import type { FastifyInstance } from 'fastify';
+import type { Manifest } from '@mast/schema';
+import type { Metrics, MetricGauges } from '../metrics/metrics.js';
+import type { SchemaRef } from '../entities/schema-ref.js';
+import { requireAdmin, queryParam } from './request-context.js';
+import { AppError } from '../errors/index.js';
+
+/** What the system routes need. */
+export interface SystemRouteDeps {
+  readonly version: string;
+  readonly dev: boolean;
+  readonly schema: SchemaRef;
+  readonly metrics: Metrics;
+  readonly gauges: MetricGauges;
+}
+
+/** The manifest without policy expressions, as non-admins see it. */
+function publicManifest(manifest: Manifest): Manifest {
+  if (!manifest.policies) return manifest;
+  return {
+    ...manifest,
+    policies: manifest.policies.map((p) => ({
+      name: p.name,
+      ...(p.entity !== undefined ? { entity: p.entity } : {}),
+      ...(p.action !== undefined ? { action: p.action } : {}),
+    })),
+  };
+}
+
+/** `/health`, `/metrics` and `/api/manifest`. */
+export function registerSystemRoutes(app: FastifyInstance, deps: SystemRouteDeps): void {
+  const started = Date.now();
+
+  app.get('/health', async () => ({ status: 'ok', version: deps.version, uptime_secs: Math.floor((Date.now() - started) / 1000) }));
+
+  app.get('/metrics', async (request, reply) => {
+    if (!deps.dev && !request.auth.isAdmin) throw new AppError('UNAUTHORIZED', '/metrics needs the admin token outside dev mode');
+    reply.type('text/plain; version=0.0.4; charset=utf-8');
+    return deps.metrics.render(deps.gauges);
+  });
+
+  app.get('/api/manifest', async (request) => {
+    const full = queryParam(request, 'full');
+    const manifest = deps.schema.current.manifest;
+    if (full === '1' || full === 'true') {
+      requireAdmin(request);
+      return manifest;
+    }
+    return request.auth.isAdmin ? manifest : publicManifest(manifest);
+  });
+}

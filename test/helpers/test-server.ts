@@ -1,0 +1,81 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compileManifest, type Manifest } from '@mast/schema';
+import { MastServer, loadConfig, type MastConfig } from '@mast/server';
+
+/** A Mast server on a real port with a real SQLite file, for API tests. */
+export interface TestServer {
+  readonly url: string;
+  readonly server: MastServer;
+  readonly dir: string;
+  /** fetch against the server with JSON in and out. */
+  request(method: string, path: string, options?: { body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<{ status: number; text: string; json: unknown; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+/** Starts a server on port 0 in a fresh temporary folder. */
+export async function startTestServer(manifest: Manifest, overrides: Partial<MastConfig> = {}): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'mast-test-'));
+  const config = loadConfig({}, { port: 0, host: '127.0.0.1', logLevel: 'silent', databaseUrl: join(dir, 'test.db'), ...overrides });
+  const server = await MastServer.create({ appDir: dir, schema: compileManifest(manifest), config });
+  const port = await server.listen();
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    server,
+    dir,
+    async request(method, path, options = {}) {
+      const headers: Record<string, string> = { ...options.headers };
+      let body: string | undefined;
+      if (options.rawBody !== undefined) body = options.rawBody;
+      else if (options.body !== undefined) body = JSON.stringify(options.body);
+      if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+      const res = await fetch(url + path, { method, headers, ...(body !== undefined ? { body } : {}) });
+      const text = await res.text();
+      let json: unknown = undefined;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      return { status: res.status, text, json, headers: res.headers };
+    },
+    async close() {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A manifest with every field kind, used by the API tests. */
+export const testManifest: Manifest = {
+  manifest_version: 1,
+  name: 'test',
+  version: '1.0.0',
+  entities: [
+    {
+      name: 'User',
+      fields: [
+        { name: 'email', type: 'string', optional: false, unique: true },
+        { name: 'name', type: 'string', optional: true, unique: false },
+      ],
+      indexes: [],
+    },
+    {
+      name: 'Todo',
+      fields: [
+        { name: 'title', type: 'string', optional: false, unique: false },
+        { name: 'done', type: 'bool', optional: false, unique: false },
+        { name: 'priority', type: 'int', optional: true, unique: false },
+        { name: 'score', type: 'float', optional: true, unique: false },
+        { name: 'due', type: 'datetime', optional: true, unique: false },
+        { name: 'meta', type: 'json', optional: true, unique: false },
+        { name: 'ownerId', type: 'id(User)', optional: true, unique: false },
+        { name: 'slug', type: 'string', optional: true, unique: true },
+      ],
+      indexes: [{ name: 'by_owner', fields: ['ownerId'], unique: false }],
+    },
+  ],
+  routes: [],
+};
