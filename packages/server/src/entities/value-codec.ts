@@ -15,7 +15,12 @@ export function normaliseDatetime(text: string): string | null {
   // A date-time without an offset is read as UTC, not as the server's local time.
   const withZone = text.includes('T') || text.includes(' ') ? (m[1] ? text : `${text}Z`) : text;
   const ms = Date.parse(withZone.replace(' ', 'T'));
-  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+  if (Number.isNaN(ms)) return null;
+  // Date.parse rolls impossible days over (Feb 30 → Mar 2); the calendar date must exist.
+  const [y, mo, d] = text.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const day = new Date(Date.UTC(y, mo - 1, d));
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d) return null;
+  return new Date(ms).toISOString();
 }
 
 /**

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { resolveSchema } from '@mast/schema';
+import { AppError } from '../errors/index.js';
+import { coerceInsert, coercePatch, normaliseDatetime } from './value-codec.js';
+
+const schema = resolveSchema({
+  manifest_version: 1,
+  name: 't',
+  version: '1',
+  routes: [],
+  entities: [
+    {
+      name: 'Row',
+      indexes: [],
+      fields: [
+        { name: 's', type: 'string', optional: false, unique: false },
+        { name: 'i', type: 'int', optional: true, unique: false },
+        { name: 'f', type: 'float', optional: true, unique: false },
+        { name: 'b', type: 'bool', optional: true, unique: false },
+        { name: 'd', type: 'datetime', optional: true, unique: false },
+        { name: 'j', type: 'json', optional: true, unique: false },
+        { name: 'r', type: 'id(Row)', optional: true, unique: false },
+      ],
+    },
+  ],
+});
+const row = schema.entitiesByName.get('Row')!;
+
+function errorOf(fn: () => unknown): { code: string; fields?: string[] | undefined } {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof AppError) return { code: err.code, fields: err.fields };
+    throw err;
+  }
+  return { code: 'no error' };
+}
+
+describe('normaliseDatetime', () => {
+  it.each([
+    ['2026-01-02', '2026-01-02T00:00:00.000Z'],
+    ['2026-01-02T03:04:05Z', '2026-01-02T03:04:05.000Z'],
+    ['2026-01-02T03:04', '2026-01-02T03:04:00.000Z'],
+    ['2026-01-02T03:04:05.123456+02:00', '2026-01-02T01:04:05.123Z'],
+    ['2026-01-02 03:04:05', '2026-01-02T03:04:05.000Z'],
+  ])('%s → %s', (input, expected) => {
+    expect(normaliseDatetime(input)).toBe(expected);
+  });
+
+  it.each(['tomorrow', '2026-13-01', '2026-02-30T00:00:00Z', '1761811234Z', ''])('rejects %s', (input) => {
+    expect(normaliseDatetime(input)).toBeNull();
+  });
+});
+
+describe('coerceInsert', () => {
+  it('fills optional fields with null and keeps typed values', () => {
+    expect(coerceInsert(row, { s: 'x', j: [1, { a: null }], b: false })).toEqual({ s: 'x', i: null, f: null, b: false, d: null, j: [1, { a: null }], r: null });
+  });
+
+  it.each([
+    ['an int with a fraction', { s: 'x', i: 1.5 }, 'INVALID_FIELD_TYPE', ['i']],
+    ['an int past 2^53', { s: 'x', i: 2 ** 53 }, 'INVALID_FIELD_TYPE', ['i']],
+    ['a string for a float', { s: 'x', f: '1.5' }, 'INVALID_FIELD_TYPE', ['f']],
+    ['1 for a bool', { s: 'x', b: 1 }, 'INVALID_FIELD_TYPE', ['b']],
+    ['a number for a string', { s: 5 }, 'INVALID_FIELD_TYPE', ['s']],
+    ['a number for an id', { s: 'x', r: 5 }, 'INVALID_FIELD_TYPE', ['r']],
+    ['a missing required field', {}, 'MISSING_FIELD', ['s']],
+    ['an unknown field', { s: 'x', extra: 1 }, 'INVALID_COLUMN', ['extra']],
+    ['a prototype key', JSON.parse('{"s":"x","__proto__":{"polluted":true}}'), 'INVALID_COLUMN', ['__proto__']],
+  ])('rejects %s', (_name, data, code, fields) => {
+    expect(errorOf(() => coerceInsert(row, data))).toEqual({ code, fields });
+  });
+
+  it('rejects bodies that are not objects', () => {
+    for (const body of [null, [], 'x', 3]) expect(errorOf(() => coerceInsert(row, body)).code).toBe('INVALID_DATA');
+  });
+});
+
+describe('coercePatch', () => {
+  it('keeps only the given fields and allows null on optional ones', () => {
+    expect(coercePatch(row, 'a', { i: null, s: 'y', id: 'a' })).toEqual({ i: null, s: 'y' });
+  });
+
+  it('rejects a null required field, an id change and an empty patch', () => {
+    expect(errorOf(() => coercePatch(row, 'a', { s: null })).code).toBe('MISSING_FIELD');
+    expect(errorOf(() => coercePatch(row, 'a', { id: 'b' })).code).toBe('IMMUTABLE_FIELD');
+    expect(errorOf(() => coercePatch(row, 'a', {})).code).toBe('INVALID_DATA');
+  });
+});
