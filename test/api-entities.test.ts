@@ -46,7 +46,7 @@ const scenarios: Scenario[] = [
   { name: 'query with $gte/$lt and order desc', method: 'POST', path: '/api/query/Todo', body: { priority: { $gte: 1, $lt: 5 }, $order: { priority: 'desc' } }, status: 200, check: (j) => expect(j.map((r: any) => r.id)).toEqual(['t1', 't3']) },
   { name: 'query with $in and $limit', method: 'POST', path: '/api/query/Todo', body: { id: { $in: ['t1', 't2', 'zzz'] }, $limit: 1 }, status: 200, check: (j) => expect(j.map((r: any) => r.id)).toEqual(['t1']) },
   { name: 'query with $nin', method: 'POST', path: '/api/query/Todo', body: { id: { $nin: ['t1', 't2'] }, ownerId: 'u1' }, status: 200, check: (j) => expect(j.map((r: any) => r.id)).toEqual(['t3']) },
-  { name: 'query with $ne counts nulls as not equal', method: 'POST', path: '/api/query/Todo', body: { ownerId: { $ne: 'u1' }, $order: { id: 'asc' } }, status: 200, check: (j) => expect(j.map((r: any) => r.id).slice(0, 1)).toEqual(['t2']) },
+  { name: 'query with $ne counts nulls as not equal', method: 'POST', path: '/api/query/Todo', body: { ownerId: { $ne: 'u1' }, id: { $in: ['t1', 't2', 't3'] } }, status: 200, check: (j) => expect(j.map((r: any) => r.id)).toEqual(['t2']) },
   { name: 'query with null matches missing values', method: 'POST', path: '/api/query/Todo', body: { ownerId: null, done: true }, status: 200, check: (j) => expect(j.map((r: any) => r.id)).toEqual(['t2']) },
   { name: 'query with $exists', method: 'POST', path: '/api/query/Todo', body: { meta: { $exists: true } }, status: 200, check: (j) => expect(j.map((r: any) => r.id)).toEqual(['t1']) },
   { name: 'query with $like substring is case-sensitive', method: 'POST', path: '/api/query/Todo', body: { title: { $like: 'Ship' } }, status: 200, check: (j) => expect(j).toEqual([]) },

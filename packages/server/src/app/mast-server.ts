@@ -91,6 +91,9 @@ export class MastServer {
       corsOrigin: this.config.corsOrigin ?? (this.config.dev ? '*' : null),
       logger: this.logger,
       metrics,
+      rateLimit: this.config.rateLimit,
+      maxConnections: this.config.maxConnections,
+      trustProxy: this.config.trustProxy,
     });
     registerSystemRoutes(this.http, {
       version: MAST_VERSION,

@@ -16,6 +16,9 @@ export interface MastConfig {
   changeMaxEntries: number;
   shutdownGrace: number;
   allowDestructive: boolean;
+  rateLimit: number;
+  maxConnections: number;
+  trustProxy: number;
   logLevel: string;
   corsOrigin: string | null;
 }

@@ -31,6 +31,9 @@ export const OPTIONS = [
   { key: 'changeMaxEntries', env: 'MAST_CHANGE_MAX_ENTRIES', flag: '--change-max-entries', type: 'int', default: 1_000_000, description: 'most change-log entries kept' },
   { key: 'shutdownGrace', env: 'MAST_SHUTDOWN_GRACE', flag: '--shutdown-grace', type: 'duration', default: 10_000, description: 'how long SIGTERM waits for requests in flight' },
   { key: 'allowDestructive', env: 'MAST_ALLOW_DESTRUCTIVE', flag: '--allow-destructive', type: 'bool', default: false, description: 'let migrations drop columns/tables or change types' },
+  { key: 'rateLimit', env: 'MAST_RATE_LIMIT', flag: '--rate-limit', type: 'int', default: 12_000, description: 'requests per minute per client address (0 turns it off)' },
+  { key: 'maxConnections', env: 'MAST_MAX_CONNECTIONS', flag: '--max-connections', type: 'int', default: 10_000, description: 'open HTTP connections accepted at once' },
+  { key: 'trustProxy', env: 'MAST_TRUST_PROXY', flag: '--trust-proxy', type: 'int', default: 0, description: 'proxy hops to trust in X-Forwarded-For for the client address' },
   { key: 'logLevel', env: 'MAST_LOG_LEVEL', flag: '--log-level', type: 'string', default: 'info', description: 'pino log level (fatal..trace, silent)' },
   { key: 'corsOrigin', env: 'MAST_CORS_ORIGIN', flag: '--cors-origin', type: 'string', default: null, description: 'Access-Control-Allow-Origin (default * in dev, none otherwise)' },
 ] as const satisfies readonly OptionSpec[];

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { AppError, toAppError } from '../errors/index.js';
 import { resolveAuth } from '../auth/auth-context.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { RateLimiter } from './rate-limit.js';
 
 /** Settings of the HTTP shell. */
 export interface HttpOptions {
@@ -11,6 +12,11 @@ export interface HttpOptions {
   readonly corsOrigin: string | null;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** Requests per minute per client address; 0 is no limit. */
+  readonly rateLimit: number;
+  readonly maxConnections: number;
+  /** Proxy hops whose X-Forwarded-For entries are trusted. */
+  readonly trustProxy: number;
 }
 
 const SECURITY_HEADERS: Record<string, string> = {
@@ -49,7 +55,10 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
     bodyLimit: options.bodyLimit,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    ...(options.trustProxy > 0 ? { trustProxy: (_address: string, hop: number) => hop < options.trustProxy } : {}),
   });
+  app.server.maxConnections = options.maxConnections;
+  const limiter = new RateLimiter(options.rateLimit, 60_000);
 
   // JSON bodies; an empty body is "no body" (Pylon clients send DELETE with a JSON content type).
   app.removeContentTypeParser(['application/json', 'text/plain']);
@@ -65,8 +74,16 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
 
   app.decorateRequest('auth', null as never);
   app.addHook('onRequest', async (request, reply) => {
-    request.auth = resolveAuth(request.headers.authorization, options.adminToken);
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+    if (request.url !== '/health' && request.method !== 'OPTIONS') {
+      try {
+        limiter.hit(request.ip);
+      } catch (err) {
+        if (err instanceof AppError) reply.header('retry-after', String(err.extra?.retry_after_secs ?? 60));
+        throw err;
+      }
+    }
+    request.auth = resolveAuth(request.headers.authorization, options.adminToken);
     if (options.corsOrigin) {
       reply.header('access-control-allow-origin', options.corsOrigin);
       reply.header('access-control-allow-methods', 'GET, POST, PATCH, DELETE, OPTIONS');

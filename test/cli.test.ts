@@ -1,0 +1,95 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+const MAST = join(process.cwd(), 'packages/cli/bin/mast.js');
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'mast-cli-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function mast(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [MAST, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
+}
+
+/** Starts `mast start` and resolves with the port it logged. */
+function startServer(appDir: string): Promise<{ port: number; proc: ReturnType<typeof spawn>; output: () => string }> {
+  const proc = spawn(process.execPath, [MAST, 'start', appDir, '--port', '0', '--host', '127.0.0.1'], { env: { ...process.env, MAST_ADMIN_TOKEN: 'secret-admin-token' } });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line in: ${out}`)), 20_000);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /"port":(\d+)/.exec(out);
+      if (m && out.includes('Mast listening')) {
+        clearTimeout(timer);
+        resolve({ port: Number(m[1]), proc, output: () => out });
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+  });
+}
+
+describe('mast CLI', () => {
+  it('prints help generated from the options table', () => {
+    const res = mast(['--help']);
+    expect(res.status).toBe(0);
+    expect(res.stdout).toContain('MAST_PORT');
+    expect(res.stdout).toContain('--database-url');
+    expect(res.stdout).toContain('mast init <dir>');
+  });
+
+  it('init creates an app that starts, serves and stops gracefully on SIGTERM', async () => {
+    const app = join(dir, 'my-app');
+    expect(mast(['init', app]).status).toBe(0);
+    expect(mast(['init', app]).status).toBe(1); // not empty any more
+    const { port, proc, output } = await startServer(app);
+    const created = await fetch(`http://127.0.0.1:${port}/api/entities/Todo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 'from the cli test', done: false }),
+    });
+    expect(created.status).toBe(201);
+    expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+    const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+    proc.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(output()).not.toContain('secret-admin-token');
+  });
+
+  it('refuses to start on an invalid manifest with a message naming entity and field', () => {
+    writeFileSync(join(dir, 'pylon.manifest.json'), JSON.stringify({
+      manifest_version: 1, name: 'bad', version: '1', routes: [],
+      entities: [{ name: 'Todo', indexes: [], fields: [{ name: 'title', type: 'strng', optional: false, unique: false }] }],
+    }));
+    const res = mast(['start', dir, '--port', '0']);
+    expect(res.status).toBe(1);
+    expect(res.stderr).toContain('FIELD_TYPE_UNKNOWN');
+    expect(res.stderr).toContain('Todo');
+    expect(res.stderr).toContain('title');
+  });
+
+  it('migrate --dry-run prints the plan and applies nothing', () => {
+    const app = join(dir, 'app');
+    mast(['init', app]);
+    const dry = mast(['migrate', app, '--dry-run']);
+    expect(dry.status).toBe(0);
+    expect(dry.stdout).toContain('dry run');
+    expect(dry.stdout).toMatch(/Todo/);
+    const applied = mast(['migrate', app]);
+    expect(applied.stdout).toContain('Applied');
+    expect(mast(['migrate', app]).stdout).toContain('already matches');
+  });
+
+  it('rejects an unknown option and a bad value', () => {
+    expect(mast(['start', dir, '--nope']).stderr).toContain('unknown option --nope');
+    expect(mast(['start', dir, '--port', 'abc']).stderr).toContain('MAST_PORT');
+  });
+});
