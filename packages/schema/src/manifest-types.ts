@@ -9,6 +9,7 @@ export type FieldTypeName = 'string' | 'int' | 'float' | 'bool' | 'datetime' | '
 /** A CRDT container override on a field. */
 export type CrdtKind = 'lww' | 'text' | 'counter' | 'list' | 'movable-list' | 'tree';
 
+/** A field of an entity, or an input of a query or action. */
 export interface ManifestField {
   name: string;
   type: FieldTypeName;
@@ -17,12 +18,14 @@ export interface ManifestField {
   crdt?: CrdtKind;
 }
 
+/** A declared index; its table index is named `<Entity>__<name>` (see schema-indexes.ts). */
 export interface ManifestIndex {
   name: string;
   fields: string[];
   unique: boolean;
 }
 
+/** A named link from an entity to another through one of its fields. */
 export interface ManifestRelation {
   name: string;
   target: string;
@@ -30,6 +33,7 @@ export interface ManifestRelation {
   many?: boolean;
 }
 
+/** Full-text search configuration of an entity. */
 export interface ManifestSearch {
   text: string[];
   facets: string[];
@@ -37,6 +41,7 @@ export interface ManifestSearch {
   language?: string;
 }
 
+/** An entity: one table, with the implicit `id` primary key not listed in `fields`. */
 export interface ManifestEntity {
   name: string;
   fields: ManifestField[];
@@ -47,11 +52,13 @@ export interface ManifestEntity {
   crdt?: boolean;
 }
 
+/** A query or action with its inputs. */
 export interface ManifestInput {
   name: string;
   input?: ManifestField[];
 }
 
+/** A page route (used for page generation, not by the HTTP API). */
 export interface ManifestRoute {
   path: string;
   mode: string;
@@ -59,6 +66,7 @@ export interface ManifestRoute {
   auth?: string;
 }
 
+/** An access rule on an entity or an action; the allow keys are camelCase. */
 export interface ManifestPolicy {
   name: string;
   entity?: string;
@@ -71,6 +79,7 @@ export interface ManifestPolicy {
   allowWrite?: string;
 }
 
+/** The auth block, snake_case; every key is optional and defaults as in Pylon. */
 export interface ManifestAuth {
   user?: { entity?: string; expose?: string[]; hide?: string[] };
   session?: {

@@ -9,6 +9,12 @@ import type { Manifest, ManifestIndex } from './manifest-types.js';
  * text primary key, one column per field; required-ness is enforced by the write path, not by
  * NOT NULL, so it can change without rebuilding tables; unique fields and unique indexes are
  * unique indexes (NULLs never collide).
+ *
+ * Indexes in `createIndex`/`dropIndex` steps carry names relative to their entity: the declared
+ * index name, or `<field>__unique` for a unique field. The table index is named
+ * `<Entity>__<name>` (`declaredIndexName`; `indexesOf` lists a table's indexes that way). Stores
+ * create indexes with IF NOT EXISTS and drop them with IF EXISTS: `createTable` and `changeType`
+ * may already have (re)built an index that a later step names again.
  */
 export type MigrationStep =
   | { readonly kind: 'createTable'; readonly entity: EntitySchema }

@@ -1,0 +1,105 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadAppSchema, loadManifestFile } from './load-app-schema.js';
+import { ManifestError } from './manifest-error.js';
+
+const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
+let scratch = '';
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'mast-schema-'));
+});
+afterAll(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+async function rejection(promise: Promise<unknown>): Promise<ManifestError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof ManifestError) return error;
+    throw error;
+  }
+  throw new Error('expected a ManifestError');
+}
+
+async function dirWith(name: string, files: Record<string, string>): Promise<string> {
+  const dir = join(scratch, name);
+  await import('node:fs/promises').then((fs) => fs.mkdir(dir, { recursive: true }));
+  for (const [file, text] of Object.entries(files)) await writeFile(join(dir, file), text);
+  return dir;
+}
+
+describe('loadAppSchema', () => {
+  it('prefers pylon.manifest.json', async () => {
+    const { schema, source } = await loadAppSchema(fixtures);
+    expect(source).toBe(join(fixtures, 'pylon.manifest.json'));
+    expect(schema.entities.map((e) => e.name)).toEqual(['User', 'Todo', 'Message']);
+  });
+
+  it('imports schema.ts whose default export is a DSL schema', async () => {
+    const { schema, source } = await loadAppSchema(join(fixtures, 'dsl-app'));
+    expect(source).toBe(join(fixtures, 'dsl-app', 'schema.ts'));
+    expect(schema.manifest.name).toBe('anchor');
+    expect(schema.entitiesByName.get('Message')?.indexes).toEqual([{ name: 'by_room', fields: ['room'], unique: false }]);
+  });
+
+  it('imports schema.ts whose default export is a manifest object', async () => {
+    const { schema } = await loadAppSchema(join(fixtures, 'object-app'));
+    expect(schema.entitiesByName.get('Note')?.fieldsByName.get('meta')?.kind).toBe('json');
+  });
+
+  it('reports MANIFEST_NOT_FOUND for a directory with neither file', async () => {
+    const dir = await dirWith('empty', {});
+    const error = await rejection(loadAppSchema(dir));
+    expect(error.diagnostics.map((d) => d.code)).toEqual(['MANIFEST_NOT_FOUND']);
+    expect(error.message).toContain(dir);
+  });
+
+  it('reports a schema module without a default export', async () => {
+    const dir = await dirWith('no-default', { 'schema.ts': 'export const x = 1;\n' });
+    const error = await rejection(loadAppSchema(dir));
+    expect(error.diagnostics.map((d) => d.code)).toEqual(['MANIFEST_PARSE_ERROR']);
+    expect(error.diagnostics[0]!.message).toContain('no default export');
+  });
+
+  it('reports a schema module that fails to import as MANIFEST_READ_FAILED', async () => {
+    const dir = await dirWith('throws', { 'schema.ts': 'throw new Error("boom");\nexport default {};\n' });
+    const error = await rejection(loadAppSchema(dir));
+    expect(error.diagnostics.map((d) => d.code)).toEqual(['MANIFEST_READ_FAILED']);
+    expect(error.diagnostics[0]!.message).toContain('boom');
+  });
+
+  it('validates what schema.ts exports', async () => {
+    const dir = await dirWith('invalid-object', {
+      'schema.ts': 'export default { manifest_version: 1, name: "a", version: "1", entities: [], routes: [] };\n',
+    });
+    const error = await rejection(loadAppSchema(dir));
+    expect(error.diagnostics.map((d) => d.code)).toEqual(['SCHEMA_EMPTY']);
+    expect(error.source).toBe(join(dir, 'schema.ts'));
+  });
+});
+
+describe('loadManifestFile', () => {
+  it('reports an unreadable file as MANIFEST_READ_FAILED', async () => {
+    const path = join(scratch, 'missing.json');
+    const error = await rejection(loadManifestFile(path));
+    expect(error.diagnostics.map((d) => d.code)).toEqual(['MANIFEST_READ_FAILED']);
+    expect(error.diagnostics[0]!.message).toContain(path);
+  });
+
+  it('reports invalid JSON as MANIFEST_PARSE_ERROR', async () => {
+    const dir = await dirWith('bad-json', { 'pylon.manifest.json': '{"manifest_version": 1,' });
+    const error = await rejection(loadAppSchema(dir));
+    expect(error.diagnostics.map((d) => d.code)).toEqual(['MANIFEST_PARSE_ERROR']);
+    expect(error.diagnostics[0]!.message).toMatch(/^Invalid manifest JSON: /);
+  });
+
+  it('loads the CRDT anchor manifest', async () => {
+    const schema = await loadManifestFile(join(fixtures, 'crdt.manifest.json'));
+    expect(schema.entities.map((e) => e.name)).toEqual(['User', 'Doc']);
+  });
+});

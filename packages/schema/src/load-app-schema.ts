@@ -1,0 +1,106 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { AppSchema } from './app-schema.js';
+import { compileManifest } from './compile-manifest.js';
+import { diagnostic, ManifestError } from './manifest-error.js';
+
+/** The manifest file an app directory may hold (Pylon's name, so Pylon apps load unchanged). */
+export const MANIFEST_FILE = 'pylon.manifest.json';
+/** The TypeScript schema module an app directory may hold instead. */
+export const SCHEMA_MODULE = 'schema.ts';
+
+function reason(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Reads, parses and compiles a manifest JSON file; I/O and JSON problems become ManifestError diagnostics. */
+export async function loadManifestFile(path: string): Promise<AppSchema> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ManifestError(
+      [diagnostic('MANIFEST_READ_FAILED', '', `Could not read manifest ${path}: ${reason(error)}`, 'check the path and its permissions')],
+      path,
+      { cause: error },
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ManifestError(
+      [diagnostic('MANIFEST_PARSE_ERROR', '', `Invalid manifest JSON: ${reason(error)}`, 'the file must be a single JSON object')],
+      path,
+      { cause: error },
+    );
+  }
+  return compileManifest(raw, path);
+}
+
+/** A schema module's default export may be a Manifest object or what defineSchema returned. */
+function manifestOf(exported: unknown): unknown {
+  if (typeof exported === 'object' && exported !== null && !('manifest_version' in exported) && 'manifest' in exported) {
+    return exported.manifest;
+  }
+  return exported;
+}
+
+async function loadSchemaModule(path: string): Promise<AppSchema> {
+  let module: { default?: unknown };
+  try {
+    module = (await import(pathToFileURL(path).href)) as { default?: unknown };
+  } catch (error) {
+    throw new ManifestError(
+      [diagnostic('MANIFEST_READ_FAILED', '', `Could not import schema module ${path}: ${reason(error)}`)],
+      path,
+      { cause: error },
+    );
+  }
+  if (module.default === undefined) {
+    throw new ManifestError(
+      [
+        diagnostic(
+          'MANIFEST_PARSE_ERROR',
+          '',
+          `Invalid manifest JSON: schema module ${path} has no default export`,
+          'export default defineSchema({...}) or a manifest object',
+        ),
+      ],
+      path,
+    );
+  }
+  return compileManifest(manifestOf(module.default), path);
+}
+
+/**
+ * Loads an app's schema from `<dir>/pylon.manifest.json`, else from the default export of
+ * `<dir>/schema.ts` (imported, so the process must be able to import TypeScript, e.g. under
+ * tsx or vitest); `source` is the absolute path of the file used.
+ */
+export async function loadAppSchema(dir: string): Promise<{ schema: AppSchema; source: string }> {
+  const manifestPath = resolve(join(dir, MANIFEST_FILE));
+  if (await isFile(manifestPath)) return { schema: await loadManifestFile(manifestPath), source: manifestPath };
+  const modulePath = resolve(join(dir, SCHEMA_MODULE));
+  if (await isFile(modulePath)) return { schema: await loadSchemaModule(modulePath), source: modulePath };
+  throw new ManifestError(
+    [
+      diagnostic(
+        'MANIFEST_NOT_FOUND',
+        '',
+        `No schema in ${resolve(dir)}: neither ${MANIFEST_FILE} nor ${SCHEMA_MODULE} exists`,
+        `create ${SCHEMA_MODULE} with export default defineSchema({...}), or copy a Pylon ${MANIFEST_FILE} there`,
+      ),
+    ],
+    resolve(dir),
+  );
+}
