@@ -1,0 +1,3 @@
+/** The SQLite store backend. */
+export { createSqliteStore } from './sqlite-store.js';
+export type { SqliteStore, SqliteStoreOptions } from './sqlite-store.js';
