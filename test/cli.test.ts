@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -18,8 +18,8 @@ function mast(args: string[], env: Record<string, string> = {}) {
 }
 
 /** Starts `mast start` and resolves with the port it logged. */
-function startServer(appDir: string): Promise<{ port: number; proc: ReturnType<typeof spawn>; output: () => string }> {
-  const proc = spawn(process.execPath, [MAST, 'start', appDir, '--port', '0', '--host', '127.0.0.1'], { env: { ...process.env, MAST_ADMIN_TOKEN: 'secret-admin-token' } });
+function startServer(appDir: string, command = 'start'): Promise<{ port: number; proc: ReturnType<typeof spawn>; output: () => string }> {
+  const proc = spawn(process.execPath, [MAST, command, appDir, '--port', '0', '--host', '127.0.0.1'], { env: { ...process.env, MAST_ADMIN_TOKEN: 'secret-admin-token' } });
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no listening line in: ${out}`)), 20_000);
@@ -62,6 +62,31 @@ describe('mast CLI', () => {
     proc.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(output()).not.toContain('secret-admin-token');
+  });
+
+  it('dev reloads the schema when the manifest changes and keeps serving through a bad edit', async () => {
+    const app = join(dir, 'dev-app');
+    mast(['init', app]);
+    const { port, proc } = await startServer(app, 'dev');
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      expect((await fetch(`${base}/api/entities/Note`)).status).toBe(400);
+      const file = join(app, 'pylon.manifest.json');
+      const manifest = JSON.parse(readFileSync(file, 'utf8'));
+      writeFileSync(file, '{ not json');
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await fetch(`${base}/api/entities/Todo`)).status).toBe(200);
+      manifest.entities.push({ name: 'Note', fields: [{ name: 'body', type: 'string', optional: false, unique: false }], indexes: [] });
+      writeFileSync(file, JSON.stringify(manifest));
+      let status = 0;
+      for (let i = 0; i < 50 && status !== 200; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        status = (await fetch(`${base}/api/entities/Note`)).status;
+      }
+      expect(status).toBe(200);
+    } finally {
+      proc.kill('SIGTERM');
+    }
   });
 
   it('refuses to start on an invalid manifest with a message naming entity and field', () => {

@@ -7,7 +7,7 @@ import { AppError } from '../errors/index.js';
 export class RateLimiter {
   readonly #max: number;
   readonly #windowMs: number;
-  #windowStart = Date.now();
+  #windowStart = Number.NEGATIVE_INFINITY; // the first hit opens the first window
   #counts = new Map<string, number>();
 
   /** `max` requests per `windowMs` per key; `max` 0 turns the limiter off. */
