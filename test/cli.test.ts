@@ -89,6 +89,30 @@ describe('mast CLI', () => {
     }
   });
 
+  it('dev serves a schema.ts app and reloads it when edited', async () => {
+    const app = join(dir, 'ts-app');
+    mast(['init', app]);
+    const manifest = JSON.parse(readFileSync(join(app, 'pylon.manifest.json'), 'utf8'));
+    rmSync(join(app, 'pylon.manifest.json'));
+    const write = (m: unknown) => writeFileSync(join(app, 'schema.ts'), `const schema: { name: string } & Record<string, unknown> = ${JSON.stringify(m)};\nexport default schema;\n`);
+    write(manifest);
+    const { port, proc } = await startServer(app, 'dev');
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      expect((await fetch(`${base}/api/entities/Todo`)).status).toBe(200);
+      manifest.entities.push({ name: 'Note', fields: [{ name: 'body', type: 'string', optional: false, unique: false }], indexes: [] });
+      write(manifest);
+      let status = 0;
+      for (let i = 0; i < 50 && status !== 200; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        status = (await fetch(`${base}/api/entities/Note`)).status;
+      }
+      expect(status).toBe(200);
+    } finally {
+      proc.kill('SIGTERM');
+    }
+  });
+
   it('refuses to start on an invalid manifest with a message naming entity and field', () => {
     writeFileSync(join(dir, 'pylon.manifest.json'), JSON.stringify({
       manifest_version: 1, name: 'bad', version: '1', routes: [],

@@ -52,7 +52,7 @@ function watchSchema(appDir: string, server: MastServer): void {
     clearTimeout(timer);
     timer = setTimeout(async () => {
       try {
-        const { schema } = await loadAppSchema(appDir);
+        const { schema } = await loadAppSchema(appDir, { fresh: true });
         const plan = await server.reload(schema);
         server.logger.info({ plan }, 'schema reloaded');
       } catch (err) {

@@ -55,10 +55,13 @@ function manifestOf(exported: unknown): unknown {
   return exported;
 }
 
-async function loadSchemaModule(path: string): Promise<AppSchema> {
+async function loadSchemaModule(path: string, fresh: boolean): Promise<AppSchema> {
   let module: { default?: unknown };
   try {
-    module = (await import(pathToFileURL(path).href)) as { default?: unknown };
+    // `fresh` adds a query string that changes with the file's mtime, so `mast dev` imports an
+    // edited schema anew instead of the cached module (the files it imports stay cached).
+    const url = pathToFileURL(path).href + (fresh ? `?v=${(await stat(path)).mtimeMs}` : '');
+    module = (await import(url)) as { default?: unknown };
   } catch (error) {
     throw new ManifestError(
       [diagnostic('MANIFEST_READ_FAILED', '', `Could not import schema module ${path}: ${reason(error)}`)],
@@ -87,11 +90,11 @@ async function loadSchemaModule(path: string): Promise<AppSchema> {
  * `<dir>/schema.ts` (imported, so the process must be able to import TypeScript, e.g. under
  * tsx or vitest); `source` is the absolute path of the file used.
  */
-export async function loadAppSchema(dir: string): Promise<{ schema: AppSchema; source: string }> {
+export async function loadAppSchema(dir: string, options: { fresh?: boolean } = {}): Promise<{ schema: AppSchema; source: string }> {
   const manifestPath = resolve(join(dir, MANIFEST_FILE));
   if (await isFile(manifestPath)) return { schema: await loadManifestFile(manifestPath), source: manifestPath };
   const modulePath = resolve(join(dir, SCHEMA_MODULE));
-  if (await isFile(modulePath)) return { schema: await loadSchemaModule(modulePath), source: modulePath };
+  if (await isFile(modulePath)) return { schema: await loadSchemaModule(modulePath, options.fresh ?? false), source: modulePath };
   throw new ManifestError(
     [
       diagnostic(
