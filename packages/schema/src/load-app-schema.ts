@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { AppSchema } from './app-schema.js';
 import { compileManifest } from './compile-manifest.js';
@@ -60,6 +61,9 @@ async function loadSchemaModule(path: string, fresh: boolean): Promise<AppSchema
   try {
     // `fresh` adds a query string that changes with the file's mtime, so `mast dev` imports an
     // edited schema anew instead of the cached module (the files it imports stay cached).
+    // A schema.ts outside a "type": "module" package loads as CommonJS, whose cache ignores the
+    // query string, so its cache entry is dropped too.
+    if (fresh) delete createRequire(import.meta.url).cache[path];
     const url = pathToFileURL(path).href + (fresh ? `?v=${(await stat(path)).mtimeMs}` : '');
     module = (await import(url)) as { default?: unknown };
   } catch (error) {
