@@ -36,3 +36,4 @@ export type { FieldValue, RowOf, EntityName, InferEntityRow, InferRow, Row } fro
 export { indexesOf, uniqueIndexesOf, entityIndexesOf, declaredIndexName, uniqueIndexName, uniqueFieldIndex } from './schema-indexes.js';
 export { diffSchemas, isDestructiveStep, fieldTypeText } from './diff-schemas.js';
 export { describePlan } from './describe-plan.js';
+export type * from './filter-ast.js';

@@ -25,6 +25,6 @@ export type {
   FilterNode,
   OrderTerm,
   FindQuery,
-} from './filter-ast.js';
+} from '@mast/schema';
 export { createSqliteStore } from './sqlite/index.js';
 export type { SqliteStore, SqliteStoreOptions } from './sqlite/index.js';

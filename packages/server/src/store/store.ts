@@ -1,7 +1,7 @@
 import type { AppSchema } from '@mast/schema';
 import type { MigrationPlan, RecordedSchema } from '@mast/schema';
 import type { ChangeKind } from '@mast/protocol';
-import type { FilterNode, FindQuery } from './filter-ast.js';
+import type { FilterNode, FindQuery } from '@mast/schema';
 
 /**
  * The store: everything Mast keeps in a database goes through this interface, and nothing

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { FilterNode, FilterValue, FindQuery } from '../filter-ast.js';
+import type { FilterNode, FilterValue, FindQuery } from '@mast/schema';
 import { expectAppError, idSet, ids, item, migrateBase, type StoreRef } from './fixtures.js';
 
 const DATA = [

@@ -1,6 +1,6 @@
 import type { EntitySchema, FieldKind } from '@mast/schema';
 import { AppError } from '../../errors/index.js';
-import type { CompareOp, FilterNode, FilterValue, FindQuery } from '../filter-ast.js';
+import type { CompareOp, FilterNode, FilterValue, FindQuery } from '@mast/schema';
 import { parseLike } from './like-pattern.js';
 import { encodeCell } from './row-codec.js';
 import type { SqlDialect, SqlParams } from './sql-dialect.js';

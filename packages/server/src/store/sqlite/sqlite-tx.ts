@@ -1,6 +1,6 @@
 import type { AppSchema, EntitySchema } from '@mast/schema';
 import { AppError } from '../../errors/index.js';
-import type { FilterNode, FindQuery } from '../filter-ast.js';
+import type { FilterNode, FindQuery } from '@mast/schema';
 import { compileFilter, compileFind } from '../sql/compile-filter.js';
 import { decodeRow, encodeFields } from '../sql/row-codec.js';
 import { SqlParams } from '../sql/sql-dialect.js';

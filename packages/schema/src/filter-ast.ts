@@ -1,5 +1,6 @@
 /**
- * The filter tree every store compiles to its own SQL. Built (and validated against the schema)
+ * The filter tree every store compiles to its own SQL, and that policies and live queries
+ * evaluate in memory. Built (and validated against the schema)
  * above the store, so values are already in their domain type: booleans are booleans,
  * datetimes ISO strings, json values parsed. Nodes are frozen plain data.
  */
