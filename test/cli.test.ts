@@ -37,6 +37,16 @@ function startServer(appDir: string, command = 'start'): Promise<{ port: number;
   });
 }
 
+/** Polls a URL until it answers 200 (a reload landed) or ten seconds pass; returns the last status. */
+async function statusOnceReloaded(url: string): Promise<number> {
+  let status = 0;
+  for (let i = 0; i < 50 && status !== 200; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    status = (await fetch(url)).status;
+  }
+  return status;
+}
+
 describe('mast CLI', () => {
   it('prints help generated from the options table', () => {
     const res = mast(['--help']);
@@ -78,12 +88,7 @@ describe('mast CLI', () => {
       expect((await fetch(`${base}/api/entities/Todo`)).status).toBe(200);
       manifest.entities.push({ name: 'Note', fields: [{ name: 'body', type: 'string', optional: false, unique: false }], indexes: [] });
       writeFileSync(file, JSON.stringify(manifest));
-      let status = 0;
-      for (let i = 0; i < 50 && status !== 200; i++) {
-        await new Promise((r) => setTimeout(r, 200));
-        status = (await fetch(`${base}/api/entities/Note`)).status;
-      }
-      expect(status).toBe(200);
+      expect(await statusOnceReloaded(`${base}/api/entities/Note`)).toBe(200);
     } finally {
       proc.kill('SIGTERM');
     }
@@ -102,12 +107,7 @@ describe('mast CLI', () => {
       expect((await fetch(`${base}/api/entities/Todo`)).status).toBe(200);
       manifest.entities.push({ name: 'Note', fields: [{ name: 'body', type: 'string', optional: false, unique: false }], indexes: [] });
       write(manifest);
-      let status = 0;
-      for (let i = 0; i < 50 && status !== 200; i++) {
-        await new Promise((r) => setTimeout(r, 200));
-        status = (await fetch(`${base}/api/entities/Note`)).status;
-      }
-      expect(status).toBe(200);
+      expect(await statusOnceReloaded(`${base}/api/entities/Note`)).toBe(200);
     } finally {
       proc.kill('SIGTERM');
     }
