@@ -11,6 +11,8 @@ export type {
   ChangeLogBounds,
   Store,
   LiveTables,
+  SessionRecord,
+  SessionStore,
 } from './store.js';
 export type {
   FilterValue,

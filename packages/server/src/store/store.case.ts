@@ -3,6 +3,7 @@ import { changeLogCases } from './conformance/change-log.case.js';
 import { crudCases } from './conformance/crud.case.js';
 import { filterCases } from './conformance/filter.case.js';
 import { migrationCases } from './conformance/migration.case.js';
+import { sessionCases } from './conformance/session.case.js';
 import { transactionCases } from './conformance/transaction.case.js';
 import type { Store } from './store.js';
 
@@ -35,5 +36,6 @@ export function storeConformance(name: string, makeStore: MakeStore): void {
     transactionCases(store);
     changeLogCases(store);
     migrationCases(store);
+    sessionCases(store);
   });
 }

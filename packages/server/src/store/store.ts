@@ -90,9 +90,38 @@ export interface ChangeLogBounds {
   readonly prunedThrough: number;
 }
 
+/** A signed-in session. The token itself is never stored, only its SHA-256 hash. */
+export interface SessionRecord {
+  readonly tokenHash: string;
+  readonly userId: string;
+  readonly isGuest: boolean;
+  readonly roles: readonly string[];
+  readonly tenantId: string | null;
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+/**
+ * Sessions live in the database, not in memory, so they survive restarts and every node of a
+ * cluster sees the same ones. Each call is its own transaction.
+ */
+export interface SessionStore {
+  /** Stores a new session; a token hash already stored throws (tokens are random, so never in practice). */
+  create(session: SessionRecord): Promise<void>;
+  find(tokenHash: string): Promise<SessionRecord | null>;
+  /** Deletes one session; false when there was none. */
+  revoke(tokenHash: string): Promise<boolean>;
+  /** Deletes every session of a user; returns how many went. */
+  revokeUser(userId: string): Promise<number>;
+  /** Deletes sessions that expired before `now`; returns how many went. */
+  pruneExpired(now: number): Promise<number>;
+}
+
 /** A database behind Mast. */
 export interface Store {
   readonly capabilities: StoreCapabilities;
+  readonly sessions: SessionStore;
   /** Binds the store to a schema (after migration); queries validate entity names against it. */
   useSchema(schema: AppSchema): void;
   /** Runs `fn` against a consistent read view. */

@@ -4,6 +4,7 @@ import { AppError } from '../../errors/index.js';
 import type { ChangeLogBounds, ChangeRecord, NewChange, OpRecord, RetentionPolicy, Row } from '../store.js';
 import type { Cells, SqliteConnection } from './sqlite-connection.js';
 import { isSqliteError } from './sqlite-connection.js';
+import { SESSIONS_TABLE } from './sqlite-sessions.js';
 
 /**
  * Mast's own tables: the change log, op records and metadata. `_mast_changes.seq` is an
@@ -42,6 +43,7 @@ const KINDS: ReadonlySet<string> = new Set<ChangeKind>(['insert', 'update', 'del
 /** Creates Mast's internal tables when they are missing (on the writer, at open). */
 export function ensureInternalTables(conn: SqliteConnection): void {
   conn.exec(INTERNAL_TABLES);
+  conn.exec(SESSIONS_TABLE);
 }
 
 function toChange(cells: Cells): ChangeRecord {

@@ -8,6 +8,7 @@ import type {
   LiveTables,
   ReadTx,
   RetentionPolicy,
+  SessionStore,
   Store,
   StoreCapabilities,
   WriteTx,
@@ -15,6 +16,7 @@ import type {
 import * as log from './sqlite-changes.js';
 import { SqliteConnection } from './sqlite-connection.js';
 import { applyMigration } from './sqlite-migrate.js';
+import * as sessions from './sqlite-sessions.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, readPragmas } from './sqlite-pragmas.js';
 import { SqliteReadTx, SqliteWriteTx } from './sqlite-tx.js';
 
@@ -51,6 +53,13 @@ const noop = (): void => undefined;
 
 class SqliteStoreImpl implements SqliteStore {
   readonly capabilities: StoreCapabilities;
+  readonly sessions: SessionStore = {
+    create: (session) => this.write(async () => sessions.createSession(this.writer, session)),
+    find: (tokenHash) => this.withReadConnection(async (conn) => sessions.findSession(conn, tokenHash)),
+    revoke: (tokenHash) => this.write(async () => sessions.revokeSession(this.writer, tokenHash)),
+    revokeUser: (userId) => this.write(async () => sessions.revokeUserSessions(this.writer, userId)),
+    pruneExpired: (now) => this.write(async () => sessions.pruneExpiredSessions(this.writer, now)),
+  };
   private readonly writer: SqliteConnection;
   private readonly readers: SqliteConnection[] = [];
   private readonly free: SqliteConnection[] = [];
