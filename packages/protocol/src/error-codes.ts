@@ -21,6 +21,9 @@ export const errorCatalogue = {
   // 401 / 403: who is asking
   AUTH_REQUIRED: { status: 401, message: 'Authentication required', origin: 'pylon' },
   UNAUTHORIZED: { status: 401, message: 'Unauthorized', origin: 'pylon' },
+  INVALID_TOKEN: { status: 401, message: 'The token is unknown, revoked or malformed', origin: 'pylon' },
+  SESSION_EXPIRED: { status: 401, message: 'The session has expired', origin: 'pylon' },
+  CSRF_REJECTED: { status: 403, message: 'Origin not allowed for a cookie-authenticated request', origin: 'pylon' },
   FORBIDDEN: { status: 403, message: 'This endpoint requires admin auth', origin: 'pylon' },
   POLICY_DENIED: { status: 403, message: 'Access denied by policy', origin: 'pylon' },
   // 404 / 405: what is asked for

@@ -3,11 +3,13 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { type AppSchema, describePlan, diffSchemas, resolveSchema } from '@mast/schema';
 import type { MastConfig } from '../config/index.js';
+import { SessionService } from '../auth/session-service.js';
 import { ChangeBus } from '../changes/change-bus.js';
 import { SyncService } from '../changes/sync-service.js';
 import { EntityReader } from '../entities/entity-reader.js';
 import { SchemaRef } from '../entities/schema-ref.js';
 import { WritePath } from '../entities/write-path.js';
+import { registerAuthRoutes, requestAuthenticator } from '../http/auth-routes.js';
 import { createHttpServer } from '../http/http-server.js';
 import { registerEntityRoutes } from '../http/entities-routes.js';
 import { registerSyncRoutes } from '../http/sync-routes.js';
@@ -69,6 +71,7 @@ export class MastServer {
   readonly bus: ChangeBus;
   readonly writes: WritePath;
   readonly reader: EntityReader;
+  readonly sessions: SessionService;
   readonly http: FastifyInstance;
   readonly logger: Logger;
   #pruneTimer: NodeJS.Timeout | undefined;
@@ -85,9 +88,15 @@ export class MastServer {
     this.reader = new EntityReader(this.store, this.schema, limits);
     const sync = new SyncService(this.store, this.writes, { maxLimit: this.config.maxLimit, maxPush: this.config.batchMaxOps });
     const metrics = new Metrics();
+    this.sessions = new SessionService(this.store, { adminToken: this.config.adminToken, lifetimeSecs: Math.floor(this.config.sessionLifetime / 1000) });
+    const cookie = {
+      name: this.config.cookieName,
+      secure: !this.config.dev,
+      trustedOrigins: (this.config.trustedOrigins ?? '').split(',').map((o) => o.trim()).filter((o) => o !== ''),
+    };
     this.http = createHttpServer({
       bodyLimit: this.config.bodyLimit,
-      adminToken: this.config.adminToken,
+      authenticate: requestAuthenticator(this.sessions, cookie),
       corsOrigin: this.config.corsOrigin ?? (this.config.dev ? '*' : null),
       logger: this.logger,
       metrics,
@@ -107,6 +116,7 @@ export class MastServer {
     });
     registerEntityRoutes(this.http, { reader: this.reader, writes: this.writes, batchMaxOps: this.config.batchMaxOps });
     registerSyncRoutes(this.http, sync);
+    registerAuthRoutes(this.http, this.sessions, cookie, { dev: this.config.dev });
   }
 
   /** Opens the store, migrates it to the schema and builds the server (not yet listening). */
@@ -133,9 +143,10 @@ export class MastServer {
     return (this.http.server.address() as AddressInfo).port;
   }
 
-  /** Applies change-log retention now; returns how many entries went. */
+  /** Applies change-log retention (and drops expired sessions) now; returns how many entries went. */
   async pruneChangeLog(): Promise<number> {
     try {
+      await this.store.sessions.pruneExpired(Date.now());
       return await this.store.pruneChanges({ maxAgeMs: this.config.changeRetention, maxEntries: this.config.changeMaxEntries });
     } catch (err) {
       this.logger.error({ err }, 'change-log retention failed');

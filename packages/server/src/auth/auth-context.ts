@@ -1,18 +1,26 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-/** Who is making a request. Sessions, API keys and JWTs fill this in once auth exists. */
+/** Who is making a request: what policies see as `auth.*`. */
 export interface AuthContext {
   readonly userId: string | null;
   readonly isAdmin: boolean;
+  readonly isGuest: boolean;
+  readonly roles: readonly string[];
+  readonly tenantId: string | null;
+  /** Hash of the session token the request used, when it used one (for sign-out). */
+  readonly sessionHash?: string;
+  /** When that session expires (ms since the epoch); long-lived sockets re-check it. */
+  readonly expiresAt?: number;
 }
 
 /** The context of a request with no credentials. */
-export const ANONYMOUS: AuthContext = Object.freeze({ userId: null, isAdmin: false });
+export const ANONYMOUS: AuthContext = Object.freeze({ userId: null, isAdmin: false, isGuest: false, roles: Object.freeze([]), tenantId: null });
 /** The context the admin token grants. */
-export const ADMIN: AuthContext = Object.freeze({ userId: '__admin__', isAdmin: true });
+export const ADMIN: AuthContext = Object.freeze({ userId: '__admin__', isAdmin: true, isGuest: false, roles: Object.freeze(['admin']), tenantId: null });
 
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
+/** SHA-256 of a secret, as stored and compared. */
+export function hashToken(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
 }
 
 /**
@@ -21,7 +29,7 @@ function digest(text: string): Buffer {
  */
 export function isAdminToken(presented: string, adminToken: string | null): boolean {
   if (adminToken === null || adminToken === '') return false;
-  return timingSafeEqual(digest(presented), digest(adminToken));
+  return timingSafeEqual(hashToken(presented), hashToken(adminToken));
 }
 
 /** The bearer token of an `Authorization` header, or null. */
@@ -31,9 +39,13 @@ export function bearerToken(header: string | undefined): string | null {
   return m ? m[1]! : null;
 }
 
-/** Resolves the auth context of a request from its Authorization header. */
-export function resolveAuth(authorization: string | undefined, adminToken: string | null): AuthContext {
-  const token = bearerToken(authorization);
-  if (token !== null && isAdminToken(token, adminToken)) return ADMIN;
-  return ANONYMOUS;
+/** The auth context in Pylon's wire shape (`GET /api/auth/me`). */
+export function authToWire(auth: AuthContext): Record<string, unknown> {
+  return {
+    user_id: auth.userId,
+    is_admin: auth.isAdmin,
+    ...(auth.isGuest ? { is_guest: true } : {}),
+    roles: auth.roles,
+    ...(auth.tenantId !== null ? { tenant_id: auth.tenantId } : {}),
+  };
 }

@@ -19,6 +19,9 @@ export interface MastConfig {
   rateLimit: number;
   maxConnections: number;
   trustProxy: number;
+  sessionLifetime: number;
+  cookieName: string;
+  trustedOrigins: string | null;
   logLevel: string;
   corsOrigin: string | null;
 }

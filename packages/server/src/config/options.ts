@@ -34,6 +34,9 @@ export const OPTIONS = [
   { key: 'rateLimit', env: 'MAST_RATE_LIMIT', flag: '--rate-limit', type: 'int', default: 12_000, description: 'requests per minute per client address (0 turns it off)' },
   { key: 'maxConnections', env: 'MAST_MAX_CONNECTIONS', flag: '--max-connections', type: 'int', default: 10_000, description: 'open HTTP connections accepted at once' },
   { key: 'trustProxy', env: 'MAST_TRUST_PROXY', flag: '--trust-proxy', type: 'int', default: 0, description: 'proxy hops to trust in X-Forwarded-For for the client address' },
+  { key: 'sessionLifetime', env: 'MAST_SESSION_LIFETIME', flag: '--session-lifetime', type: 'duration', default: 30 * 86_400_000, description: 'how long a session token stays valid (e.g. 30d)' },
+  { key: 'cookieName', env: 'MAST_COOKIE_NAME', flag: '--cookie-name', type: 'string', default: 'mast_session', description: 'name of the HttpOnly session cookie' },
+  { key: 'trustedOrigins', env: 'MAST_TRUSTED_ORIGINS', flag: '--trusted-origins', type: 'string', default: null, description: 'comma-separated origins allowed to make cookie-authenticated writes (besides the server itself)' },
   { key: 'logLevel', env: 'MAST_LOG_LEVEL', flag: '--log-level', type: 'string', default: 'info', description: 'pino log level (fatal..trace, silent)' },
   { key: 'corsOrigin', env: 'MAST_CORS_ORIGIN', flag: '--cors-origin', type: 'string', default: null, description: 'Access-Control-Allow-Origin (default * in dev, none otherwise)' },
 ] as const satisfies readonly OptionSpec[];

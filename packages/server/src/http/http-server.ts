@@ -1,14 +1,13 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { AppError, toAppError } from '../errors/index.js';
-import { resolveAuth } from '../auth/auth-context.js';
+import { ANONYMOUS, type AuthContext } from '../auth/auth-context.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { RateLimiter } from './rate-limit.js';
 
 /** Settings of the HTTP shell. */
 export interface HttpOptions {
   readonly bodyLimit: number;
-  readonly adminToken: string | null;
   readonly corsOrigin: string | null;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -17,6 +16,8 @@ export interface HttpOptions {
   readonly maxConnections: number;
   /** Proxy hops whose X-Forwarded-For entries are trusted. */
   readonly trustProxy: number;
+  /** Resolves who is asking (throws 401 for a bad token). */
+  readonly authenticate: (request: FastifyRequest) => Promise<AuthContext>;
 }
 
 const SECURITY_HEADERS: Record<string, string> = {
@@ -84,7 +85,7 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
         throw err;
       }
     }
-    request.auth = resolveAuth(request.headers.authorization, options.adminToken);
+    request.auth = request.url === '/health' ? ANONYMOUS : await options.authenticate(request);
     if (options.corsOrigin) {
       reply.header('access-control-allow-origin', options.corsOrigin);
       reply.header('access-control-allow-methods', 'GET, POST, PATCH, DELETE, OPTIONS');

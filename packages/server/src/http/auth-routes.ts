@@ -1,0 +1,122 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { authToWire, bearerToken, type AuthContext } from '../auth/auth-context.js';
+import type { IssuedSession, SessionService } from '../auth/session-service.js';
+import { AppError } from '../errors/index.js';
+import { requireAdmin } from './request-context.js';
+
+/** How the session cookie is named and sent. */
+export interface CookieOptions {
+  readonly name: string;
+  /** Sent only over HTTPS (off in dev mode, where localhost is plain HTTP). */
+  readonly secure: boolean;
+  /** Origins allowed to send state-changing requests that authenticate with the cookie. */
+  readonly trustedOrigins: readonly string[];
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The value of one cookie from a Cookie header, or null. */
+export function readCookie(header: string | undefined, name: string): string | null {
+  if (!header) return null;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq !== -1 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return null;
+}
+
+/**
+ * Resolves the caller of an HTTP request: the bearer token, else the session cookie. A request
+ * that changes state with only the cookie must come from a trusted origin (or carry no Origin
+ * or Referer at all, as server-to-server calls do): that is the CSRF defence.
+ */
+export function requestAuthenticator(sessions: SessionService, cookie: CookieOptions): (request: FastifyRequest) => Promise<AuthContext> {
+  return async (request) => {
+    const bearer = bearerToken(request.headers.authorization);
+    if (bearer !== null) return sessions.resolve(bearer);
+    const fromCookie = readCookie(request.headers.cookie, cookie.name);
+    if (fromCookie === null) return sessions.resolve(null);
+    if (!SAFE_METHODS.has(request.method)) {
+      const origin = request.headers.origin ?? originOf(request.headers.referer);
+      if (origin !== undefined && !cookie.trustedOrigins.includes('*') && !cookie.trustedOrigins.includes(origin) && origin !== `${request.protocol}://${request.host}`) {
+        throw new AppError('CSRF_REJECTED', `Origin '${origin}' is not allowed to use the session cookie`);
+      }
+    }
+    return sessions.resolve(fromCookie);
+  };
+}
+
+function originOf(referer: string | undefined): string | undefined {
+  if (!referer) return undefined;
+  try {
+    return new URL(referer).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+function setSessionCookie(reply: FastifyReply, cookie: CookieOptions, issued: IssuedSession): void {
+  const maxAge = Math.max(0, Math.floor((issued.session.expiresAt - Date.now()) / 1000));
+  reply.header('set-cookie', `${cookie.name}=${issued.token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${cookie.secure ? '; Secure' : ''}`);
+}
+
+function clearSessionCookie(reply: FastifyReply, cookie: CookieOptions): void {
+  reply.header('set-cookie', `${cookie.name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0${cookie.secure ? '; Secure' : ''}`);
+}
+
+function sessionBody(issued: IssuedSession): Record<string, unknown> {
+  return {
+    token: issued.token,
+    user_id: issued.session.userId,
+    ...(issued.session.isGuest ? { guest: true } : {}),
+    expires_at: new Date(issued.session.expiresAt).toISOString(),
+  };
+}
+
+/** Reads the admin's mint request: `{user_id, roles?, tenant_id?, expires_in?}`. */
+function parseMint(body: unknown): { userId: string; roles?: string[]; tenantId?: string | null; expiresIn?: number } {
+  const b = (typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {}) as Record<string, unknown>;
+  if (typeof b.user_id !== 'string') throw new AppError('INVALID_DATA', 'user_id (a string) is required', { fields: ['user_id'] });
+  if (b.roles !== undefined && !Array.isArray(b.roles)) throw new AppError('INVALID_DATA', 'roles must be an array of strings', { fields: ['roles'] });
+  if (b.tenant_id !== undefined && b.tenant_id !== null && typeof b.tenant_id !== 'string') {
+    throw new AppError('INVALID_DATA', 'tenant_id must be a string or null', { fields: ['tenant_id'] });
+  }
+  if (b.expires_in !== undefined && typeof b.expires_in !== 'number') throw new AppError('INVALID_DATA', 'expires_in must be a number of seconds', { fields: ['expires_in'] });
+  return {
+    userId: b.user_id,
+    ...(b.roles !== undefined ? { roles: b.roles as string[] } : {}),
+    ...(b.tenant_id !== undefined ? { tenantId: b.tenant_id as string | null } : {}),
+    ...(b.expires_in !== undefined ? { expiresIn: b.expires_in as number } : {}),
+  };
+}
+
+/** Sessions at Pylon's paths: mint (admin), guest, me, sign-out. */
+export function registerAuthRoutes(app: FastifyInstance, sessions: SessionService, cookie: CookieOptions, options: { dev: boolean }): void {
+  app.post('/api/auth/session', async (request, reply) => {
+    if (!options.dev) requireAdmin(request);
+    const issued = await sessions.issue(parseMint(request.body));
+    if (request.headers.origin) setSessionCookie(reply, cookie, issued);
+    return reply.code(201).send(sessionBody(issued));
+  });
+
+  app.post('/api/auth/guest', async (request, reply) => {
+    const issued = await sessions.issueGuest();
+    if (request.headers.origin) setSessionCookie(reply, cookie, issued);
+    return reply.code(201).send(sessionBody(issued));
+  });
+
+  app.get('/api/auth/me', async (request) => authToWire(request.auth));
+
+  app.get('/api/auth/session', async (request) => ({
+    session: authToWire(request.auth),
+    ...(request.auth.expiresAt !== undefined ? { expires_at: new Date(request.auth.expiresAt).toISOString() } : {}),
+  }));
+
+  app.delete('/api/auth/session', async (request, reply) => {
+    const hash = request.auth.sessionHash;
+    if (hash === undefined) throw new AppError('AUTH_REQUIRED', 'Sign-out needs a session token');
+    await sessions.revoke(hash);
+    clearSessionCookie(reply, cookie);
+    return { signed_out: true };
+  });
+}
