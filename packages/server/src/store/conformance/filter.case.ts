@@ -1,6 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { evaluateFilter } from '@mast/schema';
 import type { FilterNode, FilterValue, FindQuery } from '@mast/schema';
 import { expectAppError, idSet, ids, item, migrateBase, type StoreRef } from './fixtures.js';
+import { randomFilterCases } from './random-filter.case.js';
 
 const DATA = [
   item('a', { name: 'apple', title: 'Red fruit', count: 3, price: 1.5, done: true, meta: { color: 'red' }, due: '2024-01-01T00:00:00.000Z' }),
@@ -32,8 +34,10 @@ export function filterCases(store: StoreRef): void {
     const find = (query: FindQuery) => store().read((tx) => tx.find('Item', query));
     const where = async (node: FilterNode): Promise<string[]> => {
       const rows = await find({ where: node });
-      // count must agree with find for every filter
+      // count must agree with find, and the in-memory evaluator with SQL, for every filter
       expect(await store().read((tx) => tx.count('Item', node))).toBe(rows.length);
+      const all = await find({});
+      expect(idSet(all.filter((row) => evaluateFilter(node, row))), `in memory: ${JSON.stringify(node)}`).toEqual(idSet(rows));
       return idSet(rows);
     };
     const complement = (matched: string[]): string[] => ALL.filter((id) => !matched.includes(id));
@@ -170,4 +174,6 @@ export function filterCases(store: StoreRef): void {
       await expectAppError(find({ where: cmp('"name"; --', 'eq', 1) }), 'INVALID_COLUMN');
     });
   });
+
+  randomFilterCases(store);
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { resolveSchema } from '@mast/schema';
 import { compileFilter, compileFind } from './compile-filter.js';
-import { parseLike, renderGlob, renderLike } from './like-pattern.js';
+import { parseLike, renderLike } from '@mast/schema';
+import { renderGlob } from './like-pattern.js';
 import { SqlParams, type SqlDialect } from './sql-dialect.js';
 
 /** A dialect with numbered placeholders, to show the compiler does not assume `?`. */

@@ -1,7 +1,7 @@
 import type { EntitySchema, FieldKind } from '@mast/schema';
 import { AppError } from '../../errors/index.js';
 import type { CompareOp, FilterNode, FilterValue, FindQuery } from '@mast/schema';
-import { parseLike } from './like-pattern.js';
+import { parseLike } from '@mast/schema';
 import { encodeCell } from './row-codec.js';
 import type { SqlDialect, SqlParams } from './sql-dialect.js';
 

@@ -1,5 +1,4 @@
-import type { FieldKind } from '@mast/schema';
-import type { LikeToken } from './like-pattern.js';
+import type { FieldKind, LikeToken } from '@mast/schema';
 
 /**
  * What differs between SQL databases for the shared compiler and row codec. A backend supplies

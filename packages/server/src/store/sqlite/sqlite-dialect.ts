@@ -1,14 +1,13 @@
 import type { FieldKind } from '@mast/schema';
-import { renderGlob, renderLike } from '../sql/like-pattern.js';
+import { foldCase, renderLike } from '@mast/schema';
+import { renderGlob } from '../sql/like-pattern.js';
 import type { SqlDialect } from '../sql/sql-dialect.js';
 
 /** The SQL function (registered on every connection) that case-folds text for `$ilike`. */
 export const FOLD_FUNCTION = 'mast_fold';
 
-/** Case folding shared by the SQL function and the pattern, so both sides fold alike. */
-export function foldCase(text: string): string {
-  return text.toLowerCase();
-}
+/** Case folding shared by the SQL function, the pattern and the in-memory evaluator. */
+export { foldCase };
 
 const COLUMN_TYPES: Record<FieldKind, string> = {
   string: 'TEXT',

@@ -1,0 +1,133 @@
+import { compareValues, valuesEqual } from './compare-values.js';
+import type { CompareOp, FilterNode, FilterValue, LikeNode } from './filter-ast.js';
+import { foldCase, parseLike, renderLike, type LikeToken } from './like-pattern.js';
+
+/**
+ * The in-memory twin of the SQL filter compiler: for a row of domain values (as the store returns
+ * them) it gives the same answer the SQL stores give. Two-valued: a null or missing cell is not
+ * equal to any value (`ne v` and `nin` match it), is never ordered against anything, never in
+ * a list, never like a pattern; `eq null` / `ne null` are IS NULL / IS NOT NULL; `not` is the
+ * exact complement. Values are assumed already checked against the field's type (the filter
+ * parser does that); a mismatched type is simply not equal. See compare-values.ts for ordering.
+ */
+
+type Matcher = (text: string) => boolean;
+
+/** Compiled like matchers, per node: live queries evaluate one node against many rows. */
+const matchers = new WeakMap<LikeNode, Matcher>();
+
+const ONE = -1;
+const MANY = -2;
+
+/** Code points of the pattern, with ONE / MANY for the wildcards. */
+function patternCodes(tokens: readonly LikeToken[]): number[] {
+  const codes: number[] = [];
+  for (const t of tokens) {
+    if (t.kind === 'many') {
+      if (codes[codes.length - 1] !== MANY) codes.push(MANY);
+    } else if (t.kind === 'one') codes.push(ONE);
+    else for (const ch of t.text) codes.push(ch.codePointAt(0)!);
+  }
+  return codes;
+}
+
+/**
+ * Wildcard match in O(text × pattern) without backtracking blow-up (user patterns reach here):
+ * on a mismatch, retry from the last `%` one character further along.
+ */
+function wildcardMatch(pattern: readonly number[], text: string): boolean {
+  const s: number[] = [];
+  for (const ch of text) s.push(ch.codePointAt(0)!);
+  let p = 0;
+  let i = 0;
+  let star = -1;
+  let resume = 0;
+  while (i < s.length) {
+    const c = pattern[p];
+    if (c === MANY) {
+      star = p++;
+      resume = i;
+    } else if (c !== undefined && (c === ONE || c === s[i])) {
+      p++;
+      i++;
+    } else if (star >= 0) {
+      p = star + 1;
+      i = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (pattern[p] === MANY) p++;
+  return p === pattern.length;
+}
+
+function matcherFor(node: LikeNode): Matcher {
+  let matcher = matchers.get(node);
+  if (matcher) return matcher;
+  const tokens = parseLike(node.pattern);
+  if (node.caseInsensitive) {
+    // Fold the rendered pattern as a whole, exactly as the SQL side does (the fold is contextual).
+    const codes = patternCodes(parseLike(foldCase(renderLike(tokens))));
+    matcher = (text) => wildcardMatch(codes, foldCase(text));
+  } else {
+    const codes = patternCodes(tokens);
+    matcher = (text) => wildcardMatch(codes, text);
+  }
+  matchers.set(node, matcher);
+  return matcher;
+}
+
+function compare(cell: unknown, op: CompareOp, value: FilterValue): boolean {
+  if (value === null) {
+    if (op === 'eq') return cell === null;
+    if (op === 'ne') return cell !== null;
+    return false;
+  }
+  if (cell === null) return op === 'ne';
+  switch (op) {
+    case 'eq':
+      return valuesEqual(cell, value);
+    case 'ne':
+      return !valuesEqual(cell, value);
+    case 'gt':
+      return compareValues(cell, value) > 0;
+    case 'gte':
+      return compareValues(cell, value) >= 0;
+    case 'lt':
+      return compareValues(cell, value) < 0;
+    case 'lte':
+      return compareValues(cell, value) <= 0;
+  }
+}
+
+function cellOf(row: Readonly<Record<string, unknown>>, field: string): unknown {
+  const value = row[field];
+  return value === undefined ? null : value;
+}
+
+/** Whether `row` matches `node`, with exactly the SQL stores' semantics. */
+export function evaluateFilter(node: FilterNode, row: Readonly<Record<string, unknown>>): boolean {
+  switch (node.kind) {
+    case 'and':
+      return node.items.every((item) => evaluateFilter(item, row));
+    case 'or':
+      return node.items.some((item) => evaluateFilter(item, row));
+    case 'not':
+      return !evaluateFilter(node.item, row);
+    case 'exists':
+      return (cellOf(row, node.field) !== null) === node.exists;
+    case 'compare':
+      return compare(cellOf(row, node.field), node.op, node.value);
+    case 'in': {
+      const cell = cellOf(row, node.field);
+      if (cell === null) return node.negate;
+      const found = node.values.some((v) => v !== null && valuesEqual(cell, v));
+      return found !== node.negate;
+    }
+    case 'like': {
+      const cell = cellOf(row, node.field);
+      if (cell === null) return false;
+      return matcherFor(node)(typeof cell === 'string' ? cell : String(cell));
+    }
+  }
+}
