@@ -185,3 +185,26 @@ describe('limits', () => {
     expect(new Set(changes.map((c) => c.row_id)).size).toBe(100);
   });
 });
+
+describe('idempotent REST writes', () => {
+  it('a retried insert with the same Idempotency-Key returns the first result and writes once', async () => {
+    const headers = { 'idempotency-key': 'insert-once' };
+    const first = await t.request('POST', '/api/entities/Todo', { body: { title: 'once', done: false }, headers });
+    const again = await t.request('POST', '/api/entities/Todo', { body: { title: 'once', done: false }, headers });
+    expect(first.status).toBe(201);
+    expect(again.json).toEqual(first.json);
+    expect(((await t.request('GET', '/api/entities/Todo')).json as any).count).toBe(1);
+    const reused = await t.request('POST', '/api/entities/Todo', { body: { title: 'different', done: false }, headers });
+    expect(reused.status).toBe(409);
+    expect(reused.json).toMatchObject({ error: { code: 'OP_ID_REUSED' } });
+  });
+
+  it('a retried transact with the same op_id commits once', async () => {
+    const body = { op_id: 'tx-1', operations: [{ op: 'insert', entity: 'Todo', data: { title: 'a', done: false } }] };
+    const first = (await t.request('POST', '/api/transact', { body })).json as any;
+    const again = (await t.request('POST', '/api/transact', { body })).json as any;
+    expect(again).toEqual(first);
+    expect(await pullAll()).toHaveLength(1);
+    expect((await t.request('POST', '/api/transact', { body: { ...body, op_id: 7 } })).json).toMatchObject({ error: { code: 'INVALID_DATA' } });
+  });
+});

@@ -1,7 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError, toAppError } from '../errors/index.js';
 import type { EntityReader } from '../entities/entity-reader.js';
-import type { WriteOp, WritePath } from '../entities/write-path.js';
+import type { WriteOp, WriteOptions, WritePath } from '../entities/write-path.js';
 import { queryParam } from './request-context.js';
 
 /** Services the entity routes use. */
@@ -37,6 +37,17 @@ function parseOp(raw: unknown, index: number): WriteOp {
   }
 }
 
+/** The client op id of a REST write (`Idempotency-Key` header): a retry returns the first result. */
+function opIdOf(request: FastifyRequest, bodyOpId?: unknown): WriteOptions {
+  const header = request.headers['idempotency-key'];
+  const value = bodyOpId ?? (Array.isArray(header) ? header[0] : header);
+  if (value === undefined) return {};
+  if (typeof value !== 'string' || value.length === 0 || value.length > 200) {
+    throw new AppError('INVALID_DATA', 'An op id (Idempotency-Key header or "op_id") must be a string of 1-200 characters');
+  }
+  return { opId: value };
+}
+
 function parseOps(body: unknown, max: number, allowBareArray: boolean): unknown[] {
   const list = allowBareArray && Array.isArray(body) ? body : (body as { operations?: unknown } | null)?.operations;
   if (!Array.isArray(list)) throw new AppError('MISSING_OPERATIONS', 'The body needs an "operations" array');
@@ -57,7 +68,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
         return reader.list(entity, { limit: queryParam(request, 'limit'), offset: queryParam(request, 'offset') });
       }
       if (request.method === 'POST') {
-        const { results } = await writes.apply([{ op: 'insert', entity, data: request.body }]);
+        const { results } = await writes.apply([{ op: 'insert', entity, data: request.body }], opIdOf(request));
         const result = results[0]!;
         return reply.code(201).send({ id: result.id, seq: result.seq });
       }
@@ -85,11 +96,11 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
         case 'GET':
           return reader.get(entity, id);
         case 'PATCH': {
-          const { results } = await writes.apply([{ op: 'update', entity, id, data: request.body }]);
+          const { results } = await writes.apply([{ op: 'update', entity, id, data: request.body }], opIdOf(request));
           return { updated: true, seq: results[0]!.seq };
         }
         case 'DELETE': {
-          const { results } = await writes.apply([{ op: 'delete', entity, id }]);
+          const { results } = await writes.apply([{ op: 'delete', entity, id }], opIdOf(request));
           return { deleted: true, seq: results[0]!.seq };
         }
         default:
@@ -134,9 +145,10 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
   // All or nothing: one transaction; the first failing operation rolls everything back.
   app.post('/api/transact', async (request, reply) => {
     const list = parseOps(request.body, deps.batchMaxOps, true);
+    const options = opIdOf(request, Array.isArray(request.body) ? undefined : (request.body as { op_id?: unknown }).op_id);
     try {
       const ops = list.map(parseOp);
-      const { results } = await writes.apply(ops);
+      const { results } = await writes.apply(ops, options);
       return { committed: true, results: results.map((r) => ({ op: r.op, id: r.id, seq: r.seq })) };
     } catch (err) {
       const e = toAppError(err);
