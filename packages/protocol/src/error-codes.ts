@@ -18,6 +18,8 @@ export const errorCatalogue = {
   INVALID_CURSOR: { status: 400, message: 'Invalid cursor', origin: 'mast' },
   MISSING_OPERATIONS: { status: 400, message: 'The body needs an "operations" array', origin: 'pylon' },
   INVALID_OPERATION: { status: 400, message: 'Invalid operation', origin: 'mast' },
+  INVALID_MESSAGE: { status: 400, message: 'A realtime message has the wrong shape', origin: 'mast' },
+  UNKNOWN_MESSAGE: { status: 400, message: 'Unknown realtime message type', origin: 'mast' },
   // 401 / 403: who is asking
   AUTH_REQUIRED: { status: 401, message: 'Authentication required', origin: 'pylon' },
   UNAUTHORIZED: { status: 401, message: 'Unauthorized', origin: 'pylon' },
@@ -28,15 +30,18 @@ export const errorCatalogue = {
   POLICY_DENIED: { status: 403, message: 'Access denied by policy', origin: 'pylon' },
   // 404 / 405: what is asked for
   NOT_FOUND: { status: 404, message: 'Not found', origin: 'pylon' },
+  UNKNOWN_SUBSCRIPTION: { status: 404, message: 'No subscription with this id on this socket', origin: 'mast' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed', origin: 'pylon' },
   // 409 / 410: state
   UNIQUE_VIOLATION: { status: 409, message: 'A unique value is already taken', origin: 'mast' },
   OP_ID_REUSED: { status: 409, message: 'This op_id was already used for a different change', origin: 'mast' },
+  DUPLICATE_SUBSCRIPTION: { status: 409, message: 'A subscription with this id is already open on this socket', origin: 'mast' },
   RESYNC_REQUIRED: { status: 410, message: 'The cursor is outside the change log; re-sync', origin: 'pylon' },
   // 413 / 415 / 429: limits
   PAYLOAD_TOO_LARGE: { status: 413, message: 'Request body too large', origin: 'pylon' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json', origin: 'mast' },
   RATE_LIMITED: { status: 429, message: 'Too many requests', origin: 'pylon' },
+  TOO_MANY_SUBSCRIPTIONS: { status: 429, message: 'Too many subscriptions on this socket', origin: 'mast' },
   // 5xx: ours
   INTERNAL: { status: 500, message: 'Internal server error', origin: 'mast' },
   STORE_BUSY: { status: 503, message: 'The database is busy; retry', origin: 'mast' },

@@ -1,3 +1,18 @@
 export { errorCatalogue, isErrorCode } from './error-codes.js';
 export type { ErrorCode, ErrorEnvelope } from './error-codes.js';
 export type { ChangeEvent, ChangeKind, PullResponse, PushRequest, PushResponse, ClientChange } from './sync.js';
+export { PROTOCOL_VERSION, PROTOCOL_HISTORY } from './version.js';
+export { closeCodes } from './close-codes.js';
+export type { CloseCodeName } from './close-codes.js';
+export { requestId, seqNumber, wireRow } from './common.js';
+export type { WireRow } from './common.js';
+export { helloMessage } from './hello.js';
+export type { HelloMessage } from './hello.js';
+export { subscribeMessage, unsubscribeMessage, resultMessage, diffMessage } from './subscribe.js';
+export type { SubscribeMessage, UnsubscribeMessage, ResultMessage, DiffMessage } from './subscribe.js';
+export { resumeMessage, resumedMessage, MAX_RESUME_SUBSCRIPTIONS } from './resume.js';
+export type { ResumeMessage, ResumedMessage } from './resume.js';
+export { ackMessage, errorMessage } from './reply.js';
+export type { AckMessage, ErrorMessage } from './reply.js';
+export { clientMessage, serverMessage, parseClientMessage } from './messages.js';
+export type { ClientMessage, ServerMessage, ParsedClientMessage } from './messages.js';

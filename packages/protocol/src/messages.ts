@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import type { ErrorCode } from './error-codes.js';
+import { helloMessage } from './hello.js';
+import { ackMessage, errorMessage } from './reply.js';
+import { resumedMessage, resumeMessage } from './resume.js';
+import { diffMessage, resultMessage, subscribeMessage, unsubscribeMessage } from './subscribe.js';
+
+/** Every message a client may send. */
+export const clientMessage = z.discriminatedUnion('type', [subscribeMessage, unsubscribeMessage, resumeMessage]);
+
+/** Every message the server sends. */
+export const serverMessage = z.discriminatedUnion('type', [helloMessage, resultMessage, diffMessage, resumedMessage, ackMessage, errorMessage]);
+
+/** A client message. */
+export type ClientMessage = z.infer<typeof clientMessage>;
+/** A server message. */
+export type ServerMessage = z.infer<typeof serverMessage>;
+
+const CLIENT_TYPES: ReadonlySet<string> = new Set(clientMessage.options.map((o) => o.shape.type.value));
+
+/** The outcome of reading one text frame. */
+export type ParsedClientMessage =
+  | { readonly ok: true; readonly message: ClientMessage }
+  | { readonly ok: false; readonly code: ErrorCode; readonly message: string; readonly id?: string };
+
+/**
+ * Reads one client text frame: malformed JSON is `INVALID_JSON`, an unknown `type` is
+ * `UNKNOWN_MESSAGE`, a known type with the wrong shape is `INVALID_MESSAGE` (with the request
+ * id when the frame had a readable one, so the client can match the error).
+ */
+export function parseClientMessage(text: string): ParsedClientMessage {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, code: 'INVALID_JSON', message: 'The frame is not valid JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, code: 'INVALID_MESSAGE', message: 'A message is a JSON object with a "type"' };
+  }
+  const record = value as Record<string, unknown>;
+  const id = typeof record.id === 'string' && record.id.length > 0 && record.id.length <= 128 ? record.id : undefined;
+  const withId = id === undefined ? {} : { id };
+  if (typeof record.type !== 'string' || !CLIENT_TYPES.has(record.type)) {
+    return { ok: false, code: 'UNKNOWN_MESSAGE', message: `Unknown message type ${JSON.stringify(record.type ?? null)} (valid: ${[...CLIENT_TYPES].join(', ')})`, ...withId };
+  }
+  const parsed = clientMessage.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue && issue.path.length > 0 ? ` at "${issue.path.join('.')}"` : '';
+    return { ok: false, code: 'INVALID_MESSAGE', message: `Invalid ${record.type} message${where}: ${issue?.message ?? 'wrong shape'}`, ...withId };
+  }
+  return { ok: true, message: parsed.data };
+}

@@ -1,0 +1,16 @@
+/**
+ * The realtime protocol's version and its history. A server speaks exactly one version and
+ * announces it in `hello`; a change that an existing client could misread gets a new version.
+ */
+
+/** The version this code speaks. */
+export const PROTOCOL_VERSION = 1;
+
+/** Every version, oldest first, with what it changed. */
+export const PROTOCOL_HISTORY = [
+  {
+    version: 1,
+    summary:
+      'hello; subscribe → result then diff (addressed to a shared query handle); unsubscribe; resume → resumed or result; ack and error; named close codes',
+  },
+] as const satisfies ReadonlyArray<{ version: number; summary: string }>;
