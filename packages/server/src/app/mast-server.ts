@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { type AppSchema, describePlan, diffSchemas, resolveSchema } from '@mast/schema';
@@ -12,10 +13,14 @@ import { WritePath } from '../entities/write-path.js';
 import { registerAuthRoutes, requestAuthenticator } from '../http/auth-routes.js';
 import { createHttpServer } from '../http/http-server.js';
 import { registerEntityRoutes } from '../http/entities-routes.js';
+import { registerEventsRoutes, type EventStreams } from '../http/events-routes.js';
 import { registerSyncRoutes } from '../http/sync-routes.js';
 import { registerSystemRoutes } from '../http/system-routes.js';
+import type { LiveAccess } from '../live/live-access.js';
+import { LiveEngine } from '../live/live-engine.js';
 import { Metrics } from '../metrics/metrics.js';
 import type { Store } from '../store/index.js';
+import { LiveSocketServer } from '../ws/ws-server.js';
 import { openStore } from './open-store.js';
 
 /** Mast's version, reported by `/health`. */
@@ -32,6 +37,8 @@ export interface MastServerOptions {
   /** A store to use instead of opening `config.databaseUrl` (tests, benchmarks). */
   readonly store?: Store;
   readonly logger?: Logger;
+  /** Read-permission hook of live queries (default: every row visible to everyone). */
+  readonly liveAccess?: LiveAccess;
 }
 
 /** Raised when the database cannot be brought to the schema without losing data. */
@@ -74,6 +81,10 @@ export class MastServer {
   readonly sessions: SessionService;
   readonly http: FastifyInstance;
   readonly logger: Logger;
+  readonly live: LiveEngine;
+  readonly sockets: LiveSocketServer;
+  #events: EventStreams;
+  #compatServer: Server | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
@@ -117,6 +128,28 @@ export class MastServer {
     registerEntityRoutes(this.http, { reader: this.reader, writes: this.writes, batchMaxOps: this.config.batchMaxOps });
     registerSyncRoutes(this.http, sync);
     registerAuthRoutes(this.http, this.sessions, cookie, { dev: this.config.dev });
+    this.live = new LiveEngine({
+      store: this.store,
+      schema: this.schema,
+      bus: this.bus,
+      limits,
+      ...(options.liveAccess ? { access: options.liveAccess } : {}),
+      maxSubscriptions: this.config.liveMaxSubscriptions,
+      onError: (err) => this.logger.error({ err }, 'live query update failed'),
+    });
+    this.sockets = new LiveSocketServer({
+      live: this.live,
+      authenticate: (token) => this.sessions.resolve(token),
+      maxPayload: this.config.wsMaxFrame,
+      messagesPerSecond: this.config.wsMessageRate,
+      maxSocketsPerIp: this.config.wsMaxSocketsPerIp,
+      maxBufferedBytes: this.config.wsMaxBuffered,
+      pingIntervalMs: this.config.wsPingInterval,
+      trustProxy: this.config.trustProxy,
+      logger: this.logger,
+    });
+    this.sockets.attach(this.http.server, '/ws');
+    this.#events = registerEventsRoutes(this.http, { live: this.live, maxBufferedBytes: this.config.wsMaxBuffered, keepAliveMs: this.config.wsPingInterval });
   }
 
   /** Opens the store, migrates it to the schema and builds the server (not yet listening). */
@@ -137,10 +170,13 @@ export class MastServer {
 
   /** Starts listening; resolves with the bound port. */
   async listen(): Promise<number> {
+    await this.live.start();
     await this.http.listen({ port: this.config.port, host: this.config.host });
+    const port = (this.http.server.address() as AddressInfo).port;
+    if (this.config.wsCompatPort) this.#compatServer = await this.sockets.listenCompat(port + 1, this.config.host);
     this.#pruneTimer = setInterval(() => void this.pruneChangeLog(), PRUNE_INTERVAL_MS);
     this.#pruneTimer.unref();
-    return (this.http.server.address() as AddressInfo).port;
+    return port;
   }
 
   /** Applies change-log retention (and drops expired sessions) now; returns how many entries went. */
@@ -171,7 +207,11 @@ export class MastServer {
       const grace = setTimeout(() => this.http.server.closeAllConnections(), this.config.shutdownGrace);
       grace.unref();
       try {
+        this.#events.closeAll();
+        await this.sockets.close(this.config.shutdownGrace);
+        if (this.#compatServer) await new Promise((resolve) => this.#compatServer!.close(resolve));
         await this.http.close();
+        await this.live.stop();
       } finally {
         clearTimeout(grace);
         await this.store.close();

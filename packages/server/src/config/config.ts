@@ -22,6 +22,13 @@ export interface MastConfig {
   sessionLifetime: number;
   cookieName: string;
   trustedOrigins: string | null;
+  wsCompatPort: boolean;
+  wsMaxFrame: number;
+  wsMessageRate: number;
+  wsMaxSocketsPerIp: number;
+  wsMaxBuffered: number;
+  wsPingInterval: number;
+  liveMaxSubscriptions: number;
   logLevel: string;
   corsOrigin: string | null;
 }

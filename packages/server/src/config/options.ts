@@ -37,6 +37,13 @@ export const OPTIONS = [
   { key: 'sessionLifetime', env: 'MAST_SESSION_LIFETIME', flag: '--session-lifetime', type: 'duration', default: 30 * 86_400_000, description: 'how long a session token stays valid (e.g. 30d)' },
   { key: 'cookieName', env: 'MAST_COOKIE_NAME', flag: '--cookie-name', type: 'string', default: 'mast_session', description: 'name of the HttpOnly session cookie' },
   { key: 'trustedOrigins', env: 'MAST_TRUSTED_ORIGINS', flag: '--trusted-origins', type: 'string', default: null, description: 'comma-separated origins allowed to make cookie-authenticated writes (besides the server itself)' },
+  { key: 'wsCompatPort', env: 'MAST_WS_COMPAT_PORT', flag: '--ws-compat-port', type: 'bool', default: false, description: "also serve the WebSocket on HTTP port + 1, any path (Pylon's clients)" },
+  { key: 'wsMaxFrame', env: 'MAST_WS_MAX_FRAME', flag: '--ws-max-frame', type: 'bytes', default: 1_048_576, description: 'largest WebSocket frame a client may send, in bytes (close 1009 above)' },
+  { key: 'wsMessageRate', env: 'MAST_WS_MESSAGE_RATE', flag: '--ws-message-rate', type: 'int', default: 100, description: 'messages per second one socket may send (close 4008 above)' },
+  { key: 'wsMaxSocketsPerIp', env: 'MAST_WS_MAX_SOCKETS_PER_IP', flag: '--ws-max-sockets-per-ip', type: 'int', default: 256, description: 'open WebSockets per client address (close 4009 above)' },
+  { key: 'wsMaxBuffered', env: 'MAST_WS_MAX_BUFFERED', flag: '--ws-max-buffered', type: 'bytes', default: 8_388_608, description: 'unsent bytes a socket or SSE stream may hold before it is closed as a slow consumer (4010)' },
+  { key: 'wsPingInterval', env: 'MAST_WS_PING_INTERVAL', flag: '--ws-ping-interval', type: 'duration', default: 30_000, description: 'WebSocket ping and SSE keepalive period; a socket silent for two periods is dropped' },
+  { key: 'liveMaxSubscriptions', env: 'MAST_LIVE_MAX_SUBSCRIPTIONS', flag: '--live-max-subscriptions', type: 'int', default: 200, description: 'live subscriptions one socket may hold' },
   { key: 'logLevel', env: 'MAST_LOG_LEVEL', flag: '--log-level', type: 'string', default: 'info', description: 'pino log level (fatal..trace, silent)' },
   { key: 'corsOrigin', env: 'MAST_CORS_ORIGIN', flag: '--cors-origin', type: 'string', default: null, description: 'Access-Control-Allow-Origin (default * in dev, none otherwise)' },
 ] as const satisfies readonly OptionSpec[];

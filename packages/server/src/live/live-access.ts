@@ -1,0 +1,31 @@
+import type { AuthContext } from '../auth/auth-context.js';
+import type { Row } from '../store/index.js';
+
+/**
+ * The read-permission hook live queries apply to every row they would send. Policies plug in
+ * here. Subscribers whose `scopeOf` keys are equal must see exactly the same rows of that
+ * entity: that is what lets identical subscriptions share one evaluation and one encoded diff.
+ */
+export interface LiveAccess {
+  /** Whether `auth` may see `row` of `entity` (the full row after the change). */
+  canRead(auth: AuthContext, entity: string, row: Row): boolean;
+  /** The visibility class of `auth` on `entity`; equal keys see equal rows. */
+  scopeOf(auth: AuthContext, entity: string): string;
+}
+
+/** The scope of one identity: always safe, shares only between sockets of the same user. */
+export function identityScope(auth: AuthContext): string {
+  if (auth.isAdmin) return 'admin';
+  return auth.userId === null ? 'anon' : `user:${auth.userId}${auth.tenantId === null ? '' : `@${auth.tenantId}`}`;
+}
+
+/** Everyone may read everything (no policies yet), so every subscriber shares one scope. */
+export const OPEN_ACCESS: LiveAccess = Object.freeze({
+  canRead: () => true,
+  scopeOf: () => '*',
+});
+
+/** A hook from a `canRead` function alone, scoped per identity (the safe default for policies). */
+export function accessFrom(canRead: LiveAccess['canRead']): LiveAccess {
+  return { canRead, scopeOf: identityScope };
+}

@@ -1,0 +1,303 @@
+import type { FilterNode, FindQuery } from '@mast/schema';
+import type { AuthContext } from '../auth/auth-context.js';
+import type { ChangeBus } from '../changes/change-bus.js';
+import { type FilterLimits, parseFilter } from '../entities/filter-parser.js';
+import type { SchemaRef } from '../entities/schema-ref.js';
+import { AppError } from '../errors/index.js';
+import type { ChangeRecord, Row, Store } from '../store/index.js';
+import { type LiveAccess, OPEN_ACCESS } from './live-access.js';
+import { EncodedFrame, type LiveSink } from './live-frames.js';
+import { EntityIndex } from './live-index.js';
+import { LiveQuery, type LiveQueryDef } from './live-query.js';
+import { resumeFrames } from './resume-delta.js';
+
+/** A subscription as a client asks for it. */
+export interface SubscriptionRequest {
+  readonly id: string;
+  readonly entity: string;
+  readonly filter?: Record<string, unknown> | undefined;
+}
+
+/** Settings of the live engine. */
+export interface LiveEngineOptions {
+  readonly store: Store;
+  readonly schema: SchemaRef;
+  readonly bus: ChangeBus;
+  readonly limits: FilterLimits;
+  readonly access?: LiveAccess;
+  /** Most subscriptions one sink may hold. */
+  readonly maxSubscriptions: number;
+  /** Reports a failure no request is waiting for (a batch that could not be applied). */
+  readonly onError: (err: unknown) => void;
+}
+
+/** Sends per turn of the event loop during one fan-out, so a broadcast never blocks it long. */
+const FANOUT_CHUNK = 1024;
+/** Most change-log entries a resume reads; past this, it answers with fresh results. */
+const RESUME_MAX_CHANGES = 10_000;
+
+interface Prepared {
+  readonly id: string;
+  readonly key: string;
+  readonly def: LiveQueryDef;
+  readonly auth: AuthContext;
+}
+
+/**
+ * Live queries: the registry of shared evaluations, their maintenance from committed changes,
+ * and fan-out of encoded frames to sinks. Everything that changes what a sink sees (batches
+ * from the bus, initial results, resumes) runs through one queue in commit order, so every sink
+ * receives frames in commit order even when a window must be refetched; requests that need no
+ * data (unsubscribe, a sink going away) take effect at once.
+ */
+export class LiveEngine {
+  readonly #options: LiveEngineOptions;
+  readonly #access: LiveAccess;
+  readonly #queries = new Map<string, LiveQuery>();
+  readonly #entities = new Map<string, EntityIndex>();
+  /** Per sink, its subscription ids; null while the subscribe is still queued. */
+  readonly #subs = new Map<LiveSink, Map<string, LiveQuery | null>>();
+  #tail: Promise<unknown> = Promise.resolve();
+  #seq = 0;
+  #handles = 0;
+  #stopBus: (() => void) | undefined;
+
+  constructor(options: LiveEngineOptions) {
+    this.#options = options;
+    this.#access = options.access ?? OPEN_ACCESS;
+  }
+
+  /** The last seq whose changes every sink has been sent. */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  /** How many shared evaluations are live (for metrics and tests). */
+  get queryCount(): number {
+    return this.#queries.size;
+  }
+
+  /** Starts following the change bus from the current head of the change log. */
+  async start(): Promise<void> {
+    this.#stopBus = this.#options.bus.subscribe((changes) => {
+      this.#enqueue(() => this.#applyBatch(changes)).catch(this.#options.onError);
+    });
+    await this.#enqueue(async () => {
+      this.#seq = Math.max(this.#seq, (await this.#options.store.changeLogBounds()).head);
+    });
+  }
+
+  /** Stops following the bus; resolves when queued work is done. */
+  async stop(): Promise<void> {
+    this.#stopBus?.();
+    await this.#tail;
+  }
+
+  /**
+   * Opens subscription `request.id` for `sink` and sends it `result`; later changes arrive as
+   * `diff` frames addressed to the result's query handle. Throws AppError for an unknown entity
+   * or field, an invalid filter, a duplicate id or too many subscriptions.
+   */
+  async subscribe(sink: LiveSink, request: SubscriptionRequest, auth: AuthContext): Promise<void> {
+    const prepared = this.#prepare(request, auth);
+    const subs = this.#reserve(sink, [request.id]);
+    try {
+      await this.#enqueue(async () => {
+        const query = await this.#attach(sink, subs, prepared);
+        if (query) sink.send(resultFrame(prepared.id, query, this.#seq));
+      });
+    } catch (err) {
+      this.#release(subs, [request.id]);
+      throw err;
+    }
+  }
+
+  /** Closes subscription `id` of `sink`; throws UNKNOWN_SUBSCRIPTION when it has none. */
+  unsubscribe(sink: LiveSink, id: string): void {
+    const subs = this.#subs.get(sink);
+    if (!subs || !subs.has(id)) throw new AppError('UNKNOWN_SUBSCRIPTION', `No subscription "${id}" on this socket`);
+    const query = subs.get(id);
+    subs.delete(id);
+    if (query) this.#detach(sink, query);
+  }
+
+  /** Forgets a sink that went away, with all its subscriptions. */
+  dropSink(sink: LiveSink): void {
+    const subs = this.#subs.get(sink);
+    if (!subs) return;
+    this.#subs.delete(sink);
+    for (const query of subs.values()) if (query) this.#detach(sink, query);
+  }
+
+  /**
+   * Re-opens a client's subscriptions after a reconnect and catches it up from `since`: each
+   * gets `resumed` (a delta from the change log) or `result`, then `ack` goes to `requestId`.
+   * Throws RESYNC_REQUIRED when `since` is outside the retained log.
+   */
+  async resume(sink: LiveSink, requestId: string, since: number, requests: readonly SubscriptionRequest[], auth: AuthContext): Promise<void> {
+    const prepared = requests.map((r) => this.#prepare(r, auth));
+    const ids = requests.map((r) => r.id);
+    const subs = this.#reserve(sink, ids);
+    try {
+      await this.#enqueue(async () => {
+        const { store } = this.#options;
+        const bounds = await store.changeLogBounds();
+        if (since > bounds.head || since < bounds.prunedThrough) {
+          throw new AppError('RESYNC_REQUIRED', `seq ${since} is outside the change log (oldest ${bounds.prunedThrough + 1}, head ${bounds.head}); subscribe again`, {
+            extra: { oldest_seq: bounds.prunedThrough + 1, head_seq: bounds.head },
+          });
+        }
+        const joined: Array<[string, LiveQuery]> = [];
+        for (const p of prepared) {
+          const query = await this.#attach(sink, subs, p);
+          if (query) joined.push([p.id, query]);
+        }
+        // Read after the windows were fetched, so the log covers every change they reflect.
+        const log = await store.changesSince(since, RESUME_MAX_CHANGES + 1);
+        const frames = resumeFrames(joined, log.length > RESUME_MAX_CHANGES ? null : log, this.#seq);
+        for (const frame of frames) sink.send(frame);
+        sink.send(new EncodedFrame({ type: 'ack', id: requestId, seq: this.#seq }, this.#seq));
+      });
+    } catch (err) {
+      this.#release(subs, ids);
+      throw err;
+    }
+  }
+
+  #prepare(request: SubscriptionRequest, auth: AuthContext): Prepared {
+    const entity = this.#options.schema.entity(request.entity);
+    if (request.filter?.$offset !== undefined) throw new AppError('INVALID_QUERY', 'Live queries take no $offset; page with $order and $limit');
+    const query: FindQuery = parseFilter(entity, request.filter, this.#options.limits);
+    const def: LiveQueryDef = { entity: entity.name, where: query.where, order: query.order, limit: query.limit ?? this.#options.limits.defaultLimit };
+    const scope = this.#access.scopeOf(auth, entity.name);
+    const key = JSON.stringify([def.entity, scope, def.where ?? null, def.order ?? [], def.limit]);
+    return { id: request.id, key, def, auth };
+  }
+
+  #reserve(sink: LiveSink, ids: readonly string[]): Map<string, LiveQuery | null> {
+    let subs = this.#subs.get(sink);
+    if (!subs) this.#subs.set(sink, (subs = new Map()));
+    const seen = new Set<string>();
+    for (const id of ids) {
+      if (subs.has(id) || seen.has(id)) throw new AppError('DUPLICATE_SUBSCRIPTION', `Subscription "${id}" is already open on this socket`);
+      seen.add(id);
+    }
+    if (subs.size + ids.length > this.#options.maxSubscriptions) {
+      throw new AppError('TOO_MANY_SUBSCRIPTIONS', `A socket holds at most ${this.#options.maxSubscriptions} subscriptions`);
+    }
+    for (const id of ids) subs.set(id, null);
+    return subs;
+  }
+
+  #release(subs: Map<string, LiveQuery | null>, ids: readonly string[]): void {
+    for (const id of ids) if (subs.get(id) === null) subs.delete(id);
+  }
+
+  /** Joins (or creates) the shared query; null when the sink or the reservation went away. */
+  async #attach(sink: LiveSink, subs: Map<string, LiveQuery | null>, p: Prepared): Promise<LiveQuery | null> {
+    const query = this.#queries.get(p.key) ?? (await this.#create(p));
+    if (this.#subs.get(sink) !== subs || subs.get(p.id) !== null) {
+      if (query.sinks.size === 0) this.#forget(query);
+      return null;
+    }
+    subs.set(p.id, query);
+    query.sinks.set(sink, (query.sinks.get(sink) ?? 0) + 1);
+    return query;
+  }
+
+  async #create(p: Prepared): Promise<LiveQuery> {
+    let index = this.#entities.get(p.def.entity);
+    if (!index) this.#entities.set(p.def.entity, (index = new EntityIndex()));
+    const owner = index;
+    const query: LiveQuery = new LiveQuery(`q${++this.#handles}`, p.key, p.def, p.auth, (id, inWindow) => owner.membership(query, id, inWindow));
+    query.reset(await this.#fetch(query));
+    query.takeDiff();
+    owner.add(query);
+    this.#queries.set(p.key, query);
+    return query;
+  }
+
+  #detach(sink: LiveSink, query: LiveQuery): void {
+    const count = (query.sinks.get(sink) ?? 1) - 1;
+    if (count > 0) query.sinks.set(sink, count);
+    else query.sinks.delete(sink);
+    if (query.sinks.size === 0) this.#forget(query);
+  }
+
+  #forget(query: LiveQuery): void {
+    if (this.#queries.get(query.key) !== query) return;
+    this.#queries.delete(query.key);
+    const index = this.#entities.get(query.def.entity);
+    index?.remove(query);
+    if (index?.size === 0) this.#entities.delete(query.def.entity);
+  }
+
+  /**
+   * The first `limit + 1` visible rows of a query, in order. Rows the access hook hides are
+   * skipped, so with a selective hook this reads further pages (policies pushed into SQL will
+   * make that one query).
+   */
+  async #fetch(query: LiveQuery): Promise<Row[]> {
+    const { def, auth } = query;
+    const want = def.limit + 1;
+    const page = Math.max(want, 100);
+    const out: Row[] = [];
+    for (let offset = 0; out.length < want; offset += page) {
+      const where: FilterNode | undefined = def.where;
+      const rows = await this.#options.store.read((tx) =>
+        tx.find(def.entity, { ...(where ? { where } : {}), ...(def.order ? { order: def.order } : {}), limit: page, offset }),
+      );
+      for (const row of rows) {
+        if (this.#access.canRead(auth, def.entity, row)) out.push(row);
+        if (out.length === want) break;
+      }
+      if (rows.length < page) break;
+    }
+    return out;
+  }
+
+  async #applyBatch(changes: readonly ChangeRecord[]): Promise<void> {
+    const touched = new Set<LiveQuery>();
+    const refetch = new Set<LiveQuery>();
+    for (const change of changes) {
+      const index = this.#entities.get(change.entity);
+      if (!index) continue;
+      for (const query of index.candidates(change.rowId, change.data)) {
+        touched.add(query);
+        if (query.apply(change.rowId, change.data, (row) => this.#access.canRead(query.auth, change.entity, row))) refetch.add(query);
+      }
+    }
+    await Promise.all(
+      [...refetch].map(async (query) => {
+        const rows = await this.#fetch(query);
+        if (this.#queries.get(query.key) === query) query.reset(rows);
+      }),
+    );
+    const seq = changes[changes.length - 1]!.seq;
+    this.#seq = Math.max(this.#seq, seq);
+    for (const query of touched) {
+      const diff = query.takeDiff();
+      if (!diff || query.sinks.size === 0) continue;
+      await fanOut(query, new EncodedFrame({ type: 'diff', query: query.handle, seq, ...diff }, seq));
+    }
+  }
+
+  #enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(task);
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function resultFrame(id: string, query: LiveQuery, seq: number): EncodedFrame {
+  return new EncodedFrame({ type: 'result', id, query: query.handle, seq, rows: [...query.rows], complete: query.complete }, seq);
+}
+
+/** Writes one frame to every sink of a query, yielding to the event loop between chunks. */
+async function fanOut(query: LiveQuery, frame: EncodedFrame): Promise<void> {
+  let sent = 0;
+  for (const sink of [...query.sinks.keys()]) {
+    sink.send(frame);
+    if (++sent % FANOUT_CHUNK === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}

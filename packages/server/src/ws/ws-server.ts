@@ -1,0 +1,147 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { closeCodes, type CloseCodeName } from '@mast/protocol';
+import type { AuthContext } from '../auth/auth-context.js';
+import { toAppError } from '../errors/index.js';
+import type { LiveEngine } from '../live/live-engine.js';
+import { LiveConnection, type ConnectionLimits } from './ws-connection.js';
+import { chooseProtocol, clientAddress, handshakeToken } from './ws-auth.js';
+
+/** Settings of the WebSocket transport. */
+export interface SocketServerOptions extends ConnectionLimits {
+  readonly live: LiveEngine;
+  /**
+   * Resolves a handshake's token (null: none). Throws AppError INVALID_TOKEN or SESSION_EXPIRED
+   * for a token it rejects; the socket is then closed with the close code of the same name.
+   */
+  readonly authenticate: (token: string | null) => Promise<AuthContext>;
+  /** Largest frame a client may send, in bytes (above it: close 1009). */
+  readonly maxPayload: number;
+  /** Open sockets per client address; one more is closed with 4009. */
+  readonly maxSocketsPerIp: number;
+  /** Ping period; a socket that has not answered the previous ping is dropped. */
+  readonly pingIntervalMs: number;
+  readonly trustProxy: number;
+  readonly logger: Logger;
+}
+
+/**
+ * The WebSocket transport: handshake (token, per-address cap), heartbeats and shutdown. It is a
+ * thin shell; every message goes to a LiveConnection and from there to the live engine.
+ */
+export class LiveSocketServer {
+  readonly #options: SocketServerOptions;
+  readonly #wss: WebSocketServer;
+  readonly #perAddress = new Map<string, number>();
+  readonly #connections = new Set<LiveConnection>();
+  readonly #sockets = new Set<WebSocket>();
+  readonly #closedWith = new Map<CloseCodeName, number>();
+  readonly #ping: NodeJS.Timeout;
+  #closing = false;
+
+  constructor(options: SocketServerOptions) {
+    this.#options = options;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.maxPayload,
+      perMessageDeflate: false,
+      handleProtocols: (protocols) => chooseProtocol(protocols),
+    });
+    this.#ping = setInterval(() => this.#heartbeat(), options.pingIntervalMs);
+    this.#ping.unref();
+  }
+
+  /** Open sockets. */
+  get size(): number {
+    return this.#sockets.size;
+  }
+
+  /** How many sockets the server closed with a named code (for metrics and tests). */
+  closedWith(name: CloseCodeName): number {
+    return this.#closedWith.get(name) ?? 0;
+  }
+
+  /** Serves upgrades on `server` at `path` (any path when null); other upgrades get 404. */
+  attach(server: Server, path: string | null): void {
+    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const pathname = (request.url ?? '/').split('?')[0];
+      if (this.#closing || (path !== null && pathname !== path)) {
+        socket.end(`HTTP/1.1 ${this.#closing ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        return;
+      }
+      this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, request));
+    });
+  }
+
+  /** Serves the WebSocket alone on another port, on any path, as Pylon's clients expect. */
+  async listenCompat(port: number, host: string): Promise<Server> {
+    const server = createServer((_request, response) => {
+      response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end('This port only serves WebSocket upgrades\n');
+    });
+    this.attach(server, null);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    return server;
+  }
+
+  /** Closes every socket with 1001, waiting at most `graceMs` before dropping the rest. */
+  async close(graceMs: number): Promise<void> {
+    this.#closing = true;
+    clearInterval(this.#ping);
+    const closed = [...this.#sockets].map((ws) => new Promise<void>((resolve) => ws.once('close', () => resolve())));
+    for (const ws of this.#sockets) ws.close(closeCodes.GOING_AWAY.code, closeCodes.GOING_AWAY.reason);
+    const timer = setTimeout(() => {
+      for (const ws of this.#sockets) ws.terminate();
+    }, graceMs);
+    await Promise.all(closed);
+    clearTimeout(timer);
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+  }
+
+  #accept(ws: WebSocket, request: IncomingMessage): void {
+    const address = clientAddress(request, this.#options.trustProxy);
+    const count = (this.#perAddress.get(address) ?? 0) + 1;
+    if (count > this.#options.maxSocketsPerIp) {
+      this.#closedWith.set('TOO_MANY_CONNECTIONS', this.closedWith('TOO_MANY_CONNECTIONS') + 1);
+      ws.close(closeCodes.TOO_MANY_CONNECTIONS.code, closeCodes.TOO_MANY_CONNECTIONS.reason);
+      return;
+    }
+    this.#perAddress.set(address, count);
+    this.#sockets.add(ws);
+    const connection = new LiveConnection(randomUUID(), ws, this.#options.live, this.#options, this.#options.logger, (name) =>
+      this.#closedWith.set(name, this.closedWith(name) + 1),
+    );
+    this.#connections.add(connection);
+    ws.once('close', () => {
+      this.#sockets.delete(ws);
+      this.#connections.delete(connection);
+      const left = (this.#perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.#perAddress.set(address, left);
+      else this.#perAddress.delete(address);
+    });
+    this.#options.authenticate(handshakeToken(request)).then(
+      (auth) => connection.start(auth),
+      (err: unknown) => {
+        const error = toAppError(err);
+        if (error.code === 'SESSION_EXPIRED') connection.close('SESSION_EXPIRED');
+        else if (error.code === 'INVALID_TOKEN' || error.code === 'UNAUTHORIZED') connection.close('UNAUTHORIZED');
+        else {
+          this.#options.logger.error({ err }, 'socket authentication failed');
+          connection.close('GOING_AWAY');
+        }
+      },
+    );
+  }
+
+  #heartbeat(): void {
+    for (const connection of this.#connections) {
+      if (!connection.alive) connection.terminate();
+      else connection.ping();
+    }
+  }
+}
