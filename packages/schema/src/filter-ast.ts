@@ -66,8 +66,9 @@ export interface OrderTerm {
 }
 
 /**
- * A read of rows from one entity. The store appends `id asc` as the last order term so every
- * order is total (pagination stays stable).
+ * A read of rows from one entity. The store appends `id` as the last order term, in the
+ * direction of the last given term (ascending when none is given), so every order is total and
+ * pagination stays stable.
  */
 export interface FindQuery {
   readonly where?: FilterNode;

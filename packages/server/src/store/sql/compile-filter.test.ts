@@ -11,6 +11,7 @@ const numbered: SqlDialect = {
   placeholder: (i) => `$${i}`,
   quoteIdent: (name) => `"${name.replaceAll('"', '""')}"`,
   unlimited: 'ALL',
+  nullsSortLow: false,
   columnType: () => 'TEXT',
   like: (column, pattern, ci, bind) => `${column} ${ci ? 'ILIKE' : 'LIKE'} ${bind(renderLike(pattern))}`,
   cells: {
@@ -64,7 +65,7 @@ describe('compileFilter / compileFind', () => {
       params,
     );
     expect(find.sql).toBe(
-      ' WHERE ("title" = $1 AND "meta" IN ($2) AND "title" ILIKE $3) ORDER BY "done" DESC NULLS LAST, "id" ASC LIMIT $4 OFFSET $5',
+      ' WHERE ("title" = $1 AND "meta" IN ($2) AND "title" ILIKE $3) ORDER BY "done" DESC NULLS LAST, "id" DESC LIMIT $4 OFFSET $5',
     );
     expect(params.values).toEqual(["x' OR '1'='1", '{"a":1}', 'a%', 5, 10]);
   });

@@ -152,10 +152,13 @@ export function compileFind(query: FindQuery, entity: EntitySchema, dialect: Sql
       throw new AppError('INVALID_QUERY', `order direction must be asc or desc`, { fields: [term.field] });
     }
     if (col.name === 'id') hasId = true;
-    const nulls = col.nullable ? (term.direction === 'asc' ? ' NULLS FIRST' : ' NULLS LAST') : '';
+    const nulls = col.nullable && !dialect.nullsSortLow ? (term.direction === 'asc' ? ' NULLS FIRST' : ' NULLS LAST') : '';
     terms.push(`${col.sql} ${term.direction.toUpperCase()}${nulls}`);
   }
-  if (!hasId) terms.push(`${dialect.quoteIdent('id')} ASC`);
+  // The id tie-break runs in the direction of the last term: with `id` at the end of every
+  // plain index (see sqlIndexColumns) one index walk, forwards or backwards, serves the order.
+  const lastDirection = query.order?.at(-1)?.direction ?? 'asc';
+  if (!hasId) terms.push(`${dialect.quoteIdent('id')} ${lastDirection.toUpperCase()}`);
   const orderBy = ` ORDER BY ${terms.join(', ')}`;
   let limit = '';
   if (query.limit !== undefined) {
@@ -167,4 +170,13 @@ export function compileFind(query: FindQuery, entity: EntitySchema, dialect: Sql
     limit = `${limit || ` LIMIT ${dialect.unlimited}`} OFFSET ${params.add(query.offset)}`;
   }
   return { where, orderBy, limit, sql: where + orderBy + limit };
+}
+
+/**
+ * The columns a declared index is built on: a non-unique index gets `id` appended, so that it
+ * also orders rows the way `compileFind`'s id tie-break does and the planner can skip sorting.
+ * Unique indexes keep their columns (appending `id` would make every row unique).
+ */
+export function sqlIndexColumns(index: { readonly fields: readonly string[]; readonly unique: boolean }): string[] {
+  return index.unique || index.fields.includes('id') ? [...index.fields] : [...index.fields, 'id'];
 }

@@ -13,6 +13,12 @@ export interface SqlDialect {
   quoteIdent(name: string): string;
   /** The LIMIT operand meaning "no limit", needed when only OFFSET is given (`-1`, `ALL`). */
   readonly unlimited: string;
+  /**
+   * True when the database already sorts NULL below every value (NULLS FIRST ascending, NULLS
+   * LAST descending), as SQLite does; the compiler then writes no NULLS clause, which lets the
+   * planner walk an index for the ORDER BY.
+   */
+  readonly nullsSortLow: boolean;
   /** The column type used for a field kind in DDL. */
   columnType(kind: FieldKind): string;
   /**

@@ -32,6 +32,7 @@ export const sqliteDialect: SqlDialect = Object.freeze({
   placeholder: () => '?',
   quoteIdent: (name: string) => `"${name.replaceAll('"', '""')}"`,
   unlimited: '-1',
+  nullsSortLow: true,
   columnType: (kind: FieldKind) => COLUMN_TYPES[kind],
   like(column, pattern, caseInsensitive, bind) {
     if (!caseInsensitive) return `${column} GLOB ${bind(renderGlob(pattern))}`;

@@ -3,13 +3,14 @@ import type { AppSchema, EntitySchema, FieldSchema, ManifestIndex, MigrationPlan
 import { writeRecordedSchema } from './sqlite-changes.js';
 import { CONVERT_FUNCTION, type SqliteConnection } from './sqlite-connection.js';
 import { sqliteDialect as dialect } from './sqlite-dialect.js';
+import { sqlIndexColumns } from '../sql/compile-filter.js';
 
 const q = (name: string): string => dialect.quoteIdent(name);
 
 /** Creates an index given under its table index name (`<Entity>__...`), if it is missing. */
 function createIndex(conn: SqliteConnection, entity: string, index: ManifestIndex): void {
   conn.exec(
-    `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS ${q(index.name)} ON ${q(entity)} (${index.fields.map(q).join(', ')})`,
+    `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS ${q(index.name)} ON ${q(entity)} (${sqlIndexColumns(index).map(q).join(', ')})`,
   );
 }
 
