@@ -41,3 +41,4 @@ export { evaluateFilter } from './evaluate-filter.js';
 export { compareValues, valuesEqual, compareCodePoints } from './compare-values.js';
 export { parseLike, renderLike, foldCase } from './like-pattern.js';
 export type { LikeToken } from './like-pattern.js';
+export { totalOrder } from './total-order.js';

@@ -1,4 +1,4 @@
-import { compareValues, type OrderTerm } from '@mast/schema';
+import { compareValues, totalOrder, type OrderTerm } from '@mast/schema';
 import type { Row } from '../store/index.js';
 
 /** Orders two rows; negative when `a` comes first. */
@@ -13,12 +13,11 @@ function compareNullable(a: unknown, b: unknown): number {
 
 /**
  * The in-memory twin of the stores' ORDER BY: terms in order, NULL as the smallest value (first
- * when ascending, last when descending), values compared as SQL compares them, and `id asc`
- * appended unless `id` is ordered, so the order is total and matches a refetch exactly.
+ * when ascending, last when descending), values compared as SQL compares them, made total by
+ * `totalOrder`, so it matches a refetch exactly.
  */
 export function rowComparator(order: readonly OrderTerm[] | undefined): RowComparator {
-  const terms = [...(order ?? [])];
-  if (!terms.some((t) => t.field === 'id')) terms.push({ field: 'id', direction: 'asc' });
+  const terms = totalOrder(order);
   return (a, b) => {
     for (const term of terms) {
       const c = compareNullable(a[term.field], b[term.field]);

@@ -1,7 +1,7 @@
 import type { EntitySchema, FieldKind } from '@mast/schema';
 import { AppError } from '../../errors/index.js';
 import type { CompareOp, FilterNode, FilterValue, FindQuery } from '@mast/schema';
-import { parseLike } from '@mast/schema';
+import { parseLike, totalOrder } from '@mast/schema';
 import { encodeCell } from './row-codec.js';
 import type { SqlDialect, SqlParams } from './sql-dialect.js';
 
@@ -145,20 +145,14 @@ function checkCount(name: 'limit' | 'offset', value: number): void {
 export function compileFind(query: FindQuery, entity: EntitySchema, dialect: SqlDialect, params: SqlParams): CompiledFind {
   const where = query.where ? ` WHERE ${compileFilter(query.where, entity, dialect, params)}` : '';
   const terms: string[] = [];
-  let hasId = false;
-  for (const term of query.order ?? []) {
+  for (const term of totalOrder(query.order)) {
     const col = column(entity, term.field, dialect);
     if (term.direction !== 'asc' && term.direction !== 'desc') {
       throw new AppError('INVALID_QUERY', `order direction must be asc or desc`, { fields: [term.field] });
     }
-    if (col.name === 'id') hasId = true;
     const nulls = col.nullable && !dialect.nullsSortLow ? (term.direction === 'asc' ? ' NULLS FIRST' : ' NULLS LAST') : '';
     terms.push(`${col.sql} ${term.direction.toUpperCase()}${nulls}`);
   }
-  // The id tie-break runs in the direction of the last term: with `id` at the end of every
-  // plain index (see sqlIndexColumns) one index walk, forwards or backwards, serves the order.
-  const lastDirection = query.order?.at(-1)?.direction ?? 'asc';
-  if (!hasId) terms.push(`${dialect.quoteIdent('id')} ${lastDirection.toUpperCase()}`);
   const orderBy = ` ORDER BY ${terms.join(', ')}`;
   let limit = '';
   if (query.limit !== undefined) {
