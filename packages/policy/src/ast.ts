@@ -1,0 +1,98 @@
+/**
+ * The policy AST: frozen plain data, one node kind per interface. The parser builds it from
+ * text; the checker returns a new tree in which every path is resolved (`auth` properties under
+ * their canonical names), literals are converted to the field they meet, and every value used as
+ * a condition is wrapped in a TruthyNode. The back-ends expect checked trees. `offset` is the
+ * node's UTF-16 offset in its source, for messages.
+ */
+
+/** A literal value. */
+export interface LiteralNode {
+  readonly kind: 'literal';
+  readonly value: string | number | boolean | null;
+  readonly offset: number;
+}
+
+/** `root.name[.rest…]`; after checking, root is auth, data or input and rest is empty. */
+export interface PathNode {
+  readonly kind: 'path';
+  readonly root: string;
+  readonly name: string;
+  readonly rest: readonly string[];
+  readonly offset: number;
+}
+
+/** `[a, b, …]`, only as the right side of `in`. */
+export interface ListNode {
+  readonly kind: 'list';
+  readonly items: readonly PolicyExpr[];
+  readonly offset: number;
+}
+
+/** The comparison operators. */
+export type CompareOperator = '==' | '!=' | '<' | '<=' | '>' | '>=';
+
+/** `left op right`; offset is the operator's. */
+export interface CompareNode {
+  readonly kind: 'compare';
+  readonly op: CompareOperator;
+  readonly left: PolicyExpr;
+  readonly right: PolicyExpr;
+  readonly offset: number;
+}
+
+/** `item in list` (a list literal or `auth.roles`). */
+export interface InNode {
+  readonly kind: 'in';
+  readonly item: PolicyExpr;
+  readonly list: PolicyExpr;
+  readonly offset: number;
+}
+
+/** `!operand`. */
+export interface NotNode {
+  readonly kind: 'not';
+  readonly operand: PolicyExpr;
+  readonly offset: number;
+}
+
+/** `a && b && …`. */
+export interface AndNode {
+  readonly kind: 'and';
+  readonly operands: readonly PolicyExpr[];
+  readonly offset: number;
+}
+
+/** `a || b || …`. */
+export interface OrNode {
+  readonly kind: 'or';
+  readonly operands: readonly PolicyExpr[];
+  readonly offset: number;
+}
+
+/** `auth.hasRole("r")` / `auth.hasAnyRole("a", "b")`: `callee` is the dotted name as written. */
+export interface CallNode {
+  readonly kind: 'call';
+  readonly callee: string;
+  readonly args: readonly PolicyExpr[];
+  readonly offset: number;
+}
+
+/**
+ * A value used as a condition (inserted by the checker): `bool` is `== true`, `text` is
+ * non-null and non-empty, `present` is non-null (Pylon: a number is always truthy).
+ */
+export interface TruthyNode {
+  readonly kind: 'truthy';
+  readonly mode: 'bool' | 'text' | 'present';
+  readonly operand: LiteralNode | PathNode;
+  readonly offset: number;
+}
+
+/** Any policy expression. */
+export type PolicyExpr = LiteralNode | PathNode | ListNode | CompareNode | InNode | NotNode | AndNode | OrNode | CallNode | TruthyNode;
+
+/** Freezes a node (shallowly: children are frozen when they are built). */
+export function node<T extends PolicyExpr>(value: T): T {
+  return Object.freeze(value);
+}

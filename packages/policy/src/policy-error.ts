@@ -1,0 +1,68 @@
+import { formatDiagnostics, type Diagnostic } from '@mast/schema';
+import type { PolicyCode } from './policy-codes.js';
+
+/** The manifest keys a rule can come from. */
+export type RuleKey = 'allow' | 'allowRead' | 'allowInsert' | 'allowUpdate' | 'allowDelete' | 'allowWrite';
+
+/** Where an expression comes from, for messages: the policy's name and key, and its manifest path. */
+export interface PolicyOrigin {
+  readonly policy: string;
+  readonly rule: RuleKey;
+  /** Manifest path in the schema diagnostics' style, e.g. `policies[0] todo_owner.allowRead`. */
+  readonly path: string;
+}
+
+/** A policy problem in the diagnostics style of @mast/schema, with its place in the expression. */
+export interface PolicyDiagnostic extends Diagnostic {
+  readonly code: PolicyCode;
+  /** 1-based line and column (in code points) of the offending token. */
+  readonly line: number;
+  readonly column: number;
+}
+
+/** Thrown when policies cannot be compiled; carries every problem found, the first one first. */
+export class PolicyError extends Error {
+  override readonly name = 'PolicyError';
+  readonly code: PolicyCode;
+  readonly line: number;
+  readonly column: number;
+  readonly diagnostics: readonly PolicyDiagnostic[];
+
+  constructor(diagnostics: readonly PolicyDiagnostic[]) {
+    const first = diagnostics[0];
+    if (!first) throw new Error('PolicyError needs at least one diagnostic');
+    const message =
+      diagnostics.length === 1 ? first.message : `${diagnostics.length} policy errors\n${formatDiagnostics(diagnostics)}`;
+    super(message);
+    this.code = first.code;
+    this.line = first.line;
+    this.column = first.column;
+    this.diagnostics = Object.freeze([...diagnostics]);
+  }
+}
+
+/** 1-based line and code-point column of a UTF-16 offset in `source`. */
+export function positionOf(source: string, offset: number): { line: number; column: number } {
+  const before = source.slice(0, offset);
+  const lines = before.split('\n');
+  return { line: lines.length, column: [...lines[lines.length - 1]!].length + 1 };
+}
+
+/**
+ * A diagnostic for the token at `offset`; the message reads like
+ * `policy "todo_owner" allowRead, column 12: unknown field data.ownr on Todo`.
+ */
+export function policyDiagnostic(
+  code: PolicyCode,
+  source: string,
+  offset: number,
+  origin: PolicyOrigin | undefined,
+  text: string,
+  hint?: string,
+): PolicyDiagnostic {
+  const { line, column } = positionOf(source, offset);
+  const where = line > 1 ? `line ${line}, column ${column}` : `column ${column}`;
+  const label = origin ? `policy "${origin.policy}" ${origin.rule}` : 'policy expression';
+  const base = { severity: 'error' as const, code, message: `${label}, ${where}: ${text}`, path: origin?.path ?? '', line, column };
+  return hint === undefined ? base : { ...base, hint };
+}

@@ -1,0 +1,33 @@
+import type { EntitySchema, FieldKind } from '@mast/schema';
+
+/** The entity operations a rule can guard. */
+export type PolicyOperation = 'read' | 'insert' | 'update' | 'delete';
+
+/**
+ * What a rule may refer to: the row's fields as `data.*` and the incoming change as `input.*`
+ * (null when the operation has none), with their kinds. `id` is a string field of every row.
+ */
+export interface PolicyScope {
+  /** For messages: `Todo`, or `action addTodo`. */
+  readonly target: string;
+  /** For messages: the operation(s) the rule applies to, e.g. `read`. */
+  readonly applies: string;
+  readonly data: ReadonlyMap<string, FieldKind> | null;
+  readonly input: ReadonlyMap<string, FieldKind> | null;
+}
+
+function fieldKinds(entity: EntitySchema): ReadonlyMap<string, FieldKind> {
+  return new Map<string, FieldKind>([['id', 'id'], ...entity.fields.map((f) => [f.name, f.kind] as const)]);
+}
+
+/** The scope of a rule for one operation on an entity: input exists for insert and update. */
+export function entityScope(entity: EntitySchema, operation: PolicyOperation): PolicyScope {
+  const fields = fieldKinds(entity);
+  const hasInput = operation === 'insert' || operation === 'update';
+  return Object.freeze({ target: entity.name, applies: operation, data: fields, input: hasInput ? fields : null });
+}
+
+/** The scope of an action rule: its inputs, and no row. */
+export function actionScope(action: string, inputs: ReadonlyMap<string, FieldKind>): PolicyScope {
+  return Object.freeze({ target: `action ${action}`, applies: 'action', data: null, input: inputs });
+}

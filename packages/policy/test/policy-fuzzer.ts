@@ -1,0 +1,134 @@
+import type { PolicyAuth, PolicyRow } from '../src/index.js';
+
+/**
+ * Random, well-typed read rules on the test Todo entity, random rows and random callers, from a
+ * seed (mulberry32), so a failure replays exactly. Rows hold nulls, astral characters and case
+ * variants; rules mix every operator, null tests, lists, roles and auth constants.
+ */
+
+/** A small deterministic PRNG. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Kind = 'text' | 'id' | 'int' | 'float' | 'bool' | 'datetime' | 'json';
+const FIELDS: ReadonlyArray<readonly [string, Kind]> = [
+  ['title', 'text'], ['status', 'text'], ['tenantId', 'id'], ['ownerId', 'id'], ['id', 'id'],
+  ['priority', 'int'], ['score', 'float'], ['done', 'bool'], ['due', 'datetime'], ['tags', 'json'],
+];
+const TEXTS = ['', 'a', 'A', 'b', 'é', 'É', 'ß', 'Σ', 'σ', '😀', '𝐀', '\uffee', 'open', 'draft', 'a b', "it's", 'x"y', 'tab\tc'];
+const USERS = ['alice', 'bob', 'guest_1', 'carol'];
+const TENANTS = ['acme', 'globex'];
+const DATES = ['2024-01-01T00:00:00.000Z', '2024-06-01T12:30:00.000Z', '2023-12-31T23:59:59.999Z'];
+const DATE_LITERALS = ['2024-01-01', '2024-06-01T12:30:00Z', '2024-01-01T02:00:00+02:00', '2023-12-31T23:59:59.999Z'];
+const JSONS: unknown[] = ['x', 3, true, ['home'], { k: 1 }, 'open'];
+const ROLES = ['editor', 'admin', 'open', 'viewer'];
+
+/** Writes a string literal the lexer reads back (it knows \\ \" \n \t escapes). */
+function quote(text: string, rand: () => number): string {
+  if (rand() < 0.3 && !text.includes("'") && !text.includes('\\')) return `'${text}'`;
+  return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\t/g, '\\t')}"`;
+}
+
+/** A generator of rules, rows and callers from one seed. */
+export function policyFuzzer(seed: number) {
+  const rand = prng(seed);
+  const int = (n: number): number => Math.floor(rand() * n);
+  const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
+  const maybe = <T>(value: () => T): T | null => (rand() < 0.2 ? null : value());
+  const text = (): string => pick(TEXTS) + (rand() < 0.3 ? pick(TEXTS) : '');
+
+  const literal = (kind: Kind): string => {
+    switch (kind) {
+      case 'text':
+        return quote(text(), rand);
+      case 'id':
+        return quote(pick([...USERS, ...TENANTS, 't1', 'r3']), rand);
+      case 'int':
+        return rand() < 0.15 ? `"${int(8) - 2}"` : String(int(8) - 2);
+      case 'float':
+        return pick(['-1', '0', '0.5', '2.5', '"0.5"', '1e3']);
+      case 'bool':
+        return pick(['true', 'false']);
+      case 'datetime':
+        return quote(pick(DATE_LITERALS), rand);
+      case 'json':
+        return pick(['"x"', '3', 'true', '"open"', '"3"']);
+    }
+  };
+
+  const leaf = (): string => {
+    const [field, kind] = pick(FIELDS);
+    const data = `data.${field}`;
+    const r = rand();
+    if (r < 0.1) return `${data} ${pick(['==', '!='])} null`;
+    if (r < 0.2 && kind !== 'json') return kind === 'bool' || kind === 'text' || kind === 'int' ? data : `${data} != null`;
+    if (r < 0.32) {
+      const items = Array.from({ length: int(4) }, () => literal(kind));
+      if (kind === 'id' && rand() < 0.5) items.push('auth.userId');
+      return `${data} in [${items.join(', ')}]`;
+    }
+    if (r < 0.38 && (kind === 'text' || kind === 'id' || kind === 'json')) return `${data} in auth.roles`;
+    if (r < 0.5 && kind === 'id') return rand() < 0.5 ? `${data} ${pick(['==', '!=', '<', '>='])} auth.userId` : `auth.tenantId ${pick(['==', '!='])} ${data}`;
+    const ordered = kind !== 'bool' && kind !== 'json';
+    const op = ordered ? pick(['==', '!=', '<', '<=', '>', '>=']) : pick(['==', '!=']);
+    return rand() < 0.2 ? `${literal(kind)} ${op} ${data}` : `${data} ${op} ${literal(kind)}`;
+  };
+
+  const authLeaf = (): string =>
+    pick([
+      'auth.userId != null',
+      'auth.userId == null',
+      'auth.isGuest',
+      '!auth.isAdmin',
+      `auth.hasRole("${pick(ROLES)}")`,
+      `auth.hasAnyRole("${pick(ROLES)}", "${pick(ROLES)}")`,
+      `"${pick(ROLES)}" in auth.roles`,
+      `auth.tenantId == "${pick(TENANTS)}"`,
+      'auth.userId',
+      'true',
+      'false',
+    ]);
+
+  const expression = (depth = 3): string => {
+    const r = rand();
+    if (depth <= 0 || r < 0.3) return rand() < 0.85 ? leaf() : authLeaf();
+    if (r < 0.42) return `!(${expression(depth - 1)})`;
+    const parts = Array.from({ length: 2 + int(2) }, () => expression(depth - 1));
+    const joined = parts.join(r < 0.7 ? ' && ' : ' || ');
+    return rand() < 0.5 ? `(${joined})` : joined;
+  };
+
+  const row = (id: string): PolicyRow & { id: string } => ({
+    id,
+    title: maybe(text),
+    status: maybe(() => pick(['open', 'draft', 'published', 'editor', 'É'])),
+    tenantId: maybe(() => pick(TENANTS)),
+    ownerId: maybe(() => pick(USERS)),
+    priority: maybe(() => int(8) - 2),
+    score: maybe(() => pick([-1, 0, 0.5, 2.5, 1000])),
+    done: maybe(() => rand() < 0.5),
+    due: maybe(() => pick(DATES)),
+    tags: maybe(() => pick(JSONS)),
+  });
+
+  const auth = (): PolicyAuth => {
+    const userId = rand() < 0.25 ? null : pick(USERS);
+    return {
+      userId,
+      isAdmin: rand() < 0.1,
+      isGuest: userId === 'guest_1',
+      roles: ROLES.filter(() => rand() < 0.3),
+      tenantId: rand() < 0.3 ? null : pick(TENANTS),
+    };
+  };
+
+  return { expression, row, auth, int };
+}
