@@ -145,25 +145,41 @@ export class RawSocketClient {
     this.socket.pause();
   }
 
-  /** Reads again and resolves with the close code the server sent. */
+  /** Reads again and resolves with the close code the server sent (-1 if it sent none). */
   async closeCode(): Promise<number> {
-    this.socket.resume();
-    await this.ended;
-    let buf = this.#received;
-    while (buf.length >= 2) {
-      const opcode = buf[0]! & 0x0f;
-      let length = buf[1]! & 0x7f;
-      let offset = 2;
-      if (length === 126) {
-        length = buf.readUInt16BE(2);
-        offset = 4;
-      } else if (length === 127) {
-        length = Number(buf.readBigUInt64BE(2));
-        offset = 10;
+    const found = (): number | null => {
+      let buf = this.#received;
+      while (buf.length >= 2) {
+        const opcode = buf[0]! & 0x0f;
+        let length = buf[1]! & 0x7f;
+        let offset = 2;
+        if (length === 126) {
+          if (buf.length < 4) return null;
+          length = buf.readUInt16BE(2);
+          offset = 4;
+        } else if (length === 127) {
+          if (buf.length < 10) return null;
+          length = Number(buf.readBigUInt64BE(2));
+          offset = 10;
+        }
+        if (buf.length < offset + length) return null;
+        if (opcode === 0x8) return buf.readUInt16BE(offset);
+        buf = buf.subarray(offset + length);
       }
-      if (opcode === 0x8) return buf.readUInt16BE(offset);
-      buf = buf.subarray(offset + length);
-    }
-    return -1;
+      return null;
+    };
+    this.socket.resume();
+    return new Promise((resolve) => {
+      const check = (): void => {
+        const code = found();
+        if (code === null) return;
+        this.socket.off('data', check);
+        this.socket.destroy();
+        resolve(code);
+      };
+      this.socket.on('data', check);
+      void this.ended.then(() => resolve(found() ?? -1));
+      check();
+    });
   }
 }

@@ -35,7 +35,10 @@ export function resumeFrames(joined: ReadonlyArray<readonly [string, LiveQuery]>
     const removed: string[] = [];
     for (const [rowId, firstKind] of touched) {
       const row = query.get(rowId);
-      if (!row) removed.push(rowId);
+      // A row first inserted after `since` cannot be in the client's rows: nothing to remove.
+      if (!row) {
+        if (firstKind !== 'insert') removed.push(rowId);
+      }
       else if (firstKind === 'insert') added.push(row);
       else changed.push(row);
     }
