@@ -87,6 +87,7 @@ describe('mast CLI', () => {
       await new Promise((r) => setTimeout(r, 500));
       expect((await fetch(`${base}/api/entities/Todo`)).status).toBe(200);
       manifest.entities.push({ name: 'Note', fields: [{ name: 'body', type: 'string', optional: false, unique: false }], indexes: [] });
+      manifest.policies.push({ name: 'note_open', entity: 'Note', allow: 'true' });
       writeFileSync(file, JSON.stringify(manifest));
       expect(await statusOnceReloaded(`${base}/api/entities/Note`)).toBe(200);
     } finally {
@@ -106,6 +107,7 @@ describe('mast CLI', () => {
     try {
       expect((await fetch(`${base}/api/entities/Todo`)).status).toBe(200);
       manifest.entities.push({ name: 'Note', fields: [{ name: 'body', type: 'string', optional: false, unique: false }], indexes: [] });
+      manifest.policies.push({ name: 'note_open', entity: 'Note', allow: 'true' });
       write(manifest);
       expect(await statusOnceReloaded(`${base}/api/entities/Note`)).toBe(200);
     } finally {

@@ -1,3 +1,4 @@
+import { ADMIN } from '@mast/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { startTestServer, testManifest, type TestServer } from './helpers/test-server.js';
@@ -132,7 +133,7 @@ describe('limits close the offending socket with a named code and no other', () 
     const t = await startTestServer(testManifest, { wsMaxBuffered: 64 * 1024 });
     try {
       const big = 'x'.repeat(1024 * 1024);
-      await t.server.writes.apply(Array.from({ length: 16 }, (_, i) => ({ op: 'insert' as const, entity: 'Todo', data: { title: big, done: false, priority: i, ownerId: 'slow' } })));
+      await t.server.writes.apply(Array.from({ length: 16 }, (_, i) => ({ op: 'insert' as const, entity: 'Todo', data: { title: big, done: false, priority: i, ownerId: 'slow' } })), { auth: ADMIN });
       const watcher = await bystander(t, 'fast');
       const raw = await RawSocketClient.open(portOf(t));
       raw.pause();

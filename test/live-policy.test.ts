@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileManifest } from '@mast/schema';
-import { MastServer, loadConfig } from '@mast/server';
+import { ADMIN, MastServer, loadConfig } from '@mast/server';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ const ownerOnly = {
 };
 
 async function insert(data: Record<string, unknown>): Promise<{ id: string; seq: number }> {
-  const [result] = (await server.writes.apply([{ op: 'insert', entity: 'Todo', data }])).results;
+  const [result] = (await server.writes.apply([{ op: 'insert', entity: 'Todo', data }], { auth: ADMIN })).results;
   return { id: result!.id, seq: result!.seq };
 }
 
@@ -54,7 +54,7 @@ describe('live queries apply the read hook per subscriber', () => {
     expect(await b.next('diff')).toMatchObject({ seq: own.seq, added: [{ id: own.id }], changed: [], removed: [] });
 
     // Handing the row to bob hides it from alice.
-    const [moved] = (await server.writes.apply([{ op: 'update', entity: 'Todo', id: secret.id, data: { ownerId: 'bob' } }])).results;
+    const [moved] = (await server.writes.apply([{ op: 'update', entity: 'Todo', id: secret.id, data: { ownerId: 'bob' } }], { auth: ADMIN })).results;
     expect(await a.next('diff')).toMatchObject({ seq: moved!.seq, added: [], changed: [], removed: [secret.id] });
     expect(await b.next('diff')).toMatchObject({ seq: moved!.seq, added: [{ id: secret.id, ownerId: 'bob' }] });
     expect(a.unread()).toEqual([]);
@@ -77,7 +77,7 @@ describe('live queries apply the read hook per subscriber', () => {
     expect(r2.query).toBe(r1.query);
     // w1 leaves the full window: the refill skips dave's w2.
     const w1 = r1.rows[0]!.id;
-    await server.writes.apply([{ op: 'delete', entity: 'Todo', id: w1 }]);
+    await server.writes.apply([{ op: 'delete', entity: 'Todo', id: w1 }], { auth: ADMIN });
     const [d1, d2] = await Promise.all([one.nextRaw('diff'), two.nextRaw('diff')]);
     expect(d1.message).toMatchObject({ added: [{ title: 'w4' }], removed: [w1] });
     expect(d2.raw).toBe(d1.raw);

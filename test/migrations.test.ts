@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compileManifest, type Manifest, type ManifestEntity } from '@mast/schema';
-import { MastServer, MigrationRefusedError, loadConfig, migrateStore, openStore } from '@mast/server';
+import { ADMIN, MastServer, MigrationRefusedError, loadConfig, migrateStore, openStore } from '@mast/server';
 
 let dir: string;
 beforeEach(() => {
@@ -15,7 +15,7 @@ afterEach(() => {
 });
 
 function manifest(entities: ManifestEntity[]): Manifest {
-  return { manifest_version: 1, name: 'm', version: '1', entities, routes: [] };
+  return { manifest_version: 1, name: 'm', version: '1', entities, routes: [], policies: entities.map((e) => ({ name: `${e.name}_open`, entity: e.name, allow: 'true' })) };
 }
 
 const todoV1: ManifestEntity = {
@@ -42,7 +42,7 @@ async function seed(): Promise<void> {
     await s.writes.apply([
       { op: 'insert', entity: 'Todo', data: { id: 'a', title: 'first', done: false } },
       { op: 'insert', entity: 'Todo', data: { id: 'b', title: 'second', done: true } },
-    ]);
+    ], { auth: ADMIN });
   });
 }
 
@@ -56,11 +56,11 @@ describe('migrations on start', () => {
     };
     const tag: ManifestEntity = { name: 'Tag', fields: [{ name: 'label', type: 'string', optional: false, unique: true }], indexes: [] };
     await withServer(manifest([todoV2, tag]), async (s) => {
-      expect(await s.reader.get('Todo', 'a')).toEqual({ id: 'a', title: 'first', done: false, priority: null });
-      await s.writes.apply([{ op: 'update', entity: 'Todo', id: 'a', data: { priority: 3 } }]);
-      await s.writes.apply([{ op: 'insert', entity: 'Tag', data: { label: 'x' } }]);
-      await expect(s.writes.apply([{ op: 'insert', entity: 'Tag', data: { label: 'x' } }])).rejects.toMatchObject({ code: 'UNIQUE_VIOLATION' });
-      expect((await s.reader.query('Todo', { priority: 3 })).rows.map((r) => r.id)).toEqual(['a']);
+      expect(await s.reader.get(ADMIN, 'Todo', 'a')).toEqual({ id: 'a', title: 'first', done: false, priority: null });
+      await s.writes.apply([{ op: 'update', entity: 'Todo', id: 'a', data: { priority: 3 } }], { auth: ADMIN });
+      await s.writes.apply([{ op: 'insert', entity: 'Tag', data: { label: 'x' } }], { auth: ADMIN });
+      await expect(s.writes.apply([{ op: 'insert', entity: 'Tag', data: { label: 'x' } }], { auth: ADMIN })).rejects.toMatchObject({ code: 'UNIQUE_VIOLATION' });
+      expect((await s.reader.query(ADMIN, 'Todo', { priority: 3 })).rows.map((r) => r.id)).toEqual(['a']);
     });
     const db = new Database(join(dir, 'app.db'), { readonly: true });
     const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'Todo'").all() as Array<{ name: string }>;
@@ -75,14 +75,14 @@ describe('migrations on start', () => {
     expect(err).toBeInstanceOf(MigrationRefusedError);
     expect((err as Error).message).toMatch(/DESTRUCTIVE.*Todo.*done/);
     await withServer(manifest([todoV1]), async (s) => {
-      expect(await s.reader.get('Todo', 'b')).toMatchObject({ done: true });
+      expect(await s.reader.get(ADMIN, 'Todo', 'b')).toMatchObject({ done: true });
     });
   });
 
   it('drops a field when allowed', async () => {
     await seed();
     await withServer(manifest([{ ...todoV1, fields: [todoV1.fields[0]!] }]), async (s) => {
-      expect(await s.reader.get('Todo', 'b')).toEqual({ id: 'b', title: 'second' });
+      expect(await s.reader.get(ADMIN, 'Todo', 'b')).toEqual({ id: 'b', title: 'second' });
     }, { allowDestructive: true });
   });
 
@@ -96,7 +96,7 @@ describe('migrations on start', () => {
 
   it('refuses to make a field required while rows have no value', async () => {
     await withServer(manifest([{ ...todoV1, fields: [...todoV1.fields, { name: 'note', type: 'string', optional: true, unique: false }] }]), async (s) => {
-      await s.writes.apply([{ op: 'insert', entity: 'Todo', data: { title: 't', done: false } }]);
+      await s.writes.apply([{ op: 'insert', entity: 'Todo', data: { title: 't', done: false } }], { auth: ADMIN });
     });
     const required = manifest([{ ...todoV1, fields: [...todoV1.fields, { name: 'note', type: 'string', optional: false, unique: false }] }]);
     await expect(withServer(required, async () => 'started')).rejects.toThrow(/note/);
@@ -121,7 +121,7 @@ describe('migrations on start', () => {
     db.prepare('INSERT INTO "Todo" (id, title, done) VALUES (?, ?, ?)').run('p1', 'from pylon', 1);
     db.close();
     await withServer(manifest([{ ...todoV1, fields: [...todoV1.fields, { name: 'note', type: 'string', optional: true, unique: false }] }]), async (s) => {
-      expect(await s.reader.get('Todo', 'p1')).toEqual({ id: 'p1', title: 'from pylon', done: true, note: null });
+      expect(await s.reader.get(ADMIN, 'Todo', 'p1')).toEqual({ id: 'p1', title: 'from pylon', done: true, note: null });
     });
   });
 });

@@ -78,4 +78,9 @@ export const testManifest: Manifest = {
     },
   ],
   routes: [],
+  // Open to every caller: these tests are about the API, not access (see api-policies.test.ts).
+  policies: [
+    { name: 'users_open', entity: 'User', allow: 'true' },
+    { name: 'todos_open', entity: 'Todo', allow: 'true' },
+  ],
 };

@@ -23,7 +23,9 @@ function manifestFor(name: string): string {
     routes: [],
     queries: [],
     actions: [],
-    policies: [],
+    // Mast denies what no policy allows; this opens Todo to everyone. Tighten it, e.g.
+    // allowRead: "auth.userId == data.ownerId".
+    policies: [{ name: 'todo_open', entity: 'Todo', allow: 'true' }],
   };
   return JSON.stringify(manifest, null, 2) + '\n';
 }

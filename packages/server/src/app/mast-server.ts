@@ -8,6 +8,7 @@ import { SessionService } from '../auth/session-service.js';
 import { ChangeBus } from '../changes/change-bus.js';
 import { SyncService } from '../changes/sync-service.js';
 import { EntityReader } from '../entities/entity-reader.js';
+import { AccessControl } from '../access/index.js';
 import { SchemaRef } from '../entities/schema-ref.js';
 import { WritePath } from '../entities/write-path.js';
 import { registerAuthRoutes, requestAuthenticator } from '../http/auth-routes.js';
@@ -37,7 +38,7 @@ export interface MastServerOptions {
   /** A store to use instead of opening `config.databaseUrl` (tests, benchmarks). */
   readonly store?: Store;
   readonly logger?: Logger;
-  /** Read-permission hook of live queries (default: every row visible to everyone). */
+  /** Read-permission hook of live queries (default: the manifest's read policies). */
   readonly liveAccess?: LiveAccess;
 }
 
@@ -88,16 +89,16 @@ export class MastServer {
   #pruneTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(options: MastServerOptions & { store: Store; logger: Logger }) {
+  private constructor(options: MastServerOptions & { store: Store; logger: Logger; schemaRef: SchemaRef }) {
     this.config = options.config;
     this.store = options.store;
     this.logger = options.logger;
-    this.schema = new SchemaRef(options.schema);
+    this.schema = options.schemaRef;
     this.bus = new ChangeBus((err) => this.logger.error({ err }, 'change listener failed'));
     this.writes = new WritePath(this.store, this.schema, this.bus);
     const limits = { maxLimit: this.config.maxLimit, defaultLimit: this.config.defaultLimit };
     this.reader = new EntityReader(this.store, this.schema, limits);
-    const sync = new SyncService(this.store, this.writes, { maxLimit: this.config.maxLimit, maxPush: this.config.batchMaxOps });
+    const sync = new SyncService(this.store, this.writes, this.schema, { maxLimit: this.config.maxLimit, maxPush: this.config.batchMaxOps });
     const metrics = new Metrics();
     this.sessions = new SessionService(this.store, { adminToken: this.config.adminToken, lifetimeSecs: Math.floor(this.config.sessionLifetime / 1000) });
     const cookie = {
@@ -133,7 +134,10 @@ export class MastServer {
       schema: this.schema,
       bus: this.bus,
       limits,
-      ...(options.liveAccess ? { access: options.liveAccess } : {}),
+      access: options.liveAccess ?? {
+        canRead: (auth, entity, row) => auth.isAdmin || this.schema.access.canRead(auth, entity, row),
+        scopeOf: (auth) => this.schema.access.scopeOf(auth),
+      },
       maxSubscriptions: this.config.liveMaxSubscriptions,
       onError: (err) => this.logger.error({ err }, 'live query update failed'),
     });
@@ -157,6 +161,8 @@ export class MastServer {
     const logger =
       options.logger ??
       pino({ level: options.config.logLevel, redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.adminToken'], censor: '[redacted]' } });
+    // Policies compile before anything touches the database: a bad rule changes nothing.
+    const schemaRef = new SchemaRef(options.schema);
     const store = options.store ?? (await openStore(options.config.databaseUrl, options.appDir));
     try {
       const plan = await migrateStore(store, options.schema, { allowDestructive: options.config.allowDestructive });
@@ -165,7 +171,7 @@ export class MastServer {
       await store.close();
       throw err;
     }
-    return new MastServer({ ...options, store, logger });
+    return new MastServer({ ...options, store, logger, schemaRef });
   }
 
   /** Starts listening; resolves with the bound port. */
@@ -192,8 +198,9 @@ export class MastServer {
 
   /** Serves a new schema after migrating to it (dev reload); the old one stays on failure. */
   async reload(schema: AppSchema): Promise<string[]> {
+    const access = new AccessControl(schema);
     const plan = await migrateStore(this.store, schema, { allowDestructive: this.config.allowDestructive });
-    this.schema.current = schema;
+    this.schema.use(schema, access);
     return plan;
   }
 

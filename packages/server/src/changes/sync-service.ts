@@ -1,8 +1,10 @@
 import type { ChangeEvent, ClientChange, PullResponse, PushResponse } from '@mast/protocol';
+import type { AuthContext } from '../auth/auth-context.js';
 import { AppError, toAppError } from '../errors/index.js';
 import type { WriteOp, WritePath } from '../entities/write-path.js';
 import { parseCount } from '../entities/filter-parser.js';
-import type { ChangeRecord, Store } from '../store/index.js';
+import type { SchemaRef } from '../entities/schema-ref.js';
+import type { ChangeRecord, Row, Store } from '../store/index.js';
 
 /** Default page size of a pull. */
 const PULL_DEFAULT_LIMIT = 100;
@@ -27,11 +29,13 @@ export function toChangeEvent(record: ChangeRecord): ChangeEvent {
 export class SyncService {
   readonly #store: Store;
   readonly #writes: WritePath;
+  readonly #schema: SchemaRef;
   readonly #maxLimit: number;
   readonly #maxPush: number;
 
-  constructor(store: Store, writes: WritePath, limits: { maxLimit: number; maxPush: number }) {
+  constructor(store: Store, writes: WritePath, schema: SchemaRef, limits: { maxLimit: number; maxPush: number }) {
     this.#store = store;
+    this.#schema = schema;
     this.#writes = writes;
     this.#maxLimit = limits.maxLimit;
     this.#maxPush = limits.maxPush;
@@ -42,7 +46,7 @@ export class SyncService {
    * pruned (including `since=0` once anything was pruned, since the log no longer holds every
    * row) and when the cursor is ahead of the head (another database, or a restore).
    */
-  async pull(sinceText: string | undefined, limitText: string | undefined): Promise<PullResponse> {
+  async pull(auth: AuthContext, sinceText: string | undefined, limitText: string | undefined): Promise<PullResponse> {
     const since = sinceText === undefined || sinceText === '' ? 0 : parseCount('since', sinceText);
     const limit = limitText === undefined ? PULL_DEFAULT_LIMIT : Math.max(1, parseCount('limit', limitText, this.#maxLimit));
     const bounds = await this.#store.changeLogBounds();
@@ -59,10 +63,27 @@ export class SyncService {
     const records = await this.#store.changesSince(since, limit + 1);
     const page = records.slice(0, limit);
     return {
-      changes: page.map(toChangeEvent),
+      changes: page.flatMap((record) => this.#visibleTo(auth, record)),
       cursor: { last_seq: page.length > 0 ? page[page.length - 1]!.seq : since },
       has_more: records.length > limit,
     };
+  }
+
+  /**
+   * A change as this caller may see it: unchanged when they may read the row after it; a
+   * tombstone when the row left their view (they could read it before); nothing otherwise.
+   * The cursor still moves past filtered entries.
+   */
+  #visibleTo(auth: AuthContext, record: ChangeRecord): ChangeEvent[] {
+    if (auth.isAdmin) return [toChangeEvent(record)];
+    if (!this.#schema.current.entitiesByName.has(record.entity)) return [];
+    const access = this.#schema.access;
+    const sees = (row: Row | null | undefined): boolean => row != null && access.canRead(auth, record.entity, row);
+    if (sees(record.data)) return [toChangeEvent(record)];
+    if (record.kind !== 'insert' && sees(record.before)) {
+      return [toChangeEvent({ ...record, kind: 'delete', data: null })];
+    }
+    return [];
   }
 
   /**
@@ -70,7 +91,7 @@ export class SyncService {
    * `op_id`. A failing change is reported and does not stop the ones after it. The client's
    * `row_id` is the row's id, so rows created offline keep it.
    */
-  async push(body: unknown): Promise<PushResponse> {
+  async push(body: unknown, auth: AuthContext): Promise<PushResponse> {
     const changes = parsePushBody(body, this.#maxPush);
     const response: PushResponse = { applied: 0, deduped: 0, errors: [], results: [], cursor: { last_seq: 0 } };
     for (const change of changes) {
@@ -81,7 +102,7 @@ export class SyncService {
             ? { op: 'update', entity: change.entity, id: change.row_id, data: change.data ?? {} }
             : { op: 'delete', entity: change.entity, id: change.row_id };
       try {
-        const outcome = await this.#writes.apply([op], change.op_id === undefined ? {} : { opId: change.op_id });
+        const outcome = await this.#writes.apply([op], change.op_id === undefined ? { auth } : { auth, opId: change.op_id });
         const seq = outcome.results[0]?.seq;
         if (outcome.deduped) response.deduped++;
         else response.applied++;

@@ -1,3 +1,5 @@
+import type { FilterNode } from '@mast/schema';
+import type { AuthContext } from '../auth/auth-context.js';
 import type { Row, Store } from '../store/index.js';
 import { AppError } from '../errors/index.js';
 import { type FilterLimits, parseCount, parseFilter } from './filter-parser.js';
@@ -23,9 +25,16 @@ export interface CursorPage {
 /** Default and maximum page size of the cursor endpoint, as Pylon's. */
 const CURSOR_DEFAULT_LIMIT = 20;
 
+/** `a AND b`, where either side may be absent. */
+function both(a: FilterNode | undefined, b: FilterNode | true): FilterNode | undefined {
+  if (b === true) return a;
+  return a === undefined ? b : { kind: 'and', items: [a, b] };
+}
+
 /**
  * Every read of application rows: by id, lists, keyset pages, filtered queries and lookups.
- * Reads run on the store's read view and never wait for the writer.
+ * Reads run on the store's read view and never wait for the writer. The caller's read policy
+ * is pushed into the store's query, so pages and limits count only rows the caller may see.
  */
 export class EntityReader {
   readonly #store: Store;
@@ -39,31 +48,35 @@ export class EntityReader {
   }
 
   /** One row, or NOT_FOUND. */
-  async get(entityName: string, id: string): Promise<Row> {
+  async get(auth: AuthContext, entityName: string, id: string): Promise<Row> {
     const entity = this.#schema.entity(entityName);
     const row = await this.#store.read((tx) => tx.get(entity.name, id));
-    if (!row) throw new AppError('NOT_FOUND', `${entity.name} with id "${id}" not found`);
+    // A row the caller may not read is "not found": its existence does not leak.
+    if (!row || !(auth.isAdmin || this.#schema.access.canRead(auth, entity.name, row))) throw new AppError('NOT_FOUND', `${entity.name} with id "${id}" not found`);
     return row;
   }
 
   /** Rows in id (creation) order, `limit`/`offset` from the query string. */
-  async list(entityName: string, params: { limit?: string | undefined; offset?: string | undefined }): Promise<ListPage> {
+  async list(auth: AuthContext, entityName: string, params: { limit?: string | undefined; offset?: string | undefined }): Promise<ListPage> {
     const entity = this.#schema.entity(entityName);
     const limit = params.limit === undefined ? this.#limits.defaultLimit : parseCount('limit', params.limit, this.#limits.maxLimit);
     const offset = params.offset === undefined ? 0 : parseCount('offset', params.offset);
-    const rows = await this.#store.read((tx) => tx.find(entity.name, { limit: limit + 1, offset }));
+    const where = both(undefined, this.#schema.access.readFilter(auth, entity.name));
+    const rows = await this.#store.read((tx) => tx.find(entity.name, { ...(where ? { where } : {}), limit: limit + 1, offset }));
     const data = rows.slice(0, limit);
     return { count: data.length, data, limit, offset, has_more: rows.length > limit };
   }
 
   /** Keyset pagination on id: rows with id > `after`. */
-  async cursor(entityName: string, params: { after?: string | undefined; limit?: string | undefined }): Promise<CursorPage> {
+  async cursor(auth: AuthContext, entityName: string, params: { after?: string | undefined; limit?: string | undefined }): Promise<CursorPage> {
     const entity = this.#schema.entity(entityName);
     const limit = params.limit === undefined ? CURSOR_DEFAULT_LIMIT : parseCount('limit', params.limit, this.#limits.maxLimit);
     const after = params.after === undefined || params.after === '' ? undefined : params.after;
+    const afterNode: FilterNode | undefined = after === undefined ? undefined : { kind: 'compare', field: 'id', op: 'gt', value: after };
+    const where = both(afterNode, this.#schema.access.readFilter(auth, entity.name));
     const rows = await this.#store.read((tx) =>
       tx.find(entity.name, {
-        ...(after !== undefined ? { where: { kind: 'compare', field: 'id', op: 'gt', value: after } } : {}),
+        ...(where ? { where } : {}),
         order: [{ field: 'id', direction: 'asc' }],
         limit: limit + 1,
       }),
@@ -73,24 +86,25 @@ export class EntityReader {
   }
 
   /** Rows matching a filter object; `hasMore` tells whether the limit cut the result. */
-  async query(entityName: string, filter: unknown): Promise<{ rows: Row[]; hasMore: boolean }> {
+  async query(auth: AuthContext, entityName: string, filter: unknown): Promise<{ rows: Row[]; hasMore: boolean }> {
     const entity = this.#schema.entity(entityName);
     const query = parseFilter(entity, filter, this.#limits);
     const limit = query.limit ?? this.#limits.defaultLimit;
-    const rows = await this.#store.read((tx) => tx.find(entity.name, { ...query, limit: limit + 1 }));
+    const where = both(query.where, this.#schema.access.readFilter(auth, entity.name));
+    const rows = await this.#store.read((tx) => tx.find(entity.name, { ...query, ...(where ? { where } : {}), limit: limit + 1 }));
     return { rows: rows.slice(0, limit), hasMore: rows.length > limit };
   }
 
   /** The first row (by id) whose `field` equals `value`; the value is read as the field's type. */
-  async lookup(entityName: string, fieldName: string, value: string): Promise<Row> {
+  async lookup(auth: AuthContext, entityName: string, fieldName: string, value: string): Promise<Row> {
     const entity = this.#schema.entity(entityName);
     const typed = fieldName === 'id' ? value : lookupValue(entity.name, fieldName, value, () => {
       const field = requireField(entity, fieldName);
       return coerceValue(entity, field, textToValue(field.kind, value));
     });
-    const rows = await this.#store.read((tx) =>
-      tx.find(entity.name, { where: { kind: 'compare', field: fieldName, op: 'eq', value: typed as string }, limit: 1 }),
-    );
+    const match: FilterNode = { kind: 'compare', field: fieldName, op: 'eq', value: typed as string };
+    const where = both(match, this.#schema.access.readFilter(auth, entity.name)) ?? match;
+    const rows = await this.#store.read((tx) => tx.find(entity.name, { where, limit: 1 }));
     if (!rows[0]) throw new AppError('NOT_FOUND', `${entity.name}.${fieldName} = ${value} not found`);
     return rows[0];
   }

@@ -1,23 +1,44 @@
 import type { AppSchema, EntitySchema } from '@mast/schema';
+import { AccessControl } from '../access/index.js';
 import { AppError } from '../errors/index.js';
 
 /**
- * The schema the server currently serves. Services hold this reference, not the schema, so a
- * reload (`mast dev`) swaps it in one place; requests already running keep what they looked up.
+ * The schema the server currently serves, with its compiled policies. Services hold this
+ * reference, not the schema, so a reload (`mast dev`) swaps both in one place; requests
+ * already running keep what they looked up.
  */
 export class SchemaRef {
-  current: AppSchema;
+  #current: AppSchema;
+  #access: AccessControl;
 
+  /** Compiles the schema's policies; throws PolicyError when one does not parse or check. */
   constructor(schema: AppSchema) {
-    this.current = schema;
+    this.#access = new AccessControl(schema);
+    this.#current = schema;
+  }
+
+  /** The schema in force. */
+  get current(): AppSchema {
+    return this.#current;
+  }
+
+  /** The access decisions of the schema in force. */
+  get access(): AccessControl {
+    return this.#access;
+  }
+
+  /** Replaces schema and policies together; on a policy error nothing changes. */
+  use(schema: AppSchema, access: AccessControl = new AccessControl(schema)): void {
+    this.#current = schema;
+    this.#access = access;
   }
 
   /** Looks an entity up, or throws ENTITY_NOT_FOUND listing the known ones. */
   entity(name: string): EntitySchema {
-    const entity = this.current.entitiesByName.get(name);
+    const entity = this.#current.entitiesByName.get(name);
     if (!entity) {
       throw new AppError('ENTITY_NOT_FOUND', `Unknown entity: "${name}"`, {
-        hint: `Entities: ${this.current.entities.map((e) => e.name).join(', ')}`,
+        hint: `Entities: ${this.#current.entities.map((e) => e.name).join(', ')}`,
       });
     }
     return entity;

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { EntitySchema } from '@mast/schema';
+import type { AccessControl } from '../access/index.js';
+import type { AuthContext } from '../auth/auth-context.js';
 import { AppError } from '../errors/index.js';
 import type { ChangeBus } from '../changes/change-bus.js';
 import type { ChangeRecord, Row, Store, WriteTx } from '../store/index.js';
@@ -26,6 +28,11 @@ export interface WriteResult {
 export interface WriteOptions {
   /** Client op id: a replay with the same request returns the first result and writes nothing. */
   readonly opId?: string;
+}
+
+/** Who writes, and the write's options. Policies are checked against `auth` (admin bypasses). */
+export interface WriteContext extends WriteOptions {
+  readonly auth: AuthContext;
 }
 
 /** The outcome of a write: results per op, or the recorded results of an earlier replay. */
@@ -76,12 +83,16 @@ export class WritePath {
    * Applies ops atomically: all commit or none do. Throws the first op's error (with its index
    * in `extra.index` when there are several ops).
    */
-  async apply(ops: readonly WriteOp[], options: WriteOptions = {}): Promise<WriteOutcome> {
+  async apply(ops: readonly WriteOp[], options: WriteContext): Promise<WriteOutcome> {
     const prepared = ops.map((op, index) => withIndex(ops.length, index, () => this.prepare(op)));
     const fingerprint = options.opId === undefined ? '' : fingerprintOf(ops);
+    // Op ids are chosen by clients, so they are kept per caller: another user replaying a
+    // guessed id gets a fresh write checked against their own rights, not someone's result.
+    const opKey = options.opId === undefined ? undefined : `${options.auth.userId ?? ''}\u0000${options.opId}`;
+    const access = this.#schema.access;
     const outcome = await this.#store.write(async (tx) => {
-      if (options.opId !== undefined) {
-        const earlier = await tx.getOp(options.opId);
+      if (opKey !== undefined) {
+        const earlier = await tx.getOp(opKey);
         if (earlier) {
           if (earlier.fingerprint !== fingerprint) {
             throw new AppError('OP_ID_REUSED', `op_id "${options.opId}" was already used for a different change`);
@@ -92,11 +103,11 @@ export class WritePath {
       const results: WriteResult[] = [];
       const changes: ChangeRecord[] = [];
       for (const [index, op] of prepared.entries()) {
-        const { result, change } = await withIndexAsync(prepared.length, index, () => applyOne(tx, op, options.opId ?? null));
+        const { result, change } = await withIndexAsync(prepared.length, index, () => applyOne(tx, op, access, options));
         results.push(result);
         changes.push(change);
       }
-      if (options.opId !== undefined) await tx.putOp({ opId: options.opId, fingerprint, result: results });
+      if (opKey !== undefined) await tx.putOp({ opId: opKey, fingerprint, result: results });
       return { results, changes, deduped: false };
     });
     this.#bus.publish(outcome.changes);
@@ -104,22 +115,49 @@ export class WritePath {
   }
 }
 
-async function applyOne(tx: WriteTx, op: PreparedOp, opId: string | null): Promise<{ result: WriteResult; change: ChangeRecord }> {
+/**
+ * One op inside the transaction. A row the caller may not read is "not found" (its existence
+ * does not leak); one they may read but not change is POLICY_DENIED. Updates are checked on the
+ * row before and after the patch.
+ */
+async function applyOne(
+  tx: WriteTx,
+  op: PreparedOp,
+  access: AccessControl,
+  context: WriteContext,
+): Promise<{ result: WriteResult; change: ChangeRecord }> {
   const entity = op.entity.name;
+  const { auth } = context;
+  const notFound = (): AppError => new AppError('NOT_FOUND', `${entity} with id "${op.id}" not found`);
   let row: Row | null;
+  let before: Row | null = null;
   switch (op.op) {
     case 'insert':
+      if (!auth.isAdmin) access.checkInsert(auth, entity, { ...op.values, id: op.id });
       row = await tx.insert(entity, { ...op.values, id: op.id });
       break;
     case 'update':
+      before = await tx.get(entity, op.id);
+      if (!before || (!auth.isAdmin && !access.canRead(auth, entity, before))) throw notFound();
+      if (!auth.isAdmin) access.checkUpdate(auth, entity, before, { ...before, ...op.patch }, op.patch);
       row = await tx.update(entity, op.id, op.patch);
       break;
     case 'delete':
+      before = await tx.get(entity, op.id);
+      if (!before || (!auth.isAdmin && !access.canRead(auth, entity, before))) throw notFound();
+      if (!auth.isAdmin) access.checkDelete(auth, entity, before);
       row = await tx.delete(entity, op.id);
       break;
   }
-  if (!row) throw new AppError('NOT_FOUND', `${entity} with id "${op.id}" not found`);
-  const change = await tx.appendChange({ entity, rowId: op.id, kind: op.op, data: op.op === 'delete' ? null : row, opId });
+  if (!row) throw notFound();
+  const change = await tx.appendChange({
+    entity,
+    rowId: op.id,
+    kind: op.op,
+    data: op.op === 'delete' ? null : row,
+    before,
+    opId: context.opId ?? null,
+  });
   return { result: { op: op.op, entity, id: op.id, row, seq: change.seq }, change };
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError, toAppError } from '../errors/index.js';
 import type { EntityReader } from '../entities/entity-reader.js';
-import type { WriteOp, WriteOptions, WritePath } from '../entities/write-path.js';
+import type { WriteContext, WriteOp, WritePath } from '../entities/write-path.js';
 import { queryParam } from './request-context.js';
 
 /** Services the entity routes use. */
@@ -37,15 +37,18 @@ function parseOp(raw: unknown, index: number): WriteOp {
   }
 }
 
-/** The client op id of a REST write (`Idempotency-Key` header): a retry returns the first result. */
-function opIdOf(request: FastifyRequest, bodyOpId?: unknown): WriteOptions {
+/**
+ * Who writes, and the client op id of a REST write (`Idempotency-Key` header, or `op_id` in a
+ * transact body): a retry with the same id returns the first result.
+ */
+function writeContext(request: FastifyRequest, bodyOpId?: unknown): WriteContext {
   const header = request.headers['idempotency-key'];
   const value = bodyOpId ?? (Array.isArray(header) ? header[0] : header);
-  if (value === undefined) return {};
+  if (value === undefined) return { auth: request.auth };
   if (typeof value !== 'string' || value.length === 0 || value.length > 200) {
     throw new AppError('INVALID_DATA', 'An op id (Idempotency-Key header or "op_id") must be a string of 1-200 characters');
   }
-  return { opId: value };
+  return { auth: request.auth, opId: value };
 }
 
 function parseOps(body: unknown, max: number, allowBareArray: boolean): unknown[] {
@@ -65,10 +68,10 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     handler: async (request, reply) => {
       const { entity } = request.params as { entity: string };
       if (request.method === 'GET') {
-        return reader.list(entity, { limit: queryParam(request, 'limit'), offset: queryParam(request, 'offset') });
+        return reader.list(request.auth, entity, { limit: queryParam(request, 'limit'), offset: queryParam(request, 'offset') });
       }
       if (request.method === 'POST') {
-        const { results } = await writes.apply([{ op: 'insert', entity, data: request.body }], opIdOf(request));
+        const { results } = await writes.apply([{ op: 'insert', entity, data: request.body }], writeContext(request));
         const result = results[0]!;
         return reply.code(201).send({ id: result.id, seq: result.seq });
       }
@@ -78,7 +81,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
 
   app.get('/api/entities/:entity/cursor', async (request) => {
     const { entity } = request.params as { entity: string };
-    return reader.cursor(entity, { after: queryParam(request, 'after'), limit: queryParam(request, 'limit') });
+    return reader.cursor(request.auth, entity, { after: queryParam(request, 'after'), limit: queryParam(request, 'limit') });
   });
 
   app.route({
@@ -89,18 +92,18 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
       const { entity } = params;
       const id = params['*'];
       if (id === '') {
-        if (request.method === 'GET') return reader.list(entity, { limit: queryParam(request, 'limit'), offset: queryParam(request, 'offset') });
+        if (request.method === 'GET') return reader.list(request.auth, entity, { limit: queryParam(request, 'limit'), offset: queryParam(request, 'offset') });
         return methodNotAllowed(request.method, 'GET');
       }
       switch (request.method) {
         case 'GET':
-          return reader.get(entity, id);
+          return reader.get(request.auth, entity, id);
         case 'PATCH': {
-          const { results } = await writes.apply([{ op: 'update', entity, id, data: request.body }], opIdOf(request));
+          const { results } = await writes.apply([{ op: 'update', entity, id, data: request.body }], writeContext(request));
           return { updated: true, seq: results[0]!.seq };
         }
         case 'DELETE': {
-          const { results } = await writes.apply([{ op: 'delete', entity, id }], opIdOf(request));
+          const { results } = await writes.apply([{ op: 'delete', entity, id }], writeContext(request));
           return { deleted: true, seq: results[0]!.seq };
         }
         default:
@@ -111,14 +114,14 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
 
   app.post('/api/query/:entity', async (request, reply) => {
     const { entity } = request.params as { entity: string };
-    const { rows, hasMore } = await reader.query(entity, request.body);
+    const { rows, hasMore } = await reader.query(request.auth, entity, request.body);
     if (hasMore) reply.header('x-mast-has-more', 'true');
     return rows;
   });
 
   app.get('/api/lookup/:entity/:field/*', async (request) => {
     const params = request.params as { entity: string; field: string; '*': string };
-    return reader.lookup(params.entity, params.field, params['*']);
+    return reader.lookup(request.auth, params.entity, params.field, params['*']);
   });
 
   // Independent operations: each commits or fails on its own (Pylon's batch).
@@ -128,7 +131,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     let succeeded = 0;
     for (const [index, raw] of list.entries()) {
       try {
-        const { results: done } = await writes.apply([parseOp(raw, index)]);
+        const { results: done } = await writes.apply([parseOp(raw, index)], { auth: request.auth });
         const r = done[0]!;
         results.push({ op: r.op, id: r.id, ok: true, seq: r.seq });
         succeeded++;
@@ -145,7 +148,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
   // All or nothing: one transaction; the first failing operation rolls everything back.
   app.post('/api/transact', async (request, reply) => {
     const list = parseOps(request.body, deps.batchMaxOps, true);
-    const options = opIdOf(request, Array.isArray(request.body) ? undefined : (request.body as { op_id?: unknown }).op_id);
+    const options = writeContext(request, Array.isArray(request.body) ? undefined : (request.body as { op_id?: unknown }).op_id);
     try {
       const ops = list.map(parseOp);
       const { results } = await writes.apply(ops, options);

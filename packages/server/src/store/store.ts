@@ -30,6 +30,12 @@ export interface ChangeRecord {
   readonly kind: ChangeKind;
   /** Full row after the change; null for deletes. */
   readonly data: Row | null;
+  /**
+   * The row before the change (updates and deletes), so readers can tell whether a caller
+   * could see it: a row that leaves a caller's view becomes a tombstone for that caller only.
+   * Never sent to clients as such.
+   */
+  readonly before?: Row | null;
   readonly opId: string | null;
   /** Commit time, milliseconds since the epoch. */
   readonly at: number;
@@ -41,6 +47,8 @@ export interface NewChange {
   readonly rowId: string;
   readonly kind: ChangeKind;
   readonly data: Row | null;
+  /** The row before the change, for updates and deletes. */
+  readonly before?: Row | null;
   readonly opId: string | null;
 }
 

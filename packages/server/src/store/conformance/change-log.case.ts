@@ -36,11 +36,12 @@ export function changeLogCases(store: StoreRef): void {
       const row = { id: 'a', name: 'x', done: true, meta: { n: [1, 2] }, count: null };
       const [first, second] = await store().write(async (tx) => [
         await tx.appendChange(insert('a', row, 'op-1')),
-        await tx.appendChange({ entity: 'Item', rowId: 'a', kind: 'delete', data: null, opId: null }),
+        await tx.appendChange({ entity: 'Item', rowId: 'a', kind: 'delete', data: null, before: row, opId: null }),
       ]);
       const after = Date.now();
       expect(first).toMatchObject({ seq: 1, entity: 'Item', rowId: 'a', kind: 'insert', data: row, opId: 'op-1' });
-      expect(second).toMatchObject({ seq: 2, kind: 'delete', data: null, opId: null });
+      expect(second).toMatchObject({ seq: 2, kind: 'delete', data: null, before: row, opId: null });
+      expect(first!.before).toBeNull();
       expect(first!.at).toBeGreaterThanOrEqual(before);
       expect(first!.at).toBeLessThanOrEqual(after);
       expect(await store().changesSince(0, 10)).toEqual([first, second]);

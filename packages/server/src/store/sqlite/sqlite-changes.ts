@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS _mast_changes (
   row_id TEXT NOT NULL,
   kind TEXT NOT NULL,
   data TEXT,
+  before TEXT,
   op_id TEXT,
   at INTEGER NOT NULL
 );
@@ -53,6 +54,7 @@ function toChange(cells: Cells): ChangeRecord {
     rowId: String(cells['row_id']),
     kind: String(cells['kind']) as ChangeKind,
     data: typeof cells['data'] === 'string' ? (JSON.parse(cells['data']) as Row) : null,
+    before: typeof cells['before'] === 'string' ? (JSON.parse(cells['before']) as Row) : null,
     opId: typeof cells['op_id'] === 'string' ? cells['op_id'] : null,
     at: Number(cells['at']),
   };
@@ -62,8 +64,16 @@ function toChange(cells: Cells): ChangeRecord {
 export function appendChange(conn: SqliteConnection, change: NewChange, now: number): ChangeRecord {
   if (!KINDS.has(change.kind)) throw new Error(`unknown change kind "${change.kind}"`);
   const cells = conn.get(
-    'INSERT INTO _mast_changes (entity, row_id, kind, data, op_id, at) VALUES (?, ?, ?, ?, ?, ?) RETURNING *',
-    [change.entity, change.rowId, change.kind, change.data === null ? null : JSON.stringify(change.data), change.opId, now],
+    'INSERT INTO _mast_changes (entity, row_id, kind, data, before, op_id, at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *',
+    [
+      change.entity,
+      change.rowId,
+      change.kind,
+      change.data === null ? null : JSON.stringify(change.data),
+      change.before == null ? null : JSON.stringify(change.before),
+      change.opId,
+      now,
+    ],
   );
   return toChange(cells!);
 }

@@ -1,0 +1,65 @@
+import type { AppSchema, FilterNode } from '@mast/schema';
+import { compilePolicies, type PolicySet } from '@mast/policy';
+import type { AuthContext } from '../auth/auth-context.js';
+import { AppError } from '../errors/index.js';
+import type { Row } from '../store/index.js';
+
+/**
+ * The one place data access is decided: the manifest's policies, compiled at start-up, asked
+ * by every path that reads or writes rows (REST, batch, transact, sync, live queries). Admin
+ * bypasses; an operation no rule covers is denied.
+ */
+export class AccessControl {
+  readonly #policies: PolicySet;
+
+  /** Compiles the schema's policies; a rule that does not parse or check throws PolicyError. */
+  constructor(schema: AppSchema) {
+    this.#policies = compilePolicies(schema);
+  }
+
+  /** Whether `auth` may see `row`. */
+  canRead(auth: AuthContext, entity: string, row: Row): boolean {
+    return this.#policies.canRead(entity, auth, row);
+  }
+
+  /**
+   * The rows `auth` may read as a store filter (`true`: all). Throws POLICY_DENIED when the
+   * caller can read no row of the entity at all, so a denied list says so instead of looking empty.
+   */
+  readFilter(auth: AuthContext, entity: string): FilterNode | true {
+    const filter = this.#policies.readFilter(entity, auth);
+    if (filter === false) throw denied('read', entity);
+    return filter;
+  }
+
+  /** Throws POLICY_DENIED unless `auth` may insert `row`. */
+  checkInsert(auth: AuthContext, entity: string, row: Row): void {
+    if (!this.#policies.canInsert(entity, auth, row)) throw denied('insert into', entity);
+  }
+
+  /** Throws POLICY_DENIED unless the update rule holds on the row before and after the change. */
+  checkUpdate(auth: AuthContext, entity: string, before: Row, after: Row, patch: Record<string, unknown>): void {
+    if (!this.#policies.canUpdate(entity, auth, before, after, patch)) throw denied('update', entity);
+  }
+
+  /** Throws POLICY_DENIED unless `auth` may delete `row`. */
+  checkDelete(auth: AuthContext, entity: string, row: Row): void {
+    if (!this.#policies.canDelete(entity, auth, row)) throw denied('delete from', entity);
+  }
+
+  /**
+   * A key that is equal for two callers only when policies give them the same view of every
+   * row: identity, tenant, roles and the guest flag all reach policies.
+   */
+  scopeOf(auth: AuthContext): string {
+    if (auth.isAdmin) return 'admin';
+    const roles = [...auth.roles].sort().join(',');
+    return JSON.stringify([auth.userId, auth.tenantId, roles, auth.isGuest]);
+  }
+}
+
+function denied(action: string, entity: string): AppError {
+  return new AppError('POLICY_DENIED', `Access denied by policy: you may not ${action} ${entity}`, {
+    hint: 'Check your auth token or the policy rules in your schema',
+  });
+}

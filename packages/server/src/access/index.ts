@@ -1,0 +1,1 @@
+export { AccessControl } from './access-control.js';

@@ -1,0 +1,164 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Manifest } from '@mast/schema';
+import { startTestServer, type TestServer } from './helpers/test-server.js';
+
+const ADMIN = 'admin-token-for-policy-tests';
+const OWNER = 'auth.userId == data.ownerId';
+
+const manifest: Manifest = {
+  manifest_version: 1,
+  name: 'policies',
+  version: '1',
+  routes: [],
+  entities: [
+    {
+      name: 'Todo',
+      fields: [
+        { name: 'title', type: 'string', optional: false, unique: false },
+        { name: 'ownerId', type: 'string', optional: false, unique: false },
+        { name: 'public', type: 'bool', optional: true, unique: false },
+      ],
+      indexes: [],
+    },
+    { name: 'Note', fields: [{ name: 'body', type: 'string', optional: false, unique: false }], indexes: [] },
+  ],
+  policies: [
+    { name: 'todo_owner', entity: 'Todo', allowRead: `${OWNER} || data.public == true`, allowInsert: OWNER, allowUpdate: OWNER, allowDelete: OWNER },
+  ],
+};
+
+let t: TestServer;
+let alice: string;
+let bob: string;
+const as = (token: string | null) => (token === null ? {} : { authorization: `Bearer ${token}` });
+
+async function mint(userId: string): Promise<string> {
+  const res = await t.request('POST', '/api/auth/session', { body: { user_id: userId }, headers: as(ADMIN) });
+  return (res.json as { token: string }).token;
+}
+
+beforeAll(async () => {
+  t = await startTestServer(manifest, { adminToken: ADMIN });
+  alice = await mint('alice');
+  bob = await mint('bob');
+  for (const [id, owner, isPublic, token] of [
+    ['a-private', 'alice', false, () => alice],
+    ['a-public', 'alice', true, () => alice],
+    ['b-private', 'bob', false, () => bob],
+  ] as const) {
+    const res = await t.request('POST', '/api/entities/Todo', { body: { id, title: `secret of ${id}`, ownerId: owner, public: isPublic }, headers: as(token()) });
+    expect(res.status, res.text).toBe(201);
+  }
+});
+afterAll(async () => {
+  await t.close();
+});
+
+const ids = (rows: Array<{ id: string }>) => rows.map((r) => r.id).sort();
+
+describe('reads respect row policies', () => {
+  it('lists, queries and cursors show each caller only the rows they may read', async () => {
+    const list = async (token: string | null) => ids(((await t.request('GET', '/api/entities/Todo', { headers: as(token) })).json as any).data);
+    expect(await list(alice)).toEqual(['a-private', 'a-public']);
+    expect(await list(bob)).toEqual(['a-public', 'b-private']);
+    expect(await list(null)).toEqual(['a-public']);
+    expect(await list(ADMIN)).toEqual(['a-private', 'a-public', 'b-private']);
+    const query = await t.request('POST', '/api/query/Todo', { body: { title: { $like: 'secret' } }, headers: as(bob) });
+    expect(ids(query.json as any)).toEqual(['a-public', 'b-private']);
+    const cursor = await t.request('GET', '/api/entities/Todo/cursor?limit=1', { headers: as(bob) });
+    expect((cursor.json as any).data.map((r: any) => r.id)).toEqual(['a-public']);
+    expect((cursor.json as any).has_more).toBe(true);
+  });
+
+  it("another user's private row is not found, by id and by lookup, and its content never appears", async () => {
+    const byId = await t.request('GET', '/api/entities/Todo/a-private', { headers: as(bob) });
+    expect(byId.status).toBe(404);
+    expect(byId.text).not.toContain('secret');
+    expect((await t.request('GET', '/api/lookup/Todo/title/secret%20of%20a-private', { headers: as(bob) })).status).toBe(404);
+    expect((await t.request('GET', '/api/entities/Todo/a-private', { headers: as(alice) })).status).toBe(200);
+  });
+
+  it('an entity with no rule is denied to users and open to the admin', async () => {
+    const res = await t.request('GET', '/api/entities/Note', { headers: as(alice) });
+    expect(res.status).toBe(403);
+    expect(res.json).toMatchObject({ error: { code: 'POLICY_DENIED' } });
+    expect((await t.request('POST', '/api/entities/Note', { body: { body: 'x' }, headers: as(alice) })).status).toBe(403);
+    expect((await t.request('GET', '/api/entities/Note', { headers: as(ADMIN) })).status).toBe(200);
+  });
+});
+
+describe('writes respect row policies before and after the change', () => {
+  it('nobody inserts a row owned by someone else', async () => {
+    const res = await t.request('POST', '/api/entities/Todo', { body: { title: 'planted', ownerId: 'alice' }, headers: as(bob) });
+    expect(res.status).toBe(403);
+    expect(res.json).toMatchObject({ error: { code: 'POLICY_DENIED' } });
+  });
+
+  it("updating or deleting another user's private row is not found; a public one is denied", async () => {
+    expect((await t.request('PATCH', '/api/entities/Todo/a-private', { body: { title: 'hijack' }, headers: as(bob) })).status).toBe(404);
+    expect((await t.request('DELETE', '/api/entities/Todo/a-private', { headers: as(bob) })).status).toBe(404);
+    const pub = await t.request('PATCH', '/api/entities/Todo/a-public', { body: { title: 'hijack' }, headers: as(bob) });
+    expect(pub.status).toBe(403);
+    expect((await t.request('DELETE', '/api/entities/Todo/a-public', { headers: as(bob) })).status).toBe(403);
+    expect(((await t.request('GET', '/api/entities/Todo/a-public', { headers: as(alice) })).json as any).title).toBe('secret of a-public');
+  });
+
+  it('an owner cannot hand a row to someone else', async () => {
+    const res = await t.request('PATCH', '/api/entities/Todo/a-private', { body: { ownerId: 'bob' }, headers: as(alice) });
+    expect(res.status).toBe(403);
+    expect(((await t.request('GET', '/api/entities/Todo/a-private', { headers: as(alice) })).json as any).ownerId).toBe('alice');
+  });
+
+  it('a transact with one forbidden operation writes nothing', async () => {
+    const res = await t.request('POST', '/api/transact', {
+      body: [
+        { op: 'insert', entity: 'Todo', data: { id: 'b-new', title: 'mine', ownerId: 'bob' } },
+        { op: 'update', entity: 'Todo', id: 'a-private', data: { title: 'hijack' } },
+      ],
+      headers: as(bob),
+    });
+    expect(res.status).toBe(404);
+    expect((await t.request('GET', '/api/entities/Todo/b-new', { headers: as(bob) })).status).toBe(404);
+  });
+
+  it('sync push checks each change against the pusher', async () => {
+    const res = await t.request('POST', '/api/sync/push', {
+      body: { changes: [{ entity: 'Todo', row_id: 'a-private', kind: 'delete', op_id: 'p1' }, { entity: 'Todo', row_id: 'b-2', kind: 'insert', data: { title: 't', ownerId: 'bob' }, op_id: 'p2' }] },
+      headers: as(bob),
+    });
+    const body = res.json as any;
+    expect(body.results.map((r: any) => r.ok)).toEqual([false, true]);
+    expect(body.results[0].error.code).toBe('NOT_FOUND');
+  });
+
+  it("a client op id is the caller's own: another user reusing it gets their own checks, not the first result", async () => {
+    const change = { entity: 'Todo', row_id: 'shared-op-row', kind: 'insert', data: { title: 'x', ownerId: 'alice' }, op_id: 'same-op' };
+    expect(((await t.request('POST', '/api/sync/push', { body: { changes: [change] }, headers: as(alice) })).json as any).applied).toBe(1);
+    const replay = (await t.request('POST', '/api/sync/push', { body: { changes: [change] }, headers: as(bob) })).json as any;
+    expect(replay.deduped).toBe(0);
+    expect(replay.results[0].error.code).toBe('POLICY_DENIED');
+  });
+});
+
+describe('sync pull respects row policies', () => {
+  it('sends only visible changes, and a tombstone when a row leaves the caller\'s view', async () => {
+    const before = (await t.request('GET', '/api/sync/pull?since=0&limit=1000', { headers: as(bob) })).json as any;
+    expect(before.changes.every((c: any) => c.data === undefined || c.data.ownerId === 'bob' || c.data.public === true)).toBe(true);
+    expect(JSON.stringify(before)).not.toContain('secret of a-private');
+    const cursor = before.cursor.last_seq;
+    await t.request('PATCH', '/api/entities/Todo/a-public', { body: { public: false }, headers: as(alice) });
+    const after = (await t.request('GET', `/api/sync/pull?since=${cursor}`, { headers: as(bob) })).json as any;
+    expect(after.changes).toHaveLength(1);
+    expect(after.changes[0]).toMatchObject({ kind: 'delete', row_id: 'a-public' });
+    expect(after.changes[0]).not.toHaveProperty('data');
+    const forAlice = (await t.request('GET', `/api/sync/pull?since=${cursor}`, { headers: as(alice) })).json as any;
+    expect(forAlice.changes[0]).toMatchObject({ kind: 'update', data: { public: false } });
+  });
+});
+
+describe('policy errors at start-up', () => {
+  it('refuses a manifest whose rule names an unknown field, naming the policy and position', async () => {
+    const bad: Manifest = { ...manifest, policies: [{ name: 'typo', entity: 'Todo', allowRead: 'auth.userId == data.ownr' }] };
+    await expect(startTestServer(bad)).rejects.toThrow(/typo.*allowRead.*column \d+.*ownr/s);
+  });
+});
