@@ -41,7 +41,8 @@ export interface WriteOutcome {
   readonly deduped: boolean;
 }
 
-type PreparedOp =
+/** An op validated against the schema, ready to run in a transaction. */
+export type PreparedOp =
   | { op: 'insert'; entity: EntitySchema; id: string; values: Record<string, unknown> }
   | { op: 'update'; entity: EntitySchema; id: string; patch: Record<string, unknown> }
   | { op: 'delete'; entity: EntitySchema; id: string };
@@ -80,38 +81,111 @@ export class WritePath {
   }
 
   /**
-   * Applies ops atomically: all commit or none do. Throws the first op's error (with its index
-   * in `extra.index` when there are several ops).
+   * Runs `fn` in one write transaction with a `WriteSession`: every change it makes is checked
+   * against `context.auth`, logged, and published after the commit; a throw rolls all of it
+   * back. With an op id, a replay of the same request (same `fingerprint`) returns the first
+   * result without running `fn`; the same id with another request is OP_ID_REUSED.
    */
-  async apply(ops: readonly WriteOp[], options: WriteContext): Promise<WriteOutcome> {
-    const prepared = ops.map((op, index) => withIndex(ops.length, index, () => this.prepare(op)));
-    const fingerprint = options.opId === undefined ? '' : fingerprintOf(ops);
+  async transaction<T>(context: WriteContext, fingerprint: string, fn: (session: WriteSession) => Promise<T>): Promise<{ result: T; deduped: boolean }> {
     // Op ids are chosen by clients, so they are kept per caller: another user replaying a
     // guessed id gets a fresh write checked against their own rights, not someone's result.
-    const opKey = options.opId === undefined ? undefined : `${options.auth.userId ?? ''}\u0000${options.opId}`;
+    const opKey = context.opId === undefined ? undefined : `${context.auth.userId ?? ''}\u0000${context.opId}`;
     const access = this.#schema.access;
     const outcome = await this.#store.write(async (tx) => {
       if (opKey !== undefined) {
         const earlier = await tx.getOp(opKey);
         if (earlier) {
           if (earlier.fingerprint !== fingerprint) {
-            throw new AppError('OP_ID_REUSED', `op_id "${options.opId}" was already used for a different change`);
+            throw new AppError('OP_ID_REUSED', `op_id "${context.opId}" was already used for a different change`);
           }
-          return { results: earlier.result as WriteResult[], changes: [] as ChangeRecord[], deduped: true };
+          return { result: earlier.result as T, changes: [] as ChangeRecord[], deduped: true };
         }
       }
-      const results: WriteResult[] = [];
-      const changes: ChangeRecord[] = [];
-      for (const [index, op] of prepared.entries()) {
-        const { result, change } = await withIndexAsync(prepared.length, index, () => applyOne(tx, op, access, options));
-        results.push(result);
-        changes.push(change);
+      const session = new WriteSession(tx, this, access, context);
+      let result: T;
+      try {
+        result = await fn(session);
+      } finally {
+        session.close();
       }
-      if (opKey !== undefined) await tx.putOp({ opId: opKey, fingerprint, result: results });
-      return { results, changes, deduped: false };
+      if (opKey !== undefined) await tx.putOp({ opId: opKey, fingerprint, result });
+      return { result, changes: session.changes, deduped: false };
     });
     this.#bus.publish(outcome.changes);
-    return { results: outcome.results, deduped: outcome.deduped };
+    return { result: outcome.result, deduped: outcome.deduped };
+  }
+
+  /**
+   * Applies ops atomically: all commit or none do. Throws the first op's error (with its index
+   * in `extra.index` when there are several ops).
+   */
+  async apply(ops: readonly WriteOp[], options: WriteContext): Promise<WriteOutcome> {
+    const prepared = ops.map((op, index) => withIndex(ops.length, index, () => this.prepare(op)));
+    const fingerprint = options.opId === undefined ? '' : fingerprintOf(ops);
+    const { result, deduped } = await this.transaction(options, fingerprint, async (session) => {
+      const results: WriteResult[] = [];
+      for (const [index, op] of prepared.entries()) results.push(await withIndexAsync(prepared.length, index, () => session.applyPrepared(op)));
+      return results;
+    });
+    return { results: result, deduped };
+  }
+}
+
+/**
+ * The changes of one write transaction, made by a caller: each op is validated, checked
+ * against the caller's policies and logged. Handed out by `WritePath.transaction` and usable
+ * only until that transaction ends.
+ */
+export class WriteSession {
+  /** The change-log entries written so far, in order. */
+  readonly changes: ChangeRecord[] = [];
+  readonly #tx: WriteTx;
+  readonly #path: WritePath;
+  readonly #access: AccessControl;
+  readonly #context: WriteContext;
+  #open = true;
+
+  constructor(tx: WriteTx, path: WritePath, access: AccessControl, context: WriteContext) {
+    this.#tx = tx;
+    this.#path = path;
+    this.#access = access;
+    this.#context = context;
+  }
+
+  /** Who this session writes as. */
+  get auth(): AuthContext {
+    return this.#context.auth;
+  }
+
+  /** Validates and applies one op; returns what it did. */
+  apply(op: WriteOp): Promise<WriteResult> {
+    return this.applyPrepared(this.#path.prepare(op));
+  }
+
+  /** Applies an op already validated by `WritePath.prepare`. */
+  async applyPrepared(op: PreparedOp): Promise<WriteResult> {
+    if (!this.#open) throw new Error('this write session has ended; its transaction is over');
+    const { result, change } = await applyOne(this.#tx, op, this.#access, this.#context);
+    this.changes.push(change);
+    return result;
+  }
+
+  /** A row as this transaction sees it (its own uncommitted changes included), if the caller may read it. */
+  async get(entity: string, id: string): Promise<Row | null> {
+    if (!this.#open) throw new Error('this write session has ended; its transaction is over');
+    const row = await this.#tx.get(entity, id);
+    if (!row || this.auth.isAdmin || this.#access.canRead(this.auth, entity, row)) return row;
+    return null;
+  }
+
+  /** The store transaction underneath, for reads that need the full query API. */
+  get tx(): WriteTx {
+    return this.#tx;
+  }
+
+  /** Ends the session; later calls throw instead of writing outside the transaction. */
+  close(): void {
+    this.#open = false;
   }
 }
 
