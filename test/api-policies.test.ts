@@ -162,3 +162,22 @@ describe('policy errors at start-up', () => {
     await expect(startTestServer(bad)).rejects.toThrow(/typo.*allowRead.*column \d+.*ownr/s);
   });
 });
+
+describe('policy explain', () => {
+  it('tells the admin which policy and rule decided, with the values it saw', async () => {
+    const denied = await t.request('POST', '/api/policy/explain', { body: { entity: 'Todo', id: 'b-private', operation: 'read', auth: { user_id: 'alice' } }, headers: as(ADMIN) });
+    expect(denied.status, denied.text).toBe(200);
+    expect(denied.json).toMatchObject({ allowed: false, reason: 'denied', policy: 'todo_owner', rule: 'allowRead', saw: { auth: { user_id: 'alice' }, data: { ownerId: 'bob' } } });
+    expect((denied.json as any).expression).toContain('auth.userId == data.ownerId');
+    const allowed = await t.request('POST', '/api/policy/explain', { body: { entity: 'Todo', id: 'b-private', operation: 'delete', auth: { user_id: 'bob' } }, headers: as(ADMIN) });
+    expect(allowed.json).toMatchObject({ allowed: true, reason: 'rules' });
+    const noRule = await t.request('POST', '/api/policy/explain', { body: { entity: 'Note', operation: 'insert', data: { body: 'x' }, auth: { user_id: 'bob' } }, headers: as(ADMIN) });
+    expect(noRule.json).toMatchObject({ allowed: false, reason: 'no-rule' });
+  });
+
+  it('is admin only and validates its body', async () => {
+    expect((await t.request('POST', '/api/policy/explain', { body: { entity: 'Todo' }, headers: as(alice) })).status).toBe(403);
+    expect((await t.request('POST', '/api/policy/explain', { body: { entity: 'Todo', operation: 'fly' }, headers: as(ADMIN) })).json).toMatchObject({ error: { code: 'INVALID_DATA' } });
+    expect((await t.request('POST', '/api/policy/explain', { body: { entity: 'Todo', id: 'nope' }, headers: as(ADMIN) })).status).toBe(404);
+  });
+});

@@ -13,6 +13,7 @@ import { SchemaRef } from '../entities/schema-ref.js';
 import { WritePath } from '../entities/write-path.js';
 import { registerAuthRoutes, requestAuthenticator } from '../http/auth-routes.js';
 import { createHttpServer } from '../http/http-server.js';
+import { registerPolicyRoutes } from '../http/policy-routes.js';
 import { registerEntityRoutes } from '../http/entities-routes.js';
 import { registerEventsRoutes, type EventStreams } from '../http/events-routes.js';
 import { registerSyncRoutes } from '../http/sync-routes.js';
@@ -129,6 +130,7 @@ export class MastServer {
     registerEntityRoutes(this.http, { reader: this.reader, writes: this.writes, batchMaxOps: this.config.batchMaxOps });
     registerSyncRoutes(this.http, sync);
     registerAuthRoutes(this.http, this.sessions, cookie, { dev: this.config.dev });
+    registerPolicyRoutes(this.http, { schema: this.schema, store: this.store });
     this.live = new LiveEngine({
       store: this.store,
       schema: this.schema,
