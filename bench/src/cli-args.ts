@@ -1,0 +1,59 @@
+/** Parsed command line of `npm run bench`. */
+export interface BenchArgs {
+  readonly scenarios: readonly string[];
+  readonly durationSec: number;
+  readonly json: boolean;
+  readonly writeDocs: boolean;
+  readonly cpuProf: boolean;
+  readonly help: boolean;
+}
+
+/** The longest measured window per cell we accept, so a typo cannot start an hour-long run. */
+export const MAX_DURATION_SEC = 60;
+const DEFAULT_DURATION_SEC = 5;
+
+/** Usage text. */
+export const USAGE = `usage: npm run bench -- [scenario...] [--duration s] [--json] [--write-docs] [--cpu-prof]
+
+  scenario       which scenarios to run (default: all)
+  --duration s   measured seconds per cell, fractions allowed (default ${DEFAULT_DURATION_SEC}, at most ${MAX_DURATION_SEC})
+  --json         print the report as JSON instead of a table
+  --write-docs   also write the tables to docs/benchmarks.md
+  --cpu-prof     write a V8 CPU profile of each server child to bench/results/`;
+
+/** Parses argv (without node and the script); throws a message on bad input. */
+export function parseArgs(argv: readonly string[]): BenchArgs {
+  const scenarios: string[] = [];
+  let durationSec = DEFAULT_DURATION_SEC;
+  let json = false;
+  let writeDocs = false;
+  let cpuProf = false;
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--json') json = true;
+    else if (arg === '--write-docs') writeDocs = true;
+    else if (arg === '--cpu-prof') cpuProf = true;
+    else if (arg === '--help' || arg === '-h') help = true;
+    else if (arg === '--duration' || arg.startsWith('--duration=')) {
+      const text = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
+      const value = Number(text);
+      if (text === undefined || text.trim() === '' || !Number.isFinite(value) || value <= 0 || value > MAX_DURATION_SEC) {
+        throw new Error(`--duration needs seconds in (0, ${MAX_DURATION_SEC}], got ${JSON.stringify(text ?? '')}`);
+      }
+      durationSec = value;
+    } else if (arg.startsWith('-')) throw new Error(`unknown option ${arg}`);
+    else scenarios.push(arg);
+  }
+  return { scenarios, durationSec, json, writeDocs, cpuProf, help };
+}
+
+/** Unmeasured warm-up per cell: a fifth of the measured window, between 0.1 and 1 second. */
+export function warmupFor(durationSec: number): number {
+  return Math.min(1, Math.max(0.1, durationSec / 5));
+}
+
+/** Re-measure noisy cells in real runs (two more tries), not in sub-second smoke runs. */
+export function noisyRetriesFor(durationSec: number): number {
+  return durationSec >= 1 ? 2 : 0;
+}

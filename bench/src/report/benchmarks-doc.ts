@@ -1,0 +1,69 @@
+import { machineLine } from '../harness/machine-info.js';
+import type { ScenarioResult } from '../scenario.js';
+import type { BenchReport } from './bench-report.js';
+import { COLUMNS, rowCells } from './result-table.js';
+
+function markdownTable(result: ScenarioResult): string {
+  const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
+  const align = COLUMNS.map((_, i) => (i === 0 ? '---' : '---:'));
+  return [line(COLUMNS), line(align), ...result.rows.map((row) => line(rowCells(row)))].join('\n');
+}
+
+function scenarioSection(result: ScenarioResult): string {
+  const parts = [`## ${result.scenario}`, '', `${result.description}.`, '', markdownTable(result), ''];
+  const failed = result.rows.filter((row) => row.failure);
+  if (failed.length > 0) parts.push(...failed.map((row) => `- **failed** ${row.op} c=${row.concurrency}: ${row.failure}`), '');
+  if (result.checks.length > 0) {
+    parts.push('Targets:', '');
+    parts.push(...result.checks.map((c) => `- ${c.pass ? 'met' : '**missed**'}: ${c.name} (measured ${c.value ?? '—'})`), '');
+  }
+  parts.push('<details><summary>setup</summary>', '', '```json', JSON.stringify(result.setup, null, 2), '```', '', '</details>', '');
+  return parts.join('\n');
+}
+
+/** The whole of `docs/benchmarks.md` for a report. */
+export function benchmarksDoc(report: BenchReport, command: string): string {
+  const head = [
+    '# Benchmarks',
+    '',
+    `<!-- Written by \`${command}\`; change bench/src/report/benchmarks-doc.ts, not this file. -->`,
+    '',
+    `Measured ${report.machine.date.slice(0, 10)} with \`${command}\` (${report.durationSec} s per cell after ${report.warmupSec} s of warm-up).`,
+    '',
+    `Machine: ${machineLine(report.machine)}; load average ${report.machine.loadAverageAtStart.join(' / ')} (1/5/15 min) before the run.`,
+    '',
+    `**These are loopback numbers.** ${report.note}`,
+    '',
+    'How to read the table:',
+    '',
+    '- `op`, `c`: the operation and the concurrency (connections, or async loops in-process).',
+    '- `HTTP req/s` … `err/non-2xx`: Mast over HTTP measured by autocannon in its own process (for',
+    '  the `floor` rows: a bare `node:http` server returning a fixed small JSON body). Latencies are',
+    '  per request, unrounded, over the measured window; `err/non-2xx` counts connection errors and',
+    '  timeouts, then responses that were not 2xx. Every cell first checks a few responses\' status.',
+    '- `store req/s`, `store p99 ms`: the same operation on the same store, in-process, in its own',
+    '  child process, with no HTTP (writes append their change-log entry as the write path does).',
+    '- `HTTP/store`, `HTTP/floor`: throughput ratios of the same run; the store cell runs right',
+    '  before the HTTP cell of the same row so both see the same background load.',
+    '- `other CPU %`: CPU that processes outside the bench used during the row\'s cells, as a share',
+    '  of the machine (Linux). More than a few percent means the row was measured on a busy machine.',
+    `  A row above ${report.noisy.cpuPct} % is measured again, up to ${report.noisy.retries} more times, and the quietest attempt kept.`,
+    '',
+    'Each HTTP cell opens its connections during the warm-up and starts measuring once every',
+    'connection has had a response: a busy Node server accepts about one new connection per',
+    'event-loop turn, so at c=64 the last connections of a fresh run wait up to a second or two',
+    'for their first answer. That is connection set-up, not the steady state measured here.',
+    '',
+    'Run it yourself:',
+    '',
+    '```sh',
+    'npm run bench -- crud --duration 3          # table on stdout, progress on stderr',
+    'npm run -s bench -- crud --json             # JSON only (-s keeps npm\'s banner out)',
+    'npm run bench -- crud --duration 3 --cpu-prof   # V8 profiles of the server in bench/results/',
+    '```',
+    '',
+    'A new scenario is one file in `bench/src/scenarios/` plus one line in its `index.ts`.',
+    '',
+  ];
+  return [...head, ...report.scenarios.map(scenarioSection)].join('\n');
+}

@@ -1,0 +1,90 @@
+/**
+ * What a benchmark scenario is and what it reports. A scenario is one file under `scenarios/`
+ * that starts its own child processes and returns rows of measurements; `main.ts` prints them.
+ */
+
+/** Latency percentiles of one measured cell, in milliseconds. */
+export interface LatencySummary {
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+/** Throughput, latency and failures of one operation at one concurrency against one target. */
+export interface Measurement {
+  /** Operations (or responses) completed in the measured window. */
+  readonly completed: number;
+  /** Length of the measured window in seconds. */
+  readonly seconds: number;
+  readonly rps: number;
+  readonly latencyMs: LatencySummary;
+  /** Connection errors, timeouts and thrown operations. */
+  readonly errors: number;
+  /** Responses whose status was not 2xx (always 0 for in-process targets). */
+  readonly non2xx: number;
+  /**
+   * CPU used by processes outside the bench while the cell ran, in % of the machine (Linux only):
+   * high values mean the numbers were taken on a busy machine.
+   */
+  readonly foreignCpuPct?: number | null;
+  /** Responses by status code (HTTP targets only). */
+  readonly statusCodes?: Readonly<Record<string, number>>;
+}
+
+/** One operation at one concurrency, measured against one or more targets. */
+export interface ResultRow {
+  readonly op: string;
+  readonly concurrency: number;
+  /** Measurements by target name, e.g. `http`, `store`, `floor`. */
+  readonly results: Readonly<Record<string, Measurement>>;
+  /** Throughput ratios between targets, e.g. `httpVsStore`; null when a side is missing. */
+  readonly ratios: Readonly<Record<string, number | null>>;
+  /** Why the row could not be measured (a failed status check, a crashed child), if it could not. */
+  readonly failure?: string;
+}
+
+/** A stated target checked against the measurements. */
+export interface Check {
+  readonly name: string;
+  readonly pass: boolean;
+  readonly value: number | null;
+  readonly limit: number;
+}
+
+/** Everything a scenario reports. */
+export interface ScenarioResult {
+  readonly scenario: string;
+  readonly description: string;
+  /** What was set up: data sizes, request bodies, server settings that differ from defaults. */
+  readonly setup: Readonly<Record<string, unknown>>;
+  readonly rows: readonly ResultRow[];
+  readonly checks: readonly Check[];
+}
+
+/** Share of the machine (%) other processes may use during a cell before it counts as noisy. */
+export const NOISY_CPU_PCT = 10;
+
+/** What the runner gives a scenario. */
+export interface ScenarioContext {
+  /** Measured seconds per cell. */
+  readonly durationSec: number;
+  /** Unmeasured seconds run before each cell (after its status check). */
+  readonly warmupSec: number;
+  /**
+   * How many times a cell (or a store+HTTP pair) is measured again when other processes used
+   * more than NOISY_CPU_PCT of the machine meanwhile; the quietest attempt is kept.
+   */
+  readonly noisyRetries: number;
+  /** Where the server child writes a V8 CPU profile, or null for none. */
+  readonly cpuProfileDir: string | null;
+  /** Progress line for humans, on stderr. */
+  log(line: string): void;
+}
+
+/** A benchmark scenario, registered by name in `scenarios/index.ts`. */
+export interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  run(context: ScenarioContext): Promise<ScenarioResult>;
+}
