@@ -13,6 +13,8 @@ export type {
   LiveTables,
   SessionRecord,
   SessionStore,
+  CrdtRecord,
+  CrdtSnapshotStore,
 } from './store.js';
 export type {
   FilterValue,

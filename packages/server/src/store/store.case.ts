@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe } from 'vitest';
 import { changeLogCases } from './conformance/change-log.case.js';
 import { crudCases } from './conformance/crud.case.js';
+import { crdtCases } from './conformance/crdt.case.js';
 import { filterCases } from './conformance/filter.case.js';
 import { migrationCases } from './conformance/migration.case.js';
 import { sessionCases } from './conformance/session.case.js';
@@ -37,5 +38,6 @@ export function storeConformance(name: string, makeStore: MakeStore): void {
     changeLogCases(store);
     migrationCases(store);
     sessionCases(store);
+    crdtCases(store);
   });
 }

@@ -60,6 +60,24 @@ export interface OpRecord {
   readonly result: unknown;
 }
 
+/** The stored CRDT document of one row (entities with `crdt` on): a Loro snapshot and its version. */
+export interface CrdtRecord {
+  readonly entity: string;
+  readonly rowId: string;
+  /** A Loro snapshot export. */
+  readonly snapshot: Uint8Array;
+  /** The snapshot's encoded Loro version vector, readable without decoding the snapshot. */
+  readonly version: Uint8Array;
+  /** Milliseconds since the epoch. */
+  readonly updatedAt: number;
+}
+
+/** CRDT documents read outside a write transaction (socket subscriptions, cache reloads). */
+export interface CrdtSnapshotStore {
+  /** The committed document of a row, or null when none is stored. */
+  get(entity: string, rowId: string): Promise<CrdtRecord | null>;
+}
+
 /** Reads, inside a transaction or a read snapshot. */
 export interface ReadTx {
   get(entity: string, id: string): Promise<Row | null>;
@@ -82,6 +100,12 @@ export interface WriteTx extends ReadTx {
   /** Appends to the change log; returns the entry's seq (gap-free, commit-ordered). */
   appendChange(change: NewChange): Promise<ChangeRecord>;
   putOp(op: OpRecord): Promise<void>;
+  /** The row's CRDT document as this transaction sees it, or null. */
+  getCrdt(entity: string, rowId: string): Promise<CrdtRecord | null>;
+  /** Stores (inserting or replacing) a row's CRDT document in this transaction. */
+  putCrdt(record: CrdtRecord): Promise<void>;
+  /** Removes a row's CRDT document; false when there was none. */
+  deleteCrdt(entity: string, rowId: string): Promise<boolean>;
 }
 
 /** Retention of the change log: entries older than `maxAgeMs` or past `maxEntries` go. */
@@ -130,6 +154,7 @@ export interface SessionStore {
 export interface Store {
   readonly capabilities: StoreCapabilities;
   readonly sessions: SessionStore;
+  readonly crdt: CrdtSnapshotStore;
   /** Binds the store to a schema (after migration); queries validate entity names against it. */
   useSchema(schema: AppSchema): void;
   /** Runs `fn` against a consistent read view. */

@@ -5,6 +5,7 @@ import { AppError } from '../../errors/index.js';
 import type {
   ChangeLogBounds,
   ChangeRecord,
+  CrdtSnapshotStore,
   LiveTables,
   ReadTx,
   RetentionPolicy,
@@ -14,6 +15,7 @@ import type {
   WriteTx,
 } from '../store.js';
 import * as log from './sqlite-changes.js';
+import { ensureCrdtTable, getCrdt } from './sqlite-crdt.js';
 import { SqliteConnection } from './sqlite-connection.js';
 import { applyMigration } from './sqlite-migrate.js';
 import * as sessions from './sqlite-sessions.js';
@@ -60,6 +62,9 @@ class SqliteStoreImpl implements SqliteStore {
     revokeUser: (userId) => this.write(async () => sessions.revokeUserSessions(this.writer, userId)),
     pruneExpired: (now) => this.write(async () => sessions.pruneExpiredSessions(this.writer, now)),
   };
+  readonly crdt: CrdtSnapshotStore = {
+    get: (entity, rowId) => this.withReadConnection(async (conn) => getCrdt(conn, entity, rowId)),
+  };
   private readonly writer: SqliteConnection;
   private readonly readers: SqliteConnection[] = [];
   private readonly free: SqliteConnection[] = [];
@@ -80,6 +85,7 @@ class SqliteStoreImpl implements SqliteStore {
     this.writer = new SqliteConnection(options.path, { readonly: false, busyTimeoutMs });
     try {
       log.ensureInternalTables(this.writer);
+      ensureCrdtTable(this.writer);
       if (!this.shared) {
         const count = Math.max(1, Math.trunc(options.readers ?? DEFAULT_READERS));
         for (let i = 0; i < count; i++) this.readers.push(new SqliteConnection(options.path, { readonly: true, busyTimeoutMs }));

@@ -5,8 +5,9 @@ import { compileFilter, compileFind } from '../sql/compile-filter.js';
 import { decodeRow, encodeFields } from '../sql/row-codec.js';
 import { SqlParams } from '../sql/sql-dialect.js';
 import { uniqueViolation } from '../sql/unique-violation.js';
-import type { ChangeRecord, NewChange, OpRecord, ReadTx, Row, WriteTx } from '../store.js';
+import type { ChangeRecord, CrdtRecord, NewChange, OpRecord, ReadTx, Row, WriteTx } from '../store.js';
 import * as log from './sqlite-changes.js';
+import * as crdt from './sqlite-crdt.js';
 import { isSqliteError, type Cells, type SqliteConnection } from './sqlite-connection.js';
 import { sqliteDialect as dialect } from './sqlite-dialect.js';
 
@@ -131,6 +132,21 @@ export class SqliteWriteTx extends SqliteReadTx implements WriteTx {
   async putOp(op: OpRecord): Promise<void> {
     this.checkOpen();
     log.putOp(this.conn, op, Date.now());
+  }
+
+  async getCrdt(entity: string, rowId: string): Promise<CrdtRecord | null> {
+    this.checkOpen();
+    return crdt.getCrdt(this.conn, entity, rowId);
+  }
+
+  async putCrdt(record: CrdtRecord): Promise<void> {
+    this.checkOpen();
+    crdt.putCrdt(this.conn, record);
+  }
+
+  async deleteCrdt(entity: string, rowId: string): Promise<boolean> {
+    this.checkOpen();
+    return crdt.deleteCrdt(this.conn, entity, rowId);
   }
 
   /**
