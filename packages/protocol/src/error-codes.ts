@@ -20,6 +20,12 @@ export const errorCatalogue = {
   INVALID_OPERATION: { status: 400, message: 'Invalid operation', origin: 'mast' },
   INVALID_MESSAGE: { status: 400, message: 'A realtime message has the wrong shape', origin: 'mast' },
   UNKNOWN_MESSAGE: { status: 400, message: 'Unknown realtime message type', origin: 'mast' },
+  INVALID_ARGS: { status: 400, message: 'The function arguments are invalid', origin: 'pylon' },
+  HANDLER_ERROR: { status: 400, message: 'Internal handler error', origin: 'pylon' },
+  FN_TYPE_MISMATCH: { status: 400, message: 'This kind of function cannot do that', origin: 'pylon' },
+  FN_TIMEOUT: { status: 400, message: 'The function did not finish in time', origin: 'pylon' },
+  FN_RESULT_INVALID: { status: 400, message: 'The function returned a value that is not JSON', origin: 'mast' },
+  FN_MUTATION_BLOCKED: { status: 400, message: 'The mutation awaited something other than ctx.db while holding the writer; use an action', origin: 'mast' },
   // 401 / 403: who is asking
   AUTH_REQUIRED: { status: 401, message: 'Authentication required', origin: 'pylon' },
   UNAUTHORIZED: { status: 401, message: 'Unauthorized', origin: 'pylon' },
@@ -30,6 +36,7 @@ export const errorCatalogue = {
   POLICY_DENIED: { status: 403, message: 'Access denied by policy', origin: 'pylon' },
   // 404 / 405: what is asked for
   NOT_FOUND: { status: 404, message: 'Not found', origin: 'pylon' },
+  FN_NOT_FOUND: { status: 404, message: 'No function with this name', origin: 'pylon' },
   UNKNOWN_SUBSCRIPTION: { status: 404, message: 'No subscription with this id on this socket', origin: 'mast' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed', origin: 'pylon' },
   // 409 / 410: state

@@ -8,3 +8,4 @@ export type { Store, Row, ReadTx, WriteTx, ChangeRecord } from './store/index.js
 export { createSqliteStore } from './store/index.js';
 export { ADMIN, ANONYMOUS } from './auth/auth-context.js';
 export type { AuthContext } from './auth/auth-context.js';
+export type { FunctionSet, FunctionLoadError } from './functions/index.js';

@@ -16,6 +16,8 @@ import { createHttpServer } from '../http/http-server.js';
 import { registerPolicyRoutes } from '../http/policy-routes.js';
 import { registerEntityRoutes } from '../http/entities-routes.js';
 import { registerEventsRoutes, type EventStreams } from '../http/events-routes.js';
+import { registerFunctionRoutes } from '../http/functions-routes.js';
+import { FunctionRegistry, FunctionRunner, loadFunctions, type FunctionSet } from '../functions/index.js';
 import { registerSyncRoutes } from '../http/sync-routes.js';
 import { registerSystemRoutes } from '../http/system-routes.js';
 import type { LiveAccess } from '../live/live-access.js';
@@ -85,13 +87,17 @@ export class MastServer {
   readonly logger: Logger;
   readonly live: LiveEngine;
   readonly sockets: LiveSocketServer;
+  readonly functions: FunctionRunner;
+  readonly #functionRegistry = new FunctionRegistry();
   #events: EventStreams;
+  readonly #appDir: string;
   #compatServer: Server | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(options: MastServerOptions & { store: Store; logger: Logger; schemaRef: SchemaRef }) {
     this.config = options.config;
+    this.#appDir = options.appDir;
     this.store = options.store;
     this.logger = options.logger;
     this.schema = options.schemaRef;
@@ -130,6 +136,16 @@ export class MastServer {
     registerEntityRoutes(this.http, { reader: this.reader, writes: this.writes, batchMaxOps: this.config.batchMaxOps });
     registerSyncRoutes(this.http, sync);
     registerAuthRoutes(this.http, this.sessions, cookie, { dev: this.config.dev });
+    this.functions = new FunctionRunner({
+      store: this.store,
+      schema: this.schema,
+      writes: this.writes,
+      registry: this.#functionRegistry,
+      readLimits: limits,
+      limits: { timeoutMs: this.config.fnTimeout, mutationTimeoutMs: this.config.fnMutationTimeout, mutationIdleMs: this.config.fnMutationIdle },
+      logger: this.logger,
+    });
+    registerFunctionRoutes(this.http, { runner: this.functions, registry: this.#functionRegistry });
     registerPolicyRoutes(this.http, { schema: this.schema, store: this.store });
     this.live = new LiveEngine({
       store: this.store,
@@ -173,7 +189,20 @@ export class MastServer {
       await store.close();
       throw err;
     }
-    return new MastServer({ ...options, store, logger, schemaRef });
+    const server = new MastServer({ ...options, store, logger, schemaRef });
+    await server.reloadFunctions({ fresh: false });
+    return server;
+  }
+
+  /**
+   * Loads `<appDir>/functions/*.ts` again and serves the result; calls in flight finish with the
+   * definitions they started with. Files that fail are logged (file and line) and left out.
+   */
+  async reloadFunctions(options: { fresh?: boolean } = {}): Promise<FunctionSet> {
+    const set = await loadFunctions(this.#appDir, { fresh: options.fresh ?? true });
+    for (const error of set.errors) this.logger.error({ file: error.file, line: error.line }, `function file ${error.message}`);
+    this.#functionRegistry.use(set);
+    return set;
   }
 
   /** Starts listening; resolves with the bound port. */

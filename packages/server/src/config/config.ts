@@ -29,6 +29,9 @@ export interface MastConfig {
   wsMaxBuffered: number;
   wsPingInterval: number;
   liveMaxSubscriptions: number;
+  fnTimeout: number;
+  fnMutationTimeout: number;
+  fnMutationIdle: number;
   logLevel: string;
   corsOrigin: string | null;
 }

@@ -44,6 +44,9 @@ export const OPTIONS = [
   { key: 'wsMaxBuffered', env: 'MAST_WS_MAX_BUFFERED', flag: '--ws-max-buffered', type: 'bytes', default: 8_388_608, description: 'unsent bytes a socket or SSE stream may hold before it is closed as a slow consumer (4010)' },
   { key: 'wsPingInterval', env: 'MAST_WS_PING_INTERVAL', flag: '--ws-ping-interval', type: 'duration', default: 30_000, description: 'WebSocket ping and SSE keepalive period; a socket silent for two periods is dropped' },
   { key: 'liveMaxSubscriptions', env: 'MAST_LIVE_MAX_SUBSCRIPTIONS', flag: '--live-max-subscriptions', type: 'int', default: 200, description: 'live subscriptions one socket may hold' },
+  { key: 'fnTimeout', env: 'MAST_FN_TIMEOUT', flag: '--fn-timeout', type: 'duration', default: 10_000, description: 'how long a query or action function may run before FN_TIMEOUT' },
+  { key: 'fnMutationTimeout', env: 'MAST_FN_MUTATION_TIMEOUT', flag: '--fn-mutation-timeout', type: 'duration', default: 5_000, description: 'how long a mutation function may hold the write transaction before FN_TIMEOUT' },
+  { key: 'fnMutationIdle', env: 'MAST_FN_MUTATION_IDLE', flag: '--fn-mutation-idle', type: 'duration', default: 1_000, description: 'how long a mutation may await something other than ctx.db before FN_MUTATION_BLOCKED' },
   { key: 'logLevel', env: 'MAST_LOG_LEVEL', flag: '--log-level', type: 'string', default: 'info', description: 'pino log level (fatal..trace, silent)' },
   { key: 'corsOrigin', env: 'MAST_CORS_ORIGIN', flag: '--cors-origin', type: 'string', default: null, description: 'Access-Control-Allow-Origin (default * in dev, none otherwise)' },
 ] as const satisfies readonly OptionSpec[];

@@ -1,0 +1,94 @@
+import { AppError } from '../errors/index.js';
+import type { DbActivity } from './function-db.js';
+
+/** Limits of one call. */
+export interface GuardLimits {
+  /** The whole call fails with FN_TIMEOUT past this. */
+  readonly timeoutMs: number;
+  /**
+   * Mutations only: the call fails with FN_MUTATION_BLOCKED when its handler, with the
+   * event loop free, made no `ctx.db` call for this long (it is awaiting something else while
+   * it holds the one writer).
+   */
+  readonly idleMs?: number;
+}
+
+/**
+ * Deadline and watchdog of one function call. `run` settles with the handler's outcome or with
+ * the first limit hit; in the second case `signal` is aborted and the handler's later outcome is
+ * dropped. JavaScript cannot stop a running handler: a handler that ignores `signal` keeps
+ * running, but its `ctx.db` is closed, so it can no longer read or write.
+ */
+export class CallGuard implements DbActivity {
+  readonly #controller = new AbortController();
+  readonly #name: string;
+  readonly #limits: GuardLimits;
+  #pending = 0;
+  #active = false;
+
+  constructor(name: string, limits: GuardLimits) {
+    this.#name = name;
+    this.#limits = limits;
+  }
+
+  /** Aborted when the call fails on a limit. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  begin(): void {
+    this.#pending++;
+    this.#active = true;
+  }
+
+  end(): void {
+    this.#pending--;
+    this.#active = true;
+  }
+
+  /** Runs `fn` under the limits. */
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const timers: NodeJS.Timeout[] = [];
+    const limit = new Promise<never>((_resolve, reject) => {
+      const fail = (err: AppError): void => {
+        this.#controller.abort(err);
+        reject(err);
+      };
+      timers.push(setTimeout(() => fail(new AppError('FN_TIMEOUT', `Function "${this.#name}" did not finish within ${this.#limits.timeoutMs} ms`)), this.#limits.timeoutMs));
+      const idleMs = this.#limits.idleMs;
+      if (idleMs !== undefined) {
+        const period = Math.max(5, Math.floor(idleMs / 5));
+        let last = performance.now();
+        let idle = 0;
+        timers.push(
+          setInterval(() => {
+            const now = performance.now();
+            const elapsed = now - last;
+            last = now;
+            if (this.#active || this.#pending > 0) {
+              this.#active = false;
+              idle = 0;
+              return;
+            }
+            // A tick that comes late means the loop was busy with synchronous work of this or
+            // another request, not awaiting: that time is not counted as idle.
+            idle += elapsed > 2 * period ? period : elapsed;
+            if (idle >= idleMs) {
+              fail(
+                new AppError('FN_MUTATION_BLOCKED', `Mutation "${this.#name}" awaited something other than ctx.db for ${idleMs} ms while holding the write transaction; it was rolled back`, {
+                  hint: 'Do outside I/O (fetch, timers) in an action, and call the mutation from it with ctx.runMutation',
+                }),
+              );
+            }
+          }, period),
+        );
+      }
+    });
+    const work = fn();
+    // The handler may settle after a limit hit; that outcome is dropped, not left unhandled.
+    work.catch(() => undefined);
+    return Promise.race([work, limit]).finally(() => {
+      for (const timer of timers) clearTimeout(timer);
+    });
+  }
+}

@@ -1,0 +1,153 @@
+import type { DbReader, DbWriter, Filter } from '@mast/functions';
+import type { FilterNode } from '@mast/schema';
+import type { AuthContext } from '../auth/auth-context.js';
+import { parseFilter, type FilterLimits } from '../entities/filter-parser.js';
+import type { SchemaRef } from '../entities/schema-ref.js';
+import type { WriteSession } from '../entities/write-path.js';
+import { AppError } from '../errors/index.js';
+import type { ReadTx, Row, Store } from '../store/index.js';
+
+/** Called before and after every `ctx.db` operation, so a watchdog can tell db work from other awaits. */
+export interface DbActivity {
+  begin(): void;
+  end(): void;
+}
+
+const IDLE: DbActivity = { begin: () => undefined, end: () => undefined };
+
+function readOnly(): never {
+  throw new AppError('FN_TYPE_MISMATCH', 'A query cannot write: use a mutation (or call one from an action)');
+}
+
+/** Filtered rows through `tx`, with the caller's read rule ANDed in (the REST query's semantics). */
+async function queryRows(tx: ReadTx, schema: SchemaRef, limits: FilterLimits, auth: AuthContext, entityName: string, filter: Filter | undefined): Promise<Row[]> {
+  const entity = schema.entity(entityName);
+  const parsed = parseFilter(entity, filter ?? {}, limits);
+  const rule = auth.isAdmin ? true : schema.access.readFilter(auth, entity.name);
+  const where: FilterNode | undefined = rule === true ? parsed.where : parsed.where === undefined ? rule : { kind: 'and', items: [parsed.where, rule] };
+  return tx.find(entity.name, { ...parsed, ...(where ? { where } : {}), limit: parsed.limit ?? limits.defaultLimit });
+}
+
+/**
+ * A query's `ctx.db`: every read sees one snapshot, opened at the first call (so a handler that
+ * awaits other things first holds no reader) and released by `close()`. Rows the caller may not
+ * read are invisible. Write methods exist only to fail with FN_TYPE_MISMATCH.
+ */
+export class QueryDb implements DbReader {
+  readonly #store: Store;
+  readonly #schema: SchemaRef;
+  readonly #limits: FilterLimits;
+  readonly #auth: AuthContext;
+  #snapshot: Promise<ReadTx> | undefined;
+  #release: (() => void) | undefined;
+  #done: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(store: Store, schema: SchemaRef, limits: FilterLimits, auth: AuthContext) {
+    this.#store = store;
+    this.#schema = schema;
+    this.#limits = limits;
+    this.#auth = auth;
+  }
+
+  #tx(): Promise<ReadTx> {
+    if (this.#closed) return Promise.reject(new Error('this query has ended; its snapshot is closed'));
+    if (!this.#snapshot) {
+      const finished = new Promise<void>((resolve) => (this.#release = resolve));
+      this.#snapshot = new Promise<ReadTx>((resolve, reject) => {
+        this.#done = this.#store.read(async (tx) => {
+          resolve(tx);
+          await finished;
+        }).catch(reject);
+      });
+    }
+    return this.#snapshot;
+  }
+
+  async get(entity: string, id: string): Promise<Row | null> {
+    const name = this.#schema.entity(entity).name;
+    const row = await (await this.#tx()).get(name, id);
+    if (!row || this.#auth.isAdmin || this.#schema.access.canRead(this.#auth, name, row)) return row;
+    return null;
+  }
+
+  async query(entity: string, filter?: Filter): Promise<Row[]> {
+    return queryRows(await this.#tx(), this.#schema, this.#limits, this.#auth, entity, filter);
+  }
+
+  insert(): Promise<string> {
+    return Promise.resolve().then(readOnly);
+  }
+
+  update(): Promise<boolean> {
+    return Promise.resolve().then(readOnly);
+  }
+
+  delete(): Promise<boolean> {
+    return Promise.resolve().then(readOnly);
+  }
+
+  /** Ends the snapshot; later calls fail. Resolves once the reader is back in the pool. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#release?.();
+    await this.#done;
+  }
+}
+
+/**
+ * A mutation's `ctx.db`: reads and writes through the mutation's WriteSession, so they see the
+ * transaction's own changes, obey the caller's policies and land in the change log.
+ */
+export class MutationDb implements DbWriter {
+  readonly #session: WriteSession;
+  readonly #schema: SchemaRef;
+  readonly #limits: FilterLimits;
+  readonly #activity: DbActivity;
+
+  constructor(session: WriteSession, schema: SchemaRef, limits: FilterLimits, activity: DbActivity = IDLE) {
+    this.#session = session;
+    this.#schema = schema;
+    this.#limits = limits;
+    this.#activity = activity;
+  }
+
+  async #run<T>(fn: () => Promise<T>): Promise<T> {
+    this.#activity.begin();
+    try {
+      return await fn();
+    } finally {
+      this.#activity.end();
+    }
+  }
+
+  get(entity: string, id: string): Promise<Row | null> {
+    return this.#run(() => this.#session.get(this.#schema.entity(entity).name, id));
+  }
+
+  query(entity: string, filter?: Filter): Promise<Row[]> {
+    return this.#run(() => queryRows(this.#session.tx, this.#schema, this.#limits, this.#session.auth, entity, filter));
+  }
+
+  insert(entity: string, data: Record<string, unknown>): Promise<string> {
+    return this.#run(async () => (await this.#session.apply({ op: 'insert', entity, data })).id);
+  }
+
+  update(entity: string, id: string, patch: Record<string, unknown>): Promise<boolean> {
+    return this.#run(() => notFoundIsFalse(this.#session.apply({ op: 'update', entity, id, data: patch })));
+  }
+
+  delete(entity: string, id: string): Promise<boolean> {
+    return this.#run(() => notFoundIsFalse(this.#session.apply({ op: 'delete', entity, id })));
+  }
+}
+
+async function notFoundIsFalse(write: Promise<unknown>): Promise<boolean> {
+  try {
+    await write;
+    return true;
+  } catch (err) {
+    if (err instanceof AppError && err.code === 'NOT_FOUND') return false;
+    throw err;
+  }
+}

@@ -1,0 +1,74 @@
+import { readdir, stat } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isFunctionDefinition } from '@mast/functions';
+import type { FunctionLoadError, FunctionSet, RegisteredFunction } from './function-registry.js';
+
+/** The app folder holding function files. */
+export const FUNCTIONS_DIR = 'functions';
+
+const EXTENSIONS = new Set(['.ts', '.mts', '.js', '.mjs']);
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Files that are not functions: helpers (`_shared.ts`), tests and declarations. */
+function skipped(file: string): boolean {
+  return file.startsWith('_') || file.startsWith('.') || /\.(test|spec)\.[mc]?[jt]s$/.test(file) || file.endsWith('.d.ts');
+}
+
+/** The 1-based line an import error points at in `file`, when it tells one. */
+function lineOf(file: string, err: unknown): number | undefined {
+  const loc = (err as { loc?: { line?: unknown } } | null)?.loc;
+  if (typeof loc?.line === 'number') return loc.line;
+  const text = `${(err as Error | null)?.message ?? ''}\n${(err as Error | null)?.stack ?? ''}`;
+  const escaped = basename(file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const m = new RegExp(`${escaped}(?:\\?[^:\\s)]*)?:(\\d+)(?::\\d+)?`).exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * Imports every function file at the top of `<appDir>/functions`: the default export is the
+ * function, the file name (without extension) its name. A file that fails to import, or whose
+ * default export is not a `query`/`mutation`/`action`, is reported with its file (and line when
+ * known) and left out; the others load. `fresh` re-imports files changed since the last load
+ * (`mast dev`), so the process must be able to import TypeScript (tsx, vitest).
+ */
+export async function loadFunctions(appDir: string, options: { fresh?: boolean } = {}): Promise<FunctionSet> {
+  const dir = join(appDir, FUNCTIONS_DIR);
+  let entries: string[];
+  try {
+    entries = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { functions: new Map(), errors: [] };
+    throw err;
+  }
+  const functions = new Map<string, RegisteredFunction>();
+  const errors: FunctionLoadError[] = [];
+  for (const entry of entries) {
+    if (!EXTENSIONS.has(extname(entry)) || skipped(entry)) continue;
+    const file = join(dir, entry);
+    const name = entry.slice(0, -extname(entry).length);
+    if (!NAME.test(name)) {
+      errors.push({ file, message: `"${name}" is not a valid function name (letters, digits and _, not starting with a digit)` });
+      continue;
+    }
+    if (functions.has(name)) {
+      errors.push({ file, message: `another file already defines function "${name}"` });
+      continue;
+    }
+    let exported: unknown;
+    try {
+      const version = options.fresh ? `?v=${(await stat(file)).mtimeMs}` : '';
+      exported = ((await import(pathToFileURL(file).href + version)) as { default?: unknown }).default;
+    } catch (err) {
+      const line = lineOf(file, err);
+      errors.push({ file, ...(line === undefined ? {} : { line }), message: `could not be loaded: ${String((err as Error | null)?.message ?? err).split('\n')[0]}` });
+      continue;
+    }
+    if (!isFunctionDefinition(exported)) {
+      errors.push({ file, message: 'has no valid default export: export default query({...}), mutation({...}) or action({...})' });
+      continue;
+    }
+    functions.set(name, { name, file, definition: exported });
+  }
+  return { functions, errors };
+}
