@@ -15,6 +15,27 @@ export interface DbActivity {
 
 const IDLE: DbActivity = { begin: () => undefined, end: () => undefined };
 
+/** Longest run of ctx.db calls without giving timers and I/O a turn. */
+const MAX_TURN_MS = 10;
+let turnStart = performance.now();
+let markerPending = false;
+
+/**
+ * SQLite calls are synchronous, so `for (;;) await ctx.db.get(...)` would run on microtasks
+ * alone and starve every timer (deadlines included) and socket. Each ctx.db call therefore
+ * yields to the event loop once the current turn has lasted MAX_TURN_MS.
+ */
+async function fairTurn(): Promise<void> {
+  if (!markerPending) {
+    markerPending = true;
+    setImmediate(() => {
+      markerPending = false;
+      turnStart = performance.now();
+    });
+  }
+  if (performance.now() - turnStart > MAX_TURN_MS) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
 function readOnly(): never {
   throw new AppError('FN_TYPE_MISMATCH', 'A query cannot write: use a mutation (or call one from an action)');
 }
@@ -50,8 +71,9 @@ export class QueryDb implements DbReader {
     this.#auth = auth;
   }
 
-  #tx(): Promise<ReadTx> {
-    if (this.#closed) return Promise.reject(new Error('this query has ended; its snapshot is closed'));
+  async #tx(): Promise<ReadTx> {
+    await fairTurn();
+    if (this.#closed) throw new Error('this query has ended; its snapshot is closed');
     if (!this.#snapshot) {
       const finished = new Promise<void>((resolve) => (this.#release = resolve));
       this.#snapshot = new Promise<ReadTx>((resolve, reject) => {
@@ -115,6 +137,7 @@ export class MutationDb implements DbWriter {
   async #run<T>(fn: () => Promise<T>): Promise<T> {
     this.#activity.begin();
     try {
+      await fairTurn();
       return await fn();
     } finally {
       this.#activity.end();
