@@ -20,6 +20,11 @@ export const errorCatalogue = {
   INVALID_OPERATION: { status: 400, message: 'Invalid operation', origin: 'mast' },
   INVALID_MESSAGE: { status: 400, message: 'A realtime message has the wrong shape', origin: 'mast' },
   UNKNOWN_MESSAGE: { status: 400, message: 'Unknown realtime message type', origin: 'mast' },
+  NOT_SUPPORTED: { status: 400, message: 'This entity is not a CRDT entity', origin: 'pylon' },
+  MISSING_UPDATE: { status: 400, message: 'The body needs an "update" hex string', origin: 'pylon' },
+  INVALID_HEX: { status: 400, message: 'The update is not an even-length hex string', origin: 'pylon' },
+  CRDT_DECODE_FAILED: { status: 400, message: 'The bytes are not a Loro update or snapshot', origin: 'pylon' },
+  CRDT_FIELD_UNSUPPORTED: { status: 400, message: 'This field\'s CRDT container cannot be written this way', origin: 'mast' },
   INVALID_ARGS: { status: 400, message: 'The function arguments are invalid', origin: 'pylon' },
   HANDLER_ERROR: { status: 400, message: 'Internal handler error', origin: 'pylon' },
   FN_TYPE_MISMATCH: { status: 400, message: 'This kind of function cannot do that', origin: 'pylon' },
@@ -43,6 +48,7 @@ export const errorCatalogue = {
   UNIQUE_VIOLATION: { status: 409, message: 'A unique value is already taken', origin: 'mast' },
   OP_ID_REUSED: { status: 409, message: 'This op_id was already used for a different change', origin: 'mast' },
   DUPLICATE_SUBSCRIPTION: { status: 409, message: 'A subscription with this id is already open on this socket', origin: 'mast' },
+  CRDT_MISSING_DEPENDENCIES: { status: 409, message: 'The update depends on changes the server does not have; send them first', origin: 'mast' },
   RESYNC_REQUIRED: { status: 410, message: 'The cursor is outside the change log; re-sync', origin: 'pylon' },
   // 413 / 415 / 429: limits
   PAYLOAD_TOO_LARGE: { status: 413, message: 'Request body too large', origin: 'pylon' },
@@ -51,6 +57,7 @@ export const errorCatalogue = {
   TOO_MANY_SUBSCRIPTIONS: { status: 429, message: 'Too many subscriptions on this socket', origin: 'mast' },
   // 5xx: ours
   INTERNAL: { status: 500, message: 'Internal server error', origin: 'mast' },
+  CRDT_CORRUPT: { status: 500, message: 'The stored CRDT document of this row cannot be read', origin: 'mast' },
   STORE_BUSY: { status: 503, message: 'The database is busy; retry', origin: 'mast' },
   SHUTTING_DOWN: { status: 503, message: 'The server is shutting down', origin: 'mast' },
 } as const satisfies Record<string, { status: number; message: string; origin: 'pylon' | 'mast' }>;

@@ -9,3 +9,4 @@ export { createSqliteStore } from './store/index.js';
 export { ADMIN, ANONYMOUS } from './auth/auth-context.js';
 export type { AuthContext } from './auth/auth-context.js';
 export type { FunctionSet, FunctionLoadError } from './functions/index.js';
+export { projectDoc, RowDocs } from './crdt/index.js';

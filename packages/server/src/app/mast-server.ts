@@ -11,6 +11,7 @@ import { EntityReader } from '../entities/entity-reader.js';
 import { AccessControl } from '../access/index.js';
 import { SchemaRef } from '../entities/schema-ref.js';
 import { WritePath } from '../entities/write-path.js';
+import { RowDocs } from '../crdt/index.js';
 import { registerAuthRoutes, requestAuthenticator } from '../http/auth-routes.js';
 import { createHttpServer } from '../http/http-server.js';
 import { registerPolicyRoutes } from '../http/policy-routes.js';
@@ -43,6 +44,8 @@ export interface MastServerOptions {
   readonly logger?: Logger;
   /** Read-permission hook of live queries (default: the manifest's read policies). */
   readonly liveAccess?: LiveAccess;
+  /** Budgets of the CRDT document cache (default: 10,000 documents, 256 MiB of snapshots). */
+  readonly crdtCache?: { readonly maxDocs: number; readonly maxBytes: number };
 }
 
 /** Raised when the database cannot be brought to the schema without losing data. */
@@ -81,6 +84,8 @@ export class MastServer {
   readonly schema: SchemaRef;
   readonly bus: ChangeBus;
   readonly writes: WritePath;
+  /** The Loro documents of CRDT rows. */
+  readonly docs: RowDocs;
   readonly reader: EntityReader;
   readonly sessions: SessionService;
   readonly http: FastifyInstance;
@@ -102,7 +107,12 @@ export class MastServer {
     this.logger = options.logger;
     this.schema = options.schemaRef;
     this.bus = new ChangeBus((err) => this.logger.error({ err }, 'change listener failed'));
-    this.writes = new WritePath(this.store, this.schema, this.bus);
+    this.docs = new RowDocs(this.store, {
+      maxDocs: options.crdtCache?.maxDocs ?? 10_000,
+      maxBytes: options.crdtCache?.maxBytes ?? 256 * 1024 * 1024,
+      onCorrupt: (err, where) => this.logger.error({ err, ...where }, 'stored CRDT document cannot be decoded'),
+    });
+    this.writes = new WritePath(this.store, this.schema, this.bus, this.docs);
     const limits = { maxLimit: this.config.maxLimit, defaultLimit: this.config.defaultLimit };
     this.reader = new EntityReader(this.store, this.schema, limits);
     const sync = new SyncService(this.store, this.writes, this.schema, { maxLimit: this.config.maxLimit, maxPush: this.config.batchMaxOps });

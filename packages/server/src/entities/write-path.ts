@@ -4,6 +4,8 @@ import type { AccessControl } from '../access/index.js';
 import type { AuthContext } from '../auth/auth-context.js';
 import { AppError } from '../errors/index.js';
 import type { ChangeBus } from '../changes/change-bus.js';
+import { mergeUpdate, writeRowDoc } from '../crdt/crdt-writes.js';
+import type { CrdtStage, RowDocs } from '../crdt/row-docs.js';
 import type { ChangeRecord, Row, Store, WriteTx } from '../store/index.js';
 import { checkClientId, newRowId } from './row-id.js';
 import type { SchemaRef } from './schema-ref.js';
@@ -57,11 +59,19 @@ export class WritePath {
   readonly #store: Store;
   readonly #schema: SchemaRef;
   readonly #bus: ChangeBus;
+  readonly #docs: RowDocs | undefined;
 
-  constructor(store: Store, schema: SchemaRef, bus: ChangeBus) {
+  /** With `docs`, rows of CRDT entities are written through their Loro documents. */
+  constructor(store: Store, schema: SchemaRef, bus: ChangeBus, docs?: RowDocs) {
     this.#store = store;
     this.#schema = schema;
     this.#bus = bus;
+    this.#docs = docs;
+  }
+
+  /** The schema of an entity the caller names; ENTITY_NOT_FOUND when there is none. */
+  entity(name: string): EntitySchema {
+    return this.#schema.entity(name);
   }
 
   /** Validates ops without touching the database (types, required fields, ids). */
@@ -91,6 +101,7 @@ export class WritePath {
     // guessed id gets a fresh write checked against their own rights, not someone's result.
     const opKey = context.opId === undefined ? undefined : `${context.auth.userId ?? ''}\u0000${context.opId}`;
     const access = this.#schema.access;
+    const stage = this.#docs?.stage();
     const outcome = await this.#store.write(async (tx) => {
       if (opKey !== undefined) {
         const earlier = await tx.getOp(opKey);
@@ -101,7 +112,7 @@ export class WritePath {
           return { result: earlier.result as T, changes: [] as ChangeRecord[], deduped: true };
         }
       }
-      const session = new WriteSession(tx, this, access, context);
+      const session = new WriteSession(tx, this, access, context, stage);
       let result: T;
       try {
         result = await fn(session);
@@ -111,6 +122,7 @@ export class WritePath {
       if (opKey !== undefined) await tx.putOp({ opId: opKey, fingerprint, result });
       return { result, changes: session.changes, deduped: false };
     });
+    stage?.commit();
     this.#bus.publish(outcome.changes);
     return { result: outcome.result, deduped: outcome.deduped };
   }
@@ -143,13 +155,15 @@ export class WriteSession {
   readonly #path: WritePath;
   readonly #access: AccessControl;
   readonly #context: WriteContext;
+  readonly #stage: CrdtStage | undefined;
   #open = true;
 
-  constructor(tx: WriteTx, path: WritePath, access: AccessControl, context: WriteContext) {
+  constructor(tx: WriteTx, path: WritePath, access: AccessControl, context: WriteContext, stage?: CrdtStage) {
     this.#tx = tx;
     this.#path = path;
     this.#access = access;
     this.#context = context;
+    this.#stage = stage;
   }
 
   /** Who this session writes as. */
@@ -165,9 +179,27 @@ export class WriteSession {
   /** Applies an op already validated by `WritePath.prepare`. */
   async applyPrepared(op: PreparedOp): Promise<WriteResult> {
     if (!this.#open) throw new Error('this write session has ended; its transaction is over');
-    const { result, change } = await applyOne(this.#tx, op, this.#access, this.#context);
+    const { result, change } = await applyOne(this.#tx, op, this.#access, this.#context, this.#stage);
     this.changes.push(change);
     return result;
+  }
+
+  /**
+   * Merges a client's Loro update into a CRDT row (see `mergeUpdate`): the projected row is
+   * written and logged as an update when it changed. NOT_SUPPORTED for an entity with crdt off.
+   */
+  async mergeCrdt(entityName: string, id: string, update: Uint8Array): Promise<WriteResult & { docChanged: boolean }> {
+    if (!this.#open) throw new Error('this write session has ended; its transaction is over');
+    const entity = this.#path.entity(entityName);
+    if (!entity.crdt || !this.#stage) throw new AppError('NOT_SUPPORTED', `${entity.name} is not a CRDT entity (crdt: false)`);
+    const merged = await mergeUpdate(this.#stage, this.#tx, this.#access, this.auth, entity, id, update);
+    let seq = 0;
+    if (merged.rowChanged) {
+      const change = await this.#tx.appendChange({ entity: entity.name, rowId: id, kind: 'update', data: merged.row, before: merged.before, opId: this.#context.opId ?? null });
+      this.changes.push(change);
+      seq = change.seq;
+    }
+    return { op: 'update', entity: entity.name, id, row: merged.row, seq, docChanged: merged.docChanged };
   }
 
   /** A row as this transaction sees it (its own uncommitted changes included), if the caller may read it. */
@@ -199,28 +231,36 @@ async function applyOne(
   op: PreparedOp,
   access: AccessControl,
   context: WriteContext,
+  stage: CrdtStage | undefined,
 ): Promise<{ result: WriteResult; change: ChangeRecord }> {
   const entity = op.entity.name;
   const { auth } = context;
   const notFound = (): AppError => new AppError('NOT_FOUND', `${entity} with id "${op.id}" not found`);
   let row: Row | null;
   let before: Row | null = null;
+  // CRDT rows: SQL stores the projection of the row's document, written in this transaction.
+  const docs = op.entity.crdt ? stage : undefined;
   switch (op.op) {
     case 'insert':
       if (!auth.isAdmin) access.checkInsert(auth, entity, { ...op.values, id: op.id });
-      row = await tx.insert(entity, { ...op.values, id: op.id });
+      row = docs
+        ? await writeRowDoc(docs, tx, op.entity, op.id, null, op.values, (values) => tx.insert(entity, { ...values, id: op.id }))
+        : await tx.insert(entity, { ...op.values, id: op.id });
       break;
     case 'update':
       before = await tx.get(entity, op.id);
       if (!before || (!auth.isAdmin && !access.canRead(auth, entity, before))) throw notFound();
       if (!auth.isAdmin) access.checkUpdate(auth, entity, before, { ...before, ...op.patch }, op.patch);
-      row = await tx.update(entity, op.id, op.patch);
+      row = docs
+        ? await writeRowDoc(docs, tx, op.entity, op.id, before, op.patch, (patch) => tx.update(entity, op.id, patch))
+        : await tx.update(entity, op.id, op.patch);
       break;
     case 'delete':
       before = await tx.get(entity, op.id);
       if (!before || (!auth.isAdmin && !access.canRead(auth, entity, before))) throw notFound();
       if (!auth.isAdmin) access.checkDelete(auth, entity, before);
       row = await tx.delete(entity, op.id);
+      if (row && docs) await docs.remove(tx, entity, op.id);
       break;
   }
   if (!row) throw notFound();

@@ -1,0 +1,95 @@
+import type { EntitySchema } from '@mast/schema';
+import type { AccessControl } from '../access/index.js';
+import type { AuthContext } from '../auth/auth-context.js';
+import { AppError } from '../errors/index.js';
+import { coerceFieldValue } from '../entities/value-codec.js';
+import type { Row, WriteTx } from '../store/index.js';
+import { projectDoc, writeFields } from './row-doc.js';
+import type { CrdtStage } from './row-docs.js';
+
+/** The fields whose projected value differs from `current` (all of them when there is no row yet). */
+function changedFields(projected: Record<string, unknown>, current: Row | null): Record<string, unknown> {
+  if (!current) return projected;
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(projected)) {
+    if (JSON.stringify(value) !== JSON.stringify(current[name] ?? null)) out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * A JSON write (REST, batch, transact, sync push, functions) to a row of a CRDT entity: the
+ * validated values go into a fork of the row's document, the projection of the fork is what
+ * `sqlWrite` stores, and the fork is persisted only when the SQL write found its row. Returns
+ * the row `sqlWrite` returned. `current` is the row before the write (null for an insert).
+ */
+export async function writeRowDoc(
+  stage: CrdtStage,
+  tx: WriteTx,
+  entity: EntitySchema,
+  rowId: string,
+  current: Row | null,
+  values: Readonly<Record<string, unknown>>,
+  sqlWrite: (values: Record<string, unknown>) => Promise<Row | null>,
+): Promise<Row | null> {
+  const doc = current ? await stage.fork(tx, entity, rowId, current) : stage.create();
+  writeFields(doc, entity, values);
+  const row = await sqlWrite(changedFields(projectDoc(doc, entity), current));
+  if (row) await stage.save(tx, entity.name, rowId, doc);
+  return row;
+}
+
+/** What merging a client update did. */
+export interface MergeOutcome {
+  readonly before: Row;
+  readonly row: Row;
+  /** False when the update held nothing the server did not have. */
+  readonly docChanged: boolean;
+  /** False when the projected row is the same as before (nothing to log or publish as a row change). */
+  readonly rowChanged: boolean;
+}
+
+/**
+ * Merges a client's Loro update (or snapshot) into a row's document, inside a write
+ * transaction. The row must exist and be readable (else NOT_FOUND) and updatable by `auth`
+ * before the merge; the bytes are imported into a fork, so bytes that do not decode
+ * (CRDT_DECODE_FAILED), that depend on changes the server lacks (CRDT_MISSING_DEPENDENCIES),
+ * that project to invalid field values, or whose result the update policy refuses, leave the
+ * document and the row as they were.
+ */
+export async function mergeUpdate(
+  stage: CrdtStage,
+  tx: WriteTx,
+  access: AccessControl,
+  auth: AuthContext,
+  entity: EntitySchema,
+  rowId: string,
+  update: Uint8Array,
+): Promise<MergeOutcome> {
+  const notFound = (): AppError => new AppError('NOT_FOUND', `${entity.name} with id "${rowId}" not found`);
+  const before = await tx.get(entity.name, rowId);
+  if (!before || (!auth.isAdmin && !access.canRead(auth, entity.name, before))) throw notFound();
+  if (!auth.isAdmin) access.checkUpdate(auth, entity.name, before, before, {});
+  const doc = await stage.fork(tx, entity, rowId, before);
+  const version = doc.oplogVersion();
+  let pending: boolean;
+  try {
+    pending = doc.import(update).pending !== null;
+  } catch (err) {
+    throw new AppError('CRDT_DECODE_FAILED', `The update for ${entity.name} "${rowId}" is not a Loro update or snapshot`, { cause: err });
+  }
+  if (pending) {
+    throw new AppError('CRDT_MISSING_DEPENDENCIES', `The update for ${entity.name} "${rowId}" depends on changes the server does not have; send them first or re-sync`);
+  }
+  if (doc.oplogVersion().compare(version) === 0) return { before, row: before, docChanged: false, rowChanged: false };
+  const projected = projectDoc(doc, entity);
+  for (const field of entity.fields) projected[field.name] = coerceFieldValue(entity, field, projected[field.name]);
+  const patch = changedFields(projected, before);
+  const after: Row = { ...before, ...patch };
+  if (!auth.isAdmin) access.checkUpdate(auth, entity.name, before, after, patch);
+  const rowChanged = Object.keys(patch).length > 0;
+  const row = rowChanged ? await tx.update(entity.name, rowId, patch) : before;
+  if (!row) throw notFound();
+  await stage.save(tx, entity.name, rowId, doc);
+  return { before, row, docChanged: true, rowChanged };
+}

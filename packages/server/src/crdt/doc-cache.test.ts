@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { DocCache } from './doc-cache.js';
+
+describe('DocCache', () => {
+  it('evicts the least recently used entry past the count budget', () => {
+    const cache = new DocCache<string>(2, 1_000);
+    cache.set('a', 'A', 1);
+    cache.set('b', 'B', 1);
+    expect(cache.get('a')).toBe('A'); // a is now the most recent
+    cache.set('c', 'C', 1);
+    expect(cache.has('b')).toBe(false);
+    expect(cache.has('a')).toBe(true);
+    expect(cache.stats()).toEqual({ entries: 2, bytes: 2, evictions: 1 });
+  });
+
+  it('evicts past the byte budget and never keeps an entry larger than it', () => {
+    const cache = new DocCache<string>(100, 10);
+    cache.set('a', 'A', 4);
+    cache.set('b', 'B', 4);
+    cache.set('c', 'C', 4);
+    expect(cache.has('a')).toBe(false);
+    expect(cache.stats().bytes).toBe(8);
+    cache.set('huge', 'H', 11);
+    expect(cache.has('huge')).toBe(false);
+    expect(cache.stats().bytes).toBe(8);
+  });
+
+  it('replacing an entry updates its size; delete frees it', () => {
+    const cache = new DocCache<string>(10, 10);
+    cache.set('a', 'A', 4);
+    cache.set('a', 'A2', 6);
+    expect(cache.stats()).toMatchObject({ entries: 1, bytes: 6 });
+    expect(cache.delete('a')).toBe(true);
+    expect(cache.delete('a')).toBe(false);
+    expect(cache.stats()).toMatchObject({ entries: 0, bytes: 0 });
+  });
+});

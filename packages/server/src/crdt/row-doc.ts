@@ -1,0 +1,142 @@
+import { isContainer, type LoroDoc } from 'loro-crdt';
+import type { EntitySchema, FieldSchema } from '@mast/schema';
+import { AppError } from '../errors/index.js';
+
+/**
+ * The shape of a row's Loro document, shared by server and clients:
+ * - LWW fields (scalars, datetimes, ids, json without a container) are keys of the root map
+ *   `row` (Pylon's server shape);
+ * - container fields are root containers named after the field: `doc.getText(name)` for text
+ *   and richtext, `getCounter`, `getList`, `getMovableList`, `getTree`. Root containers exist on
+ *   every peer without being created, so two clients that start editing offline never create
+ *   two competing containers (a map child created concurrently would hide one side's edits),
+ *   and Pylon's `useCollabText` (root text named after the field) edits the same text.
+ * - a container field that is null has `row[name] = null`; any other (or no) entry in `row`
+ *   means the field holds its container's value.
+ */
+
+/** The container a field is kept in; null for an LWW value in the root map. */
+export type ContainerKind = 'text' | 'counter' | 'list' | 'movable-list' | 'tree';
+
+/** The root map holding LWW fields. */
+export const ROW_MAP = 'row';
+
+/** Which container a field of a CRDT entity uses (its `crdt` annotation, else its type's default). */
+export function containerKindOf(field: FieldSchema): ContainerKind | null {
+  switch (field.crdt) {
+    case 'lww':
+      return null;
+    case 'text':
+    case 'counter':
+    case 'list':
+    case 'movable-list':
+    case 'tree':
+      return field.crdt;
+    default:
+      return field.kind === 'richtext' ? 'text' : null;
+  }
+}
+
+function unsupported(entity: EntitySchema, field: FieldSchema, what: string): AppError {
+  return new AppError('CRDT_FIELD_UNSUPPORTED', `${entity.name}.${field.name}: ${what}`, { fields: [field.name] });
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** Replaces a list's items; a whole-list write has no finer intent to preserve. */
+function replaceItems(list: { length: number; delete(pos: number, len: number): void; push(value: never): void; toJSON(): unknown }, items: readonly unknown[]): void {
+  if (sameJson(list.toJSON(), items)) return;
+  if (list.length > 0) list.delete(0, list.length);
+  for (const item of items) list.push(item as never);
+}
+
+function writeContainer(doc: LoroDoc, entity: EntitySchema, field: FieldSchema, kind: ContainerKind, value: unknown): void {
+  const name = field.name;
+  switch (kind) {
+    case 'text': {
+      const text = doc.getText(name);
+      // update() diffs old and new text, so a REST write becomes character-level edits that
+      // merge with concurrent typing instead of replacing it.
+      if (text.toString() !== value) text.update(value as string);
+      return;
+    }
+    case 'counter': {
+      const counter = doc.getCounter(name);
+      const delta = (value as number) - counter.value;
+      if (delta !== 0) counter.increment(delta);
+      return;
+    }
+    case 'list':
+    case 'movable-list':
+      if (!Array.isArray(value)) throw unsupported(entity, field, `a ${kind} field takes a JSON array`);
+      replaceItems(kind === 'list' ? doc.getList(name) : doc.getMovableList(name), value);
+      return;
+    case 'tree':
+      throw unsupported(entity, field, 'a tree field is edited with Loro updates (POST /api/crdt or the socket); a JSON write can only set it to null');
+  }
+}
+
+/**
+ * Writes validated field values (`coerceInsert`/`coercePatch` output) into the document and
+ * commits: LWW keys are set only when they change, text is diffed, counters move by the
+ * difference, lists are replaced. Throws CRDT_FIELD_UNSUPPORTED for a value a container cannot
+ * take; the caller works on a fork, so a throw leaves the committed document untouched.
+ */
+export function writeFields(doc: LoroDoc, entity: EntitySchema, values: Readonly<Record<string, unknown>>): void {
+  const row = doc.getMap(ROW_MAP);
+  for (const [name, value] of Object.entries(values)) {
+    const field = entity.fieldsByName.get(name);
+    if (!field || value === undefined) continue;
+    const kind = containerKindOf(field);
+    if (kind === null) {
+      if (!sameJson(row.get(name) ?? null, value) || row.get(name) === undefined) row.set(name, value as never);
+      continue;
+    }
+    if (value === null) {
+      if (row.get(name) !== null) row.set(name, null as never);
+      continue;
+    }
+    writeContainer(doc, entity, field, kind, value);
+    if (row.get(name) === null) row.delete(name);
+  }
+  doc.commit();
+}
+
+function plain(value: unknown): unknown {
+  // A client may store an i64 (bigint in JS) or a container under an LWW key; the row keeps
+  // JSON values, and field validation then decides whether the value fits.
+  if (typeof value === 'bigint') return Number(value);
+  if (isContainer(value)) return value.toJSON() as unknown;
+  return value === undefined ? null : value;
+}
+
+/** The JSON value of every declared field, read from the document (numbers stay numbers). */
+export function projectDoc(doc: LoroDoc, entity: EntitySchema): Record<string, unknown> {
+  const row = doc.getMap(ROW_MAP);
+  const out: Record<string, unknown> = {};
+  for (const field of entity.fields) {
+    const kind = containerKindOf(field);
+    const entry: unknown = row.get(field.name);
+    if (kind === null) out[field.name] = plain(entry);
+    else if (entry === null) out[field.name] = null;
+    else out[field.name] = containerValue(doc, field.name, kind);
+  }
+  return out;
+}
+
+function containerValue(doc: LoroDoc, name: string, kind: ContainerKind): unknown {
+  switch (kind) {
+    case 'text':
+      return doc.getText(name).toString();
+    case 'counter':
+      return doc.getCounter(name).value;
+    case 'list':
+      return doc.getList(name).toJSON();
+    case 'movable-list':
+      return doc.getMovableList(name).toJSON();
+    case 'tree':
+      return doc.getTree(name).toJSON();
+  }
+}
