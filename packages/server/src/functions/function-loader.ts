@@ -15,10 +15,18 @@ function skipped(file: string): boolean {
   return file.startsWith('_') || file.startsWith('.') || /\.(test|spec)\.[mc]?[jt]s$/.test(file) || file.endsWith('.d.ts');
 }
 
+/** The first compiler message of a transform error (esbuild's `errors`), when there is one. */
+function compilerMessage(err: unknown): { text: string; line?: unknown } | undefined {
+  const first = (err as { errors?: Array<{ text?: unknown; location?: { line?: unknown } | null }> } | null)?.errors?.[0];
+  return typeof first?.text === 'string' ? { text: first.text, line: first.location?.line } : undefined;
+}
+
 /** The 1-based line an import error points at in `file`, when it tells one. */
 function lineOf(file: string, err: unknown): number | undefined {
   const loc = (err as { loc?: { line?: unknown } } | null)?.loc;
   if (typeof loc?.line === 'number') return loc.line;
+  const compiled = compilerMessage(err)?.line;
+  if (typeof compiled === 'number') return compiled;
   const text = `${(err as Error | null)?.message ?? ''}\n${(err as Error | null)?.stack ?? ''}`;
   const escaped = basename(file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const m = new RegExp(`${escaped}(?:\\?[^:\\s)]*)?:(\\d+)(?::\\d+)?`).exec(text);
@@ -61,7 +69,10 @@ export async function loadFunctions(appDir: string, options: { fresh?: boolean }
       exported = ((await import(pathToFileURL(file).href + version)) as { default?: unknown }).default;
     } catch (err) {
       const line = lineOf(file, err);
-      errors.push({ file, ...(line === undefined ? {} : { line }), message: `could not be loaded: ${String((err as Error | null)?.message ?? err).split('\n')[0]}` });
+      const text = String((err as Error | null)?.message ?? err);
+      // tsx reports esbuild's errors as "Transform failed ...\n<file>:<line>:<col>: ERROR: <text>".
+      const reason = compilerMessage(err)?.text ?? /ERROR: (.+)/.exec(text)?.[1] ?? text.split('\n')[0];
+      errors.push({ file, ...(line === undefined ? {} : { line }), message: `could not be loaded: ${reason}` });
       continue;
     }
     if (!isFunctionDefinition(exported)) {
