@@ -20,6 +20,7 @@ import { registerEventsRoutes, type EventStreams } from '../http/events-routes.j
 import { registerFunctionRoutes } from '../http/functions-routes.js';
 import { FunctionRegistry, FunctionRunner, loadFunctions, type FunctionSet } from '../functions/index.js';
 import { registerSyncRoutes } from '../http/sync-routes.js';
+import { registerCrdtRoutes } from '../http/crdt-routes.js';
 import { registerSystemRoutes } from '../http/system-routes.js';
 import type { LiveAccess } from '../live/live-access.js';
 import { LiveEngine } from '../live/live-engine.js';
@@ -145,6 +146,7 @@ export class MastServer {
     });
     registerEntityRoutes(this.http, { reader: this.reader, writes: this.writes, batchMaxOps: this.config.batchMaxOps });
     registerSyncRoutes(this.http, sync);
+    registerCrdtRoutes(this.http, { writes: this.writes, maxUpdateBytes: this.config.bodyLimit });
     registerAuthRoutes(this.http, this.sessions, cookie, { dev: this.config.dev });
     this.functions = new FunctionRunner({
       store: this.store,
