@@ -26,7 +26,7 @@ beforeAll(async () => {
   slow = createServer((_req, res) => setTimeout(() => res.end('late'), 5000).unref());
   await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
   slowUrl = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/`;
-  t = await startTestServer(testManifest, { fnTimeout: 300, fnMutationTimeout: 600, fnMutationIdle: 150 });
+  t = await startTestServer(testManifest, { fnTimeout: 300, fnMutationTimeout: 600, fnIdle: 150 });
   const count = (name: string) => `globalThis.__fnCounters[${JSON.stringify(name)}] = (globalThis.__fnCounters[${JSON.stringify(name)}] ?? 0) + 1;`;
   const set = await deployFunctions(t, {
     never: `export default query({ handler: () => new Promise(() => {}) });`,
@@ -46,6 +46,15 @@ beforeAll(async () => {
       const res = await fetch(a.url, { signal: ctx.signal }).catch(() => null);
       return res === null ? 'aborted' : 'answered';
     } });`,
+    readThenFetch: `export default query({ args: { url: v.string() }, handler: async (ctx, a) => {
+      await ctx.db.query('Todo', { $limit: 1 });
+      return (await fetch(a.url)).text();
+    } });`,
+    waitThenRead: `export default query({ handler: async (ctx) => {
+      await new Promise((r) => setTimeout(r, 200));
+      return (await ctx.db.query('Todo', { $limit: 1 })).length;
+    } });`,
+    readThenHang: `export default query({ handler: async (ctx) => { await ctx.db.get('Todo', 'x'); await new Promise(() => {}); } });`,
     bigint: `export default query({ handler: () => ({ n: 10n }) });`,
     cycle: `export default query({ handler: () => { const a = { self: null }; a.self = a; return a; } });`,
     notFinite: `export default query({ handler: () => [1, NaN] });`,
@@ -120,6 +129,28 @@ describe('a mutation that awaits outside I/O holds the writer', () => {
     expect(error(res).message).toMatch(/fetchInMutation/);
     expect(res.json).toMatchObject({ error: { hint: expect.stringMatching(/action/) } });
     expect([await rows(), await head()]).toEqual([before + 1, seq + 1]);
+  });
+});
+
+describe('a query holding its snapshot must not await outside I/O', () => {
+  it('a read, then a slow fetch, is FN_QUERY_BLOCKED, telling to use an action', async () => {
+    const res = await callFn(t, 'readThenFetch', { url: slowUrl });
+    expect([res.status, error(res).code]).toEqual([400, 'FN_QUERY_BLOCKED']);
+    expect(res.json).toMatchObject({ error: { hint: expect.stringMatching(/action/) } });
+  });
+
+  it('waiting before the first read holds no snapshot and is fine', async () => {
+    expect((await callFn(t, 'waitThenRead')).status).toBe(200);
+  });
+
+  it('more hung queries than reader connections are cut loose, and REST reads go on', async () => {
+    const hung = Array.from({ length: 6 }, () => callFn(t, 'readThenHang'));
+    await sleep(20);
+    expect((await t.request('GET', '/api/entities/Todo')).status).toBe(200);
+    // Those that first waited for a free reader may reach their deadline before the watchdog.
+    const codes = (await Promise.all(hung)).map((r) => error(r).code);
+    expect(codes.filter((c) => c === 'FN_QUERY_BLOCKED').length).toBeGreaterThanOrEqual(4);
+    expect(codes.every((c) => c === 'FN_QUERY_BLOCKED' || c === 'FN_TIMEOUT')).toBe(true);
   });
 });
 

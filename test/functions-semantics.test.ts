@@ -45,7 +45,7 @@ const count = async () => ((await t.request('GET', '/api/entities/Todo?limit=100
 const code = (res: { json: unknown }) => (res.json as { error?: { code: string } }).error?.code;
 
 beforeAll(async () => {
-  t = await startTestServer(manifest, { adminToken: ADMIN, fnTimeout: 1500, fnMutationTimeout: 1500, fnMutationIdle: 300 });
+  t = await startTestServer(manifest, { adminToken: ADMIN, fnTimeout: 3000, fnMutationTimeout: 3000, fnIdle: 1000 });
   for (const user of ['alice', 'bob']) {
     const res = await t.request('POST', '/api/auth/session', { body: { user_id: user }, headers: { authorization: `Bearer ${ADMIN}` } });
     tokens[user] = (res.json as { token: string }).token;

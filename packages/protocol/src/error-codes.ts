@@ -31,6 +31,7 @@ export const errorCatalogue = {
   FN_TIMEOUT: { status: 400, message: 'The function did not finish in time', origin: 'pylon' },
   FN_RESULT_INVALID: { status: 400, message: 'The function returned a value that is not JSON', origin: 'mast' },
   FN_MUTATION_BLOCKED: { status: 400, message: 'The mutation awaited something other than ctx.db while holding the writer; use an action', origin: 'mast' },
+  FN_QUERY_BLOCKED: { status: 400, message: 'The query awaited something other than ctx.db while holding its read snapshot; use an action', origin: 'mast' },
   // 401 / 403: who is asking
   AUTH_REQUIRED: { status: 401, message: 'Authentication required', origin: 'pylon' },
   UNAUTHORIZED: { status: 401, message: 'Unauthorized', origin: 'pylon' },

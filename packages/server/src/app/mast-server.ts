@@ -154,7 +154,7 @@ export class MastServer {
       writes: this.writes,
       registry: this.#functionRegistry,
       readLimits: limits,
-      limits: { timeoutMs: this.config.fnTimeout, mutationTimeoutMs: this.config.fnMutationTimeout, mutationIdleMs: this.config.fnMutationIdle },
+      limits: { timeoutMs: this.config.fnTimeout, mutationTimeoutMs: this.config.fnMutationTimeout, idleMs: this.config.fnIdle },
       logger: this.logger,
     });
     registerFunctionRoutes(this.http, { runner: this.functions, registry: this.#functionRegistry });

@@ -31,7 +31,7 @@ export interface MastConfig {
   liveMaxSubscriptions: number;
   fnTimeout: number;
   fnMutationTimeout: number;
-  fnMutationIdle: number;
+  fnIdle: number;
   logLevel: string;
   corsOrigin: string | null;
 }

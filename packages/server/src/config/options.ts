@@ -46,7 +46,7 @@ export const OPTIONS = [
   { key: 'liveMaxSubscriptions', env: 'MAST_LIVE_MAX_SUBSCRIPTIONS', flag: '--live-max-subscriptions', type: 'int', default: 200, description: 'live subscriptions one socket may hold' },
   { key: 'fnTimeout', env: 'MAST_FN_TIMEOUT', flag: '--fn-timeout', type: 'duration', default: 10_000, description: 'how long a query or action function may run before FN_TIMEOUT' },
   { key: 'fnMutationTimeout', env: 'MAST_FN_MUTATION_TIMEOUT', flag: '--fn-mutation-timeout', type: 'duration', default: 5_000, description: 'how long a mutation function may hold the write transaction before FN_TIMEOUT' },
-  { key: 'fnMutationIdle', env: 'MAST_FN_MUTATION_IDLE', flag: '--fn-mutation-idle', type: 'duration', default: 1_000, description: 'how long a mutation may await something other than ctx.db before FN_MUTATION_BLOCKED' },
+  { key: 'fnIdle', env: 'MAST_FN_IDLE', flag: '--fn-idle', type: 'duration', default: 1_000, description: 'how long a mutation, or a query holding its read snapshot, may await something other than ctx.db (FN_MUTATION_BLOCKED, FN_QUERY_BLOCKED)' },
   { key: 'logLevel', env: 'MAST_LOG_LEVEL', flag: '--log-level', type: 'string', default: 'info', description: 'pino log level (fatal..trace, silent)' },
   { key: 'corsOrigin', env: 'MAST_CORS_ORIGIN', flag: '--cors-origin', type: 'string', default: null, description: 'Access-Control-Allow-Origin (default * in dev, none otherwise)' },
 ] as const satisfies readonly OptionSpec[];

@@ -6,11 +6,15 @@ export interface GuardLimits {
   /** The whole call fails with FN_TIMEOUT past this. */
   readonly timeoutMs: number;
   /**
-   * Mutations only: the call fails with FN_MUTATION_BLOCKED when its handler, with the
-   * event loop free, made no `ctx.db` call for this long (it is awaiting something else while
-   * it holds the one writer).
+   * The call fails with `blocked` when its handler, with the event loop free and while
+   * `holding()` is true, made no `ctx.db` call for this long: it is awaiting something else
+   * while it holds a database resource (the one writer, a reader's snapshot).
    */
-  readonly idleMs?: number;
+  readonly idle?: {
+    readonly ms: number;
+    readonly holding: () => boolean;
+    readonly blocked: () => AppError;
+  };
 }
 
 /**
@@ -55,8 +59,9 @@ export class CallGuard implements DbActivity {
         reject(err);
       };
       timers.push(setTimeout(() => fail(new AppError('FN_TIMEOUT', `Function "${this.#name}" did not finish within ${this.#limits.timeoutMs} ms`)), this.#limits.timeoutMs));
-      const idleMs = this.#limits.idleMs;
-      if (idleMs !== undefined) {
+      const idleLimit = this.#limits.idle;
+      if (idleLimit !== undefined) {
+        const idleMs = idleLimit.ms;
         const period = Math.max(5, Math.floor(idleMs / 5));
         let last = performance.now();
         let idle = 0;
@@ -65,7 +70,7 @@ export class CallGuard implements DbActivity {
             const now = performance.now();
             const elapsed = now - last;
             last = now;
-            if (this.#active || this.#pending > 0) {
+            if (this.#active || this.#pending > 0 || !idleLimit.holding()) {
               this.#active = false;
               idle = 0;
               return;
@@ -73,13 +78,7 @@ export class CallGuard implements DbActivity {
             // A tick that comes late means the loop was busy with synchronous work of this or
             // another request, not awaiting: that time is not counted as idle.
             idle += elapsed > 2 * period ? period : elapsed;
-            if (idle >= idleMs) {
-              fail(
-                new AppError('FN_MUTATION_BLOCKED', `Mutation "${this.#name}" awaited something other than ctx.db for ${idleMs} ms while holding the write transaction; it was rolled back`, {
-                  hint: 'Do outside I/O (fetch, timers) in an action, and call the mutation from it with ctx.runMutation',
-                }),
-              );
-            }
+            if (idle >= idleMs) fail(idleLimit.blocked());
           }, period),
         );
       }

@@ -51,8 +51,10 @@ async function queryRows(tx: ReadTx, schema: SchemaRef, limits: FilterLimits, au
 
 /**
  * A query's `ctx.db`: every read sees one snapshot, opened at the first call (so a handler that
- * awaits other things first holds no reader) and released by `close()`. Rows the caller may not
- * read are invisible. Write methods exist only to fail with FN_TYPE_MISMATCH.
+ * awaits other things first holds no reader) and released by `close()`. The snapshot holds one
+ * of the store's few reader connections, which is why a query must not await other things
+ * while it has one (the runner's watchdog). Rows the caller may not read are invisible. Write
+ * methods exist only to fail with FN_TYPE_MISMATCH.
  */
 export class QueryDb implements DbReader {
   readonly #store: Store;
@@ -62,13 +64,29 @@ export class QueryDb implements DbReader {
   #snapshot: Promise<ReadTx> | undefined;
   #release: (() => void) | undefined;
   #done: Promise<void> | undefined;
+  readonly #activity: DbActivity;
   #closed = false;
 
-  constructor(store: Store, schema: SchemaRef, limits: FilterLimits, auth: AuthContext) {
+  constructor(store: Store, schema: SchemaRef, limits: FilterLimits, auth: AuthContext, activity: DbActivity = IDLE) {
     this.#store = store;
     this.#schema = schema;
     this.#limits = limits;
     this.#auth = auth;
+    this.#activity = activity;
+  }
+
+  /** True while a snapshot is open (a reader connection is held). */
+  get holding(): boolean {
+    return this.#snapshot !== undefined && !this.#closed;
+  }
+
+  async #run<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T> {
+    this.#activity.begin();
+    try {
+      return await fn(await this.#tx());
+    } finally {
+      this.#activity.end();
+    }
   }
 
   async #tx(): Promise<ReadTx> {
@@ -86,15 +104,17 @@ export class QueryDb implements DbReader {
     return this.#snapshot;
   }
 
-  async get(entity: string, id: string): Promise<Row | null> {
-    const name = this.#schema.entity(entity).name;
-    const row = await (await this.#tx()).get(name, id);
-    if (!row || this.#auth.isAdmin || this.#schema.access.canRead(this.#auth, name, row)) return row;
-    return null;
+  get(entity: string, id: string): Promise<Row | null> {
+    return this.#run(async (tx) => {
+      const name = this.#schema.entity(entity).name;
+      const row = await tx.get(name, id);
+      if (!row || this.#auth.isAdmin || this.#schema.access.canRead(this.#auth, name, row)) return row;
+      return null;
+    });
   }
 
-  async query(entity: string, filter?: Filter): Promise<Row[]> {
-    return queryRows(await this.#tx(), this.#schema, this.#limits, this.#auth, entity, filter);
+  query(entity: string, filter?: Filter): Promise<Row[]> {
+    return this.#run((tx) => queryRows(tx, this.#schema, this.#limits, this.#auth, entity, filter));
   }
 
   insert(): Promise<string> {

@@ -19,8 +19,8 @@ export interface FunctionLimits {
   readonly timeoutMs: number;
   /** Mutations (they hold the one writer, so this is shorter). */
   readonly mutationTimeoutMs: number;
-  /** How long a mutation may await something other than ctx.db. */
-  readonly mutationIdleMs: number;
+  /** How long a mutation, or a query holding its snapshot, may await something other than ctx.db. */
+  readonly idleMs: number;
 }
 
 /** What the runner needs from the server. */
@@ -117,8 +117,20 @@ export class FunctionRunner {
   }
 
   async #query(name: string, def: FunctionDefinition<'query'>, args: Record<string, unknown>, auth: AuthContext): Promise<unknown> {
-    const guard = new CallGuard(name, { timeoutMs: this.#deps.limits.timeoutMs });
-    const db = new QueryDb(this.#deps.store, this.#deps.schema, this.#deps.readLimits, def.unsafeBypassPolicies ? ADMIN : auth);
+    const { limits } = this.#deps;
+    let db: QueryDb | undefined;
+    const guard = new CallGuard(name, {
+      timeoutMs: limits.timeoutMs,
+      idle: {
+        ms: limits.idleMs,
+        holding: () => db?.holding ?? false,
+        blocked: () =>
+          new AppError('FN_QUERY_BLOCKED', `Query "${name}" awaited something other than ctx.db for ${limits.idleMs} ms while holding its read snapshot`, {
+            hint: 'Do outside I/O before the first ctx.db call, or in an action that calls the query with ctx.runQuery',
+          }),
+      },
+    });
+    db = new QueryDb(this.#deps.store, this.#deps.schema, this.#deps.readLimits, def.unsafeBypassPolicies ? ADMIN : auth, guard);
     const ctx: QueryCtx & Record<string, unknown> = { auth: publicAuth(auth), signal: guard.signal, error: ctxError, db, ...noCalls('query') };
     try {
       return this.#result(name, def, await guard.run(async () => def.handler(ctx, args)));
@@ -134,7 +146,17 @@ export class FunctionRunner {
     const context = opId === undefined ? { auth: dbAuth } : { auth: dbAuth, opId };
     const fingerprint = opId === undefined ? '' : createHash('sha256').update(JSON.stringify([name, args])).digest('base64url');
     const { result } = await writes.transaction(context, fingerprint, async (session) => {
-      const guard = new CallGuard(name, { timeoutMs: limits.mutationTimeoutMs, idleMs: limits.mutationIdleMs });
+      const guard = new CallGuard(name, {
+        timeoutMs: limits.mutationTimeoutMs,
+        idle: {
+          ms: limits.idleMs,
+          holding: () => true,
+          blocked: () =>
+            new AppError('FN_MUTATION_BLOCKED', `Mutation "${name}" awaited something other than ctx.db for ${limits.idleMs} ms while holding the write transaction; it was rolled back`, {
+              hint: 'Do outside I/O (fetch, timers) in an action, and call the mutation from it with ctx.runMutation',
+            }),
+        },
+      });
       const db = new MutationDb(session, schema, readLimits, guard);
       const ctx: MutationCtx & Record<string, unknown> = { auth: publicAuth(auth), signal: guard.signal, error: ctxError, db, ...noCalls('mutation') };
       const value = await guard.run(async () => def.handler(ctx, args));
