@@ -202,7 +202,12 @@ export class MastServer {
       throw err;
     }
     const server = new MastServer({ ...options, store, logger, schemaRef });
-    await server.reloadFunctions({ fresh: false });
+    try {
+      await server.reloadFunctions({ fresh: false });
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
     return server;
   }
 
