@@ -6,7 +6,8 @@ import { requestId } from './common.js';
  * `row_id`); the server answers with a binary `0x10` snapshot frame, then sends a `0x11` frame
  * with only what this socket has not seen after each committed change. `vv` (hex of an encoded
  * Loro version vector) asks for just the updates since that version; an unknown or corrupt one
- * is answered with a snapshot. `crdt-resync` asks for a fresh snapshot after a gap. Clients
+ * (or one the server does not include) is answered with a snapshot; send the last version
+ * received from the server, not one with unpushed local edits. `crdt-resync` asks for a fresh snapshot after a gap. Clients
  * push updates as binary frames with the same layout. Pylon's clients send neither `id` nor `vv`.
  */
 

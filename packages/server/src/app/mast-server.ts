@@ -11,7 +11,7 @@ import { EntityReader } from '../entities/entity-reader.js';
 import { AccessControl } from '../access/index.js';
 import { SchemaRef } from '../entities/schema-ref.js';
 import { WritePath } from '../entities/write-path.js';
-import { RowDocs } from '../crdt/index.js';
+import { CrdtHub, RowDocs } from '../crdt/index.js';
 import { registerAuthRoutes, requestAuthenticator } from '../http/auth-routes.js';
 import { createHttpServer } from '../http/http-server.js';
 import { registerPolicyRoutes } from '../http/policy-routes.js';
@@ -87,6 +87,8 @@ export class MastServer {
   readonly writes: WritePath;
   /** The Loro documents of CRDT rows. */
   readonly docs: RowDocs;
+  /** CRDT row sync for sockets. */
+  readonly crdt: CrdtHub;
   readonly reader: EntityReader;
   readonly sessions: SessionService;
   readonly http: FastifyInstance;
@@ -114,6 +116,14 @@ export class MastServer {
       onCorrupt: (err, where) => this.logger.error({ err, ...where }, 'stored CRDT document cannot be decoded'),
     });
     this.writes = new WritePath(this.store, this.schema, this.bus, this.docs);
+    this.crdt = new CrdtHub({
+      store: this.store,
+      schema: this.schema,
+      docs: this.docs,
+      writes: this.writes,
+      maxUpdateBytes: this.config.wsMaxFrame,
+      onError: (err) => this.logger.error({ err }, 'CRDT fan-out failed'),
+    });
     const limits = { maxLimit: this.config.maxLimit, defaultLimit: this.config.defaultLimit };
     this.reader = new EntityReader(this.store, this.schema, limits);
     const sync = new SyncService(this.store, this.writes, this.schema, { maxLimit: this.config.maxLimit, maxPush: this.config.batchMaxOps });
@@ -173,6 +183,7 @@ export class MastServer {
     });
     this.sockets = new LiveSocketServer({
       live: this.live,
+      crdt: this.crdt,
       authenticate: (token) => this.sessions.resolve(token),
       maxPayload: this.config.wsMaxFrame,
       messagesPerSecond: this.config.wsMessageRate,

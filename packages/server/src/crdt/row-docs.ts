@@ -54,6 +54,26 @@ export class RowDocs {
     return record ? this.#remember(record) : null;
   }
 
+  /**
+   * The document of a row that has none yet (written before its entity was a CRDT entity, or
+   * repaired by removing a corrupt one), created from its SQL values and stored, so clients
+   * never edit on top of a seed the server did not keep.
+   */
+  async materialize(entity: EntitySchema, rowId: string): Promise<LoroDoc> {
+    const stage = this.stage();
+    const doc = await this.#store.write(async (tx) => {
+      const existing = await this.base(tx, entity.name, rowId);
+      if (existing) return existing;
+      const row = await tx.get(entity.name, rowId);
+      if (!row) throw new AppError('NOT_FOUND', `${entity.name} with id "${rowId}" not found`);
+      const seeded = await stage.fork(tx, entity, rowId, row);
+      await stage.save(tx, entity.name, rowId, seeded);
+      return seeded;
+    });
+    stage.commit();
+    return doc;
+  }
+
   /** Starts the document changes of one write transaction. */
   stage(): CrdtStage {
     return new CrdtStage(this);

@@ -4,6 +4,8 @@ import type { RawData, WebSocket } from 'ws';
 import type { AuthContext } from '../auth/auth-context.js';
 import type { LiveEngine } from '../live/live-engine.js';
 import type { EncodedFrame, LiveSink } from '../live/live-frames.js';
+import type { CrdtHub } from '../crdt/crdt-hub.js';
+import { handleCrdtBinary, handleCrdtText } from './ws-crdt.js';
 import { errorReply } from './ws-reply.js';
 import { handleResume } from './ws-resume.js';
 import { handleSubscribe, handleUnsubscribe } from './ws-subscribe.js';
@@ -30,8 +32,9 @@ export class LiveConnection implements LiveSink {
   readonly #limits: ConnectionLimits;
   readonly #logger: Logger;
   readonly #onClose: (name: CloseCodeName) => void;
+  readonly #crdt: CrdtHub | undefined;
   #auth: AuthContext | null = null;
-  #pending: Array<RawData | string> = [];
+  #pending: Array<RawData | string | Uint8Array> = [];
   #closed = false;
   #windowStart = 0;
   #windowCount = 0;
@@ -39,8 +42,9 @@ export class LiveConnection implements LiveSink {
   /** False after a ping until the pong; a socket still false at the next ping is dead. */
   alive = true;
 
-  constructor(id: string, ws: WebSocket, live: LiveEngine, limits: ConnectionLimits, logger: Logger, onClose: (name: CloseCodeName) => void) {
+  constructor(id: string, ws: WebSocket, live: LiveEngine, limits: ConnectionLimits, logger: Logger, onClose: (name: CloseCodeName) => void, crdt?: CrdtHub) {
     this.id = id;
+    this.#crdt = crdt;
     this.#ws = ws;
     this.#live = live;
     this.#limits = limits;
@@ -71,6 +75,13 @@ export class LiveConnection implements LiveSink {
   /** Writes a message meant for this socket only. */
   sendMessage(message: ServerMessage): void {
     this.#write(Buffer.from(JSON.stringify(message), 'utf8'));
+  }
+
+  /** Writes a binary CRDT frame meant for this socket. */
+  sendBinary(bytes: Uint8Array): void {
+    if (this.#closed) return;
+    this.#ws.send(bytes, { binary: true });
+    if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes) this.close('SLOW_CONSUMER');
   }
 
   /** Closes with a named code; the socket's subscriptions end at once. */
@@ -125,17 +136,24 @@ export class LiveConnection implements LiveSink {
       this.close('RATE_LIMITED');
       return;
     }
-    const payload = isBinary ? '' : data;
+    // Binary frames are CRDT pushes when CRDT sync is on; they arrive as a Uint8Array.
+    const payload = isBinary ? (this.#crdt ? binaryBytes(data) : '') : data;
     if (this.#auth === null) this.#pending.push(payload);
     else this.#handle(payload);
   }
 
-  #handle(data: RawData | string): void {
+  #handle(data: RawData | string | Uint8Array): void {
+    if (this.#crdt && data instanceof Uint8Array && !Buffer.isBuffer(data)) {
+      handleCrdtBinary(this.#crdt, this, this.#auth!, data, (err) => this.#logger.error({ err, connectionId: this.id }, 'CRDT push failed'));
+      return;
+    }
     if (data === '') {
       this.sendMessage({ type: 'error', code: 'INVALID_MESSAGE', message: 'Send JSON text frames; binary frames are not accepted' });
       return;
     }
-    const parsed = parseClientMessage(typeof data === 'string' ? data : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8'));
+    const text = typeof data === 'string' ? data : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8');
+    if (this.#crdt && text.includes('"crdt-') && handleCrdtText(this.#crdt, this, this.#auth!, jsonOrNull(text), (err) => this.#logger.error({ err, connectionId: this.id }, 'CRDT request failed'))) return;
+    const parsed = parseClientMessage(text);
     if (!parsed.ok) {
       this.sendMessage({ type: 'error', ...(parsed.id === undefined ? {} : { id: parsed.id }), code: parsed.code, message: parsed.message });
       return;
@@ -173,5 +191,20 @@ export class LiveConnection implements LiveSink {
     this.#closed = true;
     clearTimeout(this.#expiry);
     this.#live.dropSink(this);
+    this.#crdt?.dropSink(this);
+  }
+}
+
+/** A binary frame's bytes as one plain Uint8Array (not a Buffer, which marks text frames here). */
+function binaryBytes(data: RawData): Uint8Array {
+  const buffer = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+function jsonOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
   }
 }

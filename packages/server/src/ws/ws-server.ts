@@ -8,11 +8,14 @@ import type { AuthContext } from '../auth/auth-context.js';
 import { toAppError } from '../errors/index.js';
 import type { LiveEngine } from '../live/live-engine.js';
 import { LiveConnection, type ConnectionLimits } from './ws-connection.js';
+import type { CrdtHub } from '../crdt/crdt-hub.js';
 import { chooseProtocol, clientAddress, handshakeToken } from './ws-auth.js';
 
 /** Settings of the WebSocket transport. */
 export interface SocketServerOptions extends ConnectionLimits {
   readonly live: LiveEngine;
+  /** CRDT row sync (`crdt-*` messages and binary frames); without it binary frames are refused. */
+  readonly crdt?: CrdtHub;
   /**
    * Resolves a handshake's token (null: none). Throws AppError INVALID_TOKEN or SESSION_EXPIRED
    * for a token it rejects; the socket is then closed with the close code of the same name.
@@ -113,8 +116,14 @@ export class LiveSocketServer {
     }
     this.#perAddress.set(address, count);
     this.#sockets.add(ws);
-    const connection = new LiveConnection(randomUUID(), ws, this.#options.live, this.#options, this.#options.logger, (name) =>
-      this.#closedWith.set(name, this.closedWith(name) + 1),
+    const connection = new LiveConnection(
+      randomUUID(),
+      ws,
+      this.#options.live,
+      this.#options,
+      this.#options.logger,
+      (name) => this.#closedWith.set(name, this.closedWith(name) + 1),
+      this.#options.crdt,
     );
     this.#connections.add(connection);
     ws.once('close', () => {

@@ -1,0 +1,228 @@
+import { VersionVector, type LoroDoc } from 'loro-crdt';
+import { crdtFrameTypes, decodeCrdtFrame, encodeCrdtFrame, MAX_CRDT_NAME_BYTES, type ErrorMessage } from '@mast/protocol';
+import type { AuthContext } from '../auth/auth-context.js';
+import type { SchemaRef } from '../entities/schema-ref.js';
+import type { WritePath } from '../entities/write-path.js';
+import { AppError } from '../errors/index.js';
+import type { Store } from '../store/index.js';
+import { pushCrdtUpdate, type PushOutcome } from './crdt-push.js';
+import { projectDoc } from './row-doc.js';
+import type { RowDocs } from './row-docs.js';
+
+/** Where the hub writes: one client connection (a WebSocket in production, a fake in tests). */
+export interface CrdtSink {
+  sendBinary(bytes: Uint8Array): void;
+  sendMessage(message: ErrorMessage): void;
+}
+
+/** What the hub is built from. */
+export interface CrdtHubDeps {
+  readonly store: Store;
+  readonly schema: SchemaRef;
+  readonly docs: RowDocs;
+  readonly writes: WritePath;
+  /** Largest update a client may push, in bytes. */
+  readonly maxUpdateBytes: number;
+  /** Reports a failure while fanning out a committed change (the write itself has succeeded). */
+  readonly onError: (err: unknown) => void;
+}
+
+/** One socket's subscription to one row, with the version that socket is known to hold. */
+interface Subscription {
+  readonly sink: CrdtSink;
+  readonly auth: AuthContext;
+  readonly entity: string;
+  readonly rowId: string;
+  version: VersionVector;
+}
+
+const keyOf = (entity: string, rowId: string): string => `${entity}\u0000${rowId}`;
+const byteLength = (text: string): number => Buffer.byteLength(text, 'utf8');
+
+/**
+ * CRDT row sync for connected clients, without sockets: subscriptions per (sink, row), each
+ * with the version vector the client holds. A subscribe sends a `0x10` snapshot (or, when the
+ * client names a version the server's document includes, a `0x11` update since it); after each
+ * committed change every subscriber gets one `0x11` frame with exactly what it has not seen,
+ * encoded once per distinct version. Client pushes go through the write path like HTTP ones.
+ */
+export class CrdtHub {
+  readonly #deps: CrdtHubDeps;
+  readonly #rows = new Map<string, Set<Subscription>>();
+  readonly #bySink = new Map<CrdtSink, Map<string, Subscription>>();
+  readonly #stop: () => void;
+
+  constructor(deps: CrdtHubDeps) {
+    this.#deps = deps;
+    this.#stop = deps.docs.onCommit((entity, rowId, doc) => {
+      try {
+        this.#committed(entity, rowId, doc);
+      } catch (err) {
+        deps.onError(err);
+      }
+    });
+  }
+
+  /**
+   * Subscribes `sink` to a row the caller may read (ENTITY_NOT_FOUND, NOT_SUPPORTED, NOT_FOUND
+   * otherwise) and sends its first frame. `version` is an encoded Loro version vector the client
+   * holds; one the server cannot serve from (unknown, corrupt, or ahead) gets a snapshot.
+   * Subscribing again to the same row starts over with a new first frame.
+   */
+  async subscribe(sink: CrdtSink, auth: AuthContext, entityName: string, rowId: string, version?: Uint8Array): Promise<void> {
+    const entity = this.#deps.schema.entity(entityName);
+    if (!entity.crdt) throw new AppError('NOT_SUPPORTED', `${entity.name} is not a CRDT entity (crdt: false)`);
+    if (byteLength(entity.name) > MAX_CRDT_NAME_BYTES || byteLength(rowId) > MAX_CRDT_NAME_BYTES) {
+      throw new AppError('INVALID_MESSAGE', `A row id may be at most ${MAX_CRDT_NAME_BYTES} bytes`);
+    }
+    const row = await this.#deps.store.read((tx) => tx.get(entity.name, rowId));
+    if (!row || (!auth.isAdmin && !this.#deps.schema.access.canRead(auth, entity.name, row))) {
+      throw new AppError('NOT_FOUND', `${entity.name} with id "${rowId}" not found`);
+    }
+    const doc = (await this.#deps.docs.read(entity.name, rowId)) ?? (await this.#deps.docs.materialize(entity, rowId));
+    const from = version ? decodeVersion(version) : null;
+    const delta = from !== null && (doc.oplogVersion().compare(from) ?? -1) >= 0;
+    const payload = delta ? doc.export({ mode: 'update', from: from! }) : doc.export({ mode: 'snapshot' });
+    const subscription: Subscription = { sink, auth, entity: entity.name, rowId, version: doc.oplogVersion() };
+    this.#add(subscription);
+    sink.sendBinary(encodeCrdtFrame(delta ? crdtFrameTypes.update : crdtFrameTypes.snapshot, entity.name, rowId, payload));
+    await this.#catchUp(subscription);
+  }
+
+  /** Ends a subscription; false when `sink` held none for the row. */
+  unsubscribe(sink: CrdtSink, entity: string, rowId: string): boolean {
+    const key = keyOf(entity, rowId);
+    const subscription = this.#bySink.get(sink)?.get(key);
+    if (!subscription) return false;
+    this.#remove(subscription);
+    return true;
+  }
+
+  /** Sends a fresh `0x10` snapshot to a subscriber that reports a gap; UNKNOWN_SUBSCRIPTION without one. */
+  async resync(sink: CrdtSink, entity: string, rowId: string): Promise<void> {
+    const subscription = this.#bySink.get(sink)?.get(keyOf(entity, rowId));
+    if (!subscription) throw new AppError('UNKNOWN_SUBSCRIPTION', `Not subscribed to ${entity} "${rowId}"`);
+    const doc = await this.#deps.docs.read(entity, rowId);
+    if (!doc) throw new AppError('NOT_FOUND', `${entity} with id "${rowId}" not found`);
+    subscription.version = doc.oplogVersion();
+    sink.sendBinary(encodeCrdtFrame(crdtFrameTypes.snapshot, entity, rowId, doc.export({ mode: 'snapshot' })));
+    await this.#catchUp(subscription);
+  }
+
+  /**
+   * A binary frame a client sent: a `0x10` or `0x11` frame carrying a Loro update for the row it
+   * names, pushed through the write path. INVALID_MESSAGE for a frame whose lengths run past its
+   * end or whose type is not one a client sends; push errors as for HTTP.
+   */
+  async push(auth: AuthContext, bytes: Uint8Array): Promise<{ entity: string; rowId: string; outcome: PushOutcome }> {
+    const decoded = decodeCrdtFrame(bytes);
+    if (!decoded.ok) throw new AppError('INVALID_MESSAGE', `Unreadable CRDT frame (${decoded.error})`);
+    const { type, entity, rowId, payload } = decoded.frame;
+    if (type !== crdtFrameTypes.update && type !== crdtFrameTypes.snapshot) {
+      throw new AppError('INVALID_MESSAGE', `A client CRDT frame has type 0x10 or 0x11, not 0x${type.toString(16).padStart(2, '0')}`, { extra: { entity, rowId } });
+    }
+    try {
+      const outcome = await pushCrdtUpdate(this.#deps.writes, auth, entity, rowId, payload, this.#deps.maxUpdateBytes);
+      return { entity, rowId, outcome };
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      // Frames carry no request id: the error names the row so the client can match it.
+      throw new AppError(err.code, err.message, { ...(err.fields ? { fields: err.fields } : {}), ...(err.hint ? { hint: err.hint } : {}), extra: { ...err.extra, entity, rowId }, cause: err });
+    }
+  }
+
+  /** Ends every subscription of a sink (its socket closed). */
+  dropSink(sink: CrdtSink): void {
+    for (const subscription of [...(this.#bySink.get(sink)?.values() ?? [])]) this.#remove(subscription);
+  }
+
+  /** Subscriptions open now, for metrics and tests. */
+  get size(): number {
+    let n = 0;
+    for (const set of this.#rows.values()) n += set.size;
+    return n;
+  }
+
+  /** Stops listening to commits. */
+  close(): void {
+    this.#stop();
+  }
+
+  /** Sends what a commit that landed between reading the document and registering carried. */
+  async #catchUp(subscription: Subscription): Promise<void> {
+    const doc = await this.#deps.docs.read(subscription.entity, subscription.rowId);
+    if (doc && (doc.oplogVersion().compare(subscription.version) ?? 0) > 0) this.#send([subscription], doc);
+  }
+
+  #committed(entity: string, rowId: string, doc: LoroDoc | null): void {
+    const subscriptions = this.#rows.get(keyOf(entity, rowId));
+    if (!subscriptions || subscriptions.size === 0) return;
+    if (!doc) {
+      for (const s of [...subscriptions]) {
+        this.#remove(s);
+        s.sink.sendMessage({ type: 'error', code: 'NOT_FOUND', message: `${entity} "${rowId}" was deleted`, entity, rowId });
+      }
+      return;
+    }
+    // Policies may depend on the row's values: a subscriber who can no longer read it is dropped.
+    const schema = this.#deps.schema;
+    const row = { id: rowId, ...projectDoc(doc, schema.entity(entity)) };
+    const allowed: Subscription[] = [];
+    for (const s of subscriptions) {
+      if (s.auth.isAdmin || schema.access.canRead(s.auth, entity, row)) allowed.push(s);
+      else {
+        this.#remove(s);
+        s.sink.sendMessage({ type: 'error', code: 'POLICY_DENIED', message: `You may no longer read ${entity} "${rowId}"`, entity, rowId });
+      }
+    }
+    this.#send(allowed, doc);
+  }
+
+  /** One `0x11` frame per distinct version among `subscriptions`, then each version advances. */
+  #send(subscriptions: readonly Subscription[], doc: LoroDoc): void {
+    const frames = new Map<string, Uint8Array>();
+    const current = doc.oplogVersion();
+    for (const s of subscriptions) {
+      // Already current (an earlier frame or a snapshot covered this commit): nothing to send.
+      if ((current.compare(s.version) ?? 1) <= 0) continue;
+      const key = Buffer.from(s.version.encode()).toString('base64');
+      let frame = frames.get(key);
+      if (frame === undefined) {
+        frame = encodeCrdtFrame(crdtFrameTypes.update, s.entity, s.rowId, doc.export({ mode: 'update', from: s.version }));
+        frames.set(key, frame);
+      }
+      s.version = current;
+      s.sink.sendBinary(frame);
+    }
+  }
+
+  #add(subscription: Subscription): void {
+    const key = keyOf(subscription.entity, subscription.rowId);
+    const previous = this.#bySink.get(subscription.sink)?.get(key);
+    if (previous) this.#remove(previous);
+    let set = this.#rows.get(key);
+    if (!set) this.#rows.set(key, (set = new Set()));
+    set.add(subscription);
+    let mine = this.#bySink.get(subscription.sink);
+    if (!mine) this.#bySink.set(subscription.sink, (mine = new Map()));
+    mine.set(key, subscription);
+  }
+
+  #remove(subscription: Subscription): void {
+    const key = keyOf(subscription.entity, subscription.rowId);
+    const set = this.#rows.get(key);
+    set?.delete(subscription);
+    if (set?.size === 0) this.#rows.delete(key);
+    const mine = this.#bySink.get(subscription.sink);
+    mine?.delete(key);
+    if (mine?.size === 0) this.#bySink.delete(subscription.sink);
+  }
+}
+
+function decodeVersion(bytes: Uint8Array): VersionVector | null {
+  try {
+    return VersionVector.decode(bytes);
+  } catch {
+    return null;
+  }
+}

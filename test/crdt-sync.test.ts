@@ -1,0 +1,329 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { LoroDoc } from 'loro-crdt';
+import { decodeCrdtFrame, encodeCrdtFrame } from '@mast/protocol';
+import { compileManifest, type Manifest } from '@mast/schema';
+import { MastServer, loadConfig, projectDoc } from '@mast/server';
+
+const ADMIN = 'admin-token-for-crdt-sync';
+const OWNER = 'auth.userId == data.ownerId';
+const MAX_FRAME = 256 * 1024;
+
+const manifest: Manifest = {
+  manifest_version: 1,
+  name: 'crdt-sync',
+  version: '1',
+  routes: [],
+  entities: [
+    {
+      name: 'Note',
+      fields: [
+        { name: 'title', type: 'string', optional: false, unique: false },
+        { name: 'body', type: 'richtext', optional: true, unique: false },
+        { name: 'ownerId', type: 'string', optional: false, unique: false },
+        { name: 'shared', type: 'bool', optional: true, unique: false },
+      ],
+      indexes: [],
+    },
+    { name: 'Plain', crdt: false, fields: [{ name: 'body', type: 'string', optional: true, unique: false }], indexes: [] },
+  ],
+  policies: [
+    { name: 'note_rules', entity: 'Note', allowRead: `${OWNER} || data.shared == true`, allowInsert: OWNER, allowUpdate: `${OWNER} || data.shared == true` },
+    { name: 'plain_open', entity: 'Plain', allow: 'true' },
+  ],
+};
+
+interface Frame {
+  type: number;
+  entity: string;
+  rowId: string;
+  size: number;
+}
+
+/** A socket client that keeps one Loro document per subscribed row, as Pylon's client does. */
+class CrdtClient {
+  readonly frames: Frame[] = [];
+  readonly messages: Array<Record<string, any>> = [];
+  readonly docs = new Map<string, LoroDoc>();
+  readonly closed: Promise<number>;
+  #wake: Array<() => void> = [];
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data, isBinary) => {
+      const bytes = new Uint8Array(data as Buffer);
+      if (isBinary) {
+        const decoded = decodeCrdtFrame(bytes);
+        if (!decoded.ok) throw new Error(`server sent a bad frame: ${decoded.error}`);
+        const { type, entity, rowId, payload } = decoded.frame;
+        this.doc(rowId).import(payload);
+        this.frames.push({ type, entity, rowId, size: bytes.length });
+      } else {
+        this.messages.push(JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, any>);
+      }
+      for (const wake of this.#wake.splice(0)) wake();
+    });
+    this.closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
+  }
+
+  static async connect(url: string, token: string | null): Promise<CrdtClient> {
+    const ws = new WebSocket(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    const client = new CrdtClient(ws);
+    await client.waitFor(() => client.messages.find((m) => m['type'] === 'hello'));
+    return client;
+  }
+
+  doc(rowId: string): LoroDoc {
+    let doc = this.docs.get(rowId);
+    if (!doc) this.docs.set(rowId, (doc = new LoroDoc()));
+    return doc;
+  }
+
+  send(message: Record<string, unknown>): void {
+    this.ws.send(JSON.stringify(message));
+  }
+
+  /** Types into the row's text locally and pushes the change as a binary `0x11` frame. */
+  type(rowId: string, edit: (doc: LoroDoc) => void, send = true): Uint8Array {
+    const doc = this.doc(rowId);
+    const from = doc.oplogVersion();
+    edit(doc);
+    doc.commit();
+    const update = doc.export({ mode: 'update', from });
+    if (send) this.ws.send(encodeCrdtFrame(0x11, 'Note', rowId, update));
+    return update;
+  }
+
+  async waitFor<T>(find: () => T | undefined, timeoutMs = 5000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = find();
+      if (found !== undefined) return found;
+      if (Date.now() > deadline) throw new Error('timed out waiting for a frame');
+      await new Promise<void>((resolve) => {
+        this.#wake.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+  }
+
+  /** Waits for the `n`-th frame (0-based). */
+  frame(n: number): Promise<Frame> {
+    return this.waitFor(() => this.frames[n]);
+  }
+
+  error(where: (m: Record<string, any>) => boolean = () => true): Promise<Record<string, any>> {
+    return this.waitFor(() => this.messages.find((m) => m['type'] === 'error' && where(m)));
+  }
+
+  text(rowId: string): string {
+    return this.doc(rowId).getText('body').toString();
+  }
+}
+
+interface Started {
+  server: MastServer;
+  ws: string;
+  call(method: string, path: string, token: string | null, body?: unknown): Promise<{ status: number; json: any }>;
+  token(userId: string): Promise<string>;
+}
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function start(maxDocs = 100): Promise<Started> {
+  const dir = mkdtempSync(join(tmpdir(), 'mast-crdt-sync-'));
+  const config = loadConfig({}, { port: 0, host: '127.0.0.1', logLevel: 'silent', databaseUrl: join(dir, 'db.sqlite'), adminToken: ADMIN, wsMaxFrame: MAX_FRAME });
+  const server = await MastServer.create({ appDir: dir, schema: compileManifest(manifest), config, crdtCache: { maxDocs, maxBytes: 1 << 24 } });
+  const port = await server.listen();
+  cleanups.push(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const call: Started['call'] = async (method, path, token, body) => {
+    const headers: Record<string, string> = { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
+    const res = await fetch(base + path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const text = await res.text();
+    return { status: res.status, json: text ? JSON.parse(text) : null };
+  };
+  return {
+    server,
+    ws: `ws://127.0.0.1:${port}/ws`,
+    call,
+    token: async (userId) => (await call('POST', '/api/auth/session', ADMIN, { user_id: userId })).json.token as string,
+  };
+}
+
+async function connect(s: Started, token: string | null): Promise<CrdtClient> {
+  const client = await CrdtClient.connect(s.ws, token);
+  cleanups.push(async () => {
+    client.ws.close();
+  });
+  return client;
+}
+
+async function rowOf(s: Started, id: string): Promise<Record<string, unknown>> {
+  return (await s.call('GET', `/api/entities/Note/${id}`, ADMIN)).json;
+}
+
+/** The SQL row and the server's projected document agree. */
+async function expectConsistent(s: Started, id: string): Promise<Record<string, unknown>> {
+  const row = await rowOf(s, id);
+  const doc = await s.server.docs.read('Note', id);
+  expect({ id, ...projectDoc(doc!, s.server.schema.entity('Note')) }).toEqual(row);
+  return row;
+}
+
+async function setup(maxDocs = 100): Promise<{ s: Started; alice: string; bob: string }> {
+  const s = await start(maxDocs);
+  const alice = await s.token('alice');
+  const bob = await s.token('bob');
+  expect((await s.call('POST', '/api/entities/Note', alice, { id: 'n1', title: 'shared', body: 'hello world', ownerId: 'alice', shared: true })).status).toBe(201);
+  expect((await s.call('POST', '/api/entities/Note', alice, { id: 'private', title: 'mine', body: 'secret', ownerId: 'alice', shared: false })).status).toBe(201);
+  return { s, alice, bob };
+}
+
+describe('CRDT sync over the socket', () => {
+  it('sends a 0x10 snapshot first, then 0x11 updates smaller than a snapshot, and the client converges', async () => {
+    const { s, alice } = await setup();
+    const a = await connect(s, alice);
+    a.send({ type: 'crdt-subscribe', entity: 'Note', rowId: 'n1' });
+    const first = await a.frame(0);
+    expect(first).toMatchObject({ type: 0x10, entity: 'Note', rowId: 'n1' });
+    expect(a.text('n1')).toBe('hello world');
+    await s.call('PATCH', '/api/entities/Note/n1', alice, { body: 'hello brave world' });
+    const second = await a.frame(1);
+    expect(second.type).toBe(0x11);
+    const snapshotSize = (await s.server.store.crdt.get('Note', 'n1'))!.snapshot.length;
+    expect(second.size).toBeLessThan(snapshotSize);
+    expect(a.text('n1')).toBe('hello brave world');
+  });
+
+  it('two clients typing concurrently, one of them offline for a while, converge to one text equal to the SQL row', async () => {
+    const { s, alice, bob } = await setup();
+    const a = await connect(s, alice);
+    const b = await connect(s, bob);
+    a.send({ type: 'crdt-subscribe', entity: 'Note', row_id: 'n1' });
+    b.send({ type: 'crdt-subscribe', entity: 'Note', rowId: 'n1' });
+    await a.frame(0);
+    await b.frame(0);
+    // Concurrent edits at both ends of the text, pushed before either has seen the other's.
+    a.type('n1', (d) => d.getText('body').insert(0, 'A:'));
+    b.type('n1', (d) => d.getText('body').insert(d.getText('body').length, ':B'));
+    await a.waitFor(() => (a.text('n1') === 'A:hello world:B' ? true : undefined));
+    await b.waitFor(() => (b.text('n1') === 'A:hello world:B' ? true : undefined));
+    // b goes offline and keeps typing; a keeps typing online.
+    b.ws.close();
+    const offline = b.doc('n1');
+    const offlineFrom = offline.oplogVersion();
+    for (const word of [' one', ' two']) {
+      offline.getText('body').insert(offline.getText('body').length, word);
+      offline.commit();
+    }
+    a.type('n1', (d) => d.getText('body').insert(2, '!'));
+    await a.waitFor(() => (a.text('n1').startsWith('A:!') ? true : undefined));
+    // Back online: it names the last version it had from the server, gets only what it missed,
+    // then pushes its offline edits.
+    const back = await connect(s, bob);
+    back.docs.set('n1', offline);
+    back.send({ type: 'crdt-subscribe', entity: 'Note', rowId: 'n1', vv: Buffer.from(offlineFrom.encode()).toString('hex') });
+    expect((await back.frame(0)).type).toBe(0x11);
+    back.ws.send(encodeCrdtFrame(0x11, 'Note', 'n1', offline.export({ mode: 'update', from: offlineFrom })));
+    const expected = 'A:!hello world:B one two';
+    await a.waitFor(() => (a.text('n1') === expected ? true : undefined));
+    expect(back.text('n1')).toBe(expected);
+    expect((await expectConsistent(s, 'n1'))['body']).toBe(expected);
+  });
+
+  it('a client that reports a gap, or names a version the server cannot serve, gets a fresh snapshot', async () => {
+    const { s, alice } = await setup();
+    const a = await connect(s, alice);
+    a.send({ type: 'crdt-subscribe', entity: 'Note', rowId: 'n1', vv: 'deadbeef' });
+    expect((await a.frame(0)).type).toBe(0x10);
+    const ahead = new LoroDoc();
+    ahead.import((await s.server.docs.read('Note', 'n1'))!.export({ mode: 'snapshot' }));
+    ahead.getText('body').insert(0, 'unpushed ');
+    ahead.commit();
+    a.send({ type: 'crdt-subscribe', entity: 'Note', rowId: 'n1', vv: Buffer.from(ahead.oplogVersion().encode()).toString('hex') });
+    expect((await a.frame(1)).type).toBe(0x10);
+    a.send({ type: 'crdt-resync', id: 'r1', entity: 'Note', rowId: 'n1' });
+    expect((await a.frame(2)).type).toBe(0x10);
+    a.send({ type: 'crdt-resync', id: 'r2', entity: 'Note', rowId: 'private-not-subscribed' });
+    expect(await a.error((m) => m['id'] === 'r2')).toMatchObject({ code: 'UNKNOWN_SUBSCRIPTION' });
+  });
+
+  it('keeps syncing after the document was evicted from the cache', async () => {
+    const { s, alice } = await setup(1);
+    const a = await connect(s, alice);
+    a.send({ type: 'crdt-subscribe', entity: 'Note', rowId: 'n1' });
+    await a.frame(0);
+    for (let i = 0; i < 3; i++) await s.call('POST', '/api/entities/Note', alice, { id: `other${i}`, title: 'x', ownerId: 'alice' });
+    expect(s.server.docs.cacheStats().evictions).toBeGreaterThan(0);
+    a.type('n1', (d) => d.getText('body').insert(0, '>'));
+    expect((await a.frame(1)).type).toBe(0x11); // the push, merged and committed, comes back
+    await s.call('PATCH', '/api/entities/Note/n1', alice, { title: 'renamed' });
+    await a.waitFor(() => (a.doc('n1').getMap('row').get('title') === 'renamed' ? true : undefined));
+    expect(a.text('n1')).toBe('>hello world');
+    expect(await expectConsistent(s, 'n1')).toMatchObject({ title: 'renamed', body: '>hello world' });
+  });
+
+  it('drops the subscription of a client who can no longer read the row, and of a deleted row', async () => {
+    const { s, alice, bob } = await setup();
+    const b = await connect(s, bob);
+    b.send({ type: 'crdt-subscribe', entity: 'Note', rowId: 'n1' });
+    await b.frame(0);
+    await s.call('PATCH', '/api/entities/Note/n1', alice, { shared: false, body: 'now private' });
+    expect(await b.error()).toMatchObject({ code: 'POLICY_DENIED', entity: 'Note', rowId: 'n1' });
+    expect(b.frames).toHaveLength(1);
+    expect(b.text('n1')).toBe('hello world');
+    const a = await connect(s, alice);
+    a.send({ type: 'crdt-subscribe', entity: 'Note', rowId: 'n1' });
+    await a.frame(0);
+    await s.call('DELETE', '/api/entities/Note/n1', ADMIN);
+    expect(await a.error()).toMatchObject({ code: 'NOT_FOUND', entity: 'Note', rowId: 'n1' });
+    expect(s.server.crdt.size).toBe(0);
+  });
+
+  describe('bad input: a precise error, the document and the row unchanged, the socket still served', () => {
+    const garbage = Uint8Array.from({ length: 48 }, (_, i) => (i * 53 + 7) & 0xff);
+    const cases: Array<{ name: string; who: 'alice' | 'bob' | 'anonymous'; send: (c: CrdtClient) => void; code: string }> = [
+      { name: 'a frame whose entity length runs past its end', who: 'alice', send: (c) => c.ws.send(Uint8Array.from([0x11, 0xff, 0xff, 0x41, 0, 0])), code: 'INVALID_MESSAGE' },
+      { name: 'a frame whose row id length runs past its end', who: 'alice', send: (c) => c.ws.send(Uint8Array.from([0x11, 0, 4, 0x4e, 0x6f, 0x74, 0x65, 0x00, 0x09, 0x6e])), code: 'INVALID_MESSAGE' },
+      { name: 'a frame type a client does not send', who: 'alice', send: (c) => c.ws.send(encodeCrdtFrame(0x12, 'Note', 'n1', new Uint8Array(0))), code: 'INVALID_MESSAGE' },
+      { name: 'random bytes as the update', who: 'alice', send: (c) => c.ws.send(encodeCrdtFrame(0x11, 'Note', 'n1', garbage)), code: 'CRDT_DECODE_FAILED' },
+      { name: 'an update from a caller who may not write the row', who: 'bob', send: (c) => c.ws.send(encodeCrdtFrame(0x11, 'Note', 'private', garbage)), code: 'NOT_FOUND' },
+      { name: 'an anonymous push', who: 'anonymous', send: (c) => c.ws.send(encodeCrdtFrame(0x11, 'Note', 'n1', garbage)), code: 'AUTH_REQUIRED' },
+      { name: 'a push to a non-CRDT entity', who: 'alice', send: (c) => c.ws.send(encodeCrdtFrame(0x11, 'Plain', 'p1', garbage)), code: 'NOT_SUPPORTED' },
+      { name: 'a subscribe to a row the caller may not read', who: 'bob', send: (c) => c.send({ type: 'crdt-subscribe', entity: 'Note', rowId: 'private' }), code: 'NOT_FOUND' },
+      { name: 'a subscribe to a non-CRDT entity', who: 'alice', send: (c) => c.send({ type: 'crdt-subscribe', entity: 'Plain', rowId: 'p1' }), code: 'NOT_SUPPORTED' },
+      { name: 'a subscribe without a row id', who: 'alice', send: (c) => c.send({ type: 'crdt-subscribe', entity: 'Note' }), code: 'INVALID_MESSAGE' },
+      { name: 'a row id over 65,535 bytes', who: 'alice', send: (c) => c.send({ type: 'crdt-subscribe', entity: 'Note', rowId: 'é'.repeat(40_000) }), code: 'INVALID_MESSAGE' },
+    ];
+
+    it.each(cases)('$name: $code', async (c) => {
+      const { s, alice, bob } = await setup();
+      const before = { row: await rowOf(s, 'n1'), snapshot: (await s.server.store.crdt.get('Note', 'n1'))!.snapshot };
+      const client = await connect(s, c.who === 'alice' ? alice : c.who === 'bob' ? bob : null);
+      c.send(client);
+      expect(await client.error()).toMatchObject({ code: c.code });
+      expect(await rowOf(s, 'n1')).toEqual(before.row);
+      expect((await s.server.store.crdt.get('Note', 'n1'))!.snapshot).toEqual(before.snapshot);
+      client.send({ type: 'crdt-subscribe', entity: 'Note', rowId: 'n1' });
+      expect((await client.frame(0)).type).toBe(0x10);
+    });
+
+    it('a frame over the size limit closes the socket with 1009 and changes nothing', async () => {
+      const { s, alice } = await setup();
+      const before = await rowOf(s, 'n1');
+      const client = await connect(s, alice);
+      client.ws.send(encodeCrdtFrame(0x11, 'Note', 'n1', new Uint8Array(MAX_FRAME + 1)));
+      expect(await client.closed).toBe(1009);
+      expect(await rowOf(s, 'n1')).toEqual(before);
+    });
+  });
+});
