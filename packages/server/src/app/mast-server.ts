@@ -17,7 +17,7 @@ import { createHttpServer } from '../http/http-server.js';
 import { registerPolicyRoutes } from '../http/policy-routes.js';
 import { registerEntityRoutes } from '../http/entities-routes.js';
 import { registerEventsRoutes, type EventStreams } from '../http/events-routes.js';
-import { registerFunctionRoutes } from '../http/functions-routes.js';
+import { registerFunctionRoutes, type FunctionStreams } from '../http/functions-routes.js';
 import { FunctionRegistry, FunctionRunner, loadFunctions, type FunctionSet } from '../functions/index.js';
 import { registerSyncRoutes } from '../http/sync-routes.js';
 import { registerCrdtRoutes } from '../http/crdt-routes.js';
@@ -99,6 +99,7 @@ export class MastServer {
   readonly #functionRegistry = new FunctionRegistry();
   #events: EventStreams;
   readonly #appDir: string;
+  readonly #functionStreams: FunctionStreams;
   #compatServer: Server | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
@@ -167,7 +168,7 @@ export class MastServer {
       limits: { timeoutMs: this.config.fnTimeout, mutationTimeoutMs: this.config.fnMutationTimeout, idleMs: this.config.fnIdle },
       logger: this.logger,
     });
-    registerFunctionRoutes(this.http, { runner: this.functions, registry: this.#functionRegistry });
+    this.#functionStreams = registerFunctionRoutes(this.http, { runner: this.functions, registry: this.#functionRegistry, bus: this.bus, keepAliveMs: this.config.wsPingInterval });
     registerPolicyRoutes(this.http, { schema: this.schema, store: this.store });
     this.live = new LiveEngine({
       store: this.store,
@@ -274,6 +275,7 @@ export class MastServer {
       grace.unref();
       try {
         this.#events.closeAll();
+        this.#functionStreams.closeAll();
         await this.sockets.close(this.config.shutdownGrace);
         if (this.#compatServer) await new Promise((resolve) => this.#compatServer!.close(resolve));
         await this.http.close();

@@ -6,6 +6,7 @@ import type { SchemaRef } from '../entities/schema-ref.js';
 import type { WriteSession } from '../entities/write-path.js';
 import { AppError } from '../errors/index.js';
 import type { ReadTx, Row, Store } from '../store/index.js';
+import type { ReadSet } from './query-watch.js';
 
 /** Called before and after every `ctx.db` operation, so a watchdog can tell db work from other awaits. */
 export interface DbActivity {
@@ -65,14 +66,17 @@ export class QueryDb implements DbReader {
   #release: (() => void) | undefined;
   #done: Promise<void> | undefined;
   readonly #activity: DbActivity;
+  readonly #readSet: ReadSet | undefined;
   #closed = false;
 
-  constructor(store: Store, schema: SchemaRef, limits: FilterLimits, auth: AuthContext, activity: DbActivity = IDLE) {
+  /** With `readSet`, every read is recorded there (live query functions). */
+  constructor(store: Store, schema: SchemaRef, limits: FilterLimits, auth: AuthContext, activity: DbActivity = IDLE, readSet?: ReadSet) {
     this.#store = store;
     this.#schema = schema;
     this.#limits = limits;
     this.#auth = auth;
     this.#activity = activity;
+    this.#readSet = readSet;
   }
 
   /** True while a snapshot is open (a reader connection is held). */
@@ -107,6 +111,7 @@ export class QueryDb implements DbReader {
   get(entity: string, id: string): Promise<Row | null> {
     return this.#run(async (tx) => {
       const name = this.#schema.entity(entity).name;
+      this.#readSet?.fetched(name, id);
       const row = await tx.get(name, id);
       if (!row || this.#auth.isAdmin || this.#schema.access.canRead(this.#auth, name, row)) return row;
       return null;
@@ -114,7 +119,10 @@ export class QueryDb implements DbReader {
   }
 
   query(entity: string, filter?: Filter): Promise<Row[]> {
-    return this.#run((tx) => queryRows(tx, this.#schema, this.#limits, this.#auth, entity, filter));
+    return this.#run((tx) => {
+      this.#readSet?.queried(this.#schema.entity(entity).name);
+      return queryRows(tx, this.#schema, this.#limits, this.#auth, entity, filter);
+    });
   }
 
   insert(): Promise<string> {

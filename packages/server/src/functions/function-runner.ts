@@ -12,6 +12,7 @@ import { MutationDb, QueryDb } from './function-db.js';
 import type { FunctionRegistry } from './function-registry.js';
 import { toJsonResult } from './json-result.js';
 import { parseArgs } from './parse-args.js';
+import type { ReadSet } from './query-watch.js';
 
 /** Per-call limits, from the options table. */
 export interface FunctionLimits {
@@ -40,6 +41,8 @@ export interface CallOptions {
   readonly opId?: string;
   /** Only this kind may be called (`ctx.runQuery` / `ctx.runMutation`). */
   readonly expect?: FunctionKind;
+  /** A query records what it reads here. */
+  readonly readSet?: ReadSet;
 }
 
 /**
@@ -87,7 +90,7 @@ export class FunctionRunner {
     try {
       switch (def.kind) {
         case 'query':
-          return await this.#query(name, def as FunctionDefinition<'query'>, args, auth);
+          return await this.#query(name, def as FunctionDefinition<'query'>, args, auth, options.readSet);
         case 'mutation':
           return await this.#mutation(name, def as FunctionDefinition<'mutation'>, args, auth, options.opId);
         case 'action':
@@ -116,7 +119,7 @@ export class FunctionRunner {
     return json;
   }
 
-  async #query(name: string, def: FunctionDefinition<'query'>, args: Record<string, unknown>, auth: AuthContext): Promise<unknown> {
+  async #query(name: string, def: FunctionDefinition<'query'>, args: Record<string, unknown>, auth: AuthContext, readSet: ReadSet | undefined): Promise<unknown> {
     const { limits } = this.#deps;
     let db: QueryDb | undefined;
     const guard = new CallGuard(name, {
@@ -130,7 +133,7 @@ export class FunctionRunner {
           }),
       },
     });
-    db = new QueryDb(this.#deps.store, this.#deps.schema, this.#deps.readLimits, def.unsafeBypassPolicies ? ADMIN : auth, guard);
+    db = new QueryDb(this.#deps.store, this.#deps.schema, this.#deps.readLimits, def.unsafeBypassPolicies ? ADMIN : auth, guard, readSet);
     const ctx: QueryCtx & Record<string, unknown> = { auth: publicAuth(auth), signal: guard.signal, error: ctxError, db, ...noCalls('query') };
     try {
       return this.#result(name, def, await guard.run(async () => def.handler(ctx, args)));

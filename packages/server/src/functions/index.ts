@@ -3,3 +3,5 @@ export type { FunctionLimits, FunctionRunnerDeps, CallOptions } from './function
 export { FunctionRegistry } from './function-registry.js';
 export type { FunctionLoadError, FunctionSet, RegisteredFunction } from './function-registry.js';
 export { loadFunctions, FUNCTIONS_DIR } from './function-loader.js';
+export { QueryWatch, ReadSet } from './query-watch.js';
+export type { WatchHandlers } from './query-watch.js';

@@ -1,13 +1,39 @@
 import { z } from 'zod';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AppError } from '../errors/index.js';
-import { AuthorError, type FunctionRegistry, type FunctionRunner } from '../functions/index.js';
-import { requireAdmin } from './request-context.js';
+import type { ChangeBus } from '../changes/change-bus.js';
+import { AppError, toAppError } from '../errors/index.js';
+import { AuthorError, QueryWatch, type FunctionRegistry, type FunctionRunner } from '../functions/index.js';
+import { queryParam, requireAdmin } from './request-context.js';
 
 /** Services the function routes use. */
 export interface FunctionRouteDeps {
   readonly runner: FunctionRunner;
   readonly registry: FunctionRegistry;
+  readonly bus: ChangeBus;
+  /** Period of the `: keepalive` comment on watch streams. */
+  readonly keepAliveMs: number;
+}
+
+/** The open watch streams, so shutdown can end them. */
+export interface FunctionStreams {
+  closeAll(): void;
+}
+
+/** An error as the body of a response or an SSE `error` event. */
+function errorBody(err: unknown): { status: number; body: { error: Record<string, unknown> } } {
+  if (err instanceof AuthorError) return { status: err.status, body: { error: { code: err.code, message: err.message } } };
+  const error = toAppError(err);
+  return { status: error.status, body: error.toEnvelope() };
+}
+
+/** The `args` query parameter of a watch: a JSON object, absent meaning `{}`. */
+function watchArgs(text: string | undefined): unknown {
+  if (text === undefined || text === '') return {};
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new AppError('INVALID_JSON', 'The args parameter is not valid JSON', { cause: err });
+  }
 }
 
 /** The op id of a mutation call (`Idempotency-Key`), validated like the REST writes'. */
@@ -29,10 +55,14 @@ function argsSchema(args: z.ZodType): unknown {
 }
 
 /**
- * `POST /api/fn/<name>` (body = args; 200 with the raw JSON result) and `GET /api/fn` (admin:
- * the functions served). Errors use Pylon's shape; an author's own code is sent as they chose it.
+ * `POST /api/fn/<name>` (body = args; 200 with the raw JSON result), `GET /api/fn` (admin: the
+ * functions served) and `GET /api/fn/<name>/watch?args=<json>` (a query function as Server-Sent
+ * Events: `event: result` with each new result, `event: error` before the stream ends). Errors
+ * use Pylon's shape; an author's own code is sent as they chose it.
  */
-export function registerFunctionRoutes(app: FastifyInstance, deps: FunctionRouteDeps): void {
+export function registerFunctionRoutes(app: FastifyInstance, deps: FunctionRouteDeps): FunctionStreams {
+  const open = new Set<() => void>();
+
   app.post('/api/fn/:name', async (request, reply) => {
     const { name } = request.params as { name: string };
     const opId = opIdOf(request);
@@ -49,4 +79,50 @@ export function registerFunctionRoutes(app: FastifyInstance, deps: FunctionRoute
     requireAdmin(request);
     return deps.registry.list().map((f) => ({ name: f.name, fn_type: f.kind, args_schema: argsSchema(f.definition.args), ...(f.definition.unsafeBypassPolicies ? { bypasses_policies: true } : {}) }));
   });
+
+  app.get('/api/fn/:name/watch', async (request, reply) => {
+    const { name } = request.params as { name: string };
+    const args = watchArgs(queryParam(request, 'args'));
+    const headers = Object.fromEntries(Object.entries(reply.getHeaders()).map(([k, v]) => [k, String(v)]));
+    const raw = reply.raw;
+    reply.hijack();
+    const write = (event: string, data: unknown): void => {
+      if (raw.destroyed || raw.writableEnded) return;
+      if (!raw.headersSent) raw.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
+      raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
+    const end = (): void => {
+      if (!raw.writableEnded) raw.end();
+    };
+    const watch = new QueryWatch(deps.runner, deps.bus, name, args, request.auth, {
+      result: (value) => write('result', value),
+      error: (err) => {
+        write('error', errorBody(err).body.error);
+        end();
+      },
+    });
+    const keepAlive = setInterval(() => raw.headersSent && raw.write(': keepalive\n\n'), deps.keepAliveMs);
+    keepAlive.unref();
+    open.add(end);
+    raw.on('close', () => {
+      clearInterval(keepAlive);
+      watch.stop();
+      open.delete(end);
+    });
+    try {
+      await watch.start();
+    } catch (err) {
+      // The first run failed: an ordinary error response, as for POST.
+      const { status, body } = errorBody(err);
+      if (status >= 500) request.log.error({ err }, 'watch failed');
+      if (!raw.headersSent) raw.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8' });
+      raw.end(JSON.stringify(body));
+    }
+  });
+
+  return {
+    closeAll() {
+      for (const end of [...open]) end();
+    },
+  };
 }

@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, testManifest, type TestServer } from './helpers/test-server.js';
+import { callFn, deployFunctions } from './helpers/functions-app.js';
+
+let t: TestServer;
+
+/** A watch stream: its events as they arrive, and a way to wait for the n-th. */
+async function watch(name: string, args?: unknown): Promise<{ status: number; body?: unknown; events: Array<{ event: string; data: unknown }>; nth(n: number): Promise<{ event: string; data: unknown }>; close(): void }> {
+  const controller = new AbortController();
+  const query = args === undefined ? '' : `?args=${encodeURIComponent(JSON.stringify(args))}`;
+  const res = await fetch(`${t.url}/api/fn/${name}/watch${query}`, { signal: controller.signal });
+  const events: Array<{ event: string; data: unknown }> = [];
+  const waiters = new Set<() => void>();
+  if (!res.headers.get('content-type')?.startsWith('text/event-stream')) {
+    return { status: res.status, body: await res.json(), events, nth: () => Promise.reject(new Error('not a stream')), close: () => undefined };
+  }
+  void (async () => {
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of res.body!) {
+        buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+        let cut: number;
+        while ((cut = buffer.indexOf('\n\n')) !== -1) {
+          const block = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (event !== undefined && data !== undefined) events.push({ event, data: JSON.parse(data) });
+          for (const wake of [...waiters]) wake();
+        }
+      }
+    } catch {
+      // aborted by close()
+    }
+  })();
+  const nth = (n: number) =>
+    new Promise<{ event: string; data: unknown }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no event #${n} within 3 s; got ${JSON.stringify(events)}`)), 3000);
+      const check = (): void => {
+        if (events.length <= n) return;
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve(events[n]!);
+      };
+      waiters.add(check);
+      check();
+    });
+  return { status: res.status, events, nth, close: () => controller.abort() };
+}
+
+const insert = (title: string, ownerId: string) => t.request('POST', '/api/entities/Todo', { body: { title, done: false, ownerId } });
+
+beforeAll(async () => {
+  t = await startTestServer(testManifest);
+  const set = await deployFunctions(t, {
+    titlesOf: `export default query({ args: { owner: v.string() }, handler: async (ctx, a) => (await ctx.db.query('Todo', { ownerId: a.owner, $order: { title: 'asc' } })).map((r) => r.title) });`,
+    userName: `export default query({ args: { id: v.string() }, handler: async (ctx, a) => (await ctx.db.get('User', a.id))?.name ?? null });`,
+    addTwo: `export default mutation({ args: { owner: v.string() }, handler: async (ctx, a) => {
+      await ctx.db.insert('Todo', { title: 'm1', done: false, ownerId: a.owner });
+      await ctx.db.insert('Todo', { title: 'm2', done: false, ownerId: a.owner });
+    } });`,
+    addTwoThenThrow: `export default mutation({ args: { owner: v.string() }, handler: async (ctx, a) => {
+      await ctx.db.insert('Todo', { title: 'never', done: false, ownerId: a.owner });
+      throw new Error('no');
+    } });`,
+  });
+  expect(set.errors).toEqual([]);
+});
+afterAll(() => t.close());
+
+describe('watching a query function over SSE', () => {
+  it('sends the result, then a new result after each commit that changes it, and nothing when it does not change', async () => {
+    await insert('b', 'w1');
+    const w = await watch('titlesOf', { owner: 'w1' });
+    expect(await w.nth(0)).toEqual({ event: 'result', data: ['b'] });
+    await insert('a', 'w1');
+    expect(await w.nth(1)).toEqual({ event: 'result', data: ['a', 'b'] });
+    // Another owner's row re-runs the query but leaves its result as it was: no event.
+    await insert('z', 'someone else');
+    // A rolled-back mutation publishes nothing.
+    expect((await callFn(t, 'addTwoThenThrow', { owner: 'w1' })).status).toBe(400);
+    // A committed mutation's changes are published together: one new result for both rows.
+    await callFn(t, 'addTwo', { owner: 'w1' });
+    const next = await w.nth(2);
+    expect(next.data).toEqual(expect.arrayContaining(['a', 'b', 'm1', 'm2']));
+    expect(w.events.map((e) => e.data)).not.toContainEqual(expect.arrayContaining(['never']));
+    expect(w.events.slice(0, 2).map((e) => e.data)).toEqual([['b'], ['a', 'b']]);
+    w.close();
+  });
+
+  it('re-runs on a change to a row it fetched by id', async () => {
+    const { id } = (await t.request('POST', '/api/entities/User', { body: { email: 'w@x', name: 'first' } })).json as { id: string };
+    const w = await watch('userName', { id });
+    expect((await w.nth(0)).data).toBe('first');
+    await t.request('PATCH', `/api/entities/User/${id}`, { body: { name: 'second' } });
+    expect((await w.nth(1)).data).toBe('second');
+    w.close();
+  });
+
+  it('a first run that fails is an ordinary error response', async () => {
+    expect(await watch('nope')).toMatchObject({ status: 404, body: { error: { code: 'FN_NOT_FOUND' } } });
+    expect(await watch('addTwo', { owner: 'x' })).toMatchObject({ status: 400, body: { error: { code: 'FN_TYPE_MISMATCH' } } });
+    expect(await watch('titlesOf', { owner: 5 })).toMatchObject({ status: 400, body: { error: { code: 'INVALID_ARGS' } } });
+    const bad = await fetch(`${t.url}/api/fn/titlesOf/watch?args=%7B`);
+    expect([bad.status, ((await bad.json()) as { error: { code: string } }).error.code]).toEqual([400, 'INVALID_JSON']);
+  });
+});
