@@ -26,7 +26,7 @@ beforeAll(async () => {
   slow = createServer((_req, res) => setTimeout(() => res.end('late'), 5000).unref());
   await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
   slowUrl = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/`;
-  t = await startTestServer(testManifest, { fnTimeout: 300, fnMutationTimeout: 600, fnIdle: 150 });
+  t = await startTestServer(testManifest, { fnTimeout: 600, fnMutationTimeout: 1000, fnIdle: 150 });
   const count = (name: string) => `globalThis.__fnCounters[${JSON.stringify(name)}] = (globalThis.__fnCounters[${JSON.stringify(name)}] ?? 0) + 1;`;
   const set = await deployFunctions(t, {
     never: `export default query({ handler: () => new Promise(() => {}) });`,
@@ -85,7 +85,7 @@ describe('per-call deadlines fail that call only', () => {
     expect(others.map((r) => r.status)).toEqual([200, 200, 200]);
     const res = await hung;
     expect([res.status, error(res).code]).toEqual([400, 'FN_TIMEOUT']);
-    expect(error(res).message).toMatch(/"never" did not finish within 300 ms/);
+    expect(error(res).message).toMatch(/"never" did not finish within 600 ms/);
   });
 
   it('a query looping over ctx.db times out, and its loop stops (its snapshot is closed)', async () => {

@@ -98,6 +98,21 @@ describe('watching a query function over SSE', () => {
     w.close();
   });
 
+  it('ends with SESSION_EXPIRED when the session expires', async () => {
+    const short = await startTestServer(testManifest, { adminToken: 'watch-admin', sessionLifetime: 1000 });
+    try {
+      await deployFunctions(short, { count: `export default query({ handler: async (ctx) => (await ctx.db.query('Todo')).length });` });
+      const minted = await short.request('POST', '/api/auth/session', { body: { user_id: 'u' }, headers: { authorization: 'Bearer watch-admin' } });
+      const res = await fetch(`${short.url}/api/fn/count/watch`, { headers: { authorization: `Bearer ${(minted.json as { token: string }).token}` } });
+      // The stream ends by itself: its whole text has the first result, then the expiry.
+      const text = await res.text();
+      expect(text).toMatch(/^event: result\ndata: 0\n\n/);
+      expect(text).toContain('event: error\ndata: {"code":"SESSION_EXPIRED"');
+    } finally {
+      await short.close();
+    }
+  });
+
   it('a first run that fails is an ordinary error response', async () => {
     expect(await watch('nope')).toMatchObject({ status: 404, body: { error: { code: 'FN_NOT_FOUND' } } });
     expect(await watch('addTwo', { owner: 'x' })).toMatchObject({ status: 400, body: { error: { code: 'FN_TYPE_MISMATCH' } } });
