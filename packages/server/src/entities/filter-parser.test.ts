@@ -100,6 +100,8 @@ describe('parseFilter', () => {
     ['limit over the maximum', { $limit: 101 }, 'LIMIT_TOO_LARGE'],
     ['fractional offset', { $offset: 1.5 }, 'INVALID_QUERY'],
     ['$search', { $search: 'x' }, 'INVALID_QUERY'],
+    ['ordering operator on json', { meta: { $gt: 1 } }, 'INVALID_QUERY'],
+    ['order by a json field', { $order: { meta: 'asc' } }, 'INVALID_QUERY'],
     ['not an object', 'done', 'INVALID_QUERY'],
   ])('rejects %s', (_name, filter, expected) => {
     expect(code(() => parseFilter(todo, filter, limits))).toBe(expected);

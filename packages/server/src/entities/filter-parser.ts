@@ -55,6 +55,10 @@ function parseFieldCondition(entity: EntitySchema, field: FieldSchema, cond: unk
       throw invalid(`Unknown operator "${op}" on ${entity.name}.${field.name} (valid: ${[...FIELD_OPS].join(', ')})`, field.name);
     }
     const compareOp = COMPARE_OPS[op];
+    if (compareOp && field.kind === 'json' && compareOp !== 'eq' && compareOp !== 'ne') {
+      // SQL would order json by its text and memory by value: refuse rather than disagree.
+      throw invalid(`${op} does not apply to json field ${entity.name}.${field.name} (use $eq, $ne, $in or $exists)`, field.name);
+    }
     if (compareOp) {
       if (arg === null && compareOp !== 'eq' && compareOp !== 'ne') {
         throw invalid(`${op} on ${entity.name}.${field.name} needs a value, not null`, field.name);
@@ -119,7 +123,7 @@ function parseOrder(entity: EntitySchema, order: unknown): OrderTerm[] {
           throw invalid('$order must be an object like {"createdAt":"desc"}');
         })();
   return entries.map(([name, dir]) => {
-    fieldFor(entity, name);
+    if (fieldFor(entity, name).kind === 'json') throw invalid(`cannot order by json field ${entity.name}.${name}`, name);
     if (typeof dir !== 'string' || !/^(asc|desc)$/i.test(dir)) throw invalid(`$order direction for "${name}" must be "asc" or "desc"`, name);
     return { field: name, direction: dir.toLowerCase() as 'asc' | 'desc' };
   });
