@@ -23,6 +23,9 @@ beforeAll(async () => {
       handler: (_ctx, args) => args,
     });`,
     whoami: `export default query({ handler: (ctx) => ctx.auth });`,
+    pylonReads: `export default query({ args: { title: v.string() }, handler: async (ctx, a) => ({
+      listed: (await ctx.db.list('Todo')).length, found: (await ctx.db.lookup('Todo', 'title', a.title))?.title ?? null,
+    }) });`,
     nothing: `export default action({ handler: () => undefined });`,
     openTodos: `export default query({
       args: { minPriority: v.optional(v.int()) },
@@ -57,6 +60,12 @@ describe('calling functions over HTTP', () => {
     expect((res.json as Array<{ priority: number }>).map((r) => r.priority)).toEqual([5, 3]);
   });
 
+  it("offers Pylon's list and lookup reads", async () => {
+    const total = ((await t.request('GET', '/api/entities/Todo?limit=1000')).json as { count: number }).count;
+    expect((await callFn(t, 'pylonReads', { title: 'p5' })).json).toEqual({ listed: total, found: 'p5' });
+    expect((await callFn(t, 'pylonReads', { title: 'absent' })).json).toEqual({ listed: total, found: null });
+  });
+
   it('hands the caller to ctx.auth', async () => {
     const minted = await t.request('POST', '/api/auth/session', { body: { user_id: 'ann', roles: ['editor'] }, headers: { authorization: `Bearer ${ADMIN}` } });
     const token = (minted.json as { token: string }).token;
@@ -68,7 +77,7 @@ describe('calling functions over HTTP', () => {
     expect((await t.request('GET', '/api/fn')).status).toBe(403);
     const res = await t.request('GET', '/api/fn', { headers: { authorization: `Bearer ${ADMIN}` } });
     const list = res.json as Array<{ name: string; fn_type: string; args_schema: { properties?: Record<string, unknown>; required?: string[] } }>;
-    expect(list.map((f) => [f.name, f.fn_type])).toEqual([['addTodo', 'mutation'], ['echo', 'query'], ['nothing', 'action'], ['openTodos', 'query'], ['whoami', 'query']]);
+    expect(list.map((f) => [f.name, f.fn_type])).toEqual([['addTodo', 'mutation'], ['echo', 'query'], ['nothing', 'action'], ['openTodos', 'query'], ['pylonReads', 'query'], ['whoami', 'query']]);
     expect(list[0]!.args_schema.required).toEqual(['title']);
   });
 });

@@ -64,7 +64,8 @@ beforeAll(async () => {
     readOwnWrites: `export default mutation({ handler: async (ctx) => {
       const id = await ctx.db.insert('Todo', { title: 'mine', ownerId: ctx.auth.userId });
       await ctx.db.update('Todo', id, { title: 'mine, edited' });
-      return { row: await ctx.db.get('Todo', id), listed: (await ctx.db.query('Todo', { title: 'mine, edited' })).length };
+      return { row: await ctx.db.get('Todo', id), listed: (await ctx.db.query('Todo', { title: 'mine, edited' })).length,
+        looked: (await ctx.db.lookup('Todo', 'title', 'mine, edited'))?.id === id, all: (await ctx.db.list('Todo')).some((r) => r.id === id) };
     } });`,
     touch: `export default mutation({ args: { id: v.string() }, handler: async (ctx, a) => ({
       seen: await ctx.db.get('Todo', a.id), updated: await ctx.db.update('Todo', a.id, { title: 'taken' }), deleted: await ctx.db.delete('Todo', a.id),
@@ -115,7 +116,7 @@ describe('a mutation is one transaction', () => {
   it('commits on return: reads see its own writes inside, and one change-log entry per write', async () => {
     const seq = await head();
     const res = await callFn(t, 'readOwnWrites', {}, as('alice'));
-    expect(res.json).toMatchObject({ row: { title: 'mine, edited', ownerId: 'alice' }, listed: 1 });
+    expect(res.json).toMatchObject({ row: { title: 'mine, edited', ownerId: 'alice' }, listed: 1, looked: true, all: true });
     expect(await head()).toBe(seq + 2);
   });
 

@@ -25,6 +25,10 @@ export interface DbReader {
   get(entity: string, id: string): Promise<Row | null>;
   /** Rows matching `filter` (all readable rows when absent), at most the server's page limit. */
   query(entity: string, filter?: Filter): Promise<Row[]>;
+  /** Readable rows in id order, at most the server's largest page (`MAST_MAX_LIMIT`). */
+  list(entity: string): Promise<Row[]>;
+  /** The first readable row (by id) whose `field` equals `value`, or null. */
+  lookup(entity: string, field: string, value: unknown): Promise<Row | null>;
 }
 
 /** Reads and writes of a mutation, all inside its one transaction. */

@@ -125,6 +125,14 @@ export class QueryDb implements DbReader {
     });
   }
 
+  list(entity: string): Promise<Row[]> {
+    return this.query(entity, { $limit: this.#limits.maxLimit });
+  }
+
+  async lookup(entity: string, field: string, value: unknown): Promise<Row | null> {
+    return (await this.query(entity, { [field]: value, $limit: 1 }))[0] ?? null;
+  }
+
   insert(): Promise<string> {
     return Promise.resolve().then(readOnly);
   }
@@ -178,6 +186,14 @@ export class MutationDb implements DbWriter {
 
   query(entity: string, filter?: Filter): Promise<Row[]> {
     return this.#run(() => queryRows(this.#session.tx, this.#schema, this.#limits, this.#session.auth, entity, filter));
+  }
+
+  list(entity: string): Promise<Row[]> {
+    return this.query(entity, { $limit: this.#limits.maxLimit });
+  }
+
+  async lookup(entity: string, field: string, value: unknown): Promise<Row | null> {
+    return (await this.query(entity, { [field]: value, $limit: 1 }))[0] ?? null;
   }
 
   insert(entity: string, data: Record<string, unknown>): Promise<string> {
