@@ -45,7 +45,7 @@ afterEach(async () => {
   for (const s of open.splice(0)) await s.close();
 });
 
-async function start(options: { maxDocs?: number; dir?: string } = {}): Promise<Started> {
+async function start(options: { maxDocs?: number; maxBytes?: number; dir?: string } = {}): Promise<Started> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'mast-crdt-'));
   const logs: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'error' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
@@ -55,7 +55,7 @@ async function start(options: { maxDocs?: number; dir?: string } = {}): Promise<
     schema: compileManifest(manifest),
     config,
     logger,
-    crdtCache: { maxDocs: options.maxDocs ?? 100, maxBytes: 1 << 24 },
+    crdtCache: { maxDocs: options.maxDocs ?? 100, maxBytes: options.maxBytes ?? 1 << 24 },
   });
   const url = `http://127.0.0.1:${await server.listen()}`;
   const started: Started = {
@@ -157,6 +157,16 @@ describe('CRDT rows through the JSON write paths', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('keeps the cache under its byte budget and reloads what it evicted', async () => {
+    const s = await start({ maxBytes: 12_000 });
+    for (let i = 0; i < 8; i++) await s.call('POST', '/api/entities/Doc', { id: `d${i}`, title: `t${i}`, body: 'x'.repeat(200 + i) });
+    const stats = s.server.docs.cacheStats();
+    expect(stats.bytes).toBeLessThanOrEqual(12_000);
+    expect(stats.entries).toBeLessThan(8);
+    expect(stats.evictions).toBeGreaterThan(0);
+    for (let i = 0; i < 8; i++) expect((await rowAndDoc(s, `d${i}`)).projected.body).toBe('x'.repeat(200 + i));
   });
 
   it('a corrupt stored document is reported (error and log), the server keeps serving, and removing it repairs the row', async () => {

@@ -45,7 +45,7 @@ export interface MastServerOptions {
   readonly logger?: Logger;
   /** Read-permission hook of live queries (default: the manifest's read policies). */
   readonly liveAccess?: LiveAccess;
-  /** Budgets of the CRDT document cache (default: 10,000 documents, 256 MiB of snapshots). */
+  /** Budgets of the CRDT document cache (default: 10,000 documents, 256 MiB of estimated document memory). */
   readonly crdtCache?: { readonly maxDocs: number; readonly maxBytes: number };
 }
 
