@@ -38,11 +38,11 @@ function startServer(appDir: string, command = 'start'): Promise<{ port: number;
 }
 
 /** Polls a URL until it answers 200 (a reload landed) or ten seconds pass; returns the last status. */
-async function statusOnceReloaded(url: string): Promise<number> {
+async function statusOnceReloaded(url: string, init: RequestInit = {}): Promise<number> {
   let status = 0;
   for (let i = 0; i < 50 && status !== 200; i++) {
     await new Promise((r) => setTimeout(r, 200));
-    status = (await fetch(url)).status;
+    status = (await fetch(url, init)).status;
   }
   return status;
 }
@@ -112,6 +112,27 @@ describe('mast CLI', () => {
       expect(await statusOnceReloaded(`${base}/api/entities/Note`)).toBe(200);
     } finally {
       proc.kill('SIGTERM');
+    }
+  });
+
+  it('dev reloads functions when a file in functions/ changes', async () => {
+    // Inside the repository, so the function file can import @mast/functions from node_modules.
+    const local = mkdtempSync(join(process.cwd(), '.tmp-cli-'));
+    try {
+      const app = join(local, 'fn-app');
+      mast(['init', app]);
+      const { port, proc } = await startServer(app, 'dev');
+      try {
+        const url = `http://127.0.0.1:${port}/api/fn/hello`;
+        expect((await fetch(url, { method: 'POST' })).status).toBe(404);
+        writeFileSync(join(app, 'functions', 'hello.ts'), "import { query } from '@mast/functions';\nexport default query({ async handler() { return 'hi'; } });\n");
+        expect(await statusOnceReloaded(url, { method: 'POST' })).toBe(200);
+        expect(await (await fetch(url, { method: 'POST' })).json()).toBe('hi');
+      } finally {
+        proc.kill('SIGTERM');
+      }
+    } finally {
+      rmSync(local, { recursive: true, force: true });
     }
   });
 

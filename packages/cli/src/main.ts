@@ -1,5 +1,5 @@
-import { watch } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, watch } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { ManifestError, loadAppSchema } from '@mast/schema';
 import { MastServer, MigrationRefusedError, loadConfig, migrateStore, openStore, optionsHelp } from '@mast/server';
 import { parseArgs } from './args.js';
@@ -58,6 +58,27 @@ function watchSchema(appDir: string, server: MastServer): void {
       } catch (err) {
         const known = err instanceof ManifestError || err instanceof MigrationRefusedError;
         server.logger.error(known ? { message: (err as Error).message } : { err }, 'schema reload failed; still serving the previous schema');
+      }
+    }, 100);
+  });
+  watcher.unref();
+  watchFunctions(appDir, server);
+}
+
+/** Reloads functions when a file in `functions/` changes; open sockets and requests stay. */
+function watchFunctions(appDir: string, server: MastServer): void {
+  const dir = join(appDir, 'functions');
+  if (!existsSync(dir)) return;
+  let timer: NodeJS.Timeout | undefined;
+  const watcher = watch(dir, (_event, file) => {
+    if (file === null || !/\.(ts|js|mts|mjs)$/.test(file)) return;
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      try {
+        const set = await server.reloadFunctions();
+        server.logger.info({ functions: set.functions.size }, 'functions reloaded');
+      } catch (err) {
+        server.logger.error({ err }, 'function reload failed; still serving the previous functions');
       }
     }, 100);
   });
