@@ -1,4 +1,4 @@
-import { VersionVector, type LoroDoc } from 'loro-crdt';
+import { decodeImportBlobMeta, VersionVector, type LoroDoc } from 'loro-crdt';
 import { crdtFrameTypes, decodeCrdtFrame, encodeCrdtFrame, MAX_CRDT_NAME_BYTES, type ErrorMessage } from '@mast/protocol';
 import type { AuthContext } from '../auth/auth-context.js';
 import type { SchemaRef } from '../entities/schema-ref.js';
@@ -114,13 +114,15 @@ export class CrdtHub {
    * names, pushed through the write path. INVALID_MESSAGE for a frame whose lengths run past its
    * end or whose type is not one a client sends; push errors as for HTTP.
    */
-  async push(auth: AuthContext, bytes: Uint8Array): Promise<{ entity: string; rowId: string; outcome: PushOutcome }> {
+  async push(sink: CrdtSink, auth: AuthContext, bytes: Uint8Array): Promise<{ entity: string; rowId: string; outcome: PushOutcome }> {
     const decoded = decodeCrdtFrame(bytes);
     if (!decoded.ok) throw new AppError('INVALID_MESSAGE', `Unreadable CRDT frame (${decoded.error})`);
     const { type, entity, rowId, payload } = decoded.frame;
     if (type !== crdtFrameTypes.update && type !== crdtFrameTypes.snapshot) {
       throw new AppError('INVALID_MESSAGE', `A client CRDT frame has type 0x10 or 0x11, not 0x${type.toString(16).padStart(2, '0')}`, { extra: { entity, rowId } });
     }
+    const subscription = this.#bySink.get(sink)?.get(keyOf(entity, rowId));
+    if (subscription) credit(subscription, payload);
     try {
       const outcome = await pushCrdtUpdate(this.#deps.writes, auth, entity, rowId, payload, this.#deps.maxUpdateBytes);
       return { entity, rowId, outcome };
@@ -217,6 +219,24 @@ export class CrdtHub {
     mine?.delete(key);
     if (mine?.size === 0) this.#bySink.delete(subscription.sink);
   }
+}
+
+/**
+ * Counts a client's own update as seen by it, so the commit does not echo it back. A Loro
+ * document holds every peer's ops as a prefix, so a client that sent ops up to a peer's end
+ * counter holds all of that peer's ops before it: the merged vector stays a lower bound of
+ * what the client has, whether or not the push then succeeds.
+ */
+function credit(subscription: Subscription, payload: Uint8Array): void {
+  let end: Map<`${number}`, number>;
+  try {
+    end = decodeImportBlobMeta(payload, false).partialEndVersionVector.toJSON();
+  } catch {
+    return; // not a Loro blob: the push fails anyway
+  }
+  const merged = subscription.version.toJSON();
+  for (const [peer, counter] of end) if ((merged.get(peer) ?? 0) < counter) merged.set(peer, counter);
+  subscription.version = new VersionVector(merged);
 }
 
 function decodeVersion(bytes: Uint8Array): VersionVector | null {

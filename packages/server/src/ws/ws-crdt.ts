@@ -55,8 +55,8 @@ export function handleCrdtText(hub: CrdtHub, socket: CrdtSocket, auth: AuthConte
   }
 }
 
-/** A binary frame: a client's CRDT push. Success is silent (the change comes back as `0x11`). */
+/** A binary frame: a client's CRDT push. Success is silent (other subscribers get it as `0x11`). */
 export function handleCrdtBinary(hub: CrdtHub, socket: CrdtSocket, auth: AuthContext, bytes: Uint8Array, onInternal: (err: unknown) => void): void {
   // The hub's errors already name the row (entity, rowId) when the frame could be read.
-  hub.push(auth, bytes).catch((err: unknown) => reply(socket, err, {}, onInternal));
+  hub.push(socket, auth, bytes).catch((err: unknown) => reply(socket, err, {}, onInternal));
 }
