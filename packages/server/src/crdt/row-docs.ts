@@ -47,6 +47,8 @@ export class RowDocs {
    * (one writer); a backend with concurrent writers must lock the row before forking.
    */
   readonly #peer: bigint;
+  /** Counts installed commits: a reload that started before one must not cache what it read. */
+  #commits = 0;
 
   constructor(store: Store, options: RowDocsOptions) {
     this.#store = store;
@@ -59,8 +61,14 @@ export class RowDocs {
   async read(entity: string, rowId: string): Promise<LoroDoc | null> {
     const cached = this.#cache.get(keyOf(entity, rowId));
     if (cached) return cached;
+    const commits = this.#commits;
     const record = await this.#store.crdt.get(entity, rowId);
-    return record ? this.#remember(record) : null;
+    if (!record) return null;
+    const doc = this.#decode(record);
+    // A commit installed meanwhile may be newer than what was read; caching this document would
+    // let the next write fork from it and reuse op ids that clients already hold.
+    if (this.#commits === commits) this.#cache.set(keyOf(entity, rowId), doc, memoryEstimate(record.snapshot.length));
+    return doc;
   }
 
   /**
@@ -124,17 +132,12 @@ export class RowDocs {
 
   /** Installs the documents of a committed transaction and tells the listeners. */
   installCommitted(changes: ReadonlyMap<string, { entity: string; rowId: string; doc: LoroDoc | null; bytes: number }>): void {
+    this.#commits++;
     for (const [key, change] of changes) {
       if (change.doc) this.#cache.set(key, change.doc, change.bytes);
       else this.#cache.delete(key);
     }
     for (const change of changes.values()) for (const listener of this.#listeners) listener(change.entity, change.rowId, change.doc);
-  }
-
-  #remember(record: CrdtRecord): LoroDoc {
-    const doc = this.#decode(record);
-    this.#cache.set(keyOf(record.entity, record.rowId), doc, memoryEstimate(record.snapshot.length));
-    return doc;
   }
 
   #decode(record: CrdtRecord): LoroDoc {
