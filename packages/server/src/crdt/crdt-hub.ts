@@ -79,13 +79,22 @@ export class CrdtHub {
     if (!row || (!auth.isAdmin && !this.#deps.schema.access.canRead(auth, entity.name, row))) {
       throw new AppError('NOT_FOUND', `${entity.name} with id "${rowId}" not found`);
     }
-    const doc = (await this.#deps.docs.read(entity.name, rowId)) ?? (await this.#deps.docs.materialize(entity, rowId));
     const from = version ? decodeVersion(version) : null;
-    const delta = from !== null && (doc.oplogVersion().compare(from) ?? -1) >= 0;
-    const payload = delta ? doc.export({ mode: 'update', from: from! }) : doc.export({ mode: 'snapshot' });
-    const subscription: Subscription = { sink, auth, entity: entity.name, rowId, version: doc.oplogVersion() };
-    this.#add(subscription);
-    sink.sendBinary(encodeCrdtFrame(delta ? crdtFrameTypes.update : crdtFrameTypes.snapshot, entity.name, rowId, payload));
+    // Registered in the same synchronous step as the export, so no commit falls between them.
+    const first = (doc: LoroDoc): Subscription => {
+      const delta = from !== null && (doc.oplogVersion().compare(from) ?? -1) >= 0;
+      const payload = delta ? doc.export({ mode: 'update', from: from! }) : doc.export({ mode: 'snapshot' });
+      const subscription: Subscription = { sink, auth, entity: entity.name, rowId, version: doc.oplogVersion() };
+      this.#add(subscription);
+      sink.sendBinary(encodeCrdtFrame(delta ? crdtFrameTypes.update : crdtFrameTypes.snapshot, entity.name, rowId, payload));
+      return subscription;
+    };
+    let subscription = await this.#deps.docs.use(entity.name, rowId, first);
+    if (!subscription) {
+      await this.#deps.docs.materialize(entity, rowId);
+      subscription = await this.#deps.docs.use(entity.name, rowId, first);
+    }
+    if (!subscription) throw new AppError('NOT_FOUND', `${entity.name} with id "${rowId}" not found`);
     await this.#catchUp(subscription);
   }
 
@@ -102,10 +111,12 @@ export class CrdtHub {
   async resync(sink: CrdtSink, entity: string, rowId: string): Promise<void> {
     const subscription = this.#bySink.get(sink)?.get(keyOf(entity, rowId));
     if (!subscription) throw new AppError('UNKNOWN_SUBSCRIPTION', `Not subscribed to ${entity} "${rowId}"`);
-    const doc = await this.#deps.docs.read(entity, rowId);
-    if (!doc) throw new AppError('NOT_FOUND', `${entity} with id "${rowId}" not found`);
-    subscription.version = doc.oplogVersion();
-    sink.sendBinary(encodeCrdtFrame(crdtFrameTypes.snapshot, entity, rowId, doc.export({ mode: 'snapshot' })));
+    const sent = await this.#deps.docs.use(entity, rowId, (doc) => {
+      subscription.version = doc.oplogVersion();
+      sink.sendBinary(encodeCrdtFrame(crdtFrameTypes.snapshot, entity, rowId, doc.export({ mode: 'snapshot' })));
+      return true;
+    });
+    if (!sent) throw new AppError('NOT_FOUND', `${entity} with id "${rowId}" not found`);
     await this.#catchUp(subscription);
   }
 
@@ -150,10 +161,12 @@ export class CrdtHub {
     this.#stop();
   }
 
-  /** Sends what a commit that landed between reading the document and registering carried. */
+  /** Sends what a commit carried that was newer than the (reloaded) document the first frame came from. */
   async #catchUp(subscription: Subscription): Promise<void> {
-    const doc = await this.#deps.docs.read(subscription.entity, subscription.rowId);
-    if (doc && (doc.oplogVersion().compare(subscription.version) ?? 0) > 0) this.#send([subscription], doc);
+    await this.#deps.docs.use(subscription.entity, subscription.rowId, (doc) => {
+      const current = this.#bySink.get(subscription.sink)?.get(keyOf(subscription.entity, subscription.rowId)) === subscription;
+      if (current && (doc.oplogVersion().compare(subscription.version) ?? 0) > 0) this.#send([subscription], doc);
+    });
   }
 
   #committed(entity: string, rowId: string, doc: LoroDoc | null): void {

@@ -19,9 +19,10 @@ function changedFields(projected: Record<string, unknown>, current: Row | null):
 
 /**
  * A JSON write (REST, batch, transact, sync push, functions) to a row of a CRDT entity: the
- * validated values go into a fork of the row's document, the projection of the fork is what
- * `sqlWrite` stores, and the fork is persisted only when the SQL write found its row. Returns
- * the row `sqlWrite` returned. `current` is the row before the write (null for an insert).
+ * validated values go into the row's document as this transaction holds it, its projection is
+ * what `sqlWrite` stores, and the document is persisted only when the SQL write found its row
+ * (otherwise, or on a throw, the document's changes are dropped). Returns the row `sqlWrite`
+ * returned. `current` is the row before the write (null for an insert).
  */
 export async function writeRowDoc(
   stage: CrdtStage,
@@ -32,11 +33,17 @@ export async function writeRowDoc(
   values: Readonly<Record<string, unknown>>,
   sqlWrite: (values: Record<string, unknown>) => Promise<Row | null>,
 ): Promise<Row | null> {
-  const doc = current ? await stage.fork(tx, entity, rowId, current) : stage.create();
-  writeFields(doc, entity, values);
-  const row = await sqlWrite(changedFields(projectDoc(doc, entity), current));
-  if (row) await stage.save(tx, entity.name, rowId, doc);
-  return row;
+  const doc = current ? await stage.open(tx, entity, rowId, current) : stage.create(entity.name, rowId);
+  try {
+    writeFields(doc, entity, values);
+    const row = await sqlWrite(changedFields(projectDoc(doc, entity), current));
+    if (row) await stage.save(tx, entity.name, rowId, doc);
+    else stage.failed(entity.name, rowId);
+    return row;
+  } catch (err) {
+    stage.failed(entity.name, rowId);
+    throw err;
+  }
 }
 
 /** What merging a client update did. */
@@ -52,10 +59,10 @@ export interface MergeOutcome {
 /**
  * Merges a client's Loro update (or snapshot) into a row's document, inside a write
  * transaction. The row must exist and be readable (else NOT_FOUND) and updatable by `auth`
- * before the merge; the bytes are imported into a fork, so bytes that do not decode
- * (CRDT_DECODE_FAILED), that depend on changes the server lacks (CRDT_MISSING_DEPENDENCIES),
- * that project to invalid field values, or whose result the update policy refuses, leave the
- * document and the row as they were.
+ * before the merge; the bytes are imported into the transaction's copy of the document, so
+ * bytes that do not decode (CRDT_DECODE_FAILED), that depend on changes the server lacks
+ * (CRDT_MISSING_DEPENDENCIES), that project to invalid field values, or whose result the
+ * update policy refuses, leave the committed document and the row as they were.
  */
 export async function mergeUpdate(
   stage: CrdtStage,
@@ -70,26 +77,32 @@ export async function mergeUpdate(
   const before = await tx.get(entity.name, rowId);
   if (!before || (!auth.isAdmin && !access.canRead(auth, entity.name, before))) throw notFound();
   if (!auth.isAdmin) access.checkUpdate(auth, entity.name, before, before, {});
-  const doc = await stage.fork(tx, entity, rowId, before);
-  const version = doc.oplogVersion();
-  let pending: boolean;
+  const doc = await stage.open(tx, entity, rowId, before);
   try {
-    pending = doc.import(update).pending !== null;
+    const version = doc.oplogVersion();
+    let pending: boolean;
+    try {
+      pending = doc.import(update).pending !== null;
+    } catch (err) {
+      throw new AppError('CRDT_DECODE_FAILED', `The update for ${entity.name} "${rowId}" is not a Loro update or snapshot`, { cause: err });
+    }
+    if (pending) {
+      throw new AppError('CRDT_MISSING_DEPENDENCIES', `The update for ${entity.name} "${rowId}" depends on changes the server does not have; send them first or re-sync`);
+    }
+    if (doc.oplogVersion().compare(version) === 0) return { before, row: before, docChanged: false, rowChanged: false };
+    const projected = projectDoc(doc, entity);
+    for (const field of entity.fields) projected[field.name] = coerceFieldValue(entity, field, projected[field.name]);
+    const patch = changedFields(projected, before);
+    const after: Row = { ...before, ...patch };
+    if (!auth.isAdmin) access.checkUpdate(auth, entity.name, before, after, patch);
+    const rowChanged = Object.keys(patch).length > 0;
+    const row = rowChanged ? await tx.update(entity.name, rowId, patch) : before;
+    if (!row) throw notFound();
+    await stage.save(tx, entity.name, rowId, doc);
+    return { before, row, docChanged: true, rowChanged };
   } catch (err) {
-    throw new AppError('CRDT_DECODE_FAILED', `The update for ${entity.name} "${rowId}" is not a Loro update or snapshot`, { cause: err });
+    // Whatever the import added (pending ops included) must not reach a later save or the cache.
+    stage.failed(entity.name, rowId);
+    throw err;
   }
-  if (pending) {
-    throw new AppError('CRDT_MISSING_DEPENDENCIES', `The update for ${entity.name} "${rowId}" depends on changes the server does not have; send them first or re-sync`);
-  }
-  if (doc.oplogVersion().compare(version) === 0) return { before, row: before, docChanged: false, rowChanged: false };
-  const projected = projectDoc(doc, entity);
-  for (const field of entity.fields) projected[field.name] = coerceFieldValue(entity, field, projected[field.name]);
-  const patch = changedFields(projected, before);
-  const after: Row = { ...before, ...patch };
-  if (!auth.isAdmin) access.checkUpdate(auth, entity.name, before, after, patch);
-  const rowChanged = Object.keys(patch).length > 0;
-  const row = rowChanged ? await tx.update(entity.name, rowId, patch) : before;
-  if (!row) throw notFound();
-  await stage.save(tx, entity.name, rowId, doc);
-  return { before, row, docChanged: true, rowChanged };
 }

@@ -35,3 +35,18 @@ describe('DocCache', () => {
     expect(cache.stats()).toMatchObject({ entries: 0, bytes: 0 });
   });
 });
+
+describe('DocCache drops', () => {
+  it('reports evicted and replaced values, not deleted or refused ones', () => {
+    const dropped: string[] = [];
+    const cache = new DocCache<string>(2, 10, (value) => dropped.push(value));
+    cache.set('a', 'A', 1);
+    cache.set('b', 'B', 1);
+    cache.set('c', 'C', 1); // evicts A
+    cache.set('b', 'B2', 1); // replaces B
+    cache.set('b', 'B2', 1); // same value: not dropped
+    expect(cache.delete('c')).toBe(true);
+    cache.set('huge', 'H', 11);
+    expect(dropped).toEqual(['A', 'B']);
+  });
+});

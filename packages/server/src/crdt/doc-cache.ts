@@ -7,12 +7,19 @@ export class DocCache<V> {
   readonly #entries = new Map<string, { value: V; bytes: number }>();
   readonly #maxEntries: number;
   readonly #maxBytes: number;
+  readonly #onDrop: ((value: V) => void) | undefined;
   #bytes = 0;
   #evictions = 0;
 
-  constructor(maxEntries: number, maxBytes: number) {
+  /**
+   * `onDrop` is called with a value the cache let go of by itself: evicted past a budget or
+   * replaced by another value; never for `delete`, nor for a value refused as too large, which
+   * their callers keep.
+   */
+  constructor(maxEntries: number, maxBytes: number, onDrop?: (value: V) => void) {
     this.#maxEntries = Math.max(0, maxEntries);
     this.#maxBytes = Math.max(0, maxBytes);
+    this.#onDrop = onDrop;
   }
 
   /** The value under `key`, marking it most recently used. */
@@ -26,7 +33,9 @@ export class DocCache<V> {
 
   /** Stores `value` as the most recently used entry, then evicts down to both budgets. */
   set(key: string, value: V, bytes: number): void {
+    const previous = this.#entries.get(key)?.value;
     this.delete(key);
+    if (previous !== undefined && previous !== value) this.#onDrop?.(previous);
     if (bytes > this.#maxBytes || this.#maxEntries === 0) return;
     this.#entries.set(key, { value, bytes });
     this.#bytes += bytes;
@@ -35,6 +44,7 @@ export class DocCache<V> {
       this.#entries.delete(oldest);
       this.#bytes -= entry.bytes;
       this.#evictions++;
+      this.#onDrop?.(entry.value);
     }
   }
 

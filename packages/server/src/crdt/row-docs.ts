@@ -31,10 +31,12 @@ export function memoryEstimate(snapshotBytes: number): number {
 }
 
 /**
- * The Loro documents of CRDT rows. The cache holds committed documents only: a write works on
- * a fork inside its transaction (`CrdtStage`), and the fork replaces the cached document after
- * the commit, so readers never see a change that may still roll back, and a rollback needs no
- * clean-up. Evicted documents are reloaded from the sidecar on next use.
+ * The Loro documents of CRDT rows. The cache holds committed documents only. A write takes the
+ * row's document out of the cache (or decodes it from the sidecar as its transaction sees it),
+ * changes it in place inside its transaction (`CrdtStage`), and puts it back after the commit;
+ * a failed op or a rollback throws the changed document away, and the next use reloads the
+ * committed one. Readers therefore never see a change that may still roll back, and no write
+ * pays for copying the document. Evicted documents are reloaded from the sidecar on next use.
  */
 export class RowDocs {
   readonly #store: Store;
@@ -44,7 +46,8 @@ export class RowDocs {
   /**
    * One Loro peer id for this process's own edits (REST and function writes), so the version
    * vector does not grow by one peer per write. Safe because writes to one row are serialised
-   * (one writer); a backend with concurrent writers must lock the row before forking.
+   * (one writer) and only committed ops ever leave the process; a backend with concurrent
+   * writers must lock the row before taking its document.
    */
   readonly #peer: bigint;
   /** Counts installed commits: a reload that started before one must not cache what it read. */
@@ -53,42 +56,55 @@ export class RowDocs {
   constructor(store: Store, options: RowDocsOptions) {
     this.#store = store;
     this.#options = options;
-    this.#cache = new DocCache(options.maxDocs, options.maxBytes);
+    // Only the cache holds a document between uses (writes take it out first, readers use it
+    // synchronously), so one it lets go of can be freed at once instead of waiting for GC,
+    // which keeps the WASM heap from growing with evicted documents.
+    this.#cache = new DocCache<LoroDoc>(options.maxDocs, options.maxBytes, (doc) => doc.free());
     this.#peer = randomBytes(8).readBigUInt64BE() >> 1n;
   }
 
-  /** The committed document of a row (cached or loaded from the sidecar), or null when it has none. */
-  async read(entity: string, rowId: string): Promise<LoroDoc | null> {
-    const cached = this.#cache.get(keyOf(entity, rowId));
-    if (cached) return cached;
+  /**
+   * Runs `fn` on the committed document of a row (null when it has none). `fn` must not keep
+   * the document or await: a later write changes the cached document in place.
+   */
+  async use<T>(entity: string, rowId: string, fn: (doc: LoroDoc) => T): Promise<T | null> {
+    const key = keyOf(entity, rowId);
+    const cached = this.#cache.get(key);
+    if (cached) return fn(cached);
     const commits = this.#commits;
     const record = await this.#store.crdt.get(entity, rowId);
     if (!record) return null;
     const doc = this.#decode(record);
+    const result = fn(doc);
     // A commit installed meanwhile may be newer than what was read; caching this document would
-    // let the next write fork from it and reuse op ids that clients already hold.
-    if (this.#commits === commits) this.#cache.set(keyOf(entity, rowId), doc, memoryEstimate(record.snapshot.length));
-    return doc;
+    // let the next write build on it and reuse op ids that clients already hold.
+    if (this.#commits === commits && !this.#cache.has(key)) this.#cache.set(key, doc, memoryEstimate(record.snapshot.length));
+    return result;
+  }
+
+  /** A private copy of the committed document of a row, or null (for tests and tools). */
+  async read(entity: string, rowId: string): Promise<LoroDoc | null> {
+    return this.use(entity, rowId, (doc) => {
+      const copy = new LoroDoc();
+      copy.import(doc.export({ mode: 'snapshot' }));
+      return copy;
+    });
   }
 
   /**
-   * The document of a row that has none yet (written before its entity was a CRDT entity, or
-   * repaired by removing a corrupt one), created from its SQL values and stored, so clients
+   * Stores a document for a row that has none yet (written before its entity was a CRDT
+   * entity, or repaired by removing a corrupt one), created from its SQL values, so clients
    * never edit on top of a seed the server did not keep.
    */
-  async materialize(entity: EntitySchema, rowId: string): Promise<LoroDoc> {
+  async materialize(entity: EntitySchema, rowId: string): Promise<void> {
     const stage = this.stage();
-    const doc = await this.#store.write(async (tx) => {
-      const existing = await this.base(tx, entity.name, rowId);
-      if (existing) return existing;
+    await this.#store.write(async (tx) => {
+      if (await tx.getCrdt(entity.name, rowId)) return;
       const row = await tx.get(entity.name, rowId);
       if (!row) throw new AppError('NOT_FOUND', `${entity.name} with id "${rowId}" not found`);
-      const seeded = await stage.fork(tx, entity, rowId, row);
-      await stage.save(tx, entity.name, rowId, seeded);
-      return seeded;
+      await stage.save(tx, entity.name, rowId, await stage.open(tx, entity, rowId, row));
     });
     stage.commit();
-    return doc;
   }
 
   /** Starts the document changes of one write transaction. */
@@ -107,13 +123,16 @@ export class RowDocs {
     return this.#cache.stats();
   }
 
-  /** The document a transaction starts from: cached, else the one `tx` sees in the sidecar. */
-  async base(tx: WriteTx, entity: string, rowId: string): Promise<LoroDoc | null> {
+  /** Takes a row's document for a transaction: out of the cache, else as `tx` sees it in the sidecar. */
+  async take(tx: WriteTx, entity: string, rowId: string): Promise<LoroDoc | null> {
+    const key = keyOf(entity, rowId);
     // Other nodes may have written the row since it was cached: read what the transaction sees.
-    const cached = this.#store.capabilities.multiNode ? undefined : this.#cache.get(keyOf(entity, rowId));
-    if (cached) return cached;
-    const record = await tx.getCrdt(entity, rowId);
-    return record ? this.#decode(record) : null;
+    const cached = this.#store.capabilities.multiNode ? undefined : this.#cache.get(key);
+    this.#cache.delete(key);
+    const record = cached ? null : await tx.getCrdt(entity, rowId);
+    const doc = cached ?? (record ? this.#decode(record) : null);
+    doc?.setPeerId(this.#peer);
+    return doc;
   }
 
   /** A new document for this process's edits. */
@@ -123,21 +142,22 @@ export class RowDocs {
     return doc;
   }
 
-  /** A writable fork of `doc` that records this process's edits under its own peer id. */
-  fork(doc: LoroDoc): LoroDoc {
-    const copy = doc.fork();
-    copy.setPeerId(this.#peer);
-    return copy;
+  /** A document decoded from a snapshot this process saved, for further edits. */
+  reopen(entity: string, rowId: string, snapshot: Uint8Array): LoroDoc {
+    const doc = this.#decode({ entity, rowId, snapshot, version: new Uint8Array(0), updatedAt: 0 });
+    doc.setPeerId(this.#peer);
+    return doc;
   }
 
   /** Installs the documents of a committed transaction and tells the listeners. */
   installCommitted(changes: ReadonlyMap<string, { entity: string; rowId: string; doc: LoroDoc | null; bytes: number }>): void {
     this.#commits++;
+    // Listeners first: caching one document may evict (and free) another of this commit.
+    for (const change of changes.values()) for (const listener of this.#listeners) listener(change.entity, change.rowId, change.doc);
     for (const [key, change] of changes) {
       if (change.doc) this.#cache.set(key, change.doc, change.bytes);
       else this.#cache.delete(key);
     }
-    for (const change of changes.values()) for (const listener of this.#listeners) listener(change.entity, change.rowId, change.doc);
   }
 
   #decode(record: CrdtRecord): LoroDoc {
@@ -153,56 +173,90 @@ export class RowDocs {
   }
 }
 
+/** One row's document in a transaction: the document, and the snapshot last saved (null: none yet). */
+interface StagedDoc {
+  readonly entity: string;
+  readonly rowId: string;
+  doc: LoroDoc | null;
+  saved: Uint8Array | null;
+  deleted: boolean;
+}
+
 /**
- * The document changes of one write transaction: forks of committed documents, persisted to
- * the sidecar through the transaction and installed in the cache by `commit()` once the
- * transaction has committed. Dropped unused on rollback.
+ * The document changes of one write transaction: documents taken from the cache (or the
+ * sidecar), changed in place, persisted through the transaction, and installed in the cache
+ * by `commit()` once the transaction has committed. Dropped on rollback.
  */
 export class CrdtStage {
   readonly #docs: RowDocs;
-  readonly #changes = new Map<string, { entity: string; rowId: string; doc: LoroDoc | null; bytes: number }>();
+  readonly #staged = new Map<string, StagedDoc>();
 
   constructor(docs: RowDocs) {
     this.#docs = docs;
   }
 
   /**
-   * A private fork of the row's current document (this transaction's, else the committed one).
-   * A row without a document (written before it was a CRDT entity, or whose sidecar entry was
-   * removed to repair it) gets one seeded from `seed`, its current SQL values.
+   * The row's document for this transaction, to change in place (call `failed` when the op
+   * changing it fails). A row without a document (written before its entity was a CRDT entity,
+   * or whose sidecar entry was removed to repair it) gets one seeded from `seed`, its SQL values.
    */
-  async fork(tx: WriteTx, entity: EntitySchema, rowId: string, seed: Row | null): Promise<LoroDoc> {
+  async open(tx: WriteTx, entity: EntitySchema, rowId: string, seed: Row | null): Promise<LoroDoc> {
     const key = keyOf(entity.name, rowId);
-    const staged = this.#changes.get(key);
-    const base = staged ? staged.doc : await this.#docs.base(tx, entity.name, rowId);
-    if (base) return this.#docs.fork(base);
-    const doc = this.#docs.newDoc();
-    if (seed) writeFields(doc, entity, withoutId(seed));
+    const staged = this.#staged.get(key);
+    if (staged?.doc) return staged.doc;
+    const taken = staged ? null : await this.#docs.take(tx, entity.name, rowId);
+    let doc = taken;
+    if (!doc) {
+      doc = this.#docs.newDoc();
+      if (seed) writeFields(doc, entity, withoutId(seed));
+    }
+    this.#staged.set(key, { entity: entity.name, rowId, doc, saved: staged?.saved ?? null, deleted: false });
     return doc;
   }
 
   /** A new, empty document for a row being inserted (any orphaned document of that id is replaced on save). */
-  create(): LoroDoc {
-    return this.#docs.newDoc();
+  create(entity: string, rowId: string): LoroDoc {
+    const doc = this.#docs.newDoc();
+    const staged = this.#staged.get(keyOf(entity, rowId));
+    this.#staged.set(keyOf(entity, rowId), { entity, rowId, doc, saved: staged?.saved ?? null, deleted: false });
+    return doc;
+  }
+
+  /**
+   * The op that changed the row's document failed: its changes must not reach a later save or
+   * the cache. The document goes back to what this transaction last saved (or is dropped, so
+   * the next use reloads the committed one).
+   */
+  failed(entity: string, rowId: string): void {
+    const key = keyOf(entity, rowId);
+    const staged = this.#staged.get(key);
+    if (!staged) return;
+    if (staged.saved && !staged.deleted) staged.doc = this.#docs.reopen(entity, rowId, staged.saved);
+    else if (!staged.deleted) this.#staged.delete(key);
   }
 
   /** Persists `doc` as the row's document in this transaction. */
   async save(tx: WriteTx, entity: string, rowId: string, doc: LoroDoc): Promise<void> {
     const snapshot = doc.export({ mode: 'snapshot' });
     await tx.putCrdt({ entity, rowId, snapshot, version: doc.oplogVersion().encode(), updatedAt: Date.now() });
-    this.#changes.set(keyOf(entity, rowId), { entity, rowId, doc, bytes: memoryEstimate(snapshot.length) });
+    this.#staged.set(keyOf(entity, rowId), { entity, rowId, doc, saved: snapshot, deleted: false });
   }
 
   /** Removes the row's document in this transaction (the row is being deleted). */
   async remove(tx: WriteTx, entity: string, rowId: string): Promise<void> {
     await tx.deleteCrdt(entity, rowId);
-    this.#changes.set(keyOf(entity, rowId), { entity, rowId, doc: null, bytes: 0 });
+    this.#staged.set(keyOf(entity, rowId), { entity, rowId, doc: null, saved: null, deleted: true });
   }
 
-  /** Call after the transaction committed: the staged documents become the committed ones. */
+  /** Call after the transaction committed: the saved documents become the committed ones. */
   commit(): void {
-    if (this.#changes.size > 0) this.#docs.installCommitted(this.#changes);
-    this.#changes.clear();
+    const changes = new Map<string, { entity: string; rowId: string; doc: LoroDoc | null; bytes: number }>();
+    for (const [key, s] of this.#staged) {
+      if (s.deleted) changes.set(key, { entity: s.entity, rowId: s.rowId, doc: null, bytes: 0 });
+      else if (s.saved && s.doc) changes.set(key, { entity: s.entity, rowId: s.rowId, doc: s.doc, bytes: memoryEstimate(s.saved.length) });
+    }
+    this.#staged.clear();
+    if (changes.size > 0) this.#docs.installCommitted(changes);
   }
 }
 
