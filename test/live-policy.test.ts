@@ -18,6 +18,9 @@ const ownerOnly = {
   canRead: (auth: { userId: string | null; isAdmin: boolean }, entity: string, row: Record<string, unknown>) =>
     entity !== 'Todo' || auth.isAdmin || (auth.userId !== null && row.ownerId === auth.userId),
   scopeOf: (auth: { userId: string | null }) => `user:${auth.userId ?? ''}`,
+  // The same rule as a store filter, so windows are read with one query.
+  readFilter: (auth: { userId: string | null; isAdmin: boolean }, entity: string) =>
+    entity !== 'Todo' || auth.isAdmin ? (true as const) : { kind: 'compare' as const, field: 'ownerId', op: 'eq' as const, value: auth.userId },
 };
 
 async function insert(data: Record<string, unknown>): Promise<{ id: string; seq: number }> {

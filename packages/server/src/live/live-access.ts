@@ -1,3 +1,4 @@
+import type { FilterNode } from '@mast/schema';
 import type { AuthContext } from '../auth/auth-context.js';
 import type { Row } from '../store/index.js';
 
@@ -11,6 +12,12 @@ export interface LiveAccess {
   canRead(auth: AuthContext, entity: string, row: Row): boolean;
   /** The visibility class of `auth` on `entity`; equal keys see equal rows. */
   scopeOf(auth: AuthContext, entity: string): string;
+  /**
+   * Optional: the rows `auth` may read as a store filter (`true`: all), so a window is fetched
+   * with one query instead of reading past hidden rows. Must agree with `canRead`; may throw
+   * (POLICY_DENIED) when `auth` can read no row of the entity, which fails the subscription.
+   */
+  readFilter?(auth: AuthContext, entity: string): FilterNode | true;
 }
 
 /** The scope of one identity: always safe, shares only between sockets of the same user. */

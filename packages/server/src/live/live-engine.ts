@@ -1,4 +1,4 @@
-import type { FilterNode, FindQuery } from '@mast/schema';
+import type { FindQuery } from '@mast/schema';
 import type { AuthContext } from '../auth/auth-context.js';
 import type { ChangeBus } from '../changes/change-bus.js';
 import { type FilterLimits, parseFilter } from '../entities/filter-parser.js';
@@ -57,6 +57,7 @@ export class LiveEngine {
   readonly #entities = new Map<string, EntityIndex>();
   /** Per sink, its subscription ids; null while the subscribe is still queued. */
   readonly #subs = new Map<LiveSink, Map<string, LiveQuery | null>>();
+
   #tail: Promise<unknown> = Promise.resolve();
   #seq = 0;
   #handles = 0;
@@ -168,7 +169,10 @@ export class LiveEngine {
     const entity = this.#options.schema.entity(request.entity);
     if (request.filter?.$offset !== undefined) throw new AppError('INVALID_QUERY', 'Live queries take no $offset; page with $order and $limit');
     const query: FindQuery = parseFilter(entity, request.filter, this.#options.limits);
-    const def: LiveQueryDef = { entity: entity.name, where: query.where, order: query.order, limit: query.limit ?? this.#options.limits.defaultLimit };
+    const visible = this.#access.readFilter?.(auth, entity.name) ?? true;
+    const where = query.where;
+    const fetchWhere = visible === true ? where : where ? { kind: 'and' as const, items: [where, visible] } : visible;
+    const def: LiveQueryDef = { entity: entity.name, where, fetchWhere, order: query.order, limit: query.limit ?? this.#options.limits.defaultLimit };
     const scope = this.#access.scopeOf(auth, entity.name);
     const key = JSON.stringify([def.entity, scope, def.where ?? null, def.order ?? [], def.limit]);
     return { id: request.id, key, def, auth };
@@ -234,8 +238,8 @@ export class LiveEngine {
 
   /**
    * The first `limit + 1` visible rows of a query, in order. Rows the access hook hides are
-   * skipped, so with a selective hook this reads further pages (policies pushed into SQL will
-   * make that one query).
+   * skipped; with the hook's `readFilter` the store already leaves them out, so one page is
+   * read, otherwise further pages may be.
    */
   async #fetch(query: LiveQuery): Promise<Row[]> {
     const { def, auth } = query;
@@ -243,7 +247,7 @@ export class LiveEngine {
     const page = Math.max(want, 100);
     const out: Row[] = [];
     for (let offset = 0; out.length < want; offset += page) {
-      const where: FilterNode | undefined = def.where;
+      const where = def.fetchWhere;
       const rows = await this.#options.store.read((tx) =>
         tx.find(def.entity, { ...(where ? { where } : {}), ...(def.order ? { order: def.order } : {}), limit: page, offset }),
       );

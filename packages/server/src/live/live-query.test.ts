@@ -29,7 +29,7 @@ describe('LiveQuery window', () => {
       const visible = (row: Row): boolean => !hidden(row);
       const compare = rowComparator(order);
       const truth = (): Row[] => [...table.values()].filter((r) => evaluateFilter(where, r) && visible(r)).sort(compare);
-      const query = new LiveQuery('q', 'k', { entity: 'T', where, order, limit }, ANONYMOUS, () => {});
+      const query = new LiveQuery('q', 'k', { entity: 'T', where, fetchWhere: where, order, limit }, ANONYMOUS, () => {});
       query.reset(truth().slice(0, limit + 1));
       query.takeDiff();
       const client = new Map(query.rows.map((r) => [r.id, r]));

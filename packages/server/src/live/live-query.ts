@@ -18,6 +18,8 @@ export type RowVisibility = (row: Row) => boolean;
 export interface LiveQueryDef {
   readonly entity: string;
   readonly where: FilterNode | undefined;
+  /** What the store reads the window with: `where`, and the access hook's read filter if any. */
+  readonly fetchWhere: FilterNode | undefined;
   readonly order: FindQuery['order'];
   readonly limit: number;
 }
