@@ -5,6 +5,7 @@ export interface BenchArgs {
   readonly json: boolean;
   readonly writeDocs: boolean;
   readonly cpuProf: boolean;
+  readonly full: boolean;
   readonly help: boolean;
 }
 
@@ -13,13 +14,14 @@ export const MAX_DURATION_SEC = 60;
 const DEFAULT_DURATION_SEC = 5;
 
 /** Usage text. */
-export const USAGE = `usage: npm run bench -- [scenario...] [--duration s] [--json] [--write-docs] [--cpu-prof]
+export const USAGE = `usage: npm run bench -- [scenario...] [--duration s] [--json] [--write-docs] [--cpu-prof] [--full]
 
   scenario       which scenarios to run (default: all)
   --duration s   measured seconds per cell, fractions allowed (default ${DEFAULT_DURATION_SEC}, at most ${MAX_DURATION_SEC})
   --json         print the report as JSON instead of a table
   --write-docs   also write the tables to docs/benchmarks.md
-  --cpu-prof     write a V8 CPU profile of each server child to bench/results/`;
+  --cpu-prof     write a V8 CPU profile of each server child to bench/results/
+  --full         also run the large sizes (fanout: 10,000 subscribers)`;
 
 /** Parses argv (without node and the script); throws a message on bad input. */
 export function parseArgs(argv: readonly string[]): BenchArgs {
@@ -28,12 +30,14 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   let json = false;
   let writeDocs = false;
   let cpuProf = false;
+  let full = false;
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--json') json = true;
     else if (arg === '--write-docs') writeDocs = true;
     else if (arg === '--cpu-prof') cpuProf = true;
+    else if (arg === '--full') full = true;
     else if (arg === '--help' || arg === '-h') help = true;
     else if (arg === '--duration' || arg.startsWith('--duration=')) {
       const text = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
@@ -45,7 +49,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     } else if (arg.startsWith('-')) throw new Error(`unknown option ${arg}`);
     else scenarios.push(arg);
   }
-  return { scenarios, durationSec, json, writeDocs, cpuProf, help };
+  return { scenarios, durationSec, json, writeDocs, cpuProf, full, help };
 }
 
 /** Unmeasured warm-up per cell: a fifth of the measured window, between 0.1 and 1 second. */

@@ -1,10 +1,10 @@
 /**
- * `npm run bench -- [scenario...] [--duration s] [--json] [--write-docs] [--cpu-prof]`: runs the
+ * `npm run bench -- [scenario...] [--duration s] [--json] [--write-docs] [--cpu-prof] [--full]`: runs the
  * scenarios one after another, each in its own child processes, and prints a table or JSON.
  * Exits 1 when any cell failed or saw an error or non-2xx response; missed targets are reported
  * but do not fail the run (timing is not a pass/fail matter on a shared machine).
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { noisyRetriesFor, parseArgs, USAGE, warmupFor } from './cli-args.js';
@@ -36,7 +36,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const scenarios: ScenarioResult[] = [];
   for (const name of names) {
     const scenario = SCENARIOS.get(name)!;
-    scenarios.push(await scenario.run({ durationSec: args.durationSec, warmupSec, noisyRetries: noisyRetriesFor(args.durationSec), cpuProfileDir: args.cpuProf ? PROFILE_DIR : null, log }));
+    scenarios.push(await scenario.run({ durationSec: args.durationSec, warmupSec, noisyRetries: noisyRetriesFor(args.durationSec), cpuProfileDir: args.cpuProf ? PROFILE_DIR : null, full: args.full, log }));
   }
   const report: BenchReport = {
     machine,
@@ -52,8 +52,9 @@ async function main(argv: readonly string[]): Promise<number> {
   if (args.json) console.log(JSON.stringify(report, null, 2));
   else console.log([`${machineLine(machine)}; ${machine.date}; load average ${machine.loadAverageAtStart.join(' / ')} before, ${report.loadAverageAtEnd.join(' / ')} after`, report.note, '', ...scenarios.map(textTable)].join('\n\n'));
   if (args.writeDocs) {
-    const command = `npm run bench -- ${names.join(' ')} --duration ${args.durationSec} --write-docs`;
-    writeFileSync(DOCS_FILE, benchmarksDoc(report, command));
+    const command = `npm run bench -- ${names.join(' ')} --duration ${args.durationSec}${args.full ? ' --full' : ''} --write-docs`;
+    const previous = existsSync(DOCS_FILE) ? readFileSync(DOCS_FILE, 'utf8') : '';
+    writeFileSync(DOCS_FILE, benchmarksDoc(report, command, previous, [...SCENARIOS.keys()]));
     log(`bench: wrote ${DOCS_FILE}`);
   }
   if (args.cpuProf) log(`bench: CPU profiles in ${PROFILE_DIR}`);

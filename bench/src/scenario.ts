@@ -60,6 +60,11 @@ export interface ScenarioResult {
   readonly setup: Readonly<Record<string, unknown>>;
   readonly rows: readonly ResultRow[];
   readonly checks: readonly Check[];
+  /**
+   * The scenario's own table, when the CRUD columns (req/s against a store and a floor) do not
+   * fit what it measures; the reports print it instead of the default table.
+   */
+  readonly table?: { readonly columns: readonly string[]; readonly rows: readonly (readonly string[])[]; readonly notes?: readonly string[] };
 }
 
 /** Share of the machine (%) other processes may use during a cell before it counts as noisy. */
@@ -78,6 +83,8 @@ export interface ScenarioContext {
   readonly noisyRetries: number;
   /** Where the server child writes a V8 CPU profile, or null for none. */
   readonly cpuProfileDir: string | null;
+  /** `--full`: also run the sizes that need many sockets or minutes (e.g. 10,000 subscribers). */
+  readonly full: boolean;
   /** Progress line for humans, on stderr. */
   log(line: string): void;
 }

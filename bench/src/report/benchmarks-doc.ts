@@ -5,12 +5,14 @@ import { COLUMNS, rowCells } from './result-table.js';
 
 function markdownTable(result: ScenarioResult): string {
   const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
-  const align = COLUMNS.map((_, i) => (i === 0 ? '---' : '---:'));
-  return [line(COLUMNS), line(align), ...result.rows.map((row) => line(rowCells(row)))].join('\n');
+  const columns = result.table?.columns ?? COLUMNS;
+  const body = result.table?.rows ?? result.rows.map(rowCells);
+  const align = columns.map((_, i) => (i === 0 ? '---' : '---:'));
+  return [line(columns), line(align), ...body.map(line)].join('\n');
 }
 
-function scenarioSection(result: ScenarioResult): string {
-  const parts = [`## ${result.scenario}`, '', `${result.description}.`, '', markdownTable(result), ''];
+function scenarioSection(result: ScenarioResult, measured: string): string {
+  const parts = [`## ${result.scenario}`, '', measured, '', `${result.description}.`, '', ...(result.table?.notes ?? []).flatMap((note) => [note, '']), markdownTable(result), ''];
   const failed = result.rows.filter((row) => row.failure);
   if (failed.length > 0) parts.push(...failed.map((row) => `- **failed** ${row.op} c=${row.concurrency}: ${row.failure}`), '');
   if (result.checks.length > 0) {
@@ -21,20 +23,29 @@ function scenarioSection(result: ScenarioResult): string {
   return parts.join('\n');
 }
 
-/** The whole of `docs/benchmarks.md` for a report. */
-export function benchmarksDoc(report: BenchReport, command: string): string {
+/** The `## name` sections of an earlier benchmarks.md, by scenario name. */
+function sectionsOf(doc: string): Map<string, string> {
+  const sections = new Map<string, string>();
+  for (const part of doc.split(/^(?=## )/m).slice(1)) sections.set(part.slice(3, part.indexOf('\n')).trim(), part.replace(/\n+$/, '\n'));
+  return sections;
+}
+
+/**
+ * The whole of `docs/benchmarks.md` for a report. Sections of scenarios this run did not measure
+ * are kept from `previous` as they were (each section says when and how it was measured);
+ * sections follow `order`, the registration order of the scenarios.
+ */
+export function benchmarksDoc(report: BenchReport, command: string, previous = '', order: readonly string[] = []): string {
   const head = [
     '# Benchmarks',
     '',
     `<!-- Written by \`${command}\`; change bench/src/report/benchmarks-doc.ts, not this file. -->`,
     '',
-    `Measured ${report.machine.date.slice(0, 10)} with \`${command}\` (${report.durationSec} s per cell after ${report.warmupSec} s of warm-up).`,
-    '',
-    `Machine: ${machineLine(report.machine)}; load average ${report.machine.loadAverageAtStart.join(' / ')} (1/5/15 min) before the run.`,
+    `Each section says when and with which command it was measured; a run with \`--write-docs\` rewrites the sections of the scenarios it ran and keeps the others. Last written ${report.machine.date.slice(0, 10)} by \`${command}\`.`,
     '',
     `**These are loopback numbers.** ${report.note}`,
     '',
-    'How to read the table:',
+    'How to read the crud table (other scenarios explain theirs in their section):',
     '',
     '- `op`, `c`: the operation and the concurrency (connections, or async loops in-process).',
     '- `HTTP req/s` … `err/non-2xx`: Mast over HTTP measured by autocannon in its own process (for',
@@ -60,10 +71,16 @@ export function benchmarksDoc(report: BenchReport, command: string): string {
     'npm run bench -- crud --duration 3          # table on stdout, progress on stderr',
     'npm run -s bench -- crud --json             # JSON only (-s keeps npm\'s banner out)',
     'npm run bench -- crud --duration 3 --cpu-prof   # V8 profiles of the server in bench/results/',
+    'npm run bench -- fanout --duration 3 --full     # live-query fan-out, with 10,000 subscribers',
     '```',
     '',
     'A new scenario is one file in `bench/src/scenarios/` plus one line in its `index.ts`.',
     '',
   ];
-  return [...head, ...report.scenarios.map(scenarioSection)].join('\n');
+  const measured = `Measured ${report.machine.date.slice(0, 10)} with \`${command}\` (${report.durationSec} s per cell after ${report.warmupSec} s of warm-up) on ${machineLine(report.machine)}; load average ${report.machine.loadAverageAtStart.join(' / ')} (1/5/15 min) before the run.`;
+  const sections = sectionsOf(previous);
+  for (const result of report.scenarios) sections.set(result.scenario, scenarioSection(result, measured));
+  const rank = (name: string): number => (order.includes(name) ? order.indexOf(name) : order.length);
+  const names = [...sections.keys()].sort((a, b) => rank(a) - rank(b));
+  return [...head, ...names.map((name) => sections.get(name)!)].join('\n');
 }

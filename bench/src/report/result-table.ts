@@ -35,10 +35,11 @@ export function rowCells(row: ResultRow): string[] {
 
 /** Aligned plain-text table of one scenario, with its failures and checks below. */
 export function textTable(result: ScenarioResult): string {
-  const body = result.rows.map(rowCells);
-  const widths = COLUMNS.map((heading, i) => Math.max(heading.length, ...body.map((cells) => cells[i]!.length)));
+  const columns = result.table?.columns ?? COLUMNS;
+  const body = result.table?.rows ?? result.rows.map(rowCells);
+  const widths = columns.map((heading, i) => Math.max(heading.length, ...body.map((cells) => cells[i]!.length)));
   const line = (cells: readonly string[]): string => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
-  const out = [`${result.scenario}: ${result.description}`, line(COLUMNS), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)];
+  const out = [`${result.scenario}: ${result.description}`, line(columns), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)];
   for (const row of result.rows) if (row.failure) out.push(`FAILED ${row.op} c=${row.concurrency}: ${row.failure}`);
   for (const check of result.checks) out.push(`${check.pass ? 'pass' : 'MISS'}  ${check.name} (measured ${num(check.value, 2)})`);
   return out.join('\n');
