@@ -108,3 +108,18 @@ describe('sessions', () => {
     expect(tampered.status).toBe(401);
   });
 });
+
+describe('sign-out and open sockets', () => {
+  it("closes the signed-out session's sockets with 4001 and leaves other sessions' sockets open", async () => {
+    const { LiveClient } = await import('./helpers/live-client.js');
+    const a = (await mint({ user_id: 'u1' })).json.token as string;
+    const b = (await mint({ user_id: 'u1' })).json.token as string;
+    const wsUrl = t.url.replace('http', 'ws') + '/ws';
+    const { client: first } = await LiveClient.connect(wsUrl, { token: a });
+    const { client: second } = await LiveClient.connect(wsUrl, { token: b });
+    await t.request('DELETE', '/api/auth/session', { headers: bearer(a) });
+    expect((await first.closed).code).toBe(4001);
+    await t.server.sessions.revokeUser('u1');
+    expect((await second.closed).code).toBe(4001);
+  });
+});

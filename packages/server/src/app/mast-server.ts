@@ -196,6 +196,8 @@ export class MastServer {
       logger: this.logger,
     });
     this.sockets.attach(this.http.server, '/ws');
+    // Sign-out and revocation end the session's open sockets too, not only its next request.
+    this.sessions.onRevoke((event) => this.sockets.closeRevoked(event));
     this.#events = registerEventsRoutes(this.http, { live: this.live, maxBufferedBytes: this.config.wsMaxBuffered, keepAliveMs: this.config.wsPingInterval });
   }
 

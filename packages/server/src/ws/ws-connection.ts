@@ -85,6 +85,11 @@ export class LiveConnection implements LiveSink {
   }
 
   /** Closes with a named code; the socket's subscriptions end at once. */
+  /** Who this socket authenticated as, once it has. */
+  get auth(): AuthContext | null {
+    return this.#auth;
+  }
+
   close(name: CloseCodeName): void {
     if (this.#closed) return;
     this.#gone();

@@ -147,6 +147,17 @@ export class LiveSocketServer {
     );
   }
 
+  /** Closes (4001) the sockets of a revoked session, or of every session of a user. */
+  closeRevoked(event: { tokenHash?: string; userId?: string }): void {
+    for (const connection of this.#connections) {
+      const auth = connection.auth;
+      if (!auth || auth.isAdmin) continue;
+      const match =
+        (event.tokenHash !== undefined && auth.sessionHash === event.tokenHash) || (event.userId !== undefined && auth.userId === event.userId);
+      if (match) connection.close('UNAUTHORIZED');
+    }
+  }
+
   #heartbeat(): void {
     for (const connection of this.#connections) {
       if (!connection.alive) connection.terminate();
