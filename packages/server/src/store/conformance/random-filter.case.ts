@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateFilter } from '@mast/schema';
+// The same seeded PRNG (mulberry32) as the policy fuzzer, so a failing seed replays exactly.
+import { prng } from '@mast/policy/testing';
 import type { CompareOp, FilterNode, FilterValue } from '@mast/schema';
 import type { Row } from '../store.js';
 import { idSet, migrateBase, type StoreRef } from './fixtures.js';
@@ -9,18 +11,6 @@ import { idSet, migrateBase, type StoreRef } from './fixtures.js';
  * in length or by context) and random nested filters must select the same rows in SQL and in
  * memory (`evaluateFilter`). A failure prints the seed, the filter and both answers.
  */
-
-/** A small deterministic PRNG (mulberry32), so a failing seed replays exactly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Case pairs whose folds are tricky (İ folds to two code points, Σ to σ or ς by context, the
 // Kelvin sign to ASCII k), astral characters, characters above the surrogate range (where UTF-16
