@@ -15,6 +15,13 @@ export type {
   SessionStore,
   CrdtRecord,
   CrdtSnapshotStore,
+  JobStatus,
+  JobIdentity,
+  JobOwner,
+  NewJob,
+  JobRecord,
+  CronRecord,
+  JobStore,
 } from './store.js';
 export type {
   FilterValue,

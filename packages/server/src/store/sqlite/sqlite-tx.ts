@@ -5,9 +5,10 @@ import { compileFilter, compileFind } from '../sql/compile-filter.js';
 import { decodeRow, encodeFields } from '../sql/row-codec.js';
 import { SqlParams } from '../sql/sql-dialect.js';
 import { uniqueViolation } from '../sql/unique-violation.js';
-import type { ChangeRecord, CrdtRecord, NewChange, OpRecord, ReadTx, Row, WriteTx } from '../store.js';
+import type { ChangeRecord, CrdtRecord, JobOwner, NewChange, NewJob, OpRecord, ReadTx, Row, WriteTx } from '../store.js';
 import * as log from './sqlite-changes.js';
 import * as crdt from './sqlite-crdt.js';
+import * as jobs from './sqlite-jobs.js';
 import { isSqliteError, type Cells, type SqliteConnection } from './sqlite-connection.js';
 import { sqliteDialect as dialect } from './sqlite-dialect.js';
 
@@ -147,6 +148,16 @@ export class SqliteWriteTx extends SqliteReadTx implements WriteTx {
   async deleteCrdt(entity: string, rowId: string): Promise<boolean> {
     this.checkOpen();
     return crdt.deleteCrdt(this.conn, entity, rowId);
+  }
+
+  async enqueueJob(job: NewJob): Promise<void> {
+    this.checkOpen();
+    jobs.enqueueJob(this.conn, job);
+  }
+
+  async cancelJob(id: string, owner?: JobOwner): Promise<boolean> {
+    this.checkOpen();
+    return jobs.cancelJob(this.conn, id, owner, Date.now());
   }
 
   /**
