@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { parseCron } from './cron.js';
 import { argsValidator, type ArgsShape, type InferArgs } from './validators.js';
 
 /** The three kinds of server function. */
@@ -56,13 +57,40 @@ export interface QueryCtx extends BaseCtx {
   readonly db: DbReader;
 }
 
+/**
+ * Runs mutations and actions later, as durable jobs. In a mutation the job is written in the
+ * mutation's transaction: it exists if and only if the mutation commits. The target must be a
+ * mutation or an action, and its arguments are validated now (FN_NOT_FOUND, FN_TYPE_MISMATCH,
+ * INVALID_ARGS). A job runs as the caller that scheduled it.
+ */
+export interface Scheduler {
+  /** Runs `fn` with `args` after `delayMs` milliseconds; returns the job's id. */
+  runAfter(delayMs: number, fn: string, args?: Record<string, unknown>): Promise<string>;
+  /** Runs `fn` with `args` at `at` (a Date or ms since the epoch); returns the job's id. */
+  runAt(at: Date | number, fn: string, args?: Record<string, unknown>): Promise<string>;
+  /** Cancels a job this caller scheduled that has not started; false when it is not pending. */
+  cancel(jobId: string): Promise<boolean>;
+}
+
+/** Chunks of an action's streamed result. */
+export interface ResultStream {
+  /**
+   * Sends a chunk (any JSON value) to a caller that asked for a stream; dropped for one that did
+   * not. Chunks go out as they are written, before the result.
+   */
+  write(chunk: unknown): void;
+}
+
 /** The context of a mutation handler. */
 export interface MutationCtx extends BaseCtx {
   readonly db: DbWriter;
+  readonly scheduler: Scheduler;
 }
 
 /** The context of an action handler: no database, but other functions. */
 export interface ActionCtx extends BaseCtx {
+  readonly scheduler: Scheduler;
+  readonly stream: ResultStream;
   /** Runs a query function as the same caller. */
   runQuery<T = unknown>(name: string, args?: Record<string, unknown>): Promise<T>;
   /** Runs a mutation function as the same caller, in its own transaction. */
@@ -164,4 +192,42 @@ export function isFunctionDefinition(value: unknown): value is FunctionDefinitio
     typeof def.handler === 'function' &&
     typeof (def.args as { safeParse?: unknown } | undefined)?.safeParse === 'function'
   );
+}
+
+const CRONS_BRAND = Symbol.for('mast.crons');
+
+/** One cron schedule: run `function` (a mutation or action) with `args` at each match of `schedule`. */
+export interface CronSpec {
+  /** A 5-field cron expression, in UTC (see `parseCron`). */
+  readonly schedule: string;
+  readonly function: string;
+  readonly args?: Record<string, unknown>;
+}
+
+/** The app's cron schedules, by name: the default export of `functions/crons.ts`. */
+export interface CronDefinitions {
+  readonly [CRONS_BRAND]: true;
+  readonly schedules: Readonly<Record<string, CronSpec>>;
+}
+
+/**
+ * Declares the app's cron schedules (`export default crons({...})` in `functions/crons.ts`).
+ * Each expression is checked here, so a bad one fails the file's load with its message.
+ */
+export function crons(schedules: Record<string, CronSpec>): CronDefinitions {
+  for (const [name, spec] of Object.entries(schedules)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name)) throw new Error(`Cron "${name}": a name is letters, digits, _ . and -`);
+    try {
+      parseCron(spec.schedule);
+    } catch (err) {
+      throw new Error(`Cron "${name}": ${(err as Error).message}`);
+    }
+    if (typeof spec.function !== 'string' || spec.function === '') throw new Error(`Cron "${name}" names no function`);
+  }
+  return Object.freeze({ [CRONS_BRAND]: true as const, schedules: Object.freeze({ ...schedules }) });
+}
+
+/** True for what `crons` returned (even from another copy of this package). */
+export function isCronDefinitions(value: unknown): value is CronDefinitions {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[CRONS_BRAND] === true;
 }

@@ -31,6 +31,7 @@ export const errorCatalogue = {
   FN_TIMEOUT: { status: 400, message: 'The function did not finish in time', origin: 'pylon' },
   FN_RESULT_INVALID: { status: 400, message: 'The function returned a value that is not JSON', origin: 'mast' },
   FN_MUTATION_BLOCKED: { status: 400, message: 'The mutation awaited something other than ctx.db while holding the writer; use an action', origin: 'mast' },
+  FN_CANCELLED: { status: 400, message: 'The call was cancelled by its caller', origin: 'mast' },
   FN_QUERY_BLOCKED: { status: 400, message: 'The query awaited something other than ctx.db while holding its read snapshot; use an action', origin: 'mast' },
   // 401 / 403: who is asking
   AUTH_REQUIRED: { status: 401, message: 'Authentication required', origin: 'pylon' },
@@ -49,6 +50,7 @@ export const errorCatalogue = {
   UNIQUE_VIOLATION: { status: 409, message: 'A unique value is already taken', origin: 'mast' },
   OP_ID_REUSED: { status: 409, message: 'This op_id was already used for a different change', origin: 'mast' },
   DUPLICATE_SUBSCRIPTION: { status: 409, message: 'A subscription with this id is already open on this socket', origin: 'mast' },
+  JOB_STATE_CONFLICT: { status: 409, message: 'The job is not in a state that allows this', origin: 'mast' },
   CRDT_MISSING_DEPENDENCIES: { status: 409, message: 'The update depends on changes the server does not have; send them first', origin: 'mast' },
   RESYNC_REQUIRED: { status: 410, message: 'The cursor is outside the change log; re-sync', origin: 'pylon' },
   // 413 / 415 / 429: limits

@@ -18,7 +18,8 @@ import { registerPolicyRoutes } from '../http/policy-routes.js';
 import { registerEntityRoutes } from '../http/entities-routes.js';
 import { registerEventsRoutes, type EventStreams } from '../http/events-routes.js';
 import { registerFunctionRoutes, type FunctionStreams } from '../http/functions-routes.js';
-import { FunctionRegistry, FunctionRunner, loadFunctions, type FunctionSet } from '../functions/index.js';
+import { FunctionRegistry, FunctionRunner, JobWorker, loadFunctions, type FunctionSet } from '../functions/index.js';
+import { registerJobRoutes } from '../http/jobs-routes.js';
 import { registerSyncRoutes } from '../http/sync-routes.js';
 import { registerCrdtRoutes } from '../http/crdt-routes.js';
 import { registerSystemRoutes } from '../http/system-routes.js';
@@ -47,6 +48,8 @@ export interface MastServerOptions {
   readonly liveAccess?: LiveAccess;
   /** Budgets of the CRDT document cache (default: 10,000 documents, 256 MiB of estimated document memory). */
   readonly crdtCache?: { readonly maxDocs: number; readonly maxBytes: number };
+  /** The clock of jobs and cron schedules, ms since the epoch (default `Date.now`; tests move it). */
+  readonly now?: () => number;
 }
 
 /** Raised when the database cannot be brought to the schema without losing data. */
@@ -96,6 +99,8 @@ export class MastServer {
   readonly live: LiveEngine;
   readonly sockets: LiveSocketServer;
   readonly functions: FunctionRunner;
+  /** Runs due jobs and fires cron schedules. */
+  readonly jobs: JobWorker;
   readonly #functionRegistry = new FunctionRegistry();
   #events: EventStreams;
   readonly #appDir: string;
@@ -159,6 +164,8 @@ export class MastServer {
     registerSyncRoutes(this.http, sync);
     registerCrdtRoutes(this.http, { writes: this.writes, maxUpdateBytes: this.config.bodyLimit });
     registerAuthRoutes(this.http, this.sessions, cookie, { dev: this.config.dev });
+    const now = options.now ?? Date.now;
+    const scheduler = { registry: this.#functionRegistry, maxAttempts: this.config.jobMaxAttempts, now, onEnqueued: () => this.jobs.kick() };
     this.functions = new FunctionRunner({
       store: this.store,
       schema: this.schema,
@@ -167,7 +174,22 @@ export class MastServer {
       readLimits: limits,
       limits: { timeoutMs: this.config.fnTimeout, mutationTimeoutMs: this.config.fnMutationTimeout, idleMs: this.config.fnIdle },
       logger: this.logger,
+      jobs: scheduler,
     });
+    this.jobs = new JobWorker({
+      store: this.store,
+      runner: this.functions,
+      registry: this.#functionRegistry,
+      scheduler,
+      logger: this.logger,
+      now,
+      pollMs: this.config.jobPoll,
+      // A lease outlives every deadline of the call it covers (an action and the mutation it runs).
+      leaseMs: Math.max(this.config.jobLease, this.config.fnTimeout + this.config.fnMutationTimeout + 1000),
+      concurrency: this.config.jobConcurrency,
+      backoffMs: this.config.jobBackoff,
+    });
+    registerJobRoutes(this.http, { store: this.store, registry: this.#functionRegistry, now, onEnqueued: () => this.jobs.kick() });
     this.#functionStreams = registerFunctionRoutes(this.http, { runner: this.functions, registry: this.#functionRegistry, bus: this.bus, keepAliveMs: this.config.wsPingInterval });
     registerPolicyRoutes(this.http, { schema: this.schema, store: this.store });
     this.live = new LiveEngine({
@@ -245,6 +267,7 @@ export class MastServer {
     if (this.config.wsCompatPort) this.#compatServer = await this.sockets.listenCompat(port + 1, this.config.host);
     this.#pruneTimer = setInterval(() => void this.pruneChangeLog(), PRUNE_INTERVAL_MS);
     this.#pruneTimer.unref();
+    this.jobs.start();
     return port;
   }
 
@@ -282,6 +305,7 @@ export class MastServer {
         await this.sockets.close(this.config.shutdownGrace);
         if (this.#compatServer) await new Promise((resolve) => this.#compatServer!.close(resolve));
         await this.http.close();
+        await this.jobs.stop();
         await this.live.stop();
       } finally {
         clearTimeout(grace);

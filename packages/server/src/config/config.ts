@@ -32,6 +32,11 @@ export interface MastConfig {
   fnTimeout: number;
   fnMutationTimeout: number;
   fnIdle: number;
+  jobPoll: number;
+  jobConcurrency: number;
+  jobMaxAttempts: number;
+  jobBackoff: number;
+  jobLease: number;
   logLevel: string;
   corsOrigin: string | null;
 }

@@ -47,6 +47,11 @@ export const OPTIONS = [
   { key: 'fnTimeout', env: 'MAST_FN_TIMEOUT', flag: '--fn-timeout', type: 'duration', default: 10_000, description: 'how long a query or action function may run before FN_TIMEOUT' },
   { key: 'fnMutationTimeout', env: 'MAST_FN_MUTATION_TIMEOUT', flag: '--fn-mutation-timeout', type: 'duration', default: 5_000, description: 'how long a mutation function may hold the write transaction before FN_TIMEOUT' },
   { key: 'fnIdle', env: 'MAST_FN_IDLE', flag: '--fn-idle', type: 'duration', default: 1_000, description: 'how long a mutation, or a query holding its read snapshot, may await something other than ctx.db (FN_MUTATION_BLOCKED, FN_QUERY_BLOCKED)' },
+  { key: 'jobPoll', env: 'MAST_JOB_POLL', flag: '--job-poll', type: 'duration', default: 1_000, description: 'how often the job worker looks for due jobs and cron runs' },
+  { key: 'jobConcurrency', env: 'MAST_JOB_CONCURRENCY', flag: '--job-concurrency', type: 'int', default: 4, description: 'jobs one server runs at once (0 turns the worker off)' },
+  { key: 'jobMaxAttempts', env: 'MAST_JOB_MAX_ATTEMPTS', flag: '--job-max-attempts', type: 'int', default: 5, description: 'runs of a failing job before it is dead' },
+  { key: 'jobBackoff', env: 'MAST_JOB_BACKOFF', flag: '--job-backoff', type: 'duration', default: 1_000, description: 'delay before the first retry of a failed job; doubles with each attempt, at most 1 h' },
+  { key: 'jobLease', env: 'MAST_JOB_LEASE', flag: '--job-lease', type: 'duration', default: 60_000, description: 'how long a claimed job stays leased before another worker may run it again (at least the function deadlines plus 1 s)' },
   { key: 'logLevel', env: 'MAST_LOG_LEVEL', flag: '--log-level', type: 'string', default: 'info', description: 'pino log level (fatal..trace, silent)' },
   { key: 'corsOrigin', env: 'MAST_CORS_ORIGIN', flag: '--cors-origin', type: 'string', default: null, description: 'Access-Control-Allow-Origin (default * in dev, none otherwise)' },
 ] as const satisfies readonly OptionSpec[];
