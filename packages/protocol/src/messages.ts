@@ -1,15 +1,16 @@
 import { z } from 'zod';
 import type { ErrorCode } from './error-codes.js';
+import { fnCallMessage, fnCancelMessage, fnChunkMessage, fnResultMessage } from './functions.js';
 import { helloMessage } from './hello.js';
 import { ackMessage, errorMessage } from './reply.js';
 import { resumedMessage, resumeMessage } from './resume.js';
 import { diffMessage, resultMessage, subscribeMessage, unsubscribeMessage } from './subscribe.js';
 
 /** Every message a client may send. */
-export const clientMessage = z.discriminatedUnion('type', [subscribeMessage, unsubscribeMessage, resumeMessage]);
+export const clientMessage = z.discriminatedUnion('type', [subscribeMessage, unsubscribeMessage, resumeMessage, fnCallMessage, fnCancelMessage]);
 
 /** Every message the server sends. */
-export const serverMessage = z.discriminatedUnion('type', [helloMessage, resultMessage, diffMessage, resumedMessage, ackMessage, errorMessage]);
+export const serverMessage = z.discriminatedUnion('type', [helloMessage, resultMessage, diffMessage, resumedMessage, ackMessage, errorMessage, fnChunkMessage, fnResultMessage]);
 
 /** A client message. */
 export type ClientMessage = z.infer<typeof clientMessage>;

@@ -190,7 +190,7 @@ export class MastServer {
       backoffMs: this.config.jobBackoff,
     });
     registerJobRoutes(this.http, { store: this.store, registry: this.#functionRegistry, now, onEnqueued: () => this.jobs.kick() });
-    this.#functionStreams = registerFunctionRoutes(this.http, { runner: this.functions, registry: this.#functionRegistry, bus: this.bus, keepAliveMs: this.config.wsPingInterval });
+    this.#functionStreams = registerFunctionRoutes(this.http, { runner: this.functions, registry: this.#functionRegistry, bus: this.bus, keepAliveMs: this.config.wsPingInterval, maxBufferedBytes: this.config.wsMaxBuffered });
     registerPolicyRoutes(this.http, { schema: this.schema, store: this.store });
     this.live = new LiveEngine({
       store: this.store,
@@ -208,6 +208,7 @@ export class MastServer {
     this.sockets = new LiveSocketServer({
       live: this.live,
       crdt: this.crdt,
+      functions: this.functions,
       authenticate: (token) => this.sessions.resolve(token),
       maxPayload: this.config.wsMaxFrame,
       messagesPerSecond: this.config.wsMessageRate,

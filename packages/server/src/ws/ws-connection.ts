@@ -2,10 +2,13 @@ import { closeCodes, parseClientMessage, PROTOCOL_VERSION, type CloseCodeName, t
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import type { AuthContext } from '../auth/auth-context.js';
+import { AppError } from '../errors/index.js';
 import type { LiveEngine } from '../live/live-engine.js';
 import type { EncodedFrame, LiveSink } from '../live/live-frames.js';
 import type { CrdtHub } from '../crdt/crdt-hub.js';
+import type { FunctionRunner } from '../functions/index.js';
 import { handleCrdtBinary, handleCrdtText } from './ws-crdt.js';
+import { SocketCalls } from './ws-functions.js';
 import { errorReply } from './ws-reply.js';
 import { handleResume } from './ws-resume.js';
 import { handleSubscribe, handleUnsubscribe } from './ws-subscribe.js';
@@ -33,6 +36,7 @@ export class LiveConnection implements LiveSink {
   readonly #logger: Logger;
   readonly #onClose: (name: CloseCodeName) => void;
   readonly #crdt: CrdtHub | undefined;
+  readonly #calls: SocketCalls | undefined;
   #auth: AuthContext | null = null;
   #pending: Array<RawData | string | Uint8Array> = [];
   #closed = false;
@@ -42,9 +46,10 @@ export class LiveConnection implements LiveSink {
   /** False after a ping until the pong; a socket still false at the next ping is dead. */
   alive = true;
 
-  constructor(id: string, ws: WebSocket, live: LiveEngine, limits: ConnectionLimits, logger: Logger, onClose: (name: CloseCodeName) => void, crdt?: CrdtHub) {
+  constructor(id: string, ws: WebSocket, live: LiveEngine, limits: ConnectionLimits, logger: Logger, onClose: (name: CloseCodeName) => void, crdt?: CrdtHub, functions?: FunctionRunner) {
     this.id = id;
     this.#crdt = crdt;
+    this.#calls = functions && new SocketCalls(functions, this, (err) => this.#logger.error({ err, connectionId: this.id }, 'function call failed'));
     this.#ws = ws;
     this.#live = live;
     this.#limits = limits;
@@ -178,6 +183,13 @@ export class LiveConnection implements LiveSink {
           handleUnsubscribe(this.#live, this, message);
           this.sendMessage({ type: 'ack', id: message.id });
           return;
+        case 'fn-call':
+          work = this.#calls ? this.#calls.call(message, auth) : Promise.reject(new AppError('FN_NOT_FOUND', 'This server serves no functions'));
+          break;
+        case 'fn-cancel':
+          if (this.#calls) this.#calls.cancel(message);
+          else this.sendMessage({ type: 'error', id: message.id, code: 'NOT_FOUND', message: 'No call is running on this socket' });
+          return;
       }
     } catch (err) {
       work = Promise.reject(err);
@@ -197,6 +209,7 @@ export class LiveConnection implements LiveSink {
     clearTimeout(this.#expiry);
     this.#live.dropSink(this);
     this.#crdt?.dropSink(this);
+    this.#calls?.cancelAll();
   }
 }
 

@@ -9,6 +9,7 @@ import { toAppError } from '../errors/index.js';
 import type { LiveEngine } from '../live/live-engine.js';
 import { LiveConnection, type ConnectionLimits } from './ws-connection.js';
 import type { CrdtHub } from '../crdt/crdt-hub.js';
+import type { FunctionRunner } from '../functions/index.js';
 import { chooseProtocol, clientAddress, handshakeToken } from './ws-auth.js';
 
 /** Settings of the WebSocket transport. */
@@ -16,6 +17,8 @@ export interface SocketServerOptions extends ConnectionLimits {
   readonly live: LiveEngine;
   /** CRDT row sync (`crdt-*` messages and binary frames); without it binary frames are refused. */
   readonly crdt?: CrdtHub;
+  /** Serves `fn-call` and `fn-cancel`; without it calls answer FN_NOT_FOUND. */
+  readonly functions?: FunctionRunner;
   /**
    * Resolves a handshake's token (null: none). Throws AppError INVALID_TOKEN or SESSION_EXPIRED
    * for a token it rejects; the socket is then closed with the close code of the same name.
@@ -124,6 +127,7 @@ export class LiveSocketServer {
       this.#options.logger,
       (name) => this.#closedWith.set(name, this.closedWith(name) + 1),
       this.#options.crdt,
+      this.#options.functions,
     );
     this.#connections.add(connection);
     ws.once('close', () => {
