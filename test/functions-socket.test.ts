@@ -47,6 +47,7 @@ beforeAll(async () => {
   alice = ((await t.request('POST', '/api/auth/session', { body: { user_id: 'alice' }, headers: admin })).json as { token: string }).token;
   const set = await deployFunctions(t, {
     whoami: `export default query({ handler: (ctx) => ctx.auth.userId });`,
+    scarce: `export default query({ rateLimit: { max: 2, windowMs: 60_000 }, handler: (ctx) => ctx.auth.userId });`,
     add: `export default mutation({ args: { title: v.string() }, handler: async (ctx, a) => ({ id: await ctx.db.insert('Todo', { title: a.title, ownerId: ctx.auth.userId }) }) });`,
     addTwoThenThrow: `export default mutation({ handler: async (ctx) => {
       await ctx.db.insert('Todo', { title: 'one', ownerId: ctx.auth.userId });
@@ -172,6 +173,26 @@ describe('bad calls over the socket: the same errors as HTTP, the socket stays o
     expect(await client.next('error', (m) => m.id === 'm3')).toMatchObject({ code: 'UNKNOWN_MESSAGE' });
     client.send({ type: 'fn-call', id: 'ok', name: 'whoami' });
     expect((await client.next('fn-result')).value).toBe('alice');
+    client.close();
+  });
+});
+
+describe('the per-function call limit', () => {
+  it('counts one caller over HTTP and the socket together, answers 429 RATE_LIMITED past it, and leaves other callers alone', async () => {
+    const bob = ((await t.request('POST', '/api/auth/session', { body: { user_id: 'bob' }, headers: admin })).json as { token: string }).token;
+    const asAlice = { authorization: `Bearer ${alice}` };
+    expect((await t.request('POST', '/api/fn/scarce', { headers: asAlice })).status).toBe(200);
+    const { client } = await LiveClient.connect(wsUrl, { token: alice });
+    client.send({ type: 'fn-call', id: 'one', name: 'scarce' });
+    expect((await client.next('fn-result')).value).toBe('alice');
+    client.send({ type: 'fn-call', id: 'two', name: 'scarce' });
+    expect(await client.next('error', (m) => m.id === 'two')).toMatchObject({ code: 'RATE_LIMITED', retry_after_secs: expect.any(Number) });
+    const http = await t.request('POST', '/api/fn/scarce', { headers: asAlice });
+    expect([http.status, (http.json as { error: { code: string } }).error.code]).toEqual([429, 'RATE_LIMITED']);
+    // Another caller, another function and an admin are not affected.
+    expect((await t.request('POST', '/api/fn/scarce', { headers: { authorization: `Bearer ${bob}` } })).json).toBe('bob');
+    expect((await t.request('POST', '/api/fn/whoami', { headers: asAlice })).json).toBe('alice');
+    for (let i = 0; i < 3; i++) expect((await t.request('POST', '/api/fn/scarce', { headers: admin })).status).toBe(200);
     client.close();
   });
 });

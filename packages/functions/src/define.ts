@@ -137,12 +137,22 @@ export interface FunctionDefinition<K extends FunctionKind = FunctionKind> {
   readonly returns: z.ZodType | undefined;
   /** Runs `ctx.db` as admin, with no policy checks. Never the default. */
   readonly unsafeBypassPolicies: boolean;
+  /** Calls one caller may make per window (HTTP and socket); undefined: the server's default. */
+  readonly rateLimit: RateLimit | undefined;
   handler(ctx: CtxOf[K], args: Record<string, unknown>): unknown;
+}
+
+/** A per-caller call limit: at most `max` calls per `windowMs` (`max` 0: no limit). */
+export interface RateLimit {
+  readonly max: number;
+  readonly windowMs: number;
 }
 
 /** What `query`, `mutation` and `action` take. */
 export interface FunctionSpec<K extends FunctionKind, A extends ArgsShape, R> {
   readonly args?: A;
+  /** Overrides the server's per-function call limit (`MAST_FN_RATE_LIMIT` per minute) for this function. */
+  readonly rateLimit?: RateLimit;
   readonly returns?: z.ZodType<Awaited<R>>;
   readonly handler: (ctx: CtxOf[K], args: InferArgs<A>) => R;
 }
@@ -156,6 +166,14 @@ export interface DbFunctionSpec<K extends 'query' | 'mutation', A extends ArgsSh
   readonly unsafeBypassPolicies?: boolean;
 }
 
+function checkRateLimit(limit: RateLimit | undefined): RateLimit | undefined {
+  if (limit === undefined) return undefined;
+  if (!Number.isSafeInteger(limit.max) || limit.max < 0 || !Number.isSafeInteger(limit.windowMs) || limit.windowMs < 1) {
+    throw new Error('rateLimit needs a whole max >= 0 and a whole windowMs >= 1');
+  }
+  return Object.freeze({ max: limit.max, windowMs: limit.windowMs });
+}
+
 function define<K extends FunctionKind, A extends ArgsShape, R>(kind: K, spec: FunctionSpec<K, A, R> & { unsafeBypassPolicies?: boolean }): FunctionDefinition<K> {
   return Object.freeze({
     [FUNCTION_BRAND]: true as const,
@@ -163,6 +181,7 @@ function define<K extends FunctionKind, A extends ArgsShape, R>(kind: K, spec: F
     args: argsValidator(spec.args ?? ({} as A)) as unknown as z.ZodType<Record<string, unknown>>,
     returns: spec.returns,
     unsafeBypassPolicies: spec.unsafeBypassPolicies === true,
+    rateLimit: checkRateLimit(spec.rateLimit),
     handler: spec.handler as FunctionDefinition<K>['handler'],
   });
 }

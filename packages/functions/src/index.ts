@@ -19,6 +19,7 @@ export type {
   ActionCtx,
   CtxOf,
   Scheduler,
+  RateLimit,
   ResultStream,
   CronSpec,
   CronDefinitions,

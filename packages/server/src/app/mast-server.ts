@@ -20,6 +20,7 @@ import { registerEventsRoutes, type EventStreams } from '../http/events-routes.j
 import { registerFunctionRoutes, type FunctionStreams } from '../http/functions-routes.js';
 import { FunctionRegistry, FunctionRunner, JobWorker, loadFunctions, type FunctionSet } from '../functions/index.js';
 import { registerJobRoutes } from '../http/jobs-routes.js';
+import { FunctionRateLimit } from '../http/function-rate-limit.js';
 import { registerSyncRoutes } from '../http/sync-routes.js';
 import { registerCrdtRoutes } from '../http/crdt-routes.js';
 import { registerSystemRoutes } from '../http/system-routes.js';
@@ -190,7 +191,8 @@ export class MastServer {
       backoffMs: this.config.jobBackoff,
     });
     registerJobRoutes(this.http, { store: this.store, registry: this.#functionRegistry, now, onEnqueued: () => this.jobs.kick() });
-    this.#functionStreams = registerFunctionRoutes(this.http, { runner: this.functions, registry: this.#functionRegistry, bus: this.bus, keepAliveMs: this.config.wsPingInterval, maxBufferedBytes: this.config.wsMaxBuffered });
+    const fnRateLimit = new FunctionRateLimit(this.#functionRegistry, this.config.fnRateLimit);
+    this.#functionStreams = registerFunctionRoutes(this.http, { runner: this.functions, registry: this.#functionRegistry, bus: this.bus, rateLimit: fnRateLimit, keepAliveMs: this.config.wsPingInterval, maxBufferedBytes: this.config.wsMaxBuffered });
     registerPolicyRoutes(this.http, { schema: this.schema, store: this.store });
     this.live = new LiveEngine({
       store: this.store,
@@ -208,7 +210,7 @@ export class MastServer {
     this.sockets = new LiveSocketServer({
       live: this.live,
       crdt: this.crdt,
-      functions: this.functions,
+      functions: { runner: this.functions, rateLimit: fnRateLimit },
       authenticate: (token) => this.sessions.resolve(token),
       maxPayload: this.config.wsMaxFrame,
       messagesPerSecond: this.config.wsMessageRate,

@@ -32,6 +32,7 @@ export interface MastConfig {
   fnTimeout: number;
   fnMutationTimeout: number;
   fnIdle: number;
+  fnRateLimit: number;
   jobPoll: number;
   jobConcurrency: number;
   jobMaxAttempts: number;

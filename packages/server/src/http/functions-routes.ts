@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ChangeBus } from '../changes/change-bus.js';
 import { AppError, toAppError } from '../errors/index.js';
 import { AuthorError, QueryWatch, type FunctionRegistry, type FunctionRunner } from '../functions/index.js';
+import type { FunctionRateLimit } from './function-rate-limit.js';
 import { queryParam, requireAdmin } from './request-context.js';
 
 /** Services the function routes use. */
@@ -10,6 +11,8 @@ export interface FunctionRouteDeps {
   readonly runner: FunctionRunner;
   readonly registry: FunctionRegistry;
   readonly bus: ChangeBus;
+  /** The per-function call limit. */
+  readonly rateLimit: FunctionRateLimit;
   /** Period of the `: keepalive` comment on watch streams. */
   readonly keepAliveMs: number;
   /** Unsent bytes a streamed call may hold before it is cancelled as a slow consumer. */
@@ -144,6 +147,7 @@ export function registerFunctionRoutes(app: FastifyInstance, deps: FunctionRoute
   app.post('/api/fn/:name', async (request, reply) => {
     const { name } = request.params as { name: string };
     const opId = opIdOf(request);
+    deps.rateLimit.hit(name, request.auth, request.ip);
     const format = streamFormat(request.headers.accept);
     if (format) return streamCall(deps, request, reply, name, opId, format);
     try {
@@ -163,6 +167,7 @@ export function registerFunctionRoutes(app: FastifyInstance, deps: FunctionRoute
   app.get('/api/fn/:name/watch', async (request, reply) => {
     const { name } = request.params as { name: string };
     const args = watchArgs(queryParam(request, 'args'));
+    deps.rateLimit.hit(name, request.auth, request.ip);
     const headers = Object.fromEntries(Object.entries(reply.getHeaders()).map(([k, v]) => [k, String(v)]));
     const raw = reply.raw;
     reply.hijack();

@@ -6,9 +6,8 @@ import { AppError } from '../errors/index.js';
 import type { LiveEngine } from '../live/live-engine.js';
 import type { EncodedFrame, LiveSink } from '../live/live-frames.js';
 import type { CrdtHub } from '../crdt/crdt-hub.js';
-import type { FunctionRunner } from '../functions/index.js';
 import { handleCrdtBinary, handleCrdtText } from './ws-crdt.js';
-import { SocketCalls } from './ws-functions.js';
+import { SocketCalls, type SocketFunctions } from './ws-functions.js';
 import { errorReply } from './ws-reply.js';
 import { handleResume } from './ws-resume.js';
 import { handleSubscribe, handleUnsubscribe } from './ws-subscribe.js';
@@ -46,10 +45,10 @@ export class LiveConnection implements LiveSink {
   /** False after a ping until the pong; a socket still false at the next ping is dead. */
   alive = true;
 
-  constructor(id: string, ws: WebSocket, live: LiveEngine, limits: ConnectionLimits, logger: Logger, onClose: (name: CloseCodeName) => void, crdt?: CrdtHub, functions?: FunctionRunner) {
+  constructor(id: string, ws: WebSocket, live: LiveEngine, limits: ConnectionLimits, logger: Logger, onClose: (name: CloseCodeName) => void, crdt?: CrdtHub, functions?: SocketFunctions) {
     this.id = id;
     this.#crdt = crdt;
-    this.#calls = functions && new SocketCalls(functions, this, (err) => this.#logger.error({ err, connectionId: this.id }, 'function call failed'));
+    this.#calls = functions && new SocketCalls(functions, this, id, (err) => this.#logger.error({ err, connectionId: this.id }, 'function call failed'));
     this.#ws = ws;
     this.#live = live;
     this.#limits = limits;

@@ -1,11 +1,18 @@
 import type { FnCallMessage, FnCancelMessage, ServerMessage } from '@mast/protocol';
 import type { AuthContext } from '../auth/auth-context.js';
 import { AuthorError, type FunctionRunner } from '../functions/index.js';
+import type { FunctionRateLimit } from '../http/function-rate-limit.js';
 import { errorReply } from './ws-reply.js';
 
 /** A socket as function calls see it. */
 export interface CallSocket {
   sendMessage(message: ServerMessage): void;
+}
+
+/** What socket calls run through: the function runner and the per-function call limit. */
+export interface SocketFunctions {
+  readonly runner: FunctionRunner;
+  readonly rateLimit: FunctionRateLimit;
 }
 
 /** Calls one socket may have running at once; one more is refused with RATE_LIMITED. */
@@ -18,14 +25,17 @@ export const MAX_CALLS_IN_FLIGHT = 64;
  * calls in flight.
  */
 export class SocketCalls {
-  readonly #runner: FunctionRunner;
+  readonly #functions: SocketFunctions;
   readonly #socket: CallSocket;
+  readonly #socketId: string;
   readonly #onInternal: (err: unknown) => void;
   readonly #inFlight = new Map<string, AbortController>();
 
-  constructor(runner: FunctionRunner, socket: CallSocket, onInternal: (err: unknown) => void) {
-    this.#runner = runner;
+  /** `socketId` keys the call limit of an anonymous socket. */
+  constructor(functions: SocketFunctions, socket: CallSocket, socketId: string, onInternal: (err: unknown) => void) {
+    this.#functions = functions;
     this.#socket = socket;
+    this.#socketId = socketId;
     this.#onInternal = onInternal;
   }
 
@@ -44,7 +54,8 @@ export class SocketCalls {
     this.#inFlight.set(id, controller);
     let index = 0;
     try {
-      const value = await this.#runner.call(message.name, message.args, auth, {
+      this.#functions.rateLimit.hit(message.name, auth, this.#socketId);
+      const value = await this.#functions.runner.call(message.name, message.args, auth, {
         ...(message.opId === undefined ? {} : { opId: message.opId }),
         signal: controller.signal,
         onChunk: (data) => this.#socket.sendMessage({ type: 'fn-chunk', id, index: index++, data }),

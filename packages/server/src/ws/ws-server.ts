@@ -9,7 +9,7 @@ import { toAppError } from '../errors/index.js';
 import type { LiveEngine } from '../live/live-engine.js';
 import { LiveConnection, type ConnectionLimits } from './ws-connection.js';
 import type { CrdtHub } from '../crdt/crdt-hub.js';
-import type { FunctionRunner } from '../functions/index.js';
+import type { SocketFunctions } from './ws-functions.js';
 import { chooseProtocol, clientAddress, handshakeToken } from './ws-auth.js';
 
 /** Settings of the WebSocket transport. */
@@ -18,7 +18,7 @@ export interface SocketServerOptions extends ConnectionLimits {
   /** CRDT row sync (`crdt-*` messages and binary frames); without it binary frames are refused. */
   readonly crdt?: CrdtHub;
   /** Serves `fn-call` and `fn-cancel`; without it calls answer FN_NOT_FOUND. */
-  readonly functions?: FunctionRunner;
+  readonly functions?: SocketFunctions;
   /**
    * Resolves a handshake's token (null: none). Throws AppError INVALID_TOKEN or SESSION_EXPIRED
    * for a token it rejects; the socket is then closed with the close code of the same name.
