@@ -227,3 +227,16 @@ describe('/api/jobs', () => {
     expect(pending.jobs.map((j) => j.id)).toContain(id);
   });
 });
+
+describe('retention', () => {
+  it('finished jobs are pruned after MAST_JOB_RETENTION; pending ones stay', async () => {
+    const pending = (await callFn(t, 'later', { text: 'far future', ms: 365 * 86_400_000 }, as('alice'))).json as string;
+    const list = async () => ((await t.request('GET', '/api/jobs?limit=1000', { headers: admin })).json as { jobs: Job[] }).jobs;
+    expect((await list()).some((j) => j.status === 'succeeded')).toBe(true);
+    offset += 8 * 86_400_000;
+    await t.server.pruneChangeLog();
+    const left = await list();
+    expect(left.some((j) => j.id === pending)).toBe(true);
+    expect(left.filter((j) => j.status !== 'pending')).toEqual([]);
+  });
+});

@@ -103,6 +103,7 @@ export class MastServer {
   /** Runs due jobs and fires cron schedules. */
   readonly jobs: JobWorker;
   readonly #functionRegistry = new FunctionRegistry();
+  readonly #now: () => number;
   #events: EventStreams;
   readonly #appDir: string;
   readonly #functionStreams: FunctionStreams;
@@ -166,6 +167,7 @@ export class MastServer {
     registerCrdtRoutes(this.http, { writes: this.writes, maxUpdateBytes: this.config.bodyLimit });
     registerAuthRoutes(this.http, this.sessions, cookie, { dev: this.config.dev });
     const now = options.now ?? Date.now;
+    this.#now = now;
     const scheduler = { registry: this.#functionRegistry, maxAttempts: this.config.jobMaxAttempts, now, onEnqueued: () => this.jobs.kick() };
     this.functions = new FunctionRunner({
       store: this.store,
@@ -274,10 +276,11 @@ export class MastServer {
     return port;
   }
 
-  /** Applies change-log retention (and drops expired sessions) now; returns how many entries went. */
+  /** Applies change-log retention (and drops expired sessions and old finished jobs) now; returns how many entries went. */
   async pruneChangeLog(): Promise<number> {
     try {
       await this.store.sessions.pruneExpired(Date.now());
+      await this.store.jobs.prune(this.#now() - this.config.jobRetention);
       return await this.store.pruneChanges({ maxAgeMs: this.config.changeRetention, maxEntries: this.config.changeMaxEntries });
     } catch (err) {
       this.logger.error({ err }, 'change-log retention failed');

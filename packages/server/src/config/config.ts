@@ -38,6 +38,7 @@ export interface MastConfig {
   jobMaxAttempts: number;
   jobBackoff: number;
   jobLease: number;
+  jobRetention: number;
   logLevel: string;
   corsOrigin: string | null;
 }

@@ -53,6 +53,7 @@ export const OPTIONS = [
   { key: 'jobMaxAttempts', env: 'MAST_JOB_MAX_ATTEMPTS', flag: '--job-max-attempts', type: 'int', default: 5, description: 'runs of a failing job before it is dead' },
   { key: 'jobBackoff', env: 'MAST_JOB_BACKOFF', flag: '--job-backoff', type: 'duration', default: 1_000, description: 'delay before the first retry of a failed job; doubles with each attempt, at most 1 h' },
   { key: 'jobLease', env: 'MAST_JOB_LEASE', flag: '--job-lease', type: 'duration', default: 60_000, description: 'how long a claimed job stays leased before another worker may run it again (at least the function deadlines plus 1 s)' },
+  { key: 'jobRetention', env: 'MAST_JOB_RETENTION', flag: '--job-retention', type: 'duration', default: 7 * 24 * 3600 * 1000, description: 'how long finished jobs (succeeded, cancelled, dead) are kept for /api/jobs' },
   { key: 'logLevel', env: 'MAST_LOG_LEVEL', flag: '--log-level', type: 'string', default: 'info', description: 'pino log level (fatal..trace, silent)' },
   { key: 'corsOrigin', env: 'MAST_CORS_ORIGIN', flag: '--cors-origin', type: 'string', default: null, description: 'Access-Control-Allow-Origin (default * in dev, none otherwise)' },
 ] as const satisfies readonly OptionSpec[];

@@ -89,7 +89,8 @@ export class CallGuard implements DbActivity {
         );
       }
     });
-    const work = fn();
+    // A call cancelled before it started never runs its handler.
+    const work = cancel?.aborted ? limit : fn();
     // The handler may settle after a limit hit; that outcome is dropped, not left unhandled.
     work.catch(() => undefined);
     return Promise.race([work, limit]).finally(() => {

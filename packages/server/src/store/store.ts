@@ -184,6 +184,8 @@ export interface JobStore {
   get(id: string): Promise<JobRecord | null>;
   /** Jobs newest first, optionally of one status. */
   list(options: { status?: JobStatus; limit: number }): Promise<JobRecord[]>;
+  /** Deletes finished jobs (succeeded, cancelled, dead) last updated before `before`; returns how many went. */
+  prune(before: number): Promise<number>;
   /** Every stored cron state. */
   crons(): Promise<CronRecord[]>;
   /** Stores a cron's next run (creating or replacing it) without enqueueing anything. */

@@ -80,6 +80,19 @@ export function jobCases(store: StoreRef): void {
       expect((await store().jobs.claim(9_000, 100, 10)).map((j) => j.id)).toEqual(['mine', 'plain']);
     });
 
+    it('prunes finished jobs older than the cut, never pending or running ones', async () => {
+      for (const id of ['ok', 'gone', 'dead', 'pending', 'running']) await store().jobs.enqueue(job(id, 1_000));
+      await store().jobs.cancel('gone', undefined, 1_500);
+      const claimed = await store().jobs.claim(2_000, 100_000, 10);
+      const attempt = (id: string) => claimed.find((j) => j.id === id)!.attempts;
+      await store().jobs.complete('ok', attempt('ok'), 2_000);
+      await store().jobs.fail('dead', attempt('dead'), 'boom', null, 2_000);
+      await store().jobs.fail('pending', attempt('pending'), 'boom', 9_000, 2_000);
+      expect(await store().jobs.prune(2_000)).toBe(1);
+      expect(await store().jobs.prune(3_000)).toBe(2);
+      expect((await store().jobs.list({ limit: 10 })).map((j) => j.id).sort()).toEqual(['pending', 'running']);
+    });
+
     it('fires a cron exactly once per stored next run', async () => {
       await store().jobs.setCron({ name: 'nightly', schedule: '0 3 * * *', nextRunAt: 1_000 });
       const fire = (id: string) => store().jobs.fireCron('nightly', 1_000, 2_000, job(id, 1_000, { cron: 'nightly' }));

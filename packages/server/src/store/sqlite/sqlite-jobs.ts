@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS _mast_jobs (
 );
 CREATE INDEX IF NOT EXISTS _mast_jobs_due ON _mast_jobs (status, run_at);
 CREATE INDEX IF NOT EXISTS _mast_jobs_lease ON _mast_jobs (status, lease_until);
+CREATE INDEX IF NOT EXISTS _mast_jobs_updated ON _mast_jobs (status, updated_at);
 CREATE TABLE IF NOT EXISTS _mast_cron (
   name TEXT PRIMARY KEY NOT NULL,
   schedule TEXT NOT NULL,
@@ -107,6 +108,11 @@ export function listJobs(conn: SqliteConnection, status: JobStatus | undefined, 
       ? conn.all('SELECT * FROM _mast_jobs ORDER BY created_at DESC, id DESC LIMIT ?', [limit])
       : conn.all('SELECT * FROM _mast_jobs WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT ?', [status, limit]);
   return rows.map(toJob);
+}
+
+/** Deletes finished jobs last updated before `before`. */
+export function pruneJobs(conn: SqliteConnection, before: number): number {
+  return conn.run("DELETE FROM _mast_jobs WHERE status IN ('succeeded', 'cancelled', 'dead') AND updated_at < ?", [before]);
 }
 
 export function listCrons(conn: SqliteConnection): CronRecord[] {

@@ -73,6 +73,7 @@ class SqliteStoreImpl implements SqliteStore {
     retry: (id, now) => this.write(async () => jobs.retryJob(this.writer, id, now)),
     get: (id) => this.withReadConnection(async (conn) => jobs.getJob(conn, id)),
     list: ({ status, limit }) => this.withReadConnection(async (conn) => jobs.listJobs(conn, status, limit)),
+    prune: (before) => this.write(async () => jobs.pruneJobs(this.writer, before)),
     crons: () => this.withReadConnection(async (conn) => jobs.listCrons(conn)),
     setCron: (record) => this.write(async () => jobs.setCron(this.writer, record)),
     fireCron: (name, expected, next, job) => this.write(async () => jobs.fireCron(this.writer, name, expected, next, job)),
