@@ -6,7 +6,7 @@ import type { FilterLimits } from '../entities/filter-parser.js';
 import type { SchemaRef } from '../entities/schema-ref.js';
 import type { WritePath } from '../entities/write-path.js';
 import { AppError } from '../errors/index.js';
-import type { Store } from '../store/index.js';
+import type { Store, WriteTx } from '../store/index.js';
 import { CallGuard } from './call-guard.js';
 import { CallScheduler, QUERY_SCHEDULER, type JobSink, type SchedulerDeps } from './call-scheduler.js';
 import { MutationDb, QueryDb } from './function-db.js';
@@ -50,6 +50,8 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   /** Receives an action's `ctx.stream.write` chunks (as JSON values); without it they are dropped. */
   readonly onChunk?: (chunk: unknown) => void;
+  /** A mutation runs this in its transaction after the handler returned; a throw rolls it back. */
+  readonly beforeCommit?: (tx: WriteTx) => Promise<void>;
 }
 
 /**
@@ -183,7 +185,9 @@ export class FunctionRunner {
       const ctx: MutationCtx & Record<string, unknown> = { auth: publicAuth(auth), signal: guard.signal, error: ctxError, db, scheduler, ...noCalls('mutation') };
       const value = await guard.run(async () => def.handler(ctx, args), options.signal);
       // Checked inside the transaction: a result the client cannot receive rolls the writes back.
-      return this.#result(name, def, value);
+      const json = this.#result(name, def, value);
+      await options.beforeCommit?.(session.tx);
+      return json;
     });
     if (scheduled) this.#deps.jobs.onEnqueued?.();
     return result;

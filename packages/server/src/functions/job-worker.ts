@@ -48,8 +48,9 @@ function describeFailure(err: unknown): string {
  * are fired once), then claims as many due jobs as it has free slots. A job is claimed with a
  * lease: if this process dies mid-run, the job is run again once the lease expires. A failed
  * attempt is retried after an exponential backoff, and after its last attempt the job is dead.
- * A mutation job runs with the op id `job:<id>`, so a run repeated after a crash that followed
- * its commit returns the recorded result instead of writing twice.
+ * A mutation job is marked succeeded in the mutation's own transaction, so its writes take
+ * effect exactly once: a crash before the commit leaves neither, a run whose lease was taken
+ * over rolls back.
  */
 export class JobWorker {
   readonly #o: JobWorkerOptions;
@@ -148,9 +149,17 @@ export class JobWorker {
 
   async #run(job: JobRecord): Promise<void> {
     const { store, runner, now, logger } = this.#o;
+    let completed = false;
     try {
-      await runner.call(job.fn, job.args, authOf(job.identity), { opId: `job:${job.id}` });
-      await store.jobs.complete(job.id, job.attempts, now());
+      await runner.call(job.fn, job.args, authOf(job.identity), {
+        // A mutation job completes in the mutation's own transaction: its writes and its
+        // completion commit together, and not at all if this attempt lost its lease.
+        beforeCommit: async (tx) => {
+          if (!(await tx.completeJob(job.id, job.attempts, now()))) throw new AppError('JOB_STATE_CONFLICT', `Job "${job.id}" is no longer held by this attempt`);
+          completed = true;
+        },
+      });
+      if (!completed) await store.jobs.complete(job.id, job.attempts, now());
     } catch (err) {
       const last = job.attempts >= job.maxAttempts;
       const retryAt = last ? null : now() + Math.min(MAX_BACKOFF_MS, this.#o.backoffMs * 2 ** (job.attempts - 1));

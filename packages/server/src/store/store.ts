@@ -110,6 +110,8 @@ export interface WriteTx extends ReadTx {
   enqueueJob(job: NewJob): Promise<void>;
   /** Cancels a pending job in this transaction (see `JobStore.cancel`). */
   cancelJob(id: string, owner?: JobOwner): Promise<boolean>;
+  /** Completes a job's running attempt in this transaction (see `JobStore.complete`). */
+  completeJob(id: string, attempt: number, now: number): Promise<boolean>;
 }
 
 /** Where a job is in its life: waiting (also between retries), leased by a worker, or finished. */

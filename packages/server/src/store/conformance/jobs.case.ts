@@ -46,7 +46,8 @@ export function jobCases(store: StoreRef): void {
       const [fresh] = await store().jobs.claim(2_000, 100, 1);
       expect(await store().jobs.complete('j', stale!.attempts, 2_050)).toBe(false);
       expect(await store().jobs.fail('j', stale!.attempts, 'late', null, 2_050)).toBe(false);
-      expect(await store().jobs.complete('j', fresh!.attempts, 2_050)).toBe(true);
+      expect(await store().write((tx) => tx.completeJob('j', stale!.attempts, 2_050))).toBe(false);
+      expect(await store().write((tx) => tx.completeJob('j', fresh!.attempts, 2_050))).toBe(true);
       expect(await store().jobs.get('j')).toMatchObject({ status: 'succeeded', attempts: 2, leaseUntil: null });
     });
 

@@ -160,6 +160,11 @@ export class SqliteWriteTx extends SqliteReadTx implements WriteTx {
     return jobs.cancelJob(this.conn, id, owner, Date.now());
   }
 
+  async completeJob(id: string, attempt: number, now: number): Promise<boolean> {
+    this.checkOpen();
+    return jobs.completeJob(this.conn, id, attempt, now);
+  }
+
   /**
    * Turns SQLite's `UNIQUE constraint failed: T.a, T.b` into UNIQUE_VIOLATION naming the fields
    * (a duplicate primary key names `id`); other errors pass through.
