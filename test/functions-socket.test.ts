@@ -56,6 +56,7 @@ beforeAll(async () => {
     } });`,
     refuse: `export default mutation({ handler: (ctx) => { throw ctx.error('QUOTA_EXCEEDED', 'Too many'); } });`,
     queryWrites: `export default query({ handler: (ctx) => ctx.db.insert('Todo', { title: 'x', ownerId: 'x' }) });`,
+    queryCallsMutation: `export default query({ handler: (ctx) => ctx.runMutation('add', { title: 'no' }) });`,
     count: `export default action({ args: { to: v.int() }, handler: async (ctx, a) => {
       for (let i = 1; i <= a.to; i++) ctx.stream.write({ i });
       return 'done';
@@ -144,6 +145,7 @@ describe('bad calls over the socket: the same errors as HTTP, the socket stays o
     ['a handler that throws', { name: 'addTwoThenThrow' }, 'HANDLER_ERROR', 'Internal handler error'],
     ["the author's error", { name: 'refuse' }, 'QUOTA_EXCEEDED', 'Too many'],
     ['a query that writes', { name: 'queryWrites' }, 'FN_TYPE_MISMATCH'],
+    ['a query that calls a mutation', { name: 'queryCallsMutation' }, 'FN_TYPE_MISMATCH', 'cannot call other functions'],
   ];
   for (const [what, call, code, message] of cases) {
     it(`${what}: ${code}`, async () => {
