@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { type AppSchema, describePlan, diffSchemas, resolveSchema } from '@mast/schema';
 import type { MastConfig } from '../config/index.js';
+import { AccountService } from '../auth/accounts.js';
 import { SessionService } from '../auth/session-service.js';
 import { ChangeBus } from '../changes/change-bus.js';
 import { SyncService } from '../changes/sync-service.js';
@@ -91,6 +92,8 @@ export class MastServer {
   readonly crdt: CrdtHub;
   readonly reader: EntityReader;
   readonly sessions: SessionService;
+  /** Local accounts (credentials in Mast's tables, profiles in the user entity). */
+  readonly accounts: AccountService;
   readonly http: FastifyInstance;
   readonly logger: Logger;
   readonly live: LiveEngine;
@@ -130,6 +133,7 @@ export class MastServer {
     const sync = new SyncService(this.store, this.writes, this.schema, { maxLimit: this.config.maxLimit, maxPush: this.config.batchMaxOps });
     const metrics = new Metrics();
     this.sessions = new SessionService(this.store, { adminToken: this.config.adminToken, lifetimeSecs: Math.floor(this.config.sessionLifetime / 1000) });
+    this.accounts = new AccountService(this.store, this.writes, this.schema);
     const cookie = {
       name: this.config.cookieName,
       secure: !this.config.dev,
