@@ -197,7 +197,7 @@ export class MastServer {
       },
       onError: (err, what) => this.logger.error({ err }, `${what} failed`),
     });
-    registerAuthRoutes(this.http, this.sessions, cookie, { dev: this.config.dev, limitGuest: (ip) => localAuth.limitGuest(ip) });
+    registerAuthRoutes(this.http, this.sessions, cookie, { dev: this.config.dev, limitGuest: (ip) => localAuth.limitGuest(ip), profile: (id) => this.accounts.profile(id) });
     registerLocalAuthRoutes(this.http, localAuth, cookie, outbox);
     this.functions = new FunctionRunner({
       store: this.store,
