@@ -118,3 +118,17 @@ describe('GET /api/auth/session', () => {
     expect((await t.request('GET', '/api/auth/session')).json).toMatchObject({ user: null });
   });
 });
+
+describe('a user entity with other required fields', () => {
+  it('sign-up fails with MISSING_FIELD and leaves no account, row or session behind', async () => {
+    await t.close();
+    const manifest = structuredClone(testManifest);
+    manifest.entities[0]!.fields.push({ name: 'plan', type: 'string', optional: false, unique: false });
+    t = await startTestServer(manifest, { adminToken: ADMIN, dev: true });
+    const head = (await t.server.store.changeLogBounds()).head;
+    const res = await t.request('POST', '/api/auth/password/register', { body: { email: 'ada@example.com', password: 'long enough pw' } });
+    expect([res.status, (res.json as any).error.code, (res.json as any).error.fields]).toEqual([400, 'MISSING_FIELD', ['plan']]);
+    expect(await t.server.accounts.findByEmail('ada@example.com')).toBeNull();
+    expect((await t.server.store.changeLogBounds()).head).toBe(head);
+  });
+});
