@@ -22,6 +22,12 @@ export type {
   JobRecord,
   CronRecord,
   JobStore,
+  AccountRecord,
+  IdentityRecord,
+  CodeRecord,
+  RateCount,
+  AuthReads,
+  AuthWrites,
 } from './store.js';
 export type {
   FilterValue,
