@@ -78,6 +78,13 @@ export class LiveEngine {
     return this.#queries.size;
   }
 
+  /** How many subscriptions sinks hold (for metrics). */
+  get subscriptionCount(): number {
+    let n = 0;
+    for (const subs of this.#subs.values()) n += subs.size;
+    return n;
+  }
+
   /** Starts following the change bus from the current head of the change log. */
   async start(): Promise<void> {
     this.#stopBus = this.#options.bus.subscribe((changes) => {
