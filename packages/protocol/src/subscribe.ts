@@ -15,6 +15,11 @@ export const subscribeMessage = z.object({
   id: requestId,
   entity: z.string().min(1).max(128),
   filter: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * Relations to include. Live queries do not follow relations: a non-empty list is refused
+   * (INVALID_QUERY) rather than ignored; subscribe to the related entity instead.
+   */
+  include: z.array(z.string().min(1).max(128)).max(32).optional(),
 });
 
 /** `unsubscribe`, client → server; answered by `ack`. */
