@@ -41,6 +41,8 @@ interface Member {
   readonly topics: ReadonlySet<string> | null;
   state: Json;
   expiresAt: number;
+  /** Whether the others were told of the join (so they are told of the leave). */
+  announced: boolean;
 }
 
 /** Why a member left, as `presence` events say it. */
@@ -96,11 +98,14 @@ export class RoomHub {
     let members = this.#rooms.get(room);
     if ((members?.size ?? 0) >= this.#options.maxMembers) throw new AppError('ROOM_FULL', `Room "${room}" holds at most ${this.#options.maxMembers} members`);
     if (!members) this.#rooms.set(room, (members = new Map()));
-    const member: Member = { sink, userId, joinedAt: new Date(now).toISOString(), topics: topics ? new Set(topics) : null, state, expiresAt: this.#expiry(now) };
+    const member: Member = { sink, userId, joinedAt: new Date(now).toISOString(), topics: topics ? new Set(topics) : null, state, expiresAt: this.#expiry(now), announced: false };
     members.set(sink, member);
     if (joined) joined.add(room);
     else this.#bySink.set(sink, new Set([room]));
     sink.send(this.#frame({ type: 'joined', id: requestId, room, connectionId: sink.id, members: [...members.values()].map(wireMember) }));
+    // A sink that could not take the answer closed and left already: announce no ghost.
+    if (members.get(sink) !== member) return;
+    member.announced = true;
     this.#toOthers(members, sink, this.#frame({ type: 'presence', room, event: 'join', member: wireMember(member) }));
   }
 
@@ -180,7 +185,7 @@ export class RoomHub {
     const frame = this.#frame({ type: 'presence', room, event: 'leave', member: wireMember(member), reason });
     // An expired member is told too: nothing it sent made it leave.
     if (reason === 'expired') member.sink.send(frame);
-    this.#toOthers(members, member.sink, frame);
+    if (member.announced) this.#toOthers(members, member.sink, frame);
   }
 
   #checkSize(what: string, value: Json, max: number): void {
