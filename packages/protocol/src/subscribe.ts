@@ -16,8 +16,9 @@ export const subscribeMessage = z.object({
   entity: z.string().min(1).max(128),
   filter: z.record(z.string(), z.unknown()).optional(),
   /**
-   * Relations to include. Live queries do not follow relations: a non-empty list is refused
-   * (INVALID_QUERY) rather than ignored; subscribe to the related entity instead.
+   * To-one relations to include: each row carries the related row (or null) under the
+   * relation's name, read under the related entity's read policy, and changes to related rows
+   * arrive as `changed` rows.
    */
   include: z.array(z.string().min(1).max(128)).max(32).optional(),
 });
