@@ -117,4 +117,23 @@ describe('include on a live query', () => {
     expect(error.message).toMatch(message);
     client.close();
   });
+
+  it('works over SSE with ?include=, a bad relation is an HTTP error before any event', async () => {
+    const carl = await write({ op: 'insert', entity: 'Author', data: { name: 'Carl' } });
+    const post = await write({ op: 'insert', entity: 'Post', data: { title: 'sse', topic: 'sse', authorId: carl.id } });
+    const filter = encodeURIComponent(JSON.stringify({ topic: 'sse' }));
+    const headers = { authorization: `Bearer ${token}` };
+    const bad = await t.request('GET', `/events?entity=Post&include=author,editor`, { headers });
+    expect(bad.status).toBe(400);
+    expect(bad.json).toMatchObject({ error: { code: 'INVALID_QUERY' } });
+    const res = await fetch(`${t.url}/events?entity=Post&filter=${filter}&include=author`, { headers });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!/event: result\ndata: .*\n\n/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+    const data = JSON.parse(/event: result\ndata: (.*)\n\n/.exec(text)![1]!) as { rows: Array<Record<string, unknown>> };
+    expect(data.rows).toEqual([expect.objectContaining({ id: post.id, author: expect.objectContaining({ id: carl.id, name: 'Carl' }) })]);
+    await reader.cancel();
+
+  });
 });
