@@ -14,12 +14,15 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts a server on port 0 in a fresh temporary folder (or in `extra.dir`, reusing its database). */
-export async function startTestServer(manifest: Manifest, overrides: Partial<MastConfig> = {}, extra: { dir?: string; now?: () => number } = {}): Promise<TestServer> {
-  const dir = extra.dir ?? mkdtempSync(join(tmpdir(), 'mast-test-'));
+/**
+ * Starts a server on port 0 in a fresh temporary folder (or in `extra.dir`, reusing its
+ * database); the rest of `extra` are server options beyond the config.
+ */
+export async function startTestServer(manifest: Manifest, overrides: Partial<MastConfig> = {}, extra: Pick<MastServerOptions, 'roomAccess' | 'now'> & { dir?: string } = {}): Promise<TestServer> {
+  const { dir: given, ...hooks } = extra;
+  const dir = given ?? mkdtempSync(join(tmpdir(), 'mast-test-'));
   const config = loadConfig({}, { port: 0, host: '127.0.0.1', logLevel: 'silent', databaseUrl: join(dir, 'test.db'), ...overrides });
-  const options: MastServerOptions = { appDir: dir, schema: compileManifest(manifest), config, ...(extra.now ? { now: extra.now } : {}) };
-  const server = await MastServer.create(options);
+  const server = await MastServer.create({ appDir: dir, schema: compileManifest(manifest), config, ...hooks });
   const port = await server.listen();
   const url = `http://127.0.0.1:${port}`;
   return {

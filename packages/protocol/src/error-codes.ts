@@ -48,6 +48,7 @@ export const errorCatalogue = {
   CSRF_REJECTED: { status: 403, message: 'Origin not allowed for a cookie-authenticated request', origin: 'pylon' },
   FORBIDDEN: { status: 403, message: 'This endpoint requires admin auth', origin: 'pylon' },
   POLICY_DENIED: { status: 403, message: 'Access denied by policy', origin: 'pylon' },
+  NOT_IN_ROOM: { status: 403, message: 'This socket has not joined the room', origin: 'mast' },
   // 404 / 405: what is asked for
   NOT_FOUND: { status: 404, message: 'Not found', origin: 'pylon' },
   FN_NOT_FOUND: { status: 404, message: 'No function with this name', origin: 'pylon' },
@@ -59,6 +60,7 @@ export const errorCatalogue = {
   IDENTITY_TAKEN: { status: 409, message: 'This sign-in identity is already linked to an account', origin: 'mast' },
   OP_ID_REUSED: { status: 409, message: 'This op_id was already used for a different change', origin: 'mast' },
   DUPLICATE_SUBSCRIPTION: { status: 409, message: 'A subscription with this id is already open on this socket', origin: 'mast' },
+  ALREADY_IN_ROOM: { status: 409, message: 'This socket has already joined the room', origin: 'mast' },
   JOB_STATE_CONFLICT: { status: 409, message: 'The job is not in a state that allows this', origin: 'mast' },
   CRDT_MISSING_DEPENDENCIES: { status: 409, message: 'The update depends on changes the server does not have; send them first', origin: 'mast' },
   RESYNC_REQUIRED: { status: 410, message: 'The cursor is outside the change log; re-sync', origin: 'pylon' },
@@ -67,6 +69,8 @@ export const errorCatalogue = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json', origin: 'mast' },
   RATE_LIMITED: { status: 429, message: 'Too many requests', origin: 'pylon' },
   TOO_MANY_SUBSCRIPTIONS: { status: 429, message: 'Too many subscriptions on this socket', origin: 'mast' },
+  TOO_MANY_ROOMS: { status: 429, message: 'This socket has joined too many rooms', origin: 'mast' },
+  ROOM_FULL: { status: 429, message: 'The room has as many members as it may hold', origin: 'mast' },
   // 5xx: ours
   INTERNAL: { status: 500, message: 'Internal server error', origin: 'mast' },
   CRDT_CORRUPT: { status: 500, message: 'The stored CRDT document of this row cannot be read', origin: 'mast' },
