@@ -4,6 +4,10 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { type AppSchema, describePlan, diffSchemas, resolveSchema } from '@mast/schema';
 import type { MastConfig } from '../config/index.js';
+import { ApiKeyService } from '../auth/api-key-service.js';
+import { Authenticator } from '../auth/authenticator.js';
+import { type JwtOptions, JwtVerifier, jwtOptionsFromConfig } from '../auth/jwt-verifier.js';
+import { OrgService } from '../auth/org-service.js';
 import { SessionService } from '../auth/session-service.js';
 import { ChangeBus } from '../changes/change-bus.js';
 import { SyncService } from '../changes/sync-service.js';
@@ -12,7 +16,9 @@ import { AccessControl } from '../access/index.js';
 import { SchemaRef } from '../entities/schema-ref.js';
 import { WritePath } from '../entities/write-path.js';
 import { CrdtHub, RowDocs } from '../crdt/index.js';
+import { registerApiKeyRoutes } from '../http/api-key-routes.js';
 import { registerAuthRoutes, requestAuthenticator } from '../http/auth-routes.js';
+import { registerOrgRoutes } from '../http/org-routes.js';
 import { createHttpServer } from '../http/http-server.js';
 import { registerPolicyRoutes } from '../http/policy-routes.js';
 import { registerEntityRoutes } from '../http/entities-routes.js';
@@ -91,6 +97,8 @@ export class MastServer {
   readonly crdt: CrdtHub;
   readonly reader: EntityReader;
   readonly sessions: SessionService;
+  /** Resolves every kind of bearer token (admin, API key, JWT, session). */
+  readonly authenticator: Authenticator;
   readonly http: FastifyInstance;
   readonly logger: Logger;
   readonly live: LiveEngine;
@@ -104,7 +112,7 @@ export class MastServer {
   #pruneTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(options: MastServerOptions & { store: Store; logger: Logger; schemaRef: SchemaRef }) {
+  private constructor(options: MastServerOptions & { store: Store; logger: Logger; schemaRef: SchemaRef; jwt: JwtOptions | null }) {
     this.config = options.config;
     this.#appDir = options.appDir;
     this.store = options.store;
@@ -130,6 +138,13 @@ export class MastServer {
     const sync = new SyncService(this.store, this.writes, this.schema, { maxLimit: this.config.maxLimit, maxPush: this.config.batchMaxOps });
     const metrics = new Metrics();
     this.sessions = new SessionService(this.store, { adminToken: this.config.adminToken, lifetimeSecs: Math.floor(this.config.sessionLifetime / 1000) });
+    const apiKeys = new ApiKeyService(this.store, (sessionHash) => this.sessions.announceRevoked({ tokenHash: sessionHash }));
+    this.authenticator = new Authenticator({
+      sessions: this.sessions,
+      apiKeys,
+      jwt: options.jwt === null ? null : new JwtVerifier(options.jwt),
+      adminToken: this.config.adminToken,
+    });
     const cookie = {
       name: this.config.cookieName,
       secure: !this.config.dev,
@@ -137,7 +152,7 @@ export class MastServer {
     };
     this.http = createHttpServer({
       bodyLimit: this.config.bodyLimit,
-      authenticate: requestAuthenticator(this.sessions, cookie),
+      authenticate: requestAuthenticator(this.authenticator, cookie),
       corsOrigin: this.config.corsOrigin ?? (this.config.dev ? '*' : null),
       logger: this.logger,
       metrics,
@@ -159,6 +174,8 @@ export class MastServer {
     registerSyncRoutes(this.http, sync);
     registerCrdtRoutes(this.http, { writes: this.writes, maxUpdateBytes: this.config.bodyLimit });
     registerAuthRoutes(this.http, this.sessions, cookie, { dev: this.config.dev });
+    registerApiKeyRoutes(this.http, { apiKeys, rateLimit: this.config.authRateLimit });
+    registerOrgRoutes(this.http, { orgs: new OrgService(this.store), sessions: this.sessions, rateLimit: this.config.authRateLimit });
     this.functions = new FunctionRunner({
       store: this.store,
       schema: this.schema,
@@ -186,7 +203,7 @@ export class MastServer {
     this.sockets = new LiveSocketServer({
       live: this.live,
       crdt: this.crdt,
-      authenticate: (token) => this.sessions.resolve(token),
+      authenticate: (token) => this.authenticator.resolve(token),
       maxPayload: this.config.wsMaxFrame,
       messagesPerSecond: this.config.wsMessageRate,
       maxSocketsPerIp: this.config.wsMaxSocketsPerIp,
@@ -205,9 +222,11 @@ export class MastServer {
   static async create(options: MastServerOptions): Promise<MastServer> {
     const logger =
       options.logger ??
-      pino({ level: options.config.logLevel, redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.adminToken'], censor: '[redacted]' } });
+      pino({ level: options.config.logLevel, redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.adminToken', '*.jwtSecret'], censor: '[redacted]' } });
     // Policies compile before anything touches the database: a bad rule changes nothing.
     const schemaRef = new SchemaRef(options.schema);
+    // So does the JWT configuration: a half-done one is refused at start, not on a request.
+    const jwt = jwtOptionsFromConfig(options.config);
     const store = options.store ?? (await openStore(options.config.databaseUrl, options.appDir));
     try {
       const plan = await migrateStore(store, options.schema, { allowDestructive: options.config.allowDestructive });
@@ -216,7 +235,7 @@ export class MastServer {
       await store.close();
       throw err;
     }
-    const server = new MastServer({ ...options, store, logger, schemaRef });
+    const server = new MastServer({ ...options, store, logger, schemaRef, jwt });
     try {
       await server.reloadFunctions({ fresh: false });
     } catch (err) {
@@ -252,6 +271,7 @@ export class MastServer {
   async pruneChangeLog(): Promise<number> {
     try {
       await this.store.sessions.pruneExpired(Date.now());
+      await this.store.oauthStates.pruneExpired(Date.now());
       return await this.store.pruneChanges({ maxAgeMs: this.config.changeRetention, maxEntries: this.config.changeMaxEntries });
     } catch (err) {
       this.logger.error({ err }, 'change-log retention failed');

@@ -1,3 +1,4 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors/index.js';
 
 /**
@@ -30,4 +31,19 @@ export class RateLimiter {
       throw new AppError('RATE_LIMITED', `Too many requests. Retry after ${retryAfter} seconds.`, { extra: { retry_after_secs: retryAfter } });
     }
   }
+}
+
+/**
+ * A route's `preHandler` that counts the request against `limiter` by client address and, past
+ * the limit, answers 429 RATE_LIMITED with a Retry-After header.
+ */
+export function limitedBy(limiter: RateLimiter): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  return async (request, reply) => {
+    try {
+      limiter.hit(request.ip);
+    } catch (err) {
+      if (err instanceof AppError) reply.header('retry-after', String(err.extra?.retry_after_secs ?? 60));
+      throw err;
+    }
+  };
 }

@@ -3,10 +3,13 @@ import { statSync } from 'node:fs';
 import type { AppSchema, MigrationPlan, RecordedSchema } from '@mast/schema';
 import { AppError } from '../../errors/index.js';
 import type {
+  ApiKeyStore,
   ChangeLogBounds,
   ChangeRecord,
   CrdtSnapshotStore,
   LiveTables,
+  OAuthStateStore,
+  OrgStore,
   ReadTx,
   RetentionPolicy,
   SessionStore,
@@ -14,6 +17,7 @@ import type {
   StoreCapabilities,
   WriteTx,
 } from '../store.js';
+import * as auth from './sqlite-auth.js';
 import * as log from './sqlite-changes.js';
 import { ensureCrdtTable, getCrdt } from './sqlite-crdt.js';
 import { SqliteConnection } from './sqlite-connection.js';
@@ -59,8 +63,34 @@ class SqliteStoreImpl implements SqliteStore {
     create: (session) => this.write(async () => sessions.createSession(this.writer, session)),
     find: (tokenHash) => this.withReadConnection(async (conn) => sessions.findSession(conn, tokenHash)),
     revoke: (tokenHash) => this.write(async () => sessions.revokeSession(this.writer, tokenHash)),
+    setTenant: (tokenHash, tenantId) => this.write(async () => sessions.setSessionTenant(this.writer, tokenHash, tenantId)),
     revokeUser: (userId) => this.write(async () => sessions.revokeUserSessions(this.writer, userId)),
     pruneExpired: (now) => this.write(async () => sessions.pruneExpiredSessions(this.writer, now)),
+  };
+  readonly apiKeys: ApiKeyStore = {
+    create: (key) => this.write(async () => auth.createApiKey(this.writer, key)),
+    find: (id) => this.withReadConnection(async (conn) => auth.findApiKey(conn, id)),
+    list: (userId) => this.withReadConnection(async (conn) => auth.listApiKeys(conn, userId)),
+    count: (userId) => this.withReadConnection(async (conn) => auth.countApiKeys(conn, userId)),
+    revoke: (id, userId) => this.write(async () => auth.revokeApiKey(this.writer, id, userId)),
+    touch: (id, now) => this.write(async () => auth.touchApiKey(this.writer, id, now)),
+  };
+  readonly orgs: OrgStore = {
+    create: (org) => this.write(async () => auth.createOrg(this.writer, org)),
+    get: (id) => this.withReadConnection(async (conn) => auth.getOrg(conn, id)),
+    listForUser: (userId) => this.withReadConnection(async (conn) => auth.listOrgsForUser(conn, userId)),
+    countForUser: (userId) => this.withReadConnection(async (conn) => auth.countOrgsForUser(conn, userId)),
+    delete: (id) => this.write(async () => auth.deleteOrg(this.writer, id)),
+    members: (orgId) => this.withReadConnection(async (conn) => auth.listMembers(conn, orgId)),
+    countMembers: (orgId) => this.withReadConnection(async (conn) => auth.countMembers(conn, orgId)),
+    role: (orgId, userId) => this.withReadConnection(async (conn) => auth.memberRole(conn, orgId, userId)),
+    putMember: (member) => this.write(async () => auth.putMember(this.writer, member)),
+    removeMember: (orgId, userId) => this.write(async () => auth.removeMember(this.writer, orgId, userId)),
+  };
+  readonly oauthStates: OAuthStateStore = {
+    put: (state) => this.write(async () => auth.putOAuthState(this.writer, state)),
+    take: (stateHash, now) => this.write(async () => auth.takeOAuthState(this.writer, stateHash, now)),
+    pruneExpired: (now) => this.write(async () => auth.pruneOAuthStates(this.writer, now)),
   };
   readonly crdt: CrdtSnapshotStore = {
     get: (entity, rowId) => this.withReadConnection(async (conn) => getCrdt(conn, entity, rowId)),
