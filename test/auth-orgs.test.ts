@@ -17,7 +17,7 @@ const call = async (token: string | null, method: string, path: string, body?: u
 
 beforeEach(async () => {
   t = await startTestServer(authManifest, { adminToken: AUTH_ADMIN });
-  [owner, admin, member, outsider] = await Promise.all(['olga', 'adam', 'mia', 'otto'].map((u) => signIn(t, u)));
+  [owner, admin, member, outsider] = (await Promise.all(['olga', 'adam', 'mia', 'otto'].map((u) => signIn(t, u)))) as [string, string, string, string];
   const created = await call(owner, 'POST', '/api/auth/orgs', { name: ' Acme ' });
   expect(created.status).toBe(201);
   orgId = created.json.id;
