@@ -8,6 +8,11 @@ import { ApiKeyService } from '../auth/api-key-service.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { type JwtOptions, JwtVerifier, jwtOptionsFromConfig } from '../auth/jwt-verifier.js';
 import { OrgService } from '../auth/org-service.js';
+import { AccountService } from '../auth/accounts.js';
+import { AuthLimits } from '../auth/auth-limits.js';
+import { LocalAuth } from '../auth/local-auth.js';
+import { DevOutbox, NoMailer, SmtpMailer, type Mailer } from '../auth/mailer.js';
+import { PasswordHasher } from '../auth/passwords.js';
 import { SessionService } from '../auth/session-service.js';
 import { ChangeBus } from '../changes/change-bus.js';
 import { SyncService } from '../changes/sync-service.js';
@@ -19,6 +24,7 @@ import { CrdtHub, RowDocs } from '../crdt/index.js';
 import { registerApiKeyRoutes } from '../http/api-key-routes.js';
 import { registerAuthRoutes, requestAuthenticator } from '../http/auth-routes.js';
 import { registerOrgRoutes } from '../http/org-routes.js';
+import { registerLocalAuthRoutes } from '../http/local-auth-routes.js';
 import { createHttpServer } from '../http/http-server.js';
 import { registerPolicyRoutes } from '../http/policy-routes.js';
 import { registerEntityRoutes } from '../http/entities-routes.js';
@@ -99,6 +105,10 @@ export class MastServer {
   readonly sessions: SessionService;
   /** Resolves every kind of bearer token (admin, API key, JWT, session). */
   readonly authenticator: Authenticator;
+  /** Local accounts (credentials in Mast's tables, profiles in the user entity). */
+  readonly accounts: AccountService;
+  /** Where auth emails go: SMTP, the dev outbox, or nowhere (EMAIL_NOT_CONFIGURED). */
+  readonly mailer: Mailer;
   readonly http: FastifyInstance;
   readonly logger: Logger;
   readonly live: LiveEngine;
@@ -145,6 +155,7 @@ export class MastServer {
       jwt: options.jwt === null ? null : new JwtVerifier(options.jwt),
       adminToken: this.config.adminToken,
     });
+    this.accounts = new AccountService(this.store, this.writes, this.schema);
     const cookie = {
       name: this.config.cookieName,
       secure: !this.config.dev,
@@ -173,7 +184,36 @@ export class MastServer {
     registerEntityRoutes(this.http, { reader: this.reader, writes: this.writes, batchMaxOps: this.config.batchMaxOps });
     registerSyncRoutes(this.http, sync);
     registerCrdtRoutes(this.http, { writes: this.writes, maxUpdateBytes: this.config.bodyLimit });
-    registerAuthRoutes(this.http, this.sessions, cookie, { dev: this.config.dev });
+    const outbox = !this.config.smtpUrl && this.config.dev ? new DevOutbox() : null;
+    this.mailer = this.config.smtpUrl ? new SmtpMailer(this.config.smtpUrl, this.config.mailFrom) : (outbox ?? new NoMailer());
+    const minute = 60_000;
+    const hour = 3_600_000;
+    const localAuth = new LocalAuth({
+      store: this.store,
+      accounts: this.accounts,
+      sessions: this.sessions,
+      limits: new AuthLimits(this.store),
+      mailer: this.mailer,
+      hasher: new PasswordHasher(this.config.passwordHashCost),
+      options: {
+        passwordMinLength: this.config.passwordMinLength,
+        magicCodeTtlMs: this.config.magicCodeTtl,
+        codeMaxAttempts: this.config.codeMaxAttempts,
+        resetTokenTtlMs: this.config.resetTokenTtl,
+        publicUrl: this.config.publicUrl,
+        limits: {
+          login: { max: this.config.authLoginLimit, windowMs: minute },
+          loginAccount: { max: this.config.authLoginAccountLimit, windowMs: hour },
+          send: { max: this.config.authSendLimit, windowMs: minute },
+          sendAccount: { max: this.config.authSendAccountLimit, windowMs: hour },
+          verify: { max: this.config.authVerifyLimit, windowMs: minute },
+          guest: { max: this.config.authGuestLimit, windowMs: minute },
+        },
+      },
+      onError: (err, what) => this.logger.error({ err }, `${what} failed`),
+    });
+    registerAuthRoutes(this.http, this.sessions, cookie, { dev: this.config.dev, limitGuest: (ip) => localAuth.limitGuest(ip) });
+    registerLocalAuthRoutes(this.http, localAuth, cookie, outbox);
     registerApiKeyRoutes(this.http, { apiKeys, rateLimit: this.config.authRateLimit });
     registerOrgRoutes(this.http, { orgs: new OrgService(this.store), sessions: this.sessions, rateLimit: this.config.authRateLimit });
     this.functions = new FunctionRunner({
@@ -222,7 +262,7 @@ export class MastServer {
   static async create(options: MastServerOptions): Promise<MastServer> {
     const logger =
       options.logger ??
-      pino({ level: options.config.logLevel, redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.adminToken', '*.jwtSecret'], censor: '[redacted]' } });
+      pino({ level: options.config.logLevel, redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.adminToken', '*.smtpUrl', '*.jwtSecret'], censor: '[redacted]' } });
     // Policies compile before anything touches the database: a bad rule changes nothing.
     const schemaRef = new SchemaRef(options.schema);
     // So does the JWT configuration: a half-done one is refused at start, not on a request.
@@ -272,6 +312,7 @@ export class MastServer {
     try {
       await this.store.sessions.pruneExpired(Date.now());
       await this.store.oauthStates.pruneExpired(Date.now());
+      await this.store.write((tx) => tx.auth.pruneAuth(Date.now()));
       return await this.store.pruneChanges({ maxAgeMs: this.config.changeRetention, maxEntries: this.config.changeMaxEntries });
     } catch (err) {
       this.logger.error({ err }, 'change-log retention failed');

@@ -23,6 +23,12 @@ export type {
   OAuthStateStore,
   CrdtRecord,
   CrdtSnapshotStore,
+  AccountRecord,
+  IdentityRecord,
+  CodeRecord,
+  RateCount,
+  AuthReads,
+  AuthWrites,
 } from './store.js';
 export type {
   FilterValue,

@@ -1,184 +1,187 @@
 import { AppError } from '../../errors/index.js';
-import type { ApiKeyRecord, MemberRecord, OAuthStateRecord, OrgRecord, OrgRole } from '../store.js';
-import type { Cells, SqliteConnection } from './sqlite-connection.js';
+import type { AccountRecord, AuthWrites, CodeRecord, IdentityRecord, RateCount } from '../store.js';
+import { isSqliteError, type Cells, type SqliteConnection } from './sqlite-connection.js';
 
-/** The tables of API keys, orgs, memberships and pending OAuth sign-ins. */
+/** Mast's auth tables; created with its other internal tables. */
 export const AUTH_TABLES = `
-CREATE TABLE IF NOT EXISTS _mast_api_keys (
+CREATE TABLE IF NOT EXISTS _mast_accounts (
   id TEXT PRIMARY KEY NOT NULL,
-  user_id TEXT NOT NULL,
-  name TEXT NOT NULL,
-  secret_hash TEXT NOT NULL,
-  scopes TEXT NOT NULL,
-  expires_at INTEGER,
-  created_at INTEGER NOT NULL,
-  last_used_at INTEGER
-);
-CREATE INDEX IF NOT EXISTS _mast_api_keys_user ON _mast_api_keys (user_id);
-CREATE TABLE IF NOT EXISTS _mast_orgs (
-  id TEXT PRIMARY KEY NOT NULL,
-  name TEXT NOT NULL,
-  created_by TEXT NOT NULL,
+  email TEXT NOT NULL UNIQUE,
+  email_verified_at INTEGER,
+  password_hash TEXT,
   created_at INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS _mast_org_members (
-  org_id TEXT NOT NULL,
-  user_id TEXT NOT NULL,
-  role TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  PRIMARY KEY (org_id, user_id)
-);
-CREATE INDEX IF NOT EXISTS _mast_org_members_user ON _mast_org_members (user_id);
-CREATE TABLE IF NOT EXISTS _mast_oauth_states (
-  state_hash TEXT PRIMARY KEY NOT NULL,
+CREATE TABLE IF NOT EXISTS _mast_identities (
   provider TEXT NOT NULL,
-  browser_hash TEXT NOT NULL,
-  code_verifier TEXT NOT NULL,
-  nonce TEXT NOT NULL,
-  callback_url TEXT NOT NULL,
-  error_callback_url TEXT,
-  expires_at INTEGER NOT NULL
+  subject TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (provider, subject)
 );
+CREATE INDEX IF NOT EXISTS _mast_identities_user ON _mast_identities (user_id);
+CREATE TABLE IF NOT EXISTS _mast_codes (
+  purpose TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  code_hash TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (purpose, subject)
+);
+CREATE INDEX IF NOT EXISTS _mast_codes_hash ON _mast_codes (purpose, code_hash);
+CREATE INDEX IF NOT EXISTS _mast_codes_expires ON _mast_codes (expires_at);
+CREATE TABLE IF NOT EXISTS _mast_rate_limits (
+  key TEXT PRIMARY KEY NOT NULL,
+  count INTEGER NOT NULL,
+  reset_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS _mast_rate_limits_reset ON _mast_rate_limits (reset_at);
 `;
 
-const num = (cell: unknown): number | null => (cell === null || cell === undefined ? null : Number(cell));
-
-function toKey(c: Cells): ApiKeyRecord {
+function toAccount(cells: Cells): AccountRecord {
   return {
-    id: String(c['id']),
-    userId: String(c['user_id']),
-    name: String(c['name']),
-    secretHash: String(c['secret_hash']),
-    scopes: JSON.parse(String(c['scopes'])) as string[],
-    expiresAt: num(c['expires_at']),
-    createdAt: Number(c['created_at']),
-    lastUsedAt: num(c['last_used_at']),
+    id: String(cells['id']),
+    email: String(cells['email']),
+    emailVerifiedAt: cells['email_verified_at'] === null ? null : Number(cells['email_verified_at']),
+    passwordHash: typeof cells['password_hash'] === 'string' ? cells['password_hash'] : null,
+    createdAt: Number(cells['created_at']),
   };
 }
 
-function toOrg(c: Cells): OrgRecord {
-  return { id: String(c['id']), name: String(c['name']), createdBy: String(c['created_by']), createdAt: Number(c['created_at']) };
+function toIdentity(cells: Cells): IdentityRecord {
+  return { provider: String(cells['provider']), subject: String(cells['subject']), userId: String(cells['user_id']), createdAt: Number(cells['created_at']) };
 }
 
-function toMember(c: Cells): MemberRecord {
-  return { orgId: String(c['org_id']), userId: String(c['user_id']), role: String(c['role']) as OrgRole, createdAt: Number(c['created_at']) };
-}
-
-export function createApiKey(conn: SqliteConnection, k: ApiKeyRecord): void {
-  conn.run(
-    'INSERT INTO _mast_api_keys (id, user_id, name, secret_hash, scopes, expires_at, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    [k.id, k.userId, k.name, k.secretHash, JSON.stringify(k.scopes), k.expiresAt, k.createdAt, k.lastUsedAt],
-  );
-}
-
-export function findApiKey(conn: SqliteConnection, id: string): ApiKeyRecord | null {
-  const c = conn.get('SELECT * FROM _mast_api_keys WHERE id = ?', [id]);
-  return c ? toKey(c) : null;
-}
-
-export function listApiKeys(conn: SqliteConnection, userId: string): ApiKeyRecord[] {
-  return conn.all('SELECT * FROM _mast_api_keys WHERE user_id = ? ORDER BY created_at DESC, id', [userId]).map(toKey);
-}
-
-export function countApiKeys(conn: SqliteConnection, userId: string): number {
-  return Number(conn.get('SELECT COUNT(*) AS n FROM _mast_api_keys WHERE user_id = ?', [userId])?.['n'] ?? 0);
-}
-
-export function revokeApiKey(conn: SqliteConnection, id: string, userId: string): boolean {
-  return conn.run('DELETE FROM _mast_api_keys WHERE id = ? AND user_id = ?', [id, userId]) > 0;
-}
-
-export function touchApiKey(conn: SqliteConnection, id: string, now: number): void {
-  conn.run('UPDATE _mast_api_keys SET last_used_at = ? WHERE id = ?', [now, id]);
-}
-
-/** Inserts the org and its creator's owner membership (inside a write transaction). */
-export function createOrg(conn: SqliteConnection, org: OrgRecord): void {
-  conn.run('INSERT INTO _mast_orgs (id, name, created_by, created_at) VALUES (?, ?, ?, ?)', [org.id, org.name, org.createdBy, org.createdAt]);
-  putMember(conn, { orgId: org.id, userId: org.createdBy, role: 'owner', createdAt: org.createdAt });
-}
-
-export function getOrg(conn: SqliteConnection, id: string): OrgRecord | null {
-  const c = conn.get('SELECT * FROM _mast_orgs WHERE id = ?', [id]);
-  return c ? toOrg(c) : null;
-}
-
-export function listOrgsForUser(conn: SqliteConnection, userId: string): Array<OrgRecord & { role: OrgRole }> {
-  return conn
-    .all('SELECT o.*, m.role FROM _mast_orgs o JOIN _mast_org_members m ON m.org_id = o.id WHERE m.user_id = ? ORDER BY o.created_at, o.id', [userId])
-    .map((c) => ({ ...toOrg(c), role: String(c['role']) as OrgRole }));
-}
-
-export function countOrgsForUser(conn: SqliteConnection, userId: string): number {
-  return Number(conn.get('SELECT COUNT(*) AS n FROM _mast_org_members WHERE user_id = ?', [userId])?.['n'] ?? 0);
-}
-
-/** Deletes the org, its members, and the org from sessions that selected it (inside a write transaction). */
-export function deleteOrg(conn: SqliteConnection, id: string): boolean {
-  conn.run('DELETE FROM _mast_org_members WHERE org_id = ?', [id]);
-  conn.run('UPDATE _mast_sessions SET tenant_id = NULL WHERE tenant_id = ?', [id]);
-  return conn.run('DELETE FROM _mast_orgs WHERE id = ?', [id]) > 0;
-}
-
-export function listMembers(conn: SqliteConnection, orgId: string): MemberRecord[] {
-  return conn.all('SELECT * FROM _mast_org_members WHERE org_id = ? ORDER BY created_at, user_id', [orgId]).map(toMember);
-}
-
-export function countMembers(conn: SqliteConnection, orgId: string): number {
-  return Number(conn.get('SELECT COUNT(*) AS n FROM _mast_org_members WHERE org_id = ?', [orgId])?.['n'] ?? 0);
-}
-
-export function memberRole(conn: SqliteConnection, orgId: string, userId: string): OrgRole | null {
-  const c = conn.get('SELECT role FROM _mast_org_members WHERE org_id = ? AND user_id = ?', [orgId, userId]);
-  return c ? (String(c['role']) as OrgRole) : null;
-}
-
-export function putMember(conn: SqliteConnection, m: MemberRecord): void {
-  conn.run(
-    'INSERT INTO _mast_org_members (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role',
-    [m.orgId, m.userId, m.role, m.createdAt],
-  );
-  keepOwner(conn, m.orgId);
-}
-
-/** Throws LAST_OWNER (rolling the transaction back) when a change left the org without an owner. */
-function keepOwner(conn: SqliteConnection, orgId: string): void {
-  const owners = Number(conn.get("SELECT COUNT(*) AS n FROM _mast_org_members WHERE org_id = ? AND role = 'owner'", [orgId])?.['n'] ?? 0);
-  if (owners === 0) throw new AppError('LAST_OWNER', 'An org must keep at least one owner; make someone else owner first, or delete the org');
-}
-
-/** Removes a member and clears the org from that user's sessions (inside a write transaction). */
-export function removeMember(conn: SqliteConnection, orgId: string, userId: string): boolean {
-  conn.run('UPDATE _mast_sessions SET tenant_id = NULL WHERE user_id = ? AND tenant_id = ?', [userId, orgId]);
-  const removed = conn.run('DELETE FROM _mast_org_members WHERE org_id = ? AND user_id = ?', [orgId, userId]) > 0;
-  if (removed) keepOwner(conn, orgId);
-  return removed;
-}
-
-export function putOAuthState(conn: SqliteConnection, s: OAuthStateRecord): void {
-  conn.run(
-    `INSERT INTO _mast_oauth_states (state_hash, provider, browser_hash, code_verifier, nonce, callback_url, error_callback_url, expires_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    [s.stateHash, s.provider, s.browserHash, s.codeVerifier, s.nonce, s.callbackUrl, s.errorCallbackUrl, s.expiresAt],
-  );
-}
-
-/** Deletes the state and returns it unless it had expired (inside a write transaction). */
-export function takeOAuthState(conn: SqliteConnection, stateHash: string, now: number): OAuthStateRecord | null {
-  const c = conn.get('DELETE FROM _mast_oauth_states WHERE state_hash = ? RETURNING *', [stateHash]);
-  if (!c || Number(c['expires_at']) <= now) return null;
+function toCode(cells: Cells): CodeRecord {
   return {
-    stateHash: String(c['state_hash']),
-    provider: String(c['provider']),
-    browserHash: String(c['browser_hash']),
-    codeVerifier: String(c['code_verifier']),
-    nonce: String(c['nonce']),
-    callbackUrl: String(c['callback_url']),
-    errorCallbackUrl: typeof c['error_callback_url'] === 'string' ? c['error_callback_url'] : null,
-    expiresAt: Number(c['expires_at']),
+    purpose: String(cells['purpose']),
+    subject: String(cells['subject']),
+    codeHash: String(cells['code_hash']),
+    attempts: Number(cells['attempts']),
+    createdAt: Number(cells['created_at']),
+    expiresAt: Number(cells['expires_at']),
   };
 }
 
-export function pruneOAuthStates(conn: SqliteConnection, now: number): number {
-  return conn.run('DELETE FROM _mast_oauth_states WHERE expires_at <= ?', [now]);
+function isUniqueViolation(err: unknown): boolean {
+  return isSqliteError(err) && (err.code === 'SQLITE_CONSTRAINT_UNIQUE' || err.code === 'SQLITE_CONSTRAINT_PRIMARYKEY');
+}
+
+/**
+ * The auth tables on one connection, valid while `check` passes (the transaction that made it
+ * is still open). On a reader connection only the read methods are reachable through the type.
+ */
+export class SqliteAuth implements AuthWrites {
+  constructor(
+    private readonly conn: SqliteConnection,
+    private readonly check: () => void,
+  ) {}
+
+  async accountById(id: string): Promise<AccountRecord | null> {
+    this.check();
+    const cells = this.conn.get('SELECT * FROM _mast_accounts WHERE id = ?', [id]);
+    return cells ? toAccount(cells) : null;
+  }
+
+  async accountByEmail(email: string): Promise<AccountRecord | null> {
+    this.check();
+    const cells = this.conn.get('SELECT * FROM _mast_accounts WHERE email = ?', [email]);
+    return cells ? toAccount(cells) : null;
+  }
+
+  async findIdentity(provider: string, subject: string): Promise<IdentityRecord | null> {
+    this.check();
+    const cells = this.conn.get('SELECT * FROM _mast_identities WHERE provider = ? AND subject = ?', [provider, subject]);
+    return cells ? toIdentity(cells) : null;
+  }
+
+  async getCode(purpose: string, subject: string): Promise<CodeRecord | null> {
+    this.check();
+    const cells = this.conn.get('SELECT * FROM _mast_codes WHERE purpose = ? AND subject = ?', [purpose, subject]);
+    return cells ? toCode(cells) : null;
+  }
+
+  async findCodeByHash(purpose: string, codeHash: string): Promise<CodeRecord | null> {
+    this.check();
+    const cells = this.conn.get('SELECT * FROM _mast_codes WHERE purpose = ? AND code_hash = ?', [purpose, codeHash]);
+    return cells ? toCode(cells) : null;
+  }
+
+  async createAccount(a: AccountRecord): Promise<void> {
+    this.check();
+    try {
+      this.conn.run('INSERT INTO _mast_accounts (id, email, email_verified_at, password_hash, created_at) VALUES (?, ?, ?, ?, ?)', [
+        a.id,
+        a.email,
+        a.emailVerifiedAt,
+        a.passwordHash,
+        a.createdAt,
+      ]);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new AppError('EMAIL_TAKEN', undefined, { cause: err });
+      throw err;
+    }
+  }
+
+  async updateAccount(id: string, patch: { emailVerifiedAt?: number | null; passwordHash?: string | null }): Promise<boolean> {
+    this.check();
+    const sets: string[] = [];
+    const values: unknown[] = [];
+    if (patch.emailVerifiedAt !== undefined) {
+      sets.push('email_verified_at = ?');
+      values.push(patch.emailVerifiedAt);
+    }
+    if (patch.passwordHash !== undefined) {
+      sets.push('password_hash = ?');
+      values.push(patch.passwordHash);
+    }
+    if (sets.length === 0) return (await this.accountById(id)) !== null;
+    return this.conn.run(`UPDATE _mast_accounts SET ${sets.join(', ')} WHERE id = ?`, [...values, id]) > 0;
+  }
+
+  async linkIdentity(i: IdentityRecord): Promise<void> {
+    this.check();
+    try {
+      this.conn.run('INSERT INTO _mast_identities (provider, subject, user_id, created_at) VALUES (?, ?, ?, ?)', [i.provider, i.subject, i.userId, i.createdAt]);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new AppError('IDENTITY_TAKEN', undefined, { cause: err });
+      throw err;
+    }
+  }
+
+  async putCode(c: CodeRecord): Promise<void> {
+    this.check();
+    this.conn.run(
+      'INSERT OR REPLACE INTO _mast_codes (purpose, subject, code_hash, attempts, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+      [c.purpose, c.subject, c.codeHash, c.attempts, c.createdAt, c.expiresAt],
+    );
+  }
+
+  async setCodeAttempts(purpose: string, subject: string, attempts: number): Promise<void> {
+    this.check();
+    this.conn.run('UPDATE _mast_codes SET attempts = ? WHERE purpose = ? AND subject = ?', [attempts, purpose, subject]);
+  }
+
+  async deleteCode(purpose: string, subject: string): Promise<boolean> {
+    this.check();
+    return this.conn.run('DELETE FROM _mast_codes WHERE purpose = ? AND subject = ?', [purpose, subject]) > 0;
+  }
+
+  async hitRate(key: string, windowMs: number, now: number): Promise<RateCount> {
+    this.check();
+    const cells = this.conn.get(
+      `INSERT INTO _mast_rate_limits (key, count, reset_at) VALUES (?, 1, ?)
+       ON CONFLICT (key) DO UPDATE SET
+         count = CASE WHEN reset_at <= ? THEN 1 ELSE count + 1 END,
+         reset_at = CASE WHEN reset_at <= ? THEN excluded.reset_at ELSE reset_at END
+       RETURNING count, reset_at`,
+      [key, now + windowMs, now, now],
+    );
+    return { count: Number(cells!['count']), resetAt: Number(cells!['reset_at']) };
+  }
+
+  async pruneAuth(now: number): Promise<number> {
+    this.check();
+    return this.conn.run('DELETE FROM _mast_codes WHERE expires_at <= ?', [now]) + this.conn.run('DELETE FROM _mast_rate_limits WHERE reset_at <= ?', [now]);
+  }
 }

@@ -17,7 +17,7 @@ import type {
   StoreCapabilities,
   WriteTx,
 } from '../store.js';
-import * as auth from './sqlite-auth.js';
+import * as keysOrgs from './sqlite-keys-orgs.js';
 import * as log from './sqlite-changes.js';
 import { ensureCrdtTable, getCrdt } from './sqlite-crdt.js';
 import { SqliteConnection } from './sqlite-connection.js';
@@ -68,29 +68,29 @@ class SqliteStoreImpl implements SqliteStore {
     pruneExpired: (now) => this.write(async () => sessions.pruneExpiredSessions(this.writer, now)),
   };
   readonly apiKeys: ApiKeyStore = {
-    create: (key) => this.write(async () => auth.createApiKey(this.writer, key)),
-    find: (id) => this.withReadConnection(async (conn) => auth.findApiKey(conn, id)),
-    list: (userId) => this.withReadConnection(async (conn) => auth.listApiKeys(conn, userId)),
-    count: (userId) => this.withReadConnection(async (conn) => auth.countApiKeys(conn, userId)),
-    revoke: (id, userId) => this.write(async () => auth.revokeApiKey(this.writer, id, userId)),
-    touch: (id, now) => this.write(async () => auth.touchApiKey(this.writer, id, now)),
+    create: (key) => this.write(async () => keysOrgs.createApiKey(this.writer, key)),
+    find: (id) => this.withReadConnection(async (conn) => keysOrgs.findApiKey(conn, id)),
+    list: (userId) => this.withReadConnection(async (conn) => keysOrgs.listApiKeys(conn, userId)),
+    count: (userId) => this.withReadConnection(async (conn) => keysOrgs.countApiKeys(conn, userId)),
+    revoke: (id, userId) => this.write(async () => keysOrgs.revokeApiKey(this.writer, id, userId)),
+    touch: (id, now) => this.write(async () => keysOrgs.touchApiKey(this.writer, id, now)),
   };
   readonly orgs: OrgStore = {
-    create: (org) => this.write(async () => auth.createOrg(this.writer, org)),
-    get: (id) => this.withReadConnection(async (conn) => auth.getOrg(conn, id)),
-    listForUser: (userId) => this.withReadConnection(async (conn) => auth.listOrgsForUser(conn, userId)),
-    countForUser: (userId) => this.withReadConnection(async (conn) => auth.countOrgsForUser(conn, userId)),
-    delete: (id) => this.write(async () => auth.deleteOrg(this.writer, id)),
-    members: (orgId) => this.withReadConnection(async (conn) => auth.listMembers(conn, orgId)),
-    countMembers: (orgId) => this.withReadConnection(async (conn) => auth.countMembers(conn, orgId)),
-    role: (orgId, userId) => this.withReadConnection(async (conn) => auth.memberRole(conn, orgId, userId)),
-    putMember: (member) => this.write(async () => auth.putMember(this.writer, member)),
-    removeMember: (orgId, userId) => this.write(async () => auth.removeMember(this.writer, orgId, userId)),
+    create: (org) => this.write(async () => keysOrgs.createOrg(this.writer, org)),
+    get: (id) => this.withReadConnection(async (conn) => keysOrgs.getOrg(conn, id)),
+    listForUser: (userId) => this.withReadConnection(async (conn) => keysOrgs.listOrgsForUser(conn, userId)),
+    countForUser: (userId) => this.withReadConnection(async (conn) => keysOrgs.countOrgsForUser(conn, userId)),
+    delete: (id) => this.write(async () => keysOrgs.deleteOrg(this.writer, id)),
+    members: (orgId) => this.withReadConnection(async (conn) => keysOrgs.listMembers(conn, orgId)),
+    countMembers: (orgId) => this.withReadConnection(async (conn) => keysOrgs.countMembers(conn, orgId)),
+    role: (orgId, userId) => this.withReadConnection(async (conn) => keysOrgs.memberRole(conn, orgId, userId)),
+    putMember: (member) => this.write(async () => keysOrgs.putMember(this.writer, member)),
+    removeMember: (orgId, userId) => this.write(async () => keysOrgs.removeMember(this.writer, orgId, userId)),
   };
   readonly oauthStates: OAuthStateStore = {
-    put: (state) => this.write(async () => auth.putOAuthState(this.writer, state)),
-    take: (stateHash, now) => this.write(async () => auth.takeOAuthState(this.writer, stateHash, now)),
-    pruneExpired: (now) => this.write(async () => auth.pruneOAuthStates(this.writer, now)),
+    put: (state) => this.write(async () => keysOrgs.putOAuthState(this.writer, state)),
+    take: (stateHash, now) => this.write(async () => keysOrgs.takeOAuthState(this.writer, stateHash, now)),
+    pruneExpired: (now) => this.write(async () => keysOrgs.pruneOAuthStates(this.writer, now)),
   };
   readonly crdt: CrdtSnapshotStore = {
     get: (entity, rowId) => this.withReadConnection(async (conn) => getCrdt(conn, entity, rowId)),
