@@ -184,6 +184,7 @@ export class MastServer {
     registerEntityRoutes(this.http, { reader: this.reader, writes: this.writes, batchMaxOps: this.config.batchMaxOps });
     registerSyncRoutes(this.http, sync);
     registerCrdtRoutes(this.http, { writes: this.writes, maxUpdateBytes: this.config.bodyLimit });
+    const authLimits = new AuthLimits(this.store);
     const outbox = !this.config.smtpUrl && this.config.dev ? new DevOutbox() : null;
     this.mailer = this.config.smtpUrl ? new SmtpMailer(this.config.smtpUrl, this.config.mailFrom) : (outbox ?? new NoMailer());
     const minute = 60_000;
@@ -192,7 +193,7 @@ export class MastServer {
       store: this.store,
       accounts: this.accounts,
       sessions: this.sessions,
-      limits: new AuthLimits(this.store),
+      limits: authLimits,
       mailer: this.mailer,
       hasher: new PasswordHasher(this.config.passwordHashCost),
       options: {
@@ -214,8 +215,8 @@ export class MastServer {
     });
     registerAuthRoutes(this.http, this.sessions, cookie, { dev: this.config.dev, limitGuest: (ip) => localAuth.limitGuest(ip) });
     registerLocalAuthRoutes(this.http, localAuth, cookie, outbox);
-    registerApiKeyRoutes(this.http, { apiKeys, rateLimit: this.config.authRateLimit });
-    registerOrgRoutes(this.http, { orgs: new OrgService(this.store), sessions: this.sessions, rateLimit: this.config.authRateLimit });
+    registerApiKeyRoutes(this.http, { apiKeys, rateLimit: this.config.authRateLimit, limits: authLimits });
+    registerOrgRoutes(this.http, { orgs: new OrgService(this.store), sessions: this.sessions, rateLimit: this.config.authRateLimit, limits: authLimits });
     this.functions = new FunctionRunner({
       store: this.store,
       schema: this.schema,

@@ -37,7 +37,7 @@ export const OPTIONS = [
   { key: 'sessionLifetime', env: 'MAST_SESSION_LIFETIME', flag: '--session-lifetime', type: 'duration', default: 30 * 86_400_000, description: 'how long a session token stays valid (e.g. 30d)' },
   { key: 'cookieName', env: 'MAST_COOKIE_NAME', flag: '--cookie-name', type: 'string', default: 'mast_session', description: 'name of the HttpOnly session cookie' },
   { key: 'trustedOrigins', env: 'MAST_TRUSTED_ORIGINS', flag: '--trusted-origins', type: 'string', default: null, description: 'comma-separated origins allowed to make cookie-authenticated writes (besides the server itself)' },
-  { key: 'authRateLimit', env: 'MAST_AUTH_RATE_LIMIT', flag: '--auth-rate-limit', type: 'int', default: 60, description: 'requests per minute per client address to the API-key, org and OAuth endpoints (0 turns it off)' },
+  { key: 'authRateLimit', env: 'MAST_AUTH_RATE_LIMIT', flag: '--auth-rate-limit', type: 'int', default: 60, description: 'requests per minute per client address to the API-key, org and OAuth endpoints, counted in the database (0 turns it off)' },
   { key: 'jwtJwksUrl', env: 'MAST_JWT_JWKS_URL', flag: '--jwt-jwks-url', type: 'string', default: null, description: 'accept bearer JWTs signed by a key of this JWKS (https; http only on loopback)' },
   { key: 'jwtPublicKey', env: 'MAST_JWT_PUBLIC_KEY', flag: '--jwt-public-key', type: 'string', default: null, description: 'accept bearer JWTs signed by this PEM public key (instead of a JWKS)' },
   { key: 'jwtSecret', env: 'MAST_JWT_SECRET', flag: '--jwt-secret', type: 'string', default: null, description: 'accept bearer JWTs signed (HS256/384/512) with this shared secret, at least 32 bytes (never logged)' },

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { type ApiKeyService, apiKeyToWire, type NewApiKey } from '../auth/api-key-service.js';
+import type { AuthLimits } from '../auth/auth-limits.js';
 import { AppError } from '../errors/index.js';
-import { limitedBy, RateLimiter } from './rate-limit.js';
+import { limitedBy } from './rate-limit.js';
 import { requireUser } from './request-context.js';
 
 const MAX_LIFETIME_MS = 10 * 366 * 86_400_000;
@@ -35,8 +36,9 @@ function parseNewKey(body: unknown, now: number): NewApiKey {
  * API keys at Pylon's paths. Only a signed-in user's session manages keys (an API key cannot
  * mint or revoke keys); another user's key id is 404, as an unknown one is.
  */
-export function registerApiKeyRoutes(app: FastifyInstance, deps: { apiKeys: ApiKeyService; rateLimit: number }): void {
-  const limited = limitedBy(new RateLimiter(deps.rateLimit, 60_000));
+export function registerApiKeyRoutes(app: FastifyInstance, deps: { apiKeys: ApiKeyService; rateLimit: number; limits: AuthLimits }): void {
+  const limit = { max: deps.rateLimit, windowMs: 60_000 };
+  const limited = limitedBy((address) => deps.limits.hit([{ bucket: 'api-keys', subject: address, limit }]));
 
   app.post('/api/auth/api-keys', { preHandler: limited }, async (request, reply) => {
     const userId = requireUser(request);

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { memberToWire, type OrgService, orgToWire, parseOrgRole } from '../auth/org-service.js';
 import type { SessionService } from '../auth/session-service.js';
+import type { AuthLimits } from '../auth/auth-limits.js';
 import { AppError } from '../errors/index.js';
-import { limitedBy, RateLimiter } from './rate-limit.js';
+import { limitedBy } from './rate-limit.js';
 import { requireUser } from './request-context.js';
 
 type OrgParams = { Params: { id: string } };
@@ -13,9 +14,10 @@ function body(value: unknown): Record<string, unknown> {
 }
 
 /** Orgs, members and org selection at Pylon's paths (§2.11 of the reference); sessions only, never API keys. */
-export function registerOrgRoutes(app: FastifyInstance, deps: { orgs: OrgService; sessions: SessionService; rateLimit: number }): void {
+export function registerOrgRoutes(app: FastifyInstance, deps: { orgs: OrgService; sessions: SessionService; rateLimit: number; limits: AuthLimits }): void {
   const { orgs } = deps;
-  const limited = limitedBy(new RateLimiter(deps.rateLimit, 60_000));
+  const limit = { max: deps.rateLimit, windowMs: 60_000 };
+  const limited = limitedBy((address) => deps.limits.hit([{ bucket: 'orgs', subject: address, limit }]));
 
   app.post('/api/auth/orgs', { preHandler: limited }, async (request, reply) => {
     const org = await orgs.create(requireUser(request), body(request.body).name);

@@ -34,13 +34,14 @@ export class RateLimiter {
 }
 
 /**
- * A route's `preHandler` that counts the request against `limiter` by client address and, past
- * the limit, answers 429 RATE_LIMITED with a Retry-After header.
+ * A route's `preHandler` that counts the request by client address with `hit` (an in-memory
+ * RateLimiter's, or the database-backed AuthLimits') and, past the limit, answers 429
+ * RATE_LIMITED with a Retry-After header.
  */
-export function limitedBy(limiter: RateLimiter): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+export function limitedBy(hit: (address: string) => void | Promise<void>): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
   return async (request, reply) => {
     try {
-      limiter.hit(request.ip);
+      await hit(request.ip);
     } catch (err) {
       if (err instanceof AppError) reply.header('retry-after', String(err.extra?.retry_after_secs ?? 60));
       throw err;
