@@ -10,3 +10,4 @@ export { ADMIN, ANONYMOUS } from './auth/auth-context.js';
 export type { AuthContext } from './auth/auth-context.js';
 export type { FunctionSet, FunctionLoadError } from './functions/index.js';
 export { projectDoc, RowDocs } from './crdt/index.js';
+export type { OAuthProviderConfig } from './auth/oauth-providers.js';

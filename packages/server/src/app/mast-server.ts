@@ -8,6 +8,8 @@ import { ApiKeyService } from '../auth/api-key-service.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { type JwtOptions, JwtVerifier, jwtOptionsFromConfig } from '../auth/jwt-verifier.js';
 import { OrgService } from '../auth/org-service.js';
+import { checkProvider, oauthProvidersFromEnv, type OAuthProviderConfig } from '../auth/oauth-providers.js';
+import { OAuthService } from '../auth/oauth-service.js';
 import { AccountService } from '../auth/accounts.js';
 import { AuthLimits } from '../auth/auth-limits.js';
 import { LocalAuth } from '../auth/local-auth.js';
@@ -23,6 +25,7 @@ import { WritePath } from '../entities/write-path.js';
 import { CrdtHub, RowDocs } from '../crdt/index.js';
 import { registerApiKeyRoutes } from '../http/api-key-routes.js';
 import { registerAuthRoutes, requestAuthenticator } from '../http/auth-routes.js';
+import { registerOAuthRoutes } from '../http/oauth-routes.js';
 import { registerOrgRoutes } from '../http/org-routes.js';
 import { registerLocalAuthRoutes } from '../http/local-auth-routes.js';
 import { createHttpServer } from '../http/http-server.js';
@@ -57,6 +60,8 @@ export interface MastServerOptions {
   readonly logger?: Logger;
   /** Read-permission hook of live queries (default: the manifest's read policies). */
   readonly liveAccess?: LiveAccess;
+  /** Sign-in providers (default: MAST_OAUTH_PROVIDERS and its MAST_OAUTH_<NAME>_* variables). */
+  readonly oauthProviders?: readonly OAuthProviderConfig[];
   /** Budgets of the CRDT document cache (default: 10,000 documents, 256 MiB of estimated document memory). */
   readonly crdtCache?: { readonly maxDocs: number; readonly maxBytes: number };
 }
@@ -122,7 +127,7 @@ export class MastServer {
   #pruneTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(options: MastServerOptions & { store: Store; logger: Logger; schemaRef: SchemaRef; jwt: JwtOptions | null }) {
+  private constructor(options: MastServerOptions & { store: Store; logger: Logger; schemaRef: SchemaRef; jwt: JwtOptions | null; providers: readonly OAuthProviderConfig[] }) {
     this.config = options.config;
     this.#appDir = options.appDir;
     this.store = options.store;
@@ -215,6 +220,13 @@ export class MastServer {
     });
     registerAuthRoutes(this.http, this.sessions, cookie, { dev: this.config.dev, limitGuest: (ip) => localAuth.limitGuest(ip) });
     registerLocalAuthRoutes(this.http, localAuth, cookie, outbox);
+    registerOAuthRoutes(this.http, {
+      oauth: new OAuthService({ store: this.store, accounts: this.accounts, sessions: this.sessions, providers: options.providers }),
+      cookie,
+      publicUrl: this.config.publicUrl,
+      rateLimit: this.config.authRateLimit,
+      limits: authLimits,
+    });
     registerApiKeyRoutes(this.http, { apiKeys, rateLimit: this.config.authRateLimit, limits: authLimits });
     registerOrgRoutes(this.http, { orgs: new OrgService(this.store), sessions: this.sessions, rateLimit: this.config.authRateLimit, limits: authLimits });
     this.functions = new FunctionRunner({
@@ -268,6 +280,7 @@ export class MastServer {
     const schemaRef = new SchemaRef(options.schema);
     // So does the JWT configuration: a half-done one is refused at start, not on a request.
     const jwt = jwtOptionsFromConfig(options.config);
+    const providers = (options.oauthProviders ?? oauthProvidersFromEnv(options.config.oauthProviders, process.env)).map(checkProvider);
     const store = options.store ?? (await openStore(options.config.databaseUrl, options.appDir));
     try {
       const plan = await migrateStore(store, options.schema, { allowDestructive: options.config.allowDestructive });
@@ -276,7 +289,7 @@ export class MastServer {
       await store.close();
       throw err;
     }
-    const server = new MastServer({ ...options, store, logger, schemaRef, jwt });
+    const server = new MastServer({ ...options, store, logger, schemaRef, jwt, providers });
     try {
       await server.reloadFunctions({ fresh: false });
     } catch (err) {
