@@ -148,3 +148,65 @@ describe('select-org: auth.tenantId and auth.orgRole in policies', () => {
     expect((await call(member, 'GET', '/api/auth/me')).json).not.toHaveProperty('tenant_id');
   });
 });
+
+describe('invites', () => {
+  it('admins invite; the token is shown once, accepted once, and gives the invited role', async () => {
+    const created = await call(admin, 'POST', `/api/auth/orgs/${orgId}/invites`, { role: 'admin' });
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({ org_id: orgId, role: 'admin', email: null, created_by: 'adam' });
+    expect(created.json.token).toMatch(/^mast_inv_[A-Za-z0-9_-]{43}$/);
+    const listed = await t.request('GET', `/api/auth/orgs/${orgId}/invites`, { headers: bearer(owner) });
+    expect(listed.json).toEqual([expect.objectContaining({ id: created.json.id })]);
+    expect(listed.text).not.toContain(created.json.token);
+    const accepted = await call(outsider, 'POST', `/api/auth/invites/${created.json.token}/accept`);
+    expect(accepted.json).toMatchObject({ org_id: orgId, user_id: 'otto', role: 'admin' });
+    expect((await call(outsider, 'GET', `/api/auth/orgs/${orgId}`)).json.role).toBe('admin');
+    expect((await call(owner, 'GET', `/api/auth/orgs/${orgId}/invites`)).json).toEqual([]);
+    const again = await signIn(t, 'zoe');
+    const replay = await call(again, 'POST', `/api/auth/invites/${created.json.token}/accept`);
+    expect(replay.status).toBe(404);
+    expect(replay.json).toMatchObject({ error: { code: 'INVALID_INVITE' } });
+    expect((await call(again, 'GET', `/api/auth/orgs/${orgId}`)).status).toBe(404);
+  });
+
+  it('members cannot invite, admins cannot invite owners, and a revoked or expired invite is INVALID_INVITE', async () => {
+    expect((await call(member, 'POST', `/api/auth/orgs/${orgId}/invites`, {})).json).toMatchObject({ error: { code: 'ORG_FORBIDDEN' } });
+    expect((await call(member, 'GET', `/api/auth/orgs/${orgId}/invites`)).json).toMatchObject({ error: { code: 'ORG_FORBIDDEN' } });
+    expect((await call(admin, 'POST', `/api/auth/orgs/${orgId}/invites`, { role: 'owner' })).json).toMatchObject({ error: { code: 'ORG_FORBIDDEN' } });
+    expect((await call(admin, 'POST', `/api/auth/orgs/${orgId}/invites`, { role: 'boss' })).json).toMatchObject({ error: { code: 'INVALID_DATA', fields: ['role'] } });
+    expect((await call(admin, 'POST', `/api/auth/orgs/${orgId}/invites`, { email: 'not an email' })).json).toMatchObject({ error: { code: 'INVALID_EMAIL' } });
+    const revoked = (await call(admin, 'POST', `/api/auth/orgs/${orgId}/invites`, {})).json;
+    expect((await call(admin, 'DELETE', `/api/auth/orgs/${orgId}/invites/${revoked.id}`)).json).toEqual({ revoked: true });
+    expect((await call(admin, 'DELETE', `/api/auth/orgs/${orgId}/invites/${revoked.id}`)).status).toBe(404);
+    expect((await call(outsider, 'POST', `/api/auth/invites/${revoked.token}/accept`)).json).toMatchObject({ error: { code: 'INVALID_INVITE' } });
+    const expiring = (await call(admin, 'POST', `/api/auth/orgs/${orgId}/invites`, {})).json;
+    const stored = (await t.server.store.orgs.invites(orgId))[0]!;
+    await t.server.store.orgs.deleteInvite(orgId, stored.id);
+    await t.server.store.orgs.putInvite({ ...stored, expiresAt: Date.now() - 1 });
+    expect((await call(outsider, 'POST', `/api/auth/invites/${expiring.token}/accept`)).json).toMatchObject({ error: { code: 'INVALID_INVITE' } });
+    expect((await call(outsider, 'POST', `/api/auth/invites/mast_inv_forged/accept`)).json).toMatchObject({ error: { code: 'INVALID_INVITE' } });
+    expect((await call(outsider, 'GET', `/api/auth/orgs/${orgId}`)).status).toBe(404);
+  });
+
+  it('an invite for an email is accepted only by the account that verified that email', async () => {
+    const verified = await t.server.accounts.create({ email: 'vera@example.com', emailVerified: true });
+    const unverified = await t.server.accounts.create({ email: 'uma@example.com' });
+    const invite = (await call(admin, 'POST', `/api/auth/orgs/${orgId}/invites`, { email: ' Vera@Example.com ' })).json;
+    expect(invite.email).toBe('vera@example.com');
+    const forUma = (await call(admin, 'POST', `/api/auth/orgs/${orgId}/invites`, { email: 'uma@example.com' })).json;
+    for (const [token, inviteToken] of [[outsider, invite.token], [await signIn(t, unverified.id), forUma.token]] as const) {
+      const res = await call(token, 'POST', `/api/auth/invites/${inviteToken}/accept`);
+      expect(res.status).toBe(403);
+      expect(res.json).toMatchObject({ error: { code: 'INVITE_EMAIL_MISMATCH' } });
+    }
+    const vera = await signIn(t, verified.id);
+    expect((await call(vera, 'POST', `/api/auth/invites/${invite.token}/accept`)).json).toMatchObject({ user_id: verified.id, role: 'member' });
+  });
+
+  it('deleting the org deletes its invites', async () => {
+    const invite = (await call(owner, 'POST', `/api/auth/orgs/${orgId}/invites`, {})).json;
+    await call(owner, 'DELETE', `/api/auth/orgs/${orgId}`);
+    expect((await call(outsider, 'POST', `/api/auth/invites/${invite.token}/accept`)).json).toMatchObject({ error: { code: 'INVALID_INVITE' } });
+    expect(await t.server.store.orgs.invites(orgId)).toEqual([]);
+  });
+});

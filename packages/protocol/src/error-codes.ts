@@ -55,6 +55,7 @@ export const errorCatalogue = {
   INSUFFICIENT_SCOPE: { status: 403, message: 'The API key\'s scopes do not allow this', origin: 'mast' },
   NOT_A_MEMBER: { status: 403, message: 'You are not a member of this org', origin: 'pylon' },
   ORG_FORBIDDEN: { status: 403, message: 'Your role in this org does not allow this', origin: 'mast' },
+  INVITE_EMAIL_MISMATCH: { status: 403, message: 'This invite is for another email address', origin: 'mast' },
   UNTRUSTED_REDIRECT: { status: 403, message: 'The redirect URL is not on a trusted origin', origin: 'pylon' },
   OAUTH_INVALID_STATE: { status: 403, message: 'The sign-in state is unknown, expired, already used or from another browser', origin: 'pylon' },
   OAUTH_EMAIL_UNVERIFIED: { status: 403, message: 'The provider has not verified this email address', origin: 'mast' },
@@ -63,6 +64,7 @@ export const errorCatalogue = {
   FN_NOT_FOUND: { status: 404, message: 'No function with this name', origin: 'pylon' },
   UNKNOWN_SUBSCRIPTION: { status: 404, message: 'No subscription with this id on this socket', origin: 'mast' },
   ORG_NOT_FOUND: { status: 404, message: 'No org with this id', origin: 'mast' },
+  INVALID_INVITE: { status: 404, message: 'The invite is unknown, already used or expired', origin: 'mast' },
   PROVIDER_NOT_FOUND: { status: 404, message: 'No sign-in provider with this name', origin: 'pylon' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed', origin: 'pylon' },
   // 409 / 410: state

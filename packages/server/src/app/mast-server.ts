@@ -228,7 +228,10 @@ export class MastServer {
       limits: authLimits,
     });
     registerApiKeyRoutes(this.http, { apiKeys, rateLimit: this.config.authRateLimit, limits: authLimits });
-    registerOrgRoutes(this.http, { orgs: new OrgService(this.store), sessions: this.sessions, rateLimit: this.config.authRateLimit, limits: authLimits });
+    registerOrgRoutes(this.http, { orgs: new OrgService(this.store, async (id) => {
+        const account = await this.accounts.get(id);
+        return account?.emailVerified ? account.email : null;
+      }), sessions: this.sessions, rateLimit: this.config.authRateLimit, limits: authLimits });
     this.functions = new FunctionRunner({
       store: this.store,
       schema: this.schema,

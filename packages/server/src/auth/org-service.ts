@@ -1,13 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../errors/index.js';
-import type { MemberRecord, OrgRecord, OrgRole, Store } from '../store/index.js';
-import type { AuthContext } from './auth-context.js';
+import type { InviteRecord, MemberRecord, OrgRecord, OrgRole, Store } from '../store/index.js';
+import { normalizeEmail } from './accounts.js';
+import { type AuthContext, hashToken } from './auth-context.js';
 import { USER_ID } from './session-service.js';
 
 /** Orgs one user may belong to. */
 export const MAX_ORGS_PER_USER = 100;
 /** Members one org may have. */
 export const MAX_MEMBERS_PER_ORG = 10_000;
+/** Pending invites one org may have. */
+export const MAX_INVITES_PER_ORG = 1_000;
+/** How long an invite stays valid. */
+export const INVITE_TTL_MS = 7 * 86_400_000;
+/** Prefix of invite tokens. */
+export const INVITE_PREFIX = 'mast_inv_';
 
 const ROLES: readonly OrgRole[] = ['member', 'admin', 'owner'];
 const NAME_MAX = 200;
@@ -30,9 +37,12 @@ export function parseOrgRole(value: unknown): OrgRole {
  */
 export class OrgService {
   readonly #store: Store;
+  readonly #verifiedEmail: (userId: string) => Promise<string | null>;
 
-  constructor(store: Store) {
+  /** `verifiedEmail` gives a user's email when it is verified (for invites addressed to an email). */
+  constructor(store: Store, verifiedEmail: (userId: string) => Promise<string | null>) {
     this.#store = store;
+    this.#verifiedEmail = verifiedEmail;
   }
 
   async create(userId: string, name: unknown, now = Date.now()): Promise<OrgRecord & { role: OrgRole }> {
@@ -96,6 +106,56 @@ export class OrgService {
   }
 
   /**
+   * Invites someone (admins; owner invites only by owners). The token is returned once; with an
+   * `email`, only an account that verified that email can accept it.
+   */
+  async invite(actorId: string, orgId: string, input: { email?: unknown; role?: unknown }, now = Date.now()): Promise<{ invite: InviteRecord; token: string }> {
+    const actor = await this.#require(actorId, orgId, 'admin', 'Only admins and owners invite');
+    const role = input.role === undefined ? 'member' : parseOrgRole(input.role);
+    if (role === 'owner' && actor !== 'owner') throw new AppError('ORG_FORBIDDEN', 'Only an owner can invite an owner');
+    const email = input.email === undefined || input.email === null ? null : normalizeEmail(input.email);
+    if ((await this.#store.orgs.countInvites(orgId)) >= MAX_INVITES_PER_ORG) {
+      throw new AppError('LIMIT_REACHED', `An org may have at most ${MAX_INVITES_PER_ORG} pending invites`);
+    }
+    const token = INVITE_PREFIX + randomBytes(32).toString('base64url');
+    const invite: InviteRecord = {
+      id: `inv_${randomBytes(12).toString('hex')}`,
+      orgId,
+      tokenHash: hashToken(token).toString('hex'),
+      email,
+      role,
+      createdBy: actorId,
+      createdAt: now,
+      expiresAt: now + INVITE_TTL_MS,
+    };
+    await this.#store.orgs.putInvite(invite);
+    return { invite, token };
+  }
+
+  async invites(actorId: string, orgId: string): Promise<InviteRecord[]> {
+    await this.#require(actorId, orgId, 'admin', 'Only admins and owners see invites');
+    return this.#store.orgs.invites(orgId);
+  }
+
+  async revokeInvite(actorId: string, orgId: string, id: string): Promise<void> {
+    await this.#require(actorId, orgId, 'admin', 'Only admins and owners revoke invites');
+    if (!(await this.#store.orgs.deleteInvite(orgId, id))) throw new AppError('NOT_FOUND', 'No pending invite with this id in this org');
+  }
+
+  /** Accepts an invite once: INVALID_INVITE when unknown, used or expired; INVITE_EMAIL_MISMATCH for the wrong account. */
+  async accept(userId: string, token: string, now = Date.now()): Promise<MemberRecord> {
+    const tokenHash = hashToken(token).toString('hex');
+    const invite = await this.#store.orgs.findInvite(tokenHash);
+    if (!invite || invite.expiresAt <= now) throw new AppError('INVALID_INVITE');
+    if (invite.email !== null && (await this.#verifiedEmail(userId)) !== invite.email) {
+      throw new AppError('INVITE_EMAIL_MISMATCH', 'This invite is for another email address; sign in with the account that verified it');
+    }
+    const member = await this.#store.orgs.acceptInvite(tokenHash, userId, now);
+    if (!member) throw new AppError('INVALID_INVITE');
+    return member;
+  }
+
+  /**
    * Selects the org a session works in (null: none). Only sessions select (API keys and JWTs
    * carry no server-side state), and only an org the user is a member of (NOT_A_MEMBER).
    */
@@ -125,6 +185,19 @@ export function orgToWire(org: OrgRecord & { role?: OrgRole }): Record<string, u
     created_by: org.createdBy,
     created_at: new Date(org.createdAt).toISOString(),
     ...(org.role !== undefined ? { role: org.role } : {}),
+  };
+}
+
+/** An invite in its wire shape (never its token or hash). */
+export function inviteToWire(invite: InviteRecord): Record<string, unknown> {
+  return {
+    id: invite.id,
+    org_id: invite.orgId,
+    email: invite.email,
+    role: invite.role,
+    created_by: invite.createdBy,
+    created_at: new Date(invite.createdAt).toISOString(),
+    expires_at: new Date(invite.expiresAt).toISOString(),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { memberToWire, type OrgService, orgToWire, parseOrgRole } from '../auth/org-service.js';
+import { inviteToWire, memberToWire, type OrgService, orgToWire, parseOrgRole } from '../auth/org-service.js';
 import type { SessionService } from '../auth/session-service.js';
 import type { AuthLimits } from '../auth/auth-limits.js';
 import { AppError } from '../errors/index.js';
@@ -13,7 +13,7 @@ function body(value: unknown): Record<string, unknown> {
   return (typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {}) as Record<string, unknown>;
 }
 
-/** Orgs, members and org selection at Pylon's paths (§2.11 of the reference); sessions only, never API keys. */
+/** Orgs, members, invites and org selection at Pylon's paths (§2.11 of the reference); sessions only, never API keys. */
 export function registerOrgRoutes(app: FastifyInstance, deps: { orgs: OrgService; sessions: SessionService; rateLimit: number; limits: AuthLimits }): void {
   const { orgs } = deps;
   const limit = { max: deps.rateLimit, windowMs: 60_000 };
@@ -46,6 +46,25 @@ export function registerOrgRoutes(app: FastifyInstance, deps: { orgs: OrgService
     await orgs.removeMember(requireUser(request), request.params.id, request.params.uid);
     return { removed: true };
   });
+
+  app.post<OrgParams>('/api/auth/orgs/:id/invites', { preHandler: limited }, async (request, reply) => {
+    const b = body(request.body);
+    const { invite, token } = await orgs.invite(requireUser(request), request.params.id, { email: b.email, role: b.role });
+    return reply.code(201).send({ token, ...inviteToWire(invite) });
+  });
+
+  app.get<OrgParams>('/api/auth/orgs/:id/invites', { preHandler: limited }, async (request) =>
+    (await orgs.invites(requireUser(request), request.params.id)).map(inviteToWire),
+  );
+
+  app.delete<{ Params: { id: string; iid: string } }>('/api/auth/orgs/:id/invites/:iid', { preHandler: limited }, async (request) => {
+    await orgs.revokeInvite(requireUser(request), request.params.id, request.params.iid);
+    return { revoked: true };
+  });
+
+  app.post<{ Params: { token: string } }>('/api/auth/invites/:token/accept', { preHandler: limited }, async (request) =>
+    memberToWire(await orgs.accept(requireUser(request), request.params.token)),
+  );
 
   app.post('/api/auth/select-org', { preHandler: limited }, async (request) => {
     const b = body(request.body);

@@ -18,6 +18,7 @@ export type {
   OrgRole,
   OrgRecord,
   MemberRecord,
+  InviteRecord,
   OrgStore,
   OAuthStateRecord,
   OAuthStateStore,

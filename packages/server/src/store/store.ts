@@ -281,6 +281,19 @@ export interface MemberRecord {
   readonly createdAt: number;
 }
 
+/** An invitation to join an org; the token is shown once and stored only hashed. */
+export interface InviteRecord {
+  readonly id: string;
+  readonly orgId: string;
+  readonly tokenHash: string;
+  /** Only an account with this (verified, normalised) email may accept; null: anyone with the token. */
+  readonly email: string | null;
+  readonly role: OrgRole;
+  readonly createdBy: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
 /**
  * Orgs and their members. Every call is one transaction; removing a membership (or the org)
  * also clears that org from the sessions that had selected it, so a former member's tenant goes
@@ -293,7 +306,7 @@ export interface OrgStore {
   /** The orgs a user belongs to, with the user's role, oldest first. */
   listForUser(userId: string): Promise<Array<OrgRecord & { role: OrgRole }>>;
   countForUser(userId: string): Promise<number>;
-  /** Deletes the org and its memberships; false when there was none. */
+  /** Deletes the org, its memberships and invites; false when there was none. */
   delete(id: string): Promise<boolean>;
   members(orgId: string): Promise<MemberRecord[]>;
   countMembers(orgId: string): Promise<number>;
@@ -303,6 +316,19 @@ export interface OrgStore {
   putMember(member: MemberRecord): Promise<void>;
   /** Removes a member; false when not a member; LAST_OWNER (nothing changed) for the last owner. */
   removeMember(orgId: string, userId: string): Promise<boolean>;
+  putInvite(invite: InviteRecord): Promise<void>;
+  /** The org's pending invites, oldest first. */
+  invites(orgId: string): Promise<InviteRecord[]>;
+  countInvites(orgId: string): Promise<number>;
+  /** The invite with this token hash, or null. */
+  findInvite(tokenHash: string): Promise<InviteRecord | null>;
+  /** Deletes an invite of the org; false when there was none. */
+  deleteInvite(orgId: string, id: string): Promise<boolean>;
+  /**
+   * Uses an invite once: deletes it and makes `userId` a member with its role (a member already
+   * keeps their role). Null, changing nothing, when the invite is gone or expired.
+   */
+  acceptInvite(tokenHash: string, userId: string, now: number): Promise<MemberRecord | null>;
 }
 
 /** A pending OAuth sign-in, keyed by the hash of its `state`. */

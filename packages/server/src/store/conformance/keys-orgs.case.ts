@@ -54,6 +54,22 @@ export function keysOrgsCases(store: StoreRef): void {
       expect(await store().orgs.listForUser('u1')).toEqual([]);
     });
 
+    it('uses an invite once; a member keeps their role; an expired invite adds nobody', async () => {
+      await store().orgs.create({ id: 'o1', name: 'O', createdBy: 'u1', createdAt: 1 });
+      const invite = { id: 'i1', orgId: 'o1', tokenHash: 't1', email: null, role: 'admin' as const, createdBy: 'u1', createdAt: 1, expiresAt: 10_000 };
+      await store().orgs.putInvite(invite);
+      await store().orgs.putInvite({ ...invite, id: 'i2', tokenHash: 't2' });
+      await store().orgs.putInvite({ ...invite, id: 'i3', tokenHash: 't3', expiresAt: 2_000 });
+      expect(await store().orgs.findInvite('t1')).toEqual(invite);
+      expect(await store().orgs.countInvites('o1')).toBe(3);
+      expect(await store().orgs.acceptInvite('t1', 'u2', 5_000)).toMatchObject({ orgId: 'o1', userId: 'u2', role: 'admin' });
+      expect(await store().orgs.acceptInvite('t1', 'u3', 5_000)).toBeNull();
+      expect(await store().orgs.acceptInvite('t2', 'u1', 5_000)).toMatchObject({ role: 'owner' });
+      expect(await store().orgs.acceptInvite('t3', 'u3', 5_000)).toBeNull();
+      expect(await store().orgs.role('o1', 'u3')).toBeNull();
+      expect(await store().orgs.invites('o1')).toEqual([]);
+    });
+
     it('gives an OAuth state out once, and never after it expired', async () => {
       await store().oauthStates.put(state('a', 10_000));
       await store().oauthStates.put(state('b', 10_000));

@@ -1,5 +1,5 @@
 import { AppError } from '../../errors/index.js';
-import type { ApiKeyRecord, MemberRecord, OAuthStateRecord, OrgRecord, OrgRole } from '../store.js';
+import type { ApiKeyRecord, InviteRecord, MemberRecord, OAuthStateRecord, OrgRecord, OrgRole } from '../store.js';
 import type { Cells, SqliteConnection } from './sqlite-connection.js';
 
 /** The tables of API keys, orgs, memberships and pending OAuth sign-ins. */
@@ -29,6 +29,17 @@ CREATE TABLE IF NOT EXISTS _mast_org_members (
   PRIMARY KEY (org_id, user_id)
 );
 CREATE INDEX IF NOT EXISTS _mast_org_members_user ON _mast_org_members (user_id);
+CREATE TABLE IF NOT EXISTS _mast_org_invites (
+  id TEXT PRIMARY KEY NOT NULL,
+  org_id TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE,
+  email TEXT,
+  role TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS _mast_org_invites_org ON _mast_org_invites (org_id);
 CREATE TABLE IF NOT EXISTS _mast_oauth_states (
   state_hash TEXT PRIMARY KEY NOT NULL,
   provider TEXT NOT NULL,
@@ -116,6 +127,7 @@ export function countOrgsForUser(conn: SqliteConnection, userId: string): number
 /** Deletes the org, its members, and the org from sessions that selected it (inside a write transaction). */
 export function deleteOrg(conn: SqliteConnection, id: string): boolean {
   conn.run('DELETE FROM _mast_org_members WHERE org_id = ?', [id]);
+  conn.run('DELETE FROM _mast_org_invites WHERE org_id = ?', [id]);
   conn.run('UPDATE _mast_sessions SET tenant_id = NULL WHERE tenant_id = ?', [id]);
   return conn.run('DELETE FROM _mast_orgs WHERE id = ?', [id]) > 0;
 }
@@ -153,6 +165,56 @@ export function removeMember(conn: SqliteConnection, orgId: string, userId: stri
   const removed = conn.run('DELETE FROM _mast_org_members WHERE org_id = ? AND user_id = ?', [orgId, userId]) > 0;
   if (removed) keepOwner(conn, orgId);
   return removed;
+}
+
+function toInvite(c: Cells): InviteRecord {
+  return {
+    id: String(c['id']),
+    orgId: String(c['org_id']),
+    tokenHash: String(c['token_hash']),
+    email: typeof c['email'] === 'string' ? c['email'] : null,
+    role: String(c['role']) as OrgRole,
+    createdBy: String(c['created_by']),
+    createdAt: Number(c['created_at']),
+    expiresAt: Number(c['expires_at']),
+  };
+}
+
+export function putInvite(conn: SqliteConnection, i: InviteRecord): void {
+  conn.run(
+    'INSERT INTO _mast_org_invites (id, org_id, token_hash, email, role, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    [i.id, i.orgId, i.tokenHash, i.email, i.role, i.createdBy, i.createdAt, i.expiresAt],
+  );
+}
+
+export function listInvites(conn: SqliteConnection, orgId: string): InviteRecord[] {
+  return conn.all('SELECT * FROM _mast_org_invites WHERE org_id = ? ORDER BY created_at, id', [orgId]).map(toInvite);
+}
+
+export function countInvites(conn: SqliteConnection, orgId: string): number {
+  return Number(conn.get('SELECT COUNT(*) AS n FROM _mast_org_invites WHERE org_id = ?', [orgId])?.['n'] ?? 0);
+}
+
+export function findInvite(conn: SqliteConnection, tokenHash: string): InviteRecord | null {
+  const c = conn.get('SELECT * FROM _mast_org_invites WHERE token_hash = ?', [tokenHash]);
+  return c ? toInvite(c) : null;
+}
+
+export function deleteInvite(conn: SqliteConnection, orgId: string, id: string): boolean {
+  return conn.run('DELETE FROM _mast_org_invites WHERE org_id = ? AND id = ?', [orgId, id]) > 0;
+}
+
+/** Deletes the invite and adds the member (inside a write transaction); null when it was gone or expired. */
+export function acceptInvite(conn: SqliteConnection, tokenHash: string, userId: string, now: number): MemberRecord | null {
+  const c = conn.get('DELETE FROM _mast_org_invites WHERE token_hash = ? RETURNING *', [tokenHash]);
+  if (!c) return null;
+  const invite = toInvite(c);
+  if (invite.expiresAt <= now || getOrg(conn, invite.orgId) === null) return null;
+  const current = memberRole(conn, invite.orgId, userId);
+  if (current !== null) return { orgId: invite.orgId, userId, role: current, createdAt: now };
+  const member: MemberRecord = { orgId: invite.orgId, userId, role: invite.role, createdAt: now };
+  putMember(conn, member);
+  return member;
 }
 
 export function putOAuthState(conn: SqliteConnection, s: OAuthStateRecord): void {

@@ -86,6 +86,12 @@ class SqliteStoreImpl implements SqliteStore {
     role: (orgId, userId) => this.withReadConnection(async (conn) => keysOrgs.memberRole(conn, orgId, userId)),
     putMember: (member) => this.write(async () => keysOrgs.putMember(this.writer, member)),
     removeMember: (orgId, userId) => this.write(async () => keysOrgs.removeMember(this.writer, orgId, userId)),
+    putInvite: (invite) => this.write(async () => keysOrgs.putInvite(this.writer, invite)),
+    invites: (orgId) => this.withReadConnection(async (conn) => keysOrgs.listInvites(conn, orgId)),
+    countInvites: (orgId) => this.withReadConnection(async (conn) => keysOrgs.countInvites(conn, orgId)),
+    findInvite: (tokenHash) => this.withReadConnection(async (conn) => keysOrgs.findInvite(conn, tokenHash)),
+    deleteInvite: (orgId, id) => this.write(async () => keysOrgs.deleteInvite(this.writer, orgId, id)),
+    acceptInvite: (tokenHash, userId, now) => this.write(async () => keysOrgs.acceptInvite(this.writer, tokenHash, userId, now)),
   };
   readonly oauthStates: OAuthStateStore = {
     put: (state) => this.write(async () => keysOrgs.putOAuthState(this.writer, state)),
