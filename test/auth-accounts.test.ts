@@ -97,3 +97,38 @@ describe('accounts', () => {
     expect(todos[0].ownerId).toBe(guest);
   });
 });
+
+describe('GET /api/auth/session', () => {
+  it("shows the caller's user row without passwordHash, _ fields or hidden fields", async () => {
+    await t.close();
+    const manifest = structuredClone(testManifest);
+    manifest.entities[0]!.fields.push(
+      { name: 'displayName', type: 'string', optional: true, unique: false },
+      { name: 'passwordHash', type: 'string', optional: true, unique: false },
+      { name: 'secretNote', type: 'string', optional: true, unique: false },
+    );
+    manifest.auth = { user: { entity: 'User', hide: ['secretNote'] } };
+    t = await startTestServer(manifest, { adminToken: ADMIN, dev: true });
+    const reg = (await t.request('POST', '/api/auth/password/register', { body: { email: 'ada@example.com', password: 'long enough pw', displayName: 'Ada' } })).json as any;
+    await t.request('PATCH', `/api/entities/User/${reg.user_id}`, { body: { passwordHash: 'planted', secretNote: 'hidden' }, headers: admin });
+    const res = await t.request('GET', '/api/auth/session', { headers: { authorization: `Bearer ${reg.token}` } });
+    expect(res.json).toMatchObject({ session: { user_id: reg.user_id }, user: { id: reg.user_id, email: 'ada@example.com', displayName: 'Ada' } });
+    expect(res.text).not.toContain('planted');
+    expect(res.text).not.toContain('hidden');
+    expect((await t.request('GET', '/api/auth/session')).json).toMatchObject({ user: null });
+  });
+});
+
+describe('a user entity with other required fields', () => {
+  it('sign-up fails with MISSING_FIELD and leaves no account, row or session behind', async () => {
+    await t.close();
+    const manifest = structuredClone(testManifest);
+    manifest.entities[0]!.fields.push({ name: 'plan', type: 'string', optional: false, unique: false });
+    t = await startTestServer(manifest, { adminToken: ADMIN, dev: true });
+    const head = (await t.server.store.changeLogBounds()).head;
+    const res = await t.request('POST', '/api/auth/password/register', { body: { email: 'ada@example.com', password: 'long enough pw' } });
+    expect([res.status, (res.json as any).error.code, (res.json as any).error.fields]).toEqual([400, 'MISSING_FIELD', ['plan']]);
+    expect(await t.server.accounts.findByEmail('ada@example.com')).toBeNull();
+    expect((await t.server.store.changeLogBounds()).head).toBe(head);
+  });
+});

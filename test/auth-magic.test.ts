@@ -69,6 +69,15 @@ describe('magic codes', () => {
     expect([reused.status, (reused.json as any).error.code]).toEqual([401, 'INVALID_CODE']);
   });
 
+  it('one code presented twice at once signs in once', async () => {
+    await start();
+    await send('ada@example.com');
+    const code = await lastCode('ada@example.com');
+    const results = await Promise.all([verify('ada@example.com', code), verify('ada@example.com', code)]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 401]);
+    expect(((await t.request('GET', '/api/entities/User')).json as any).data).toHaveLength(1);
+  });
+
   it('an expired code is refused and removed', async () => {
     await start();
     await send('ada@example.com');

@@ -265,3 +265,31 @@ describe('an unreachable provider', () => {
     }
   });
 });
+
+describe('a guest signing in with a provider', () => {
+  it("keeps what the guest owned: the guest's rows move to the account and the guest session ends", async () => {
+    const { testManifest } = await import('./helpers/test-server.js');
+    const s = await startTestServer(testManifest, { trustedOrigins: APP }, {
+      oauthProviders: [{ id: 'corp', kind: 'oidc', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, issuer: fake.issuer, scopes: 'openid email profile' }],
+    });
+    try {
+      const guest = (await s.request('POST', '/api/auth/guest')).json as { token: string; user_id: string };
+      const todo = await s.request('POST', '/api/entities/Todo', { body: { title: 'mine', done: false, ownerId: guest.user_id }, headers: bearer(guest.token) });
+      expect(todo.status).toBe(201);
+      const login = await fetch(`${s.url}/api/auth/login/corp?callback=${enc(DONE)}`, { headers: { cookie: `mast_session=${guest.token}` } });
+      const { redirect } = (await login.json()) as { redirect: string };
+      const binding = login.headers.getSetCookie().find((c) => c.startsWith('mast_session_oauth='))!.split(';')[0]!;
+      const back = await authorize(redirect);
+      const res = await fetch(back, { redirect: 'manual', headers: { cookie: `mast_session=${guest.token}; ${binding}` } });
+      expect(res.status).toBe(302);
+      const session = res.headers.getSetCookie().find((c) => c.startsWith('mast_session='))!.split(';')[0]!.slice('mast_session='.length);
+      const account = (await s.server.accounts.findByEmail('ann@example.com'))!;
+      expect(((await s.request('GET', '/api/auth/me', { headers: bearer(session) })).json as any).user_id).toBe(account.id);
+      const row = (await s.request('GET', `/api/entities/Todo/${(todo.json as any).id}`, { headers: bearer(session) })).json as any;
+      expect(row.ownerId).toBe(account.id);
+      expect((await s.request('GET', '/api/auth/me', { headers: bearer(guest.token) })).status).toBe(401);
+    } finally {
+      await s.close();
+    }
+  });
+});

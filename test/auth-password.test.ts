@@ -124,6 +124,16 @@ describe('register and login', () => {
   });
 });
 
+describe('races', () => {
+  it('two registrations of one email at once: one account, the other 409', async () => {
+    await start();
+    const results = await Promise.all([register('ada@example.com', 'first password'), register('ADA@example.com', 'second password')]);
+    expect(results.map((r) => r.status).sort()).toEqual([201, 409]);
+    const users = ((await t.request('GET', '/api/entities/User')).json as any).data;
+    expect(users).toHaveLength(1);
+  });
+});
+
 describe('brute force', () => {
   it('per address: the limit+1-th login is 429 RATE_LIMITED with Retry-After, even with the right password', async () => {
     await start({ authLoginLimit: 3 });

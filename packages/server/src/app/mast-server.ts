@@ -114,6 +114,8 @@ export class MastServer {
   readonly accounts: AccountService;
   /** Where auth emails go: SMTP, the dev outbox, or nowhere (EMAIL_NOT_CONFIGURED). */
   readonly mailer: Mailer;
+  /** Password and emailed-code sign-in; `signIn` also serves federated flows. */
+  readonly localAuth: LocalAuth;
   readonly http: FastifyInstance;
   readonly logger: Logger;
   readonly live: LiveEngine;
@@ -194,7 +196,7 @@ export class MastServer {
     this.mailer = this.config.smtpUrl ? new SmtpMailer(this.config.smtpUrl, this.config.mailFrom) : (outbox ?? new NoMailer());
     const minute = 60_000;
     const hour = 3_600_000;
-    const localAuth = new LocalAuth({
+    const localAuth = (this.localAuth = new LocalAuth({
       store: this.store,
       accounts: this.accounts,
       sessions: this.sessions,
@@ -217,11 +219,11 @@ export class MastServer {
         },
       },
       onError: (err, what) => this.logger.error({ err }, `${what} failed`),
-    });
-    registerAuthRoutes(this.http, this.sessions, cookie, { dev: this.config.dev, limitGuest: (ip) => localAuth.limitGuest(ip) });
+    }));
+    registerAuthRoutes(this.http, this.sessions, cookie, { dev: this.config.dev, limitGuest: (ip) => localAuth.limitGuest(ip), profile: (id) => this.accounts.profile(id) });
     registerLocalAuthRoutes(this.http, localAuth, cookie, outbox);
     registerOAuthRoutes(this.http, {
-      oauth: new OAuthService({ store: this.store, accounts: this.accounts, sessions: this.sessions, providers: options.providers }),
+      oauth: new OAuthService({ store: this.store, accounts: this.accounts, sessions: this.sessions, signIn: (caller, find) => localAuth.signIn(caller, find), providers: options.providers }),
       cookie,
       publicUrl: this.config.publicUrl,
       rateLimit: this.config.authRateLimit,

@@ -276,6 +276,26 @@ export class AccountService {
     return this.transaction((ops) => ops.linkIdentity(provider, subject, userId));
   }
 
+  /**
+   * The user entity's row of a user, as `GET /api/auth/session` shows it to that user: without
+   * `passwordHash` or `_`-prefixed fields, narrowed by `auth.user.expose` (allowlist) and
+   * `auth.user.hide` (blocklist); `id` is always kept. Null without a user entity or row.
+   */
+  async profile(userId: string): Promise<Row | null> {
+    const entity = userEntityOf(this.#schema);
+    if (!entity) return null;
+    const row = await this.#store.read((tx) => tx.get(entity.name, userId));
+    if (!row) return null;
+    const { expose = [], hide = [] } = this.#schema.current.manifest.auth?.user ?? {};
+    const out: Row = { id: row.id };
+    for (const [key, value] of Object.entries(row)) {
+      if (key === 'id' || key === 'passwordHash' || key.startsWith('_') || hide.includes(key)) continue;
+      if (expose.length > 0 && !expose.includes(key)) continue;
+      out[key] = value;
+    }
+    return out;
+  }
+
   /** The account a federated identity signs in as, or null. */
   findIdentity(provider: string, subject: string): Promise<IdentityRecord | null> {
     return this.#store.read((tx) => tx.auth.findIdentity(provider, subject));

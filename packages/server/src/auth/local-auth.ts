@@ -94,7 +94,7 @@ export class LocalAuth {
     const displayName = b.displayName === undefined ? undefined : readString(b, 'displayName', 200);
     await this.#limitLogin(ip, email);
     const passwordHash = await this.#d.hasher.hash(password);
-    return this.#signIn(caller, (ops) => ops.create({ email, passwordHash, ...(displayName !== undefined ? { displayName } : {}) }));
+    return this.signIn(caller, (ops) => ops.create({ email, passwordHash, ...(displayName !== undefined ? { displayName } : {}) }));
   }
 
   /**
@@ -110,7 +110,7 @@ export class LocalAuth {
     if (!(await this.#d.hasher.verify(password, record?.passwordHash ?? null)) || !record) {
       throw new AppError('INVALID_CREDENTIALS');
     }
-    return this.#signIn(caller, async (ops) => (await ops.get(record.id))!);
+    return this.signIn(caller, async (ops) => (await ops.get(record.id))!);
   }
 
   /** `{currentPassword, newPassword}` for the signed-in account: every session ends and a new one is issued. */
@@ -194,7 +194,7 @@ export class LocalAuth {
     const email = normalizeEmail(b.email);
     const code = readString(b, 'code', 32);
     await this.#d.limits.hit([{ bucket: 'verify', subject: ip, limit: this.#d.options.limits.verify }]);
-    return this.#signIn(caller, async (ops) => {
+    return this.signIn(caller, async (ops) => {
       const failure = await consumeCode(ops.session.tx.auth, 'magic', email, code, { maxAttempts: this.#d.options.codeMaxAttempts, now: Date.now() });
       if (failure) return failure;
       const existing = await ops.findByEmail(email);
@@ -229,11 +229,12 @@ export class LocalAuth {
   }
 
   /**
-   * Runs `find` (which yields the account, or an error to answer with after committing what it
-   * counted) and the guest merge in one transaction, then issues the session and ends the
-   * guest's sessions.
+   * Signs a caller in as the account `find` yields (federated flows use this too): `find` and
+   * the guest merge run in one transaction, then the session is issued and the guest's sessions
+   * end. `find` may return an AppError instead; what it wrote (a counted wrong guess) is then
+   * committed and the error thrown.
    */
-  async #signIn(caller: AuthContext, find: (ops: AccountOps) => Promise<Account | AppError>): Promise<SignIn> {
+  async signIn(caller: AuthContext, find: (ops: AccountOps) => Promise<Account | AppError>): Promise<SignIn> {
     const outcome = await this.#d.accounts.transaction(async (ops) => {
       const account = await find(ops);
       if (account instanceof AppError) return account;

@@ -4,8 +4,9 @@ import { AppError } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 import type { AccountService } from './accounts.js';
 import { type AuthContext, hashToken } from './auth-context.js';
-import { type OAuthProviderConfig, ProviderClient } from './oauth-providers.js';
-import type { IssuedSession, SessionService } from './session-service.js';
+import type { LocalAuth, SignIn } from './local-auth.js';
+import { type OAuthProviderConfig, type ProviderIdentity, ProviderClient } from './oauth-providers.js';
+import type { SessionService } from './session-service.js';
 
 /** How long a sign-in may take between the redirect to the provider and the callback. */
 export const OAUTH_STATE_TTL_MS = 600_000;
@@ -18,12 +19,9 @@ export interface OAuthStart {
   readonly browserToken: string;
 }
 
-/** A finished sign-in. */
-export interface OAuthSignIn {
-  readonly issued: IssuedSession;
+/** A finished sign-in and where the browser goes next. */
+export interface OAuthSignIn extends SignIn {
   readonly callbackUrl: string;
-  /** Rows a guest owned that moved to the account. */
-  readonly merged: number;
 }
 
 /** A sign-in that failed after its state was accepted: the error goes to the app's error callback. */
@@ -64,11 +62,14 @@ export class OAuthService {
   readonly #store: Store;
   readonly #accounts: AccountService;
   readonly #sessions: SessionService;
+  readonly #signInAs: LocalAuth['signIn'];
 
-  constructor(deps: { store: Store; accounts: AccountService; sessions: SessionService; providers: readonly OAuthProviderConfig[] }) {
+  /** `signIn` is LocalAuth's: the account lookup and the guest merge in one transaction, then the session. */
+  constructor(deps: { store: Store; accounts: AccountService; sessions: SessionService; signIn: LocalAuth['signIn']; providers: readonly OAuthProviderConfig[] }) {
     this.#store = deps.store;
     this.#accounts = deps.accounts;
     this.#sessions = deps.sessions;
+    this.#signInAs = deps.signIn;
     this.#providers = new Map(deps.providers.map((p) => [p.id, new ProviderClient(p)]));
   }
 
@@ -146,34 +147,35 @@ export class OAuthService {
     }
   }
 
-  async #signIn(providerId: string, identity: { subject: string; email: string | null; emailVerified: boolean; name: string | null }, caller: AuthContext, now: number): Promise<{ issued: IssuedSession; merged: number }> {
-    let takenOver: string | null = null;
-    const outcome = await this.#accounts.transaction(async (ops) => {
-      let userId = (await ops.findIdentity(providerId, identity.subject))?.userId;
-      if (userId === undefined) {
-        if (identity.email === null || !identity.emailVerified) {
-          return new AppError('OAUTH_EMAIL_UNVERIFIED', 'The provider has not verified an email for this account, so it cannot be linked or used to sign up');
-        }
-        const existing = await ops.findByEmail(identity.email);
-        if (existing && !existing.emailVerified) {
-          // Whoever registered this address never proved it: the provider just did. Their
-          // password and sessions go, so an address squatted in advance does not keep access.
-          await ops.session.tx.auth.updateAccount(existing.id, { passwordHash: null });
-          await ops.markEmailVerified(existing.id, now);
-          takenOver = existing.id;
-        }
-        const account = existing ?? (await ops.create({ email: identity.email, emailVerified: true, ...(identity.name ? { displayName: identity.name } : {}) }, now));
-        await ops.linkIdentity(providerId, identity.subject, account.id, now);
-        userId = account.id;
+  async #signIn(providerId: string, identity: ProviderIdentity, caller: AuthContext, now: number): Promise<SignIn> {
+    if (identity.email !== null && identity.emailVerified) await this.#claimEmail(providerId, identity.email, identity.subject, now);
+    return this.#signInAs(caller, async (ops) => {
+      const linked = await ops.findIdentity(providerId, identity.subject);
+      if (linked) return (await ops.get(linked.userId)) ?? new AppError('OAUTH_FAILED', 'The account linked to this sign-in no longer exists');
+      if (identity.email === null || !identity.emailVerified) {
+        return new AppError('OAUTH_EMAIL_UNVERIFIED', 'The provider has not verified an email for this account, so it cannot be linked or used to sign up');
       }
-      const merged = caller.isGuest && caller.userId !== null ? await ops.mergeGuest(caller.userId, userId) : 0;
-      return { userId, merged };
+      const account = (await ops.findByEmail(identity.email)) ?? (await ops.create({ email: identity.email, emailVerified: true, ...(identity.name ? { displayName: identity.name } : {}) }, now));
+      await ops.linkIdentity(providerId, identity.subject, account.id, now);
+      return account;
     });
-    if (outcome instanceof AppError) throw outcome;
-    if (takenOver !== null) await this.#sessions.revokeUser(takenOver);
-    const issued = await this.#sessions.issue({ userId: outcome.userId });
-    if (caller.isGuest && caller.userId !== null) await this.#sessions.revokeUser(caller.userId);
-    return { issued, merged: outcome.merged };
+  }
+
+  /**
+   * Before a provider-verified email links to an account whose own email was never verified:
+   * whoever registered that address never proved it, so its password and sessions go (an
+   * address registered in advance by someone else must not keep access to the account).
+   */
+  async #claimEmail(providerId: string, email: string, subject: string, now: number): Promise<void> {
+    const squatted = await this.#accounts.transaction(async (ops) => {
+      if (await ops.findIdentity(providerId, subject)) return null;
+      const existing = await ops.findByEmail(email);
+      if (!existing || existing.emailVerified) return null;
+      await ops.session.tx.auth.updateAccount(existing.id, { passwordHash: null });
+      await ops.markEmailVerified(existing.id, now);
+      return existing.id;
+    });
+    if (squatted !== null) await this.#sessions.revokeUser(squatted);
   }
 
   #provider(id: string): ProviderClient {

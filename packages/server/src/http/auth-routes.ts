@@ -99,7 +99,7 @@ export function registerAuthRoutes(
   app: FastifyInstance,
   sessions: SessionService,
   cookie: CookieOptions,
-  options: { dev: boolean; limitGuest?: (ip: string) => Promise<void> },
+  options: { dev: boolean; limitGuest?: (ip: string) => Promise<void>; profile?: (userId: string) => Promise<Record<string, unknown> | null> },
 ): void {
   app.post('/api/auth/session', async (request, reply) => {
     if (!options.dev) requireAdmin(request);
@@ -119,6 +119,7 @@ export function registerAuthRoutes(
 
   app.get('/api/auth/session', async (request) => ({
     session: authToWire(request.auth),
+    user: request.auth.userId !== null && !request.auth.isAdmin && options.profile ? await options.profile(request.auth.userId) : null,
     ...(request.auth.expiresAt !== undefined ? { expires_at: new Date(request.auth.expiresAt).toISOString() } : {}),
   }));
 
