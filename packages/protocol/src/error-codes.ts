@@ -59,6 +59,7 @@ export const errorCatalogue = {
   UNTRUSTED_REDIRECT: { status: 403, message: 'The redirect URL is not on a trusted origin', origin: 'pylon' },
   OAUTH_INVALID_STATE: { status: 403, message: 'The sign-in state is unknown, expired, already used or from another browser', origin: 'pylon' },
   OAUTH_EMAIL_UNVERIFIED: { status: 403, message: 'The provider has not verified this email address', origin: 'mast' },
+  NOT_IN_ROOM: { status: 403, message: 'This socket has not joined the room', origin: 'mast' },
   // 404 / 405: what is asked for
   NOT_FOUND: { status: 404, message: 'Not found', origin: 'pylon' },
   FN_NOT_FOUND: { status: 404, message: 'No function with this name', origin: 'pylon' },
@@ -73,6 +74,7 @@ export const errorCatalogue = {
   IDENTITY_TAKEN: { status: 409, message: 'This sign-in identity is already linked to an account', origin: 'mast' },
   OP_ID_REUSED: { status: 409, message: 'This op_id was already used for a different change', origin: 'mast' },
   DUPLICATE_SUBSCRIPTION: { status: 409, message: 'A subscription with this id is already open on this socket', origin: 'mast' },
+  ALREADY_IN_ROOM: { status: 409, message: 'This socket has already joined the room', origin: 'mast' },
   CRDT_MISSING_DEPENDENCIES: { status: 409, message: 'The update depends on changes the server does not have; send them first', origin: 'mast' },
   LAST_OWNER: { status: 409, message: 'An org must keep at least one owner', origin: 'mast' },
   LIMIT_REACHED: { status: 409, message: 'A limit on how many of these you may hold is reached', origin: 'mast' },
@@ -82,6 +84,8 @@ export const errorCatalogue = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json', origin: 'mast' },
   RATE_LIMITED: { status: 429, message: 'Too many requests', origin: 'pylon' },
   TOO_MANY_SUBSCRIPTIONS: { status: 429, message: 'Too many subscriptions on this socket', origin: 'mast' },
+  TOO_MANY_ROOMS: { status: 429, message: 'This socket has joined too many rooms', origin: 'mast' },
+  ROOM_FULL: { status: 429, message: 'The room has as many members as it may hold', origin: 'mast' },
   // 5xx: ours
   INTERNAL: { status: 500, message: 'Internal server error', origin: 'mast' },
   CRDT_CORRUPT: { status: 500, message: 'The stored CRDT document of this row cannot be read', origin: 'mast' },

@@ -39,7 +39,8 @@ import { registerCrdtRoutes } from '../http/crdt-routes.js';
 import { registerSystemRoutes } from '../http/system-routes.js';
 import type { LiveAccess } from '../live/live-access.js';
 import { LiveEngine } from '../live/live-engine.js';
-import { Metrics } from '../metrics/metrics.js';
+import { Metrics, SendCounters } from '../metrics/metrics.js';
+import { RoomHub, type RoomAccess } from '../live/room-hub.js';
 import type { Store } from '../store/index.js';
 import { LiveSocketServer } from '../ws/ws-server.js';
 import { openStore } from './open-store.js';
@@ -64,6 +65,12 @@ export interface MastServerOptions {
   readonly oauthProviders?: readonly OAuthProviderConfig[];
   /** Budgets of the CRDT document cache (default: 10,000 documents, 256 MiB of estimated document memory). */
   readonly crdtCache?: { readonly maxDocs: number; readonly maxBytes: number };
+  /**
+   * Who may join which room, checked after the built-in rule (signed-in users, guests when
+   * `roomAllowGuests`, never anonymous sockets; the admin token always). Default: anyone the
+   * built-in rule admits.
+   */
+  readonly roomAccess?: RoomAccess;
 }
 
 /** Raised when the database cannot be brought to the schema without losing data. */
@@ -120,6 +127,8 @@ export class MastServer {
   readonly logger: Logger;
   readonly live: LiveEngine;
   readonly sockets: LiveSocketServer;
+  /** Rooms, presence and topics of this node's sockets. */
+  readonly rooms: RoomHub;
   readonly functions: FunctionRunner;
   readonly #functionRegistry = new FunctionRegistry();
   #events: EventStreams;
@@ -154,6 +163,7 @@ export class MastServer {
     this.reader = new EntityReader(this.store, this.schema, limits);
     const sync = new SyncService(this.store, this.writes, this.schema, { maxLimit: this.config.maxLimit, maxPush: this.config.batchMaxOps });
     const metrics = new Metrics();
+    const sent = new SendCounters();
     this.sessions = new SessionService(this.store, { adminToken: this.config.adminToken, lifetimeSecs: Math.floor(this.config.sessionLifetime / 1000) });
     const apiKeys = new ApiKeyService(this.store, (sessionHash) => this.sessions.announceRevoked({ tokenHash: sessionHash }));
     this.authenticator = new Authenticator({
@@ -186,6 +196,16 @@ export class MastServer {
       gauges: {
         changeLogHead: async () => (await this.store.changeLogBounds()).head,
         dbSizeBytes: () => this.store.sizeBytes(),
+        live: () => ({
+          sockets: this.sockets.size,
+          subscriptions: this.live.subscriptionCount,
+          queries: this.live.queryCount,
+          rooms: this.rooms.roomCount,
+          roomMembers: this.rooms.memberCount,
+          framesSent: sent.frames,
+          bytesSent: sent.bytes,
+          closes: this.sockets.closes(),
+        }),
       },
     });
     registerEntityRoutes(this.http, { reader: this.reader, writes: this.writes, batchMaxOps: this.config.batchMaxOps });
@@ -258,13 +278,27 @@ export class MastServer {
       maxSubscriptions: this.config.liveMaxSubscriptions,
       onError: (err) => this.logger.error({ err }, 'live query update failed'),
     });
+    this.rooms = new RoomHub({
+      maxRoomsPerSink: this.config.roomMaxPerSocket,
+      maxMembers: this.config.roomMaxMembers,
+      maxPresenceBytes: this.config.roomMaxPresence,
+      maxMessageBytes: this.config.roomMaxMessage,
+      presenceTtlMs: this.config.roomPresenceTtl,
+      allowGuests: this.config.roomAllowGuests,
+      canJoin: options.roomAccess,
+      seq: () => this.live.seq,
+    });
     this.sockets = new LiveSocketServer({
       live: this.live,
       crdt: this.crdt,
+      rooms: this.rooms,
+      counters: sent,
+      cookie,
       authenticate: (token) => this.authenticator.resolve(token),
       maxPayload: this.config.wsMaxFrame,
       messagesPerSecond: this.config.wsMessageRate,
       maxSocketsPerIp: this.config.wsMaxSocketsPerIp,
+      maxSocketsPerUser: this.config.wsMaxSocketsPerUser,
       maxBufferedBytes: this.config.wsMaxBuffered,
       pingIntervalMs: this.config.wsPingInterval,
       trustProxy: this.config.trustProxy,
@@ -363,6 +397,7 @@ export class MastServer {
         if (this.#compatServer) await new Promise((resolve) => this.#compatServer!.close(resolve));
         await this.http.close();
         await this.live.stop();
+        this.rooms.stop();
       } finally {
         clearTimeout(grace);
         await this.store.close();

@@ -36,9 +36,16 @@ export interface MastConfig {
   wsMaxFrame: number;
   wsMessageRate: number;
   wsMaxSocketsPerIp: number;
+  wsMaxSocketsPerUser: number;
   wsMaxBuffered: number;
   wsPingInterval: number;
   liveMaxSubscriptions: number;
+  roomMaxPerSocket: number;
+  roomMaxMembers: number;
+  roomMaxPresence: number;
+  roomMaxMessage: number;
+  roomPresenceTtl: number;
+  roomAllowGuests: boolean;
   fnTimeout: number;
   fnMutationTimeout: number;
   fnIdle: number;
