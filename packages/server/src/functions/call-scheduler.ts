@@ -26,7 +26,15 @@ export interface SchedulerDeps {
 
 /** The identity a job runs as: the scheduling caller, without its session. */
 export function jobIdentity(auth: AuthContext): JobIdentity {
-  return { userId: auth.userId, isAdmin: auth.isAdmin, isGuest: auth.isGuest, roles: [...auth.roles], tenantId: auth.tenantId };
+  return {
+    userId: auth.userId,
+    isAdmin: auth.isAdmin,
+    isGuest: auth.isGuest,
+    roles: [...auth.roles],
+    tenantId: auth.tenantId,
+    orgRole: auth.orgRole,
+    ...(auth.apiKeyScopes === undefined ? {} : { apiKeyScopes: [...auth.apiKeyScopes] }),
+  };
 }
 
 /** Checks a job's target and arguments now, so a bad schedule fails the call that makes it. */

@@ -28,7 +28,15 @@ const MAX_BACKOFF_MS = 3_600_000;
 
 /** The auth context a job runs with. */
 function authOf(identity: JobIdentity): AuthContext {
-  return { userId: identity.userId, isAdmin: identity.isAdmin, isGuest: identity.isGuest, roles: identity.roles, tenantId: identity.tenantId };
+  return {
+    userId: identity.userId,
+    isAdmin: identity.isAdmin,
+    isGuest: identity.isGuest,
+    roles: identity.roles,
+    tenantId: identity.tenantId,
+    orgRole: identity.orgRole,
+    ...(identity.apiKeyScopes === undefined ? {} : { apiKeyScopes: identity.apiKeyScopes }),
+  };
 }
 
 /** How a failed attempt is recorded in `last_error` (admins read it; it may hold the handler's own message). */

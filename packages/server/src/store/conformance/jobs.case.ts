@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { NewJob } from '../store.js';
 import type { StoreRef } from './fixtures.js';
 
-const SYSTEM = { userId: null, isAdmin: true, isGuest: false, roles: [], tenantId: null } as const;
+const SYSTEM = { userId: null, isAdmin: true, isGuest: false, roles: [], tenantId: null, orgRole: null } as const;
 
 function job(id: string, runAt: number, extra: Partial<NewJob> = {}): NewJob {
   return { id, fn: 'work', args: { n: 1 }, identity: SYSTEM, runAt, maxAttempts: 3, cron: null, createdAt: runAt, ...extra };
