@@ -120,6 +120,15 @@ describe('scheduling from functions', () => {
     expect((await notes()).some((n) => n.text === 'from an action' && n.ownerId === 'bob')).toBe(true);
   });
 
+  it("a job keeps the API-key scopes of its scheduler: a read-only key's job cannot write", async () => {
+    const key = await t.request('POST', '/api/auth/api-keys', { body: { scopes: ['read'] }, headers: as('alice') });
+    expect(key.status, key.text).toBe(201);
+    const id = (await callFn(t, 'fromAction', { text: 'via a read-only key' }, { authorization: `Bearer ${(key.json as { key: string }).key}` })).json as string;
+    const dead = await settled(id, 'dead');
+    expect([dead.user_id, dead.last_error]).toEqual(['alice', expect.stringMatching(/^INSUFFICIENT_SCOPE: /)]);
+    expect((await notes()).some((n) => n.text === 'via a read-only key')).toBe(false);
+  });
+
   it('the owner cancels a pending job, nobody else does; a cancelled job never runs', async () => {
     const id = (await callFn(t, 'later', { text: 'cancel me', ms: 10 * 86_400_000 }, as('alice'))).json as string;
     expect((await callFn(t, 'cancel', { id }, as('bob'))).json).toBe(false);
