@@ -5,6 +5,7 @@ import type { AuthContext } from '../auth/auth-context.js';
 import type { LiveEngine } from '../live/live-engine.js';
 import type { EncodedFrame, LiveSink } from '../live/live-frames.js';
 import type { CrdtHub } from '../crdt/crdt-hub.js';
+import { RawFrameWriter } from './raw-frame-writer.js';
 import { handleCrdtBinary, handleCrdtText } from './ws-crdt.js';
 import { errorReply } from './ws-reply.js';
 import { handleResume } from './ws-resume.js';
@@ -33,6 +34,8 @@ export class LiveConnection implements LiveSink {
   readonly #logger: Logger;
   readonly #onClose: (name: CloseCodeName) => void;
   readonly #crdt: CrdtHub | undefined;
+  /** Writes shared frames already framed; null when this socket must frame through `ws`. */
+  readonly #raw: RawFrameWriter | null;
   #auth: AuthContext | null = null;
   #pending: Array<RawData | string | Uint8Array> = [];
   #closed = false;
@@ -50,6 +53,7 @@ export class LiveConnection implements LiveSink {
     this.#limits = limits;
     this.#logger = logger;
     this.#onClose = onClose;
+    this.#raw = RawFrameWriter.for(ws);
     ws.on('message', (data, isBinary) => this.#receive(data, isBinary));
     ws.on('pong', () => (this.alive = true));
     ws.on('close', () => this.#gone());
@@ -67,9 +71,11 @@ export class LiveConnection implements LiveSink {
     for (const data of pending) this.#handle(data);
   }
 
-  /** Writes a shared frame (the engine's sink contract). */
+  /** Writes a shared frame (the engine's sink contract): its bytes are framed once for all sockets. */
   send(frame: EncodedFrame): void {
-    this.#write(frame.buffer);
+    if (this.#closed) return;
+    if (!this.#raw?.write(frame.wsFrame)) this.#ws.send(frame.buffer, { binary: false });
+    this.#checkBuffered();
   }
 
   /** Writes a message meant for this socket only. */
@@ -81,7 +87,7 @@ export class LiveConnection implements LiveSink {
   sendBinary(bytes: Uint8Array): void {
     if (this.#closed) return;
     this.#ws.send(bytes, { binary: true });
-    if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes) this.close('SLOW_CONSUMER');
+    this.#checkBuffered();
   }
 
   /** Closes with a named code; the socket's subscriptions end at once. */
@@ -127,6 +133,11 @@ export class LiveConnection implements LiveSink {
   #write(data: Buffer): void {
     if (this.#closed) return;
     this.#ws.send(data, { binary: false });
+    this.#checkBuffered();
+  }
+
+  /** Closes a socket whose unsent bytes passed the limit (raw frames count: they sit in the same stream). */
+  #checkBuffered(): void {
     if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes) this.close('SLOW_CONSUMER');
   }
 
