@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authToWire, bearerToken, type AuthContext } from '../auth/auth-context.js';
+import type { Authenticator } from '../auth/authenticator.js';
 import type { IssuedSession, SessionService } from '../auth/session-service.js';
 import { AppError } from '../errors/index.js';
 import { requireAdmin } from './request-context.js';
@@ -30,10 +31,11 @@ export function readCookie(header: string | undefined, name: string): string | n
  * that changes state with only the cookie must come from a trusted origin (or carry no Origin
  * or Referer at all, as server-to-server calls do): that is the CSRF defence.
  */
-export function requestAuthenticator(sessions: SessionService, cookie: CookieOptions): (request: FastifyRequest) => Promise<AuthContext> {
+export function requestAuthenticator(authenticator: Authenticator, cookie: CookieOptions): (request: FastifyRequest) => Promise<AuthContext> {
+  const sessions = authenticator.sessions;
   return async (request) => {
     const bearer = bearerToken(request.headers.authorization);
-    if (bearer !== null) return sessions.resolve(bearer);
+    if (bearer !== null) return authenticator.resolve(bearer);
     const fromCookie = readCookie(request.headers.cookie, cookie.name);
     if (fromCookie === null) return sessions.resolve(null);
     if (!SAFE_METHODS.has(request.method)) {
@@ -55,7 +57,8 @@ function originOf(referer: string | undefined): string | undefined {
   }
 }
 
-function setSessionCookie(reply: FastifyReply, cookie: CookieOptions, issued: IssuedSession): void {
+/** Sets the session cookie of a newly issued session. */
+export function setSessionCookie(reply: FastifyReply, cookie: CookieOptions, issued: IssuedSession): void {
   const maxAge = Math.max(0, Math.floor((issued.session.expiresAt - Date.now()) / 1000));
   reply.header('set-cookie', `${cookie.name}=${issued.token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${cookie.secure ? '; Secure' : ''}`);
 }
@@ -64,7 +67,8 @@ function clearSessionCookie(reply: FastifyReply, cookie: CookieOptions): void {
   reply.header('set-cookie', `${cookie.name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0${cookie.secure ? '; Secure' : ''}`);
 }
 
-function sessionBody(issued: IssuedSession): Record<string, unknown> {
+/** `{token, user_id, guest?, expires_at}`: the answer of every request that issues a session. */
+export function sessionBody(issued: IssuedSession): Record<string, unknown> {
   return {
     token: issued.token,
     user_id: issued.session.userId,
@@ -91,7 +95,12 @@ function parseMint(body: unknown): { userId: string; roles?: string[]; tenantId?
 }
 
 /** Sessions at Pylon's paths: mint (admin), guest, me, sign-out. */
-export function registerAuthRoutes(app: FastifyInstance, sessions: SessionService, cookie: CookieOptions, options: { dev: boolean }): void {
+export function registerAuthRoutes(
+  app: FastifyInstance,
+  sessions: SessionService,
+  cookie: CookieOptions,
+  options: { dev: boolean; limitGuest?: (ip: string) => Promise<void>; profile?: (userId: string) => Promise<Record<string, unknown> | null> },
+): void {
   app.post('/api/auth/session', async (request, reply) => {
     if (!options.dev) requireAdmin(request);
     const issued = await sessions.issue(parseMint(request.body));
@@ -100,6 +109,7 @@ export function registerAuthRoutes(app: FastifyInstance, sessions: SessionServic
   });
 
   app.post('/api/auth/guest', async (request, reply) => {
+    await options.limitGuest?.(request.ip);
     const issued = await sessions.issueGuest();
     if (request.headers.origin) setSessionCookie(reply, cookie, issued);
     return reply.code(201).send(sessionBody(issued));
@@ -109,11 +119,13 @@ export function registerAuthRoutes(app: FastifyInstance, sessions: SessionServic
 
   app.get('/api/auth/session', async (request) => ({
     session: authToWire(request.auth),
+    user: request.auth.userId !== null && !request.auth.isAdmin && options.profile ? await options.profile(request.auth.userId) : null,
     ...(request.auth.expiresAt !== undefined ? { expires_at: new Date(request.auth.expiresAt).toISOString() } : {}),
   }));
 
   app.delete('/api/auth/session', async (request, reply) => {
     const hash = request.auth.sessionHash;
+    if (request.auth.apiKeyId !== undefined) throw new AppError('API_KEY_AUTH_FORBIDDEN', 'An API key is not signed out; revoke it with DELETE /api/auth/api-keys/:id');
     if (hash === undefined) throw new AppError('AUTH_REQUIRED', 'Sign-out needs a session token');
     await sessions.revoke(hash);
     clearSessionCookie(reply, cookie);

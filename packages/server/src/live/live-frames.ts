@@ -24,6 +24,11 @@ export class EncodedFrame {
     return this.wsFrame.subarray(this.#headerLength);
   }
 
+  /** How many bytes `buffer` holds. */
+  get byteLength(): number {
+    return this.wsFrame.length - this.#headerLength;
+  }
+
   /**
    * The whole WebSocket frame a server sends for this message (RFC 6455 §5.2: FIN, text opcode,
    * no RSV bits, unmasked, shortest length encoding), with the UTF-8 bytes after the header. The

@@ -85,6 +85,8 @@ export interface ReadTx {
   count(entity: string, where?: FilterNode): Promise<number>;
   /** The recorded outcome of a client op, or null. */
   getOp(opId: string): Promise<OpRecord | null>;
+  /** Accounts, identities and one-time codes (Mast's auth tables), read in this transaction. */
+  readonly auth: AuthReads;
 }
 
 /**
@@ -106,6 +108,8 @@ export interface WriteTx extends ReadTx {
   putCrdt(record: CrdtRecord): Promise<void>;
   /** Removes a row's CRDT document; false when there was none. */
   deleteCrdt(entity: string, rowId: string): Promise<boolean>;
+  /** Accounts, identities, one-time codes and rate-limit counters, written in this transaction. */
+  readonly auth: AuthWrites;
 }
 
 /** Retention of the change log: entries older than `maxAgeMs` or past `maxEntries` go. */
@@ -146,7 +150,205 @@ export interface SessionStore {
   revoke(tokenHash: string): Promise<boolean>;
   /** Deletes every session of a user; returns how many went. */
   revokeUser(userId: string): Promise<number>;
+  /** Sets the org a session has selected (null: none); false when there is no such session. */
+  setTenant(tokenHash: string, tenantId: string | null): Promise<boolean>;
   /** Deletes sessions that expired before `now`; returns how many went. */
+  pruneExpired(now: number): Promise<number>;
+}
+
+/**
+ * A local account: the credentials side of a user, kept in Mast's own tables and never in an
+ * app entity. `id` is the user id sessions and policies see (`auth.userId`).
+ */
+export interface AccountRecord {
+  readonly id: string;
+  /** Normalised (trimmed, lower-cased); unique. */
+  readonly email: string;
+  /** When the email was proven, ms since the epoch; null until then. */
+  readonly emailVerifiedAt: number | null;
+  /** The password hash with its algorithm, parameters and salt; null for password-less accounts. */
+  readonly passwordHash: string | null;
+  readonly createdAt: number;
+}
+
+/** A federated login (`provider`, `subject`) that signs in as an account. */
+export interface IdentityRecord {
+  readonly provider: string;
+  readonly subject: string;
+  readonly userId: string;
+  readonly createdAt: number;
+}
+
+/**
+ * A one-time secret (magic code, email-verification code, password-reset token), stored only
+ * as a hash. One per (`purpose`, `subject`): a new one replaces the old.
+ */
+export interface CodeRecord {
+  readonly purpose: string;
+  /** Whom the code is for: a normalised email or an account id. */
+  readonly subject: string;
+  readonly codeHash: string;
+  /** Failed attempts so far. */
+  readonly attempts: number;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+/** A fixed-window counter after one more hit. */
+export interface RateCount {
+  readonly count: number;
+  /** When the window ends, ms since the epoch. */
+  readonly resetAt: number;
+}
+
+/** Reads of the auth tables. */
+export interface AuthReads {
+  accountById(id: string): Promise<AccountRecord | null>;
+  /** The account with this (already normalised) email, or null. */
+  accountByEmail(email: string): Promise<AccountRecord | null>;
+  findIdentity(provider: string, subject: string): Promise<IdentityRecord | null>;
+  getCode(purpose: string, subject: string): Promise<CodeRecord | null>;
+  /** The code of `purpose` with this hash, or null (reset tokens are presented without a subject). */
+  findCodeByHash(purpose: string, codeHash: string): Promise<CodeRecord | null>;
+}
+
+/** Writes of the auth tables; each is part of the surrounding transaction. */
+export interface AuthWrites extends AuthReads {
+  /** Stores a new account; an email or id already stored throws AppError EMAIL_TAKEN. */
+  createAccount(account: AccountRecord): Promise<void>;
+  /** Changes an account's verification time or password hash; false when there is no such account. */
+  updateAccount(id: string, patch: { emailVerifiedAt?: number | null; passwordHash?: string | null }): Promise<boolean>;
+  /** Links a federated identity; one already linked throws AppError IDENTITY_TAKEN. */
+  linkIdentity(identity: IdentityRecord): Promise<void>;
+  /** Stores a code, replacing any earlier one of the same purpose and subject. */
+  putCode(code: CodeRecord): Promise<void>;
+  /** Sets a code's failed-attempt count. */
+  setCodeAttempts(purpose: string, subject: string, attempts: number): Promise<void>;
+  /** Removes a code; false when there was none. */
+  deleteCode(purpose: string, subject: string): Promise<boolean>;
+  /**
+   * Counts one hit on `key` in a fixed window of `windowMs` that starts at the first hit, and
+   * returns the count so far in the current window.
+   */
+  hitRate(key: string, windowMs: number, now: number): Promise<RateCount>;
+  /** Removes expired codes and ended rate-limit windows; returns how many rows went. */
+  pruneAuth(now: number): Promise<number>;
+}
+
+/** An API key. The secret is never stored, only its SHA-256 hash. */
+export interface ApiKeyRecord {
+  /** The public part of the key (32 hex characters). */
+  readonly id: string;
+  readonly userId: string;
+  readonly name: string;
+  /** SHA-256 of the secret part, hex. */
+  readonly secretHash: string;
+  readonly scopes: readonly string[];
+  /** Milliseconds since the epoch; null for a key that does not expire. */
+  readonly expiresAt: number | null;
+  readonly createdAt: number;
+  readonly lastUsedAt: number | null;
+}
+
+/** API keys, each call its own transaction. */
+export interface ApiKeyStore {
+  create(key: ApiKeyRecord): Promise<void>;
+  find(id: string): Promise<ApiKeyRecord | null>;
+  /** The keys of one user, newest first. */
+  list(userId: string): Promise<ApiKeyRecord[]>;
+  count(userId: string): Promise<number>;
+  /** Deletes a key of this user; false when the user has no key with that id. */
+  revoke(id: string, userId: string): Promise<boolean>;
+  touch(id: string, now: number): Promise<void>;
+}
+
+/** The roles a member can hold in an org, weakest first. */
+export type OrgRole = 'member' | 'admin' | 'owner';
+
+/** An organisation (a tenant). */
+export interface OrgRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly createdBy: string;
+  readonly createdAt: number;
+}
+
+/** One user's membership of an org. */
+export interface MemberRecord {
+  readonly orgId: string;
+  readonly userId: string;
+  readonly role: OrgRole;
+  readonly createdAt: number;
+}
+
+/** An invitation to join an org; the token is shown once and stored only hashed. */
+export interface InviteRecord {
+  readonly id: string;
+  readonly orgId: string;
+  readonly tokenHash: string;
+  /** Only an account with this (verified, normalised) email may accept; null: anyone with the token. */
+  readonly email: string | null;
+  readonly role: OrgRole;
+  readonly createdBy: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+/**
+ * Orgs and their members. Every call is one transaction; removing a membership (or the org)
+ * also clears that org from the sessions that had selected it, so a former member's tenant goes
+ * with the membership.
+ */
+export interface OrgStore {
+  /** Creates an org with its creator as owner. */
+  create(org: OrgRecord): Promise<void>;
+  get(id: string): Promise<OrgRecord | null>;
+  /** The orgs a user belongs to, with the user's role, oldest first. */
+  listForUser(userId: string): Promise<Array<OrgRecord & { role: OrgRole }>>;
+  countForUser(userId: string): Promise<number>;
+  /** Deletes the org, its memberships and invites; false when there was none. */
+  delete(id: string): Promise<boolean>;
+  members(orgId: string): Promise<MemberRecord[]>;
+  countMembers(orgId: string): Promise<number>;
+  /** The user's role in the org, or null when not a member. */
+  role(orgId: string, userId: string): Promise<OrgRole | null>;
+  /** Adds a member or changes their role; LAST_OWNER (nothing changed) if the org would have no owner. */
+  putMember(member: MemberRecord): Promise<void>;
+  /** Removes a member; false when not a member; LAST_OWNER (nothing changed) for the last owner. */
+  removeMember(orgId: string, userId: string): Promise<boolean>;
+  putInvite(invite: InviteRecord): Promise<void>;
+  /** The org's pending invites, oldest first. */
+  invites(orgId: string): Promise<InviteRecord[]>;
+  countInvites(orgId: string): Promise<number>;
+  /** The invite with this token hash, or null. */
+  findInvite(tokenHash: string): Promise<InviteRecord | null>;
+  /** Deletes an invite of the org; false when there was none. */
+  deleteInvite(orgId: string, id: string): Promise<boolean>;
+  /**
+   * Uses an invite once: deletes it and makes `userId` a member with its role (a member already
+   * keeps their role). Null, changing nothing, when the invite is gone or expired.
+   */
+  acceptInvite(tokenHash: string, userId: string, now: number): Promise<MemberRecord | null>;
+}
+
+/** A pending OAuth sign-in, keyed by the hash of its `state`. */
+export interface OAuthStateRecord {
+  readonly stateHash: string;
+  readonly provider: string;
+  /** SHA-256 of the value in the browser's binding cookie, hex. */
+  readonly browserHash: string;
+  readonly codeVerifier: string;
+  readonly nonce: string;
+  readonly callbackUrl: string;
+  readonly errorCallbackUrl: string | null;
+  readonly expiresAt: number;
+}
+
+/** OAuth states: each one is taken (read and deleted) at most once. */
+export interface OAuthStateStore {
+  put(state: OAuthStateRecord): Promise<void>;
+  /** Deletes and returns the state when it exists and has not expired; null otherwise. */
+  take(stateHash: string, now: number): Promise<OAuthStateRecord | null>;
   pruneExpired(now: number): Promise<number>;
 }
 
@@ -154,6 +356,9 @@ export interface SessionStore {
 export interface Store {
   readonly capabilities: StoreCapabilities;
   readonly sessions: SessionStore;
+  readonly apiKeys: ApiKeyStore;
+  readonly orgs: OrgStore;
+  readonly oauthStates: OAuthStateStore;
   readonly crdt: CrdtSnapshotStore;
   /** Binds the store to a schema (after migration); queries validate entity names against it. */
   useSchema(schema: AppSchema): void;

@@ -5,10 +5,13 @@ import type { AuthContext } from '../auth/auth-context.js';
 import type { LiveEngine } from '../live/live-engine.js';
 import type { EncodedFrame, LiveSink } from '../live/live-frames.js';
 import type { CrdtHub } from '../crdt/crdt-hub.js';
+import type { RoomHub } from '../live/room-hub.js';
+import type { SendCounters } from '../metrics/metrics.js';
 import { RawFrameWriter } from './raw-frame-writer.js';
 import { handleCrdtBinary, handleCrdtText } from './ws-crdt.js';
 import { errorReply } from './ws-reply.js';
 import { handleResume } from './ws-resume.js';
+import { handleRoomMessage } from './ws-rooms.js';
 import { handleSubscribe, handleUnsubscribe } from './ws-subscribe.js';
 
 /** Per-socket limits. */
@@ -34,6 +37,8 @@ export class LiveConnection implements LiveSink {
   readonly #logger: Logger;
   readonly #onClose: (name: CloseCodeName) => void;
   readonly #crdt: CrdtHub | undefined;
+  readonly #rooms: RoomHub | undefined;
+  readonly #counters: SendCounters | undefined;
   /** Writes shared frames already framed; null when this socket must frame through `ws`. */
   readonly #raw: RawFrameWriter | null;
   #auth: AuthContext | null = null;
@@ -45,9 +50,11 @@ export class LiveConnection implements LiveSink {
   /** False after a ping until the pong; a socket still false at the next ping is dead. */
   alive = true;
 
-  constructor(id: string, ws: WebSocket, live: LiveEngine, limits: ConnectionLimits, logger: Logger, onClose: (name: CloseCodeName) => void, crdt?: CrdtHub) {
+  constructor(id: string, ws: WebSocket, live: LiveEngine, limits: ConnectionLimits, logger: Logger, onClose: (name: CloseCodeName) => void, crdt?: CrdtHub, rooms?: RoomHub, counters?: SendCounters) {
     this.id = id;
     this.#crdt = crdt;
+    this.#rooms = rooms;
+    this.#counters = counters;
     this.#ws = ws;
     this.#live = live;
     this.#limits = limits;
@@ -75,6 +82,7 @@ export class LiveConnection implements LiveSink {
   send(frame: EncodedFrame): void {
     if (this.#closed) return;
     if (!this.#raw?.write(frame.wsFrame)) this.#ws.send(frame.buffer, { binary: false });
+    this.#counters?.sent(frame.byteLength);
     this.#checkBuffered();
   }
 
@@ -87,6 +95,7 @@ export class LiveConnection implements LiveSink {
   sendBinary(bytes: Uint8Array): void {
     if (this.#closed) return;
     this.#ws.send(bytes, { binary: true });
+    this.#counters?.sent(bytes.length);
     this.#checkBuffered();
   }
 
@@ -133,6 +142,7 @@ export class LiveConnection implements LiveSink {
   #write(data: Buffer): void {
     if (this.#closed) return;
     this.#ws.send(data, { binary: false });
+    this.#counters?.sent(data.length);
     this.#checkBuffered();
   }
 
@@ -185,6 +195,13 @@ export class LiveConnection implements LiveSink {
         case 'resume':
           work = handleResume(this.#live, this, message, auth);
           break;
+        case 'join':
+        case 'leave':
+        case 'presence':
+        case 'broadcast':
+          if (this.#rooms) handleRoomMessage(this.#rooms, this, message, auth, (err) => this.#logger.error({ err, connectionId: this.id }, 'room request failed'));
+          else this.sendMessage({ type: 'error', ...(message.id === undefined ? {} : { id: message.id }), code: 'UNKNOWN_MESSAGE', message: 'Rooms are not served here' });
+          return;
         case 'unsubscribe':
           handleUnsubscribe(this.#live, this, message);
           this.sendMessage({ type: 'ack', id: message.id });
@@ -196,7 +213,7 @@ export class LiveConnection implements LiveSink {
     work.catch((err: unknown) => this.#fail(err, message.id));
   }
 
-  #fail(err: unknown, id: string): void {
+  #fail(err: unknown, id: string | undefined): void {
     const { message, internal } = errorReply(err, id);
     if (internal) this.#logger.error({ err, connectionId: this.id }, 'live request failed');
     this.sendMessage(message);
@@ -208,6 +225,7 @@ export class LiveConnection implements LiveSink {
     clearTimeout(this.#expiry);
     this.#live.dropSink(this);
     this.#crdt?.dropSink(this);
+    this.#rooms?.dropSink(this);
   }
 }
 

@@ -4,6 +4,8 @@ import { AppError } from '../../errors/index.js';
 import type { ChangeLogBounds, ChangeRecord, NewChange, OpRecord, RetentionPolicy, Row } from '../store.js';
 import type { Cells, SqliteConnection } from './sqlite-connection.js';
 import { isSqliteError } from './sqlite-connection.js';
+import { AUTH_TABLES } from './sqlite-auth.js';
+import { KEYS_ORGS_TABLES } from './sqlite-keys-orgs.js';
 import { SESSIONS_TABLE } from './sqlite-sessions.js';
 
 /**
@@ -45,6 +47,8 @@ const KINDS: ReadonlySet<string> = new Set<ChangeKind>(['insert', 'update', 'del
 export function ensureInternalTables(conn: SqliteConnection): void {
   conn.exec(INTERNAL_TABLES);
   conn.exec(SESSIONS_TABLE);
+  conn.exec(AUTH_TABLES);
+  conn.exec(KEYS_ORGS_TABLES);
 }
 
 function toChange(cells: Cells): ChangeRecord {
