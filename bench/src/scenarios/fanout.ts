@@ -89,9 +89,11 @@ export interface FanoutMeasurement extends Measurement {
   /** From sending the write request to the diff's receipt. */
   readonly fromRequestMs: DeliveryLatency;
   readonly loopDelayMs: LoopDelay;
-  /** CPU over the cell, in % of one core: the server, and the busiest client process. */
+  /** CPU over the cell, in % of one core: the server, the busiest client process, all client processes, the writer. */
   readonly serverCpuPct: number;
   readonly clientCpuMaxPct: number;
+  readonly clientCpuTotalPct: number;
+  readonly writerCpuPct: number;
   /** Server RSS after GC with the subscribers connected minus before any, per socket. */
   readonly rssPerSocketBytes: number;
 }
@@ -124,7 +126,8 @@ async function measureCell(rig: Rig, server: BenchChild, origin: string, rows: W
   if (quiet.includes(false)) throw new Error(`diffs of an earlier cell were still arriving after ${MAX_DRAIN_MS / 1000} s`);
   await Promise.all(rig.clients.map((c) => c.call('reset', null, 10_000)));
   await server.call('loopStart', null, 10_000);
-  const cpuBefore = [server.pid, ...rig.clients.map((c) => c.pid)].map(cpuSeconds);
+  const measuredPids = [server.pid, rig.writer.pid, ...rig.clients.map((c) => c.pid)];
+  const cpuBefore = measuredPids.map(cpuSeconds);
   const started = monotonicMs();
   const { value, foreignCpuPct } = await withForeignCpu(() => [...rig.pids(), server.pid], async () => {
     const params: WriterParams = { origin, entity: ENTITY, rows, ratePerSec: rate, count };
@@ -134,7 +137,7 @@ async function measureCell(rig: Rig, server: BenchChild, origin: string, rows: W
   });
   const seconds = (monotonicMs() - started) / 1000;
   const loopDelayMs = await server.call<LoopDelay>('loopStop', null, 10_000);
-  const cpuPct = [server.pid, ...rig.clients.map((c) => c.pid)].map((pid, i) => Math.round(((cpuSeconds(pid) - cpuBefore[i]!) / seconds) * 100));
+  const cpuPct = measuredPids.map((pid, i) => Math.round(((cpuSeconds(pid) - cpuBefore[i]!) / seconds) * 100));
   const { written, collected } = value;
   const delivery = new DeliveryHistogram();
   const fromRequest = new DeliveryHistogram();
@@ -169,7 +172,9 @@ async function measureCell(rig: Rig, server: BenchChild, origin: string, rows: W
     fromRequestMs: fromRequest.summary(),
     loopDelayMs,
     serverCpuPct: cpuPct[0]!,
-    clientCpuMaxPct: Math.max(...cpuPct.slice(1)),
+    clientCpuMaxPct: Math.max(...cpuPct.slice(2)),
+    clientCpuTotalPct: cpuPct.slice(2).reduce((a, b) => a + b, 0),
+    writerCpuPct: cpuPct[1]!,
     rssPerSocketBytes,
   };
 }
@@ -320,7 +325,7 @@ function buildChecks(rows: readonly ResultRow[]): Check[] {
   return checks;
 }
 
-const COLUMNS = ['cell', 'subs', 'target', 'writes/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'req→diff p50', 'req→diff p99', 'delivered', 'frames', 'dup/closed', 'loop p99 ms', 'loop max ms', 'server CPU %', 'client CPU % max', 'RSS/socket KB', 'other CPU %'];
+const COLUMNS = ['cell', 'subs', 'target', 'writes/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'req→diff p50', 'req→diff p99', 'delivered', 'frames', 'dup/closed', 'loop p99 ms', 'loop max ms', 'server CPU %', 'client CPU % max', 'clients CPU % sum', 'writer CPU %', 'RSS/socket KB', 'other CPU %'];
 
 function fanoutTable(rows: readonly ResultRow[]): NonNullable<ScenarioResult['table']> {
   const body: string[][] = [];
@@ -347,6 +352,8 @@ function fanoutTable(rows: readonly ResultRow[]): NonNullable<ScenarioResult['ta
         m.loopDelayMs.max.toFixed(1),
         String(m.serverCpuPct),
         String(m.clientCpuMaxPct),
+        String(m.clientCpuTotalPct),
+        String(m.writerCpuPct),
         (m.rssPerSocketBytes / 1024).toFixed(1),
         m.foreignCpuPct === null || m.foreignCpuPct === undefined ? '—' : m.foreignCpuPct.toFixed(0),
       ]);
@@ -356,7 +363,7 @@ function fanoutTable(rows: readonly ResultRow[]): NonNullable<ScenarioResult['ta
     columns: COLUMNS,
     rows: body,
     notes: [
-      'How to read it: `p50`…`max` are from the write\'s HTTP response (as the writer saw it) to each subscriber\'s receipt of a diff whose seq covers the write, over every (subscriber, matching write) pair, on the machine-wide monotonic clock. Subscribers often have a Mast diff before the writer has the write\'s response, so these can be negative. `req→diff` is from sending the write request instead (it includes the write\'s own HTTP round trip). `delivered` is pairs covered out of pairs expected (a diff carries every change up to its seq, so one diff can cover several writes; `frames` is diffs received). `dup/closed`: diffs with a seq not above the previous one on the socket, and sockets the server closed. `loop` is the server\'s event-loop delay over the cell (1 ms resolution). CPU columns are % of one core over the cell (writes plus the wait for the last delivery); `client CPU % max` near 100 means the subscribers, not the server, set the pace. `RSS/socket KB`: server RSS after GC with the subscribers connected and subscribed, minus before any, per socket. `1 write`: one write on a quiet server; its `max` is the last delivery.',
+      'How to read it: `p50`…`max` are from the write\'s HTTP response (as the writer saw it) to each subscriber\'s receipt of a diff whose seq covers the write, over every (subscriber, matching write) pair, on the machine-wide monotonic clock. Subscribers often have a Mast diff before the writer has the write\'s response, so these can be negative. `req→diff` is from sending the write request instead (it includes the write\'s own HTTP round trip). `delivered` is pairs covered out of pairs expected (a diff carries every change up to its seq, so one diff can cover several writes; `frames` is diffs received). `dup/closed`: diffs with a seq not above the previous one on the socket, and sockets the server closed. `loop` is the server\'s event-loop delay over the cell (1 ms resolution). CPU columns are % of one core over the cell (writes plus the wait for the last delivery); `client CPU % max` near 100 means the subscribers, not the server, set the pace, and server + clients sum + writer near 200 means the 2 cores are full. `RSS/socket KB`: server RSS after GC with the subscribers connected and subscribed, minus before any, per socket. `1 write`: one write on a quiet server; its `max` is the last delivery.',
       `Both targets share one writer and three subscriber processes with the server on 2 cores; at 1,000 writes/s on a shared query, 1,000 subscribers are a million frames a second, which neither server nor clients sustain here: those cells show queueing, not steady state. A cell writes rate x duration times, but at most ${MAX_DELIVERIES_PER_CELL.toLocaleString('en-US')} deliveries (so 10,000 subscribers on one query get 100 writes, 1,000 get 1,000); \`writes/s\` is the rate the writer achieved (writes answered over the time to the last answer), and a server that answers writes late makes the response-to-diff times look short, so also read \`req→diff\` and \`writes/s\`.`,
     ],
   };

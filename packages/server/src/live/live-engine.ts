@@ -34,8 +34,11 @@ export interface LiveEngineOptions {
   readonly onError: (err: unknown) => void;
 }
 
-/** Sends per turn of the event loop during one fan-out, so a broadcast never blocks it long. */
-const FANOUT_CHUNK = 1024;
+/**
+ * Sends per turn of the event loop during a fan-out, so a broadcast to many sockets never blocks
+ * it long: between chunks, requests are served and their commits queue for the next round.
+ */
+const FANOUT_CHUNK = 256;
 /** Most change-log entries a resume reads; past this, it answers with fresh results. */
 const RESUME_MAX_CHANGES = 10_000;
 
@@ -64,6 +67,9 @@ export class LiveEngine {
   readonly #subs = new Map<LiveSink, Map<string, LiveQuery | null>>();
 
   #tail: Promise<unknown> = Promise.resolve();
+  /** Committed changes not yet applied, in commit order; one queued task applies them all. */
+  #committed: ChangeRecord[] = [];
+  #applyQueued = false;
   #seq = 0;
   #handles = 0;
   #stopBus: (() => void) | undefined;
@@ -93,7 +99,10 @@ export class LiveEngine {
   /** Starts following the change bus from the current head of the change log. */
   async start(): Promise<void> {
     this.#stopBus = this.#options.bus.subscribe((changes) => {
-      this.#enqueue(() => this.#applyBatch(changes)).catch(this.#options.onError);
+      for (const change of changes) this.#committed.push(change);
+      if (this.#applyQueued) return;
+      this.#applyQueued = true;
+      this.#enqueue(() => this.#applyCommitted()).catch(this.#options.onError);
     });
     await this.#enqueue(async () => {
       this.#seq = Math.max(this.#seq, (await this.#options.store.changeLogBounds()).head);
@@ -293,6 +302,19 @@ export class LiveEngine {
     return attachIncludes(out, def.include, this.#options.store, (entity, row) => this.#access.canRead(auth, entity, row));
   }
 
+  /**
+   * Applies every change committed since the last call as one batch. While a batch is being
+   * sent, later commits wait here and go out together: each subscription then gets one diff
+   * with the seq of the last of them, so frames never outnumber what sockets can take, and a
+   * diff still reflects every change up to its seq.
+   */
+  async #applyCommitted(): Promise<void> {
+    const changes = this.#committed;
+    this.#committed = [];
+    this.#applyQueued = false;
+    await this.#applyBatch(changes);
+  }
+
   async #applyBatch(changes: readonly ChangeRecord[]): Promise<void> {
     const touched = new Set<LiveQuery>();
     const refetch = new Set<LiveQuery>();
@@ -318,10 +340,17 @@ export class LiveEngine {
     );
     const seq = changes[changes.length - 1]!.seq;
     this.#seq = Math.max(this.#seq, seq);
+    let sent = 0;
     for (const query of touched) {
       const diff = query.takeDiff();
       if (!diff || query.sinks.size === 0) continue;
-      await fanOut(query, new EncodedFrame({ type: 'diff', query: query.handle, seq, ...diff }, seq));
+      const frame = new EncodedFrame({ type: 'diff', query: query.handle, seq, ...diff }, seq);
+      for (const sink of [...query.sinks.keys()]) {
+        // A sink that unsubscribed or went away while the loop was yielded gets nothing more.
+        if (!query.sinks.has(sink)) continue;
+        sink.send(frame);
+        if (++sent % FANOUT_CHUNK === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      }
     }
   }
 
@@ -336,11 +365,3 @@ function resultFrame(id: string, query: LiveQuery, seq: number): EncodedFrame {
   return new EncodedFrame({ type: 'result', id, query: query.handle, seq, rows: [...query.rows], complete: query.complete }, seq);
 }
 
-/** Writes one frame to every sink of a query, yielding to the event loop between chunks. */
-async function fanOut(query: LiveQuery, frame: EncodedFrame): Promise<void> {
-  let sent = 0;
-  for (const sink of [...query.sinks.keys()]) {
-    sink.send(frame);
-    if (++sent % FANOUT_CHUNK === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-}

@@ -2,14 +2,15 @@ import type { ServerMessage } from '@mast/protocol';
 
 /**
  * One server message encoded once and shared by every connection it goes to: the JSON text,
- * its UTF-8 bytes for WebSocket sends, and its SSE event text, each built on first use.
+ * its WebSocket frame, and its SSE event text, each built on first use.
  */
 export class EncodedFrame {
   readonly seq: number;
   /** The message's `type`, also the SSE event name. */
   readonly event: string;
   readonly json: string;
-  #buffer: Buffer | undefined;
+  #wsFrame: Buffer | undefined;
+  #headerLength = 0;
   #sse: string | undefined;
 
   constructor(message: ServerMessage, seq: number) {
@@ -20,8 +21,39 @@ export class EncodedFrame {
 
   /** The UTF-8 bytes; sending the same Buffer avoids re-encoding per socket. */
   get buffer(): Buffer {
-    this.#buffer ??= Buffer.from(this.json, 'utf8');
-    return this.#buffer;
+    return this.wsFrame.subarray(this.#headerLength);
+  }
+
+  /** How many bytes `buffer` holds. */
+  get byteLength(): number {
+    return this.wsFrame.length - this.#headerLength;
+  }
+
+  /**
+   * The whole WebSocket frame a server sends for this message (RFC 6455 §5.2: FIN, text opcode,
+   * no RSV bits, unmasked, shortest length encoding), with the UTF-8 bytes after the header. The
+   * same bytes `ws` would write for it on a socket without extensions, built once per broadcast.
+   */
+  get wsFrame(): Buffer {
+    if (this.#wsFrame === undefined) {
+      const length = Buffer.byteLength(this.json, 'utf8');
+      const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+      const frame = Buffer.allocUnsafe(header + length);
+      frame[0] = 0x81;
+      if (header === 2) frame[1] = length;
+      else if (header === 4) {
+        frame[1] = 126;
+        frame.writeUInt16BE(length, 2);
+      } else {
+        frame[1] = 127;
+        frame.writeUInt16BE(0, 2);
+        frame.writeUIntBE(length, 4, 6);
+      }
+      frame.write(this.json, header, 'utf8');
+      this.#wsFrame = frame;
+      this.#headerLength = header;
+    }
+    return this.#wsFrame;
   }
 
   /** The SSE event: `id:` is the seq, so `Last-Event-ID` is a resume cursor. */

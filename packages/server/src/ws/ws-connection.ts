@@ -8,6 +8,7 @@ import type { EncodedFrame, LiveSink } from '../live/live-frames.js';
 import type { CrdtHub } from '../crdt/crdt-hub.js';
 import type { RoomHub } from '../live/room-hub.js';
 import type { SendCounters } from '../metrics/metrics.js';
+import { RawFrameWriter } from './raw-frame-writer.js';
 import { handleCrdtBinary, handleCrdtText } from './ws-crdt.js';
 import { SocketCalls, type SocketFunctions } from './ws-functions.js';
 import { errorReply } from './ws-reply.js';
@@ -41,6 +42,8 @@ export class LiveConnection implements LiveSink {
   readonly #rooms: RoomHub | undefined;
   readonly #counters: SendCounters | undefined;
   readonly #calls: SocketCalls | undefined;
+  /** Writes shared frames already framed; null when this socket must frame through `ws`. */
+  readonly #raw: RawFrameWriter | null;
   #auth: AuthContext | null = null;
   #pending: Array<RawData | string | Uint8Array> = [];
   #closed = false;
@@ -61,6 +64,7 @@ export class LiveConnection implements LiveSink {
     this.#limits = limits;
     this.#logger = logger;
     this.#onClose = onClose;
+    this.#raw = RawFrameWriter.for(ws);
     ws.on('message', (data, isBinary) => this.#receive(data, isBinary));
     ws.on('pong', () => (this.alive = true));
     ws.on('close', () => this.#gone());
@@ -78,9 +82,12 @@ export class LiveConnection implements LiveSink {
     for (const data of pending) this.#handle(data);
   }
 
-  /** Writes a shared frame (the engine's sink contract). */
+  /** Writes a shared frame (the engine's sink contract): its bytes are framed once for all sockets. */
   send(frame: EncodedFrame): void {
-    this.#write(frame.buffer);
+    if (this.#closed) return;
+    if (!this.#raw?.write(frame.wsFrame)) this.#ws.send(frame.buffer, { binary: false });
+    this.#counters?.sent(frame.byteLength);
+    this.#checkBuffered();
   }
 
   /** Writes a message meant for this socket only. */
@@ -93,7 +100,7 @@ export class LiveConnection implements LiveSink {
     if (this.#closed) return;
     this.#ws.send(bytes, { binary: true });
     this.#counters?.sent(bytes.length);
-    if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes) this.close('SLOW_CONSUMER');
+    this.#checkBuffered();
   }
 
   /** Closes with a named code; the socket's subscriptions end at once. */
@@ -140,6 +147,11 @@ export class LiveConnection implements LiveSink {
     if (this.#closed) return;
     this.#ws.send(data, { binary: false });
     this.#counters?.sent(data.length);
+    this.#checkBuffered();
+  }
+
+  /** Closes a socket whose unsent bytes passed the limit (raw frames count: they sit in the same stream). */
+  #checkBuffered(): void {
     if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes) this.close('SLOW_CONSUMER');
   }
 
