@@ -1,18 +1,18 @@
 import { machineLine } from '../harness/machine-info.js';
 import type { ScenarioResult } from '../scenario.js';
 import type { BenchReport } from './bench-report.js';
-import { COLUMNS, rowCells } from './result-table.js';
+import { tableOf } from './result-table.js';
 
 function markdownTable(result: ScenarioResult): string {
   const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
-  const columns = result.table?.columns ?? COLUMNS;
-  const body = result.table?.rows ?? result.rows.map(rowCells);
+  const { columns, rows: body } = tableOf(result);
   const align = columns.map((_, i) => (i === 0 ? '---' : '---:'));
   return [line(columns), line(align), ...body.map(line)].join('\n');
 }
 
 function scenarioSection(result: ScenarioResult, measured: string): string {
   const parts = [`## ${result.scenario}`, '', measured, '', `${result.description}.`, '', ...(result.table?.notes ?? []).flatMap((note) => [note, '']), markdownTable(result), ''];
+  if (result.notes && result.notes.length > 0) parts.push(...result.notes.map((note) => `- ${note}`), '');
   const failed = result.rows.filter((row) => row.failure);
   if (failed.length > 0) parts.push(...failed.map((row) => `- **failed** ${row.op} c=${row.concurrency}: ${row.failure}`), '');
   if (result.checks.length > 0) {
