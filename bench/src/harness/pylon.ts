@@ -13,7 +13,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import WebSocket from 'ws';
 import { waitForHealth } from './wait-for-health.js';
 
 const run = promisify(execFile);
@@ -147,6 +149,28 @@ export function ensurePylon(log: (line: string) => void): Promise<string | null>
   return installChecked;
 }
 
+/** Waits until Pylon's WebSocket port completes an upgrade (it may answer /health before that). */
+async function waitForWebSocket(url: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolveOpen) => {
+      const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 2000 });
+      ws.once('open', () => {
+        ws.terminate();
+        resolveOpen(true);
+      });
+      ws.once('error', (err) => {
+        last = err.message;
+        resolveOpen(false);
+      });
+    });
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error(`${url} did not accept a WebSocket within ${timeoutMs} ms (${last})`);
+}
+
 /** Starts a fresh Pylon serving `manifest` (an empty database), and waits for its `/health`. */
 export async function startPylon(manifest: unknown): Promise<PylonServer> {
   const dir = anchorDir();
@@ -204,10 +228,21 @@ export async function startPylon(manifest: unknown): Promise<PylonServer> {
     throw new Error(`serve.sh start failed: ${(e.stderr ?? e.message).trim().split('\n').slice(-3).join(' | ')}`);
   }
   const origin = `http://127.0.0.1:${port}`;
-  await waitForHealth(origin);
+  const wsUrl = `ws://127.0.0.1:${port + 1}/`;
+  const ready = async (): Promise<void> => {
+    await waitForHealth(origin);
+    await waitForWebSocket(wsUrl);
+  };
+  try {
+    await ready();
+  } catch (err) {
+    await stop().catch(() => undefined);
+    rmSync(work, { recursive: true, force: true });
+    throw err;
+  }
   return {
     origin,
-    wsUrl: `ws://127.0.0.1:${port + 1}/`,
+    wsUrl,
     get pid() {
       return running.get(work) ?? -1;
     },
@@ -218,7 +253,7 @@ export async function startPylon(manifest: unknown): Promise<PylonServer> {
     async restart() {
       await stop();
       await start(false);
-      await waitForHealth(origin);
+      await ready();
     },
     async stop() {
       await stop();
