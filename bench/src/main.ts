@@ -43,7 +43,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const scenarios: ScenarioResult[] = [];
   for (const name of names) {
     const scenario = SCENARIOS.get(name)!;
-    scenarios.push(await scenario.run({ durationSec: args.durationSec, warmupSec, noisyRetries: noisyRetriesFor(args.durationSec), cpuProfileDir: args.cpuProf ? PROFILE_DIR : null, full: args.full, quick: args.quick, against, log }));
+    const result = await scenario.run({ durationSec: args.durationSec, warmupSec, noisyRetries: noisyRetriesFor(args.durationSec), cpuProfileDir: args.cpuProf ? PROFILE_DIR : null, full: args.full, quick: args.quick, against, log });
+    scenarios.push(args.against && scenario.withoutPylon ? { ...result, notes: [...(result.notes ?? []), scenario.withoutPylon] } : result);
   }
   const report: BenchReport = {
     machine,

@@ -105,5 +105,7 @@ export interface ScenarioContext {
 export interface Scenario {
   readonly name: string;
   readonly description: string;
+  /** With `--against pylon`: why this scenario cannot run on Pylon (it has no equivalent), said in the output. */
+  readonly withoutPylon?: string;
   run(context: ScenarioContext): Promise<ScenarioResult>;
 }
