@@ -6,6 +6,10 @@ export interface BenchArgs {
   readonly writeDocs: boolean;
   readonly cpuProf: boolean;
   readonly full: boolean;
+  /** `--quick`: the smallest sizes only (a smoke run that checks the harness still works). */
+  readonly quick: boolean;
+  /** `--against pylon`: also run each workload on the real Pylon server. */
+  readonly against: 'pylon' | null;
   readonly help: boolean;
 }
 
@@ -14,14 +18,17 @@ export const MAX_DURATION_SEC = 60;
 const DEFAULT_DURATION_SEC = 5;
 
 /** Usage text. */
-export const USAGE = `usage: npm run bench -- [scenario...] [--duration s] [--json] [--write-docs] [--cpu-prof] [--full]
+export const USAGE = `usage: npm run bench -- [scenario...] [--duration s] [--json] [--write-docs] [--cpu-prof] [--full] [--quick] [--against pylon]
 
   scenario       which scenarios to run (default: all)
   --duration s   measured seconds per cell, fractions allowed (default ${DEFAULT_DURATION_SEC}, at most ${MAX_DURATION_SEC})
   --json         print the report as JSON instead of a table
   --write-docs   also write the tables to docs/benchmarks.md
   --cpu-prof     write a V8 CPU profile of each server child to bench/results/
-  --full         also run the large sizes (fanout: 10,000 subscribers)`;
+  --full         also run the large sizes (fanout: 10,000 subscribers)
+  --quick        only the smallest sizes (a smoke run; fanout: 100 subscribers)
+  --against pylon  also run every workload on Pylon 0.11.3 (installed under /tmp by the
+                 anchor's setup.sh when missing) and print Mast/Pylon ratios`;
 
 /** Parses argv (without node and the script); throws a message on bad input. */
 export function parseArgs(argv: readonly string[]): BenchArgs {
@@ -31,6 +38,8 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   let writeDocs = false;
   let cpuProf = false;
   let full = false;
+  let quick = false;
+  let against: 'pylon' | null = null;
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -38,6 +47,12 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     else if (arg === '--write-docs') writeDocs = true;
     else if (arg === '--cpu-prof') cpuProf = true;
     else if (arg === '--full') full = true;
+    else if (arg === '--quick') quick = true;
+    else if (arg === '--against' || arg.startsWith('--against=')) {
+      const text = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
+      if (text !== 'pylon') throw new Error(`--against takes pylon, got ${JSON.stringify(text ?? '')}`);
+      against = 'pylon';
+    }
     else if (arg === '--help' || arg === '-h') help = true;
     else if (arg === '--duration' || arg.startsWith('--duration=')) {
       const text = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
@@ -49,7 +64,8 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     } else if (arg.startsWith('-')) throw new Error(`unknown option ${arg}`);
     else scenarios.push(arg);
   }
-  return { scenarios, durationSec, json, writeDocs, cpuProf, full, help };
+  if (full && quick) throw new Error('--full and --quick contradict each other');
+  return { scenarios, durationSec, json, writeDocs, cpuProf, full, quick, against, help };
 }
 
 /** Unmeasured warm-up per cell: a fifth of the measured window, between 0.1 and 1 second. */

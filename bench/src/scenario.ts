@@ -65,7 +65,15 @@ export interface ScenarioResult {
    * fit what it measures; the reports print it instead of the default table.
    */
   readonly table?: { readonly columns: readonly string[]; readonly rows: readonly (readonly string[])[]; readonly notes?: readonly string[] };
+  /**
+   * What to know when reading the numbers, printed under the table: above all how the second
+   * server (`--against pylon`) was run, what it could not do and which of its quirks show.
+   */
+  readonly notes?: readonly string[];
 }
+
+/** Results under this target name are the second server's; they never make a run unclean. */
+export const PYLON_TARGET = 'pylon';
 
 /** Share of the machine (%) other processes may use during a cell before it counts as noisy. */
 export const NOISY_CPU_PCT = 10;
@@ -85,6 +93,10 @@ export interface ScenarioContext {
   readonly cpuProfileDir: string | null;
   /** `--full`: also run the sizes that need many sockets or minutes (e.g. 10,000 subscribers). */
   readonly full: boolean;
+  /** `--quick`: only the smallest sizes, to check the harness runs. */
+  readonly quick: boolean;
+  /** `--against pylon`: run each workload on Pylon too, alternating with Mast. */
+  readonly against: 'pylon' | null;
   /** Progress line for humans, on stderr. */
   log(line: string): void;
 }
@@ -93,5 +105,7 @@ export interface ScenarioContext {
 export interface Scenario {
   readonly name: string;
   readonly description: string;
+  /** With `--against pylon`: why this scenario cannot run on Pylon (it has no equivalent), said in the output. */
+  readonly withoutPylon?: string;
   run(context: ScenarioContext): Promise<ScenarioResult>;
 }

@@ -19,6 +19,13 @@ export interface ConnectParams {
   readonly topics: readonly number[];
   /** Sockets opened at once. */
   readonly batch: number;
+  /**
+   * `pylon`: Pylon's protocol (`--against pylon`). It has no subscribe message and pushes every
+   * change to every socket, so a socket counts the change events of its own topic's row; at most
+   * 64 sockets per client address, so sockets bind in turn to addresses `<addressBase>.2`, `.3`, ...
+   */
+  readonly protocol?: 'pylon';
+  readonly addressBase?: string;
 }
 
 /** One write as the writer saw it. */
@@ -54,6 +61,9 @@ interface Subscriber {
 
 const SEQ = Buffer.from('"seq":');
 const DIFF = Buffer.from('{"type":"diff"');
+const PYLON_EVENT = Buffer.from('{"seq":');
+const TOPIC = Buffer.from('"topic":');
+const PYLON_SOCKETS_PER_ADDRESS = 60;
 const subscribers: Subscriber[] = [];
 const closed: Record<string, number> = {};
 
@@ -64,6 +74,36 @@ function diffSeq(data: Buffer): number {
   let seq = 0;
   for (let c = data[i]!; c >= 48 && c <= 57; c = data[++i]!) seq = seq * 10 + (c - 48);
   return seq;
+}
+
+/** Reads the decimal number after `key` in a frame, or -1. */
+function numberAfter(data: Buffer, key: Buffer): number {
+  let i = data.indexOf(key);
+  if (i < 0) return -1;
+  i += key.length;
+  let value = 0;
+  for (let c = data[i]!; c >= 48 && c <= 57; c = data[++i]!) value = value * 10 + (c - 48);
+  return value;
+}
+
+/** A Pylon socket: live once open; it notes the change events of its topic's row. */
+function openPylon(url: string, topic: number, localAddress: string): Promise<Subscriber> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false, localAddress });
+    const subscriber: Subscriber = { ws, topic, seqs: [], ats: [] };
+    let live = false;
+    ws.on('error', (err) => (live ? undefined : reject(err)));
+    ws.on('close', (code) => (live ? (closed[code] = (closed[code] ?? 0) + 1) : reject(new Error(`socket closed with ${code} before it opened`))));
+    ws.on('open', () => {
+      live = true;
+      resolve(subscriber);
+    });
+    ws.on('message', (data: Buffer) => {
+      if (data.compare(PYLON_EVENT, 0, PYLON_EVENT.length, 0, PYLON_EVENT.length) !== 0 || numberAfter(data, TOPIC) !== topic) return;
+      subscriber.seqs.push(numberAfter(data, PYLON_EVENT));
+      subscriber.ats.push(monotonicMs());
+    });
+  });
 }
 
 function open(url: string, entity: string, topic: number): Promise<Subscriber> {
@@ -111,7 +151,8 @@ async function connect(raw: unknown): Promise<{ sockets: number }> {
   if (url.hostname !== '127.0.0.1' || url.protocol !== 'ws:') throw new Error(`refusing to connect to ${params.url}: only ws://127.0.0.1 is a target`);
   for (let start = 0; start < params.topics.length; start += params.batch) {
     const batch = params.topics.slice(start, start + params.batch);
-    subscribers.push(...(await Promise.all(batch.map((topic) => open(params.url, params.entity, topic)))));
+    const address = (k: number): string => `${params.addressBase ?? '127.0.0'}.${2 + Math.floor((start + k) / PYLON_SOCKETS_PER_ADDRESS)}`;
+    subscribers.push(...(await Promise.all(batch.map((topic, k) => (params.protocol === 'pylon' ? openPylon(params.url, topic, address(k)) : open(params.url, params.entity, topic))))));
   }
   return { sockets: subscribers.length };
 }

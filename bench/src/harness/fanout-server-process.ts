@@ -9,13 +9,24 @@ import { createServer, type Server } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { compileManifest } from '@mast/schema';
 import { MastServer, loadConfig, type MastConfig } from '@mast/server';
+import { readFileSync } from 'node:fs';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { serveRunner } from './child-rpc.js';
+import { seedPylon, startPylon, type PylonServer } from './pylon.js';
 
 /** What `start` needs. */
 export type FanoutServerParams =
   | { readonly kind: 'mast'; readonly appDir: string; readonly manifest: unknown; readonly config: Partial<MastConfig> }
-  | { readonly kind: 'baseline'; readonly entity: string; readonly rows: readonly { readonly id: string; readonly topic: number }[] };
+  | { readonly kind: 'baseline'; readonly entity: string; readonly rows: readonly { readonly id: string; readonly topic: number }[] }
+  /** `--against pylon`: the real Pylon (its own process, started by this child), seeded with the rows. */
+  | { readonly kind: 'pylon'; readonly manifest: unknown; readonly entity: string; readonly rows: readonly { readonly id: string; readonly topic: number }[] };
+
+/** What `start` answers: the HTTP port, and for Pylon its WebSocket URL and the pid of its process. */
+export interface FanoutServerStarted {
+  readonly port: number;
+  readonly wsUrl?: string;
+  readonly pid?: number;
+}
 
 /** Event-loop delay over a window, in ms (from `monitorEventLoopDelay`, 1 ms resolution). */
 export interface LoopDelay {
@@ -27,9 +38,15 @@ export interface LoopDelay {
 let mast: MastServer | null = null;
 let baseline: { http: Server; wss: WebSocketServer } | null = null;
 let loop: IntervalHistogram | null = null;
+let pylon: PylonServer | null = null;
 
-async function start(raw: unknown): Promise<{ port: number }> {
+async function start(raw: unknown): Promise<FanoutServerStarted> {
   const params = raw as FanoutServerParams;
+  if (params.kind === 'pylon') {
+    pylon = await startPylon(params.manifest);
+    await seedPylon(pylon, params.entity, params.rows.map((row) => ({ ...row, n: 0 })));
+    return { port: Number(new URL(pylon.origin).port), wsUrl: pylon.wsUrl, pid: pylon.pid };
+  }
   if (params.kind === 'mast') {
     // The environment is ignored on purpose: a stray MAST_* variable must not change the numbers.
     const config = loadConfig({}, { ...params.config, port: 0, host: '127.0.0.1', logLevel: 'silent' });
@@ -97,6 +114,12 @@ async function loopStart(): Promise<null> {
 
 async function loopStop(): Promise<LoopDelay> {
   if (!loop) throw new Error('loopStart was not called');
+  if (pylon) {
+    // Pylon is another process with no event loop; this process only waited.
+    loop.disable();
+    loop = null;
+    return { p50: 0, p99: 0, max: 0 };
+  }
   loop.disable();
   const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
   const result = { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) };
@@ -105,6 +128,7 @@ async function loopStop(): Promise<LoopDelay> {
 }
 
 async function rss(): Promise<{ rss: number; heapUsed: number }> {
+  if (pylon) return { rss: Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pylon.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024, heapUsed: 0 };
   const gc = (globalThis as { gc?: () => void }).gc;
   for (let i = 0; i < 3; i++) {
     gc?.();
@@ -116,6 +140,7 @@ async function rss(): Promise<{ rss: number; heapUsed: number }> {
 
 serveRunner({ start, loopStart, loopStop, rss }, async () => {
   await mast?.close();
+  await pylon?.stop();
   if (baseline) {
     for (const ws of baseline.wss.clients) ws.terminate();
     await new Promise<void>((resolve) => baseline!.wss.close(() => resolve()));

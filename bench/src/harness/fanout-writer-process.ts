@@ -70,7 +70,9 @@ async function run(raw: unknown): Promise<WriterResult> {
         non2xx++;
         return;
       }
-      writes.push({ seq: (JSON.parse(text) as { seq: number }).seq, topic: row.topic, sentAt, at });
+      // Pylon answers {"updated":true} and sends the seq in a header.
+      const seq = (JSON.parse(text) as { seq?: number }).seq ?? Number(response.headers.get('x-pylon-change-seq'));
+      writes.push({ seq, topic: row.topic, sentAt, at });
     } catch {
       errors++;
     } finally {

@@ -29,6 +29,11 @@ const SAMPLE_MS = 25;
 /** How long past the warm-up the window waits for every connection to have answered once. */
 const MAX_CONNECT_WAIT_MS = 10_000;
 
+/** The template's headers, with the JSON content type when it has a body. */
+function headersOf(template: RequestTemplate): Record<string, string> {
+  return { ...(template.body === undefined ? {} : { 'content-type': 'application/json' }), ...template.headers };
+}
+
 /** Sends a few requests one by one and throws, quoting the answer, unless each has the expected status. */
 async function checkStatus(origin: string, template: RequestTemplate, source: ValueSource): Promise<void> {
   for (let i = 0; i < CHECK_REQUESTS; i++) {
@@ -36,7 +41,8 @@ async function checkStatus(origin: string, template: RequestTemplate, source: Va
     const body = template.body === undefined ? undefined : expand(template.body, source);
     const response = await fetch(origin + path, {
       method: template.method,
-      ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }),
+      headers: headersOf(template),
+      ...(body === undefined ? {} : { body }),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_SEC * 1000),
     });
     const text = await response.text();
@@ -58,7 +64,8 @@ function cannon(params: LoadParams, source: ValueSource): Promise<Measurement> {
   const request: AutocannonRequest = {
     method: template.method,
     path: template.path,
-    ...(template.body === undefined ? {} : { body: template.body, headers: { 'content-type': 'application/json' } }),
+    headers: headersOf(template),
+    ...(template.body === undefined ? {} : { body: template.body }),
     setupRequest: (req) => {
       req.path = expand(template.path, source);
       if (template.body !== undefined) req.body = expand(template.body, source);

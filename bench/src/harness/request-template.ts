@@ -7,6 +7,8 @@ export interface RequestTemplate {
   readonly method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
   readonly path: string;
   readonly body?: string;
+  /** Extra request headers, e.g. `authorization` for a signed-in caller. */
+  readonly headers?: Readonly<Record<string, string>>;
   /** The status every response must have; anything else is counted as an error. */
   readonly expectStatus: number;
 }

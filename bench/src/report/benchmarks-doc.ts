@@ -1,18 +1,18 @@
 import { machineLine } from '../harness/machine-info.js';
 import type { ScenarioResult } from '../scenario.js';
 import type { BenchReport } from './bench-report.js';
-import { COLUMNS, rowCells } from './result-table.js';
+import { tableOf } from './result-table.js';
 
 function markdownTable(result: ScenarioResult): string {
   const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
-  const columns = result.table?.columns ?? COLUMNS;
-  const body = result.table?.rows ?? result.rows.map(rowCells);
+  const { columns, rows: body } = tableOf(result);
   const align = columns.map((_, i) => (i === 0 ? '---' : '---:'));
   return [line(columns), line(align), ...body.map(line)].join('\n');
 }
 
 function scenarioSection(result: ScenarioResult, measured: string): string {
   const parts = [`## ${result.scenario}`, '', measured, '', `${result.description}.`, '', ...(result.table?.notes ?? []).flatMap((note) => [note, '']), markdownTable(result), ''];
+  if (result.notes && result.notes.length > 0) parts.push(...result.notes.map((note) => `- ${note}`), '');
   const failed = result.rows.filter((row) => row.failure);
   if (failed.length > 0) parts.push(...failed.map((row) => `- **failed** ${row.op} c=${row.concurrency}: ${row.failure}`), '');
   if (result.checks.length > 0) {
@@ -69,12 +69,27 @@ export function benchmarksDoc(report: BenchReport, command: string, previous = '
     '',
     '```sh',
     'npm run bench -- crud --duration 3          # table on stdout, progress on stderr',
+    'npm run bench -- crud fanout --against pylon   # the same workloads on the real Pylon 0.11.3 too',
+    'npm run bench -- --quick --duration 0.3     # every scenario, smallest sizes (what CI runs)',
     'npm run -s bench -- crud --json             # JSON only (-s keeps npm\'s banner out)',
     'npm run bench -- crud --duration 3 --cpu-prof   # V8 profiles of the server in bench/results/',
     'npm run bench -- fanout --duration 3 --full     # live-query fan-out, with 10,000 subscribers',
     '```',
     '',
     'A new scenario is one file in `bench/src/scenarios/` plus one line in its `index.ts`.',
+    '',
+    '**Against Pylon.** `--against pylon` starts the real Pylon 0.11.3 (the system Mast replaces) with',
+    'the anchor scripts in `shared/anchors/pylon/` (its `setup.sh` installs it under /tmp when it is',
+    'missing; `serve.sh` starts it in dev mode with its rate limiters neutralised, on ports 4431 and up',
+    'with its WebSocket on port + 1), serves it the same manifest, seeds the same rows through its admin',
+    '`/api/batch`, runs each workload on it right after Mast\'s with the same load processes, and prints',
+    'Mast/Pylon ratios beside the raw figures. Where Pylon has no equivalent (server-side live queries,',
+    'CRDT deltas, functions without its unpublished runtime, a list under an owner rule) the scenario says',
+    'so. Its quirks show in its figures and are not worked around: responses over about 1 KB on keep-alive',
+    'connections wait about 44 ms for a delayed ACK, more than 32 requests in flight get 503, and each',
+    'client address may open at most 64 WebSockets (the bench spreads sockets over 127.x addresses).',
+    'Pylon\'s own errors and non-2xx answers do not fail the run; if Pylon cannot be installed or',
+    'started, the run says so and measures Mast alone.',
     '',
   ];
   const measured = `Measured ${report.machine.date.slice(0, 10)} with \`${command}\` (${report.durationSec} s per cell after ${report.warmupSec} s of warm-up) on ${machineLine(report.machine)}; load average ${report.machine.loadAverageAtStart.join(' / ')} (1/5/15 min) before the run.`;

@@ -222,4 +222,6 @@ export const crdtScenario: Scenario = {
   name: 'crdt',
   description: '10 subscribers on a 50,000-character richtext row while one client types 20 characters/s as 0x11 pushes: bytes per keystroke per subscriber against the full snapshot, push-to-receipt time, server CPU per update; cold load of 10 KB snapshots after a restart',
   run,
+  withoutPylon:
+    "Pylon 0.11.3 is not run here: it has no CRDT deltas. On every push it sends each subscriber the row's whole Loro snapshot (0x10) and a JSON change event carrying the whole row (the anchor's REPORT.md section 4.5 measured 103,401 bytes per keystroke per subscriber on a 50,000-character row). The 'full snapshot' figure above is the size of that snapshot as Mast encodes it, measured in this run.",
 };

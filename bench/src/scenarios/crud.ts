@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Manifest } from '@mast/schema';
 import type { MastConfig, ReadTx, Row } from '@mast/server';
-import { NOISY_CPU_PCT, type Check, type Measurement, type ResultRow, type Scenario, type ScenarioContext, type ScenarioResult } from '../scenario.js';
+import { PYLON_TARGET, type Check, type Measurement, type ResultRow, type Scenario, type ScenarioContext, type ScenarioResult } from '../scenario.js';
+import { attempt, errorLine, quietest, ratio, round2, type Outcome } from '../harness/cell-runner.js';
 import { startChild, type BenchChild } from '../harness/child-process.js';
-import { withForeignCpu } from '../harness/cpu-monitor.js';
+import { seedPylon, startPylon, PYLON_VERSION, type PylonServer } from '../harness/pylon.js';
 import type { LoadParams } from '../harness/load-process.js';
 import type { RequestTemplate } from '../harness/request-template.js';
 import { seedDatabase } from '../harness/seed-database.js';
@@ -43,7 +44,7 @@ const MANIFEST: Manifest = {
         { name: 'title', type: 'string', optional: false, unique: false },
         { name: 'done', type: 'bool', optional: false, unique: false },
         { name: 'priority', type: 'int', optional: false, unique: false },
-        { name: 'tags', type: 'json', optional: true, unique: false },
+        { name: 'tags', type: 'string', optional: true, unique: false },
         { name: 'createdAt', type: 'datetime', optional: true, unique: false },
       ],
       indexes: [{ name: 'by_done_priority', fields: ['done', 'priority'], unique: false }],
@@ -78,7 +79,7 @@ const QUERY: FindQuery = {
 };
 
 const CREATED_AT = '2025-01-01T00:00:00.000Z';
-const INSERT_BODY = `{"title":"bench {seq}","done":false,"priority":{int:0:4},"tags":["bench"],"createdAt":"${CREATED_AT}"}`;
+const INSERT_BODY = `{"title":"bench {seq}","done":false,"priority":{int:0:4},"tags":"bench","createdAt":"${CREATED_AT}"}`;
 const UPDATE_BODY = '{"priority":{int:0:4},"done":{bool}}';
 
 const TEMPLATES: Readonly<Record<CrudOp, RequestTemplate>> = {
@@ -97,7 +98,7 @@ function seedId(index: number): string {
 }
 
 function seedRow(index: number): Row {
-  return { id: seedId(index), title: `todo ${index}`, done: index % 2 === 1, priority: index % 5, tags: ['seed'], createdAt: CREATED_AT };
+  return { id: seedId(index), title: `todo ${index}`, done: index % 2 === 1, priority: index % 5, tags: 'seed', createdAt: CREATED_AT };
 }
 
 let insertCounter = 0;
@@ -111,7 +112,7 @@ function insertId(): string {
 export const storeOps: Readonly<Record<CrudOp, StoreOp>> = {
   insert: async (store, source) => {
     await store.write(async (tx) => {
-      const row = await tx.insert(ENTITY, { id: insertId(), title: `bench ${source.seq()}`, done: false, priority: source.int(0, 4), tags: ['bench'], createdAt: CREATED_AT });
+      const row = await tx.insert(ENTITY, { id: insertId(), title: `bench ${source.seq()}`, done: false, priority: source.int(0, 4), tags: 'bench', createdAt: CREATED_AT });
       await tx.appendChange({ entity: ENTITY, rowId: row.id, kind: 'insert', data: row, opId: null });
     });
   },
@@ -138,52 +139,16 @@ export const storeOps: Readonly<Record<CrudOp, StoreOp>> = {
   },
 };
 
-type Outcome = { ok: true; value: Measurement } | { ok: false; error: string };
-
-/** Runs one cell, noting other processes' CPU use and turning a failure into a message. */
-async function attempt(label: string, context: ScenarioContext, pids: () => readonly number[], fn: () => Promise<Measurement>): Promise<Outcome> {
-  try {
-    const { value, foreignCpuPct } = await withForeignCpu(pids, fn);
-    const other = foreignCpuPct === null ? '' : `  other CPU ${foreignCpuPct}%`;
-    context.log(`  ${label.padEnd(24)} ${String(value.rps).padStart(7)} req/s  p99 ${value.latencyMs.p99.toFixed(2)} ms  errors ${value.errors + value.non2xx}${other}`);
-    return { ok: true, value: { ...value, foreignCpuPct } };
-  } catch (err) {
-    const error = err instanceof Error ? err.message.split('\n')[0]! : String(err);
-    context.log(`  ${label.padEnd(24)} FAILED: ${error}`);
-    return { ok: false, error };
-  }
-}
-
-type Attempt = Partial<Record<Target, Outcome>>;
-
-/**
- * Runs `measure` (one cell, or a store cell and its HTTP cell) again while other processes
- * used more than NOISY_CPU_PCT of the machine, at most `noisyRetries` more times; keeps the
- * quietest attempt. A failed cell is not retried.
- */
-async function quietest(context: ScenarioContext, label: string, measure: () => Promise<Attempt>): Promise<Attempt> {
-  let best: Attempt = {};
-  let bestNoise = Number.POSITIVE_INFINITY;
-  for (let i = 0; i <= context.noisyRetries; i++) {
-    const attempt = await measure();
-    const outcomes = Object.values(attempt);
-    const noise = Math.max(0, ...outcomes.map((o) => (o.ok ? (o.value.foreignCpuPct ?? 0) : 0)));
-    if (noise < bestNoise) [best, bestNoise] = [attempt, noise];
-    if (noise <= NOISY_CPU_PCT || outcomes.some((o) => !o.ok)) break;
-    if (i < context.noisyRetries) context.log(`  ${label}: other processes used ${noise}% of the machine; measuring again`);
-  }
-  return best;
-}
-
 const key = (op: string, c: number): string => `${op}@${c}`;
 
-type Target = 'store' | 'floor' | 'http';
+type Target = 'store' | 'floor' | 'http' | 'pylon';
 
 /** Outcomes by target and `op@c`, and why a whole target was skipped. */
 interface Results {
   readonly store: Map<string, Outcome>;
   readonly http: Map<string, Outcome>;
   readonly floor: Map<string, Outcome>;
+  readonly pylon: Map<string, Outcome>;
   readonly skipped: Partial<Record<Target, string>>;
 }
 
@@ -200,19 +165,29 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
     return child;
   };
   const timeout = (context.warmupSec + context.durationSec) * 1000 + 30_000;
-  const results: Results = { store: new Map(), http: new Map(), floor: new Map(), skipped: {} };
+  const results: Results = { store: new Map(), http: new Map(), floor: new Map(), pylon: new Map(), skipped: {} };
+  let pylon: PylonServer | null = null;
   /** Starts one target; a failure skips that target's cells, not the others'. */
   const start = async <T>(targets: readonly Target[], title: string, fn: () => Promise<T>): Promise<T | null> => {
     try {
       return await fn();
     } catch (err) {
-      const reason = `${title} failed: ${err instanceof Error ? err.message.split('\n')[0]! : String(err)}`;
+      const reason = `${title} failed: ${errorLine(err)}`;
       for (const target of targets) results.skipped[target] ??= reason;
       context.log(`crud: ${reason}`);
       return null;
     }
   };
-  const pids = (): number[] => [process.pid, ...children.map((child) => child.pid)];
+  const pids = (): number[] => [process.pid, ...children.map((child) => child.pid), ...(pylon ? [pylon.pid] : [])];
+  /** Restarts Pylon (outside the measurement), then measures the cell on it. */
+  const measurePylon = async (server: PylonServer, label: string, fn: () => Promise<Measurement>): Promise<Outcome> => {
+    try {
+      await server.restart();
+    } catch (err) {
+      return { ok: false, error: `restarting Pylon failed: ${errorLine(err)}` };
+    }
+    return attempt(label, context, pids, fn);
+  };
   const window = { durationSec: context.durationSec, warmupSec: context.warmupSec };
   try {
     context.log(`crud: seeding ${SEED_ROWS} rows twice (store baseline, server)`);
@@ -255,22 +230,40 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
           return url;
         });
 
-    context.log('crud: each cell in-process on the store, then over HTTP');
+    if (loader && context.against === 'pylon') {
+      pylon = await start(['pylon'], `starting Pylon ${PYLON_VERSION}`, async () => {
+        context.log(`crud: starting Pylon ${PYLON_VERSION} and seeding the same ${SEED_ROWS} rows through its /api/batch`);
+        const server = await startPylon(MANIFEST);
+        try {
+          await seedPylon(server, ENTITY, Array.from({ length: SEED_ROWS }, (_, i) => seedRow(i)));
+        } catch (err) {
+          await server.stop();
+          throw err;
+        }
+        return server;
+      });
+    }
+
+    context.log(`crud: each cell in-process on the store, then over HTTP${pylon ? ', then on Pylon (restarted first)' : ''}`);
     for (const op of RUN_ORDER) {
       for (const c of CONCURRENCY) {
         const storeParams: StoreRunParams = { op, ids, concurrency: c, ...window };
         const httpParams: LoadParams | null = origin ? { origin, template: TEMPLATES[op], ids, connections: c, ...window } : null;
-        const pair = await quietest(context, `${op} c=${c}`, async () => ({
+        const pylonParams: LoadParams | null = pylon ? { origin: pylon.origin, template: TEMPLATES[op], ids, connections: c, ...window } : null;
+        const cells = await quietest<Target>(context, `${op} c=${c}`, async () => ({
           ...(store ? { store: await attempt(`store ${op} c=${c}`, context, pids, () => store.call('run', storeParams, timeout)) } : {}),
           ...(loader && httpParams ? { http: await attempt(`http ${op} c=${c}`, context, pids, () => loader.call('run', httpParams, timeout)) } : {}),
+          ...(loader && pylon && pylonParams ? { pylon: await measurePylon(pylon, `pylon ${op} c=${c}`, () => loader.call('run', pylonParams, timeout)) } : {}),
         }));
-        if (pair.store) results.store.set(key(op, c), pair.store);
-        if (pair.http) results.http.set(key(op, c), pair.http);
+        if (cells.store) results.store.set(key(op, c), cells.store);
+        if (cells.http) results.http.set(key(op, c), cells.http);
+        if (cells.pylon) results.pylon.set(key(op, c), cells.pylon);
       }
     }
   } finally {
     // Children stop in reverse order of start; the server's stop writes its CPU profile.
     for (const child of children.reverse()) await child.stop().catch(() => undefined);
+    await pylon?.stop().catch((err: unknown) => context.log(`crud: stopping Pylon failed: ${errorLine(err)}`));
     rmSync(dir, { recursive: true, force: true });
   }
   const rows = buildRows(results);
@@ -288,7 +281,19 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
     },
     rows,
     checks: buildChecks(rows),
+    ...(context.against === 'pylon' ? { notes: pylonNotes(results) } : {}),
   };
+}
+
+/** How Pylon was run and which of its quirks show in the crud numbers. */
+function pylonNotes(results: Results): string[] {
+  if (results.skipped.pylon) return [`Pylon ${PYLON_VERSION} was not measured: ${results.skipped.pylon}.`];
+  const failed = [...results.pylon].filter(([, o]) => !o.ok).map(([k, o]) => `${k}: ${o.ok ? '' : o.error}`);
+  return [
+    `Pylon ${PYLON_VERSION} ran from the anchor's serve.sh on the same manifest and the same ${SEED_ROWS} seeded rows (through its admin /api/batch), dev mode, rate limiters neutralised by serve.sh, request logging at warn; it is restarted (same database) before each of its cells so its fixed 100,000-requests-per-minute per-IP limiter never trips. Each Pylon cell runs right after the Mast cell of the same row, with the same autocannon load process.`,
+    'Pylon answers keep-alive responses over about 1 KB about 44 ms late (its response is written in two sends without TCP_NODELAY, so the second waits for the client\'s delayed ACK): that is its `list` rows. Past 32 requests in flight it answers 503 OVERLOADED (the c=64 rows count them under err/non-2xx; its req/s counts 2xx only), and a burst of new keep-alive connections is often served by 4 threads while the rest wait, so its multi-connection percentiles describe the connections it served. Its inserts and updates also write an FTS5 row and a Loro snapshot per row.',
+    ...(failed.length > 0 ? [`Pylon cells that failed: ${failed.join('; ')}.`] : []),
+  ];
 }
 
 /** A failure message for a target's cell, or null when it was measured. */
@@ -305,9 +310,11 @@ function buildRows(results: Results): ResultRow[] {
       const h = results.http.get(key(op, c));
       const s = results.store.get(key(op, c));
       const f = results.floor.get(key('floor', c));
+      const p = results.pylon.get(key(op, c));
       const measured: Record<string, Measurement> = {};
       if (h?.ok) measured['http'] = h.value;
       if (s?.ok) measured['store'] = s.value;
+      if (p?.ok) measured[PYLON_TARGET] = p.value;
       const failure = [failureOf('http', h, results), failureOf('store', s, results)].filter((x) => x !== null).join('; ');
       rows.push({
         op,
@@ -316,6 +323,7 @@ function buildRows(results: Results): ResultRow[] {
         ratios: {
           httpVsStore: h?.ok && s?.ok && s.value.rps > 0 ? round2(h.value.rps / s.value.rps) : null,
           httpVsFloor: h?.ok && f?.ok && f.value.rps > 0 ? round2(h.value.rps / f.value.rps) : null,
+          ...(p ? { mastVsPylon: ratio(h?.ok ? h.value.rps : undefined, p.ok ? p.value.rps : undefined) } : {}),
         },
         ...(failure ? { failure } : {}),
       });
@@ -342,10 +350,6 @@ function buildChecks(rows: readonly ResultRow[]): Check[] {
     checks.push({ name: `${row.op} c=16: HTTP p99 < 10 ms`, pass: p99 !== null && p99 < 10, value: p99, limit: 10 });
   }
   return checks;
-}
-
-function round2(value: number): number {
-  return Math.round(value * 100) / 100;
 }
 
 /** The CRUD scenario. */

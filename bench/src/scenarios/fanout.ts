@@ -16,7 +16,8 @@ import { startChild, type BenchChild } from '../harness/child-process.js';
 import { withForeignCpu } from '../harness/cpu-monitor.js';
 import { DeliveryHistogram, monotonicMs, type DeliveryLatency } from '../harness/delivery-histogram.js';
 import type { CollectResult, ConnectParams } from '../harness/fanout-client-process.js';
-import type { FanoutServerParams, LoopDelay } from '../harness/fanout-server-process.js';
+import type { FanoutServerParams, FanoutServerStarted, LoopDelay } from '../harness/fanout-server-process.js';
+import { PYLON_VERSION } from '../harness/pylon.js';
 import type { WriterParams, WriterResult } from '../harness/fanout-writer-process.js';
 import { seedDatabase } from '../harness/seed-database.js';
 import { waitForHealth } from '../harness/wait-for-health.js';
@@ -24,7 +25,8 @@ import { waitForHealth } from '../harness/wait-for-health.js';
 const ENTITY = 'Msg';
 const MODES = ['shared', 'distinct'] as const;
 type Mode = (typeof MODES)[number];
-const TARGETS = ['baseline', 'mast'] as const;
+/** `pylon` runs only with `--against pylon` (and not at 10,000 sockets; see pylonNotes). */
+const TARGETS = ['baseline', 'mast', 'pylon'] as const;
 type Target = (typeof TARGETS)[number];
 const RATES = [100, 1000] as const;
 /** Client processes holding the sockets; with the writer and the server that is 5 processes on 2 cores. */
@@ -121,15 +123,15 @@ interface Rig {
 }
 
 /** Writes `count` writes at `rate` and collects what every client received. */
-async function measureCell(rig: Rig, server: BenchChild, origin: string, rows: WriterParams['rows'], rate: number, count: number, waitMs: number, rssPerSocketBytes: number): Promise<FanoutMeasurement> {
+async function measureCell(rig: Rig, server: BenchChild, serverPid: number, origin: string, rows: WriterParams['rows'], rate: number, count: number, waitMs: number, rssPerSocketBytes: number): Promise<FanoutMeasurement> {
   const quiet = await Promise.all(rig.clients.map((c) => c.call<boolean>('quiet', { idleMs: QUIET_MS, maxMs: MAX_DRAIN_MS }, MAX_DRAIN_MS + 10_000)));
   if (quiet.includes(false)) throw new Error(`diffs of an earlier cell were still arriving after ${MAX_DRAIN_MS / 1000} s`);
   await Promise.all(rig.clients.map((c) => c.call('reset', null, 10_000)));
   await server.call('loopStart', null, 10_000);
-  const measuredPids = [server.pid, rig.writer.pid, ...rig.clients.map((c) => c.pid)];
+  const measuredPids = [serverPid, rig.writer.pid, ...rig.clients.map((c) => c.pid)];
   const cpuBefore = measuredPids.map(cpuSeconds);
   const started = monotonicMs();
-  const { value, foreignCpuPct } = await withForeignCpu(() => [...rig.pids(), server.pid], async () => {
+  const { value, foreignCpuPct } = await withForeignCpu(() => [...rig.pids(), server.pid, serverPid], async () => {
     const params: WriterParams = { origin, entity: ENTITY, rows, ratePerSec: rate, count };
     const written = await rig.writer.call<WriterResult>('run', params, (count / rate) * 1000 + 60_000);
     const collected = await Promise.all(rig.clients.map((c) => c.call<CollectResult>('collect', { writes: written.writes, waitMs }, waitMs + 30_000)));
@@ -195,25 +197,29 @@ async function runGroup(context: ScenarioContext, rig: Rig, dir: string, group: 
       const dbPath = join(dir, `${mode}-${subscribers}.db`);
       await seedDatabase(dbPath, MANIFEST, ENTITY, rows.length, (i) => ({ id: seedId(i), topic: i, n: 0 }));
       params = { kind: 'mast', appDir: dir, manifest: MANIFEST, config: { ...SERVER_CONFIG, databaseUrl: dbPath } };
-    } else params = { kind: 'baseline', entity: ENTITY, rows };
+    } else if (target === 'pylon') params = { kind: 'pylon', manifest: MANIFEST, entity: ENTITY, rows };
+    else params = { kind: 'baseline', entity: ENTITY, rows };
     const profile = context.cpuProfileDir && target === 'mast' ? ['--cpu-prof', `--cpu-prof-dir=${context.cpuProfileDir}`] : [];
     server = await startChild(new URL('../harness/fanout-server-process.ts', import.meta.url), `${target} server`, ['--expose-gc', ...profile]);
-    const port = (await server.call<{ port: number }>('start', params, 30_000)).port;
+    const started = await server.call<FanoutServerStarted>('start', params, 120_000);
+    const port = started.port;
+    const serverPid = started.pid ?? server.pid;
     const origin = `http://127.0.0.1:${port}`;
     if (target === 'mast') await waitForHealth(origin);
     const rssBefore = (await server.call<{ rss: number }>('rss', null, 10_000)).rss;
     const share = (c: number): number[] => Array.from({ length: subscribers }, (_, i) => (mode === 'shared' ? 0 : i)).filter((_, i) => i % rig.clients.length === c);
-    await Promise.all(rig.clients.map((client, c) => client.call('connect', { url: `ws://127.0.0.1:${port}/ws`, entity: ENTITY, topics: share(c), batch: CONNECT_BATCH } satisfies ConnectParams, 180_000)));
+    const pylonClient = target === 'pylon' ? { protocol: 'pylon' as const } : {};
+    await Promise.all(rig.clients.map((client, c) => client.call('connect', { url: started.wsUrl ?? `ws://127.0.0.1:${port}/ws`, entity: ENTITY, topics: share(c), batch: CONNECT_BATCH, ...pylonClient, addressBase: `127.${c + 1}.0` } satisfies ConnectParams, 180_000)));
     const rssPerSocketBytes = Math.round(((await server.call<{ rss: number }>('rss', null, 10_000)).rss - rssBefore) / subscribers);
     const waitMs = 30_000; // collect returns as soon as every socket has its last diff
     context.log(`  ${label.padEnd(22)} connected; RSS per idle socket ${(rssPerSocketBytes / 1024).toFixed(1)} KB`);
     // Warm-up: the same path at the low rate, not recorded.
-    await measureCell(rig, server, origin, rows, RATES[0], Math.max(1, Math.round(RATES[0] * context.warmupSec)), waitMs, rssPerSocketBytes);
+    await measureCell(rig, server, serverPid, origin, rows, RATES[0], Math.max(1, Math.round(RATES[0] * context.warmupSec)), waitMs, rssPerSocketBytes);
     for (const op of ops) {
       const rate = op === '1 write' ? 1 : Number.parseInt(op, 10);
       const perWrite = mode === 'shared' ? subscribers : 1;
       const count = op === '1 write' ? 1 : Math.max(1, Math.min(Math.round(rate * context.durationSec), Math.floor(MAX_DELIVERIES_PER_CELL / perWrite)));
-      const m = await measureCell(rig, server, origin, rows, rate, count, waitMs, rssPerSocketBytes);
+      const m = await measureCell(rig, server, serverPid, origin, rows, rate, count, waitMs, rssPerSocketBytes);
       const entry = into.get(cellKey(mode, subscribers, op)) ?? {};
       entry[target] = m;
       into.set(cellKey(mode, subscribers, op), entry);
@@ -236,7 +242,7 @@ async function runGroup(context: ScenarioContext, rig: Rig, dir: string, group: 
 }
 
 async function run(context: ScenarioContext): Promise<ScenarioResult> {
-  const sizes = context.full ? [100, 1000, 10_000] : [100, 1000];
+  const sizes = context.full ? [100, 1000, 10_000] : context.quick ? [100] : [100, 1000];
   const dir = mkdtempSync(join(tmpdir(), 'mast-bench-fanout-'));
   const children: BenchChild[] = [];
   const cells = new Map<CellKey, Partial<Record<Target, FanoutMeasurement | string>>>();
@@ -251,28 +257,34 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
         const group = { mode, subscribers };
         for (const op of [...RATES.map((rate) => `${rate} w/s`), ...(mode === 'shared' ? ['1 write'] : [])]) order.push({ group, op });
         context.log(`fanout: ${mode} query, ${subscribers} subscribers`);
-        for (const target of TARGETS) await runGroup(context, rig, dir, group, target, cells);
+        for (const target of targetsFor(context, subscribers)) await runGroup(context, rig, dir, group, target, cells);
       }
     }
   } finally {
     for (const child of children.reverse()) await child.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
+  // Pylon's failures are reported in the notes; they do not make the run fail.
+  const pylonFailures = new Set<string>();
   const rows: ResultRow[] = order.map(({ group, op }) => {
     const entry = cells.get(cellKey(group.mode, group.subscribers, op)) ?? {};
     const results: Record<string, FanoutMeasurement> = {};
     const failures: string[] = [];
-    for (const target of TARGETS) {
+    for (const target of targetsFor(context, group.subscribers)) {
       const value = entry[target];
       if (typeof value === 'object') results[target] = value;
+      else if (target === 'pylon') pylonFailures.add(`${group.mode} ${group.subscribers}: ${value ?? 'not run'}`);
       else failures.push(`${target}: ${value ?? 'not run'}`);
     }
-    const [m, b] = [results['mast'], results['baseline']];
+    const [m, b, p] = [results['mast'], results['baseline'], results['pylon']];
     return {
       op: `${group.mode} ${op}`,
       concurrency: group.subscribers,
       results,
-      ratios: { p99MastVsBaseline: m && b && b.deliveryMs.p99 > 0 ? Math.round((m.deliveryMs.p99 / b.deliveryMs.p99) * 100) / 100 : null },
+      ratios: {
+        p99MastVsBaseline: m && b && b.deliveryMs.p99 > 0 ? Math.round((m.deliveryMs.p99 / b.deliveryMs.p99) * 100) / 100 : null,
+        ...(context.against === 'pylon' ? { p99MastVsPylon: m && p && p.deliveryMs.p99 > 0 ? Math.round((m.deliveryMs.p99 / p.deliveryMs.p99) * 100) / 100 : null } : {}),
+      },
       ...(failures.length > 0 ? { failure: failures.join('; ') } : {}),
     };
   });
@@ -295,7 +307,24 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
     rows,
     checks: buildChecks(rows),
     table: fanoutTable(rows),
+    ...(context.against === 'pylon' ? { notes: [...pylonNotes(sizes), ...[...pylonFailures].map((f) => `Pylon failed (${f}).`)] } : {}),
   };
+}
+
+/** Pylon runs where it can hold the sockets: 2 threads per socket make 10,000 sockets 20,000 threads. */
+const PYLON_MAX_SUBSCRIBERS = 1000;
+
+/** The servers a group runs on. */
+function targetsFor(context: ScenarioContext, subscribers: number): Target[] {
+  return TARGETS.filter((t) => t !== 'pylon' || (context.against === 'pylon' && subscribers <= PYLON_MAX_SUBSCRIBERS));
+}
+
+/** How Pylon's fan-out differs from what the Mast rows measure. */
+function pylonNotes(sizes: readonly number[]): string[] {
+  return [
+    `Pylon ${PYLON_VERSION} (rows \`pylon\`) has no server-side live query: it pushes every change event to every socket allowed to read the entity, and its clients evaluate their queries locally. So its sockets send no subscribe message, each one receives every write (in \`distinct\` cells, N-1 of every N frames are for other rows and are dropped by the client; \`frames\` counts only the socket's own), and the comparison is that broadcast against Mast's per-query diffs. It ran from the anchor's serve.sh on the same manifest (Msg with crdt: false), seeded through its admin /api/batch, with its WebSocket on its HTTP port + 1, at most 60 sockets per client address (it resets more than 64), and the same writer (whose 64 writes in flight exceed Pylon's 32-request admission cap: the 503s show as non-2xx).`,
+    `Pylon has no event loop: its \`loop\` columns are 0. Its \`dup\` counts change events that reached a socket with a seq not above the previous one there: under load its sharded WebSocket writers deliver a row's events out of order. Its \`RSS/socket\` is its process RSS growth per connected socket (about 2 threads per socket).${sizes.some((n) => n > PYLON_MAX_SUBSCRIBERS) ? ` It is not run with more than ${PYLON_MAX_SUBSCRIBERS.toLocaleString('en-US')} subscribers (10,000 sockets would be 20,000 threads on this shared machine).` : ''}`,
+  ];
 }
 
 function measured(rows: readonly ResultRow[], op: string, subscribers: number): FanoutMeasurement | undefined {
