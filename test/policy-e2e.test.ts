@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { LoroDoc } from 'loro-crdt';
 import { decodeCrdtFrame, encodeCrdtFrame } from '@mast/protocol';
-import type { Manifest, ManifestField } from '@mast/schema';
+import type { FieldTypeName, Manifest, ManifestField } from '@mast/schema';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
 
 /**
@@ -18,7 +18,7 @@ type Entity = 'Diary' | 'Post' | 'Report' | 'Invoice' | 'Doc';
 const ENTITIES: readonly Entity[] = ['Diary', 'Post', 'Report', 'Invoice', 'Doc'];
 type Row = Record<string, unknown> & { id: string };
 
-const field = (name: string, type: string, optional = true): ManifestField => ({ name, type, optional, unique: false });
+const field = (name: string, type: FieldTypeName, optional = true): ManifestField => ({ name, type, optional, unique: false });
 const manifest: Manifest = {
   manifest_version: 1,
   name: 'policy-e2e',
