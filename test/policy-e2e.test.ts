@@ -236,6 +236,28 @@ afterAll(async () => {
   await t?.close();
 });
 
+/** The first `result` of `GET /events` for the entity, or the error answered instead of a stream. */
+async function sseResult(actor: Actor, e: Entity): Promise<{ status: number; json?: unknown; rows?: Row[] }> {
+  const url = `${t.url}/events?entity=${e}&filter=${encodeURIComponent(JSON.stringify({ $limit: 999 }))}`;
+  const res = await fetch(url, { headers: actor.token === null ? {} : { authorization: `Bearer ${actor.token}` } });
+  if (res.status !== 200) return { status: res.status, json: await res.json() };
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`${actor.name} ${e}: the event stream ended before a result`);
+      text += decoder.decode(value, { stream: true });
+      const block = text.split('\n\n').find((b) => b.split('\n').includes('event: result') && text.includes(`${b}\n\n`));
+      const data = block?.split('\n').find((line) => line.startsWith('data: '));
+      if (data !== undefined) return { status: 200, rows: (JSON.parse(data.slice(6)) as { rows: Row[] }).rows };
+    }
+  } finally {
+    await reader.cancel();
+  }
+}
+
 /** REST reads, sync pull and a fresh live subscription all give exactly the oracle's rows. */
 async function expectReadsMatchOracle(actor: Actor, rows: Record<Entity, Row[]>, tag: string): Promise<void> {
   const client = sockets.get(actor)!;
@@ -278,6 +300,10 @@ async function expectReadsMatchOracle(actor: Actor, rows: Record<Entity, Row[]>,
     const reply = await client.reply(id);
     if (readsNone(actor, e)) expect(reply, `${where} subscribe`).toMatchObject({ type: 'error', code: 'POLICY_DENIED' });
     else expect(byId(reply.rows), `${where} subscribe`).toEqual(expected);
+    // The same query as Server-Sent Events.
+    const sse = await sseResult(actor, e);
+    if (readsNone(actor, e)) expect(sse, `${where} SSE`).toMatchObject({ status: 403, json: { error: { code: 'POLICY_DENIED' } } });
+    else expect(byId(sse.rows!), `${where} SSE`).toEqual(expected);
   }
   // sync pull, replayed from 0, leaves exactly the visible rows; no change carries a hidden row.
   const replica = new Map<string, Row>();
@@ -435,6 +461,11 @@ describe('writes change only what the rules allow', () => {
         expect(hidden.status, `${actor.name} ${method} ${entity}/${id}`).toBe(404);
         expect(shapeOf(hidden, id), `${actor.name} ${method} ${entity}/${id}`).toEqual(shapeOf(missing, 'no-such-id'));
         expect(Object.keys(hidden.json.error).sort()).toEqual(['code', 'message']);
+      }
+      // A lookup of the hidden row's value answers as one of a value no row has.
+      const title = String(before[entity].find((r) => r.id === id)!.title);
+      if (!readsNone(actor, entity)) {
+        expect(shapeOf(await call(actor, 'GET', `/api/lookup/${entity}/title/${encodeURIComponent(title)}`), title)).toEqual(shapeOf(await call(actor, 'GET', `/api/lookup/${entity}/title/no-such-title`), 'no-such-title'));
       }
       // The same inside batch, transact and sync push.
       const batch = await ok(actor, 'POST', '/api/batch', { operations: [{ op: 'delete', entity, id }, { op: 'delete', entity, id: 'no-such-id' }] });
