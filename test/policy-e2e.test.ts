@@ -109,6 +109,8 @@ class Client {
   readonly pushed: Array<{ rowId: string; update: Uint8Array }> = [];
   /** Subscription id → entity, and the rows the client holds for it. */
   readonly subs = new Map<string, { entity: Entity; query?: string; rows: Map<string, Row> }>();
+  /** Ids a diff removed that the window did not hold: each would name a row never sent. */
+  readonly strayRemovals: string[] = [];
   /** Every row any live frame carried, with its entity: nothing here may fail the rules. */
   readonly seen: Array<{ entity: Entity; row: Row }> = [];
   readonly #wake = new Set<() => void>();
@@ -146,7 +148,10 @@ class Client {
     if (m.type === 'diff') {
       for (const sub of this.subs.values()) {
         if (sub.query !== m.query) continue;
-        for (const id of m.removed) sub.rows.delete(id);
+        for (const id of m.removed) {
+          if (!sub.rows.has(id)) this.strayRemovals.push(`${sub.entity}/${id}`);
+          sub.rows.delete(id);
+        }
         for (const row of [...m.added, ...m.changed]) {
           sub.rows.set(row.id, row);
           this.seen.push({ entity: sub.entity, row });
@@ -191,6 +196,9 @@ class Client {
 
 const sockets = new Map<Actor, Client>();
 let wsUrl: string;
+/** The rows written at the start, by whom, and the change-log seq once they all were. */
+let SEEDED: Array<[Actor, Entity, Row]> = [];
+let seededSeq = 0;
 
 beforeAll(async () => {
   t = await startTestServer(manifest, { adminToken: ADMIN });
@@ -204,7 +212,7 @@ beforeAll(async () => {
   expect(await ok(guest, 'GET', '/api/auth/me')).toMatchObject({ user_id: guest.userId, is_guest: true });
 
   // Each row is created by a caller the insert rule lets in.
-  const seed: Array<[Actor, Entity, Row]> = [
+  SEEDED = [
     [alice, 'Diary', { id: 'd-alice', title: 'alice diary', ownerId: 'alice' }],
     [bob, 'Diary', { id: 'd-bob', title: 'bob diary', ownerId: 'bob' }],
     [guest, 'Diary', { id: 'd-guest', title: 'guest diary', ownerId: guest.userId! }],
@@ -222,7 +230,7 @@ beforeAll(async () => {
     [alice, 'Doc', { id: 'doc-alice-private', title: 'alice private doc', body: 'private text', ownerId: 'alice', shared: false }],
     [bob, 'Doc', { id: 'doc-bob', title: 'bob doc', body: 'bob text', ownerId: 'bob' }],
   ];
-  for (const [actor, entity, row] of seed) await ok(actor, 'POST', `/api/entities/${entity}`, row);
+  for (const [actor, entity, row] of SEEDED) seededSeq = (await ok(actor, 'POST', `/api/entities/${entity}`, row)).seq;
 
   for (const actor of ACTORS) {
     const client = await Client.open(wsUrl, actor);
@@ -531,6 +539,7 @@ describe('writes change only what the rules allow', () => {
       // No frame ever carried a row its subscriber could not read.
       for (const { entity, row } of client.seen) expect(canRead(actor, entity, row), `${actor.name} was sent ${entity}/${row.id}`).toBe(true);
       expect(client.seen.length).toBeGreaterThan(0);
+      expect(client.strayRemovals, actor.name).toEqual([]);
     }
     const removedFor = (actor: Actor, entity: Entity): string[] => {
       const client = sockets.get(actor)!;
@@ -557,6 +566,37 @@ describe('writes change only what the rules allow', () => {
       return doc.getText('body').toString() === 'now private text' ? true : undefined;
     }, 'the admin receives the private edit');
     for (const [actor, count] of framesBefore) expect(sockets.get(actor)!.frames.slice(count).some((f) => f.rowId === 'doc-alice-shared'), actor.name).toBe(false);
+  });
+
+  it('a resume after a reconnect names no row the caller could not see, and removes those it lost', async () => {
+    const rows = await truth();
+    for (const actor of [alice, bob, guest, anon]) {
+      const client = await Client.open(wsUrl, actor);
+      try {
+        const subscriptions = ENTITIES.filter((e) => !readsNone(actor, e)).map((e) => ({ id: `r-${e}`, entity: e, filter: { $limit: 1000 } }));
+        for (const sub of subscriptions) client.subs.set(sub.id, { entity: sub.entity, rows: new Map() });
+        client.send({ type: 'resume', id: 'resume', since: seededSeq, subscriptions });
+        await client.waitFor(() => client.messages.find((m) => m.type === 'ack' && m.id === 'resume'), `${actor.name} resume`);
+        for (const sub of subscriptions) {
+          const frame = client.messages.find((m) => m.id === sub.id)!;
+          expect(frame.type, `${actor.name} ${sub.entity}`).toBe('resumed');
+          const named = [...frame.added, ...frame.changed].map((r: Row) => r.id).concat(frame.removed);
+          for (const rowId of named) {
+            // Each id was readable at the cursor (the seed rows, as written then) or is now.
+            const now = rows[sub.entity].find((r) => r.id === rowId);
+            const then = SEEDED.find(([, e, r]) => e === sub.entity && r.id === rowId)?.[2];
+            const known = (now !== undefined && canRead(actor, sub.entity, now)) || (then !== undefined && canRead(actor, sub.entity, then));
+            expect(known, `${actor.name} was told about ${sub.entity}/${rowId}`).toBe(true);
+          }
+          for (const row of frame.added.concat(frame.changed)) expect(canRead(actor, sub.entity, row)).toBe(true);
+        }
+        const removed = (e: Entity): string[] => client.messages.find((m) => m.id === `r-${e}`)!.removed;
+        if (actor !== alice) expect(removed('Post'), actor.name).toContain('p-alice-pub');
+        if (actor !== alice) expect(removed('Doc'), actor.name).toContain('doc-alice-shared');
+      } finally {
+        client.ws.close();
+      }
+    }
   });
 
   it('after all of it, every read surface still matches the oracle', async () => {
