@@ -514,6 +514,14 @@ describe('writes change only what the rules allow', () => {
     expect((await ok(guest, 'GET', '/api/entities/Diary/d-guest')).title).toBe('guest diary, edited');
   });
 
+  it('the public manifest carries no rule expressions; the admin sees them with full=1', async () => {
+    for (const actor of [alice, guest, anon]) {
+      const published = (await ok(actor, 'GET', '/api/manifest')).policies as Array<Record<string, unknown>>;
+      expect(published.map((p) => Object.keys(p).sort())).toEqual(manifest.policies!.map(() => ['entity', 'name']));
+    }
+    expect((await ok(admin, 'GET', '/api/manifest?full=1')).policies).toEqual(manifest.policies);
+  });
+
   it('rows that leave a view arrive as removed, rows that enter it as added, on every socket', async () => {
     await ok(alice, 'PATCH', '/api/entities/Post/p-alice-pub', { published: false });
     await ok(alice, 'PATCH', '/api/entities/Post/p-alice-draft', { published: true });
