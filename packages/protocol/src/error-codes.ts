@@ -32,14 +32,22 @@ export const errorCatalogue = {
   FN_RESULT_INVALID: { status: 400, message: 'The function returned a value that is not JSON', origin: 'mast' },
   FN_MUTATION_BLOCKED: { status: 400, message: 'The mutation awaited something other than ctx.db while holding the writer; use an action', origin: 'mast' },
   FN_QUERY_BLOCKED: { status: 400, message: 'The query awaited something other than ctx.db while holding its read snapshot; use an action', origin: 'mast' },
+  INVALID_EMAIL: { status: 400, message: 'The email address is not valid', origin: 'mast' },
+  WEAK_PASSWORD: { status: 400, message: 'The password is too short', origin: 'pylon' },
+  PASSWORD_TOO_LONG: { status: 400, message: 'The password is too long', origin: 'mast' },
+  NO_PASSWORD_SET: { status: 400, message: 'This account has no password; reset it to set one', origin: 'pylon' },
   // 401 / 403: who is asking
   AUTH_REQUIRED: { status: 401, message: 'Authentication required', origin: 'pylon' },
   UNAUTHORIZED: { status: 401, message: 'Unauthorized', origin: 'pylon' },
   INVALID_TOKEN: { status: 401, message: 'The token is unknown, revoked or malformed', origin: 'pylon' },
   SESSION_EXPIRED: { status: 401, message: 'The session has expired', origin: 'pylon' },
+  INVALID_CREDENTIALS: { status: 401, message: 'Invalid email or password', origin: 'pylon' },
+  WRONG_PASSWORD: { status: 401, message: 'The current password is wrong', origin: 'pylon' },
+  INVALID_CODE: { status: 401, message: 'The code is wrong or has expired', origin: 'pylon' },
   CSRF_REJECTED: { status: 403, message: 'Origin not allowed for a cookie-authenticated request', origin: 'pylon' },
   FORBIDDEN: { status: 403, message: 'This endpoint requires admin auth', origin: 'pylon' },
   POLICY_DENIED: { status: 403, message: 'Access denied by policy', origin: 'pylon' },
+  NOT_IN_ROOM: { status: 403, message: 'This socket has not joined the room', origin: 'mast' },
   // 404 / 405: what is asked for
   NOT_FOUND: { status: 404, message: 'Not found', origin: 'pylon' },
   FN_NOT_FOUND: { status: 404, message: 'No function with this name', origin: 'pylon' },
@@ -47,8 +55,11 @@ export const errorCatalogue = {
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed', origin: 'pylon' },
   // 409 / 410: state
   UNIQUE_VIOLATION: { status: 409, message: 'A unique value is already taken', origin: 'mast' },
+  EMAIL_TAKEN: { status: 409, message: 'An account with this email already exists', origin: 'pylon' },
+  IDENTITY_TAKEN: { status: 409, message: 'This sign-in identity is already linked to an account', origin: 'mast' },
   OP_ID_REUSED: { status: 409, message: 'This op_id was already used for a different change', origin: 'mast' },
   DUPLICATE_SUBSCRIPTION: { status: 409, message: 'A subscription with this id is already open on this socket', origin: 'mast' },
+  ALREADY_IN_ROOM: { status: 409, message: 'This socket has already joined the room', origin: 'mast' },
   CRDT_MISSING_DEPENDENCIES: { status: 409, message: 'The update depends on changes the server does not have; send them first', origin: 'mast' },
   RESYNC_REQUIRED: { status: 410, message: 'The cursor is outside the change log; re-sync', origin: 'pylon' },
   // 413 / 415 / 429: limits
@@ -56,9 +67,13 @@ export const errorCatalogue = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json', origin: 'mast' },
   RATE_LIMITED: { status: 429, message: 'Too many requests', origin: 'pylon' },
   TOO_MANY_SUBSCRIPTIONS: { status: 429, message: 'Too many subscriptions on this socket', origin: 'mast' },
+  TOO_MANY_ROOMS: { status: 429, message: 'This socket has joined too many rooms', origin: 'mast' },
+  ROOM_FULL: { status: 429, message: 'The room has as many members as it may hold', origin: 'mast' },
   // 5xx: ours
   INTERNAL: { status: 500, message: 'Internal server error', origin: 'mast' },
   CRDT_CORRUPT: { status: 500, message: 'The stored CRDT document of this row cannot be read', origin: 'mast' },
+  EMAIL_SEND_FAILED: { status: 500, message: 'The email could not be sent', origin: 'pylon' },
+  EMAIL_NOT_CONFIGURED: { status: 503, message: 'No email transport is configured (set MAST_SMTP_URL)', origin: 'mast' },
   STORE_BUSY: { status: 503, message: 'The database is busy; retry', origin: 'mast' },
   SHUTTING_DOWN: { status: 503, message: 'The server is shutting down', origin: 'mast' },
 } as const satisfies Record<string, { status: number; message: string; origin: 'pylon' | 'mast' }>;

@@ -35,9 +35,10 @@ export function resumeFrames(
     let touchedInWindow = 0;
     for (const rowId of touched.keys()) if (query.has(rowId)) touchedInWindow++;
     const untouched = query.rows.length - touchedInWindow;
-    // A change logged without its earlier image cannot tell whether the client held the row.
+    // A change logged without its earlier image cannot tell whether the client held the row;
+    // a window with includes can change through rows of other entities: both get the whole window.
     const unknown = [...touched.values()].some((first) => first.kind !== 'insert' && first.before == null);
-    if (log === null || !query.complete || unknown || untouched + touched.size > query.def.limit) {
+    if (log === null || !query.complete || query.def.include || unknown || untouched + touched.size > query.def.limit) {
       return new EncodedFrame({ type: 'result', id, query: query.handle, seq, rows: [...query.rows], complete: query.complete }, seq);
     }
     const added: Row[] = [];
