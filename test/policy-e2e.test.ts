@@ -523,6 +523,7 @@ describe('writes change only what the rules allow', () => {
   });
 
   it('rows that leave a view arrive as removed, rows that enter it as added, on every socket', async () => {
+    const seenBefore = new Map(ACTORS.map((a) => [a, sockets.get(a)!.messages.length]));
     await ok(alice, 'PATCH', '/api/entities/Post/p-alice-pub', { published: false });
     await ok(alice, 'PATCH', '/api/entities/Post/p-alice-draft', { published: true });
     await ok(admin, 'PATCH', '/api/entities/Invoice/i-acme-2', { tenantId: 'globex' });
@@ -561,7 +562,8 @@ describe('writes change only what the rules allow', () => {
     // CRDT subscribers who may no longer read the row are told so, and their subscription ends.
     for (const actor of [bob, guest, anon]) {
       const client = sockets.get(actor)!;
-      const ended = await client.waitFor(() => client.messages.find((m) => m.type === 'error' && m.rowId === 'doc-alice-shared' && m.code === 'POLICY_DENIED'), `${actor.name} loses doc-alice-shared`);
+      const fresh = (): Array<Record<string, any>> => client.messages.slice(seenBefore.get(actor));
+      const ended = await client.waitFor(() => fresh().find((m) => m.type === 'error' && m.rowId === 'doc-alice-shared' && m.code === 'POLICY_DENIED'), `${actor.name} loses doc-alice-shared`);
       expect(ended.message).not.toContain('shared text');
     }
     const framesBefore = new Map([bob, guest, anon].map((a) => [a, sockets.get(a)!.frames.length]));
