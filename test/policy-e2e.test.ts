@@ -3,6 +3,7 @@ import { WebSocket } from 'ws';
 import { LoroDoc } from 'loro-crdt';
 import { decodeCrdtFrame, encodeCrdtFrame } from '@mast/protocol';
 import type { FieldTypeName, Manifest, ManifestField } from '@mast/schema';
+import { deployFunctions } from './helpers/functions-app.js';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
 
 /**
@@ -232,6 +233,15 @@ beforeAll(async () => {
   ];
   for (const [actor, entity, row] of SEEDED) seededSeq = (await ok(actor, 'POST', `/api/entities/${entity}`, row)).seq;
 
+  // Functions read through ctx.db with the caller's rules.
+  const loaded = await deployFunctions(t, {
+    listRows: `export default query({ args: { entity: v.string() }, handler: async (ctx, a) => {
+      try { return { rows: await ctx.db.list(a.entity) }; } catch (e) { return { error: e.code }; }
+    } });`,
+    getRows: `export default query({ args: { entity: v.string(), ids: v.array(v.string()) }, handler: (ctx, a) => Promise.all(a.ids.map((id) => ctx.db.get(a.entity, id))) });`,
+  });
+  expect(loaded.errors).toEqual([]);
+
   for (const actor of ACTORS) {
     const client = await Client.open(wsUrl, actor);
     sockets.set(actor, client);
@@ -266,7 +276,7 @@ async function sseResult(actor: Actor, e: Entity): Promise<{ status: number; jso
   }
 }
 
-/** REST reads, sync pull and a fresh live subscription all give exactly the oracle's rows. */
+/** REST reads, function reads, sync pull, a fresh live subscription and SSE all give exactly the oracle's rows. */
 async function expectReadsMatchOracle(actor: Actor, rows: Record<Entity, Row[]>, tag: string): Promise<void> {
   const client = sockets.get(actor)!;
   for (const e of ENTITIES) {
@@ -308,6 +318,11 @@ async function expectReadsMatchOracle(actor: Actor, rows: Record<Entity, Row[]>,
     const reply = await client.reply(id);
     if (readsNone(actor, e)) expect(reply, `${where} subscribe`).toMatchObject({ type: 'error', code: 'POLICY_DENIED' });
     else expect(byId(reply.rows), `${where} subscribe`).toEqual(expected);
+    // A function's ctx.db, as the caller.
+    const listed = await ok(actor, 'POST', '/api/fn/listRows', { entity: e });
+    expect(listed.rows === undefined ? listed : { rows: byId(listed.rows) }, `${where} ctx.db.list`).toEqual(readsNone(actor, e) ? { error: 'POLICY_DENIED' } : { rows: expected });
+    const got = await ok(actor, 'POST', '/api/fn/getRows', { entity: e, ids: rows[e].map((r) => r.id) });
+    expect(got, `${where} ctx.db.get`).toEqual(rows[e].map((r) => (canRead(actor, e, r) ? r : null)));
     // The same query as Server-Sent Events.
     const sse = await sseResult(actor, e);
     if (readsNone(actor, e)) expect(sse, `${where} SSE`).toMatchObject({ status: 403, json: { error: { code: 'POLICY_DENIED' } } });
