@@ -77,7 +77,7 @@ describe('mast CLI', () => {
   it('dev reloads the schema when the manifest changes and keeps serving through a bad edit', async () => {
     const app = join(dir, 'dev-app');
     mast(['init', app]);
-    const { port, proc } = await startServer(app, 'dev');
+    const { port, proc, output } = await startServer(app, 'dev');
     const base = `http://127.0.0.1:${port}`;
     try {
       expect((await fetch(`${base}/api/entities/Note`)).status).toBe(400);
@@ -85,6 +85,11 @@ describe('mast CLI', () => {
       const manifest = JSON.parse(readFileSync(file, 'utf8'));
       writeFileSync(file, '{ not json');
       await new Promise((r) => setTimeout(r, 500));
+      expect((await fetch(`${base}/api/entities/Todo`)).status).toBe(200);
+      // A rule with a typo is reported with its position, and the old rules stay.
+      writeFileSync(file, JSON.stringify({ ...manifest, policies: [{ name: 'todo_open', entity: 'Todo', allow: 'data.titel != null' }] }));
+      for (let i = 0; i < 50 && !output().includes('POLICY_UNKNOWN_FIELD'); i++) await new Promise((r) => setTimeout(r, 200));
+      expect(output()).toContain('policies[0] todo_open.allow (entity Todo)');
       expect((await fetch(`${base}/api/entities/Todo`)).status).toBe(200);
       manifest.entities.push({ name: 'Note', fields: [{ name: 'body', type: 'string', optional: false, unique: false }], indexes: [] });
       manifest.policies.push({ name: 'note_open', entity: 'Note', allow: 'true' });

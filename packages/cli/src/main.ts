@@ -1,6 +1,6 @@
 import { existsSync, watch } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { PolicyOperation } from '@mast/policy';
+import { formatPolicyDiagnostics, PolicyError, type PolicyOperation } from '@mast/policy';
 import { ManifestError, loadAppSchema } from '@mast/schema';
 import { MastServer, MigrationRefusedError, loadConfig, migrateStore, openStore, optionsHelp } from '@mast/server';
 import { parseArgs, UsageError, type ParsedArgs } from './args.js';
@@ -68,7 +68,8 @@ function watchSchema(appDir: string, server: MastServer): void {
         server.logger.info({ plan }, 'schema reloaded');
       } catch (err) {
         const known = err instanceof ManifestError || err instanceof MigrationRefusedError;
-        server.logger.error(known ? { message: (err as Error).message } : { err }, 'schema reload failed; still serving the previous schema');
+        const details = err instanceof PolicyError ? { message: formatPolicyDiagnostics(err.diagnostics) } : known ? { message: (err as Error).message } : { err };
+        server.logger.error(details, 'schema reload failed; still serving the previous schema');
       }
     }, 100);
   });
