@@ -249,14 +249,14 @@ describe('mast policy check', () => {
       expect(explain('--user', 'bob', '--op', 'delete').status).toBe(0);
 
       // The same answer as the endpoint, field for field.
-      const json = explain('--user', 'alice', '--roles', 'auditor', '--tenant', 'acme', '--guest', '--op', 'update', '--json');
+      const json = explain('--user', 'alice', '--roles', 'auditor', '--tenant', 'acme', '--org-role', 'owner', '--guest', '--op', 'update', '--json');
       const http = await fetch(`${base}/api/policy/explain`, {
         method: 'POST',
         headers: admin,
-        body: JSON.stringify({ entity: 'Todo', id: 't1', operation: 'update', auth: { user_id: 'alice', roles: ['auditor'], tenant_id: 'acme', is_guest: true } }),
+        body: JSON.stringify({ entity: 'Todo', id: 't1', operation: 'update', auth: { user_id: 'alice', roles: ['auditor'], tenant_id: 'acme', org_role: 'owner', is_guest: true } }),
       });
       expect(JSON.parse(json.stdout)).toEqual(await http.json());
-      expect(JSON.parse(json.stdout)).toMatchObject({ allowed: false, reason: 'denied', rule: 'allowWrite', saw: { auth: { tenant_id: 'acme', is_guest: true } } });
+      expect(JSON.parse(json.stdout)).toMatchObject({ allowed: false, reason: 'denied', rule: 'allowWrite', saw: { auth: { tenant_id: 'acme', org_role: 'owner', is_guest: true } } });
 
       const noRow = mast(['policy', 'check', app, '--explain', '--user', 'bob', '--entity', 'Note', '--id', 'n1']);
       expect(noRow.status).toBe(1);

@@ -15,7 +15,7 @@ export interface TestServer {
 }
 
 /** Starts a server on port 0 in a fresh temporary folder; `hooks` are server options beyond the config. */
-export async function startTestServer(manifest: Manifest, overrides: Partial<MastConfig> = {}, hooks: Pick<MastServerOptions, 'roomAccess'> = {}): Promise<TestServer> {
+export async function startTestServer(manifest: Manifest, overrides: Partial<MastConfig> = {}, hooks: Pick<MastServerOptions, 'roomAccess' | 'oauthProviders'> = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'mast-test-'));
   const config = loadConfig({}, { port: 0, host: '127.0.0.1', logLevel: 'silent', databaseUrl: join(dir, 'test.db'), ...overrides });
   const server = await MastServer.create({ appDir: dir, schema: compileManifest(manifest), config, ...hooks });

@@ -16,7 +16,7 @@ Usage:
   mast migrate [dir] [--dry-run] [--allow-destructive]
                                 bring the database to the schema and print the plan
   mast policy check [dir]       check the policies against the schema, as start-up does
-  mast policy check [dir] --explain --user <id> [--roles a,b] [--tenant <id>] [--guest]
+  mast policy check [dir] --explain --user <id> [--roles a,b] [--tenant <id>] [--org-role <r>] [--guest]
                     --entity <E> --id <row> [--op read|update|delete] [--json]
                                 why that user may or may not do that to the row
                                 (exit 0: fine or allowed, 1: problems or denied, 2: usage)
@@ -114,10 +114,10 @@ async function migrate(dir: string, overrides: Parameters<typeof loadConfig>[1],
 /** Flags that belong to one command only. */
 const COMMAND_FLAGS: Readonly<Record<string, readonly string[]>> = {
   migrate: ['--dry-run'],
-  policy: ['--explain', '--guest', '--json', '--user', '--roles', '--tenant', '--entity', '--id', '--op'],
+  policy: ['--explain', '--guest', '--json', '--user', '--roles', '--tenant', '--org-role', '--entity', '--id', '--op'],
 };
 const SWITCHES = ['--help', '-h', '--dry-run', '--explain', '--guest', '--json'];
-const VALUE_FLAGS = ['--user', '--roles', '--tenant', '--entity', '--id', '--op'];
+const VALUE_FLAGS = ['--user', '--roles', '--tenant', '--org-role', '--entity', '--id', '--op'];
 const EXPLAIN_OPERATIONS: readonly string[] = ['read', 'update', 'delete'];
 
 /** The --explain request of `mast policy check`, or null without --explain; UsageError when incomplete. */
@@ -139,6 +139,7 @@ function explainRequest(args: ParsedArgs): ExplainRequest | null {
     userId: need('--user'),
     roles,
     tenantId: args.values.get('--tenant') ?? null,
+    orgRole: args.values.get('--org-role') ?? null,
     isGuest: args.switches.has('--guest'),
     entity: need('--entity'),
     id: need('--id'),

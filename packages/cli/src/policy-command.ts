@@ -10,6 +10,7 @@ export interface ExplainRequest {
   readonly userId: string;
   readonly roles: readonly string[];
   readonly tenantId: string | null;
+  readonly orgRole: string | null;
   readonly isGuest: boolean;
   readonly entity: string;
   readonly id: string;
@@ -99,7 +100,7 @@ async function explain(appDir: string, ref: SchemaRef, request: ExplainRequest, 
         entity: request.entity,
         id: request.id,
         operation: request.operation,
-        auth: { user_id: request.userId, roles: request.roles, tenant_id: request.tenantId, is_guest: request.isGuest },
+        auth: { user_id: request.userId, roles: request.roles, tenant_id: request.tenantId, org_role: request.orgRole, is_guest: request.isGuest },
       },
     );
     output.out(`${request.json ? JSON.stringify(result, null, 2) : describe(ref, request, result)}\n`);

@@ -13,6 +13,7 @@ export { projectDoc, RowDocs } from './crdt/index.js';
 export { SchemaRef } from './entities/schema-ref.js';
 export { explainPolicy } from './access/index.js';
 export type { PolicyExplanation } from './access/index.js';
+export type { OAuthProviderConfig } from './auth/oauth-providers.js';
 export { AccountService, AccountOps, normalizeEmail } from './auth/accounts.js';
 export type { Account, NewAccount } from './auth/accounts.js';
 export type { LocalAuth, SignIn } from './auth/local-auth.js';

@@ -26,20 +26,23 @@ function object(value: unknown, name: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** The caller to explain a decision for: `{user_id, roles?, tenant_id?, is_guest?}`, or null for anonymous. */
+/** The caller to explain a decision for: `{user_id, roles?, tenant_id?, org_role?, is_guest?}`, or null for anonymous. */
 function subject(value: unknown): AuthContext {
-  if (value === null || value === undefined) return { userId: null, isAdmin: false, isGuest: false, roles: [], tenantId: null };
+  if (value === null || value === undefined) return { userId: null, isAdmin: false, isGuest: false, roles: [], tenantId: null, orgRole: null };
   const a = object(value, 'auth');
   const roles = a.roles ?? [];
   if (a.user_id !== null && typeof a.user_id !== 'string') throw new AppError('INVALID_DATA', 'auth.user_id must be a string or null', { fields: ['auth'] });
   if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) throw new AppError('INVALID_DATA', 'auth.roles must be an array of strings', { fields: ['auth'] });
-  if (a.tenant_id !== undefined && a.tenant_id !== null && typeof a.tenant_id !== 'string') throw new AppError('INVALID_DATA', 'auth.tenant_id must be a string or null', { fields: ['auth'] });
+  for (const key of ['tenant_id', 'org_role']) {
+    if (a[key] !== undefined && a[key] !== null && typeof a[key] !== 'string') throw new AppError('INVALID_DATA', `auth.${key} must be a string or null`, { fields: ['auth'] });
+  }
   return {
     userId: a.user_id as string | null,
     isAdmin: false,
     isGuest: a.is_guest === true,
     roles,
     tenantId: (a.tenant_id as string | null | undefined) ?? null,
+    orgRole: (a.org_role as string | null | undefined) ?? null,
   };
 }
 
@@ -74,6 +77,6 @@ export async function explainPolicy(deps: { readonly schema: SchemaRef; readonly
     ...(decision.reason === 'denied' ? { policy: decision.policy, rule: decision.rule, expression: decision.source } : {}),
     entity: entity.name,
     operation: operation as PolicyOperation,
-    saw: { auth: { user_id: auth.userId, roles: auth.roles, tenant_id: auth.tenantId, is_guest: auth.isGuest }, data: row, ...(input ? { input } : {}) },
+    saw: { auth: { user_id: auth.userId, roles: auth.roles, tenant_id: auth.tenantId, org_role: auth.orgRole, is_guest: auth.isGuest }, data: row, ...(input ? { input } : {}) },
   };
 }

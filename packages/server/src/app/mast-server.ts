@@ -4,6 +4,12 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { type AppSchema, describePlan, diffSchemas, resolveSchema } from '@mast/schema';
 import type { MastConfig } from '../config/index.js';
+import { ApiKeyService } from '../auth/api-key-service.js';
+import { Authenticator } from '../auth/authenticator.js';
+import { type JwtOptions, JwtVerifier, jwtOptionsFromConfig } from '../auth/jwt-verifier.js';
+import { OrgService } from '../auth/org-service.js';
+import { checkProvider, oauthProvidersFromEnv, type OAuthProviderConfig } from '../auth/oauth-providers.js';
+import { OAuthService } from '../auth/oauth-service.js';
 import { AccountService } from '../auth/accounts.js';
 import { AuthLimits } from '../auth/auth-limits.js';
 import { LocalAuth } from '../auth/local-auth.js';
@@ -17,7 +23,10 @@ import { AccessControl } from '../access/index.js';
 import { SchemaRef } from '../entities/schema-ref.js';
 import { WritePath } from '../entities/write-path.js';
 import { CrdtHub, RowDocs } from '../crdt/index.js';
+import { registerApiKeyRoutes } from '../http/api-key-routes.js';
 import { registerAuthRoutes, requestAuthenticator } from '../http/auth-routes.js';
+import { registerOAuthRoutes } from '../http/oauth-routes.js';
+import { registerOrgRoutes } from '../http/org-routes.js';
 import { registerLocalAuthRoutes } from '../http/local-auth-routes.js';
 import { createHttpServer } from '../http/http-server.js';
 import { registerPolicyRoutes } from '../http/policy-routes.js';
@@ -52,6 +61,8 @@ export interface MastServerOptions {
   readonly logger?: Logger;
   /** Read-permission hook of live queries (default: the manifest's read policies). */
   readonly liveAccess?: LiveAccess;
+  /** Sign-in providers (default: MAST_OAUTH_PROVIDERS and its MAST_OAUTH_<NAME>_* variables). */
+  readonly oauthProviders?: readonly OAuthProviderConfig[];
   /** Budgets of the CRDT document cache (default: 10,000 documents, 256 MiB of estimated document memory). */
   readonly crdtCache?: { readonly maxDocs: number; readonly maxBytes: number };
   /**
@@ -104,6 +115,8 @@ export class MastServer {
   readonly crdt: CrdtHub;
   readonly reader: EntityReader;
   readonly sessions: SessionService;
+  /** Resolves every kind of bearer token (admin, API key, JWT, session). */
+  readonly authenticator: Authenticator;
   /** Local accounts (credentials in Mast's tables, profiles in the user entity). */
   readonly accounts: AccountService;
   /** Where auth emails go: SMTP, the dev outbox, or nowhere (EMAIL_NOT_CONFIGURED). */
@@ -125,7 +138,7 @@ export class MastServer {
   #pruneTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(options: MastServerOptions & { store: Store; logger: Logger; schemaRef: SchemaRef }) {
+  private constructor(options: MastServerOptions & { store: Store; logger: Logger; schemaRef: SchemaRef; jwt: JwtOptions | null; providers: readonly OAuthProviderConfig[] }) {
     this.config = options.config;
     this.#appDir = options.appDir;
     this.store = options.store;
@@ -152,6 +165,13 @@ export class MastServer {
     const metrics = new Metrics();
     const sent = new SendCounters();
     this.sessions = new SessionService(this.store, { adminToken: this.config.adminToken, lifetimeSecs: Math.floor(this.config.sessionLifetime / 1000) });
+    const apiKeys = new ApiKeyService(this.store, (sessionHash) => this.sessions.announceRevoked({ tokenHash: sessionHash }));
+    this.authenticator = new Authenticator({
+      sessions: this.sessions,
+      apiKeys,
+      jwt: options.jwt === null ? null : new JwtVerifier(options.jwt),
+      adminToken: this.config.adminToken,
+    });
     this.accounts = new AccountService(this.store, this.writes, this.schema);
     const cookie = {
       name: this.config.cookieName,
@@ -160,7 +180,7 @@ export class MastServer {
     };
     this.http = createHttpServer({
       bodyLimit: this.config.bodyLimit,
-      authenticate: requestAuthenticator(this.sessions, cookie),
+      authenticate: requestAuthenticator(this.authenticator, cookie),
       corsOrigin: this.config.corsOrigin ?? (this.config.dev ? '*' : null),
       logger: this.logger,
       metrics,
@@ -191,6 +211,7 @@ export class MastServer {
     registerEntityRoutes(this.http, { reader: this.reader, writes: this.writes, batchMaxOps: this.config.batchMaxOps });
     registerSyncRoutes(this.http, sync);
     registerCrdtRoutes(this.http, { writes: this.writes, maxUpdateBytes: this.config.bodyLimit });
+    const authLimits = new AuthLimits(this.store);
     const outbox = !this.config.smtpUrl && this.config.dev ? new DevOutbox() : null;
     this.mailer = this.config.smtpUrl ? new SmtpMailer(this.config.smtpUrl, this.config.mailFrom) : (outbox ?? new NoMailer());
     const minute = 60_000;
@@ -199,7 +220,7 @@ export class MastServer {
       store: this.store,
       accounts: this.accounts,
       sessions: this.sessions,
-      limits: new AuthLimits(this.store),
+      limits: authLimits,
       mailer: this.mailer,
       hasher: new PasswordHasher(this.config.passwordHashCost),
       options: {
@@ -221,6 +242,18 @@ export class MastServer {
     }));
     registerAuthRoutes(this.http, this.sessions, cookie, { dev: this.config.dev, limitGuest: (ip) => localAuth.limitGuest(ip), profile: (id) => this.accounts.profile(id) });
     registerLocalAuthRoutes(this.http, localAuth, cookie, outbox);
+    registerOAuthRoutes(this.http, {
+      oauth: new OAuthService({ store: this.store, accounts: this.accounts, sessions: this.sessions, signIn: (caller, find) => localAuth.signIn(caller, find), providers: options.providers }),
+      cookie,
+      publicUrl: this.config.publicUrl,
+      rateLimit: this.config.authRateLimit,
+      limits: authLimits,
+    });
+    registerApiKeyRoutes(this.http, { apiKeys, rateLimit: this.config.authRateLimit, limits: authLimits });
+    registerOrgRoutes(this.http, { orgs: new OrgService(this.store, async (id) => {
+        const account = await this.accounts.get(id);
+        return account?.emailVerified ? account.email : null;
+      }), sessions: this.sessions, rateLimit: this.config.authRateLimit, limits: authLimits });
     this.functions = new FunctionRunner({
       store: this.store,
       schema: this.schema,
@@ -261,7 +294,7 @@ export class MastServer {
       rooms: this.rooms,
       counters: sent,
       cookie,
-      authenticate: (token) => this.sessions.resolve(token),
+      authenticate: (token) => this.authenticator.resolve(token),
       maxPayload: this.config.wsMaxFrame,
       messagesPerSecond: this.config.wsMessageRate,
       maxSocketsPerIp: this.config.wsMaxSocketsPerIp,
@@ -281,9 +314,12 @@ export class MastServer {
   static async create(options: MastServerOptions): Promise<MastServer> {
     const logger =
       options.logger ??
-      pino({ level: options.config.logLevel, redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.adminToken', '*.smtpUrl'], censor: '[redacted]' } });
+      pino({ level: options.config.logLevel, redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.adminToken', '*.smtpUrl', '*.jwtSecret'], censor: '[redacted]' } });
     // Policies compile before anything touches the database: a bad rule changes nothing.
     const schemaRef = new SchemaRef(options.schema);
+    // So does the JWT configuration: a half-done one is refused at start, not on a request.
+    const jwt = jwtOptionsFromConfig(options.config);
+    const providers = (options.oauthProviders ?? oauthProvidersFromEnv(options.config.oauthProviders, process.env)).map(checkProvider);
     const store = options.store ?? (await openStore(options.config.databaseUrl, options.appDir));
     try {
       const plan = await migrateStore(store, options.schema, { allowDestructive: options.config.allowDestructive });
@@ -292,7 +328,7 @@ export class MastServer {
       await store.close();
       throw err;
     }
-    const server = new MastServer({ ...options, store, logger, schemaRef });
+    const server = new MastServer({ ...options, store, logger, schemaRef, jwt, providers });
     try {
       await server.reloadFunctions({ fresh: false });
     } catch (err) {
@@ -328,6 +364,7 @@ export class MastServer {
   async pruneChangeLog(): Promise<number> {
     try {
       await this.store.sessions.pruneExpired(Date.now());
+      await this.store.oauthStates.pruneExpired(Date.now());
       await this.store.write((tx) => tx.auth.pruneAuth(Date.now()));
       return await this.store.pruneChanges({ maxAgeMs: this.config.changeRetention, maxEntries: this.config.changeMaxEntries });
     } catch (err) {

@@ -22,6 +22,16 @@ export interface MastConfig {
   sessionLifetime: number;
   cookieName: string;
   trustedOrigins: string | null;
+  authRateLimit: number;
+  jwtJwksUrl: string | null;
+  jwtPublicKey: string | null;
+  jwtSecret: string | null;
+  jwtIssuer: string | null;
+  jwtAudience: string | null;
+  jwtAlgorithms: string | null;
+  jwtClockSkew: number;
+  jwtClaims: string;
+  oauthProviders: string | null;
   wsCompatPort: boolean;
   wsMaxFrame: number;
   wsMessageRate: number;

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe } from 'vitest';
 import { authCases } from './conformance/auth.case.js';
+import { keysOrgsCases } from './conformance/keys-orgs.case.js';
 import { changeLogCases } from './conformance/change-log.case.js';
 import { crudCases } from './conformance/crud.case.js';
 import { crdtCases } from './conformance/crdt.case.js';
@@ -40,6 +41,7 @@ export function storeConformance(name: string, makeStore: MakeStore): void {
     migrationCases(store);
     sessionCases(store);
     authCases(store);
+    keysOrgsCases(store);
     crdtCases(store);
   });
 }

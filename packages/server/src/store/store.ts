@@ -150,6 +150,8 @@ export interface SessionStore {
   revoke(tokenHash: string): Promise<boolean>;
   /** Deletes every session of a user; returns how many went. */
   revokeUser(userId: string): Promise<number>;
+  /** Sets the org a session has selected (null: none); false when there is no such session. */
+  setTenant(tokenHash: string, tenantId: string | null): Promise<boolean>;
   /** Deletes sessions that expired before `now`; returns how many went. */
   pruneExpired(now: number): Promise<number>;
 }
@@ -233,10 +235,130 @@ export interface AuthWrites extends AuthReads {
   pruneAuth(now: number): Promise<number>;
 }
 
+/** An API key. The secret is never stored, only its SHA-256 hash. */
+export interface ApiKeyRecord {
+  /** The public part of the key (32 hex characters). */
+  readonly id: string;
+  readonly userId: string;
+  readonly name: string;
+  /** SHA-256 of the secret part, hex. */
+  readonly secretHash: string;
+  readonly scopes: readonly string[];
+  /** Milliseconds since the epoch; null for a key that does not expire. */
+  readonly expiresAt: number | null;
+  readonly createdAt: number;
+  readonly lastUsedAt: number | null;
+}
+
+/** API keys, each call its own transaction. */
+export interface ApiKeyStore {
+  create(key: ApiKeyRecord): Promise<void>;
+  find(id: string): Promise<ApiKeyRecord | null>;
+  /** The keys of one user, newest first. */
+  list(userId: string): Promise<ApiKeyRecord[]>;
+  count(userId: string): Promise<number>;
+  /** Deletes a key of this user; false when the user has no key with that id. */
+  revoke(id: string, userId: string): Promise<boolean>;
+  touch(id: string, now: number): Promise<void>;
+}
+
+/** The roles a member can hold in an org, weakest first. */
+export type OrgRole = 'member' | 'admin' | 'owner';
+
+/** An organisation (a tenant). */
+export interface OrgRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly createdBy: string;
+  readonly createdAt: number;
+}
+
+/** One user's membership of an org. */
+export interface MemberRecord {
+  readonly orgId: string;
+  readonly userId: string;
+  readonly role: OrgRole;
+  readonly createdAt: number;
+}
+
+/** An invitation to join an org; the token is shown once and stored only hashed. */
+export interface InviteRecord {
+  readonly id: string;
+  readonly orgId: string;
+  readonly tokenHash: string;
+  /** Only an account with this (verified, normalised) email may accept; null: anyone with the token. */
+  readonly email: string | null;
+  readonly role: OrgRole;
+  readonly createdBy: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+/**
+ * Orgs and their members. Every call is one transaction; removing a membership (or the org)
+ * also clears that org from the sessions that had selected it, so a former member's tenant goes
+ * with the membership.
+ */
+export interface OrgStore {
+  /** Creates an org with its creator as owner. */
+  create(org: OrgRecord): Promise<void>;
+  get(id: string): Promise<OrgRecord | null>;
+  /** The orgs a user belongs to, with the user's role, oldest first. */
+  listForUser(userId: string): Promise<Array<OrgRecord & { role: OrgRole }>>;
+  countForUser(userId: string): Promise<number>;
+  /** Deletes the org, its memberships and invites; false when there was none. */
+  delete(id: string): Promise<boolean>;
+  members(orgId: string): Promise<MemberRecord[]>;
+  countMembers(orgId: string): Promise<number>;
+  /** The user's role in the org, or null when not a member. */
+  role(orgId: string, userId: string): Promise<OrgRole | null>;
+  /** Adds a member or changes their role; LAST_OWNER (nothing changed) if the org would have no owner. */
+  putMember(member: MemberRecord): Promise<void>;
+  /** Removes a member; false when not a member; LAST_OWNER (nothing changed) for the last owner. */
+  removeMember(orgId: string, userId: string): Promise<boolean>;
+  putInvite(invite: InviteRecord): Promise<void>;
+  /** The org's pending invites, oldest first. */
+  invites(orgId: string): Promise<InviteRecord[]>;
+  countInvites(orgId: string): Promise<number>;
+  /** The invite with this token hash, or null. */
+  findInvite(tokenHash: string): Promise<InviteRecord | null>;
+  /** Deletes an invite of the org; false when there was none. */
+  deleteInvite(orgId: string, id: string): Promise<boolean>;
+  /**
+   * Uses an invite once: deletes it and makes `userId` a member with its role (a member already
+   * keeps their role). Null, changing nothing, when the invite is gone or expired.
+   */
+  acceptInvite(tokenHash: string, userId: string, now: number): Promise<MemberRecord | null>;
+}
+
+/** A pending OAuth sign-in, keyed by the hash of its `state`. */
+export interface OAuthStateRecord {
+  readonly stateHash: string;
+  readonly provider: string;
+  /** SHA-256 of the value in the browser's binding cookie, hex. */
+  readonly browserHash: string;
+  readonly codeVerifier: string;
+  readonly nonce: string;
+  readonly callbackUrl: string;
+  readonly errorCallbackUrl: string | null;
+  readonly expiresAt: number;
+}
+
+/** OAuth states: each one is taken (read and deleted) at most once. */
+export interface OAuthStateStore {
+  put(state: OAuthStateRecord): Promise<void>;
+  /** Deletes and returns the state when it exists and has not expired; null otherwise. */
+  take(stateHash: string, now: number): Promise<OAuthStateRecord | null>;
+  pruneExpired(now: number): Promise<number>;
+}
+
 /** A database behind Mast. */
 export interface Store {
   readonly capabilities: StoreCapabilities;
   readonly sessions: SessionStore;
+  readonly apiKeys: ApiKeyStore;
+  readonly orgs: OrgStore;
+  readonly oauthStates: OAuthStateStore;
   readonly crdt: CrdtSnapshotStore;
   /** Binds the store to a schema (after migration); queries validate entity names against it. */
   useSchema(schema: AppSchema): void;

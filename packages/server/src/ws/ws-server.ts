@@ -30,8 +30,8 @@ export interface SocketServerOptions extends ConnectionLimits {
    */
   readonly cookie?: { readonly name: string; readonly trustedOrigins: readonly string[] };
   /**
-   * Resolves a handshake's token (null: none). Throws AppError INVALID_TOKEN or SESSION_EXPIRED
-   * for a token it rejects; the socket is then closed with the close code of the same name.
+   * Resolves a handshake's token (null: none). Throws SESSION_EXPIRED (close 4002) or another
+   * 401 AppError (INVALID_TOKEN, INVALID_API_KEY, INVALID_JWT: close 4001) for a token it rejects.
    */
   readonly authenticate: (token: string | null) => Promise<AuthContext>;
   /** Largest frame a client may send, in bytes (above it: close 1009). */
@@ -176,7 +176,7 @@ export class LiveSocketServer {
       (err: unknown) => {
         const error = toAppError(err);
         if (error.code === 'SESSION_EXPIRED') connection.close('SESSION_EXPIRED');
-        else if (error.code === 'INVALID_TOKEN' || error.code === 'UNAUTHORIZED') connection.close('UNAUTHORIZED');
+        else if (error.status === 401) connection.close('UNAUTHORIZED'); // any refused credential: session, API key, JWT
         else {
           this.#options.logger.error({ err }, 'socket authentication failed');
           connection.close('GOING_AWAY');
