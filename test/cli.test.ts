@@ -47,7 +47,8 @@ async function statusOnceReloaded(url: string, init: RequestInit = {}): Promise<
   return status;
 }
 
-describe('mast CLI', () => {
+// Each case spawns the CLI (a TypeScript start-up) several times: slow on a loaded machine.
+describe('mast CLI', { timeout: 90_000 }, () => {
   it('prints help generated from the options table', () => {
     const res = mast(['--help']);
     expect(res.status).toBe(0);

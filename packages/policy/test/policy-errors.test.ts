@@ -174,7 +174,7 @@ describe('formatPolicyDiagnostics', () => {
         '  at app/pylon.manifest.json policies[0] typo.allowRead (entity Todo)',
         '  |   auth.userid == "x"',
         '  |   ^',
-        '  hint: auth has userId, isAdmin, isGuest, roles, tenantId',
+        '  hint: auth has userId, isAdmin, isGuest, roles, tenantId, orgRole',
         'error[POLICY_UNKNOWN_FIELD] policy "a" allow, column 1: unknown field input.dayz on action archive (did you mean days?)',
         '  at app/pylon.manifest.json policies[1] a.allow (action archive)',
         '  | input.dayz > 3',
