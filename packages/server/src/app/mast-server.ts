@@ -33,7 +33,9 @@ import { registerPolicyRoutes } from '../http/policy-routes.js';
 import { registerEntityRoutes } from '../http/entities-routes.js';
 import { registerEventsRoutes, type EventStreams } from '../http/events-routes.js';
 import { registerFunctionRoutes, type FunctionStreams } from '../http/functions-routes.js';
-import { FunctionRegistry, FunctionRunner, loadFunctions, type FunctionSet } from '../functions/index.js';
+import { FunctionRegistry, FunctionRunner, JobWorker, loadFunctions, type FunctionSet } from '../functions/index.js';
+import { registerJobRoutes } from '../http/jobs-routes.js';
+import { FunctionRateLimit } from '../http/function-rate-limit.js';
 import { registerSyncRoutes } from '../http/sync-routes.js';
 import { registerCrdtRoutes } from '../http/crdt-routes.js';
 import { registerSystemRoutes } from '../http/system-routes.js';
@@ -71,6 +73,8 @@ export interface MastServerOptions {
    * built-in rule admits.
    */
   readonly roomAccess?: RoomAccess;
+  /** The clock of jobs and cron schedules, ms since the epoch (default `Date.now`; tests move it). */
+  readonly now?: () => number;
 }
 
 /** Raised when the database cannot be brought to the schema without losing data. */
@@ -130,7 +134,10 @@ export class MastServer {
   /** Rooms, presence and topics of this node's sockets. */
   readonly rooms: RoomHub;
   readonly functions: FunctionRunner;
+  /** Runs due jobs and fires cron schedules. */
+  readonly jobs: JobWorker;
   readonly #functionRegistry = new FunctionRegistry();
+  readonly #now: () => number;
   #events: EventStreams;
   readonly #appDir: string;
   readonly #functionStreams: FunctionStreams;
@@ -254,6 +261,9 @@ export class MastServer {
         const account = await this.accounts.get(id);
         return account?.emailVerified ? account.email : null;
       }), sessions: this.sessions, rateLimit: this.config.authRateLimit, limits: authLimits });
+    const now = options.now ?? Date.now;
+    this.#now = now;
+    const scheduler = { registry: this.#functionRegistry, maxAttempts: this.config.jobMaxAttempts, now, onEnqueued: () => this.jobs.kick() };
     this.functions = new FunctionRunner({
       store: this.store,
       schema: this.schema,
@@ -262,8 +272,24 @@ export class MastServer {
       readLimits: limits,
       limits: { timeoutMs: this.config.fnTimeout, mutationTimeoutMs: this.config.fnMutationTimeout, idleMs: this.config.fnIdle },
       logger: this.logger,
+      jobs: scheduler,
     });
-    this.#functionStreams = registerFunctionRoutes(this.http, { runner: this.functions, registry: this.#functionRegistry, bus: this.bus, keepAliveMs: this.config.wsPingInterval });
+    this.jobs = new JobWorker({
+      store: this.store,
+      runner: this.functions,
+      registry: this.#functionRegistry,
+      scheduler,
+      logger: this.logger,
+      now,
+      pollMs: this.config.jobPoll,
+      // A lease outlives every deadline of the call it covers (an action and the mutation it runs).
+      leaseMs: Math.max(this.config.jobLease, this.config.fnTimeout + this.config.fnMutationTimeout + 1000),
+      concurrency: this.config.jobConcurrency,
+      backoffMs: this.config.jobBackoff,
+    });
+    registerJobRoutes(this.http, { store: this.store, registry: this.#functionRegistry, now, onEnqueued: () => this.jobs.kick() });
+    const fnRateLimit = new FunctionRateLimit(this.#functionRegistry, this.config.fnRateLimit);
+    this.#functionStreams = registerFunctionRoutes(this.http, { runner: this.functions, registry: this.#functionRegistry, bus: this.bus, rateLimit: fnRateLimit, keepAliveMs: this.config.wsPingInterval, maxBufferedBytes: this.config.wsMaxBuffered });
     registerPolicyRoutes(this.http, { schema: this.schema, store: this.store });
     this.live = new LiveEngine({
       store: this.store,
@@ -294,6 +320,7 @@ export class MastServer {
       rooms: this.rooms,
       counters: sent,
       cookie,
+      functions: { runner: this.functions, rateLimit: fnRateLimit },
       authenticate: (token) => this.authenticator.resolve(token),
       maxPayload: this.config.wsMaxFrame,
       messagesPerSecond: this.config.wsMessageRate,
@@ -357,15 +384,17 @@ export class MastServer {
     if (this.config.wsCompatPort) this.#compatServer = await this.sockets.listenCompat(port + 1, this.config.host);
     this.#pruneTimer = setInterval(() => void this.pruneChangeLog(), PRUNE_INTERVAL_MS);
     this.#pruneTimer.unref();
+    this.jobs.start();
     return port;
   }
 
-  /** Applies change-log retention (and drops expired sessions) now; returns how many entries went. */
+  /** Applies change-log retention (and drops expired sessions and old finished jobs) now; returns how many entries went. */
   async pruneChangeLog(): Promise<number> {
     try {
       await this.store.sessions.pruneExpired(Date.now());
       await this.store.oauthStates.pruneExpired(Date.now());
       await this.store.write((tx) => tx.auth.pruneAuth(Date.now()));
+      await this.store.jobs.prune(this.#now() - this.config.jobRetention);
       return await this.store.pruneChanges({ maxAgeMs: this.config.changeRetention, maxEntries: this.config.changeMaxEntries });
     } catch (err) {
       this.logger.error({ err }, 'change-log retention failed');
@@ -396,6 +425,7 @@ export class MastServer {
         await this.sockets.close(this.config.shutdownGrace);
         if (this.#compatServer) await new Promise((resolve) => this.#compatServer!.close(resolve));
         await this.http.close();
+        await this.jobs.stop();
         await this.live.stop();
         this.rooms.stop();
       } finally {

@@ -49,6 +49,13 @@ export interface MastConfig {
   fnTimeout: number;
   fnMutationTimeout: number;
   fnIdle: number;
+  fnRateLimit: number;
+  jobPoll: number;
+  jobConcurrency: number;
+  jobMaxAttempts: number;
+  jobBackoff: number;
+  jobLease: number;
+  jobRetention: number;
   logLevel: string;
   corsOrigin: string | null;
   smtpUrl: string | null;

@@ -5,6 +5,7 @@ import { changeLogCases } from './conformance/change-log.case.js';
 import { crudCases } from './conformance/crud.case.js';
 import { crdtCases } from './conformance/crdt.case.js';
 import { filterCases } from './conformance/filter.case.js';
+import { jobCases } from './conformance/jobs.case.js';
 import { migrationCases } from './conformance/migration.case.js';
 import { sessionCases } from './conformance/session.case.js';
 import { transactionCases } from './conformance/transaction.case.js';
@@ -43,5 +44,6 @@ export function storeConformance(name: string, makeStore: MakeStore): void {
     authCases(store);
     keysOrgsCases(store);
     crdtCases(store);
+    jobCases(store);
   });
 }

@@ -108,8 +108,102 @@ export interface WriteTx extends ReadTx {
   putCrdt(record: CrdtRecord): Promise<void>;
   /** Removes a row's CRDT document; false when there was none. */
   deleteCrdt(entity: string, rowId: string): Promise<boolean>;
+  /** Enqueues a job in this transaction: it exists if and only if the transaction commits. */
+  enqueueJob(job: NewJob): Promise<void>;
+  /** Cancels a pending job in this transaction (see `JobStore.cancel`). */
+  cancelJob(id: string, owner?: JobOwner): Promise<boolean>;
+  /** Completes a job's running attempt in this transaction (see `JobStore.complete`). */
+  completeJob(id: string, attempt: number, now: number): Promise<boolean>;
   /** Accounts, identities, one-time codes and rate-limit counters, written in this transaction. */
   readonly auth: AuthWrites;
+}
+
+/** Where a job is in its life: waiting (also between retries), leased by a worker, or finished. */
+export type JobStatus = 'pending' | 'running' | 'succeeded' | 'dead' | 'cancelled';
+
+/** Who a job runs as: the identity of the caller that scheduled it, stored with the job. */
+export interface JobIdentity {
+  readonly userId: string | null;
+  readonly isAdmin: boolean;
+  readonly isGuest: boolean;
+  readonly roles: readonly string[];
+  readonly tenantId: string | null;
+  readonly orgRole: string | null;
+  /** The scopes of the API key the caller used, when it used one: the job is held to them too. */
+  readonly apiKeyScopes?: readonly string[];
+}
+
+/** Restricts `cancel` to jobs scheduled by this user id (undefined: any job, for admins). */
+export type JobOwner = string | null | undefined;
+
+/** A job to enqueue. Times are milliseconds since the epoch. */
+export interface NewJob {
+  readonly id: string;
+  /** The function to run (a mutation or an action). */
+  readonly fn: string;
+  readonly args: unknown;
+  readonly identity: JobIdentity;
+  readonly runAt: number;
+  readonly maxAttempts: number;
+  /** The cron schedule that enqueued it, or null. */
+  readonly cron: string | null;
+  readonly createdAt: number;
+}
+
+/** A job as stored. `attempts` counts claims, so it is also the fencing token of a lease. */
+export interface JobRecord extends NewJob {
+  readonly status: JobStatus;
+  readonly attempts: number;
+  /** While running: when the lease expires and another worker may claim the job again. */
+  readonly leaseUntil: number | null;
+  readonly lastError: string | null;
+  readonly updatedAt: number;
+}
+
+/** The persisted state of one cron schedule. */
+export interface CronRecord {
+  readonly name: string;
+  readonly schedule: string;
+  /** When it next fires (ms since the epoch). */
+  readonly nextRunAt: number;
+}
+
+/**
+ * The durable job queue and cron state. Every call is its own transaction, except the `WriteTx`
+ * methods, which join the caller's. A job is claimed with a lease: a worker that crashes
+ * mid-run leaves it `running` until the lease expires, then any worker may claim it again.
+ * Finishing calls name the attempt they claimed, so a worker whose lease was taken over cannot
+ * overwrite the newer attempt's outcome.
+ */
+export interface JobStore {
+  enqueue(job: NewJob): Promise<void>;
+  /** Pending → cancelled; false when the job is not pending or (with `owner`) not that user's. */
+  cancel(id: string, owner?: JobOwner, now?: number): Promise<boolean>;
+  /**
+   * Leases up to `limit` due jobs (pending with `runAt <= now`, or running with an expired
+   * lease), oldest `runAt` first: each becomes running until `now + leaseMs` with one more attempt.
+   */
+  claim(now: number, leaseMs: number, limit: number): Promise<JobRecord[]>;
+  /** Running (attempt `attempt`) → succeeded; false when that attempt no longer holds the job. */
+  complete(id: string, attempt: number, now: number): Promise<boolean>;
+  /** Records a failed attempt: pending again at `retryAt`, or dead when `retryAt` is null. */
+  fail(id: string, attempt: number, error: string, retryAt: number | null, now: number): Promise<boolean>;
+  /** Dead or cancelled → pending now, with its attempts reset; false otherwise. */
+  retry(id: string, now: number): Promise<boolean>;
+  get(id: string): Promise<JobRecord | null>;
+  /** Jobs newest first, optionally of one status. */
+  list(options: { status?: JobStatus; limit: number }): Promise<JobRecord[]>;
+  /** Deletes finished jobs (succeeded, cancelled, dead) last updated before `before`; returns how many went. */
+  prune(before: number): Promise<number>;
+  /** Every stored cron state. */
+  crons(): Promise<CronRecord[]>;
+  /** Stores a cron's next run (creating or replacing it) without enqueueing anything. */
+  setCron(record: CronRecord): Promise<void>;
+  /**
+   * Fires a cron once: when its stored next run is still `expected`, sets it to `next` and
+   * enqueues `job`, in one transaction; false (and nothing written) when another run already did.
+   */
+  fireCron(name: string, expected: number, next: number, job: NewJob): Promise<boolean>;
 }
 
 /** Retention of the change log: entries older than `maxAgeMs` or past `maxEntries` go. */
@@ -360,6 +454,7 @@ export interface Store {
   readonly orgs: OrgStore;
   readonly oauthStates: OAuthStateStore;
   readonly crdt: CrdtSnapshotStore;
+  readonly jobs: JobStore;
   /** Binds the store to a schema (after migration); queries validate entity names against it. */
   useSchema(schema: AppSchema): void;
   /** Runs `fn` against a consistent read view. */

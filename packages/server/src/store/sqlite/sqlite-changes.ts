@@ -6,6 +6,7 @@ import type { Cells, SqliteConnection } from './sqlite-connection.js';
 import { isSqliteError } from './sqlite-connection.js';
 import { AUTH_TABLES } from './sqlite-auth.js';
 import { KEYS_ORGS_TABLES } from './sqlite-keys-orgs.js';
+import { JOBS_TABLES } from './sqlite-jobs.js';
 import { SESSIONS_TABLE } from './sqlite-sessions.js';
 
 /**
@@ -49,6 +50,7 @@ export function ensureInternalTables(conn: SqliteConnection): void {
   conn.exec(SESSIONS_TABLE);
   conn.exec(AUTH_TABLES);
   conn.exec(KEYS_ORGS_TABLES);
+  conn.exec(JOBS_TABLES);
 }
 
 function toChange(cells: Cells): ChangeRecord {

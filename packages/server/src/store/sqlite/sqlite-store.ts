@@ -7,6 +7,7 @@ import type {
   ChangeLogBounds,
   ChangeRecord,
   CrdtSnapshotStore,
+  JobStore,
   LiveTables,
   OAuthStateStore,
   OrgStore,
@@ -22,6 +23,7 @@ import * as log from './sqlite-changes.js';
 import { ensureCrdtTable, getCrdt } from './sqlite-crdt.js';
 import { SqliteConnection } from './sqlite-connection.js';
 import { applyMigration } from './sqlite-migrate.js';
+import * as jobs from './sqlite-jobs.js';
 import * as sessions from './sqlite-sessions.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, readPragmas } from './sqlite-pragmas.js';
 import { SqliteReadTx, SqliteWriteTx } from './sqlite-tx.js';
@@ -66,6 +68,20 @@ class SqliteStoreImpl implements SqliteStore {
     setTenant: (tokenHash, tenantId) => this.write(async () => sessions.setSessionTenant(this.writer, tokenHash, tenantId)),
     revokeUser: (userId) => this.write(async () => sessions.revokeUserSessions(this.writer, userId)),
     pruneExpired: (now) => this.write(async () => sessions.pruneExpiredSessions(this.writer, now)),
+  };
+  readonly jobs: JobStore = {
+    enqueue: (job) => this.write(async () => jobs.enqueueJob(this.writer, job)),
+    cancel: (id, owner, now = Date.now()) => this.write(async () => jobs.cancelJob(this.writer, id, owner, now)),
+    claim: (now, leaseMs, limit) => this.write(async () => jobs.claimJobs(this.writer, now, leaseMs, limit)),
+    complete: (id, attempt, now) => this.write(async () => jobs.completeJob(this.writer, id, attempt, now)),
+    fail: (id, attempt, error, retryAt, now) => this.write(async () => jobs.failJob(this.writer, id, attempt, error, retryAt, now)),
+    retry: (id, now) => this.write(async () => jobs.retryJob(this.writer, id, now)),
+    get: (id) => this.withReadConnection(async (conn) => jobs.getJob(conn, id)),
+    list: ({ status, limit }) => this.withReadConnection(async (conn) => jobs.listJobs(conn, status, limit)),
+    prune: (before) => this.write(async () => jobs.pruneJobs(this.writer, before)),
+    crons: () => this.withReadConnection(async (conn) => jobs.listCrons(conn)),
+    setCron: (record) => this.write(async () => jobs.setCron(this.writer, record)),
+    fireCron: (name, expected, next, job) => this.write(async () => jobs.fireCron(this.writer, name, expected, next, job)),
   };
   readonly apiKeys: ApiKeyStore = {
     create: (key) => this.write(async () => keysOrgs.createApiKey(this.writer, key)),
