@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -18,8 +18,8 @@ function mast(args: string[], env: Record<string, string> = {}) {
 }
 
 /** Starts `mast start` and resolves with the port it logged. */
-function startServer(appDir: string, command = 'start'): Promise<{ port: number; proc: ReturnType<typeof spawn>; output: () => string }> {
-  const proc = spawn(process.execPath, [MAST, command, appDir, '--port', '0', '--host', '127.0.0.1'], { env: { ...process.env, MAST_ADMIN_TOKEN: 'secret-admin-token' } });
+function startServer(appDir: string, command = 'start', extraEnv: Record<string, string> = {}): Promise<{ port: number; proc: ReturnType<typeof spawn>; output: () => string }> {
+  const proc = spawn(process.execPath, [MAST, command, appDir, '--port', '0', '--host', '127.0.0.1'], { env: { ...process.env, MAST_ADMIN_TOKEN: 'secret-admin-token', ...extraEnv } });
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no listening line in: ${out}`)), 20_000);
@@ -47,7 +47,8 @@ async function statusOnceReloaded(url: string, init: RequestInit = {}): Promise<
   return status;
 }
 
-describe('mast CLI', () => {
+// Each case spawns the CLI (a TypeScript start-up) several times: slow on a loaded machine.
+describe('mast CLI', { timeout: 90_000 }, () => {
   it('prints help generated from the options table', () => {
     const res = mast(['--help']);
     expect(res.status).toBe(0);
@@ -77,7 +78,7 @@ describe('mast CLI', () => {
   it('dev reloads the schema when the manifest changes and keeps serving through a bad edit', async () => {
     const app = join(dir, 'dev-app');
     mast(['init', app]);
-    const { port, proc } = await startServer(app, 'dev');
+    const { port, proc, output } = await startServer(app, 'dev');
     const base = `http://127.0.0.1:${port}`;
     try {
       expect((await fetch(`${base}/api/entities/Note`)).status).toBe(400);
@@ -85,6 +86,11 @@ describe('mast CLI', () => {
       const manifest = JSON.parse(readFileSync(file, 'utf8'));
       writeFileSync(file, '{ not json');
       await new Promise((r) => setTimeout(r, 500));
+      expect((await fetch(`${base}/api/entities/Todo`)).status).toBe(200);
+      // A rule with a typo is reported with its position, and the old rules stay.
+      writeFileSync(file, JSON.stringify({ ...manifest, policies: [{ name: 'todo_open', entity: 'Todo', allow: 'data.titel != null' }] }));
+      for (let i = 0; i < 50 && !output().includes('POLICY_UNKNOWN_FIELD'); i++) await new Promise((r) => setTimeout(r, 200));
+      expect(output()).toContain('policies[0] todo_open.allow (entity Todo)');
       expect((await fetch(`${base}/api/entities/Todo`)).status).toBe(200);
       manifest.entities.push({ name: 'Note', fields: [{ name: 'body', type: 'string', optional: false, unique: false }], indexes: [] });
       manifest.policies.push({ name: 'note_open', entity: 'Note', allow: 'true' });
@@ -164,4 +170,124 @@ describe('mast CLI', () => {
     expect(mast(['start', dir, '--nope']).stderr).toContain('unknown option --nope');
     expect(mast(['start', dir, '--port', 'abc']).stderr).toContain('MAST_PORT');
   });
+});
+
+/** An app with owner rules on Todo and no rule at all on Note. */
+function policyApp(app: string, policies: unknown[]): void {
+  mast(['init', app]);
+  const file = join(app, 'pylon.manifest.json');
+  const manifest = JSON.parse(readFileSync(file, 'utf8'));
+  manifest.entities[0].fields.push({ name: 'ownerId', type: 'string', optional: true, unique: false });
+  manifest.entities.push({ name: 'Note', crdt: false, fields: [{ name: 'body', type: 'string', optional: false, unique: false }], indexes: [] });
+  manifest.policies = policies;
+  writeFileSync(file, JSON.stringify(manifest, null, 2));
+}
+
+const OWNER_RULES = [{ name: 'todo_owner', entity: 'Todo', allowRead: 'auth.userId == data.ownerId || auth.hasRole("auditor")', allowWrite: 'auth.userId == data.ownerId' }];
+
+describe('mast policy check', () => {
+  it('lists the rules in force per entity and operation, and exits 0', () => {
+    const app = join(dir, 'app');
+    policyApp(app, OWNER_RULES);
+    const res = mast(['policy', 'check', app]);
+    expect(res.status, res.stderr).toBe(0);
+    expect(res.stdout).toContain(`${join(app, 'pylon.manifest.json')}: 1 policy, no problems`);
+    expect(res.stdout).toMatch(/Todo\s+read: todo_owner\.allowRead; insert, update, delete: todo_owner\.allowWrite/);
+    expect(res.stdout).toMatch(/Note\s+read, insert, update, delete: no rule \(admin only\)/);
+  }, 60_000);
+
+  it('reports every bad rule with file, policy, rule, entity and position, exits 1; start refuses with the same report', () => {
+    const app = join(dir, 'app');
+    policyApp(app, [
+      { name: 'todo_owner', entity: 'Todo', allowRead: 'true', allowWrite: 'auth.userId ==\n  data.ownr' },
+      { name: 'note_typo', entity: 'Note', allow: "data.body = 'x'" },
+    ]);
+    const file = join(app, 'pylon.manifest.json');
+    const check = mast(['policy', 'check', app]);
+    expect(check.status).toBe(1);
+    expect(check.stdout).toBe('');
+    const expected = [
+      `Invalid policies in ${file}: 2 errors`,
+      'error[POLICY_UNKNOWN_FIELD] policy "todo_owner" allowWrite, line 2, column 3: unknown field data.ownr on Todo (did you mean ownerId?)',
+      `  at ${file} policies[0] todo_owner.allowWrite (entity Todo)`,
+      '  |   data.ownr',
+      '  |   ^',
+      '  hint: fields: id, title, done, createdAt, ownerId',
+      'error[POLICY_SYNTAX] policy "note_typo" allow, column 11: "=" is not an operator; use "=="',
+      `  at ${file} policies[1] note_typo.allow (entity Note)`,
+      "  | data.body = 'x'",
+      '  |           ^',
+    ].join('\n');
+    expect(check.stderr.trim()).toBe(expected);
+    const start = mast(['start', app, '--port', '0']);
+    expect(start.status).toBe(1);
+    expect(start.stderr.trim()).toBe(expected);
+    // Nothing was opened or created: a bad rule stops start-up before the database.
+    expect(existsSync(join(app, '.mast'))).toBe(false);
+  }, 60_000);
+
+  it('--explain says why a user may or may not act on a row, as POST /api/policy/explain does; exit 0 allowed, 1 denied', async () => {
+    const app = join(dir, 'app');
+    policyApp(app, OWNER_RULES);
+    const { port, proc } = await startServer(app);
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      const admin = { authorization: 'Bearer secret-admin-token', 'content-type': 'application/json' };
+      const created = await fetch(`${base}/api/entities/Todo`, { method: 'POST', headers: admin, body: JSON.stringify({ id: 't1', title: 'bob todo', done: false, ownerId: 'bob' }) });
+      expect(created.status).toBe(201);
+      const explain = (...args: string[]) => mast(['policy', 'check', app, '--explain', '--entity', 'Todo', '--id', 't1', ...args]);
+
+      const denied = explain('--user', 'alice');
+      expect(denied.status, denied.stderr).toBe(1);
+      expect(denied.stdout).toContain('alice may not read Todo "t1": denied by policy "todo_owner" (allowRead)');
+      expect(denied.stdout).toContain('rule:  auth.userId == data.ownerId || auth.hasRole("auditor")');
+      expect(denied.stdout).toContain('"ownerId":"bob"');
+
+      const auditor = explain('--user', 'alice', '--roles', 'auditor,reviewer');
+      expect(auditor.status).toBe(0);
+      expect(auditor.stdout).toContain('alice may read Todo "t1": every rule for read holds (todo_owner.allowRead)');
+      expect(explain('--user', 'alice', '--roles', 'auditor', '--op', 'update').status).toBe(1);
+      expect(explain('--user', 'bob', '--op', 'delete').status).toBe(0);
+
+      // The same answer as the endpoint, field for field.
+      const json = explain('--user', 'alice', '--roles', 'auditor', '--tenant', 'acme', '--org-role', 'owner', '--guest', '--op', 'update', '--json');
+      const http = await fetch(`${base}/api/policy/explain`, {
+        method: 'POST',
+        headers: admin,
+        body: JSON.stringify({ entity: 'Todo', id: 't1', operation: 'update', auth: { user_id: 'alice', roles: ['auditor'], tenant_id: 'acme', org_role: 'owner', is_guest: true } }),
+      });
+      expect(JSON.parse(json.stdout)).toEqual(await http.json());
+      expect(JSON.parse(json.stdout)).toMatchObject({ allowed: false, reason: 'denied', rule: 'allowWrite', saw: { auth: { tenant_id: 'acme', org_role: 'owner', is_guest: true } } });
+
+      const noRow = mast(['policy', 'check', app, '--explain', '--user', 'bob', '--entity', 'Note', '--id', 'n1']);
+      expect(noRow.status).toBe(1);
+      expect(noRow.stderr).toContain('Note with id "n1" not found');
+      const missing = explain('--user', 'bob', '--id', 'nope');
+      expect(missing.status).toBe(1);
+    } finally {
+      proc.kill('SIGTERM');
+    }
+  }, 120_000);
+
+  it('exits 2 on a usage mistake, 1 when there is no database', () => {
+    const app = join(dir, 'app');
+    policyApp(app, OWNER_RULES);
+    const usage: string[][] = [
+      ['policy'],
+      ['policy', 'check', app, '--user', 'alice'],
+      ['policy', 'check', app, '--explain', '--entity', 'Todo', '--id', 't1'],
+      ['policy', 'check', app, '--explain', '--user', 'a', '--entity', 'Todo', '--id', 't1', '--op', 'insert'],
+      ['policy', 'check', app, '--explain', '--user', 'a', '--entity', 'Nope', '--id', 't1'],
+      ['start', app, '--explain'],
+    ];
+    for (const args of usage) {
+      const res = mast(args);
+      expect(res.status, `${args.join(' ')}: ${res.stderr}`).toBe(2);
+      expect(res.stderr).toMatch(/^mast: /);
+    }
+    const noDb = mast(['policy', 'check', app, '--explain', '--user', 'a', '--entity', 'Todo', '--id', 't1']);
+    expect(noDb.status).toBe(1);
+    expect(noDb.stderr).toContain('no database at');
+    expect(existsSync(join(app, '.mast'))).toBe(false);
+  }, 120_000);
 });

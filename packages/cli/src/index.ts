@@ -1,3 +1,4 @@
-export { parseArgs } from './args.js';
+export { parseArgs, UsageError } from './args.js';
 export type { ParsedArgs } from './args.js';
 export { initApp } from './init-command.js';
+export { policyCheck } from './policy-command.js';

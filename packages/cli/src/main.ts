@@ -1,9 +1,11 @@
 import { existsSync, watch } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { formatPolicyDiagnostics, PolicyError, type PolicyOperation } from '@mast/policy';
 import { ManifestError, loadAppSchema } from '@mast/schema';
 import { MastServer, MigrationRefusedError, loadConfig, migrateStore, openStore, optionsHelp } from '@mast/server';
-import { parseArgs } from './args.js';
+import { parseArgs, UsageError, type ParsedArgs } from './args.js';
 import { initApp } from './init-command.js';
+import { compileAppPolicies, policyCheck, type ExplainRequest } from './policy-command.js';
 
 const HELP = `mast — a realtime backend
 
@@ -13,6 +15,11 @@ Usage:
   mast init <dir>               create a new app
   mast migrate [dir] [--dry-run] [--allow-destructive]
                                 bring the database to the schema and print the plan
+  mast policy check [dir]       check the policies against the schema, as start-up does
+  mast policy check [dir] --explain --user <id> [--roles a,b] [--tenant <id>] [--org-role <r>] [--guest]
+                    --entity <E> --id <row> [--op read|update|delete] [--json]
+                                why that user may or may not do that to the row
+                                (exit 0: fine or allowed, 1: problems or denied, 2: usage)
   mast --help                   this text
 
 Options (flag, environment variable, meaning):
@@ -23,6 +30,10 @@ async function serve(dir: string, overrides: Parameters<typeof loadConfig>[1], d
   const appDir = resolve(dir);
   const config = loadConfig(process.env, { ...overrides, ...(dev ? { dev: true } : {}) });
   const { schema, source } = await loadAppSchema(appDir);
+  // The same report as `mast policy check`, so a bad rule names its file, policy and position.
+  if (compileAppPolicies(schema, source, { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) }) === null) {
+    process.exit(1);
+  }
   const server = await MastServer.create({ appDir, schema, config });
   const port = await server.listen();
   server.logger.info({ app: schema.manifest.name, schema: source, port, dev: config.dev }, `Mast listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`);
@@ -57,7 +68,8 @@ function watchSchema(appDir: string, server: MastServer): void {
         server.logger.info({ plan }, 'schema reloaded');
       } catch (err) {
         const known = err instanceof ManifestError || err instanceof MigrationRefusedError;
-        server.logger.error(known ? { message: (err as Error).message } : { err }, 'schema reload failed; still serving the previous schema');
+        const details = err instanceof PolicyError ? { message: formatPolicyDiagnostics(err.diagnostics) } : known ? { message: (err as Error).message } : { err };
+        server.logger.error(details, 'schema reload failed; still serving the previous schema');
       }
     }, 100);
   });
@@ -99,11 +111,52 @@ async function migrate(dir: string, overrides: Parameters<typeof loadConfig>[1],
   }
 }
 
+/** Flags that belong to one command only. */
+const COMMAND_FLAGS: Readonly<Record<string, readonly string[]>> = {
+  migrate: ['--dry-run'],
+  policy: ['--explain', '--guest', '--json', '--user', '--roles', '--tenant', '--org-role', '--entity', '--id', '--op'],
+};
+const SWITCHES = ['--help', '-h', '--dry-run', '--explain', '--guest', '--json'];
+const VALUE_FLAGS = ['--user', '--roles', '--tenant', '--org-role', '--entity', '--id', '--op'];
+const EXPLAIN_OPERATIONS: readonly string[] = ['read', 'update', 'delete'];
+
+/** The --explain request of `mast policy check`, or null without --explain; UsageError when incomplete. */
+function explainRequest(args: ParsedArgs): ExplainRequest | null {
+  const given = VALUE_FLAGS.filter((f) => args.values.has(f)).concat(['--guest', '--json'].filter((f) => args.switches.has(f)));
+  if (!args.switches.has('--explain')) {
+    if (given.length > 0) throw new UsageError(`${given[0]} needs --explain`);
+    return null;
+  }
+  const need = (flag: string): string => {
+    const value = args.values.get(flag);
+    if (value === undefined || value === '') throw new UsageError(`--explain needs ${flag}`);
+    return value;
+  };
+  const operation = args.values.get('--op') ?? 'read';
+  if (!EXPLAIN_OPERATIONS.includes(operation)) throw new UsageError(`--op must be read, update or delete, not "${operation}"`);
+  const roles = (args.values.get('--roles') ?? '').split(',').map((r) => r.trim()).filter((r) => r !== '');
+  return {
+    userId: need('--user'),
+    roles,
+    tenantId: args.values.get('--tenant') ?? null,
+    orgRole: args.values.get('--org-role') ?? null,
+    isGuest: args.switches.has('--guest'),
+    entity: need('--entity'),
+    id: need('--id'),
+    operation: operation as PolicyOperation,
+    json: args.switches.has('--json'),
+  };
+}
+
 async function main(argv: readonly string[]): Promise<void> {
-  const args = parseArgs(argv, ['--help', '-h', '--dry-run']);
+  const args = parseArgs(argv, SWITCHES, VALUE_FLAGS);
   if (args.switches.has('--help') || args.command === undefined || args.command === 'help') {
     process.stdout.write(HELP);
     return;
+  }
+  for (const flag of [...args.switches, ...args.values.keys()]) {
+    const owner = Object.keys(COMMAND_FLAGS).find((c) => COMMAND_FLAGS[c]!.includes(flag));
+    if (owner !== undefined && owner !== args.command) throw new UsageError(`${flag} is an option of mast ${owner}, not of mast ${args.command}`);
   }
   const dir = args.positionals[0] ?? '.';
   switch (args.command) {
@@ -114,13 +167,20 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'migrate':
       return migrate(dir, args.overrides, args.switches.has('--dry-run'));
     case 'init': {
-      if (!args.positionals[0]) throw new Error('mast init needs a folder: mast init my-app');
+      if (!args.positionals[0]) throw new UsageError('mast init needs a folder: mast init my-app');
       const target = initApp(args.positionals[0]);
       console.log(`Created ${target}. Start it with: mast dev ${args.positionals[0]}`);
       return;
     }
+    case 'policy': {
+      if (args.positionals[0] !== 'check') throw new UsageError('usage: mast policy check [dir] [--explain --user <id> --entity <E> --id <row>] (see mast --help)');
+      const request = explainRequest(args);
+      const output = { out: (text: string) => process.stdout.write(text), err: (text: string) => process.stderr.write(text) };
+      process.exitCode = await policyCheck(args.positionals[1] ?? '.', request, args.overrides, output);
+      return;
+    }
     default:
-      throw new Error(`unknown command "${args.command}" (see mast --help)`);
+      throw new UsageError(`unknown command "${args.command}" (see mast --help)`);
   }
 }
 
@@ -130,5 +190,5 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   } else {
     console.error('mast:', err);
   }
-  process.exit(1);
+  process.exit(err instanceof UsageError ? 2 : 1);
 });

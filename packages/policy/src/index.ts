@@ -20,5 +20,5 @@ export type { PolicySet, PolicyDecision, CompiledRule } from './policy-set.js';
 export type { PolicyAuth, PolicyRow, AuthProperty } from './policy-auth.js';
 export { policyCodes } from './policy-codes.js';
 export type { PolicyCode } from './policy-codes.js';
-export { PolicyError } from './policy-error.js';
+export { PolicyError, formatPolicyDiagnostics } from './policy-error.js';
 export type { PolicyDiagnostic, PolicyOrigin, RuleKey } from './policy-error.js';

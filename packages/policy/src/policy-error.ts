@@ -10,6 +10,8 @@ export interface PolicyOrigin {
   readonly rule: RuleKey;
   /** Manifest path in the schema diagnostics' style, e.g. `policies[0] todo_owner.allowRead`. */
   readonly path: string;
+  /** What the policy guards: an entity name, or `action <name>`. */
+  readonly target?: string;
 }
 
 /** A policy problem in the diagnostics style of @mast/schema, with its place in the expression. */
@@ -18,6 +20,10 @@ export interface PolicyDiagnostic extends Diagnostic {
   /** 1-based line and column (in code points) of the offending token. */
   readonly line: number;
   readonly column: number;
+  /** The rule's expression, as written. */
+  readonly expression: string;
+  /** What the policy guards (see PolicyOrigin), when known. */
+  readonly target?: string;
 }
 
 /** Thrown when policies cannot be compiled; carries every problem found, the first one first. */
@@ -63,6 +69,24 @@ export function policyDiagnostic(
   const { line, column } = positionOf(source, offset);
   const where = line > 1 ? `line ${line}, column ${column}` : `column ${column}`;
   const label = origin ? `policy "${origin.policy}" ${origin.rule}` : 'policy expression';
-  const base = { severity: 'error' as const, code, message: `${label}, ${where}: ${text}`, path: origin?.path ?? '', line, column };
-  return hint === undefined ? base : { ...base, hint };
+  const base = { severity: 'error' as const, code, message: `${label}, ${where}: ${text}`, path: origin?.path ?? '', line, column, expression: source };
+  return { ...base, ...(origin?.target === undefined ? {} : { target: origin.target }), ...(hint === undefined ? {} : { hint }) };
+}
+
+/**
+ * Diagnostics as a report for people: each with its code and message, where it is (`file`, the
+ * manifest path, what the policy guards), the expression with a caret under the position, and
+ * the hint.
+ */
+export function formatPolicyDiagnostics(diagnostics: readonly PolicyDiagnostic[], file?: string): string {
+  return diagnostics
+    .map((d) => {
+      const place = [file, d.path, d.target === undefined ? undefined : `(${d.target.startsWith('action ') ? d.target : `entity ${d.target}`})`];
+      const lines = [`${d.severity}[${d.code}] ${d.message}`, `  at ${place.filter((p) => p !== undefined && p !== '').join(' ')}`];
+      const text = d.expression.split('\n')[d.line - 1];
+      if (text !== undefined) lines.push(`  | ${text}`, `  | ${' '.repeat(d.column - 1)}^`);
+      if (d.hint !== undefined) lines.push(`  hint: ${d.hint}`);
+      return lines.join('\n');
+    })
+    .join('\n');
 }

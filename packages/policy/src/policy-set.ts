@@ -88,20 +88,21 @@ class Compiler {
     const parsed = new Map<RuleKey, PolicyExpr>();
     for (const key of RULE_KEYS) {
       const text = ruleText(policy, key);
-      if (text !== null) this.collect(() => parsed.set(key, parsePolicy(text, this.origin(policy, index, key))));
+      if (text !== null) this.collect(() => parsed.set(key, parsePolicy(text, this.origin(policy, index, key, policy.entity ?? (policy.action ? `action ${policy.action}` : undefined)))));
     }
     return parsed;
   }
 
-  origin(policy: ManifestPolicy, index: number, rule: RuleKey): PolicyOrigin {
-    return { policy: policy.name, rule, path: `policies[${index}] ${policy.name}.${rule}` };
+  origin(policy: ManifestPolicy, index: number, rule: RuleKey, target: string | null | undefined): PolicyOrigin {
+    const origin = { policy: policy.name, rule, path: `policies[${index}] ${policy.name}.${rule}` };
+    return target === null || target === undefined ? origin : { ...origin, target };
   }
 
   check(policy: ManifestPolicy, index: number, key: RuleKey, expr: PolicyExpr, scope: PolicyScope): CompiledRule | null {
     let rule: CompiledRule | null = null;
     const source = ruleText(policy, key)!;
     this.collect(() => {
-      rule = Object.freeze({ policy: policy.name, rule: key, source, expr: checkPolicy(expr, scope, source, this.origin(policy, index, key)) });
+      rule = Object.freeze({ policy: policy.name, rule: key, source, expr: checkPolicy(expr, scope, source, this.origin(policy, index, key, scope.target)) });
     });
     return rule;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkPolicy, compilePolicies, entityScope, parsePolicy, PolicyError, type PolicyCode, type PolicyOperation } from '../src/index.js';
+import { checkPolicy, compilePolicies, entityScope, formatPolicyDiagnostics, parsePolicy, PolicyError, type PolicyCode, type PolicyOperation } from '../src/index.js';
 import { policyTestSchema } from './fixtures.js';
 
 const todo = policyTestSchema().entitiesByName.get('Todo')!;
@@ -153,5 +153,34 @@ describe('compilePolicies rejects bad rules at start-up', () => {
     expect(() => compilePolicies(policyTestSchema([{ name: 'a', action: 'archive', allow: 'input.days > 3 && input.reason != null' }]))).not.toThrow();
     expect(() => compilePolicies(policyTestSchema([{ name: 'a', action: 'archive', allow: 'input.dayz > 3' }]))).toThrow(/unknown field input.dayz on action archive \(did you mean days\?\)/);
     expect(() => compilePolicies(policyTestSchema([{ name: 'a', action: 'archive', allow: 'data.title != null' }]))).toThrow(/there is no row/);
+  });
+});
+
+describe('formatPolicyDiagnostics', () => {
+  it('names the file, the manifest path and what the policy guards, and points at the position', () => {
+    let error: PolicyError | undefined;
+    try {
+      compilePolicies(policyTestSchema([{ name: 'typo', entity: 'Todo', allowRead: 'data.done &&\n  auth.userid == "x"' }, { name: 'a', action: 'archive', allow: 'input.dayz > 3' }]));
+    } catch (e) {
+      error = e as PolicyError;
+    }
+    expect(error!.diagnostics.map((d) => [d.target, d.expression])).toEqual([
+      ['Todo', 'data.done &&\n  auth.userid == "x"'],
+      ['action archive', 'input.dayz > 3'],
+    ]);
+    expect(formatPolicyDiagnostics(error!.diagnostics, 'app/pylon.manifest.json')).toBe(
+      [
+        'error[POLICY_UNKNOWN_AUTH] policy "typo" allowRead, line 2, column 3: unknown auth property auth.userid (did you mean userId?)',
+        '  at app/pylon.manifest.json policies[0] typo.allowRead (entity Todo)',
+        '  |   auth.userid == "x"',
+        '  |   ^',
+        '  hint: auth has userId, isAdmin, isGuest, roles, tenantId, orgRole',
+        'error[POLICY_UNKNOWN_FIELD] policy "a" allow, column 1: unknown field input.dayz on action archive (did you mean days?)',
+        '  at app/pylon.manifest.json policies[1] a.allow (action archive)',
+        '  | input.dayz > 3',
+        '  | ^',
+        '  hint: fields: reason, days',
+      ].join('\n'),
+    );
   });
 });

@@ -1,5 +1,5 @@
 import type { AppSchema, FilterNode } from '@mast/schema';
-import { compilePolicies, type PolicyDecision, type PolicyOperation, type PolicySet } from '@mast/policy';
+import { compilePolicies, type CompiledRule, type PolicyDecision, type PolicyOperation, type PolicySet } from '@mast/policy';
 import type { AuthContext } from '../auth/auth-context.js';
 import { AppError } from '../errors/index.js';
 import type { Row } from '../store/index.js';
@@ -45,6 +45,11 @@ export class AccessControl {
   /** Throws POLICY_DENIED unless `auth` may delete `row`. */
   checkDelete(auth: AuthContext, entity: string, row: Row): void {
     if (!this.#policies.canDelete(entity, auth, row)) throw denied('delete from', entity);
+  }
+
+  /** The rules in force for an operation on an entity, in manifest order (none: admin only). */
+  rules(entity: string, operation: PolicyOperation): readonly CompiledRule[] {
+    return this.#policies.rules(entity, operation);
   }
 
   /** The full decision for one operation on one row: which policy and rule decided, and how. */

@@ -1,1 +1,3 @@
 export { AccessControl } from './access-control.js';
+export { explainPolicy } from './policy-explain.js';
+export type { PolicyExplanation } from './policy-explain.js';

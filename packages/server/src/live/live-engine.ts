@@ -176,7 +176,7 @@ export class LiveEngine {
         }
         // Read after the windows were fetched, so the log covers every change they reflect.
         const log = await store.changesSince(since, RESUME_MAX_CHANGES + 1);
-        const frames = resumeFrames(joined, log.length > RESUME_MAX_CHANGES ? null : log, this.#seq);
+        const frames = resumeFrames(joined, log.length > RESUME_MAX_CHANGES ? null : log, this.#seq, (who, entity, row) => this.#access.canRead(who, entity, row));
         for (const frame of frames) sink.send(frame);
         sink.send(new EncodedFrame({ type: 'ack', id: requestId, seq: this.#seq }, this.#seq));
       });

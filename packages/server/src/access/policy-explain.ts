@@ -1,0 +1,82 @@
+import type { PolicyOperation } from '@mast/policy';
+import type { AuthContext } from '../auth/auth-context.js';
+import type { SchemaRef } from '../entities/schema-ref.js';
+import { AppError } from '../errors/index.js';
+import type { Store } from '../store/index.js';
+
+const OPERATIONS: ReadonlySet<string> = new Set<PolicyOperation>(['read', 'insert', 'update', 'delete']);
+
+/** The answer to "why may (or may not) this caller do this to this row". */
+export interface PolicyExplanation {
+  readonly allowed: boolean;
+  /** `admin` (bypass), `rules` (every rule held), `no-rule` (default deny), `denied` (a rule failed). */
+  readonly reason: 'admin' | 'rules' | 'no-rule' | 'denied';
+  /** With `denied`: the policy and rule key that denied, and its expression. */
+  readonly policy?: string;
+  readonly rule?: string;
+  readonly expression?: string;
+  readonly entity: string;
+  readonly operation: PolicyOperation;
+  /** The values the rules saw: the caller, the row, and the incoming change when there is one. */
+  readonly saw: { readonly auth: Record<string, unknown>; readonly data: Record<string, unknown>; readonly input?: Record<string, unknown> };
+}
+
+function object(value: unknown, name: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new AppError('INVALID_DATA', `${name} must be an object`, { fields: [name] });
+  return value as Record<string, unknown>;
+}
+
+/** The caller to explain a decision for: `{user_id, roles?, tenant_id?, org_role?, is_guest?}`, or null for anonymous. */
+function subject(value: unknown): AuthContext {
+  if (value === null || value === undefined) return { userId: null, isAdmin: false, isGuest: false, roles: [], tenantId: null, orgRole: null };
+  const a = object(value, 'auth');
+  const roles = a.roles ?? [];
+  if (a.user_id !== null && typeof a.user_id !== 'string') throw new AppError('INVALID_DATA', 'auth.user_id must be a string or null', { fields: ['auth'] });
+  if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) throw new AppError('INVALID_DATA', 'auth.roles must be an array of strings', { fields: ['auth'] });
+  for (const key of ['tenant_id', 'org_role']) {
+    if (a[key] !== undefined && a[key] !== null && typeof a[key] !== 'string') throw new AppError('INVALID_DATA', `auth.${key} must be a string or null`, { fields: ['auth'] });
+  }
+  return {
+    userId: a.user_id as string | null,
+    isAdmin: false,
+    isGuest: a.is_guest === true,
+    roles,
+    tenantId: (a.tenant_id as string | null | undefined) ?? null,
+    orgRole: (a.org_role as string | null | undefined) ?? null,
+  };
+}
+
+/**
+ * Explains one access decision, for `POST /api/policy/explain` and `mast policy check
+ * --explain`. The request is `{entity, operation?, id? | data?, input?, auth?}`: the row is read
+ * from the store by `id` (NOT_FOUND when there is none) or given as `data`; the decision is the
+ * one every data path gets from the same compiled rules.
+ */
+export async function explainPolicy(deps: { readonly schema: SchemaRef; readonly store: Store }, request: unknown): Promise<PolicyExplanation> {
+  const body = object(request, 'body');
+  if (typeof body.entity !== 'string') throw new AppError('INVALID_DATA', 'entity (a string) is required', { fields: ['entity'] });
+  const entity = deps.schema.entity(body.entity);
+  const operation = body.operation ?? 'read';
+  if (typeof operation !== 'string' || !OPERATIONS.has(operation)) {
+    throw new AppError('INVALID_DATA', 'operation must be read, insert, update or delete', { fields: ['operation'] });
+  }
+  const auth = subject(body.auth);
+  let row: Record<string, unknown>;
+  if (typeof body.id === 'string') {
+    const found = await deps.store.read((tx) => tx.get(entity.name, body.id as string));
+    if (!found) throw new AppError('NOT_FOUND', `${entity.name} with id "${body.id}" not found`);
+    row = found;
+  } else {
+    row = object(body.data ?? {}, 'data');
+  }
+  const input = body.input === undefined ? undefined : object(body.input, 'input');
+  const decision = deps.schema.access.explain(auth, entity.name, operation as PolicyOperation, { id: '', ...row, ...(typeof body.id === 'string' ? { id: body.id } : {}) }, input);
+  return {
+    allowed: decision.allowed,
+    reason: decision.reason,
+    ...(decision.reason === 'denied' ? { policy: decision.policy, rule: decision.rule, expression: decision.source } : {}),
+    entity: entity.name,
+    operation: operation as PolicyOperation,
+    saw: { auth: { user_id: auth.userId, roles: auth.roles, tenant_id: auth.tenantId, org_role: auth.orgRole, is_guest: auth.isGuest }, data: row, ...(input ? { input } : {}) },
+  };
+}
