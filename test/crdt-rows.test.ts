@@ -49,13 +49,14 @@ async function start(options: { maxDocs?: number; maxBytes?: number; dir?: strin
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'mast-crdt-'));
   const logs: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'error' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
-  const config = loadConfig({}, { port: 0, host: '127.0.0.1', logLevel: 'silent', databaseUrl: join(dir, 'db.sqlite') });
+  // The cache budgets come in as environment variables, as an operator sets them.
+  const env = { MAST_CRDT_CACHE_DOCS: String(options.maxDocs ?? 100), MAST_CRDT_CACHE_BYTES: String(options.maxBytes ?? 1 << 24) };
+  const config = loadConfig(env, { port: 0, host: '127.0.0.1', logLevel: 'silent', databaseUrl: join(dir, 'db.sqlite') });
   const server = await MastServer.create({
     appDir: dir,
     schema: compileManifest(manifest),
     config,
     logger,
-    crdtCache: { maxDocs: options.maxDocs ?? 100, maxBytes: options.maxBytes ?? 1 << 24 },
   });
   const url = `http://127.0.0.1:${await server.listen()}`;
   const started: Started = {

@@ -137,8 +137,8 @@ afterEach(async () => {
 
 async function start(maxDocs = 100): Promise<Started> {
   const dir = mkdtempSync(join(tmpdir(), 'mast-crdt-sync-'));
-  const config = loadConfig({}, { port: 0, host: '127.0.0.1', logLevel: 'silent', databaseUrl: join(dir, 'db.sqlite'), adminToken: ADMIN, wsMaxFrame: MAX_FRAME });
-  const server = await MastServer.create({ appDir: dir, schema: compileManifest(manifest), config, crdtCache: { maxDocs, maxBytes: 1 << 24 } });
+  const config = loadConfig({}, { port: 0, host: '127.0.0.1', logLevel: 'silent', databaseUrl: join(dir, 'db.sqlite'), adminToken: ADMIN, wsMaxFrame: MAX_FRAME, crdtCacheDocs: maxDocs, crdtCacheBytes: 1 << 24 });
+  const server = await MastServer.create({ appDir: dir, schema: compileManifest(manifest), config });
   const port = await server.listen();
   cleanups.push(async () => {
     await server.close();

@@ -45,8 +45,6 @@ export interface MastServerOptions {
   readonly logger?: Logger;
   /** Read-permission hook of live queries (default: the manifest's read policies). */
   readonly liveAccess?: LiveAccess;
-  /** Budgets of the CRDT document cache (default: 10,000 documents, 256 MiB of estimated document memory). */
-  readonly crdtCache?: { readonly maxDocs: number; readonly maxBytes: number };
 }
 
 /** Raised when the database cannot be brought to the schema without losing data. */
@@ -112,8 +110,8 @@ export class MastServer {
     this.schema = options.schemaRef;
     this.bus = new ChangeBus((err) => this.logger.error({ err }, 'change listener failed'));
     this.docs = new RowDocs(this.store, {
-      maxDocs: options.crdtCache?.maxDocs ?? 10_000,
-      maxBytes: options.crdtCache?.maxBytes ?? 256 * 1024 * 1024,
+      maxDocs: this.config.crdtCacheDocs,
+      maxBytes: this.config.crdtCacheBytes,
       onCorrupt: (err, where) => this.logger.error({ err, ...where }, 'stored CRDT document cannot be decoded'),
     });
     this.writes = new WritePath(this.store, this.schema, this.bus, this.docs);

@@ -29,6 +29,8 @@ export interface MastConfig {
   wsMaxBuffered: number;
   wsPingInterval: number;
   liveMaxSubscriptions: number;
+  crdtCacheDocs: number;
+  crdtCacheBytes: number;
   fnTimeout: number;
   fnMutationTimeout: number;
   fnIdle: number;
