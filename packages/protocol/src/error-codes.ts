@@ -50,6 +50,7 @@ export const errorCatalogue = {
   OP_ID_REUSED: { status: 409, message: 'This op_id was already used for a different change', origin: 'mast' },
   DUPLICATE_SUBSCRIPTION: { status: 409, message: 'A subscription with this id is already open on this socket', origin: 'mast' },
   CRDT_MISSING_DEPENDENCIES: { status: 409, message: 'The update depends on changes the server does not have; send them first', origin: 'mast' },
+  CRDT_UNRELATED_HISTORY: { status: 409, message: "The update was made on a document created apart from the row's; load the row's document and redo the edits on it", origin: 'mast' },
   RESYNC_REQUIRED: { status: 410, message: 'The cursor is outside the change log; re-sync', origin: 'pylon' },
   // 413 / 415 / 429: limits
   PAYLOAD_TOO_LARGE: { status: 413, message: 'Request body too large', origin: 'pylon' },
