@@ -291,11 +291,12 @@ describe('CRDT sync over the socket', () => {
 
     it('a frame over the size limit closes the socket with 1009 and changes nothing', async () => {
       const { s, alice } = await setup();
-      const before = await rowOf(s, 'n1');
+      const before = { row: await rowOf(s, 'n1'), snapshot: (await s.server.store.crdt.get('Note', 'n1'))!.snapshot };
       const client = await connect(s, alice);
       client.ws.send(encodeCrdtFrame(0x11, 'Note', 'n1', new Uint8Array(MAX_FRAME + 1)));
       expect(await client.closed).toBe(1009);
-      expect(await rowOf(s, 'n1')).toEqual(before);
+      expect(await rowOf(s, 'n1')).toEqual(before.row);
+      expect((await s.server.store.crdt.get('Note', 'n1'))!.snapshot).toEqual(before.snapshot);
     });
   });
 });
