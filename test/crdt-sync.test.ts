@@ -145,7 +145,9 @@ describe('CRDT sync over the socket', () => {
     const back = await connect(s, bob);
     back.docs.set('n1', offline);
     back.send({ type: 'crdt-subscribe', entity: 'Note', rowId: 'n1', vv: Buffer.from(offlineFrom.encode()).toString('hex') });
-    expect((await back.frame(0)).type).toBe(0x11);
+    const missed = await back.frame(0);
+    expect(missed.type).toBe(0x11);
+    expect(missed.size).toBeLessThan((await s.server.store.crdt.get('Note', 'n1'))!.snapshot.length);
     back.ws.send(encodeCrdtFrame(0x11, 'Note', 'n1', offline.export({ mode: 'update', from: offlineFrom })));
     const expected = 'A:!hello world:B one two';
     await a.waitFor(() => (a.text('n1') === expected ? true : undefined));
@@ -185,7 +187,14 @@ describe('CRDT sync over the socket', () => {
     a.send({ type: 'crdt-subscribe', entity: 'Note', rowId: 'n1', vv: Buffer.from(ahead.oplogVersion().encode()).toString('hex') });
     expect((await a.frame(1)).type).toBe(0x10);
     a.send({ type: 'crdt-resync', id: 'r1', entity: 'Note', rowId: 'n1' });
-    expect((await a.frame(2)).type).toBe(0x10);
+    const fresh = await a.frame(2);
+    expect(fresh.type).toBe(0x10);
+    // After the resync the client converges and gets deltas again.
+    await s.call('PATCH', '/api/entities/Note/n1', alice, { body: 'hello again world' });
+    const next = await a.frame(3);
+    expect(next.type).toBe(0x11);
+    expect(next.size).toBeLessThan(fresh.size);
+    expect(a.text('n1')).toBe('hello again world');
     a.send({ type: 'crdt-resync', id: 'r2', entity: 'Note', rowId: 'private-not-subscribed' });
     expect(await a.error((m) => m['id'] === 'r2')).toMatchObject({ code: 'UNKNOWN_SUBSCRIPTION' });
   });
@@ -202,6 +211,9 @@ describe('CRDT sync over the socket', () => {
     await s.call('PATCH', '/api/entities/Note/n1', alice, { title: 'renamed' });
     await a.waitFor(() => (a.doc('n1').getMap('row').get('title') === 'renamed' ? true : undefined));
     expect(a.text('n1')).toBe('>hello world');
+    // Reloaded from the sidecar, the document still sends deltas, not snapshots.
+    expect(a.frames.slice(1).map((f) => f.type)).toEqual([0x11]);
+    expect(a.frames[1]!.size).toBeLessThan(a.frames[0]!.size);
     expect(await expectConsistent(s, 'n1')).toMatchObject({ title: 'renamed', body: '>hello world' });
   });
 
