@@ -50,6 +50,9 @@ describe('bad input gets an error message and leaves the socket and its neighbou
     ['an $offset', '{"type":"subscribe","id":"e6","entity":"Todo","filter":{"$offset":5}}', { id: 'e6', code: 'INVALID_QUERY' }],
     ['a limit over the maximum', '{"type":"subscribe","id":"e7","entity":"Todo","filter":{"$limit":100000}}', { id: 'e7', code: 'LIMIT_TOO_LARGE' }],
     ['an unsubscribe of an unknown id', '{"type":"unsubscribe","id":"e8"}', { id: 'e8', code: 'UNKNOWN_SUBSCRIPTION' }],
+    ['an include of an unknown relation', '{"type":"subscribe","id":"e10","entity":"Todo","include":["owner"]}', { id: 'e10', code: 'INVALID_QUERY' }],
+    ['a forged sender on a room broadcast', '{"type":"broadcast","id":"e11","room":"r","topic":"t","from":{"userId":"admin"}}', { id: 'e11', code: 'INVALID_MESSAGE' }],
+    ['a join with a malformed room name', '{"type":"join","id":"e12","room":"no spaces"}', { id: 'e12', code: 'INVALID_MESSAGE' }],
     ['a resume with a negative seq', '{"type":"resume","id":"e9","since":-1,"subscriptions":[]}', { id: 'e9', code: 'INVALID_MESSAGE' }],
   ])('%s', async (_name, frame, expected) => {
     const watcher = await bystander(t, 'bystander');

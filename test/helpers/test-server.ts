@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileManifest, type Manifest } from '@mast/schema';
-import { MastServer, loadConfig, type MastConfig } from '@mast/server';
+import { MastServer, loadConfig, type MastConfig, type MastServerOptions } from '@mast/server';
 
 /** A Mast server on a real port with a real SQLite file, for API tests. */
 export interface TestServer {
@@ -14,11 +14,11 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts a server on port 0 in a fresh temporary folder. */
-export async function startTestServer(manifest: Manifest, overrides: Partial<MastConfig> = {}): Promise<TestServer> {
+/** Starts a server on port 0 in a fresh temporary folder; `hooks` are server options beyond the config. */
+export async function startTestServer(manifest: Manifest, overrides: Partial<MastConfig> = {}, hooks: Pick<MastServerOptions, 'roomAccess'> = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'mast-test-'));
   const config = loadConfig({}, { port: 0, host: '127.0.0.1', logLevel: 'silent', databaseUrl: join(dir, 'test.db'), ...overrides });
-  const server = await MastServer.create({ appDir: dir, schema: compileManifest(manifest), config });
+  const server = await MastServer.create({ appDir: dir, schema: compileManifest(manifest), config, ...hooks });
   const port = await server.listen();
   const url = `http://127.0.0.1:${port}`;
   return {

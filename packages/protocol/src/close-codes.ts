@@ -8,9 +8,11 @@ export const closeCodes = {
   MESSAGE_TOO_BIG: { code: 1009, reconnect: true, reason: 'frame larger than the server accepts' },
   UNAUTHORIZED: { code: 4001, reconnect: false, reason: 'the token is unknown, revoked or malformed' },
   SESSION_EXPIRED: { code: 4002, reconnect: false, reason: 'the session expired; sign in again' },
+  FORBIDDEN_ORIGIN: { code: 4003, reconnect: false, reason: 'the session cookie was sent from an origin that is not trusted' },
   RATE_LIMITED: { code: 4008, reconnect: true, reason: 'too many messages per second' },
   TOO_MANY_CONNECTIONS: { code: 4009, reconnect: true, reason: 'too many sockets from this address' },
   SLOW_CONSUMER: { code: 4010, reconnect: true, reason: 'the socket fell too far behind; resume from your last seq' },
+  TOO_MANY_USER_CONNECTIONS: { code: 4011, reconnect: true, reason: 'too many sockets for this user' },
 } as const satisfies Record<string, { code: number; reconnect: boolean; reason: string }>;
 
 /** A named close code. */

@@ -3,13 +3,24 @@ import type { ErrorCode } from './error-codes.js';
 import { helloMessage } from './hello.js';
 import { ackMessage, errorMessage } from './reply.js';
 import { resumedMessage, resumeMessage } from './resume.js';
+import { broadcastEventMessage, broadcastMessage, joinedMessage, joinMessage, leaveMessage, presenceEventMessage, presenceMessage } from './rooms.js';
 import { diffMessage, resultMessage, subscribeMessage, unsubscribeMessage } from './subscribe.js';
 
 /** Every message a client may send. */
-export const clientMessage = z.discriminatedUnion('type', [subscribeMessage, unsubscribeMessage, resumeMessage]);
+export const clientMessage = z.discriminatedUnion('type', [subscribeMessage, unsubscribeMessage, resumeMessage, joinMessage, leaveMessage, presenceMessage, broadcastMessage]);
 
 /** Every message the server sends. */
-export const serverMessage = z.discriminatedUnion('type', [helloMessage, resultMessage, diffMessage, resumedMessage, ackMessage, errorMessage]);
+export const serverMessage = z.discriminatedUnion('type', [
+  helloMessage,
+  resultMessage,
+  diffMessage,
+  resumedMessage,
+  ackMessage,
+  errorMessage,
+  joinedMessage,
+  presenceEventMessage,
+  broadcastEventMessage,
+]);
 
 /** A client message. */
 export type ClientMessage = z.infer<typeof clientMessage>;

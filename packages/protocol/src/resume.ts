@@ -22,6 +22,7 @@ export const resumeMessage = z.object({
         id: requestId,
         entity: z.string().min(1).max(128),
         filter: z.record(z.string(), z.unknown()).optional(),
+        include: z.array(z.string().min(1).max(128)).max(32).optional(),
       }),
     )
     .max(MAX_RESUME_SUBSCRIPTIONS),

@@ -15,6 +15,12 @@ export const subscribeMessage = z.object({
   id: requestId,
   entity: z.string().min(1).max(128),
   filter: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * To-one relations to include: each row carries the related row (or null) under the
+   * relation's name, read under the related entity's read policy, and changes to related rows
+   * arrive as `changed` rows.
+   */
+  include: z.array(z.string().min(1).max(128)).max(32).optional(),
 });
 
 /** `unsubscribe`, client → server; answered by `ack`. */

@@ -11,6 +11,6 @@ export const PROTOCOL_HISTORY = [
   {
     version: 1,
     summary:
-      'hello; subscribe → result then diff (addressed to a shared query handle); unsubscribe; resume → resumed or result; ack and error; named close codes',
+      'hello; subscribe → result then diff (addressed to a shared query handle); unsubscribe; resume → resumed or result; ack and error; named close codes; rooms: join → joined, leave, presence (state or heartbeat), broadcast under a topic; presence and broadcast events to members only',
   },
 ] as const satisfies ReadonlyArray<{ version: number; summary: string }>;

@@ -4,6 +4,11 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { type AppSchema, describePlan, diffSchemas, resolveSchema } from '@mast/schema';
 import type { MastConfig } from '../config/index.js';
+import { AccountService } from '../auth/accounts.js';
+import { AuthLimits } from '../auth/auth-limits.js';
+import { LocalAuth } from '../auth/local-auth.js';
+import { DevOutbox, NoMailer, SmtpMailer, type Mailer } from '../auth/mailer.js';
+import { PasswordHasher } from '../auth/passwords.js';
 import { SessionService } from '../auth/session-service.js';
 import { ChangeBus } from '../changes/change-bus.js';
 import { SyncService } from '../changes/sync-service.js';
@@ -13,6 +18,7 @@ import { SchemaRef } from '../entities/schema-ref.js';
 import { WritePath } from '../entities/write-path.js';
 import { CrdtHub, RowDocs } from '../crdt/index.js';
 import { registerAuthRoutes, requestAuthenticator } from '../http/auth-routes.js';
+import { registerLocalAuthRoutes } from '../http/local-auth-routes.js';
 import { createHttpServer } from '../http/http-server.js';
 import { registerPolicyRoutes } from '../http/policy-routes.js';
 import { registerEntityRoutes } from '../http/entities-routes.js';
@@ -24,7 +30,8 @@ import { registerCrdtRoutes } from '../http/crdt-routes.js';
 import { registerSystemRoutes } from '../http/system-routes.js';
 import type { LiveAccess } from '../live/live-access.js';
 import { LiveEngine } from '../live/live-engine.js';
-import { Metrics } from '../metrics/metrics.js';
+import { Metrics, SendCounters } from '../metrics/metrics.js';
+import { RoomHub, type RoomAccess } from '../live/room-hub.js';
 import type { Store } from '../store/index.js';
 import { LiveSocketServer } from '../ws/ws-server.js';
 import { openStore } from './open-store.js';
@@ -45,6 +52,12 @@ export interface MastServerOptions {
   readonly logger?: Logger;
   /** Read-permission hook of live queries (default: the manifest's read policies). */
   readonly liveAccess?: LiveAccess;
+  /**
+   * Who may join which room, checked after the built-in rule (signed-in users, guests when
+   * `roomAllowGuests`, never anonymous sockets; the admin token always). Default: anyone the
+   * built-in rule admits.
+   */
+  readonly roomAccess?: RoomAccess;
 }
 
 /** Raised when the database cannot be brought to the schema without losing data. */
@@ -89,10 +102,18 @@ export class MastServer {
   readonly crdt: CrdtHub;
   readonly reader: EntityReader;
   readonly sessions: SessionService;
+  /** Local accounts (credentials in Mast's tables, profiles in the user entity). */
+  readonly accounts: AccountService;
+  /** Where auth emails go: SMTP, the dev outbox, or nowhere (EMAIL_NOT_CONFIGURED). */
+  readonly mailer: Mailer;
+  /** Password and emailed-code sign-in; `signIn` also serves federated flows. */
+  readonly localAuth: LocalAuth;
   readonly http: FastifyInstance;
   readonly logger: Logger;
   readonly live: LiveEngine;
   readonly sockets: LiveSocketServer;
+  /** Rooms, presence and topics of this node's sockets. */
+  readonly rooms: RoomHub;
   readonly functions: FunctionRunner;
   readonly #functionRegistry = new FunctionRegistry();
   #events: EventStreams;
@@ -127,7 +148,9 @@ export class MastServer {
     this.reader = new EntityReader(this.store, this.schema, limits);
     const sync = new SyncService(this.store, this.writes, this.schema, { maxLimit: this.config.maxLimit, maxPush: this.config.batchMaxOps });
     const metrics = new Metrics();
+    const sent = new SendCounters();
     this.sessions = new SessionService(this.store, { adminToken: this.config.adminToken, lifetimeSecs: Math.floor(this.config.sessionLifetime / 1000) });
+    this.accounts = new AccountService(this.store, this.writes, this.schema);
     const cookie = {
       name: this.config.cookieName,
       secure: !this.config.dev,
@@ -151,12 +174,51 @@ export class MastServer {
       gauges: {
         changeLogHead: async () => (await this.store.changeLogBounds()).head,
         dbSizeBytes: () => this.store.sizeBytes(),
+        live: () => ({
+          sockets: this.sockets.size,
+          subscriptions: this.live.subscriptionCount,
+          queries: this.live.queryCount,
+          rooms: this.rooms.roomCount,
+          roomMembers: this.rooms.memberCount,
+          framesSent: sent.frames,
+          bytesSent: sent.bytes,
+          closes: this.sockets.closes(),
+        }),
       },
     });
     registerEntityRoutes(this.http, { reader: this.reader, writes: this.writes, batchMaxOps: this.config.batchMaxOps });
     registerSyncRoutes(this.http, sync);
     registerCrdtRoutes(this.http, { writes: this.writes, maxUpdateBytes: this.config.bodyLimit });
-    registerAuthRoutes(this.http, this.sessions, cookie, { dev: this.config.dev });
+    const outbox = !this.config.smtpUrl && this.config.dev ? new DevOutbox() : null;
+    this.mailer = this.config.smtpUrl ? new SmtpMailer(this.config.smtpUrl, this.config.mailFrom) : (outbox ?? new NoMailer());
+    const minute = 60_000;
+    const hour = 3_600_000;
+    const localAuth = (this.localAuth = new LocalAuth({
+      store: this.store,
+      accounts: this.accounts,
+      sessions: this.sessions,
+      limits: new AuthLimits(this.store),
+      mailer: this.mailer,
+      hasher: new PasswordHasher(this.config.passwordHashCost),
+      options: {
+        passwordMinLength: this.config.passwordMinLength,
+        magicCodeTtlMs: this.config.magicCodeTtl,
+        codeMaxAttempts: this.config.codeMaxAttempts,
+        resetTokenTtlMs: this.config.resetTokenTtl,
+        publicUrl: this.config.publicUrl,
+        limits: {
+          login: { max: this.config.authLoginLimit, windowMs: minute },
+          loginAccount: { max: this.config.authLoginAccountLimit, windowMs: hour },
+          send: { max: this.config.authSendLimit, windowMs: minute },
+          sendAccount: { max: this.config.authSendAccountLimit, windowMs: hour },
+          verify: { max: this.config.authVerifyLimit, windowMs: minute },
+          guest: { max: this.config.authGuestLimit, windowMs: minute },
+        },
+      },
+      onError: (err, what) => this.logger.error({ err }, `${what} failed`),
+    }));
+    registerAuthRoutes(this.http, this.sessions, cookie, { dev: this.config.dev, limitGuest: (ip) => localAuth.limitGuest(ip), profile: (id) => this.accounts.profile(id) });
+    registerLocalAuthRoutes(this.http, localAuth, cookie, outbox);
     this.functions = new FunctionRunner({
       store: this.store,
       schema: this.schema,
@@ -181,13 +243,27 @@ export class MastServer {
       maxSubscriptions: this.config.liveMaxSubscriptions,
       onError: (err) => this.logger.error({ err }, 'live query update failed'),
     });
+    this.rooms = new RoomHub({
+      maxRoomsPerSink: this.config.roomMaxPerSocket,
+      maxMembers: this.config.roomMaxMembers,
+      maxPresenceBytes: this.config.roomMaxPresence,
+      maxMessageBytes: this.config.roomMaxMessage,
+      presenceTtlMs: this.config.roomPresenceTtl,
+      allowGuests: this.config.roomAllowGuests,
+      canJoin: options.roomAccess,
+      seq: () => this.live.seq,
+    });
     this.sockets = new LiveSocketServer({
       live: this.live,
       crdt: this.crdt,
+      rooms: this.rooms,
+      counters: sent,
+      cookie,
       authenticate: (token) => this.sessions.resolve(token),
       maxPayload: this.config.wsMaxFrame,
       messagesPerSecond: this.config.wsMessageRate,
       maxSocketsPerIp: this.config.wsMaxSocketsPerIp,
+      maxSocketsPerUser: this.config.wsMaxSocketsPerUser,
       maxBufferedBytes: this.config.wsMaxBuffered,
       pingIntervalMs: this.config.wsPingInterval,
       trustProxy: this.config.trustProxy,
@@ -203,7 +279,7 @@ export class MastServer {
   static async create(options: MastServerOptions): Promise<MastServer> {
     const logger =
       options.logger ??
-      pino({ level: options.config.logLevel, redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.adminToken'], censor: '[redacted]' } });
+      pino({ level: options.config.logLevel, redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.adminToken', '*.smtpUrl'], censor: '[redacted]' } });
     // Policies compile before anything touches the database: a bad rule changes nothing.
     const schemaRef = new SchemaRef(options.schema);
     const store = options.store ?? (await openStore(options.config.databaseUrl, options.appDir));
@@ -250,6 +326,7 @@ export class MastServer {
   async pruneChangeLog(): Promise<number> {
     try {
       await this.store.sessions.pruneExpired(Date.now());
+      await this.store.write((tx) => tx.auth.pruneAuth(Date.now()));
       return await this.store.pruneChanges({ maxAgeMs: this.config.changeRetention, maxEntries: this.config.changeMaxEntries });
     } catch (err) {
       this.logger.error({ err }, 'change-log retention failed');
@@ -281,6 +358,7 @@ export class MastServer {
         if (this.#compatServer) await new Promise((resolve) => this.#compatServer!.close(resolve));
         await this.http.close();
         await this.live.stop();
+        this.rooms.stop();
       } finally {
         clearTimeout(grace);
         await this.store.close();

@@ -26,16 +26,37 @@ export interface MastConfig {
   wsMaxFrame: number;
   wsMessageRate: number;
   wsMaxSocketsPerIp: number;
+  wsMaxSocketsPerUser: number;
   wsMaxBuffered: number;
   wsPingInterval: number;
   liveMaxSubscriptions: number;
   crdtCacheDocs: number;
   crdtCacheBytes: number;
+  roomMaxPerSocket: number;
+  roomMaxMembers: number;
+  roomMaxPresence: number;
+  roomMaxMessage: number;
+  roomPresenceTtl: number;
+  roomAllowGuests: boolean;
   fnTimeout: number;
   fnMutationTimeout: number;
   fnIdle: number;
   logLevel: string;
   corsOrigin: string | null;
+  smtpUrl: string | null;
+  mailFrom: string;
+  publicUrl: string | null;
+  passwordMinLength: number;
+  passwordHashCost: number;
+  magicCodeTtl: number;
+  codeMaxAttempts: number;
+  resetTokenTtl: number;
+  authLoginLimit: number;
+  authLoginAccountLimit: number;
+  authSendLimit: number;
+  authSendAccountLimit: number;
+  authVerifyLimit: number;
+  authGuestLimit: number;
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

@@ -55,7 +55,8 @@ function originOf(referer: string | undefined): string | undefined {
   }
 }
 
-function setSessionCookie(reply: FastifyReply, cookie: CookieOptions, issued: IssuedSession): void {
+/** Sets the session cookie of a newly issued session. */
+export function setSessionCookie(reply: FastifyReply, cookie: CookieOptions, issued: IssuedSession): void {
   const maxAge = Math.max(0, Math.floor((issued.session.expiresAt - Date.now()) / 1000));
   reply.header('set-cookie', `${cookie.name}=${issued.token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${cookie.secure ? '; Secure' : ''}`);
 }
@@ -64,7 +65,8 @@ function clearSessionCookie(reply: FastifyReply, cookie: CookieOptions): void {
   reply.header('set-cookie', `${cookie.name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0${cookie.secure ? '; Secure' : ''}`);
 }
 
-function sessionBody(issued: IssuedSession): Record<string, unknown> {
+/** `{token, user_id, guest?, expires_at}`: the answer of every request that issues a session. */
+export function sessionBody(issued: IssuedSession): Record<string, unknown> {
   return {
     token: issued.token,
     user_id: issued.session.userId,
@@ -91,7 +93,12 @@ function parseMint(body: unknown): { userId: string; roles?: string[]; tenantId?
 }
 
 /** Sessions at Pylon's paths: mint (admin), guest, me, sign-out. */
-export function registerAuthRoutes(app: FastifyInstance, sessions: SessionService, cookie: CookieOptions, options: { dev: boolean }): void {
+export function registerAuthRoutes(
+  app: FastifyInstance,
+  sessions: SessionService,
+  cookie: CookieOptions,
+  options: { dev: boolean; limitGuest?: (ip: string) => Promise<void>; profile?: (userId: string) => Promise<Record<string, unknown> | null> },
+): void {
   app.post('/api/auth/session', async (request, reply) => {
     if (!options.dev) requireAdmin(request);
     const issued = await sessions.issue(parseMint(request.body));
@@ -100,6 +107,7 @@ export function registerAuthRoutes(app: FastifyInstance, sessions: SessionServic
   });
 
   app.post('/api/auth/guest', async (request, reply) => {
+    await options.limitGuest?.(request.ip);
     const issued = await sessions.issueGuest();
     if (request.headers.origin) setSessionCookie(reply, cookie, issued);
     return reply.code(201).send(sessionBody(issued));
@@ -109,6 +117,7 @@ export function registerAuthRoutes(app: FastifyInstance, sessions: SessionServic
 
   app.get('/api/auth/session', async (request) => ({
     session: authToWire(request.auth),
+    user: request.auth.userId !== null && !request.auth.isAdmin && options.profile ? await options.profile(request.auth.userId) : null,
     ...(request.auth.expiresAt !== undefined ? { expires_at: new Date(request.auth.expiresAt).toISOString() } : {}),
   }));
 

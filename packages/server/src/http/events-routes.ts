@@ -83,6 +83,8 @@ export function registerEventsRoutes(app: FastifyInstance, options: EventsOption
     const entity = queryParam(request, 'entity');
     if (entity === undefined || entity === '') throw new AppError('INVALID_QUERY', 'Name the entity: /events?entity=<Entity>&filter=<json>');
     const filter = parseFilterParam(queryParam(request, 'filter'));
+    const includeText = queryParam(request, 'include');
+    const include = includeText === undefined || includeText === '' ? undefined : includeText.split(',').map((name) => name.trim());
     const lastEventId = request.headers['last-event-id'];
     const since = parseSince(typeof lastEventId === 'string' ? lastEventId : queryParam(request, 'lastEventId'));
     const headers = Object.fromEntries(Object.entries(reply.getHeaders()).map(([k, v]) => [k, String(v)]));
@@ -103,7 +105,7 @@ export function registerEventsRoutes(app: FastifyInstance, options: EventsOption
     open.add(end);
     raw.on('close', cleanup);
 
-    const request_ = { id: SUBSCRIPTION_ID, entity, filter };
+    const request_ = { id: SUBSCRIPTION_ID, entity, filter, include };
     try {
       if (since === undefined) {
         await options.live.subscribe(sink, request_, request.auth);

@@ -114,6 +114,8 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
     if (error.code === 'INTERNAL') {
       request.log.error({ err, method: request.method, url: request.routeOptions.url }, 'request failed');
     }
+    const retryAfter = error.extra?.retry_after_secs;
+    if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
     return reply.code(error.status).send(error.toEnvelope());
   });
 

@@ -8,6 +8,7 @@ import type { ChangeRecord, Row, Store } from '../store/index.js';
 import { type LiveAccess, OPEN_ACCESS } from './live-access.js';
 import { EncodedFrame, type LiveSink } from './live-frames.js';
 import { EntityIndex } from './live-index.js';
+import { attachIncludes, includesReference, resolveIncludes } from './live-include.js';
 import { LiveQuery, type LiveQueryDef } from './live-query.js';
 import { resumeFrames } from './resume-delta.js';
 
@@ -16,6 +17,8 @@ export interface SubscriptionRequest {
   readonly id: string;
   readonly entity: string;
   readonly filter?: Record<string, unknown> | undefined;
+  /** Names of to-one relations whose rows each row carries. */
+  readonly include?: readonly string[] | undefined;
 }
 
 /** Settings of the live engine. */
@@ -55,6 +58,8 @@ export class LiveEngine {
   readonly #access: LiveAccess;
   readonly #queries = new Map<string, LiveQuery>();
   readonly #entities = new Map<string, EntityIndex>();
+  /** Per entity, the queries that include rows of it through a relation. */
+  readonly #dependents = new Map<string, Set<LiveQuery>>();
   /** Per sink, its subscription ids; null while the subscribe is still queued. */
   readonly #subs = new Map<LiveSink, Map<string, LiveQuery | null>>();
 
@@ -76,6 +81,13 @@ export class LiveEngine {
   /** How many shared evaluations are live (for metrics and tests). */
   get queryCount(): number {
     return this.#queries.size;
+  }
+
+  /** How many subscriptions sinks hold (for metrics). */
+  get subscriptionCount(): number {
+    let n = 0;
+    for (const subs of this.#subs.values()) n += subs.size;
+    return n;
   }
 
   /** Starts following the change bus from the current head of the change log. */
@@ -172,9 +184,19 @@ export class LiveEngine {
     const visible = this.#access.readFilter?.(auth, entity.name) ?? true;
     const where = query.where;
     const fetchWhere = visible === true ? where : where ? { kind: 'and' as const, items: [where, visible] } : visible;
-    const def: LiveQueryDef = { entity: entity.name, where, fetchWhere, order: query.order, limit: query.limit ?? this.#options.limits.defaultLimit };
+    const include = resolveIncludes(entity, request.include, auth, this.#access);
+    const def: LiveQueryDef = {
+      entity: entity.name,
+      where,
+      fetchWhere,
+      order: query.order,
+      limit: query.limit ?? this.#options.limits.defaultLimit,
+      ...(include.length > 0 ? { include } : {}),
+    };
     const scope = this.#access.scopeOf(auth, entity.name);
-    const key = JSON.stringify([def.entity, scope, def.where ?? null, def.order ?? [], def.limit]);
+    // Included rows are read under each target's policy, so its scope is part of the key too.
+    const includeKey = include.map((i) => [i.name, this.#access.scopeOf(auth, i.target)]);
+    const key = JSON.stringify([def.entity, scope, def.where ?? null, def.order ?? [], def.limit, ...(include.length > 0 ? [includeKey] : [])]);
     return { id: request.id, key, def, auth };
   }
 
@@ -217,6 +239,11 @@ export class LiveEngine {
     query.reset(await this.#fetch(query));
     query.takeDiff();
     owner.add(query);
+    for (const include of p.def.include ?? []) {
+      let dependents = this.#dependents.get(include.target);
+      if (!dependents) this.#dependents.set(include.target, (dependents = new Set()));
+      dependents.add(query);
+    }
     this.#queries.set(p.key, query);
     return query;
   }
@@ -234,6 +261,11 @@ export class LiveEngine {
     const index = this.#entities.get(query.def.entity);
     index?.remove(query);
     if (index?.size === 0) this.#entities.delete(query.def.entity);
+    for (const include of query.def.include ?? []) {
+      const dependents = this.#dependents.get(include.target);
+      dependents?.delete(query);
+      if (dependents?.size === 0) this.#dependents.delete(include.target);
+    }
   }
 
   /**
@@ -257,7 +289,8 @@ export class LiveEngine {
       }
       if (rows.length < page) break;
     }
-    return out;
+    if (!def.include) return out;
+    return attachIncludes(out, def.include, this.#options.store, (entity, row) => this.#access.canRead(auth, entity, row));
   }
 
   async #applyBatch(changes: readonly ChangeRecord[]): Promise<void> {
@@ -265,10 +298,16 @@ export class LiveEngine {
     const refetch = new Set<LiveQuery>();
     for (const change of changes) {
       const index = this.#entities.get(change.entity);
-      if (!index) continue;
-      for (const query of index.candidates(change.rowId, change.data)) {
+      for (const query of index?.candidates(change.rowId, change.data) ?? []) {
         touched.add(query);
-        if (query.apply(change.rowId, change.data, (row) => this.#access.canRead(query.auth, change.entity, row))) refetch.add(query);
+        // A window with includes is rebuilt from the store: its rows carry related rows.
+        if (query.def.include) refetch.add(query);
+        else if (query.apply(change.rowId, change.data, (row) => this.#access.canRead(query.auth, change.entity, row))) refetch.add(query);
+      }
+      for (const query of this.#dependents.get(change.entity) ?? []) {
+        if (!includesReference(query.def.include!, query.rows, change.entity, change.rowId)) continue;
+        touched.add(query);
+        refetch.add(query);
       }
     }
     await Promise.all(

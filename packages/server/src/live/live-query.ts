@@ -2,6 +2,7 @@ import { evaluateFilter, type FilterNode, type FindQuery } from '@mast/schema';
 import type { AuthContext } from '../auth/auth-context.js';
 import type { Row } from '../store/index.js';
 import type { LiveSink } from './live-frames.js';
+import type { IncludeDef } from './live-include.js';
 import { rowComparator, type RowComparator } from './row-order.js';
 
 /** What a batch of changes did to one window. */
@@ -22,6 +23,8 @@ export interface LiveQueryDef {
   readonly fetchWhere: FilterNode | undefined;
   readonly order: FindQuery['order'];
   readonly limit: number;
+  /** To-one relations whose rows each window row carries; such windows are refetched on change. */
+  readonly include?: readonly IncludeDef[];
 }
 
 /**

@@ -27,7 +27,8 @@ export function resumeFrames(joined: ReadonlyArray<readonly [string, LiveQuery]>
     let touchedInWindow = 0;
     for (const rowId of touched.keys()) if (query.has(rowId)) touchedInWindow++;
     const untouched = query.rows.length - touchedInWindow;
-    if (log === null || !query.complete || untouched + touched.size > query.def.limit) {
+    // A window with includes can change through rows of other entities: it gets the whole window.
+    if (log === null || !query.complete || query.def.include || untouched + touched.size > query.def.limit) {
       return new EncodedFrame({ type: 'result', id, query: query.handle, seq, rows: [...query.rows], complete: query.complete }, seq);
     }
     const added: Row[] = [];

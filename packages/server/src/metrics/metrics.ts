@@ -1,10 +1,36 @@
 /** Upper bounds (seconds) of the request latency histogram. */
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
+/** Frames and bytes written to sockets, counted by every socket of the server. */
+export class SendCounters {
+  frames = 0;
+  bytes = 0;
+
+  /** Counts one frame of `bytes` bytes. */
+  sent(bytes: number): void {
+    this.frames++;
+    this.bytes += bytes;
+  }
+}
+
+/** The realtime layer's state when metrics are scraped. */
+export interface LiveStats {
+  readonly sockets: number;
+  readonly subscriptions: number;
+  readonly queries: number;
+  readonly rooms: number;
+  readonly roomMembers: number;
+  readonly framesSent: number;
+  readonly bytesSent: number;
+  /** Sockets the server closed, by close-code name (SLOW_CONSUMER, RATE_LIMITED, ...). */
+  readonly closes: Readonly<Record<string, number>>;
+}
+
 /** Gauges read when metrics are scraped. */
 export interface MetricGauges {
   changeLogHead(): Promise<number>;
   dbSizeBytes(): Promise<number>;
+  live?(): LiveStats;
 }
 
 /**
@@ -57,6 +83,7 @@ export class Metrics {
     lines.push('# HELP mast_db_size_bytes Size of the database on disk.');
     lines.push('# TYPE mast_db_size_bytes gauge');
     lines.push(`mast_db_size_bytes ${await gauges.dbSizeBytes()}`);
+    if (gauges.live) renderLive(lines, gauges.live());
     lines.push('# HELP mast_uptime_seconds Seconds since the server started.');
     lines.push('# TYPE mast_uptime_seconds gauge');
     lines.push(`mast_uptime_seconds ${Math.floor((Date.now() - this.#started) / 1000)}`);
@@ -66,6 +93,22 @@ export class Metrics {
     lines.push(`mast_process_resident_memory_bytes ${mem.rss}`);
     return lines.join('\n') + '\n';
   }
+}
+
+function renderLive(lines: string[], live: LiveStats): void {
+  const gauge = (name: string, help: string, value: number, type = 'gauge'): void => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
+  };
+  gauge('mast_ws_sockets', 'Open WebSockets.', live.sockets);
+  gauge('mast_live_subscriptions', 'Open live-query subscriptions (WebSocket and SSE).', live.subscriptions);
+  gauge('mast_live_queries', 'Shared live-query evaluations.', live.queries);
+  gauge('mast_rooms', 'Rooms with at least one member.', live.rooms);
+  gauge('mast_room_members', 'Room memberships.', live.roomMembers);
+  gauge('mast_ws_frames_sent_total', 'Frames written to WebSockets.', live.framesSent, 'counter');
+  gauge('mast_ws_bytes_sent_total', 'Bytes written to WebSockets.', live.bytesSent, 'counter');
+  lines.push('# HELP mast_ws_closes_total Sockets the server closed, by close code name (SLOW_CONSUMER: slow-consumer closes).');
+  lines.push('# TYPE mast_ws_closes_total counter');
+  for (const [name, n] of Object.entries(live.closes)) lines.push(`mast_ws_closes_total{code="${escapeLabel(name)}"} ${n}`);
 }
 
 function escapeLabel(value: string): string {

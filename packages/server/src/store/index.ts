@@ -15,6 +15,12 @@ export type {
   SessionStore,
   CrdtRecord,
   CrdtSnapshotStore,
+  AccountRecord,
+  IdentityRecord,
+  CodeRecord,
+  RateCount,
+  AuthReads,
+  AuthWrites,
 } from './store.js';
 export type {
   FilterValue,

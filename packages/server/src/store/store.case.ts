@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe } from 'vitest';
+import { authCases } from './conformance/auth.case.js';
 import { changeLogCases } from './conformance/change-log.case.js';
 import { crudCases } from './conformance/crud.case.js';
 import { crdtCases } from './conformance/crdt.case.js';
@@ -38,6 +39,7 @@ export function storeConformance(name: string, makeStore: MakeStore): void {
     changeLogCases(store);
     migrationCases(store);
     sessionCases(store);
+    authCases(store);
     crdtCases(store);
   });
 }

@@ -85,6 +85,8 @@ export interface ReadTx {
   count(entity: string, where?: FilterNode): Promise<number>;
   /** The recorded outcome of a client op, or null. */
   getOp(opId: string): Promise<OpRecord | null>;
+  /** Accounts, identities and one-time codes (Mast's auth tables), read in this transaction. */
+  readonly auth: AuthReads;
 }
 
 /**
@@ -106,6 +108,8 @@ export interface WriteTx extends ReadTx {
   putCrdt(record: CrdtRecord): Promise<void>;
   /** Removes a row's CRDT document; false when there was none. */
   deleteCrdt(entity: string, rowId: string): Promise<boolean>;
+  /** Accounts, identities, one-time codes and rate-limit counters, written in this transaction. */
+  readonly auth: AuthWrites;
 }
 
 /** Retention of the change log: entries older than `maxAgeMs` or past `maxEntries` go. */
@@ -148,6 +152,85 @@ export interface SessionStore {
   revokeUser(userId: string): Promise<number>;
   /** Deletes sessions that expired before `now`; returns how many went. */
   pruneExpired(now: number): Promise<number>;
+}
+
+/**
+ * A local account: the credentials side of a user, kept in Mast's own tables and never in an
+ * app entity. `id` is the user id sessions and policies see (`auth.userId`).
+ */
+export interface AccountRecord {
+  readonly id: string;
+  /** Normalised (trimmed, lower-cased); unique. */
+  readonly email: string;
+  /** When the email was proven, ms since the epoch; null until then. */
+  readonly emailVerifiedAt: number | null;
+  /** The password hash with its algorithm, parameters and salt; null for password-less accounts. */
+  readonly passwordHash: string | null;
+  readonly createdAt: number;
+}
+
+/** A federated login (`provider`, `subject`) that signs in as an account. */
+export interface IdentityRecord {
+  readonly provider: string;
+  readonly subject: string;
+  readonly userId: string;
+  readonly createdAt: number;
+}
+
+/**
+ * A one-time secret (magic code, email-verification code, password-reset token), stored only
+ * as a hash. One per (`purpose`, `subject`): a new one replaces the old.
+ */
+export interface CodeRecord {
+  readonly purpose: string;
+  /** Whom the code is for: a normalised email or an account id. */
+  readonly subject: string;
+  readonly codeHash: string;
+  /** Failed attempts so far. */
+  readonly attempts: number;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+/** A fixed-window counter after one more hit. */
+export interface RateCount {
+  readonly count: number;
+  /** When the window ends, ms since the epoch. */
+  readonly resetAt: number;
+}
+
+/** Reads of the auth tables. */
+export interface AuthReads {
+  accountById(id: string): Promise<AccountRecord | null>;
+  /** The account with this (already normalised) email, or null. */
+  accountByEmail(email: string): Promise<AccountRecord | null>;
+  findIdentity(provider: string, subject: string): Promise<IdentityRecord | null>;
+  getCode(purpose: string, subject: string): Promise<CodeRecord | null>;
+  /** The code of `purpose` with this hash, or null (reset tokens are presented without a subject). */
+  findCodeByHash(purpose: string, codeHash: string): Promise<CodeRecord | null>;
+}
+
+/** Writes of the auth tables; each is part of the surrounding transaction. */
+export interface AuthWrites extends AuthReads {
+  /** Stores a new account; an email or id already stored throws AppError EMAIL_TAKEN. */
+  createAccount(account: AccountRecord): Promise<void>;
+  /** Changes an account's verification time or password hash; false when there is no such account. */
+  updateAccount(id: string, patch: { emailVerifiedAt?: number | null; passwordHash?: string | null }): Promise<boolean>;
+  /** Links a federated identity; one already linked throws AppError IDENTITY_TAKEN. */
+  linkIdentity(identity: IdentityRecord): Promise<void>;
+  /** Stores a code, replacing any earlier one of the same purpose and subject. */
+  putCode(code: CodeRecord): Promise<void>;
+  /** Sets a code's failed-attempt count. */
+  setCodeAttempts(purpose: string, subject: string, attempts: number): Promise<void>;
+  /** Removes a code; false when there was none. */
+  deleteCode(purpose: string, subject: string): Promise<boolean>;
+  /**
+   * Counts one hit on `key` in a fixed window of `windowMs` that starts at the first hit, and
+   * returns the count so far in the current window.
+   */
+  hitRate(key: string, windowMs: number, now: number): Promise<RateCount>;
+  /** Removes expired codes and ended rate-limit windows; returns how many rows went. */
+  pruneAuth(now: number): Promise<number>;
 }
 
 /** A database behind Mast. */

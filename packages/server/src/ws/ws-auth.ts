@@ -50,3 +50,18 @@ export function clientAddress(request: IncomingMessage, trustProxy: number): str
   const chain = [peer, ...forwarded.reverse()];
   return chain[Math.min(trustProxy, chain.length - 1)]!;
 }
+
+/**
+ * Whether a handshake may authenticate with the session cookie: no Origin (not a browser), an
+ * Origin naming this host (the Host header), or a trusted one (`*` trusts every origin).
+ */
+export function cookieOriginAllowed(request: IncomingMessage, trustedOrigins: readonly string[]): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined) return true;
+  if (trustedOrigins.includes('*') || trustedOrigins.includes(origin)) return true;
+  try {
+    return new URL(origin).host === request.headers.host;
+  } catch {
+    return false;
+  }
+}

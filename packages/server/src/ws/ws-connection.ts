@@ -5,9 +5,12 @@ import type { AuthContext } from '../auth/auth-context.js';
 import type { LiveEngine } from '../live/live-engine.js';
 import type { EncodedFrame, LiveSink } from '../live/live-frames.js';
 import type { CrdtHub } from '../crdt/crdt-hub.js';
+import type { RoomHub } from '../live/room-hub.js';
+import type { SendCounters } from '../metrics/metrics.js';
 import { handleCrdtBinary, handleCrdtText } from './ws-crdt.js';
 import { errorReply } from './ws-reply.js';
 import { handleResume } from './ws-resume.js';
+import { handleRoomMessage } from './ws-rooms.js';
 import { handleSubscribe, handleUnsubscribe } from './ws-subscribe.js';
 
 /** Per-socket limits. */
@@ -33,6 +36,8 @@ export class LiveConnection implements LiveSink {
   readonly #logger: Logger;
   readonly #onClose: (name: CloseCodeName) => void;
   readonly #crdt: CrdtHub | undefined;
+  readonly #rooms: RoomHub | undefined;
+  readonly #counters: SendCounters | undefined;
   #auth: AuthContext | null = null;
   #pending: Array<RawData | string | Uint8Array> = [];
   #closed = false;
@@ -42,9 +47,11 @@ export class LiveConnection implements LiveSink {
   /** False after a ping until the pong; a socket still false at the next ping is dead. */
   alive = true;
 
-  constructor(id: string, ws: WebSocket, live: LiveEngine, limits: ConnectionLimits, logger: Logger, onClose: (name: CloseCodeName) => void, crdt?: CrdtHub) {
+  constructor(id: string, ws: WebSocket, live: LiveEngine, limits: ConnectionLimits, logger: Logger, onClose: (name: CloseCodeName) => void, crdt?: CrdtHub, rooms?: RoomHub, counters?: SendCounters) {
     this.id = id;
     this.#crdt = crdt;
+    this.#rooms = rooms;
+    this.#counters = counters;
     this.#ws = ws;
     this.#live = live;
     this.#limits = limits;
@@ -81,6 +88,7 @@ export class LiveConnection implements LiveSink {
   sendBinary(bytes: Uint8Array): void {
     if (this.#closed) return;
     this.#ws.send(bytes, { binary: true });
+    this.#counters?.sent(bytes.length);
     if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes) this.close('SLOW_CONSUMER');
   }
 
@@ -127,6 +135,7 @@ export class LiveConnection implements LiveSink {
   #write(data: Buffer): void {
     if (this.#closed) return;
     this.#ws.send(data, { binary: false });
+    this.#counters?.sent(data.length);
     if (this.#ws.bufferedAmount > this.#limits.maxBufferedBytes) this.close('SLOW_CONSUMER');
   }
 
@@ -174,6 +183,13 @@ export class LiveConnection implements LiveSink {
         case 'resume':
           work = handleResume(this.#live, this, message, auth);
           break;
+        case 'join':
+        case 'leave':
+        case 'presence':
+        case 'broadcast':
+          if (this.#rooms) handleRoomMessage(this.#rooms, this, message, auth, (err) => this.#logger.error({ err, connectionId: this.id }, 'room request failed'));
+          else this.sendMessage({ type: 'error', ...(message.id === undefined ? {} : { id: message.id }), code: 'UNKNOWN_MESSAGE', message: 'Rooms are not served here' });
+          return;
         case 'unsubscribe':
           handleUnsubscribe(this.#live, this, message);
           this.sendMessage({ type: 'ack', id: message.id });
@@ -185,7 +201,7 @@ export class LiveConnection implements LiveSink {
     work.catch((err: unknown) => this.#fail(err, message.id));
   }
 
-  #fail(err: unknown, id: string): void {
+  #fail(err: unknown, id: string | undefined): void {
     const { message, internal } = errorReply(err, id);
     if (internal) this.#logger.error({ err, connectionId: this.id }, 'live request failed');
     this.sendMessage(message);
@@ -197,6 +213,7 @@ export class LiveConnection implements LiveSink {
     clearTimeout(this.#expiry);
     this.#live.dropSink(this);
     this.#crdt?.dropSink(this);
+    this.#rooms?.dropSink(this);
   }
 }
 

@@ -9,13 +9,26 @@ import { toAppError } from '../errors/index.js';
 import type { LiveEngine } from '../live/live-engine.js';
 import { LiveConnection, type ConnectionLimits } from './ws-connection.js';
 import type { CrdtHub } from '../crdt/crdt-hub.js';
-import { chooseProtocol, clientAddress, handshakeToken } from './ws-auth.js';
+import type { RoomHub } from '../live/room-hub.js';
+import type { SendCounters } from '../metrics/metrics.js';
+import { readCookie } from '../http/auth-routes.js';
+import { chooseProtocol, clientAddress, cookieOriginAllowed, handshakeToken } from './ws-auth.js';
 
 /** Settings of the WebSocket transport. */
 export interface SocketServerOptions extends ConnectionLimits {
   readonly live: LiveEngine;
   /** CRDT row sync (`crdt-*` messages and binary frames); without it binary frames are refused. */
   readonly crdt?: CrdtHub;
+  /** Rooms, presence and topics (`join`, `leave`, `presence`, `broadcast`). */
+  readonly rooms?: RoomHub;
+  /** Counts what every socket writes (metrics). */
+  readonly counters?: SendCounters;
+  /**
+   * The session cookie, read on the upgrade when no token is given. A browser sends the cookie
+   * from any page that opens a socket to this host, so the upgrade's Origin must be this host
+   * or a trusted origin (close 4003 otherwise); a handshake without Origin is not a browser's.
+   */
+  readonly cookie?: { readonly name: string; readonly trustedOrigins: readonly string[] };
   /**
    * Resolves a handshake's token (null: none). Throws AppError INVALID_TOKEN or SESSION_EXPIRED
    * for a token it rejects; the socket is then closed with the close code of the same name.
@@ -25,6 +38,8 @@ export interface SocketServerOptions extends ConnectionLimits {
   readonly maxPayload: number;
   /** Open sockets per client address; one more is closed with 4009. */
   readonly maxSocketsPerIp: number;
+  /** Open sockets per signed-in user (the admin token excepted); one more is closed with 4011. */
+  readonly maxSocketsPerUser: number;
   /** Ping period; a socket that has not answered the previous ping is dropped. */
   readonly pingIntervalMs: number;
   readonly trustProxy: number;
@@ -39,6 +54,7 @@ export class LiveSocketServer {
   readonly #options: SocketServerOptions;
   readonly #wss: WebSocketServer;
   readonly #perAddress = new Map<string, number>();
+  readonly #perUser = new Map<string, number>();
   readonly #connections = new Set<LiveConnection>();
   readonly #sockets = new Set<WebSocket>();
   readonly #closedWith = new Map<CloseCodeName, number>();
@@ -65,6 +81,13 @@ export class LiveSocketServer {
   /** How many sockets the server closed with a named code (for metrics and tests). */
   closedWith(name: CloseCodeName): number {
     return this.#closedWith.get(name) ?? 0;
+  }
+
+  /** Closes by code name, every name listed (for metrics). */
+  closes(): Record<CloseCodeName, number> {
+    const out = {} as Record<CloseCodeName, number>;
+    for (const name of Object.keys(closeCodes) as CloseCodeName[]) out[name] = this.closedWith(name);
+    return out;
   }
 
   /** Serves upgrades on `server` at `path` (any path when null); other upgrades get 404. */
@@ -124,6 +147,8 @@ export class LiveSocketServer {
       this.#options.logger,
       (name) => this.#closedWith.set(name, this.closedWith(name) + 1),
       this.#options.crdt,
+      this.#options.rooms,
+      this.#options.counters,
     );
     this.#connections.add(connection);
     ws.once('close', () => {
@@ -133,8 +158,21 @@ export class LiveSocketServer {
       if (left > 0) this.#perAddress.set(address, left);
       else this.#perAddress.delete(address);
     });
-    this.#options.authenticate(handshakeToken(request)).then(
-      (auth) => connection.start(auth),
+    let token = handshakeToken(request);
+    const cookie = this.#options.cookie;
+    const fromCookie = token === null && cookie ? readCookie(request.headers.cookie, cookie.name) : null;
+    if (fromCookie !== null) {
+      if (!cookieOriginAllowed(request, cookie!.trustedOrigins)) {
+        connection.close('FORBIDDEN_ORIGIN');
+        return;
+      }
+      token = fromCookie;
+    }
+    this.#options.authenticate(token).then(
+      (auth) => {
+        if (this.#admitUser(auth, ws)) connection.start(auth);
+        else connection.close('TOO_MANY_USER_CONNECTIONS');
+      },
       (err: unknown) => {
         const error = toAppError(err);
         if (error.code === 'SESSION_EXPIRED') connection.close('SESSION_EXPIRED');
@@ -145,6 +183,21 @@ export class LiveSocketServer {
         }
       },
     );
+  }
+
+  /** Counts a signed-in user's socket against its cap; false when it is over (nothing counted). */
+  #admitUser(auth: AuthContext, ws: WebSocket): boolean {
+    const userId = auth.userId;
+    if (userId === null || auth.isAdmin || ws.readyState !== ws.OPEN) return true;
+    const count = (this.#perUser.get(userId) ?? 0) + 1;
+    if (count > this.#options.maxSocketsPerUser) return false;
+    this.#perUser.set(userId, count);
+    ws.once('close', () => {
+      const left = (this.#perUser.get(userId) ?? 1) - 1;
+      if (left > 0) this.#perUser.set(userId, left);
+      else this.#perUser.delete(userId);
+    });
+    return true;
   }
 
   /** Closes (4001) the sockets of a revoked session, or of every session of a user. */

@@ -4,6 +4,7 @@ import { AppError } from '../../errors/index.js';
 import type { ChangeLogBounds, ChangeRecord, NewChange, OpRecord, RetentionPolicy, Row } from '../store.js';
 import type { Cells, SqliteConnection } from './sqlite-connection.js';
 import { isSqliteError } from './sqlite-connection.js';
+import { AUTH_TABLES } from './sqlite-auth.js';
 import { SESSIONS_TABLE } from './sqlite-sessions.js';
 
 /**
@@ -45,6 +46,7 @@ const KINDS: ReadonlySet<string> = new Set<ChangeKind>(['insert', 'update', 'del
 export function ensureInternalTables(conn: SqliteConnection): void {
   conn.exec(INTERNAL_TABLES);
   conn.exec(SESSIONS_TABLE);
+  conn.exec(AUTH_TABLES);
 }
 
 function toChange(cells: Cells): ChangeRecord {

@@ -5,7 +5,8 @@ import { compileFilter, compileFind } from '../sql/compile-filter.js';
 import { decodeRow, encodeFields } from '../sql/row-codec.js';
 import { SqlParams } from '../sql/sql-dialect.js';
 import { uniqueViolation } from '../sql/unique-violation.js';
-import type { ChangeRecord, CrdtRecord, NewChange, OpRecord, ReadTx, Row, WriteTx } from '../store.js';
+import type { AuthReads, AuthWrites, ChangeRecord, CrdtRecord, NewChange, OpRecord, ReadTx, Row, WriteTx } from '../store.js';
+import { SqliteAuth } from './sqlite-auth.js';
 import * as log from './sqlite-changes.js';
 import * as crdt from './sqlite-crdt.js';
 import { isSqliteError, type Cells, type SqliteConnection } from './sqlite-connection.js';
@@ -27,11 +28,14 @@ function selectList(entity: EntitySchema): string {
 /** Reads on one connection, valid until the transaction that created it ends. */
 export class SqliteReadTx implements ReadTx {
   private open = true;
+  readonly auth: AuthReads;
 
   constructor(
     protected readonly conn: SqliteConnection,
     private readonly schema: () => AppSchema | null,
-  ) {}
+  ) {
+    this.auth = new SqliteAuth(conn, () => this.checkOpen());
+  }
 
   /** Invalidates the handle; later calls throw instead of touching another transaction. */
   finish(): void {
@@ -83,6 +87,8 @@ export class SqliteReadTx implements ReadTx {
 
 /** Writes on the writer connection, inside the transaction `write()` opened. */
 export class SqliteWriteTx extends SqliteReadTx implements WriteTx {
+  declare readonly auth: AuthWrites;
+
   async insert(entityName: string, row: Row): Promise<Row> {
     const entity = this.entity(entityName);
     if (typeof row.id !== 'string' || row.id === '') {
