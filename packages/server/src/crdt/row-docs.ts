@@ -82,7 +82,10 @@ export class RowDocs {
     const result = fn(doc);
     // A commit installed meanwhile may be newer than what was read; caching this document would
     // let the next write build on it and reuse op ids that clients already hold.
-    if (this.#commits === commits && !this.#cache.has(key)) this.#cache.set(key, doc, memoryEstimate(record.snapshot.length));
+    const kept = this.#commits === commits && !this.#cache.has(key) && this.#cache.set(key, doc, memoryEstimate(record.snapshot.length));
+    // Freed at once when not kept: the garbage collector would free it only under JS heap
+    // pressure, which WASM memory does not create.
+    if (!kept) doc.free();
     return result;
   }
 
@@ -159,8 +162,9 @@ export class RowDocs {
     // Listeners first: caching one document may evict (and free) another of this commit.
     for (const change of changes.values()) for (const listener of this.#listeners) listener(change.entity, change.rowId, change.doc);
     for (const [key, change] of changes) {
-      if (change.doc) this.#cache.set(key, change.doc, change.bytes);
-      else this.#cache.delete(key);
+      if (change.doc) {
+        if (!this.#cache.set(key, change.doc, change.bytes)) change.doc.free();
+      } else this.#cache.delete(key);
     }
   }
 
