@@ -14,9 +14,13 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts a server on port 0 in a fresh temporary folder; `hooks` are server options beyond the config. */
-export async function startTestServer(manifest: Manifest, overrides: Partial<MastConfig> = {}, hooks: Pick<MastServerOptions, 'roomAccess'> = {}): Promise<TestServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'mast-test-'));
+/**
+ * Starts a server on port 0 in a fresh temporary folder (or in `extra.dir`, reusing its
+ * database); the rest of `extra` are server options beyond the config.
+ */
+export async function startTestServer(manifest: Manifest, overrides: Partial<MastConfig> = {}, extra: Pick<MastServerOptions, 'roomAccess' | 'oauthProviders' | 'now'> & { dir?: string } = {}): Promise<TestServer> {
+  const { dir: given, ...hooks } = extra;
+  const dir = given ?? mkdtempSync(join(tmpdir(), 'mast-test-'));
   const config = loadConfig({}, { port: 0, host: '127.0.0.1', logLevel: 'silent', databaseUrl: join(dir, 'test.db'), ...overrides });
   const server = await MastServer.create({ appDir: dir, schema: compileManifest(manifest), config, ...hooks });
   const port = await server.listen();

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { parseCron } from './cron.js';
 import { argsValidator, type ArgsShape, type InferArgs } from './validators.js';
 
 /** The three kinds of server function. */
@@ -56,13 +57,40 @@ export interface QueryCtx extends BaseCtx {
   readonly db: DbReader;
 }
 
+/**
+ * Runs mutations and actions later, as durable jobs. In a mutation the job is written in the
+ * mutation's transaction: it exists if and only if the mutation commits. The target must be a
+ * mutation or an action, and its arguments are validated now (FN_NOT_FOUND, FN_TYPE_MISMATCH,
+ * INVALID_ARGS). A job runs as the caller that scheduled it.
+ */
+export interface Scheduler {
+  /** Runs `fn` with `args` after `delayMs` milliseconds; returns the job's id. */
+  runAfter(delayMs: number, fn: string, args?: Record<string, unknown>): Promise<string>;
+  /** Runs `fn` with `args` at `at` (a Date or ms since the epoch); returns the job's id. */
+  runAt(at: Date | number, fn: string, args?: Record<string, unknown>): Promise<string>;
+  /** Cancels a job this caller scheduled that has not started; false when it is not pending. */
+  cancel(jobId: string): Promise<boolean>;
+}
+
+/** Chunks of an action's streamed result. */
+export interface ResultStream {
+  /**
+   * Sends a chunk (any JSON value) to a caller that asked for a stream; dropped for one that did
+   * not. Chunks go out as they are written, before the result.
+   */
+  write(chunk: unknown): void;
+}
+
 /** The context of a mutation handler. */
 export interface MutationCtx extends BaseCtx {
   readonly db: DbWriter;
+  readonly scheduler: Scheduler;
 }
 
 /** The context of an action handler: no database, but other functions. */
 export interface ActionCtx extends BaseCtx {
+  readonly scheduler: Scheduler;
+  readonly stream: ResultStream;
   /** Runs a query function as the same caller. */
   runQuery<T = unknown>(name: string, args?: Record<string, unknown>): Promise<T>;
   /** Runs a mutation function as the same caller, in its own transaction. */
@@ -109,12 +137,22 @@ export interface FunctionDefinition<K extends FunctionKind = FunctionKind> {
   readonly returns: z.ZodType | undefined;
   /** Runs `ctx.db` as admin, with no policy checks. Never the default. */
   readonly unsafeBypassPolicies: boolean;
+  /** Calls one caller may make per window (HTTP and socket); undefined: the server's default. */
+  readonly rateLimit: RateLimit | undefined;
   handler(ctx: CtxOf[K], args: Record<string, unknown>): unknown;
+}
+
+/** A per-caller call limit: at most `max` calls per `windowMs` (`max` 0: no limit). */
+export interface RateLimit {
+  readonly max: number;
+  readonly windowMs: number;
 }
 
 /** What `query`, `mutation` and `action` take. */
 export interface FunctionSpec<K extends FunctionKind, A extends ArgsShape, R> {
   readonly args?: A;
+  /** Overrides the server's per-function call limit (`MAST_FN_RATE_LIMIT` per minute) for this function. */
+  readonly rateLimit?: RateLimit;
   readonly returns?: z.ZodType<Awaited<R>>;
   readonly handler: (ctx: CtxOf[K], args: InferArgs<A>) => R;
 }
@@ -128,6 +166,14 @@ export interface DbFunctionSpec<K extends 'query' | 'mutation', A extends ArgsSh
   readonly unsafeBypassPolicies?: boolean;
 }
 
+function checkRateLimit(limit: RateLimit | undefined): RateLimit | undefined {
+  if (limit === undefined) return undefined;
+  if (!Number.isSafeInteger(limit.max) || limit.max < 0 || !Number.isSafeInteger(limit.windowMs) || limit.windowMs < 1) {
+    throw new Error('rateLimit needs a whole max >= 0 and a whole windowMs >= 1');
+  }
+  return Object.freeze({ max: limit.max, windowMs: limit.windowMs });
+}
+
 function define<K extends FunctionKind, A extends ArgsShape, R>(kind: K, spec: FunctionSpec<K, A, R> & { unsafeBypassPolicies?: boolean }): FunctionDefinition<K> {
   return Object.freeze({
     [FUNCTION_BRAND]: true as const,
@@ -135,6 +181,7 @@ function define<K extends FunctionKind, A extends ArgsShape, R>(kind: K, spec: F
     args: argsValidator(spec.args ?? ({} as A)) as unknown as z.ZodType<Record<string, unknown>>,
     returns: spec.returns,
     unsafeBypassPolicies: spec.unsafeBypassPolicies === true,
+    rateLimit: checkRateLimit(spec.rateLimit),
     handler: spec.handler as FunctionDefinition<K>['handler'],
   });
 }
@@ -164,4 +211,42 @@ export function isFunctionDefinition(value: unknown): value is FunctionDefinitio
     typeof def.handler === 'function' &&
     typeof (def.args as { safeParse?: unknown } | undefined)?.safeParse === 'function'
   );
+}
+
+const CRONS_BRAND = Symbol.for('mast.crons');
+
+/** One cron schedule: run `function` (a mutation or action) with `args` at each match of `schedule`. */
+export interface CronSpec {
+  /** A 5-field cron expression, in UTC (see `parseCron`). */
+  readonly schedule: string;
+  readonly function: string;
+  readonly args?: Record<string, unknown>;
+}
+
+/** The app's cron schedules, by name: the default export of `functions/crons.ts`. */
+export interface CronDefinitions {
+  readonly [CRONS_BRAND]: true;
+  readonly schedules: Readonly<Record<string, CronSpec>>;
+}
+
+/**
+ * Declares the app's cron schedules (`export default crons({...})` in `functions/crons.ts`).
+ * Each expression is checked here, so a bad one fails the file's load with its message.
+ */
+export function crons(schedules: Record<string, CronSpec>): CronDefinitions {
+  for (const [name, spec] of Object.entries(schedules)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name)) throw new Error(`Cron "${name}": a name is letters, digits, _ . and -`);
+    try {
+      parseCron(spec.schedule);
+    } catch (err) {
+      throw new Error(`Cron "${name}": ${(err as Error).message}`);
+    }
+    if (typeof spec.function !== 'string' || spec.function === '') throw new Error(`Cron "${name}" names no function`);
+  }
+  return Object.freeze({ [CRONS_BRAND]: true as const, schedules: Object.freeze({ ...schedules }) });
+}
+
+/** True for what `crons` returned (even from another copy of this package). */
+export function isCronDefinitions(value: unknown): value is CronDefinitions {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[CRONS_BRAND] === true;
 }

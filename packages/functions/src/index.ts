@@ -1,6 +1,8 @@
 export { v, argsValidator } from './validators.js';
 export type { Validator, ArgsShape, Infer, InferArgs } from './validators.js';
-export { query, mutation, action, FunctionError, isFunctionError, isFunctionDefinition } from './define.js';
+export { query, mutation, action, crons, FunctionError, isFunctionError, isFunctionDefinition, isCronDefinitions } from './define.js';
+export { parseCron } from './cron.js';
+export type { CronExpression } from './cron.js';
 export type {
   FunctionKind,
   FunctionDefinition,
@@ -16,4 +18,9 @@ export type {
   MutationCtx,
   ActionCtx,
   CtxOf,
+  Scheduler,
+  RateLimit,
+  ResultStream,
+  CronSpec,
+  CronDefinitions,
 } from './define.js';

@@ -20,6 +20,7 @@ interface Value {
 const AUTH_TYPES: Record<AuthProperty, StaticType> = {
   userId: { t: 'string' },
   tenantId: { t: 'string' },
+  orgRole: { t: 'string' },
   isAdmin: { t: 'bool' },
   isGuest: { t: 'bool' },
   roles: { t: 'list', item: { t: 'string' } },
@@ -124,7 +125,7 @@ class Checker {
     if (expr.root === 'auth') {
       const canonical = AUTH_ALIASES.get(expr.name);
       if (!canonical) {
-        const known = ['userId', 'isAdmin', 'isGuest', 'roles', 'tenantId'];
+        const known = ['userId', 'isAdmin', 'isGuest', 'roles', 'tenantId', 'orgRole'];
         this.report('POLICY_UNKNOWN_AUTH', expr.offset, `unknown auth property ${label}${didYouMean(expr.name, AUTH_ALIASES.keys())}`, `auth has ${known.join(', ')}`);
         return this.failed(expr);
       }

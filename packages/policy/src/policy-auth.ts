@@ -5,6 +5,8 @@ export interface PolicyAuth {
   readonly isGuest: boolean;
   readonly roles: readonly string[];
   readonly tenantId: string | null;
+  /** The caller's role (owner, admin, member) in the selected org `tenantId`; null without one. */
+  readonly orgRole: string | null;
 }
 
 /** The canonical `auth` properties. */
@@ -24,6 +26,8 @@ export const AUTH_ALIASES: ReadonlyMap<string, AuthProperty> = new Map<string, A
   ['roles', 'roles'],
   ['tenantId', 'tenantId'],
   ['tenant_id', 'tenantId'],
+  ['orgRole', 'orgRole'],
+  ['org_role', 'orgRole'],
 ]);
 
 /** The functions the language has; both ask about `auth.roles` and are true for admins. */

@@ -41,13 +41,13 @@ export function policyTestSchema(policies: ManifestPolicy[] = []): AppSchema {
 }
 
 const auth = (userId: string | null, extra: Partial<PolicyAuth> = {}): PolicyAuth =>
-  Object.freeze({ userId, isAdmin: false, isGuest: false, roles: [], tenantId: null, ...extra });
+  Object.freeze({ userId, isAdmin: false, isGuest: false, roles: [], tenantId: null, orgRole: null, ...extra });
 
 /** Callers the test tables use. */
 export const AUTHS = Object.freeze({
   anon: auth(null),
-  alice: auth('alice', { roles: ['editor'], tenantId: 'acme' }),
-  bob: auth('bob', { tenantId: 'globex' }),
+  alice: auth('alice', { roles: ['editor'], tenantId: 'acme', orgRole: 'admin' }),
+  bob: auth('bob', { tenantId: 'globex', orgRole: 'member' }),
   guest: auth('guest_1', { isGuest: true }),
   admin: auth('__admin__', { isAdmin: true, roles: ['admin'] }),
 });

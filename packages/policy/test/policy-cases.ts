@@ -30,6 +30,14 @@ export const POLICY_CASES: readonly PolicyCase[] = [
   { expr: 'auth.tenantId == data.tenantId', auth: 'alice', allows: ['t1', 't2'] },
   { expr: 'auth.tenantId == data.tenantId', auth: 'anon', allows: [] },
   { expr: 'data.tenantId == auth.tenantId || data.ownerId == auth.userId', auth: 'bob', allows: ['t2', 't4'] },
+  // The role in the selected org: only members of the row's tenant, and only its admins and owners for some rows.
+  { expr: 'auth.tenantId == data.tenantId && auth.orgRole in ["owner", "admin"]', auth: 'alice', allows: ['t1', 't2'] },
+  { expr: 'auth.tenantId == data.tenantId && auth.orgRole in ["owner", "admin"]', auth: 'bob', allows: [] },
+  { expr: 'data.tenantId == auth.tenantId && (auth.org_role == "admin" || data.ownerId == auth.userId)', auth: 'bob', allows: [] },
+  { expr: 'data.tenantId == auth.tenantId && (auth.orgRole == "member" || data.done)', auth: 'bob', allows: ['t4'] },
+  { expr: 'auth.orgRole != null && data.status == "open"', auth: 'alice', allows: ['t1', 't5'] },
+  { expr: 'auth.orgRole == null', auth: 'guest', allows: ALL },
+  { expr: 'auth.orgRole == data.status', auth: 'anon', allows: [] },
   // Explicit null tests.
   { expr: 'data.ownerId == null', auth: 'anon', allows: ['t3'] },
   { expr: 'null != data.ownerId', auth: 'anon', allows: but('t3') },

@@ -92,6 +92,7 @@ export function policyFuzzer(seed: number) {
       `auth.hasAnyRole("${pick(ROLES)}", "${pick(ROLES)}")`,
       `"${pick(ROLES)}" in auth.roles`,
       `auth.tenantId == "${pick(TENANTS)}"`,
+      `auth.orgRole in ["owner", "${pick(ROLES)}"]`,
       'auth.userId',
       'true',
       'false',
@@ -121,13 +122,10 @@ export function policyFuzzer(seed: number) {
 
   const auth = (): PolicyAuth => {
     const userId = rand() < 0.25 ? null : pick(USERS);
-    return {
-      userId,
-      isAdmin: rand() < 0.1,
-      isGuest: userId === 'guest_1',
-      roles: ROLES.filter(() => rand() < 0.3),
-      tenantId: rand() < 0.3 ? null : pick(TENANTS),
-    };
+    const isAdmin = rand() < 0.1;
+    const roles = ROLES.filter(() => rand() < 0.3);
+    const tenantId = rand() < 0.3 ? null : pick(TENANTS);
+    return { userId, isAdmin, isGuest: userId === 'guest_1', roles, tenantId, orgRole: tenantId === null ? null : pick(['owner', 'admin', 'member']) };
   };
 
   return { expression, row, auth, int };

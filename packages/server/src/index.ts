@@ -10,6 +10,7 @@ export { ADMIN, ANONYMOUS } from './auth/auth-context.js';
 export type { AuthContext } from './auth/auth-context.js';
 export type { FunctionSet, FunctionLoadError } from './functions/index.js';
 export { projectDoc, RowDocs } from './crdt/index.js';
+export type { OAuthProviderConfig } from './auth/oauth-providers.js';
 export { AccountService, AccountOps, normalizeEmail } from './auth/accounts.js';
 export type { Account, NewAccount } from './auth/accounts.js';
 export type { LocalAuth, SignIn } from './auth/local-auth.js';

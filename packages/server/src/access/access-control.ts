@@ -59,7 +59,7 @@ export class AccessControl {
   scopeOf(auth: AuthContext): string {
     if (auth.isAdmin) return 'admin';
     const roles = [...auth.roles].sort().join(',');
-    return JSON.stringify([auth.userId, auth.tenantId, roles, auth.isGuest]);
+    return JSON.stringify([auth.userId, auth.tenantId, auth.orgRole, roles, auth.isGuest]);
   }
 }
 

@@ -4,6 +4,12 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { type AppSchema, describePlan, diffSchemas, resolveSchema } from '@mast/schema';
 import type { MastConfig } from '../config/index.js';
+import { ApiKeyService } from '../auth/api-key-service.js';
+import { Authenticator } from '../auth/authenticator.js';
+import { type JwtOptions, JwtVerifier, jwtOptionsFromConfig } from '../auth/jwt-verifier.js';
+import { OrgService } from '../auth/org-service.js';
+import { checkProvider, oauthProvidersFromEnv, type OAuthProviderConfig } from '../auth/oauth-providers.js';
+import { OAuthService } from '../auth/oauth-service.js';
 import { AccountService } from '../auth/accounts.js';
 import { AuthLimits } from '../auth/auth-limits.js';
 import { LocalAuth } from '../auth/local-auth.js';
@@ -17,14 +23,19 @@ import { AccessControl } from '../access/index.js';
 import { SchemaRef } from '../entities/schema-ref.js';
 import { WritePath } from '../entities/write-path.js';
 import { CrdtHub, RowDocs } from '../crdt/index.js';
+import { registerApiKeyRoutes } from '../http/api-key-routes.js';
 import { registerAuthRoutes, requestAuthenticator } from '../http/auth-routes.js';
+import { registerOAuthRoutes } from '../http/oauth-routes.js';
+import { registerOrgRoutes } from '../http/org-routes.js';
 import { registerLocalAuthRoutes } from '../http/local-auth-routes.js';
 import { createHttpServer } from '../http/http-server.js';
 import { registerPolicyRoutes } from '../http/policy-routes.js';
 import { registerEntityRoutes } from '../http/entities-routes.js';
 import { registerEventsRoutes, type EventStreams } from '../http/events-routes.js';
 import { registerFunctionRoutes, type FunctionStreams } from '../http/functions-routes.js';
-import { FunctionRegistry, FunctionRunner, loadFunctions, type FunctionSet } from '../functions/index.js';
+import { FunctionRegistry, FunctionRunner, JobWorker, loadFunctions, type FunctionSet } from '../functions/index.js';
+import { registerJobRoutes } from '../http/jobs-routes.js';
+import { FunctionRateLimit } from '../http/function-rate-limit.js';
 import { registerSyncRoutes } from '../http/sync-routes.js';
 import { registerCrdtRoutes } from '../http/crdt-routes.js';
 import { registerSystemRoutes } from '../http/system-routes.js';
@@ -52,12 +63,16 @@ export interface MastServerOptions {
   readonly logger?: Logger;
   /** Read-permission hook of live queries (default: the manifest's read policies). */
   readonly liveAccess?: LiveAccess;
+  /** Sign-in providers (default: MAST_OAUTH_PROVIDERS and its MAST_OAUTH_<NAME>_* variables). */
+  readonly oauthProviders?: readonly OAuthProviderConfig[];
   /**
    * Who may join which room, checked after the built-in rule (signed-in users, guests when
    * `roomAllowGuests`, never anonymous sockets; the admin token always). Default: anyone the
    * built-in rule admits.
    */
   readonly roomAccess?: RoomAccess;
+  /** The clock of jobs and cron schedules, ms since the epoch (default `Date.now`; tests move it). */
+  readonly now?: () => number;
 }
 
 /** Raised when the database cannot be brought to the schema without losing data. */
@@ -102,6 +117,8 @@ export class MastServer {
   readonly crdt: CrdtHub;
   readonly reader: EntityReader;
   readonly sessions: SessionService;
+  /** Resolves every kind of bearer token (admin, API key, JWT, session). */
+  readonly authenticator: Authenticator;
   /** Local accounts (credentials in Mast's tables, profiles in the user entity). */
   readonly accounts: AccountService;
   /** Where auth emails go: SMTP, the dev outbox, or nowhere (EMAIL_NOT_CONFIGURED). */
@@ -115,7 +132,10 @@ export class MastServer {
   /** Rooms, presence and topics of this node's sockets. */
   readonly rooms: RoomHub;
   readonly functions: FunctionRunner;
+  /** Runs due jobs and fires cron schedules. */
+  readonly jobs: JobWorker;
   readonly #functionRegistry = new FunctionRegistry();
+  readonly #now: () => number;
   #events: EventStreams;
   readonly #appDir: string;
   readonly #functionStreams: FunctionStreams;
@@ -123,7 +143,7 @@ export class MastServer {
   #pruneTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(options: MastServerOptions & { store: Store; logger: Logger; schemaRef: SchemaRef }) {
+  private constructor(options: MastServerOptions & { store: Store; logger: Logger; schemaRef: SchemaRef; jwt: JwtOptions | null; providers: readonly OAuthProviderConfig[] }) {
     this.config = options.config;
     this.#appDir = options.appDir;
     this.store = options.store;
@@ -150,6 +170,13 @@ export class MastServer {
     const metrics = new Metrics();
     const sent = new SendCounters();
     this.sessions = new SessionService(this.store, { adminToken: this.config.adminToken, lifetimeSecs: Math.floor(this.config.sessionLifetime / 1000) });
+    const apiKeys = new ApiKeyService(this.store, (sessionHash) => this.sessions.announceRevoked({ tokenHash: sessionHash }));
+    this.authenticator = new Authenticator({
+      sessions: this.sessions,
+      apiKeys,
+      jwt: options.jwt === null ? null : new JwtVerifier(options.jwt),
+      adminToken: this.config.adminToken,
+    });
     this.accounts = new AccountService(this.store, this.writes, this.schema);
     const cookie = {
       name: this.config.cookieName,
@@ -158,7 +185,7 @@ export class MastServer {
     };
     this.http = createHttpServer({
       bodyLimit: this.config.bodyLimit,
-      authenticate: requestAuthenticator(this.sessions, cookie),
+      authenticate: requestAuthenticator(this.authenticator, cookie),
       corsOrigin: this.config.corsOrigin ?? (this.config.dev ? '*' : null),
       logger: this.logger,
       metrics,
@@ -189,6 +216,7 @@ export class MastServer {
     registerEntityRoutes(this.http, { reader: this.reader, writes: this.writes, batchMaxOps: this.config.batchMaxOps });
     registerSyncRoutes(this.http, sync);
     registerCrdtRoutes(this.http, { writes: this.writes, maxUpdateBytes: this.config.bodyLimit });
+    const authLimits = new AuthLimits(this.store);
     const outbox = !this.config.smtpUrl && this.config.dev ? new DevOutbox() : null;
     this.mailer = this.config.smtpUrl ? new SmtpMailer(this.config.smtpUrl, this.config.mailFrom) : (outbox ?? new NoMailer());
     const minute = 60_000;
@@ -197,7 +225,7 @@ export class MastServer {
       store: this.store,
       accounts: this.accounts,
       sessions: this.sessions,
-      limits: new AuthLimits(this.store),
+      limits: authLimits,
       mailer: this.mailer,
       hasher: new PasswordHasher(this.config.passwordHashCost),
       options: {
@@ -219,6 +247,21 @@ export class MastServer {
     }));
     registerAuthRoutes(this.http, this.sessions, cookie, { dev: this.config.dev, limitGuest: (ip) => localAuth.limitGuest(ip), profile: (id) => this.accounts.profile(id) });
     registerLocalAuthRoutes(this.http, localAuth, cookie, outbox);
+    registerOAuthRoutes(this.http, {
+      oauth: new OAuthService({ store: this.store, accounts: this.accounts, sessions: this.sessions, signIn: (caller, find) => localAuth.signIn(caller, find), providers: options.providers }),
+      cookie,
+      publicUrl: this.config.publicUrl,
+      rateLimit: this.config.authRateLimit,
+      limits: authLimits,
+    });
+    registerApiKeyRoutes(this.http, { apiKeys, rateLimit: this.config.authRateLimit, limits: authLimits });
+    registerOrgRoutes(this.http, { orgs: new OrgService(this.store, async (id) => {
+        const account = await this.accounts.get(id);
+        return account?.emailVerified ? account.email : null;
+      }), sessions: this.sessions, rateLimit: this.config.authRateLimit, limits: authLimits });
+    const now = options.now ?? Date.now;
+    this.#now = now;
+    const scheduler = { registry: this.#functionRegistry, maxAttempts: this.config.jobMaxAttempts, now, onEnqueued: () => this.jobs.kick() };
     this.functions = new FunctionRunner({
       store: this.store,
       schema: this.schema,
@@ -227,8 +270,24 @@ export class MastServer {
       readLimits: limits,
       limits: { timeoutMs: this.config.fnTimeout, mutationTimeoutMs: this.config.fnMutationTimeout, idleMs: this.config.fnIdle },
       logger: this.logger,
+      jobs: scheduler,
     });
-    this.#functionStreams = registerFunctionRoutes(this.http, { runner: this.functions, registry: this.#functionRegistry, bus: this.bus, keepAliveMs: this.config.wsPingInterval });
+    this.jobs = new JobWorker({
+      store: this.store,
+      runner: this.functions,
+      registry: this.#functionRegistry,
+      scheduler,
+      logger: this.logger,
+      now,
+      pollMs: this.config.jobPoll,
+      // A lease outlives every deadline of the call it covers (an action and the mutation it runs).
+      leaseMs: Math.max(this.config.jobLease, this.config.fnTimeout + this.config.fnMutationTimeout + 1000),
+      concurrency: this.config.jobConcurrency,
+      backoffMs: this.config.jobBackoff,
+    });
+    registerJobRoutes(this.http, { store: this.store, registry: this.#functionRegistry, now, onEnqueued: () => this.jobs.kick() });
+    const fnRateLimit = new FunctionRateLimit(this.#functionRegistry, this.config.fnRateLimit);
+    this.#functionStreams = registerFunctionRoutes(this.http, { runner: this.functions, registry: this.#functionRegistry, bus: this.bus, rateLimit: fnRateLimit, keepAliveMs: this.config.wsPingInterval, maxBufferedBytes: this.config.wsMaxBuffered });
     registerPolicyRoutes(this.http, { schema: this.schema, store: this.store });
     this.live = new LiveEngine({
       store: this.store,
@@ -259,7 +318,8 @@ export class MastServer {
       rooms: this.rooms,
       counters: sent,
       cookie,
-      authenticate: (token) => this.sessions.resolve(token),
+      functions: { runner: this.functions, rateLimit: fnRateLimit },
+      authenticate: (token) => this.authenticator.resolve(token),
       maxPayload: this.config.wsMaxFrame,
       messagesPerSecond: this.config.wsMessageRate,
       maxSocketsPerIp: this.config.wsMaxSocketsPerIp,
@@ -279,9 +339,12 @@ export class MastServer {
   static async create(options: MastServerOptions): Promise<MastServer> {
     const logger =
       options.logger ??
-      pino({ level: options.config.logLevel, redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.adminToken', '*.smtpUrl'], censor: '[redacted]' } });
+      pino({ level: options.config.logLevel, redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.adminToken', '*.smtpUrl', '*.jwtSecret'], censor: '[redacted]' } });
     // Policies compile before anything touches the database: a bad rule changes nothing.
     const schemaRef = new SchemaRef(options.schema);
+    // So does the JWT configuration: a half-done one is refused at start, not on a request.
+    const jwt = jwtOptionsFromConfig(options.config);
+    const providers = (options.oauthProviders ?? oauthProvidersFromEnv(options.config.oauthProviders, process.env)).map(checkProvider);
     const store = options.store ?? (await openStore(options.config.databaseUrl, options.appDir));
     try {
       const plan = await migrateStore(store, options.schema, { allowDestructive: options.config.allowDestructive });
@@ -290,7 +353,7 @@ export class MastServer {
       await store.close();
       throw err;
     }
-    const server = new MastServer({ ...options, store, logger, schemaRef });
+    const server = new MastServer({ ...options, store, logger, schemaRef, jwt, providers });
     try {
       await server.reloadFunctions({ fresh: false });
     } catch (err) {
@@ -319,14 +382,17 @@ export class MastServer {
     if (this.config.wsCompatPort) this.#compatServer = await this.sockets.listenCompat(port + 1, this.config.host);
     this.#pruneTimer = setInterval(() => void this.pruneChangeLog(), PRUNE_INTERVAL_MS);
     this.#pruneTimer.unref();
+    this.jobs.start();
     return port;
   }
 
-  /** Applies change-log retention (and drops expired sessions) now; returns how many entries went. */
+  /** Applies change-log retention (and drops expired sessions and old finished jobs) now; returns how many entries went. */
   async pruneChangeLog(): Promise<number> {
     try {
       await this.store.sessions.pruneExpired(Date.now());
+      await this.store.oauthStates.pruneExpired(Date.now());
       await this.store.write((tx) => tx.auth.pruneAuth(Date.now()));
+      await this.store.jobs.prune(this.#now() - this.config.jobRetention);
       return await this.store.pruneChanges({ maxAgeMs: this.config.changeRetention, maxEntries: this.config.changeMaxEntries });
     } catch (err) {
       this.logger.error({ err }, 'change-log retention failed');
@@ -357,6 +423,7 @@ export class MastServer {
         await this.sockets.close(this.config.shutdownGrace);
         if (this.#compatServer) await new Promise((resolve) => this.#compatServer!.close(resolve));
         await this.http.close();
+        await this.jobs.stop();
         await this.live.stop();
         this.rooms.stop();
       } finally {

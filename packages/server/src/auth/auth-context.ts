@@ -7,6 +7,11 @@ export interface AuthContext {
   readonly isGuest: boolean;
   readonly roles: readonly string[];
   readonly tenantId: string | null;
+  /** The caller's role in the org `tenantId` (owner, admin, member), or null. */
+  readonly orgRole: string | null;
+  /** Set when the request authenticated with an API key: the key's id and scopes. */
+  readonly apiKeyId?: string;
+  readonly apiKeyScopes?: readonly string[];
   /** Hash of the session token the request used, when it used one (for sign-out). */
   readonly sessionHash?: string;
   /** When that session expires (ms since the epoch); long-lived sockets re-check it. */
@@ -14,9 +19,9 @@ export interface AuthContext {
 }
 
 /** The context of a request with no credentials. */
-export const ANONYMOUS: AuthContext = Object.freeze({ userId: null, isAdmin: false, isGuest: false, roles: Object.freeze([]), tenantId: null });
+export const ANONYMOUS: AuthContext = Object.freeze({ userId: null, isAdmin: false, isGuest: false, roles: Object.freeze([]), tenantId: null, orgRole: null });
 /** The context the admin token grants. */
-export const ADMIN: AuthContext = Object.freeze({ userId: '__admin__', isAdmin: true, isGuest: false, roles: Object.freeze(['admin']), tenantId: null });
+export const ADMIN: AuthContext = Object.freeze({ userId: '__admin__', isAdmin: true, isGuest: false, roles: Object.freeze(['admin']), tenantId: null, orgRole: null });
 
 /** SHA-256 of a secret, as stored and compared. */
 export function hashToken(token: string): Buffer {
@@ -47,5 +52,7 @@ export function authToWire(auth: AuthContext): Record<string, unknown> {
     ...(auth.isGuest ? { is_guest: true } : {}),
     roles: auth.roles,
     ...(auth.tenantId !== null ? { tenant_id: auth.tenantId } : {}),
+    ...(auth.orgRole !== null ? { org_role: auth.orgRole } : {}),
+    ...(auth.apiKeyId !== undefined ? { api_key_id: auth.apiKeyId, api_key_scopes: auth.apiKeyScopes ?? [] } : {}),
   };
 }

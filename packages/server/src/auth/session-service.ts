@@ -6,8 +6,10 @@ import { ADMIN, ANONYMOUS, type AuthContext, hashToken, isAdminToken } from './a
 /** Prefix of every session token Mast issues. */
 export const SESSION_TOKEN_PREFIX = 'mast_';
 
-const USER_ID = /^[A-Za-z0-9_\-.:@]{1,128}$/;
-const ROLE = /^[A-Za-z0-9_\-.:]{1,64}$/;
+/** What a user id may look like (session, API key and JWT subjects alike). */
+export const USER_ID = /^[A-Za-z0-9_\-.:@]{1,128}$/;
+/** What a role name may look like. */
+export const ROLE = /^[A-Za-z0-9_\-.:]{1,64}$/;
 
 /** What a new session carries. */
 export interface NewSession {
@@ -90,15 +92,23 @@ export class SessionService {
     const session = await this.#store.sessions.find(tokenHash);
     if (!session) throw new AppError('INVALID_TOKEN', 'The session token is unknown or was revoked');
     if (session.expiresAt <= now) throw new AppError('SESSION_EXPIRED', 'The session has expired; sign in again');
+    // The role is read on every request, so a change of role or a removal takes effect at once.
+    const orgRole = session.tenantId === null ? null : await this.#store.orgs.role(session.tenantId, session.userId);
     return Object.freeze({
       userId: session.userId,
       isAdmin: false,
       isGuest: session.isGuest,
       roles: Object.freeze([...session.roles]),
       tenantId: session.tenantId,
+      orgRole,
       sessionHash: tokenHash,
       expiresAt: session.expiresAt,
     });
+  }
+
+  /** Sets the org a session has selected (null: none); false when the session is gone. */
+  selectTenant(tokenHash: string, tenantId: string | null): Promise<boolean> {
+    return this.#store.sessions.setTenant(tokenHash, tenantId);
   }
 
   /** Ends one session (sign-out). */
@@ -119,6 +129,11 @@ export class SessionService {
   onRevoke(listener: RevokeListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /** Tells listeners that credentials other than a session ended (an API key: its `sessionHash`). */
+  announceRevoked(event: { tokenHash?: string; userId?: string }): void {
+    this.#emit(event);
   }
 
   #emit(event: { tokenHash?: string; userId?: string }): void {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { EntitySchema } from '@mast/schema';
 import type { AccessControl } from '../access/index.js';
 import type { AuthContext } from '../auth/auth-context.js';
+import { canWrite } from '../auth/api-key-service.js';
 import { AppError } from '../errors/index.js';
 import type { ChangeBus } from '../changes/change-bus.js';
 import { mergeUpdate, writeRowDoc } from '../crdt/crdt-writes.js';
@@ -100,6 +101,7 @@ export class WritePath {
     // Op ids are chosen by clients, so they are kept per caller: another user replaying a
     // guessed id gets a fresh write checked against their own rights, not someone's result.
     const opKey = context.opId === undefined ? undefined : `${context.auth.userId ?? ''}\u0000${context.opId}`;
+    if (!canWrite(context.auth)) throw new AppError('INSUFFICIENT_SCOPE', 'This API key is read-only; changing data needs a key with the write scope');
     const access = this.#schema.access;
     const stage = this.#docs?.stage();
     const outcome = await this.#store.write(async (tx) => {

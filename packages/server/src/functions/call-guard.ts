@@ -50,14 +50,20 @@ export class CallGuard implements DbActivity {
     this.#active = true;
   }
 
-  /** Runs `fn` under the limits. */
-  run<T>(fn: () => Promise<T>): Promise<T> {
+  /** Runs `fn` under the limits; `cancel` (the caller went away) ends it like a limit, with FN_CANCELLED. */
+  run<T>(fn: () => Promise<T>, cancel?: AbortSignal): Promise<T> {
     const timers: NodeJS.Timeout[] = [];
+    let onCancel: (() => void) | undefined;
     const limit = new Promise<never>((_resolve, reject) => {
       const fail = (err: AppError): void => {
         this.#controller.abort(err);
         reject(err);
       };
+      if (cancel) {
+        onCancel = () => fail(new AppError('FN_CANCELLED', `The call of "${this.#name}" was cancelled by its caller`));
+        if (cancel.aborted) onCancel();
+        else cancel.addEventListener('abort', onCancel, { once: true });
+      }
       timers.push(setTimeout(() => fail(new AppError('FN_TIMEOUT', `Function "${this.#name}" did not finish within ${this.#limits.timeoutMs} ms`)), this.#limits.timeoutMs));
       const idleLimit = this.#limits.idle;
       if (idleLimit !== undefined) {
@@ -83,11 +89,13 @@ export class CallGuard implements DbActivity {
         );
       }
     });
-    const work = fn();
+    // A call cancelled before it started never runs its handler.
+    const work = cancel?.aborted ? limit : fn();
     // The handler may settle after a limit hit; that outcome is dropped, not left unhandled.
     work.catch(() => undefined);
     return Promise.race([work, limit]).finally(() => {
       for (const timer of timers) clearTimeout(timer);
+      if (onCancel) cancel?.removeEventListener('abort', onCancel);
     });
   }
 }

@@ -1,11 +1,16 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { isFunctionDefinition } from '@mast/functions';
-import type { FunctionLoadError, FunctionSet, RegisteredFunction } from './function-registry.js';
+import { isCronDefinitions, isFunctionDefinition, parseCron, type CronDefinitions } from '@mast/functions';
+import { AppError } from '../errors/index.js';
+import { parseArgs } from './parse-args.js';
+import type { FunctionLoadError, FunctionSet, RegisteredCron, RegisteredFunction } from './function-registry.js';
 
 /** The app folder holding function files. */
 export const FUNCTIONS_DIR = 'functions';
+
+/** The file of the app's cron schedules (`export default crons({...})`); not a function. */
+export const CRONS_FILE = 'crons';
 
 const EXTENSIONS = new Set(['.ts', '.mts', '.js', '.mjs']);
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -46,11 +51,12 @@ export async function loadFunctions(appDir: string, options: { fresh?: boolean }
   try {
     entries = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name).sort();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { functions: new Map(), errors: [] };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { functions: new Map(), crons: new Map(), errors: [] };
     throw err;
   }
   const functions = new Map<string, RegisteredFunction>();
   const errors: FunctionLoadError[] = [];
+  let cronFile: { file: string; definitions: CronDefinitions } | undefined;
   for (const entry of entries) {
     if (!EXTENSIONS.has(extname(entry)) || skipped(entry)) continue;
     const file = join(dir, entry);
@@ -75,11 +81,36 @@ export async function loadFunctions(appDir: string, options: { fresh?: boolean }
       errors.push({ file, ...(line === undefined ? {} : { line }), message: `could not be loaded: ${reason}` });
       continue;
     }
+    if (name === CRONS_FILE && isCronDefinitions(exported)) {
+      cronFile = { file, definitions: exported };
+      continue;
+    }
     if (!isFunctionDefinition(exported)) {
       errors.push({ file, message: 'has no valid default export: export default query({...}), mutation({...}) or action({...})' });
       continue;
     }
     functions.set(name, { name, file, definition: exported });
   }
-  return { functions, errors };
+  const crons = new Map<string, RegisteredCron>();
+  for (const [name, spec] of Object.entries(cronFile?.definitions.schedules ?? {})) {
+    const problem = cronProblem(functions, spec.function, spec.args);
+    const expression = parseCron(spec.schedule);
+    if (problem) errors.push({ file: cronFile!.file, message: `cron "${name}" ${problem}` });
+    else if (expression.next(Date.now()) === null) errors.push({ file: cronFile!.file, message: `cron "${name}" ("${spec.schedule}") never fires` });
+    else crons.set(name, { name, expression, fn: spec.function, args: spec.args ?? {} });
+  }
+  return { functions, crons, errors };
+}
+
+/** Why a cron cannot run `fn` with `args`, or undefined when it can. */
+function cronProblem(functions: ReadonlyMap<string, RegisteredFunction>, fn: string, args: Record<string, unknown> | undefined): string | undefined {
+  const target = functions.get(fn);
+  if (!target) return `runs "${fn}", which is not a loaded function`;
+  if (target.definition.kind === 'query') return `runs "${fn}", a query: crons run mutations and actions`;
+  try {
+    parseArgs(fn, target.definition.args, args ?? {});
+  } catch (err) {
+    return `gives "${fn}" invalid arguments: ${err instanceof AppError ? err.message : String(err)}`;
+  }
+  return undefined;
 }

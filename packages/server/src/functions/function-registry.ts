@@ -1,4 +1,4 @@
-import type { FunctionDefinition, FunctionKind } from '@mast/functions';
+import type { CronExpression, FunctionDefinition, FunctionKind } from '@mast/functions';
 
 /** A function file that could not be served, and why. */
 export interface FunctionLoadError {
@@ -16,15 +16,24 @@ export interface RegisteredFunction {
   readonly definition: FunctionDefinition;
 }
 
+/** A cron schedule of the app (`functions/crons.ts`), checked against the functions it runs. */
+export interface RegisteredCron {
+  readonly name: string;
+  readonly expression: CronExpression;
+  readonly fn: string;
+  readonly args: Record<string, unknown>;
+}
+
 /** What one load of the `functions/` folder produced. */
 export interface FunctionSet {
   readonly functions: ReadonlyMap<string, RegisteredFunction>;
+  readonly crons: ReadonlyMap<string, RegisteredCron>;
   readonly errors: readonly FunctionLoadError[];
 }
 
 /** The functions the server currently serves; a reload swaps the whole set at once. */
 export class FunctionRegistry {
-  #set: FunctionSet = { functions: new Map(), errors: [] };
+  #set: FunctionSet = { functions: new Map(), crons: new Map(), errors: [] };
 
   /** The set in force (calls already running keep the definition they looked up). */
   get current(): FunctionSet {

@@ -6,8 +6,9 @@ import type { FilterLimits } from '../entities/filter-parser.js';
 import type { SchemaRef } from '../entities/schema-ref.js';
 import type { WritePath } from '../entities/write-path.js';
 import { AppError } from '../errors/index.js';
-import type { Store } from '../store/index.js';
+import type { Store, WriteTx } from '../store/index.js';
 import { CallGuard } from './call-guard.js';
+import { CallScheduler, QUERY_SCHEDULER, type JobSink, type SchedulerDeps } from './call-scheduler.js';
 import { MutationDb, QueryDb } from './function-db.js';
 import type { FunctionRegistry } from './function-registry.js';
 import { toJsonResult } from './json-result.js';
@@ -33,6 +34,8 @@ export interface FunctionRunnerDeps {
   readonly readLimits: FilterLimits;
   readonly limits: FunctionLimits;
   readonly logger: Logger;
+  /** How `ctx.scheduler` enqueues jobs. */
+  readonly jobs: SchedulerDeps;
 }
 
 /** Options of one call. */
@@ -43,6 +46,12 @@ export interface CallOptions {
   readonly expect?: FunctionKind;
   /** A query records what it reads here. */
   readonly readSet?: ReadSet;
+  /** Aborted when the caller goes away: the call ends with FN_CANCELLED and `ctx.signal` aborts. */
+  readonly signal?: AbortSignal;
+  /** Receives an action's `ctx.stream.write` chunks (as JSON values); without it they are dropped. */
+  readonly onChunk?: (chunk: unknown) => void;
+  /** A mutation runs this in its transaction after the handler returned; a throw rolls it back. */
+  readonly beforeCommit?: (tx: WriteTx) => Promise<void>;
 }
 
 /**
@@ -90,11 +99,11 @@ export class FunctionRunner {
     try {
       switch (def.kind) {
         case 'query':
-          return await this.#query(name, def as FunctionDefinition<'query'>, args, auth, options.readSet);
+          return await this.#query(name, def as FunctionDefinition<'query'>, args, auth, options);
         case 'mutation':
-          return await this.#mutation(name, def as FunctionDefinition<'mutation'>, args, auth, options.opId);
+          return await this.#mutation(name, def as FunctionDefinition<'mutation'>, args, auth, options);
         case 'action':
-          return await this.#action(name, def as FunctionDefinition<'action'>, args, auth);
+          return await this.#action(name, def as FunctionDefinition<'action'>, args, auth, options);
       }
     } catch (err) {
       throw this.#translate(name, err);
@@ -119,7 +128,7 @@ export class FunctionRunner {
     return json;
   }
 
-  async #query(name: string, def: FunctionDefinition<'query'>, args: Record<string, unknown>, auth: AuthContext, readSet: ReadSet | undefined): Promise<unknown> {
+  async #query(name: string, def: FunctionDefinition<'query'>, args: Record<string, unknown>, auth: AuthContext, options: CallOptions): Promise<unknown> {
     const { limits } = this.#deps;
     let db: QueryDb | undefined;
     const guard = new CallGuard(name, {
@@ -133,17 +142,19 @@ export class FunctionRunner {
           }),
       },
     });
-    db = new QueryDb(this.#deps.store, this.#deps.schema, this.#deps.readLimits, def.unsafeBypassPolicies ? ADMIN : auth, guard, readSet);
-    const ctx: QueryCtx & Record<string, unknown> = { auth: publicAuth(auth), signal: guard.signal, error: ctxError, db, ...noCalls('query') };
+    db = new QueryDb(this.#deps.store, this.#deps.schema, this.#deps.readLimits, def.unsafeBypassPolicies ? ADMIN : auth, guard, options.readSet);
+    const ctx: QueryCtx & Record<string, unknown> = { auth: publicAuth(auth), signal: guard.signal, error: ctxError, db, scheduler: QUERY_SCHEDULER, ...noCalls('query') };
     try {
-      return this.#result(name, def, await guard.run(async () => def.handler(ctx, args)));
+      return this.#result(name, def, await guard.run(async () => def.handler(ctx, args), options.signal));
     } finally {
       await db.close();
     }
   }
 
-  async #mutation(name: string, def: FunctionDefinition<'mutation'>, args: Record<string, unknown>, auth: AuthContext, opId: string | undefined): Promise<unknown> {
+  async #mutation(name: string, def: FunctionDefinition<'mutation'>, args: Record<string, unknown>, auth: AuthContext, options: CallOptions): Promise<unknown> {
     const { writes, schema, readLimits, limits } = this.#deps;
+    const opId = options.opId;
+    let scheduled = false;
     // A bypassing mutation writes as admin but keeps the caller's id: op ids are kept per caller.
     const dbAuth: AuthContext = def.unsafeBypassPolicies ? { ...ADMIN, userId: auth.userId } : auth;
     const context = opId === undefined ? { auth: dbAuth } : { auth: dbAuth, opId };
@@ -161,22 +172,65 @@ export class FunctionRunner {
         },
       });
       const db = new MutationDb(session, schema, readLimits, guard);
-      const ctx: MutationCtx & Record<string, unknown> = { auth: publicAuth(auth), signal: guard.signal, error: ctxError, db, ...noCalls('mutation') };
-      const value = await guard.run(async () => def.handler(ctx, args));
+      // Jobs join the transaction; once the call has ended they can no longer be added to it.
+      const sink: JobSink = {
+        enqueue: async (job) => {
+          if (guard.signal.aborted) throw new AppError('FN_TIMEOUT', `Mutation "${name}" has ended; it cannot schedule "${job.fn}"`);
+          await session.tx.enqueueJob(job);
+          scheduled = true;
+        },
+        cancel: (id, owner) => session.tx.cancelJob(id, owner),
+      };
+      const scheduler = new CallScheduler(this.#deps.jobs, auth, sink, guard);
+      const ctx: MutationCtx & Record<string, unknown> = { auth: publicAuth(auth), signal: guard.signal, error: ctxError, db, scheduler, ...noCalls('mutation') };
+      const value = await guard.run(async () => def.handler(ctx, args), options.signal);
       // Checked inside the transaction: a result the client cannot receive rolls the writes back.
-      return this.#result(name, def, value);
+      const json = this.#result(name, def, value);
+      await options.beforeCommit?.(session.tx);
+      return json;
     });
+    if (scheduled) this.#deps.jobs.onEnqueued?.();
     return result;
   }
 
-  async #action(name: string, def: FunctionDefinition<'action'>, args: Record<string, unknown>, auth: AuthContext): Promise<unknown> {
+  async #action(name: string, def: FunctionDefinition<'action'>, args: Record<string, unknown>, auth: AuthContext, options: CallOptions): Promise<unknown> {
     const guard = new CallGuard(name, { timeoutMs: this.#deps.limits.timeoutMs });
+    const ended = (what: string): AppError => new AppError('FN_TIMEOUT', `Action "${name}" has ended; it cannot ${what}`);
+    let done = false;
     const nested = (kind: 'query' | 'mutation') => async <T>(target: string, targetArgs?: Record<string, unknown>): Promise<T> => {
-      if (guard.signal.aborted) throw new AppError('FN_TIMEOUT', `Action "${name}" has ended; it cannot call "${target}"`);
+      if (guard.signal.aborted) throw ended(`call "${target}"`);
       return (await this.call(target, targetArgs ?? {}, auth, { expect: kind })) as T;
     };
-    const ctx: ActionCtx = { auth: publicAuth(auth), signal: guard.signal, error: ctxError, runQuery: nested('query'), runMutation: nested('mutation') };
-    return this.#result(name, def, await guard.run(async () => def.handler(ctx, args)));
+    const { store, jobs } = this.#deps;
+    const sink: JobSink = {
+      enqueue: async (job) => {
+        if (guard.signal.aborted) throw ended(`schedule "${job.fn}"`);
+        await store.jobs.enqueue(job);
+        jobs.onEnqueued?.();
+      },
+      cancel: (id, owner) => store.jobs.cancel(id, owner, jobs.now()),
+    };
+    const onChunk = options.onChunk;
+    const stream = {
+      write: (chunk: unknown): void => {
+        if (done || guard.signal.aborted || !onChunk) return;
+        onChunk(toJsonResult(name, chunk));
+      },
+    };
+    const ctx: ActionCtx = {
+      auth: publicAuth(auth),
+      signal: guard.signal,
+      error: ctxError,
+      runQuery: nested('query'),
+      runMutation: nested('mutation'),
+      scheduler: new CallScheduler(jobs, auth, sink, guard),
+      stream,
+    };
+    try {
+      return this.#result(name, def, await guard.run(async () => def.handler(ctx, args), options.signal));
+    } finally {
+      done = true;
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authToWire, bearerToken, type AuthContext } from '../auth/auth-context.js';
+import type { Authenticator } from '../auth/authenticator.js';
 import type { IssuedSession, SessionService } from '../auth/session-service.js';
 import { AppError } from '../errors/index.js';
 import { requireAdmin } from './request-context.js';
@@ -30,10 +31,11 @@ export function readCookie(header: string | undefined, name: string): string | n
  * that changes state with only the cookie must come from a trusted origin (or carry no Origin
  * or Referer at all, as server-to-server calls do): that is the CSRF defence.
  */
-export function requestAuthenticator(sessions: SessionService, cookie: CookieOptions): (request: FastifyRequest) => Promise<AuthContext> {
+export function requestAuthenticator(authenticator: Authenticator, cookie: CookieOptions): (request: FastifyRequest) => Promise<AuthContext> {
+  const sessions = authenticator.sessions;
   return async (request) => {
     const bearer = bearerToken(request.headers.authorization);
-    if (bearer !== null) return sessions.resolve(bearer);
+    if (bearer !== null) return authenticator.resolve(bearer);
     const fromCookie = readCookie(request.headers.cookie, cookie.name);
     if (fromCookie === null) return sessions.resolve(null);
     if (!SAFE_METHODS.has(request.method)) {
@@ -123,6 +125,7 @@ export function registerAuthRoutes(
 
   app.delete('/api/auth/session', async (request, reply) => {
     const hash = request.auth.sessionHash;
+    if (request.auth.apiKeyId !== undefined) throw new AppError('API_KEY_AUTH_FORBIDDEN', 'An API key is not signed out; revoke it with DELETE /api/auth/api-keys/:id');
     if (hash === undefined) throw new AppError('AUTH_REQUIRED', 'Sign-out needs a session token');
     await sessions.revoke(hash);
     clearSessionCookie(reply, cookie);

@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ChangeBus } from '../changes/change-bus.js';
 import { AppError, toAppError } from '../errors/index.js';
 import { AuthorError, QueryWatch, type FunctionRegistry, type FunctionRunner } from '../functions/index.js';
+import type { FunctionRateLimit } from './function-rate-limit.js';
 import { queryParam, requireAdmin } from './request-context.js';
 
 /** Services the function routes use. */
@@ -10,8 +11,12 @@ export interface FunctionRouteDeps {
   readonly runner: FunctionRunner;
   readonly registry: FunctionRegistry;
   readonly bus: ChangeBus;
+  /** The per-function call limit. */
+  readonly rateLimit: FunctionRateLimit;
   /** Period of the `: keepalive` comment on watch streams. */
   readonly keepAliveMs: number;
+  /** Unsent bytes a streamed call may hold before it is cancelled as a slow consumer. */
+  readonly maxBufferedBytes: number;
 }
 
 /** The open watch streams, so shutdown can end them. */
@@ -61,6 +66,66 @@ function opIdOf(request: FastifyRequest): string | undefined {
   return value;
 }
 
+/** How a streamed call is framed, from the Accept header; undefined for a plain call. */
+type StreamFormat = 'ndjson' | 'sse';
+
+function streamFormat(accept: string | undefined): StreamFormat | undefined {
+  if (accept === undefined) return undefined;
+  if (/application\/x-ndjson/i.test(accept)) return 'ndjson';
+  if (/text\/event-stream/i.test(accept)) return 'sse';
+  return undefined;
+}
+
+const FRAMES: Record<StreamFormat, { type: string; chunk: (data: unknown) => string; result: (value: unknown) => string; error: (error: unknown) => string }> = {
+  ndjson: {
+    type: 'application/x-ndjson; charset=utf-8',
+    chunk: (data) => `${JSON.stringify({ chunk: data })}\n`,
+    result: (value) => `${JSON.stringify({ result: value })}\n`,
+    error: (error) => `${JSON.stringify({ error })}\n`,
+  },
+  sse: {
+    type: 'text/event-stream; charset=utf-8',
+    chunk: (data) => `data: ${JSON.stringify(data)}\n\n`,
+    result: (value) => `event: result\ndata: ${JSON.stringify(value)}\n\n`,
+    error: (error) => `event: error\ndata: ${JSON.stringify(error)}\n\n`,
+  },
+};
+
+/**
+ * A call whose action streams: each `ctx.stream.write` is sent at once, then the result or the
+ * error. A failure before the first chunk is an ordinary error response. The client going
+ * away, or not reading past `maxBufferedBytes`, cancels the call (its `ctx.signal` aborts).
+ */
+async function streamCall(deps: FunctionRouteDeps, request: FastifyRequest, reply: FastifyReply, name: string, opId: string | undefined, format: StreamFormat): Promise<void> {
+  const frames = FRAMES[format];
+  const headers = Object.fromEntries(Object.entries(reply.getHeaders()).map(([k, v]) => [k, String(v)]));
+  const raw = reply.raw;
+  reply.hijack();
+  const controller = new AbortController();
+  raw.on('close', () => {
+    if (!raw.writableFinished) controller.abort();
+  });
+  const send = (text: string): void => {
+    if (raw.destroyed || raw.writableEnded) return;
+    if (!raw.headersSent) raw.writeHead(200, { ...headers, 'content-type': frames.type, 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
+    raw.write(text);
+    if (raw.writableLength > deps.maxBufferedBytes) {
+      controller.abort();
+      raw.destroy();
+    }
+  };
+  try {
+    const result = await deps.runner.call(name, request.body, request.auth, { ...(opId === undefined ? {} : { opId }), signal: controller.signal, onChunk: (data) => send(frames.chunk(data)) });
+    send(frames.result(result));
+  } catch (err) {
+    const { status, body } = errorBody(err);
+    if (status >= 500) request.log.error({ err }, 'function call failed');
+    if (raw.headersSent) send(frames.error(body.error));
+    else if (!raw.destroyed) raw.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8' }).write(JSON.stringify(body));
+  }
+  if (!raw.writableEnded) raw.end();
+}
+
 /** JSON Schema of a function's arguments, for `GET /api/fn` (null when zod cannot express it). */
 function argsSchema(args: z.ZodType): unknown {
   try {
@@ -82,6 +147,9 @@ export function registerFunctionRoutes(app: FastifyInstance, deps: FunctionRoute
   app.post('/api/fn/:name', async (request, reply) => {
     const { name } = request.params as { name: string };
     const opId = opIdOf(request);
+    deps.rateLimit.hit(name, request.auth, request.ip);
+    const format = streamFormat(request.headers.accept);
+    if (format) return streamCall(deps, request, reply, name, opId, format);
     try {
       const result = await deps.runner.call(name, request.body, request.auth, opId === undefined ? {} : { opId });
       return reply.code(200).type('application/json; charset=utf-8').send(JSON.stringify(result));
@@ -99,6 +167,7 @@ export function registerFunctionRoutes(app: FastifyInstance, deps: FunctionRoute
   app.get('/api/fn/:name/watch', async (request, reply) => {
     const { name } = request.params as { name: string };
     const args = watchArgs(queryParam(request, 'args'));
+    deps.rateLimit.hit(name, request.auth, request.ip);
     const headers = Object.fromEntries(Object.entries(reply.getHeaders()).map(([k, v]) => [k, String(v)]));
     const raw = reply.raw;
     reply.hijack();

@@ -13,9 +13,9 @@ function object(value: unknown, name: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** The caller to explain a decision for: `{user_id, roles?, tenant_id?, is_guest?}`, or null for anonymous. */
+/** The caller to explain a decision for: `{user_id, roles?, tenant_id?, org_role?, is_guest?}`, or null for anonymous. */
 function subject(value: unknown): AuthContext {
-  if (value === null || value === undefined) return { userId: null, isAdmin: false, isGuest: false, roles: [], tenantId: null };
+  if (value === null || value === undefined) return { userId: null, isAdmin: false, isGuest: false, roles: [], tenantId: null, orgRole: null };
   const a = object(value, 'auth');
   const roles = a.roles ?? [];
   if (a.user_id !== null && typeof a.user_id !== 'string') throw new AppError('INVALID_DATA', 'auth.user_id must be a string or null', { fields: ['auth'] });
@@ -26,6 +26,7 @@ function subject(value: unknown): AuthContext {
     isGuest: a.is_guest === true,
     roles,
     tenantId: typeof a.tenant_id === 'string' ? a.tenant_id : null,
+    orgRole: typeof a.org_role === 'string' ? a.org_role : null,
   };
 }
 

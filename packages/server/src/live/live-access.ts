@@ -23,7 +23,7 @@ export interface LiveAccess {
 /** The scope of one identity: always safe, shares only between sockets of the same user. */
 export function identityScope(auth: AuthContext): string {
   if (auth.isAdmin) return 'admin';
-  return auth.userId === null ? 'anon' : `user:${auth.userId}${auth.tenantId === null ? '' : `@${auth.tenantId}`}`;
+  return auth.userId === null ? 'anon' : `user:${auth.userId}${auth.tenantId === null ? '' : `@${auth.tenantId}#${auth.orgRole ?? ''}`}`;
 }
 
 /** Everyone may read everything (no policies yet), so every subscriber shares one scope. */

@@ -24,7 +24,7 @@ class TestSink implements RoomSink {
   }
 }
 
-const user = (userId: string): AuthContext => ({ userId, isAdmin: false, isGuest: false, roles: [], tenantId: null });
+const user = (userId: string): AuthContext => ({ userId, isAdmin: false, isGuest: false, roles: [], tenantId: null, orgRole: null });
 
 function setup(presenceTtlMs = 0): { hub: RoomHub; sink: (id: string) => TestSink } {
   const hub = new RoomHub({ maxRoomsPerSink: 4, maxMembers: 10, maxPresenceBytes: 100, maxMessageBytes: 100, presenceTtlMs, allowGuests: true, seq: () => 7 });

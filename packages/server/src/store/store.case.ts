@@ -1,9 +1,11 @@
 import { afterEach, beforeEach, describe } from 'vitest';
 import { authCases } from './conformance/auth.case.js';
+import { keysOrgsCases } from './conformance/keys-orgs.case.js';
 import { changeLogCases } from './conformance/change-log.case.js';
 import { crudCases } from './conformance/crud.case.js';
 import { crdtCases } from './conformance/crdt.case.js';
 import { filterCases } from './conformance/filter.case.js';
+import { jobCases } from './conformance/jobs.case.js';
 import { migrationCases } from './conformance/migration.case.js';
 import { sessionCases } from './conformance/session.case.js';
 import { transactionCases } from './conformance/transaction.case.js';
@@ -40,6 +42,8 @@ export function storeConformance(name: string, makeStore: MakeStore): void {
     migrationCases(store);
     sessionCases(store);
     authCases(store);
+    keysOrgsCases(store);
     crdtCases(store);
+    jobCases(store);
   });
 }

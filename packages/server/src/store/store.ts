@@ -108,8 +108,102 @@ export interface WriteTx extends ReadTx {
   putCrdt(record: CrdtRecord): Promise<void>;
   /** Removes a row's CRDT document; false when there was none. */
   deleteCrdt(entity: string, rowId: string): Promise<boolean>;
+  /** Enqueues a job in this transaction: it exists if and only if the transaction commits. */
+  enqueueJob(job: NewJob): Promise<void>;
+  /** Cancels a pending job in this transaction (see `JobStore.cancel`). */
+  cancelJob(id: string, owner?: JobOwner): Promise<boolean>;
+  /** Completes a job's running attempt in this transaction (see `JobStore.complete`). */
+  completeJob(id: string, attempt: number, now: number): Promise<boolean>;
   /** Accounts, identities, one-time codes and rate-limit counters, written in this transaction. */
   readonly auth: AuthWrites;
+}
+
+/** Where a job is in its life: waiting (also between retries), leased by a worker, or finished. */
+export type JobStatus = 'pending' | 'running' | 'succeeded' | 'dead' | 'cancelled';
+
+/** Who a job runs as: the identity of the caller that scheduled it, stored with the job. */
+export interface JobIdentity {
+  readonly userId: string | null;
+  readonly isAdmin: boolean;
+  readonly isGuest: boolean;
+  readonly roles: readonly string[];
+  readonly tenantId: string | null;
+  readonly orgRole: string | null;
+  /** The scopes of the API key the caller used, when it used one: the job is held to them too. */
+  readonly apiKeyScopes?: readonly string[];
+}
+
+/** Restricts `cancel` to jobs scheduled by this user id (undefined: any job, for admins). */
+export type JobOwner = string | null | undefined;
+
+/** A job to enqueue. Times are milliseconds since the epoch. */
+export interface NewJob {
+  readonly id: string;
+  /** The function to run (a mutation or an action). */
+  readonly fn: string;
+  readonly args: unknown;
+  readonly identity: JobIdentity;
+  readonly runAt: number;
+  readonly maxAttempts: number;
+  /** The cron schedule that enqueued it, or null. */
+  readonly cron: string | null;
+  readonly createdAt: number;
+}
+
+/** A job as stored. `attempts` counts claims, so it is also the fencing token of a lease. */
+export interface JobRecord extends NewJob {
+  readonly status: JobStatus;
+  readonly attempts: number;
+  /** While running: when the lease expires and another worker may claim the job again. */
+  readonly leaseUntil: number | null;
+  readonly lastError: string | null;
+  readonly updatedAt: number;
+}
+
+/** The persisted state of one cron schedule. */
+export interface CronRecord {
+  readonly name: string;
+  readonly schedule: string;
+  /** When it next fires (ms since the epoch). */
+  readonly nextRunAt: number;
+}
+
+/**
+ * The durable job queue and cron state. Every call is its own transaction, except the `WriteTx`
+ * methods, which join the caller's. A job is claimed with a lease: a worker that crashes
+ * mid-run leaves it `running` until the lease expires, then any worker may claim it again.
+ * Finishing calls name the attempt they claimed, so a worker whose lease was taken over cannot
+ * overwrite the newer attempt's outcome.
+ */
+export interface JobStore {
+  enqueue(job: NewJob): Promise<void>;
+  /** Pending → cancelled; false when the job is not pending or (with `owner`) not that user's. */
+  cancel(id: string, owner?: JobOwner, now?: number): Promise<boolean>;
+  /**
+   * Leases up to `limit` due jobs (pending with `runAt <= now`, or running with an expired
+   * lease), oldest `runAt` first: each becomes running until `now + leaseMs` with one more attempt.
+   */
+  claim(now: number, leaseMs: number, limit: number): Promise<JobRecord[]>;
+  /** Running (attempt `attempt`) → succeeded; false when that attempt no longer holds the job. */
+  complete(id: string, attempt: number, now: number): Promise<boolean>;
+  /** Records a failed attempt: pending again at `retryAt`, or dead when `retryAt` is null. */
+  fail(id: string, attempt: number, error: string, retryAt: number | null, now: number): Promise<boolean>;
+  /** Dead or cancelled → pending now, with its attempts reset; false otherwise. */
+  retry(id: string, now: number): Promise<boolean>;
+  get(id: string): Promise<JobRecord | null>;
+  /** Jobs newest first, optionally of one status. */
+  list(options: { status?: JobStatus; limit: number }): Promise<JobRecord[]>;
+  /** Deletes finished jobs (succeeded, cancelled, dead) last updated before `before`; returns how many went. */
+  prune(before: number): Promise<number>;
+  /** Every stored cron state. */
+  crons(): Promise<CronRecord[]>;
+  /** Stores a cron's next run (creating or replacing it) without enqueueing anything. */
+  setCron(record: CronRecord): Promise<void>;
+  /**
+   * Fires a cron once: when its stored next run is still `expected`, sets it to `next` and
+   * enqueues `job`, in one transaction; false (and nothing written) when another run already did.
+   */
+  fireCron(name: string, expected: number, next: number, job: NewJob): Promise<boolean>;
 }
 
 /** Retention of the change log: entries older than `maxAgeMs` or past `maxEntries` go. */
@@ -150,6 +244,8 @@ export interface SessionStore {
   revoke(tokenHash: string): Promise<boolean>;
   /** Deletes every session of a user; returns how many went. */
   revokeUser(userId: string): Promise<number>;
+  /** Sets the org a session has selected (null: none); false when there is no such session. */
+  setTenant(tokenHash: string, tenantId: string | null): Promise<boolean>;
   /** Deletes sessions that expired before `now`; returns how many went. */
   pruneExpired(now: number): Promise<number>;
 }
@@ -233,11 +329,132 @@ export interface AuthWrites extends AuthReads {
   pruneAuth(now: number): Promise<number>;
 }
 
+/** An API key. The secret is never stored, only its SHA-256 hash. */
+export interface ApiKeyRecord {
+  /** The public part of the key (32 hex characters). */
+  readonly id: string;
+  readonly userId: string;
+  readonly name: string;
+  /** SHA-256 of the secret part, hex. */
+  readonly secretHash: string;
+  readonly scopes: readonly string[];
+  /** Milliseconds since the epoch; null for a key that does not expire. */
+  readonly expiresAt: number | null;
+  readonly createdAt: number;
+  readonly lastUsedAt: number | null;
+}
+
+/** API keys, each call its own transaction. */
+export interface ApiKeyStore {
+  create(key: ApiKeyRecord): Promise<void>;
+  find(id: string): Promise<ApiKeyRecord | null>;
+  /** The keys of one user, newest first. */
+  list(userId: string): Promise<ApiKeyRecord[]>;
+  count(userId: string): Promise<number>;
+  /** Deletes a key of this user; false when the user has no key with that id. */
+  revoke(id: string, userId: string): Promise<boolean>;
+  touch(id: string, now: number): Promise<void>;
+}
+
+/** The roles a member can hold in an org, weakest first. */
+export type OrgRole = 'member' | 'admin' | 'owner';
+
+/** An organisation (a tenant). */
+export interface OrgRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly createdBy: string;
+  readonly createdAt: number;
+}
+
+/** One user's membership of an org. */
+export interface MemberRecord {
+  readonly orgId: string;
+  readonly userId: string;
+  readonly role: OrgRole;
+  readonly createdAt: number;
+}
+
+/** An invitation to join an org; the token is shown once and stored only hashed. */
+export interface InviteRecord {
+  readonly id: string;
+  readonly orgId: string;
+  readonly tokenHash: string;
+  /** Only an account with this (verified, normalised) email may accept; null: anyone with the token. */
+  readonly email: string | null;
+  readonly role: OrgRole;
+  readonly createdBy: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+}
+
+/**
+ * Orgs and their members. Every call is one transaction; removing a membership (or the org)
+ * also clears that org from the sessions that had selected it, so a former member's tenant goes
+ * with the membership.
+ */
+export interface OrgStore {
+  /** Creates an org with its creator as owner. */
+  create(org: OrgRecord): Promise<void>;
+  get(id: string): Promise<OrgRecord | null>;
+  /** The orgs a user belongs to, with the user's role, oldest first. */
+  listForUser(userId: string): Promise<Array<OrgRecord & { role: OrgRole }>>;
+  countForUser(userId: string): Promise<number>;
+  /** Deletes the org, its memberships and invites; false when there was none. */
+  delete(id: string): Promise<boolean>;
+  members(orgId: string): Promise<MemberRecord[]>;
+  countMembers(orgId: string): Promise<number>;
+  /** The user's role in the org, or null when not a member. */
+  role(orgId: string, userId: string): Promise<OrgRole | null>;
+  /** Adds a member or changes their role; LAST_OWNER (nothing changed) if the org would have no owner. */
+  putMember(member: MemberRecord): Promise<void>;
+  /** Removes a member; false when not a member; LAST_OWNER (nothing changed) for the last owner. */
+  removeMember(orgId: string, userId: string): Promise<boolean>;
+  putInvite(invite: InviteRecord): Promise<void>;
+  /** The org's pending invites, oldest first. */
+  invites(orgId: string): Promise<InviteRecord[]>;
+  countInvites(orgId: string): Promise<number>;
+  /** The invite with this token hash, or null. */
+  findInvite(tokenHash: string): Promise<InviteRecord | null>;
+  /** Deletes an invite of the org; false when there was none. */
+  deleteInvite(orgId: string, id: string): Promise<boolean>;
+  /**
+   * Uses an invite once: deletes it and makes `userId` a member with its role (a member already
+   * keeps their role). Null, changing nothing, when the invite is gone or expired.
+   */
+  acceptInvite(tokenHash: string, userId: string, now: number): Promise<MemberRecord | null>;
+}
+
+/** A pending OAuth sign-in, keyed by the hash of its `state`. */
+export interface OAuthStateRecord {
+  readonly stateHash: string;
+  readonly provider: string;
+  /** SHA-256 of the value in the browser's binding cookie, hex. */
+  readonly browserHash: string;
+  readonly codeVerifier: string;
+  readonly nonce: string;
+  readonly callbackUrl: string;
+  readonly errorCallbackUrl: string | null;
+  readonly expiresAt: number;
+}
+
+/** OAuth states: each one is taken (read and deleted) at most once. */
+export interface OAuthStateStore {
+  put(state: OAuthStateRecord): Promise<void>;
+  /** Deletes and returns the state when it exists and has not expired; null otherwise. */
+  take(stateHash: string, now: number): Promise<OAuthStateRecord | null>;
+  pruneExpired(now: number): Promise<number>;
+}
+
 /** A database behind Mast. */
 export interface Store {
   readonly capabilities: StoreCapabilities;
   readonly sessions: SessionStore;
+  readonly apiKeys: ApiKeyStore;
+  readonly orgs: OrgStore;
+  readonly oauthStates: OAuthStateStore;
   readonly crdt: CrdtSnapshotStore;
+  readonly jobs: JobStore;
   /** Binds the store to a schema (after migration); queries validate entity names against it. */
   useSchema(schema: AppSchema): void;
   /** Runs `fn` against a consistent read view. */

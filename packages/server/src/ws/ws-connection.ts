@@ -2,12 +2,14 @@ import { closeCodes, parseClientMessage, PROTOCOL_VERSION, type CloseCodeName, t
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import type { AuthContext } from '../auth/auth-context.js';
+import { AppError } from '../errors/index.js';
 import type { LiveEngine } from '../live/live-engine.js';
 import type { EncodedFrame, LiveSink } from '../live/live-frames.js';
 import type { CrdtHub } from '../crdt/crdt-hub.js';
 import type { RoomHub } from '../live/room-hub.js';
 import type { SendCounters } from '../metrics/metrics.js';
 import { handleCrdtBinary, handleCrdtText } from './ws-crdt.js';
+import { SocketCalls, type SocketFunctions } from './ws-functions.js';
 import { errorReply } from './ws-reply.js';
 import { handleResume } from './ws-resume.js';
 import { handleRoomMessage } from './ws-rooms.js';
@@ -38,6 +40,7 @@ export class LiveConnection implements LiveSink {
   readonly #crdt: CrdtHub | undefined;
   readonly #rooms: RoomHub | undefined;
   readonly #counters: SendCounters | undefined;
+  readonly #calls: SocketCalls | undefined;
   #auth: AuthContext | null = null;
   #pending: Array<RawData | string | Uint8Array> = [];
   #closed = false;
@@ -47,11 +50,12 @@ export class LiveConnection implements LiveSink {
   /** False after a ping until the pong; a socket still false at the next ping is dead. */
   alive = true;
 
-  constructor(id: string, ws: WebSocket, live: LiveEngine, limits: ConnectionLimits, logger: Logger, onClose: (name: CloseCodeName) => void, crdt?: CrdtHub, rooms?: RoomHub, counters?: SendCounters) {
+  constructor(id: string, ws: WebSocket, live: LiveEngine, limits: ConnectionLimits, logger: Logger, onClose: (name: CloseCodeName) => void, crdt?: CrdtHub, rooms?: RoomHub, counters?: SendCounters, functions?: SocketFunctions) {
     this.id = id;
     this.#crdt = crdt;
     this.#rooms = rooms;
     this.#counters = counters;
+    this.#calls = functions && new SocketCalls(functions, this, id, (err) => this.#logger.error({ err, connectionId: this.id }, 'function call failed'));
     this.#ws = ws;
     this.#live = live;
     this.#limits = limits;
@@ -194,6 +198,13 @@ export class LiveConnection implements LiveSink {
           handleUnsubscribe(this.#live, this, message);
           this.sendMessage({ type: 'ack', id: message.id });
           return;
+        case 'fn-call':
+          work = this.#calls ? this.#calls.call(message, auth) : Promise.reject(new AppError('FN_NOT_FOUND', 'This server serves no functions'));
+          break;
+        case 'fn-cancel':
+          if (this.#calls) this.#calls.cancel(message);
+          else this.sendMessage({ type: 'error', id: message.id, code: 'NOT_FOUND', message: 'No call is running on this socket' });
+          return;
       }
     } catch (err) {
       work = Promise.reject(err);
@@ -214,6 +225,7 @@ export class LiveConnection implements LiveSink {
     this.#live.dropSink(this);
     this.#crdt?.dropSink(this);
     this.#rooms?.dropSink(this);
+    this.#calls?.cancelAll();
   }
 }
 

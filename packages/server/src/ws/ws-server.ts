@@ -11,6 +11,7 @@ import { LiveConnection, type ConnectionLimits } from './ws-connection.js';
 import type { CrdtHub } from '../crdt/crdt-hub.js';
 import type { RoomHub } from '../live/room-hub.js';
 import type { SendCounters } from '../metrics/metrics.js';
+import type { SocketFunctions } from './ws-functions.js';
 import { readCookie } from '../http/auth-routes.js';
 import { chooseProtocol, clientAddress, cookieOriginAllowed, handshakeToken } from './ws-auth.js';
 
@@ -29,9 +30,11 @@ export interface SocketServerOptions extends ConnectionLimits {
    * or a trusted origin (close 4003 otherwise); a handshake without Origin is not a browser's.
    */
   readonly cookie?: { readonly name: string; readonly trustedOrigins: readonly string[] };
+  /** Serves `fn-call` and `fn-cancel`; without it calls answer FN_NOT_FOUND. */
+  readonly functions?: SocketFunctions;
   /**
-   * Resolves a handshake's token (null: none). Throws AppError INVALID_TOKEN or SESSION_EXPIRED
-   * for a token it rejects; the socket is then closed with the close code of the same name.
+   * Resolves a handshake's token (null: none). Throws SESSION_EXPIRED (close 4002) or another
+   * 401 AppError (INVALID_TOKEN, INVALID_API_KEY, INVALID_JWT: close 4001) for a token it rejects.
    */
   readonly authenticate: (token: string | null) => Promise<AuthContext>;
   /** Largest frame a client may send, in bytes (above it: close 1009). */
@@ -149,6 +152,7 @@ export class LiveSocketServer {
       this.#options.crdt,
       this.#options.rooms,
       this.#options.counters,
+      this.#options.functions,
     );
     this.#connections.add(connection);
     ws.once('close', () => {
@@ -176,7 +180,7 @@ export class LiveSocketServer {
       (err: unknown) => {
         const error = toAppError(err);
         if (error.code === 'SESSION_EXPIRED') connection.close('SESSION_EXPIRED');
-        else if (error.code === 'INVALID_TOKEN' || error.code === 'UNAUTHORIZED') connection.close('UNAUTHORIZED');
+        else if (error.status === 401) connection.close('UNAUTHORIZED'); // any refused credential: session, API key, JWT
         else {
           this.#options.logger.error({ err }, 'socket authentication failed');
           connection.close('GOING_AWAY');

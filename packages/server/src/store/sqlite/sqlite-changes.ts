@@ -5,6 +5,8 @@ import type { ChangeLogBounds, ChangeRecord, NewChange, OpRecord, RetentionPolic
 import type { Cells, SqliteConnection } from './sqlite-connection.js';
 import { isSqliteError } from './sqlite-connection.js';
 import { AUTH_TABLES } from './sqlite-auth.js';
+import { KEYS_ORGS_TABLES } from './sqlite-keys-orgs.js';
+import { JOBS_TABLES } from './sqlite-jobs.js';
 import { SESSIONS_TABLE } from './sqlite-sessions.js';
 
 /**
@@ -47,6 +49,8 @@ export function ensureInternalTables(conn: SqliteConnection): void {
   conn.exec(INTERNAL_TABLES);
   conn.exec(SESSIONS_TABLE);
   conn.exec(AUTH_TABLES);
+  conn.exec(KEYS_ORGS_TABLES);
+  conn.exec(JOBS_TABLES);
 }
 
 function toChange(cells: Cells): ChangeRecord {

@@ -47,6 +47,11 @@ export function revokeSession(conn: SqliteConnection, tokenHash: string): boolea
   return conn.run('DELETE FROM _mast_sessions WHERE token_hash = ?', [tokenHash]) > 0;
 }
 
+/** Sets the org a session has selected. */
+export function setSessionTenant(conn: SqliteConnection, tokenHash: string, tenantId: string | null): boolean {
+  return conn.run('UPDATE _mast_sessions SET tenant_id = ? WHERE token_hash = ?', [tenantId, tokenHash]) > 0;
+}
+
 /** Deletes all sessions of a user. */
 export function revokeUserSessions(conn: SqliteConnection, userId: string): number {
   return conn.run('DELETE FROM _mast_sessions WHERE user_id = ?', [userId]);

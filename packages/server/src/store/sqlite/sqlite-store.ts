@@ -3,10 +3,14 @@ import { statSync } from 'node:fs';
 import type { AppSchema, MigrationPlan, RecordedSchema } from '@mast/schema';
 import { AppError } from '../../errors/index.js';
 import type {
+  ApiKeyStore,
   ChangeLogBounds,
   ChangeRecord,
   CrdtSnapshotStore,
+  JobStore,
   LiveTables,
+  OAuthStateStore,
+  OrgStore,
   ReadTx,
   RetentionPolicy,
   SessionStore,
@@ -14,10 +18,12 @@ import type {
   StoreCapabilities,
   WriteTx,
 } from '../store.js';
+import * as keysOrgs from './sqlite-keys-orgs.js';
 import * as log from './sqlite-changes.js';
 import { ensureCrdtTable, getCrdt } from './sqlite-crdt.js';
 import { SqliteConnection } from './sqlite-connection.js';
 import { applyMigration } from './sqlite-migrate.js';
+import * as jobs from './sqlite-jobs.js';
 import * as sessions from './sqlite-sessions.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, readPragmas } from './sqlite-pragmas.js';
 import { SqliteReadTx, SqliteWriteTx } from './sqlite-tx.js';
@@ -59,8 +65,54 @@ class SqliteStoreImpl implements SqliteStore {
     create: (session) => this.write(async () => sessions.createSession(this.writer, session)),
     find: (tokenHash) => this.withReadConnection(async (conn) => sessions.findSession(conn, tokenHash)),
     revoke: (tokenHash) => this.write(async () => sessions.revokeSession(this.writer, tokenHash)),
+    setTenant: (tokenHash, tenantId) => this.write(async () => sessions.setSessionTenant(this.writer, tokenHash, tenantId)),
     revokeUser: (userId) => this.write(async () => sessions.revokeUserSessions(this.writer, userId)),
     pruneExpired: (now) => this.write(async () => sessions.pruneExpiredSessions(this.writer, now)),
+  };
+  readonly jobs: JobStore = {
+    enqueue: (job) => this.write(async () => jobs.enqueueJob(this.writer, job)),
+    cancel: (id, owner, now = Date.now()) => this.write(async () => jobs.cancelJob(this.writer, id, owner, now)),
+    claim: (now, leaseMs, limit) => this.write(async () => jobs.claimJobs(this.writer, now, leaseMs, limit)),
+    complete: (id, attempt, now) => this.write(async () => jobs.completeJob(this.writer, id, attempt, now)),
+    fail: (id, attempt, error, retryAt, now) => this.write(async () => jobs.failJob(this.writer, id, attempt, error, retryAt, now)),
+    retry: (id, now) => this.write(async () => jobs.retryJob(this.writer, id, now)),
+    get: (id) => this.withReadConnection(async (conn) => jobs.getJob(conn, id)),
+    list: ({ status, limit }) => this.withReadConnection(async (conn) => jobs.listJobs(conn, status, limit)),
+    prune: (before) => this.write(async () => jobs.pruneJobs(this.writer, before)),
+    crons: () => this.withReadConnection(async (conn) => jobs.listCrons(conn)),
+    setCron: (record) => this.write(async () => jobs.setCron(this.writer, record)),
+    fireCron: (name, expected, next, job) => this.write(async () => jobs.fireCron(this.writer, name, expected, next, job)),
+  };
+  readonly apiKeys: ApiKeyStore = {
+    create: (key) => this.write(async () => keysOrgs.createApiKey(this.writer, key)),
+    find: (id) => this.withReadConnection(async (conn) => keysOrgs.findApiKey(conn, id)),
+    list: (userId) => this.withReadConnection(async (conn) => keysOrgs.listApiKeys(conn, userId)),
+    count: (userId) => this.withReadConnection(async (conn) => keysOrgs.countApiKeys(conn, userId)),
+    revoke: (id, userId) => this.write(async () => keysOrgs.revokeApiKey(this.writer, id, userId)),
+    touch: (id, now) => this.write(async () => keysOrgs.touchApiKey(this.writer, id, now)),
+  };
+  readonly orgs: OrgStore = {
+    create: (org) => this.write(async () => keysOrgs.createOrg(this.writer, org)),
+    get: (id) => this.withReadConnection(async (conn) => keysOrgs.getOrg(conn, id)),
+    listForUser: (userId) => this.withReadConnection(async (conn) => keysOrgs.listOrgsForUser(conn, userId)),
+    countForUser: (userId) => this.withReadConnection(async (conn) => keysOrgs.countOrgsForUser(conn, userId)),
+    delete: (id) => this.write(async () => keysOrgs.deleteOrg(this.writer, id)),
+    members: (orgId) => this.withReadConnection(async (conn) => keysOrgs.listMembers(conn, orgId)),
+    countMembers: (orgId) => this.withReadConnection(async (conn) => keysOrgs.countMembers(conn, orgId)),
+    role: (orgId, userId) => this.withReadConnection(async (conn) => keysOrgs.memberRole(conn, orgId, userId)),
+    putMember: (member) => this.write(async () => keysOrgs.putMember(this.writer, member)),
+    removeMember: (orgId, userId) => this.write(async () => keysOrgs.removeMember(this.writer, orgId, userId)),
+    putInvite: (invite) => this.write(async () => keysOrgs.putInvite(this.writer, invite)),
+    invites: (orgId) => this.withReadConnection(async (conn) => keysOrgs.listInvites(conn, orgId)),
+    countInvites: (orgId) => this.withReadConnection(async (conn) => keysOrgs.countInvites(conn, orgId)),
+    findInvite: (tokenHash) => this.withReadConnection(async (conn) => keysOrgs.findInvite(conn, tokenHash)),
+    deleteInvite: (orgId, id) => this.write(async () => keysOrgs.deleteInvite(this.writer, orgId, id)),
+    acceptInvite: (tokenHash, userId, now) => this.write(async () => keysOrgs.acceptInvite(this.writer, tokenHash, userId, now)),
+  };
+  readonly oauthStates: OAuthStateStore = {
+    put: (state) => this.write(async () => keysOrgs.putOAuthState(this.writer, state)),
+    take: (stateHash, now) => this.write(async () => keysOrgs.takeOAuthState(this.writer, stateHash, now)),
+    pruneExpired: (now) => this.write(async () => keysOrgs.pruneOAuthStates(this.writer, now)),
   };
   readonly crdt: CrdtSnapshotStore = {
     get: (entity, rowId) => this.withReadConnection(async (conn) => getCrdt(conn, entity, rowId)),

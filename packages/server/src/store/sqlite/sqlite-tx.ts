@@ -5,10 +5,11 @@ import { compileFilter, compileFind } from '../sql/compile-filter.js';
 import { decodeRow, encodeFields } from '../sql/row-codec.js';
 import { SqlParams } from '../sql/sql-dialect.js';
 import { uniqueViolation } from '../sql/unique-violation.js';
-import type { AuthReads, AuthWrites, ChangeRecord, CrdtRecord, NewChange, OpRecord, ReadTx, Row, WriteTx } from '../store.js';
+import type { AuthReads, AuthWrites, ChangeRecord, CrdtRecord, JobOwner, NewChange, NewJob, OpRecord, ReadTx, Row, WriteTx } from '../store.js';
 import { SqliteAuth } from './sqlite-auth.js';
 import * as log from './sqlite-changes.js';
 import * as crdt from './sqlite-crdt.js';
+import * as jobs from './sqlite-jobs.js';
 import { isSqliteError, type Cells, type SqliteConnection } from './sqlite-connection.js';
 import { sqliteDialect as dialect } from './sqlite-dialect.js';
 
@@ -153,6 +154,21 @@ export class SqliteWriteTx extends SqliteReadTx implements WriteTx {
   async deleteCrdt(entity: string, rowId: string): Promise<boolean> {
     this.checkOpen();
     return crdt.deleteCrdt(this.conn, entity, rowId);
+  }
+
+  async enqueueJob(job: NewJob): Promise<void> {
+    this.checkOpen();
+    jobs.enqueueJob(this.conn, job);
+  }
+
+  async cancelJob(id: string, owner?: JobOwner): Promise<boolean> {
+    this.checkOpen();
+    return jobs.cancelJob(this.conn, id, owner, Date.now());
+  }
+
+  async completeJob(id: string, attempt: number, now: number): Promise<boolean> {
+    this.checkOpen();
+    return jobs.completeJob(this.conn, id, attempt, now);
   }
 
   /**
