@@ -23,6 +23,13 @@ const manifest: Manifest = {
         { name: 'tags', type: 'json', optional: true, unique: false, crdt: 'list' },
         { name: 'order', type: 'json', optional: true, unique: false, crdt: 'movable-list' },
         { name: 'outline', type: 'json', optional: true, unique: false, crdt: 'tree' },
+        { name: 'notes', type: 'richtext', optional: true, unique: false },
+        { name: 'owner', type: 'string', optional: true, unique: false },
+        { name: 'score', type: 'float', optional: true, unique: false },
+        { name: 'rank', type: 'int', optional: true, unique: false },
+        { name: 'done', type: 'bool', optional: true, unique: false },
+        { name: 'due', type: 'datetime', optional: true, unique: false },
+        { name: 'parent', type: 'id(Board)', optional: true, unique: false },
       ],
       indexes: [],
     },
@@ -81,10 +88,11 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-it('every container kind round-trips through REST, the socket and a restart', async () => {
-  expect((await call('POST', '/api/entities/Board', { id: 'b1', title: 'Plan', likes: 1, tags: ['a'], order: ['x', 'y'], outline: null })).status).toBe(201);
+it('every container kind and LWW scalar round-trips through REST, the socket and a restart', async () => {
+  const scalars = { notes: 'rich', owner: 'ann', score: 1.5, rank: 3, done: false, due: '2026-01-02T03:04:05.000Z', parent: null };
+  expect((await call('POST', '/api/entities/Board', { id: 'b1', title: 'Plan', likes: 1, tags: ['a'], order: ['x', 'y'], outline: null, ...scalars })).status).toBe(201);
   const client = await subscriber();
-  expect(projected(client.doc)).toEqual({ id: 'b1', title: 'Plan', likes: 1, tags: ['a'], order: ['x', 'y'], outline: null });
+  expect(projected(client.doc)).toEqual({ id: 'b1', title: 'Plan', likes: 1, tags: ['a'], order: ['x', 'y'], outline: null, ...scalars });
 
   // Edits made with Loro on the client, pushed as one binary frame.
   const from = client.doc.oplogVersion();
@@ -94,17 +102,26 @@ it('every container kind round-trips through REST, the socket and a restart', as
   client.doc.getMovableList('order').move(0, 1);
   client.doc.getMap('row').delete('outline');
   client.doc.getTree('outline').createNode().data.set('label', 'root');
+  client.doc.getText('notes').insert(0, 'very ');
+  const row = client.doc.getMap('row');
+  row.set('owner', 'bo');
+  row.set('score', 2.25);
+  row.set('rank', 4);
+  row.set('done', true);
+  row.set('due', '2026-02-03T04:05:06.000Z');
+  row.set('parent', 'b0');
   client.doc.commit();
   client.ws.send(encodeCrdtFrame(0x11, 'Board', 'b1', client.doc.export({ mode: 'update', from })));
-  const want = { id: 'b1', title: 'Plan B', likes: 3, tags: ['a', 'b'], order: ['y', 'x'] };
+  const want = { id: 'b1', title: 'Plan B', likes: 3, tags: ['a', 'b'], order: ['y', 'x'], notes: 'very rich', owner: 'bo', score: 2.25, rank: 4, done: true, due: '2026-02-03T04:05:06.000Z', parent: 'b0' };
   for (let i = 0; i < 200 && (await call('GET', '/api/entities/Board/b1')).json.likes !== 3; i++) await new Promise((r) => setTimeout(r, 10));
-  const row = (await call('GET', '/api/entities/Board/b1')).json;
-  expect(row).toMatchObject(want);
-  expect(row.outline).toMatchObject([{ meta: { label: 'root' } }]);
+  const merged = (await call('GET', '/api/entities/Board/b1')).json;
+  expect(merged).toMatchObject(want);
+  expect(merged.outline).toMatchObject([{ meta: { label: 'root' } }]);
 
   // JSON writes reach the client as 0x11 updates to the same containers.
-  expect((await call('PATCH', '/api/entities/Board/b1', { likes: 10, tags: ['z'], title: 'Plan C' })).status).toBe(200);
-  await client.until(() => client.doc.getCounter('likes').value === 10);
+  expect((await call('PATCH', '/api/entities/Board/b1', { likes: 10, tags: ['z'], title: 'Plan C', notes: 'very rich text', score: 0.5, rank: 7, done: false, due: '2027-01-01T00:00:00.000Z', owner: null })).status).toBe(200);
+  await client.until(() => client.doc.getCounter('likes').value === 10 && client.doc.getMap('row').get('rank') === 7);
+  expect(projected(client.doc)).toMatchObject({ notes: 'very rich text', score: 0.5, rank: 7, done: false, due: '2027-01-01T00:00:00.000Z', owner: null, parent: 'b0' });
   expect(projected(client.doc)).toEqual((await call('GET', '/api/entities/Board/b1')).json);
   expect(client.frames.slice(1).every((type) => type === 0x11)).toBe(true);
   client.ws.close();

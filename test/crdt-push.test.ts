@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoroDoc } from 'loro-crdt';
 import type { Manifest } from '@mast/schema';
 import { projectDoc } from '@mast/server';
+import { CrdtClient } from './helpers/crdt-client.js';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
 
 const ADMIN = 'admin-token-for-crdt-push';
@@ -170,5 +171,31 @@ describe('POST /api/crdt/<entity>/<id>', () => {
     expect((res.json as { error: { code: string } }).error.code).toBe(c.code);
     expect(await state('n1')).toEqual(before);
     await expectConsistent('n1');
+  });
+
+  it('a row id over 65,535 bytes never reaches the route: 431, nothing changed, the server still serves', async () => {
+    const before = await state('n1');
+    const update = await edit('n1', (d) => d.getText('body').insert(0, 'x'));
+    const res = await fetch(`${t.url}/api/crdt/Note/${'x'.repeat(70_000)}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', ...as(alice) }, body: update });
+    expect(res.status).toBe(431);
+    expect(await state('n1')).toEqual(before);
+    expect((await pushRaw('/api/crdt/Note/n1', update, alice)).status).toBe(200);
+  });
+});
+
+describe('pushes over the socket', () => {
+  it('an update from a caller who may read the row but not write it: POLICY_DENIED naming the row, the document and row unchanged', async () => {
+    const before = await state('n1');
+    const socket = await CrdtClient.connect(`${t.url.replace('http:', 'ws:')}/ws`, bob);
+    try {
+      socket.send({ type: 'crdt-subscribe', entity: 'Note', rowId: 'n1' });
+      await socket.frame(0);
+      socket.type('n1', (d) => d.getText('body').insert(0, 'bob was here '));
+      expect(await socket.error()).toMatchObject({ code: 'POLICY_DENIED', entity: 'Note', rowId: 'n1' });
+      expect(await state('n1')).toEqual(before);
+      await expectConsistent('n1');
+    } finally {
+      socket.ws.close();
+    }
   });
 });

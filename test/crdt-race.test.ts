@@ -34,8 +34,8 @@ it('a cache reload that read the sidecar before a commit never puts the older do
     entities: [{ name: 'Note', fields: [{ name: 'body', type: 'richtext', optional: true, unique: false }], indexes: [] }],
     policies: [],
   });
-  const config = loadConfig({}, { port: 0, logLevel: 'silent', databaseUrl: join(dir, 'db.sqlite') });
-  const server = await MastServer.create({ appDir: dir, schema, config, store, crdtCache: { maxDocs: 1, maxBytes: 1 << 24 } });
+  const config = loadConfig({}, { port: 0, logLevel: 'silent', databaseUrl: join(dir, 'db.sqlite'), crdtCacheDocs: 1, crdtCacheBytes: 1 << 24 });
+  const server = await MastServer.create({ appDir: dir, schema, config, store });
   try {
     const write = (id: string, body: string) => server.writes.apply([{ op: 'update', entity: 'Note', id, data: { body } }], { auth: ADMIN });
     await server.writes.apply([{ op: 'insert', entity: 'Note', data: { id: 'a', body: '' } }, { op: 'insert', entity: 'Note', data: { id: 'b', body: '' } }], { auth: ADMIN });

@@ -6,6 +6,9 @@ import { pino } from 'pino';
 import { LoroDoc } from 'loro-crdt';
 import { compileManifest, type Manifest } from '@mast/schema';
 import { MastServer, loadConfig, projectDoc } from '@mast/server';
+import { CrdtClient } from './helpers/crdt-client.js';
+
+const ADMIN = 'admin-token-for-crdt-rows';
 
 const manifest: Manifest = {
   manifest_version: 1,
@@ -49,13 +52,14 @@ async function start(options: { maxDocs?: number; maxBytes?: number; dir?: strin
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'mast-crdt-'));
   const logs: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'error' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
-  const config = loadConfig({}, { port: 0, host: '127.0.0.1', logLevel: 'silent', databaseUrl: join(dir, 'db.sqlite') });
+  // The cache budgets come in as environment variables, as an operator sets them.
+  const env = { MAST_CRDT_CACHE_DOCS: String(options.maxDocs ?? 100), MAST_CRDT_CACHE_BYTES: String(options.maxBytes ?? 1 << 24) };
+  const config = loadConfig(env, { port: 0, host: '127.0.0.1', logLevel: 'silent', databaseUrl: join(dir, 'db.sqlite'), adminToken: ADMIN });
   const server = await MastServer.create({
     appDir: dir,
     schema: compileManifest(manifest),
     config,
     logger,
-    crdtCache: { maxDocs: options.maxDocs ?? 100, maxBytes: options.maxBytes ?? 1 << 24 },
   });
   const url = `http://127.0.0.1:${await server.listen()}`;
   const started: Started = {
@@ -160,10 +164,10 @@ describe('CRDT rows through the JSON write paths', () => {
   });
 
   it('keeps the cache under its byte budget and reloads what it evicted', async () => {
-    const s = await start({ maxBytes: 12_000 });
+    const s = await start({ maxBytes: 60_000 });
     for (let i = 0; i < 8; i++) await s.call('POST', '/api/entities/Doc', { id: `d${i}`, title: `t${i}`, body: 'x'.repeat(200 + i) });
     const stats = s.server.docs.cacheStats();
-    expect(stats.bytes).toBeLessThanOrEqual(12_000);
+    expect(stats.bytes).toBeLessThanOrEqual(60_000);
     expect(stats.entries).toBeLessThan(8);
     expect(stats.evictions).toBeGreaterThan(0);
     for (let i = 0; i < 8; i++) expect((await rowAndDoc(s, `d${i}`)).projected.body).toBe('x'.repeat(200 + i));
@@ -180,6 +184,24 @@ describe('CRDT rows through the JSON write paths', () => {
     expect(res.status).toBe(500);
     expect(res.json.error.code).toBe('CRDT_CORRUPT');
     expect(s.logs.some((l) => l['msg'] === 'stored CRDT document cannot be decoded' && l['rowId'] === 'd1')).toBe(true);
+    expect((await s.call('GET', '/api/entities/Doc/d1')).json.body).toBe('text');
+    // A push and a subscribe to the row get the same error; the stored bytes stay as they are.
+    const client = new LoroDoc();
+    client.getText('body').insert(0, 'x');
+    client.commit();
+    const push = await fetch(`${s.url}/api/crdt/Doc/d1`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ update: Buffer.from(client.export({ mode: 'update' })).toString('hex') }) });
+    expect(push.status).toBe(500);
+    expect(((await push.json()) as { error: { code: string } }).error.code).toBe('CRDT_CORRUPT');
+    const socket = await CrdtClient.connect(`${s.url.replace('http:', 'ws:')}/ws`, ADMIN, 'Doc');
+    socket.send({ type: 'crdt-subscribe', id: 's1', entity: 'Doc', rowId: 'd1' });
+    expect(await socket.error()).toMatchObject({ id: 's1', code: 'CRDT_CORRUPT', entity: 'Doc', rowId: 'd1' });
+    // Other rows are served as before, on the same socket.
+    await s.call('POST', '/api/entities/Doc', { id: 'd2', title: 'b', body: 'fine' });
+    socket.send({ type: 'crdt-subscribe', entity: 'Doc', rowId: 'd2' });
+    await socket.frame(0);
+    expect(socket.text('d2')).toBe('fine');
+    socket.ws.close();
+    expect(Buffer.from((await s.server.store.crdt.get('Doc', 'd1'))!.snapshot)).toEqual(Buffer.from(bad));
     expect((await s.call('GET', '/api/entities/Doc/d1')).json.body).toBe('text');
     await s.server.store.write((tx) => tx.deleteCrdt('Doc', 'd1'));
     expect((await s.call('PATCH', '/api/entities/Doc/d1', { body: 'more text' })).status).toBe(200);

@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import { LoroDoc } from 'loro-crdt';
-import { decodeCrdtFrame, encodeCrdtFrame } from '@mast/protocol';
+import { encodeCrdtFrame } from '@mast/protocol';
 import { compileManifest, type Manifest } from '@mast/schema';
 import { MastServer, loadConfig, projectDoc } from '@mast/server';
+import { CrdtClient } from './helpers/crdt-client.js';
 
 const ADMIN = 'admin-token-for-crdt-sync';
 const OWNER = 'auth.userId == data.ownerId';
@@ -36,93 +36,6 @@ const manifest: Manifest = {
   ],
 };
 
-interface Frame {
-  type: number;
-  entity: string;
-  rowId: string;
-  size: number;
-}
-
-/** A socket client that keeps one Loro document per subscribed row, as Pylon's client does. */
-class CrdtClient {
-  readonly frames: Frame[] = [];
-  readonly messages: Array<Record<string, any>> = [];
-  readonly docs = new Map<string, LoroDoc>();
-  readonly closed: Promise<number>;
-  #wake: Array<() => void> = [];
-
-  private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data, isBinary) => {
-      const bytes = new Uint8Array(data as Buffer);
-      if (isBinary) {
-        const decoded = decodeCrdtFrame(bytes);
-        if (!decoded.ok) throw new Error(`server sent a bad frame: ${decoded.error}`);
-        const { type, entity, rowId, payload } = decoded.frame;
-        this.doc(rowId).import(payload);
-        this.frames.push({ type, entity, rowId, size: bytes.length });
-      } else {
-        this.messages.push(JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, any>);
-      }
-      for (const wake of this.#wake.splice(0)) wake();
-    });
-    this.closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
-  }
-
-  static async connect(url: string, token: string | null): Promise<CrdtClient> {
-    const ws = new WebSocket(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
-    const client = new CrdtClient(ws);
-    await client.waitFor(() => client.messages.find((m) => m['type'] === 'hello'));
-    return client;
-  }
-
-  doc(rowId: string): LoroDoc {
-    let doc = this.docs.get(rowId);
-    if (!doc) this.docs.set(rowId, (doc = new LoroDoc()));
-    return doc;
-  }
-
-  send(message: Record<string, unknown>): void {
-    this.ws.send(JSON.stringify(message));
-  }
-
-  /** Types into the row's text locally and pushes the change as a binary `0x11` frame. */
-  type(rowId: string, edit: (doc: LoroDoc) => void, send = true): Uint8Array {
-    const doc = this.doc(rowId);
-    const from = doc.oplogVersion();
-    edit(doc);
-    doc.commit();
-    const update = doc.export({ mode: 'update', from });
-    if (send) this.ws.send(encodeCrdtFrame(0x11, 'Note', rowId, update));
-    return update;
-  }
-
-  async waitFor<T>(find: () => T | undefined, timeoutMs = 5000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = find();
-      if (found !== undefined) return found;
-      if (Date.now() > deadline) throw new Error('timed out waiting for a frame');
-      await new Promise<void>((resolve) => {
-        this.#wake.push(resolve);
-        setTimeout(resolve, 50);
-      });
-    }
-  }
-
-  /** Waits for the `n`-th frame (0-based). */
-  frame(n: number): Promise<Frame> {
-    return this.waitFor(() => this.frames[n]);
-  }
-
-  error(where: (m: Record<string, any>) => boolean = () => true): Promise<Record<string, any>> {
-    return this.waitFor(() => this.messages.find((m) => m['type'] === 'error' && where(m)));
-  }
-
-  text(rowId: string): string {
-    return this.doc(rowId).getText('body').toString();
-  }
-}
-
 interface Started {
   server: MastServer;
   ws: string;
@@ -137,8 +50,8 @@ afterEach(async () => {
 
 async function start(maxDocs = 100): Promise<Started> {
   const dir = mkdtempSync(join(tmpdir(), 'mast-crdt-sync-'));
-  const config = loadConfig({}, { port: 0, host: '127.0.0.1', logLevel: 'silent', databaseUrl: join(dir, 'db.sqlite'), adminToken: ADMIN, wsMaxFrame: MAX_FRAME });
-  const server = await MastServer.create({ appDir: dir, schema: compileManifest(manifest), config, crdtCache: { maxDocs, maxBytes: 1 << 24 } });
+  const config = loadConfig({}, { port: 0, host: '127.0.0.1', logLevel: 'silent', databaseUrl: join(dir, 'db.sqlite'), adminToken: ADMIN, wsMaxFrame: MAX_FRAME, crdtCacheDocs: maxDocs, crdtCacheBytes: 1 << 24 });
+  const server = await MastServer.create({ appDir: dir, schema: compileManifest(manifest), config });
   const port = await server.listen();
   cleanups.push(async () => {
     await server.close();
@@ -232,7 +145,9 @@ describe('CRDT sync over the socket', () => {
     const back = await connect(s, bob);
     back.docs.set('n1', offline);
     back.send({ type: 'crdt-subscribe', entity: 'Note', rowId: 'n1', vv: Buffer.from(offlineFrom.encode()).toString('hex') });
-    expect((await back.frame(0)).type).toBe(0x11);
+    const missed = await back.frame(0);
+    expect(missed.type).toBe(0x11);
+    expect(missed.size).toBeLessThan((await s.server.store.crdt.get('Note', 'n1'))!.snapshot.length);
     back.ws.send(encodeCrdtFrame(0x11, 'Note', 'n1', offline.export({ mode: 'update', from: offlineFrom })));
     const expected = 'A:!hello world:B one two';
     await a.waitFor(() => (a.text('n1') === expected ? true : undefined));
@@ -272,7 +187,14 @@ describe('CRDT sync over the socket', () => {
     a.send({ type: 'crdt-subscribe', entity: 'Note', rowId: 'n1', vv: Buffer.from(ahead.oplogVersion().encode()).toString('hex') });
     expect((await a.frame(1)).type).toBe(0x10);
     a.send({ type: 'crdt-resync', id: 'r1', entity: 'Note', rowId: 'n1' });
-    expect((await a.frame(2)).type).toBe(0x10);
+    const fresh = await a.frame(2);
+    expect(fresh.type).toBe(0x10);
+    // After the resync the client converges and gets deltas again.
+    await s.call('PATCH', '/api/entities/Note/n1', alice, { body: 'hello again world' });
+    const next = await a.frame(3);
+    expect(next.type).toBe(0x11);
+    expect(next.size).toBeLessThan(fresh.size);
+    expect(a.text('n1')).toBe('hello again world');
     a.send({ type: 'crdt-resync', id: 'r2', entity: 'Note', rowId: 'private-not-subscribed' });
     expect(await a.error((m) => m['id'] === 'r2')).toMatchObject({ code: 'UNKNOWN_SUBSCRIPTION' });
   });
@@ -289,7 +211,49 @@ describe('CRDT sync over the socket', () => {
     await s.call('PATCH', '/api/entities/Note/n1', alice, { title: 'renamed' });
     await a.waitFor(() => (a.doc('n1').getMap('row').get('title') === 'renamed' ? true : undefined));
     expect(a.text('n1')).toBe('>hello world');
+    // Reloaded from the sidecar, the document still sends deltas, not snapshots.
+    expect(a.frames.slice(1).map((f) => f.type)).toEqual([0x11]);
+    expect(a.frames[1]!.size).toBeLessThan(a.frames[0]!.size);
     expect(await expectConsistent(s, 'n1')).toMatchObject({ title: 'renamed', body: '>hello world' });
+  });
+
+  it('never loses an update to eviction: two clients and REST writes on rows that leave the cache at every step converge, also after a restart', async () => {
+    const { s, alice, bob } = await setup(1);
+    const ids = ['e0', 'e1', 'e2'];
+    for (const id of ids) expect((await s.call('POST', '/api/entities/Note', alice, { id, title: 't', body: '|', ownerId: 'alice', shared: true })).status).toBe(201);
+    const a = await connect(s, alice);
+    const b = await connect(s, bob);
+    for (const c of [a, b]) for (const id of ids) c.send({ type: 'crdt-subscribe', entity: 'Note', rowId: id });
+    for (const c of [a, b]) await c.waitFor(() => (c.frames.length >= ids.length ? true : undefined));
+    const tokens: string[] = [];
+    const evictionsBefore = s.server.docs.cacheStats().evictions;
+    for (let round = 0; round < 6; round++) {
+      for (const id of ids) {
+        // Both type at once, each on its own copy, before seeing the other's edit.
+        a.type(id, (d) => d.getText('body').insert(0, `<a${round}>`));
+        b.type(id, (d) => d.getText('body').insert(d.getText('body').length, `<b${round}>`));
+        tokens.push(`${id}<a${round}>`, `${id}<b${round}>`);
+        if (round % 2 === 0) expect((await s.call('PATCH', `/api/entities/Note/${id}`, alice, { title: `t${round}` })).status).toBe(200);
+      }
+    }
+    expect(s.server.docs.cacheStats().evictions - evictionsBefore).toBeGreaterThan(ids.length);
+    const complete = (text: string, id: string): boolean => tokens.filter((t) => t.startsWith(id)).every((t) => text.split(t.slice(id.length)).length === 2);
+    const finals: Record<string, Record<string, unknown>> = {};
+    for (const id of ids) {
+      await a.waitFor(() => (complete(a.text(id), id) && a.text(id) === b.text(id) ? true : undefined), 15_000);
+      for (let i = 0; i < 300 && (await rowOf(s, id))['body'] !== a.text(id); i++) await new Promise((r) => setTimeout(r, 20));
+      finals[id] = await expectConsistent(s, id);
+      expect(finals[id]).toMatchObject({ body: a.text(id), title: 't4' });
+    }
+    // A new server on the same database file: every document reloads with every update.
+    await s.server.close();
+    const again = await MastServer.create({ appDir: dirname(s.server.config.databaseUrl!), schema: compileManifest(manifest), config: s.server.config });
+    cleanups.push(() => again.close());
+    for (const id of ids) {
+      const doc = await again.docs.read('Note', id);
+      expect({ id, ...projectDoc(doc!, again.schema.entity('Note')) }).toEqual(finals[id]);
+      expect(complete(doc!.getText('body').toString(), id)).toBe(true);
+    }
   });
 
   it('drops the subscription of a client who can no longer read the row, and of a deleted row', async () => {
@@ -339,11 +303,12 @@ describe('CRDT sync over the socket', () => {
 
     it('a frame over the size limit closes the socket with 1009 and changes nothing', async () => {
       const { s, alice } = await setup();
-      const before = await rowOf(s, 'n1');
+      const before = { row: await rowOf(s, 'n1'), snapshot: (await s.server.store.crdt.get('Note', 'n1'))!.snapshot };
       const client = await connect(s, alice);
       client.ws.send(encodeCrdtFrame(0x11, 'Note', 'n1', new Uint8Array(MAX_FRAME + 1)));
       expect(await client.closed).toBe(1009);
-      expect(await rowOf(s, 'n1')).toEqual(before);
+      expect(await rowOf(s, 'n1')).toEqual(before.row);
+      expect((await s.server.store.crdt.get('Note', 'n1'))!.snapshot).toEqual(before.snapshot);
     });
   });
 });

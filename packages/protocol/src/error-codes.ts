@@ -78,6 +78,7 @@ export const errorCatalogue = {
   ALREADY_IN_ROOM: { status: 409, message: 'This socket has already joined the room', origin: 'mast' },
   JOB_STATE_CONFLICT: { status: 409, message: 'The job is not in a state that allows this', origin: 'mast' },
   CRDT_MISSING_DEPENDENCIES: { status: 409, message: 'The update depends on changes the server does not have; send them first', origin: 'mast' },
+  CRDT_UNRELATED_HISTORY: { status: 409, message: "The update was made on a document created apart from the row's; load the row's document and redo the edits on it", origin: 'mast' },
   LAST_OWNER: { status: 409, message: 'An org must keep at least one owner', origin: 'mast' },
   LIMIT_REACHED: { status: 409, message: 'A limit on how many of these you may hold is reached', origin: 'mast' },
   RESYNC_REQUIRED: { status: 410, message: 'The cursor is outside the change log; re-sync', origin: 'pylon' },

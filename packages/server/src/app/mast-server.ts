@@ -65,8 +65,6 @@ export interface MastServerOptions {
   readonly liveAccess?: LiveAccess;
   /** Sign-in providers (default: MAST_OAUTH_PROVIDERS and its MAST_OAUTH_<NAME>_* variables). */
   readonly oauthProviders?: readonly OAuthProviderConfig[];
-  /** Budgets of the CRDT document cache (default: 10,000 documents, 256 MiB of estimated document memory). */
-  readonly crdtCache?: { readonly maxDocs: number; readonly maxBytes: number };
   /**
    * Who may join which room, checked after the built-in rule (signed-in users, guests when
    * `roomAllowGuests`, never anonymous sockets; the admin token always). Default: anyone the
@@ -153,8 +151,8 @@ export class MastServer {
     this.schema = options.schemaRef;
     this.bus = new ChangeBus((err) => this.logger.error({ err }, 'change listener failed'));
     this.docs = new RowDocs(this.store, {
-      maxDocs: options.crdtCache?.maxDocs ?? 10_000,
-      maxBytes: options.crdtCache?.maxBytes ?? 256 * 1024 * 1024,
+      maxDocs: this.config.crdtCacheDocs,
+      maxBytes: this.config.crdtCacheBytes,
       onCorrupt: (err, where) => this.logger.error({ err, ...where }, 'stored CRDT document cannot be decoded'),
     });
     this.writes = new WritePath(this.store, this.schema, this.bus, this.docs);

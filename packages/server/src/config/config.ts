@@ -40,6 +40,8 @@ export interface MastConfig {
   wsMaxBuffered: number;
   wsPingInterval: number;
   liveMaxSubscriptions: number;
+  crdtCacheDocs: number;
+  crdtCacheBytes: number;
   roomMaxPerSocket: number;
   roomMaxMembers: number;
   roomMaxPresence: number;

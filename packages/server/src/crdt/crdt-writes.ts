@@ -1,3 +1,4 @@
+import { decodeImportBlobMeta, type LoroDoc, type VersionVector } from 'loro-crdt';
 import type { EntitySchema } from '@mast/schema';
 import type { AccessControl } from '../access/index.js';
 import type { AuthContext } from '../auth/auth-context.js';
@@ -89,6 +90,9 @@ export async function mergeUpdate(
     if (pending) {
       throw new AppError('CRDT_MISSING_DEPENDENCIES', `The update for ${entity.name} "${rowId}" depends on changes the server does not have; send them first or re-sync`);
     }
+    if (startsAnotherHistory(doc, version, update)) {
+      throw new AppError('CRDT_UNRELATED_HISTORY', `The update for ${entity.name} "${rowId}" was made on a document created apart from the row's (its first change builds on nothing); load the row's document and redo the edits on it`);
+    }
     if (doc.oplogVersion().compare(version) === 0) return { before, row: before, docChanged: false, rowChanged: false };
     const projected = projectDoc(doc, entity);
     for (const field of entity.fields) projected[field.name] = coerceFieldValue(entity, field, projected[field.name]);
@@ -105,4 +109,24 @@ export async function mergeUpdate(
     stage.failed(entity.name, rowId);
     throw err;
   }
+}
+
+/**
+ * True when `update`, now imported into `doc` (which held `before`), brings a change that builds
+ * on nothing although the document already had history: edits made on a document a client
+ * created by itself. Merging them would put two independent histories side by side (two
+ * offline creations of the same text concatenate), so the row's first history wins and such
+ * updates are refused. Only peers new to the document can bring one: a peer's first change is
+ * a root exactly when it has no dependencies.
+ */
+function startsAnotherHistory(doc: LoroDoc, before: VersionVector, update: Uint8Array): boolean {
+  if (before.length() === 0) return false;
+  const meta = decodeImportBlobMeta(update, false);
+  // A snapshot's start vector is empty: every peer it holds starts at counter 0.
+  const start = meta.partialStartVersionVector.toJSON();
+  for (const peer of meta.partialEndVersionVector.toJSON().keys()) {
+    if ((start.get(peer) ?? 0) !== 0 || before.get(peer) !== undefined) continue;
+    if (doc.getChangeAt({ peer, counter: 0 }).deps.length === 0) return true;
+  }
+  return false;
 }

@@ -17,12 +17,14 @@ describe('DocCache', () => {
     const cache = new DocCache<string>(100, 10);
     cache.set('a', 'A', 4);
     cache.set('b', 'B', 4);
-    cache.set('c', 'C', 4);
+    expect(cache.set('c', 'C', 4)).toBe(true);
     expect(cache.has('a')).toBe(false);
     expect(cache.stats().bytes).toBe(8);
-    cache.set('huge', 'H', 11);
+    // Refused: the caller keeps (and must free) what the cache did not take.
+    expect(cache.set('huge', 'H', 11)).toBe(false);
     expect(cache.has('huge')).toBe(false);
     expect(cache.stats().bytes).toBe(8);
+    expect(new DocCache<string>(0, 10).set('a', 'A', 1)).toBe(false);
   });
 
   it('replacing an entry updates its size; delete frees it', () => {

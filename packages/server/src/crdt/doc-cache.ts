@@ -31,12 +31,16 @@ export class DocCache<V> {
     return entry.value;
   }
 
-  /** Stores `value` as the most recently used entry, then evicts down to both budgets. */
-  set(key: string, value: V, bytes: number): void {
+  /**
+   * Stores `value` as the most recently used entry, then evicts down to both budgets. False when
+   * the value was refused (larger than the byte budget, or a budget of no entries): the caller
+   * still owns it.
+   */
+  set(key: string, value: V, bytes: number): boolean {
     const previous = this.#entries.get(key)?.value;
     this.delete(key);
     if (previous !== undefined && previous !== value) this.#onDrop?.(previous);
-    if (bytes > this.#maxBytes || this.#maxEntries === 0) return;
+    if (bytes > this.#maxBytes || this.#maxEntries === 0) return false;
     this.#entries.set(key, { value, bytes });
     this.#bytes += bytes;
     for (const [oldest, entry] of this.#entries) {
@@ -46,6 +50,7 @@ export class DocCache<V> {
       this.#evictions++;
       this.#onDrop?.(entry.value);
     }
+    return true;
   }
 
   /** Drops `key`; true when it was cached. */
