@@ -43,12 +43,12 @@ async function push(token: string, id: string, update: Uint8Array): Promise<{ st
   return { status: res.status, json: await res.json() };
 }
 
-/** The SQL row, the stored snapshot, and the server document's projection. */
-async function state(id: string): Promise<{ row: Record<string, unknown>; snapshot: string; projected: Record<string, unknown> }> {
+/** The SQL row, the stored snapshot, and the server document's projection (null while the row has no document). */
+async function state(id: string): Promise<{ row: Record<string, unknown>; snapshot: string | null; projected: Record<string, unknown> | null }> {
   const row = (await t.request('GET', `/api/entities/Note/${id}`, { headers: as(ADMIN) })).json as Record<string, unknown>;
-  const snapshot = Buffer.from((await t.server.store.crdt.get('Note', id))!.snapshot).toString('hex');
-  const doc = (await t.server.docs.read('Note', id))!;
-  return { row, snapshot, projected: { id, ...projectDoc(doc, t.server.schema.entity('Note')) } };
+  const stored = await t.server.store.crdt.get('Note', id);
+  const doc = await t.server.docs.read('Note', id);
+  return { row, snapshot: stored ? Buffer.from(stored.snapshot).toString('hex') : null, projected: doc ? { id, ...projectDoc(doc, t.server.schema.entity('Note')) } : null };
 }
 
 /** A document a client creates by itself, offline, for a row that does not exist yet. */
@@ -90,6 +90,9 @@ it('two clients that create the same row offline: the first creation wins, the o
   // Alice is back first: her row is created from its JSON values (the server's document).
   expect((await t.request('POST', '/api/entities/Note', { body: { id: 'g1', title: 'Groceries', body: 'milk, eggs', ownerId: 'alice' }, headers: as(alice) })).status).toBe(201);
   const created = await state('g1');
+  // A JSON insert stores no document; a push materialises one from the row first, so the rule
+  // below is the same as for a row whose document exists, and a refused push stores none.
+  expect(created.snapshot).toBeNull();
   // Bob's insert of the same id is a conflict; his document and Alice's own offline one are
   // independent of the row's and would concatenate into it ("milk, eggsmilk, eggs, bread").
   expect((await t.request('POST', '/api/entities/Note', { body: { id: 'g1', title: 'Groceries', body: 'milk, eggs, bread', ownerId: 'alice' }, headers: as(bob) })).status).toBe(409);
@@ -107,6 +110,16 @@ it('two clients that create the same row offline: the first creation wins, the o
   socket.ws.send(encodeCrdtFrame(0x10, 'Note', 'g1', bobDoc.export({ mode: 'snapshot' })));
   expect(await socket.error()).toMatchObject({ code: 'CRDT_UNRELATED_HISTORY', entity: 'Note', rowId: 'g1' });
   expect(await state('g1')).toEqual(created);
+  // Once the row has a document (a subscriber materialised it), the same push is refused too.
+  const first = await CrdtClient.connect(wsUrl(), alice);
+  first.send({ type: 'crdt-subscribe', entity: 'Note', rowId: 'g1' });
+  await first.frame(0);
+  first.ws.close();
+  const materialised = await state('g1');
+  expect(materialised.projected).toEqual(created.row);
+  socket.ws.send(encodeCrdtFrame(0x10, 'Note', 'g1', bobDoc.export({ mode: 'snapshot' })));
+  expect(await socket.waitFor(() => socket.messages.filter((m) => m['type'] === 'error')[1])).toMatchObject({ code: 'CRDT_UNRELATED_HISTORY', entity: 'Note', rowId: 'g1' });
+  expect(await state('g1')).toEqual(materialised);
 
   // Both subscribe, load the row's document and redo their offline content on it.
   const a = await CrdtClient.connect(wsUrl(), alice);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoroDoc } from 'loro-crdt';
 import type { Manifest } from '@mast/schema';
 import { projectDoc } from '@mast/server';
-import { CrdtClient } from './helpers/crdt-client.js';
+import { CrdtClient, serverDoc } from './helpers/crdt-client.js';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
 
 const ADMIN = 'admin-token-for-crdt-push';
@@ -47,7 +47,7 @@ async function mint(userId: string): Promise<string> {
 /** A client's copy of a row's document, as a subscriber would hold it. */
 async function clientDoc(id: string): Promise<LoroDoc> {
   const doc = new LoroDoc();
-  doc.import((await t.server.docs.read('Note', id))!.export({ mode: 'snapshot' }));
+  doc.import((await serverDoc(t.server, 'Note', id))!.export({ mode: 'snapshot' }));
   return doc;
 }
 
@@ -73,7 +73,7 @@ async function state(id: string): Promise<{ row: unknown; snapshot: string | nul
 
 async function expectConsistent(id: string): Promise<void> {
   const { row } = await state(id);
-  const doc = await t.server.docs.read('Note', id);
+  const doc = await serverDoc(t.server, 'Note', id);
   expect({ id, ...projectDoc(doc!, t.server.schema.entity('Note')) }).toEqual(row);
 }
 

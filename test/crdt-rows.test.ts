@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { LoroDoc } from 'loro-crdt';
 import { compileManifest, type Manifest } from '@mast/schema';
 import { MastServer, loadConfig, projectDoc } from '@mast/server';
-import { CrdtClient } from './helpers/crdt-client.js';
+import { CrdtClient, serverDoc } from './helpers/crdt-client.js';
 
 const ADMIN = 'admin-token-for-crdt-rows';
 
@@ -82,7 +82,7 @@ async function start(options: { maxDocs?: number; maxBytes?: number; dir?: strin
 
 async function rowAndDoc(s: Started, id: string): Promise<{ row: any; projected: any }> {
   const { json: row } = await s.call('GET', `/api/entities/Doc/${id}`);
-  const doc = await s.server.docs.read('Doc', id);
+  const doc = await serverDoc(s.server, 'Doc', id);
   const projected = doc ? { id, ...projectDoc(doc, s.server.schema.entity('Doc')) } : null;
   return { row, projected };
 }
@@ -91,6 +91,8 @@ describe('CRDT rows through the JSON write paths', () => {
   it('a REST insert and patch keep the SQL row equal to the projected document, numbers as numbers', async () => {
     const s = await start();
     expect((await s.call('POST', '/api/entities/Doc', { id: 'd1', title: 'a', body: 'hello', likes: 2, tags: ['x'], rank: 3 })).status).toBe(201);
+    const first = await rowAndDoc(s, 'd1');
+    expect(first.projected).toEqual(first.row);
     expect((await s.call('PATCH', '/api/entities/Doc/d1', { body: 'hello world', likes: 5, rank: 4, tags: ['x', 'y'] })).status).toBe(200);
     const { row, projected } = await rowAndDoc(s, 'd1');
     expect(row).toEqual({ id: 'd1', title: 'a', body: 'hello world', likes: 5, tags: ['x', 'y'], rank: 4 });
@@ -110,7 +112,7 @@ describe('CRDT rows through the JSON write paths', () => {
     const s = await start();
     await s.call('POST', '/api/entities/Doc', { id: 'd1', title: 'a', body: 'hello world' });
     const client = new LoroDoc();
-    client.import((await s.server.docs.read('Doc', 'd1'))!.export({ mode: 'snapshot' }));
+    client.import((await serverDoc(s.server, 'Doc', 'd1'))!.export({ mode: 'snapshot' }));
     client.getText('body').insert(6, 'brave ');
     client.commit();
     await s.call('PATCH', '/api/entities/Doc/d1', { body: 'hello world!' });
@@ -121,6 +123,7 @@ describe('CRDT rows through the JSON write paths', () => {
   it('a failed write leaves the document as it was (the cache holds committed documents only)', async () => {
     const s = await start();
     await s.call('POST', '/api/entities/Doc', { id: 'd1', title: 'a', body: 'one' });
+    await serverDoc(s.server, 'Doc', 'd1');
     const res = await s.call('POST', '/api/transact', [
       { op: 'update', entity: 'Doc', id: 'd1', data: { body: 'two' } },
       { op: 'update', entity: 'Doc', id: 'missing', data: { body: 'x' } },
@@ -133,6 +136,7 @@ describe('CRDT rows through the JSON write paths', () => {
     const s = await start();
     await s.call('POST', '/api/entities/Doc', { id: 'd1', title: 'a' });
     await s.call('POST', '/api/entities/Plain', { id: 'p1', body: 'x' });
+    await serverDoc(s.server, 'Doc', 'd1');
     expect(await s.server.store.crdt.get('Doc', 'd1')).not.toBeNull();
     expect(await s.server.store.crdt.get('Plain', 'p1')).toBeNull();
     await s.call('DELETE', '/api/entities/Doc/d1');
@@ -145,6 +149,7 @@ describe('CRDT rows through the JSON write paths', () => {
     try {
       const s = await start({ maxDocs: 2, dir });
       for (let i = 0; i < 6; i++) await s.call('POST', '/api/entities/Doc', { id: `d${i}`, title: `t${i}`, body: `body ${i}`, likes: i });
+      for (let i = 0; i < 6; i++) await serverDoc(s.server, 'Doc', `d${i}`);
       expect(s.server.docs.cacheStats()).toMatchObject({ entries: 2 });
       expect(s.server.docs.cacheStats().evictions).toBeGreaterThanOrEqual(4);
       await s.call('PATCH', '/api/entities/Doc/d0', { body: 'body 0 edited', likes: 10 });
@@ -166,6 +171,7 @@ describe('CRDT rows through the JSON write paths', () => {
   it('keeps the cache under its byte budget and reloads what it evicted', async () => {
     const s = await start({ maxBytes: 60_000 });
     for (let i = 0; i < 8; i++) await s.call('POST', '/api/entities/Doc', { id: `d${i}`, title: `t${i}`, body: 'x'.repeat(200 + i) });
+    for (let i = 0; i < 8; i++) await serverDoc(s.server, 'Doc', `d${i}`);
     const stats = s.server.docs.cacheStats();
     expect(stats.bytes).toBeLessThanOrEqual(60_000);
     expect(stats.entries).toBeLessThan(8);
@@ -176,6 +182,7 @@ describe('CRDT rows through the JSON write paths', () => {
   it('a corrupt stored document is reported (error and log), the server keeps serving, and removing it repairs the row', async () => {
     const s = await start({ maxDocs: 0 });
     await s.call('POST', '/api/entities/Doc', { id: 'd1', title: 'a', body: 'text' });
+    await serverDoc(s.server, 'Doc', 'd1');
     const stored = (await s.server.store.crdt.get('Doc', 'd1'))!;
     const bad = stored.snapshot.slice();
     bad[bad.length - 3]! ^= 0xff;

@@ -34,6 +34,8 @@ beforeAll(async () => {
     ],
     { auth: ADMIN },
   );
+  // Both rows get their documents, as a CRDT subscriber would make them: the writes below go through them.
+  for (const id of ['p1', 'p2']) await server.docs.materialize(server.schema.entity('Page'), id);
 });
 afterAll(async () => {
   await server.close();

@@ -6,7 +6,7 @@ import { LoroDoc } from 'loro-crdt';
 import { encodeCrdtFrame } from '@mast/protocol';
 import { compileManifest, type Manifest } from '@mast/schema';
 import { MastServer, loadConfig, projectDoc } from '@mast/server';
-import { CrdtClient } from './helpers/crdt-client.js';
+import { CrdtClient, serverDoc } from './helpers/crdt-client.js';
 
 const ADMIN = 'admin-token-for-crdt-sync';
 const OWNER = 'auth.userId == data.ownerId';
@@ -87,7 +87,7 @@ async function rowOf(s: Started, id: string): Promise<Record<string, unknown>> {
 /** The SQL row and the server's projected document agree. */
 async function expectConsistent(s: Started, id: string): Promise<Record<string, unknown>> {
   const row = await rowOf(s, id);
-  const doc = await s.server.docs.read('Note', id);
+  const doc = await serverDoc(s.server, 'Note', id);
   expect({ id, ...projectDoc(doc!, s.server.schema.entity('Note')) }).toEqual(row);
   return row;
 }
@@ -98,6 +98,7 @@ async function setup(maxDocs = 100): Promise<{ s: Started; alice: string; bob: s
   const bob = await s.token('bob');
   expect((await s.call('POST', '/api/entities/Note', alice, { id: 'n1', title: 'shared', body: 'hello world', ownerId: 'alice', shared: true })).status).toBe(201);
   expect((await s.call('POST', '/api/entities/Note', alice, { id: 'private', title: 'mine', body: 'secret', ownerId: 'alice', shared: false })).status).toBe(201);
+  for (const id of ['n1', 'private']) await serverDoc(s.server, 'Note', id);
   return { s, alice, bob };
 }
 
@@ -205,6 +206,7 @@ describe('CRDT sync over the socket', () => {
     a.send({ type: 'crdt-subscribe', entity: 'Note', rowId: 'n1' });
     await a.frame(0);
     for (let i = 0; i < 3; i++) await s.call('POST', '/api/entities/Note', alice, { id: `other${i}`, title: 'x', ownerId: 'alice' });
+    for (let i = 0; i < 3; i++) await serverDoc(s.server, 'Note', `other${i}`);
     expect(s.server.docs.cacheStats().evictions).toBeGreaterThan(0);
     a.type('n1', (d) => d.getText('body').insert(0, '>'));
     for (let i = 0; i < 200 && (await rowOf(s, 'n1'))['body'] !== '>hello world'; i++) await new Promise((r) => setTimeout(r, 10));

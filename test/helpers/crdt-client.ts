@@ -100,3 +100,23 @@ export class CrdtClient {
     return this.doc(rowId).getText('body').toString();
   }
 }
+
+/** What `serverDoc` needs of a running server. */
+interface DocServer {
+  readonly schema: { entity(name: string): import('@mast/schema').EntitySchema };
+  readonly docs: { materialize(entity: import('@mast/schema').EntitySchema, rowId: string): Promise<void>; read(entity: string, rowId: string): Promise<LoroDoc | null> };
+}
+
+/**
+ * A copy of the server's document of a row, which first gets one materialised from its SQL
+ * values when it has none (as a CRDT subscribe or push would); null when the row does not exist.
+ */
+export async function serverDoc(server: DocServer, entity: string, rowId: string): Promise<LoroDoc | null> {
+  try {
+    await server.docs.materialize(server.schema.entity(entity), rowId);
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'NOT_FOUND') return null;
+    throw err;
+  }
+  return server.docs.read(entity, rowId);
+}

@@ -5,7 +5,7 @@ import type { AuthContext } from '../auth/auth-context.js';
 import { AppError } from '../errors/index.js';
 import { coerceFieldValue } from '../entities/value-codec.js';
 import type { Row, WriteTx } from '../store/index.js';
-import { projectDoc, writeFields } from './row-doc.js';
+import { checkFields, projectDoc, writeFields } from './row-doc.js';
 import type { CrdtStage } from './row-docs.js';
 
 /** The fields whose projected value differs from `current` (all of them when there is no row yet). */
@@ -19,11 +19,14 @@ function changedFields(projected: Record<string, unknown>, current: Row | null):
 }
 
 /**
- * A JSON write (REST, batch, transact, sync push, functions) to a row of a CRDT entity: the
- * validated values go into the row's document as this transaction holds it, its projection is
- * what `sqlWrite` stores, and the document is persisted only when the SQL write found its row
- * (otherwise, or on a throw, the document's changes are dropped). Returns the row `sqlWrite`
- * returned. `current` is the row before the write (null for an insert).
+ * A JSON write (REST, batch, transact, sync push, functions) to a row of a CRDT entity. A row
+ * gets its document only when something needs it (a CRDT subscribe or push materialises it
+ * from the row), so a row without one is written as SQL only: `sqlWrite(values)`, after the
+ * checks its document would make. A row with one keeps document and row together: the values
+ * go into the document as this transaction holds it, its projection is what `sqlWrite` stores,
+ * and the document is persisted only when the SQL write found its row (otherwise, or on a
+ * throw, the document's changes are dropped). An insert drops any document left under its id.
+ * Returns the row `sqlWrite` returned. `current` is the row before the write (null for an insert).
  */
 export async function writeRowDoc(
   stage: CrdtStage,
@@ -34,7 +37,12 @@ export async function writeRowDoc(
   values: Readonly<Record<string, unknown>>,
   sqlWrite: (values: Record<string, unknown>) => Promise<Row | null>,
 ): Promise<Row | null> {
-  const doc = current ? await stage.open(tx, entity, rowId, current) : stage.create(entity.name, rowId);
+  const doc = await stage.existing(tx, entity.name, rowId);
+  if (!doc || !current) {
+    if (doc) await stage.remove(tx, entity.name, rowId);
+    checkFields(entity, values);
+    return sqlWrite({ ...values });
+  }
   try {
     writeFields(doc, entity, values);
     const row = await sqlWrite(changedFields(projectDoc(doc, entity), current));

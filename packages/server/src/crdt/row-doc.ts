@@ -67,8 +67,27 @@ function withHandle<H extends { free(): void }, T>(handle: H, fn: (handle: H) =>
   }
 }
 
+/** CRDT_FIELD_UNSUPPORTED for a non-null value its field's container cannot take from a JSON write. */
+function checkContainerValue(entity: EntitySchema, field: FieldSchema, kind: ContainerKind, value: unknown): void {
+  if ((kind === 'list' || kind === 'movable-list') && !Array.isArray(value)) throw unsupported(entity, field, `a ${kind} field takes a JSON array`);
+  if (kind === 'tree') throw unsupported(entity, field, 'a tree field is edited with Loro updates (POST /api/crdt or the socket); a JSON write can only set it to null');
+}
+
+/**
+ * The checks `writeFields` makes, without a document: a JSON write to a row that has no
+ * document yet must store only values its document could later be built from.
+ */
+export function checkFields(entity: EntitySchema, values: Readonly<Record<string, unknown>>): void {
+  for (const [name, value] of Object.entries(values)) {
+    const field = entity.fieldsByName.get(name);
+    const kind = field ? containerKindOf(field) : null;
+    if (field && kind !== null && value !== null && value !== undefined) checkContainerValue(entity, field, kind, value);
+  }
+}
+
 function writeContainer(doc: LoroDoc, entity: EntitySchema, field: FieldSchema, kind: ContainerKind, value: unknown): void {
   const name = field.name;
+  checkContainerValue(entity, field, kind, value);
   switch (kind) {
     case 'text':
       return withHandle(doc.getText(name), (text) => {
@@ -83,10 +102,9 @@ function writeContainer(doc: LoroDoc, entity: EntitySchema, field: FieldSchema, 
       });
     case 'list':
     case 'movable-list':
-      if (!Array.isArray(value)) throw unsupported(entity, field, `a ${kind} field takes a JSON array`);
-      return withHandle(kind === 'list' ? doc.getList(name) : doc.getMovableList(name), (list) => replaceItems(list, value));
+      return withHandle(kind === 'list' ? doc.getList(name) : doc.getMovableList(name), (list) => replaceItems(list, value as unknown[]));
     case 'tree':
-      throw unsupported(entity, field, 'a tree field is edited with Loro updates (POST /api/crdt or the socket); a JSON write can only set it to null');
+      return;
   }
 }
 

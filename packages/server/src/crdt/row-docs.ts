@@ -222,11 +222,16 @@ export class CrdtStage {
     return doc;
   }
 
-  /** A new, empty document for a row being inserted (any orphaned document of that id is replaced on save). */
-  create(entity: string, rowId: string): LoroDoc {
-    const doc = this.#docs.newDoc();
-    const staged = this.#staged.get(keyOf(entity, rowId));
-    this.#staged.set(keyOf(entity, rowId), { entity, rowId, doc, saved: staged?.saved ?? null, deleted: false });
+  /**
+   * The row's document for this transaction when it has one (stored, or saved earlier in this
+   * transaction), to change in place; null when it has none, which is never created here.
+   */
+  async existing(tx: WriteTx, entity: string, rowId: string): Promise<LoroDoc | null> {
+    const key = keyOf(entity, rowId);
+    const staged = this.#staged.get(key);
+    if (staged) return staged.doc;
+    const doc = await this.#docs.take(tx, entity, rowId);
+    if (doc) this.#staged.set(key, { entity, rowId, doc, saved: null, deleted: false });
     return doc;
   }
 

@@ -240,7 +240,8 @@ async function applyOne(
   const notFound = (): AppError => new AppError('NOT_FOUND', `${entity} with id "${op.id}" not found`);
   let row: Row | null;
   let before: Row | null = null;
-  // CRDT rows: SQL stores the projection of the row's document, written in this transaction.
+  // CRDT rows with a document: SQL stores its projection, written in this transaction; rows
+  // without one (none until a CRDT subscribe or push needs it) are written as SQL only.
   const docs = op.entity.crdt ? stage : undefined;
   switch (op.op) {
     case 'insert':
