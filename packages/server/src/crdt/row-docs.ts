@@ -99,9 +99,9 @@ export class RowDocs {
   }
 
   /**
-   * Stores a document for a row that has none yet (written before its entity was a CRDT
-   * entity, or repaired by removing a corrupt one), created from its SQL values, so clients
-   * never edit on top of a seed the server did not keep.
+   * Stores a document for a row that has none yet (JSON writes make none; a subscribe needs
+   * one), created from its SQL values in a write transaction, so clients never edit on top of a
+   * seed the server did not keep and two first subscribers get the same one.
    */
   async materialize(entity: EntitySchema, rowId: string): Promise<void> {
     const stage = this.stage();
@@ -205,8 +205,9 @@ export class CrdtStage {
 
   /**
    * The row's document for this transaction, to change in place (call `failed` when the op
-   * changing it fails). A row without a document (written before its entity was a CRDT entity,
-   * or whose sidecar entry was removed to repair it) gets one seeded from `seed`, its SQL values.
+   * changing it fails). A row without a document (only JSON writes so far, written before its
+   * entity was a CRDT entity, or whose sidecar entry was removed to repair it) gets one seeded
+   * from `seed`, its SQL values, stored when the caller saves it.
    */
   async open(tx: WriteTx, entity: EntitySchema, rowId: string, seed: Row | null): Promise<LoroDoc> {
     const key = keyOf(entity.name, rowId);
