@@ -138,7 +138,19 @@ async function rss(): Promise<{ rss: number; heapUsed: number }> {
   return { rss: usage.rss, heapUsed: usage.heapUsed };
 }
 
-serveRunner({ start, loopStart, loopStop, rss }, async () => {
+/**
+ * Gives rows of a CRDT entity their documents, as a first CRDT subscribe or push would (rows
+ * written as JSON have none until then): the crdt scenario's cache cell needs documents to cache.
+ */
+async function materialize(raw: unknown): Promise<null> {
+  const { entity, ids } = raw as { entity: string; ids: readonly string[] };
+  if (!mast) throw new Error('materialize needs the Mast server');
+  const schema = mast.schema.entity(entity);
+  for (const id of ids) await mast.docs.materialize(schema, id);
+  return null;
+}
+
+serveRunner({ start, loopStart, loopStop, rss, materialize }, async () => {
   await mast?.close();
   await pylon?.stop();
   if (baseline) {

@@ -187,6 +187,8 @@ async function cacheCell(dir: string, rows: number, baseline: boolean, children:
     const ops = [];
     for (let i = start; i < Math.min(rows, start + BATCH); i++) ops.push({ op: 'insert', entity: ENTITY, data: { id: id(i), title: 'cached', [FIELD]: text(CACHE_CHARS, i) } });
     await batch(server.origin, ops);
+    // JSON inserts store no document; the cell measures cached documents, so each row gets one.
+    await server.child.call('materialize', { entity: ENTITY, ids: ops.map((op) => op.data.id) }, 120_000);
   }
   const pass = async (config: Partial<MastConfig>, round: number): Promise<CacheRun> => {
     await server.child.stop();

@@ -56,7 +56,7 @@ export const OPTIONS = [
   { key: 'wsPingInterval', env: 'MAST_WS_PING_INTERVAL', flag: '--ws-ping-interval', type: 'duration', default: 30_000, description: 'WebSocket ping and SSE keepalive period; a socket silent for two periods is dropped' },
   { key: 'liveMaxSubscriptions', env: 'MAST_LIVE_MAX_SUBSCRIPTIONS', flag: '--live-max-subscriptions', type: 'int', default: 200, description: 'live subscriptions one socket may hold' },
   { key: 'crdtCacheDocs', env: 'MAST_CRDT_CACHE_DOCS', flag: '--crdt-cache-docs', type: 'int', default: 10_000, description: 'most CRDT row documents kept in memory (least recently used go first; 0 keeps none)' },
-  { key: 'crdtCacheBytes', env: 'MAST_CRDT_CACHE_BYTES', flag: '--crdt-cache-bytes', type: 'bytes', default: 268_435_456, description: 'most memory the cached CRDT documents may take, in bytes, estimated at 12 KB plus eight times each snapshot' },
+  { key: 'crdtCacheBytes', env: 'MAST_CRDT_CACHE_BYTES', flag: '--crdt-cache-bytes', type: 'bytes', default: 268_435_456, description: 'most memory the cached CRDT documents may take, in bytes, estimated at 24 KB plus eight times each snapshot' },
   { key: 'roomMaxPerSocket', env: 'MAST_ROOM_MAX_PER_SOCKET', flag: '--room-max-per-socket', type: 'int', default: 32, description: 'rooms one socket may be a member of (TOO_MANY_ROOMS above)' },
   { key: 'roomMaxMembers', env: 'MAST_ROOM_MAX_MEMBERS', flag: '--room-max-members', type: 'int', default: 1000, description: 'members one room may hold (ROOM_FULL above)' },
   { key: 'roomMaxPresence', env: 'MAST_ROOM_MAX_PRESENCE', flag: '--room-max-presence', type: 'bytes', default: 4096, description: "largest presence state, as JSON bytes (PAYLOAD_TOO_LARGE above)" },
