@@ -261,6 +261,8 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
     const bigId = await insert(server.origin, text(BIG_CHARS, 1));
     const coldIds: string[] = [];
     for (let i = 0; i < COLD_ROWS; i++) coldIds.push(await insert(server.origin, text(COLD_CHARS, i + 2)));
+    // JSON inserts store no document: the cold cell measures loading one from the sidecar.
+    await server.child.call('materialize', { entity: ENTITY, ids: coldIds }, 60_000);
     const target = (rowId: string, url: string): CrdtTarget => ({ url: `${url.replace('http:', 'ws:')}/ws`, token: TOKEN, entity: ENTITY, rowId, field: FIELD });
     try {
       const count = Math.max(5, Math.round(KEYS_PER_SEC * context.durationSec));
