@@ -1,28 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Manifest } from '@mast/schema';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
-import { deployFunctions } from './helpers/functions-app.js';
+import { deployFunctions, ownedTodoManifest } from './helpers/functions-app.js';
 import { LiveClient } from './helpers/live-client.js';
 
 const ADMIN = 'admin-token-for-socket-functions';
-const OWNER = 'auth.userId == data.ownerId';
-const manifest: Manifest = {
-  manifest_version: 1,
-  name: 'fn-socket',
-  version: '1',
-  routes: [],
-  entities: [
-    {
-      name: 'Todo',
-      fields: [
-        { name: 'title', type: 'string', optional: false, unique: false },
-        { name: 'ownerId', type: 'string', optional: false, unique: false },
-      ],
-      indexes: [],
-    },
-  ],
-  policies: [{ name: 'own', entity: 'Todo', allowRead: OWNER, allowInsert: OWNER, allowUpdate: OWNER, allowDelete: OWNER }],
-};
+const manifest = ownedTodoManifest('fn-socket');
 
 /** What the handlers report back to the test (they run in this process). */
 const seen = ((globalThis as { __fnSeen?: Record<string, unknown> }).__fnSeen ??= {});

@@ -1,8 +1,32 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Manifest } from '@mast/schema';
 import type { FunctionSet } from '@mast/server';
 import type { TestServer } from './test-server.js';
+
+const OWNER = 'auth.userId == data.ownerId';
+
+/** An app with one entity, `Todo {title, ownerId}`, that only its owner may read or write. */
+export function ownedTodoManifest(name: string): Manifest {
+  return {
+    manifest_version: 1,
+    name,
+    version: '1',
+    routes: [],
+    entities: [
+      {
+        name: 'Todo',
+        fields: [
+          { name: 'title', type: 'string', optional: false, unique: false },
+          { name: 'ownerId', type: 'string', optional: false, unique: false },
+        ],
+        indexes: [],
+      },
+    ],
+    policies: [{ name: 'own', entity: 'Todo', allowRead: OWNER, allowInsert: OWNER, allowUpdate: OWNER, allowDelete: OWNER }],
+  };
+}
 
 /** The definition API's entry, imported by absolute URL: test apps live outside the repository. */
 export const FUNCTIONS_API = pathToFileURL(resolve('packages/functions/src/index.ts')).href;
