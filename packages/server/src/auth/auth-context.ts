@@ -1,14 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { PolicyAuth } from '@mast/policy';
 
-/** Who is making a request: what policies see as `auth.*`. */
-export interface AuthContext {
-  readonly userId: string | null;
-  readonly isAdmin: boolean;
-  readonly isGuest: boolean;
-  readonly roles: readonly string[];
-  readonly tenantId: string | null;
-  /** The caller's role in the org `tenantId` (owner, admin, member), or null. */
-  readonly orgRole: string | null;
+/** Who is making a request: what policies see as `auth.*`, and how the request authenticated. */
+export interface AuthContext extends PolicyAuth {
   /** Set when the request authenticated with an API key: the key's id and scopes. */
   readonly apiKeyId?: string;
   readonly apiKeyScopes?: readonly string[];

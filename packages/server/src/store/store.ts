@@ -1,6 +1,7 @@
 import type { AppSchema } from '@mast/schema';
 import type { MigrationPlan, RecordedSchema } from '@mast/schema';
 import type { ChangeKind } from '@mast/protocol';
+import type { PolicyAuth } from '@mast/policy';
 import type { FilterNode, FindQuery } from '@mast/schema';
 
 /**
@@ -122,13 +123,7 @@ export interface WriteTx extends ReadTx {
 export type JobStatus = 'pending' | 'running' | 'succeeded' | 'dead' | 'cancelled';
 
 /** Who a job runs as: the identity of the caller that scheduled it, stored with the job. */
-export interface JobIdentity {
-  readonly userId: string | null;
-  readonly isAdmin: boolean;
-  readonly isGuest: boolean;
-  readonly roles: readonly string[];
-  readonly tenantId: string | null;
-  readonly orgRole: string | null;
+export interface JobIdentity extends PolicyAuth {
   /** The scopes of the API key the caller used, when it used one: the job is held to them too. */
   readonly apiKeyScopes?: readonly string[];
 }
