@@ -33,7 +33,7 @@ import { registerPolicyRoutes } from '../http/policy-routes.js';
 import { registerEntityRoutes } from '../http/entities-routes.js';
 import { registerEventsRoutes, type EventStreams } from '../http/events-routes.js';
 import { registerFunctionRoutes, type FunctionStreams } from '../http/functions-routes.js';
-import { FunctionRegistry, FunctionRunner, JobWorker, loadFunctions, type FunctionSet } from '../functions/index.js';
+import { FunctionRegistry, FunctionRunner, JobWorker, loadFunctions, SpinWatchdog, type FunctionSet } from '../functions/index.js';
 import { registerJobRoutes } from '../http/jobs-routes.js';
 import { FunctionRateLimit } from '../http/function-rate-limit.js';
 import { registerSyncRoutes } from '../http/sync-routes.js';
@@ -271,6 +271,7 @@ export class MastServer {
       limits: { timeoutMs: this.config.fnTimeout, mutationTimeoutMs: this.config.fnMutationTimeout, idleMs: this.config.fnIdle },
       logger: this.logger,
       jobs: scheduler,
+      ...(this.config.fnSpinExit > 0 ? { watchdog: SpinWatchdog.forProcess(this.config.fnSpinExit) } : {}),
     });
     this.jobs = new JobWorker({
       store: this.store,

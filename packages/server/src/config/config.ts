@@ -51,6 +51,7 @@ export interface MastConfig {
   fnTimeout: number;
   fnMutationTimeout: number;
   fnIdle: number;
+  fnSpinExit: number;
   fnRateLimit: number;
   jobPoll: number;
   jobConcurrency: number;

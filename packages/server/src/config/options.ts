@@ -66,6 +66,7 @@ export const OPTIONS = [
   { key: 'fnTimeout', env: 'MAST_FN_TIMEOUT', flag: '--fn-timeout', type: 'duration', default: 10_000, description: 'how long a query or action function may run before FN_TIMEOUT' },
   { key: 'fnMutationTimeout', env: 'MAST_FN_MUTATION_TIMEOUT', flag: '--fn-mutation-timeout', type: 'duration', default: 5_000, description: 'how long a mutation function may hold the write transaction before FN_TIMEOUT' },
   { key: 'fnIdle', env: 'MAST_FN_IDLE', flag: '--fn-idle', type: 'duration', default: 1_000, description: 'how long a mutation, or a query holding its read snapshot, may await something other than ctx.db (FN_MUTATION_BLOCKED, FN_QUERY_BLOCKED)' },
+  { key: 'fnSpinExit', env: 'MAST_FN_SPIN_EXIT', flag: '--fn-spin-exit', type: 'duration', default: 5_000, description: 'how long the event loop may stay blocked while a function call is past its deadline (a handler spinning synchronously) before the process logs that call and exits (0: never)' },
   { key: 'fnRateLimit', env: 'MAST_FN_RATE_LIMIT', flag: '--fn-rate-limit', type: 'int', default: 600, description: 'calls per minute one caller may make to one function over HTTP or the socket (0 turns it off; a function may set its own)' },
   { key: 'jobPoll', env: 'MAST_JOB_POLL', flag: '--job-poll', type: 'duration', default: 1_000, description: 'how often the job worker looks for due jobs and cron runs' },
   { key: 'jobConcurrency', env: 'MAST_JOB_CONCURRENCY', flag: '--job-concurrency', type: 'int', default: 4, description: 'jobs one server runs at once (0 turns the worker off)' },

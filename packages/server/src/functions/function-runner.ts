@@ -14,6 +14,7 @@ import type { FunctionRegistry } from './function-registry.js';
 import { toJsonResult } from './json-result.js';
 import { parseArgs } from './parse-args.js';
 import type { ReadSet } from './query-watch.js';
+import type { SpinWatchdog } from './spin-watchdog.js';
 
 /** Per-call limits, from the options table. */
 export interface FunctionLimits {
@@ -36,6 +37,8 @@ export interface FunctionRunnerDeps {
   readonly logger: Logger;
   /** How `ctx.scheduler` enqueues jobs. */
   readonly jobs: SchedulerDeps;
+  /** Follows calls so a handler that blocks the event loop past its deadline is reported. */
+  readonly watchdog?: SpinWatchdog;
 }
 
 /** Options of one call. */
@@ -96,6 +99,8 @@ export class FunctionRunner {
       throw new AppError('FN_TYPE_MISMATCH', `"${name}" is a ${def.kind}, not a ${options.expect}`);
     }
     const args = parseArgs(name, def.args, rawArgs);
+    const { limits, watchdog } = this.#deps;
+    const watched = watchdog?.enter(name, def.kind === 'mutation' ? limits.mutationTimeoutMs : limits.timeoutMs);
     try {
       switch (def.kind) {
         case 'query':
@@ -107,6 +112,8 @@ export class FunctionRunner {
       }
     } catch (err) {
       throw this.#translate(name, err);
+    } finally {
+      watched?.leave();
     }
   }
 

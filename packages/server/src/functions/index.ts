@@ -8,3 +8,5 @@ export type { WatchHandlers } from './query-watch.js';
 export { JobWorker } from './job-worker.js';
 export type { JobWorkerOptions } from './job-worker.js';
 export type { RegisteredCron } from './function-registry.js';
+export { SpinWatchdog } from './spin-watchdog.js';
+export type { WatchedCall } from './spin-watchdog.js';
