@@ -52,6 +52,7 @@ export interface MastConfig {
   fnMutationTimeout: number;
   fnIdle: number;
   fnRateLimit: number;
+  fnMaxWatches: number;
   jobPoll: number;
   jobConcurrency: number;
   jobMaxAttempts: number;
