@@ -1,13 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, testManifest, type TestServer } from './helpers/test-server.js';
+import { applyResultDiff, resultDiff } from '@mast/protocol';
 import { callFn, deployFunctions } from './helpers/functions-app.js';
 
 let t: TestServer;
 
 /** A watch stream: its events as they arrive, and a way to wait for the n-th. */
-async function watch(name: string, args?: unknown): Promise<{ status: number; body?: unknown; events: Array<{ event: string; data: unknown }>; nth(n: number): Promise<{ event: string; data: unknown }>; close(): void }> {
+async function watch(name: string, args?: unknown, diff = false): Promise<{ status: number; body?: unknown; events: Array<{ event: string; data: unknown }>; nth(n: number): Promise<{ event: string; data: unknown }>; close(): void }> {
   const controller = new AbortController();
-  const query = args === undefined ? '' : `?args=${encodeURIComponent(JSON.stringify(args))}`;
+  const params = new URLSearchParams({ ...(args === undefined ? {} : { args: JSON.stringify(args) }), ...(diff ? { diff: 'true' } : {}) }).toString();
+  const query = params === '' ? '' : `?${params}`;
   const res = await fetch(`${t.url}/api/fn/${name}/watch${query}`, { signal: controller.signal });
   const events: Array<{ event: string; data: unknown }> = [];
   const waiters = new Set<() => void>();
@@ -54,6 +56,7 @@ const insert = (title: string, ownerId: string) => t.request('POST', '/api/entit
 beforeAll(async () => {
   t = await startTestServer(testManifest);
   const set = await deployFunctions(t, {
+    rowsOf: `export default query({ args: { owner: v.string() }, handler: (ctx, a) => ctx.db.query('Todo', { ownerId: a.owner, $order: { title: 'asc' } }) });`,
     titlesOf: `export default query({ args: { owner: v.string() }, handler: async (ctx, a) => (await ctx.db.query('Todo', { ownerId: a.owner, $order: { title: 'asc' } })).map((r) => r.title) });`,
     userName: `export default query({ args: { id: v.string() }, handler: async (ctx, a) => (await ctx.db.get('User', a.id))?.name ?? null });`,
     addTwo: `export default mutation({ args: { owner: v.string() }, handler: async (ctx, a) => {
@@ -87,6 +90,33 @@ describe('watching a query function over SSE', () => {
     expect(w.events.map((e) => e.data)).not.toContainEqual(expect.arrayContaining(['never']));
     expect(w.events.slice(0, 2).map((e) => e.data)).toEqual([['b'], ['a', 'b']]);
     w.close();
+  });
+
+  it('with diff=true sends the first result, then each new one as a diff that rebuilds it exactly', async () => {
+    for (const title of ['p', 'r']) await insert(title, 'w-diff');
+    const current = async () => (await callFn(t, 'rowsOf', { owner: 'w-diff' })).text;
+    const w = await watch('rowsOf', { owner: 'w-diff' }, true);
+    const first = await w.nth(0);
+    expect(first.event).toBe('result');
+    let held = first.data;
+    expect(JSON.stringify(held)).toBe(await current());
+    const { id } = (await insert('q', 'w-diff')).json as { id: string };
+    const next = await w.nth(1);
+    expect(next).toEqual({ event: 'diff', data: { added: [{ index: 1, row: expect.objectContaining({ id, title: 'q' }) }], changed: [], removed: [] } });
+    held = applyResultDiff(held, resultDiff.parse(next.data));
+    expect(JSON.stringify(held)).toBe(await current());
+    await t.request('DELETE', `/api/entities/Todo/${id}`);
+    const after = await w.nth(2);
+    expect(after).toEqual({ event: 'diff', data: { added: [], changed: [], removed: [id] } });
+    held = applyResultDiff(held, resultDiff.parse(after.data));
+    expect(JSON.stringify(held)).toBe(await current());
+    w.close();
+    // A result that is not rows changes as a whole value.
+    const titles = await watch('titlesOf', { owner: 'w-diff' }, true);
+    expect(await titles.nth(0)).toEqual({ event: 'result', data: ['p', 'r'] });
+    await insert('s', 'w-diff');
+    expect(await titles.nth(1)).toEqual({ event: 'diff', data: { value: ['p', 'r', 's'] } });
+    titles.close();
   });
 
   it('re-runs on a change to a row it fetched by id', async () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { requestId } from './common.js';
+import { resultDiff } from './result-diff.js';
 
 /**
  * Calling server functions over the socket, as `POST /api/fn/<name>` does over HTTP: same
@@ -7,6 +8,11 @@ import { requestId } from './common.js';
  * is one `fn-result`, or one `error`, with the call's id; an action's `ctx.stream.write` chunks
  * arrive before it as `fn-chunk` messages, in order. `fn-cancel` (or closing the socket) ends a
  * call in flight: it answers `error FN_CANCELLED` and the handler's `ctx.signal` aborts.
+ *
+ * `fn-watch` keeps a query function live on the socket: `fn-watch-result` carries its first
+ * result, then each `fn-watch-diff` what changed when a committed change altered the result
+ * (see `result-diff.ts`). A re-run that fails answers `error` with the watch's id and ends the
+ * watch; `fn-unwatch` (answered by `ack`) or closing the socket ends it too.
  */
 
 /** `fn-call`, client → server. `args` is the arguments object (absent: `{}`). */
@@ -40,6 +46,37 @@ export const fnResultMessage = z.object({
   value: z.unknown(),
 });
 
+/** `fn-watch`, client → server: watch query function `name` with `args` (absent: `{}`). */
+export const fnWatchMessage = z.object({
+  type: z.literal('fn-watch'),
+  id: requestId,
+  name: z.string().min(1).max(128),
+  args: z.unknown().optional(),
+});
+
+/** `fn-unwatch`, client → server: ends watch `id`; answered by `ack`. */
+export const fnUnwatchMessage = z.object({
+  type: z.literal('fn-unwatch'),
+  id: requestId,
+});
+
+/** `fn-watch-result`, server → client: the first result of watch `id`. */
+export const fnWatchResultMessage = z.object({
+  type: z.literal('fn-watch-result'),
+  id: requestId,
+  value: z.unknown(),
+});
+
+/**
+ * `fn-watch-diff`, server → client: watch `id` has a new result, different from the last one
+ * sent; `applyResultDiff(last, diff)` is the new result.
+ */
+export const fnWatchDiffMessage = z.object({
+  type: z.literal('fn-watch-diff'),
+  id: requestId,
+  diff: resultDiff,
+});
+
 /** `fn-call`. */
 export type FnCallMessage = z.infer<typeof fnCallMessage>;
 /** `fn-cancel`. */
@@ -48,3 +85,11 @@ export type FnCancelMessage = z.infer<typeof fnCancelMessage>;
 export type FnChunkMessage = z.infer<typeof fnChunkMessage>;
 /** `fn-result`. */
 export type FnResultMessage = z.infer<typeof fnResultMessage>;
+/** `fn-watch`. */
+export type FnWatchMessage = z.infer<typeof fnWatchMessage>;
+/** `fn-unwatch`. */
+export type FnUnwatchMessage = z.infer<typeof fnUnwatchMessage>;
+/** `fn-watch-result`. */
+export type FnWatchResultMessage = z.infer<typeof fnWatchResultMessage>;
+/** `fn-watch-diff`. */
+export type FnWatchDiffMessage = z.infer<typeof fnWatchDiffMessage>;

@@ -12,8 +12,10 @@ export { subscribeMessage, unsubscribeMessage, resultMessage, diffMessage } from
 export type { SubscribeMessage, UnsubscribeMessage, ResultMessage, DiffMessage } from './subscribe.js';
 export { resumeMessage, resumedMessage, MAX_RESUME_SUBSCRIPTIONS } from './resume.js';
 export type { ResumeMessage, ResumedMessage } from './resume.js';
-export { fnCallMessage, fnCancelMessage, fnChunkMessage, fnResultMessage } from './functions.js';
-export type { FnCallMessage, FnCancelMessage, FnChunkMessage, FnResultMessage } from './functions.js';
+export { fnCallMessage, fnCancelMessage, fnChunkMessage, fnResultMessage, fnWatchMessage, fnUnwatchMessage, fnWatchResultMessage, fnWatchDiffMessage } from './functions.js';
+export type { FnCallMessage, FnCancelMessage, FnChunkMessage, FnResultMessage, FnWatchMessage, FnUnwatchMessage, FnWatchResultMessage, FnWatchDiffMessage } from './functions.js';
+export { rowKey, diffRow, valueDiff, rowsDiff, resultDiff, applyResultDiff, ResultDiffMismatch } from './result-diff.js';
+export type { RowKey, DiffRow, ValueDiff, RowsDiff, ResultDiff } from './result-diff.js';
 export { ackMessage, errorMessage } from './reply.js';
 export type { AckMessage, ErrorMessage } from './reply.js';
 export { clientMessage, serverMessage, parseClientMessage } from './messages.js';

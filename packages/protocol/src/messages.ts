@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ErrorCode } from './error-codes.js';
-import { fnCallMessage, fnCancelMessage, fnChunkMessage, fnResultMessage } from './functions.js';
+import { fnCallMessage, fnCancelMessage, fnChunkMessage, fnResultMessage, fnUnwatchMessage, fnWatchDiffMessage, fnWatchMessage, fnWatchResultMessage } from './functions.js';
 import { helloMessage } from './hello.js';
 import { ackMessage, errorMessage } from './reply.js';
 import { resumedMessage, resumeMessage } from './resume.js';
@@ -8,7 +8,7 @@ import { broadcastEventMessage, broadcastMessage, joinedMessage, joinMessage, le
 import { diffMessage, resultMessage, subscribeMessage, unsubscribeMessage } from './subscribe.js';
 
 /** Every message a client may send. */
-export const clientMessage = z.discriminatedUnion('type', [subscribeMessage, unsubscribeMessage, resumeMessage, joinMessage, leaveMessage, presenceMessage, broadcastMessage, fnCallMessage, fnCancelMessage]);
+export const clientMessage = z.discriminatedUnion('type', [subscribeMessage, unsubscribeMessage, resumeMessage, joinMessage, leaveMessage, presenceMessage, broadcastMessage, fnCallMessage, fnCancelMessage, fnWatchMessage, fnUnwatchMessage]);
 
 /** Every message the server sends. */
 export const serverMessage = z.discriminatedUnion('type', [
@@ -23,6 +23,8 @@ export const serverMessage = z.discriminatedUnion('type', [
   broadcastEventMessage,
   fnChunkMessage,
   fnResultMessage,
+  fnWatchResultMessage,
+  fnWatchDiffMessage,
 ]);
 
 /** A client message. */

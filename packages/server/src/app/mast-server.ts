@@ -45,6 +45,7 @@ import { Metrics, SendCounters } from '../metrics/metrics.js';
 import { RoomHub, type RoomAccess } from '../live/room-hub.js';
 import type { Store } from '../store/index.js';
 import { LiveSocketServer } from '../ws/ws-server.js';
+import { OpenWatches } from '../ws/ws-functions.js';
 import { openStore } from './open-store.js';
 
 /** Mast's version, reported by `/health`. */
@@ -204,6 +205,7 @@ export class MastServer {
         live: () => ({
           sockets: this.sockets.size,
           subscriptions: this.live.subscriptionCount,
+          fnWatches: this.sockets.watchCount,
           queries: this.live.queryCount,
           rooms: this.rooms.roomCount,
           roomMembers: this.rooms.memberCount,
@@ -319,7 +321,7 @@ export class MastServer {
       rooms: this.rooms,
       counters: sent,
       cookie,
-      functions: { runner: this.functions, rateLimit: fnRateLimit },
+      functions: { runner: this.functions, rateLimit: fnRateLimit, bus: this.bus, maxWatches: this.config.fnMaxWatches, openWatches: new OpenWatches() },
       authenticate: (token) => this.authenticator.resolve(token),
       maxPayload: this.config.wsMaxFrame,
       messagesPerSecond: this.config.wsMessageRate,

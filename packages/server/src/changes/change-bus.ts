@@ -16,6 +16,11 @@ export class ChangeBus {
     this.#onListenerError = onListenerError;
   }
 
+  /** Listeners subscribed (for tests: a stopped watch or query leaves none behind). */
+  get size(): number {
+    return this.#listeners.size;
+  }
+
   /** Adds a listener; returns the function that removes it. */
   subscribe(listener: ChangeListener): () => void {
     this.#listeners.add(listener);

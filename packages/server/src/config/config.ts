@@ -53,6 +53,7 @@ export interface MastConfig {
   fnIdle: number;
   fnSpinExit: number;
   fnRateLimit: number;
+  fnMaxWatches: number;
   jobPoll: number;
   jobConcurrency: number;
   jobMaxAttempts: number;

@@ -68,6 +68,7 @@ export const OPTIONS = [
   { key: 'fnIdle', env: 'MAST_FN_IDLE', flag: '--fn-idle', type: 'duration', default: 1_000, description: 'how long a mutation, or a query holding its read snapshot, may await something other than ctx.db (FN_MUTATION_BLOCKED, FN_QUERY_BLOCKED)' },
   { key: 'fnSpinExit', env: 'MAST_FN_SPIN_EXIT', flag: '--fn-spin-exit', type: 'duration', default: 5_000, description: 'how long the event loop may stay blocked while a function call is past its deadline (a handler spinning synchronously) before the process logs that call and exits (0: never)' },
   { key: 'fnRateLimit', env: 'MAST_FN_RATE_LIMIT', flag: '--fn-rate-limit', type: 'int', default: 600, description: 'calls per minute one caller may make to one function over HTTP or the socket (0 turns it off; a function may set its own)' },
+  { key: 'fnMaxWatches', env: 'MAST_FN_MAX_WATCHES', flag: '--fn-max-watches', type: 'int', default: 64, description: 'query-function watches (fn-watch) one socket may hold (TOO_MANY_SUBSCRIPTIONS above)' },
   { key: 'jobPoll', env: 'MAST_JOB_POLL', flag: '--job-poll', type: 'duration', default: 1_000, description: 'how often the job worker looks for due jobs and cron runs' },
   { key: 'jobConcurrency', env: 'MAST_JOB_CONCURRENCY', flag: '--job-concurrency', type: 'int', default: 4, description: 'jobs one server runs at once (0 turns the worker off)' },
   { key: 'jobMaxAttempts', env: 'MAST_JOB_MAX_ATTEMPTS', flag: '--job-max-attempts', type: 'int', default: 5, description: 'runs of a failing job before it is dead' },

@@ -5,6 +5,7 @@ export type { FunctionLoadError, FunctionSet, RegisteredFunction } from './funct
 export { loadFunctions, FUNCTIONS_DIR, CRONS_FILE } from './function-loader.js';
 export { QueryWatch, ReadSet } from './query-watch.js';
 export type { WatchHandlers } from './query-watch.js';
+export { diffResult } from './result-diff.js';
 export { JobWorker } from './job-worker.js';
 export type { JobWorkerOptions } from './job-worker.js';
 export type { RegisteredCron } from './function-registry.js';

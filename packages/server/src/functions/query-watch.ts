@@ -29,8 +29,12 @@ export class ReadSet {
 
 /** Where a watch delivers. */
 export interface WatchHandlers {
-  /** A result different from the last one delivered (the first result always). */
-  result(value: unknown): void;
+  /**
+   * A result different from the last one delivered (the first result always). `previous` is
+   * the last result delivered, undefined for the first (a result is never undefined: a
+   * handler's undefined arrives as null).
+   */
+  result(value: unknown, previous: unknown): void;
   /** A re-run failed; the watch has stopped. */
   error(err: Error): void;
 }
@@ -52,7 +56,7 @@ export class QueryWatch {
   #readSet: ReadSet | undefined;
   #running = false;
   #dirty = false;
-  #last: string | undefined;
+  #last: { readonly text: string; readonly value: unknown } | undefined;
   #stopped = false;
 
   constructor(runner: FunctionRunner, bus: ChangeBus, name: string, args: unknown, auth: AuthContext, handlers: WatchHandlers) {
@@ -99,9 +103,10 @@ export class QueryWatch {
       if (this.#stopped) return;
       this.#readSet = readSet;
       const text = JSON.stringify(value);
-      if (text !== this.#last) {
-        this.#last = text;
-        this.#handlers.result(value);
+      const last = this.#last;
+      if (text !== last?.text) {
+        this.#last = { text, value };
+        this.#handlers.result(value, last?.value);
       }
     } finally {
       this.#running = false;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ChangeBus } from '../changes/change-bus.js';
 import { AppError, toAppError } from '../errors/index.js';
-import { AuthorError, QueryWatch, type FunctionRegistry, type FunctionRunner } from '../functions/index.js';
+import { AuthorError, diffResult, QueryWatch, type FunctionRegistry, type FunctionRunner } from '../functions/index.js';
 import type { FunctionRateLimit } from './function-rate-limit.js';
 import { queryParam, requireAdmin } from './request-context.js';
 
@@ -138,8 +138,9 @@ function argsSchema(args: z.ZodType): unknown {
 /**
  * `POST /api/fn/<name>` (body = args; 200 with the raw JSON result), `GET /api/fn` (admin: the
  * functions served) and `GET /api/fn/<name>/watch?args=<json>` (a query function as Server-Sent
- * Events: `event: result` with each new result, `event: error` before the stream ends). Errors
- * use Pylon's shape; an author's own code is sent as they chose it.
+ * Events: `event: result` with each new result, or with `&diff=true` the first result and then
+ * `event: diff` with each change as `@mast/protocol`'s `ResultDiff`; `event: error` before the
+ * stream ends). Errors use Pylon's shape; an author's own code is sent as they chose it.
  */
 export function registerFunctionRoutes(app: FastifyInstance, deps: FunctionRouteDeps): FunctionStreams {
   const open = new Set<() => void>();
@@ -167,6 +168,8 @@ export function registerFunctionRoutes(app: FastifyInstance, deps: FunctionRoute
   app.get('/api/fn/:name/watch', async (request, reply) => {
     const { name } = request.params as { name: string };
     const args = watchArgs(queryParam(request, 'args'));
+    const diffParam = queryParam(request, 'diff');
+    const diffs = diffParam === '1' || diffParam === 'true';
     deps.rateLimit.hit(name, request.auth, request.ip);
     const headers = Object.fromEntries(Object.entries(reply.getHeaders()).map(([k, v]) => [k, String(v)]));
     const raw = reply.raw;
@@ -180,7 +183,7 @@ export function registerFunctionRoutes(app: FastifyInstance, deps: FunctionRoute
       if (!raw.writableEnded) raw.end();
     };
     const watch = new QueryWatch(deps.runner, deps.bus, name, args, request.auth, {
-      result: (value) => write('result', value),
+      result: (value, previous) => (diffs && previous !== undefined ? write('diff', diffResult(previous, value)) : write('result', value)),
       error: (err) => {
         write('error', errorBody(err).body.error);
         end();

@@ -17,6 +17,8 @@ export class SendCounters {
 export interface LiveStats {
   readonly sockets: number;
   readonly subscriptions: number;
+  /** Query-function watches open on WebSockets. */
+  readonly fnWatches: number;
   readonly queries: number;
   readonly rooms: number;
   readonly roomMembers: number;
@@ -102,6 +104,7 @@ function renderLive(lines: string[], live: LiveStats): void {
   gauge('mast_ws_sockets', 'Open WebSockets.', live.sockets);
   gauge('mast_live_subscriptions', 'Open live-query subscriptions (WebSocket and SSE).', live.subscriptions);
   gauge('mast_live_queries', 'Shared live-query evaluations.', live.queries);
+  gauge('mast_fn_watches', 'Query-function watches open on WebSockets.', live.fnWatches);
   gauge('mast_rooms', 'Rooms with at least one member.', live.rooms);
   gauge('mast_room_members', 'Room memberships.', live.roomMembers);
   gauge('mast_ws_frames_sent_total', 'Frames written to WebSockets.', live.framesSent, 'counter');

@@ -10,7 +10,7 @@ import type { RoomHub } from '../live/room-hub.js';
 import type { SendCounters } from '../metrics/metrics.js';
 import { RawFrameWriter } from './raw-frame-writer.js';
 import { handleCrdtBinary, handleCrdtText } from './ws-crdt.js';
-import { SocketCalls, type SocketFunctions } from './ws-functions.js';
+import { SocketCalls, SocketWatches, type SocketFunctions } from './ws-functions.js';
 import { errorReply } from './ws-reply.js';
 import { handleResume } from './ws-resume.js';
 import { handleRoomMessage } from './ws-rooms.js';
@@ -42,6 +42,7 @@ export class LiveConnection implements LiveSink {
   readonly #rooms: RoomHub | undefined;
   readonly #counters: SendCounters | undefined;
   readonly #calls: SocketCalls | undefined;
+  readonly #watches: SocketWatches | undefined;
   /** Writes shared frames already framed; null when this socket must frame through `ws`. */
   readonly #raw: RawFrameWriter | null;
   #auth: AuthContext | null = null;
@@ -59,6 +60,7 @@ export class LiveConnection implements LiveSink {
     this.#rooms = rooms;
     this.#counters = counters;
     this.#calls = functions && new SocketCalls(functions, this, id, (err) => this.#logger.error({ err, connectionId: this.id }, 'function call failed'));
+    this.#watches = functions && new SocketWatches(functions, this, id, (err) => this.#logger.error({ err, connectionId: this.id }, 'function watch failed'));
     this.#ws = ws;
     this.#live = live;
     this.#limits = limits;
@@ -217,6 +219,13 @@ export class LiveConnection implements LiveSink {
           if (this.#calls) this.#calls.cancel(message);
           else this.sendMessage({ type: 'error', id: message.id, code: 'NOT_FOUND', message: 'No call is running on this socket' });
           return;
+        case 'fn-watch':
+          work = this.#watches ? this.#watches.watch(message, auth) : Promise.reject(new AppError('FN_NOT_FOUND', 'This server serves no functions'));
+          break;
+        case 'fn-unwatch':
+          if (this.#watches) this.#watches.unwatch(message);
+          else this.sendMessage({ type: 'error', id: message.id, code: 'NOT_FOUND', message: 'No watch is open on this socket' });
+          return;
       }
     } catch (err) {
       work = Promise.reject(err);
@@ -238,6 +247,7 @@ export class LiveConnection implements LiveSink {
     this.#crdt?.dropSink(this);
     this.#rooms?.dropSink(this);
     this.#calls?.cancelAll();
+    this.#watches?.stopAll();
   }
 }
 

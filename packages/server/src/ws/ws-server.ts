@@ -30,7 +30,7 @@ export interface SocketServerOptions extends ConnectionLimits {
    * or a trusted origin (close 4003 otherwise); a handshake without Origin is not a browser's.
    */
   readonly cookie?: { readonly name: string; readonly trustedOrigins: readonly string[] };
-  /** Serves `fn-call` and `fn-cancel`; without it calls answer FN_NOT_FOUND. */
+  /** Serves `fn-call`, `fn-cancel`, `fn-watch` and `fn-unwatch`; without it calls and watches answer FN_NOT_FOUND. */
   readonly functions?: SocketFunctions;
   /**
    * Resolves a handshake's token (null: none). Throws SESSION_EXPIRED (close 4002) or another
@@ -79,6 +79,11 @@ export class LiveSocketServer {
   /** Open sockets. */
   get size(): number {
     return this.#sockets.size;
+  }
+
+  /** Query-function watches open on all sockets (for metrics and tests). */
+  get watchCount(): number {
+    return this.#options.functions?.openWatches.count ?? 0;
   }
 
   /** How many sockets the server closed with a named code (for metrics and tests). */
