@@ -15,6 +15,16 @@ describe('bench command line', () => {
     expect(() => parseArgs(['--against'])).toThrow('--against takes pylon, got ""');
     expect(() => parseArgs(['--quick', '--full'])).toThrow('--full and --quick contradict each other');
   });
+
+  it('reads --sizes and refuses bad ones', () => {
+    expect(parseArgs(['fanout', '--sizes', '1000,10000']).sizes).toEqual([1000, 10000]);
+    expect(parseArgs(['--sizes=100']).sizes).toEqual([100]);
+    expect(parseArgs([]).sizes).toBeNull();
+    expect(() => parseArgs(['--sizes', '0'])).toThrow('--sizes needs positive integers');
+    expect(() => parseArgs(['--sizes', '10,x'])).toThrow('--sizes needs positive integers');
+    expect(() => parseArgs(['--sizes'])).toThrow('--sizes needs positive integers');
+    expect(() => parseArgs(['--sizes', '100', '--full'])).toThrow('--sizes replaces --full and --quick');
+  });
 });
 
 describe('the manifest Pylon is started with', () => {

@@ -10,6 +10,8 @@ export interface BenchArgs {
   readonly quick: boolean;
   /** `--against pylon`: also run each workload on the real Pylon server. */
   readonly against: 'pylon' | null;
+  /** `--sizes n,n`: only these sizes (fanout: subscriber counts; crud and others ignore it). */
+  readonly sizes: readonly number[] | null;
   readonly help: boolean;
 }
 
@@ -18,7 +20,7 @@ export const MAX_DURATION_SEC = 60;
 const DEFAULT_DURATION_SEC = 5;
 
 /** Usage text. */
-export const USAGE = `usage: npm run bench -- [scenario...] [--duration s] [--json] [--write-docs] [--cpu-prof] [--full] [--quick] [--against pylon]
+export const USAGE = `usage: npm run bench -- [scenario...] [--duration s] [--json] [--write-docs] [--cpu-prof] [--full] [--quick] [--sizes n,n] [--against pylon]
 
   scenario       which scenarios to run (default: all)
   --duration s   measured seconds per cell, fractions allowed (default ${DEFAULT_DURATION_SEC}, at most ${MAX_DURATION_SEC})
@@ -27,6 +29,7 @@ export const USAGE = `usage: npm run bench -- [scenario...] [--duration s] [--js
   --cpu-prof     write a V8 CPU profile of each server child to bench/results/
   --full         also run the large sizes (fanout: 10,000 subscribers)
   --quick        only the smallest sizes (a smoke run; fanout: 100 subscribers)
+  --sizes n,n    only these sizes (fanout: subscriber counts, e.g. --sizes 10000)
   --against pylon  also run every workload on Pylon 0.11.3 (installed under /tmp by the
                  anchor's setup.sh when missing) and print Mast/Pylon ratios`;
 
@@ -41,6 +44,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   let quick = false;
   let against: 'pylon' | null = null;
   let help = false;
+  let sizes: number[] | null = null;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--json') json = true;
@@ -54,6 +58,14 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       against = 'pylon';
     }
     else if (arg === '--help' || arg === '-h') help = true;
+    else if (arg === '--sizes' || arg.startsWith('--sizes=')) {
+      const text = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
+      const values = (text ?? '').split(',').map((v) => Number(v.trim()));
+      if (text === undefined || values.some((v) => !Number.isInteger(v) || v <= 0 || v > 100_000)) {
+        throw new Error(`--sizes needs positive integers up to 100000, comma separated, got ${JSON.stringify(text ?? '')}`);
+      }
+      sizes = values;
+    }
     else if (arg === '--duration' || arg.startsWith('--duration=')) {
       const text = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
       const value = Number(text);
@@ -65,7 +77,8 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     else scenarios.push(arg);
   }
   if (full && quick) throw new Error('--full and --quick contradict each other');
-  return { scenarios, durationSec, json, writeDocs, cpuProf, full, quick, against, help };
+  if (sizes && (full || quick)) throw new Error('--sizes replaces --full and --quick');
+  return { scenarios, durationSec, json, writeDocs, cpuProf, full, quick, against, sizes, help };
 }
 
 /** Unmeasured warm-up per cell: a fifth of the measured window, between 0.1 and 1 second. */

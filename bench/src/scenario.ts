@@ -95,6 +95,8 @@ export interface ScenarioContext {
   readonly full: boolean;
   /** `--quick`: only the smallest sizes, to check the harness runs. */
   readonly quick: boolean;
+  /** `--sizes`: only these sizes, where a scenario has sizes (fanout). */
+  readonly sizes: readonly number[] | null;
   /** `--against pylon`: run each workload on Pylon too, alternating with Mast. */
   readonly against: 'pylon' | null;
   /** Progress line for humans, on stderr. */

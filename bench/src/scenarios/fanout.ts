@@ -242,7 +242,7 @@ async function runGroup(context: ScenarioContext, rig: Rig, dir: string, group: 
 }
 
 async function run(context: ScenarioContext): Promise<ScenarioResult> {
-  const sizes = context.full ? [100, 1000, 10_000] : context.quick ? [100] : [100, 1000];
+  const sizes = context.sizes ?? (context.full ? [100, 1000, 10_000] : context.quick ? [100] : [100, 1000]);
   const dir = mkdtempSync(join(tmpdir(), 'mast-bench-fanout-'));
   const children: BenchChild[] = [];
   const cells = new Map<CellKey, Partial<Record<Target, FanoutMeasurement | string>>>();
