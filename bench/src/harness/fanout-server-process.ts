@@ -17,7 +17,8 @@ import { seedPylon, startPylon, type PylonServer } from './pylon.js';
 /** What `start` needs. */
 export type FanoutServerParams =
   | { readonly kind: 'mast'; readonly appDir: string; readonly manifest: unknown; readonly config: Partial<MastConfig> }
-  | { readonly kind: 'baseline'; readonly entity: string; readonly rows: readonly { readonly id: string; readonly topic: number }[] }
+  /** `raw`: the floor, which writes one pre-built WebSocket frame per socket instead of calling `ws.send`. */
+  | { readonly kind: 'baseline'; readonly entity: string; readonly rows: readonly { readonly id: string; readonly topic: number }[]; readonly raw?: boolean }
   /** `--against pylon`: the real Pylon (its own process, started by this child), seeded with the rows. */
   | { readonly kind: 'pylon'; readonly manifest: unknown; readonly entity: string; readonly rows: readonly { readonly id: string; readonly topic: number }[] };
 
@@ -53,7 +54,7 @@ async function start(raw: unknown): Promise<FanoutServerStarted> {
     mast = await MastServer.create({ appDir: params.appDir, schema: compileManifest(params.manifest), config });
     return { port: await mast.listen() };
   }
-  return { port: await startBaseline(params.entity, params.rows) };
+  return { port: await startBaseline(params.entity, params.rows, params.raw ?? false) };
 }
 
 /**
@@ -61,7 +62,7 @@ async function start(raw: unknown): Promise<FanoutServerStarted> {
  * bumps a counter, answers `{"updated":true,"seq":N}`, encodes one frame and sends that buffer
  * to every socket of the row's topic (a Map lookup stands in for Mast's equality index).
  */
-async function startBaseline(entity: string, rows: readonly { id: string; topic: number }[]): Promise<number> {
+async function startBaseline(entity: string, rows: readonly { id: string; topic: number }[], raw: boolean): Promise<number> {
   const topicOf = new Map(rows.map((r) => [r.id, r.topic]));
   const byTopic = new Map<number, Set<WebSocket>>();
   const prefix = `/api/entities/${entity}/`;
@@ -80,7 +81,10 @@ async function startBaseline(entity: string, rows: readonly { id: string; topic:
       seq++;
       response.writeHead(200, { 'content-type': 'application/json' }).end(`{"updated":true,"seq":${seq}}`);
       const frame = Buffer.from(JSON.stringify({ type: 'diff', query: `q${topic}`, seq, added: [], changed: [{ id, topic, ...patch }], removed: [] }));
-      for (const ws of byTopic.get(topic) ?? []) ws.send(frame);
+      if (raw) {
+        const wire = wsFrame(frame);
+        for (const ws of byTopic.get(topic) ?? []) (ws as unknown as { _socket: { write(b: Buffer): boolean } })._socket.write(wire);
+      } else for (const ws of byTopic.get(topic) ?? []) ws.send(frame);
     });
   });
   const wss = new WebSocketServer({ server: http, path: '/ws', perMessageDeflate: false });
@@ -103,6 +107,25 @@ async function startBaseline(entity: string, rows: readonly { id: string; topic:
   });
   baseline = { http, wss };
   return (http.address() as { port: number }).port;
+}
+
+/** An unmasked, unfragmented server text frame (RFC 6455 §5.2) around `payload`. */
+function wsFrame(payload: Buffer): Buffer {
+  const n = payload.length;
+  const header = n < 126 ? 2 : n < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + n);
+  frame[0] = 0x81;
+  if (header === 2) frame[1] = n;
+  else if (header === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(n, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt16BE(0, 2);
+    frame.writeUIntBE(n, 4, 6);
+  }
+  payload.copy(frame, header);
+  return frame;
 }
 
 async function loopStart(): Promise<null> {

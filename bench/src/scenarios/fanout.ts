@@ -26,7 +26,7 @@ const ENTITY = 'Msg';
 const MODES = ['shared', 'distinct'] as const;
 type Mode = (typeof MODES)[number];
 /** `pylon` runs only with `--against pylon` (and not at 10,000 sockets; see pylonNotes). */
-const TARGETS = ['baseline', 'mast', 'pylon'] as const;
+const TARGETS = ['floor', 'baseline', 'mast', 'pylon'] as const;
 type Target = (typeof TARGETS)[number];
 const RATES = [100, 1000] as const;
 /** Client processes holding the sockets; with the writer and the server that is 5 processes on 2 cores. */
@@ -198,7 +198,7 @@ async function runGroup(context: ScenarioContext, rig: Rig, dir: string, group: 
       await seedDatabase(dbPath, MANIFEST, ENTITY, rows.length, (i) => ({ id: seedId(i), topic: i, n: 0 }));
       params = { kind: 'mast', appDir: dir, manifest: MANIFEST, config: { ...SERVER_CONFIG, databaseUrl: dbPath } };
     } else if (target === 'pylon') params = { kind: 'pylon', manifest: MANIFEST, entity: ENTITY, rows };
-    else params = { kind: 'baseline', entity: ENTITY, rows };
+    else params = { kind: 'baseline', entity: ENTITY, rows, raw: target === 'floor' };
     const profile = context.cpuProfileDir && target === 'mast' ? ['--cpu-prof', `--cpu-prof-dir=${context.cpuProfileDir}`] : [];
     server = await startChild(new URL('../harness/fanout-server-process.ts', import.meta.url), `${target} server`, ['--expose-gc', ...profile]);
     const started = await server.call<FanoutServerStarted>('start', params, 120_000);
@@ -276,13 +276,14 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
       else if (target === 'pylon') pylonFailures.add(`${group.mode} ${group.subscribers}: ${value ?? 'not run'}`);
       else failures.push(`${target}: ${value ?? 'not run'}`);
     }
-    const [m, b, p] = [results['mast'], results['baseline'], results['pylon']];
+    const [m, b, p, f] = [results['mast'], results['baseline'], results['pylon'], results['floor']];
     return {
       op: `${group.mode} ${op}`,
       concurrency: group.subscribers,
       results,
       ratios: {
         p99MastVsBaseline: m && b && b.deliveryMs.p99 > 0 ? Math.round((m.deliveryMs.p99 / b.deliveryMs.p99) * 100) / 100 : null,
+        p99MastVsFloor: m && f && f.deliveryMs.p99 > 0 ? Math.round((m.deliveryMs.p99 / f.deliveryMs.p99) * 100) / 100 : null,
         ...(context.against === 'pylon' ? { p99MastVsPylon: m && p && p.deliveryMs.p99 > 0 ? Math.round((m.deliveryMs.p99 / p.deliveryMs.p99) * 100) / 100 : null } : {}),
       },
       ...(failures.length > 0 ? { failure: failures.join('; ') } : {}),
@@ -303,6 +304,7 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
       latencyResolution: '0.01 ms below 100 ms, 1 ms above',
       serverConfig: { ...SERVER_CONFIG, logLevel: 'silent', databaseUrl: 'fresh temporary SQLite file per group' },
       baseline: 'bare ws server: a PATCH bumps a counter, answers {"updated":true,"seq":N}, encodes one diff-shaped frame and sends that buffer to each socket of the row\'s topic',
+      floor: 'the same bare server, but the WebSocket frame is built once and written with one socket.write per socket (no ws.send): about the least a Node.js process can do per subscriber, one write system call each',
     },
     rows,
     checks: buildChecks(rows),
@@ -401,6 +403,6 @@ function fanoutTable(rows: readonly ResultRow[]): NonNullable<ScenarioResult['ta
 /** The fan-out scenario. */
 export const fanoutScenario: Scenario = {
   name: 'fanout',
-  description: 'N WebSocket subscribers (100, 1,000; 10,000 with --full) on one shared live query and on N distinct queries, writes over HTTP at 100 and 1,000/s: write-to-diff latency, completeness, event-loop delay, RSS per idle socket, against a bare ws broadcast',
+  description: 'N WebSocket subscribers (100, 1,000; 10,000 with --full) on one shared live query and on N distinct queries, writes over HTTP at 100 and 1,000/s: write-to-diff latency, completeness, event-loop delay, RSS per idle socket, against a bare ws broadcast and a raw-write floor',
   run,
 };
