@@ -18,7 +18,7 @@ export interface TestServer {
  * Starts a server on port 0 in a fresh temporary folder (or in `extra.dir`, reusing its
  * database); the rest of `extra` are server options beyond the config.
  */
-export async function startTestServer(manifest: Manifest, overrides: Partial<MastConfig> = {}, extra: Pick<MastServerOptions, 'roomAccess' | 'oauthProviders' | 'now'> & { dir?: string } = {}): Promise<TestServer> {
+export async function startTestServer(manifest: Manifest, overrides: Partial<MastConfig> = {}, extra: Pick<MastServerOptions, 'roomAccess' | 'oauthProviders' | 'now' | 'logger'> & { dir?: string } = {}): Promise<TestServer> {
   const { dir: given, ...hooks } = extra;
   const dir = given ?? mkdtempSync(join(tmpdir(), 'mast-test-'));
   const config = loadConfig({}, { port: 0, host: '127.0.0.1', logLevel: 'silent', databaseUrl: join(dir, 'test.db'), ...overrides });

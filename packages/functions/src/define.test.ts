@@ -24,6 +24,14 @@ describe('definitions', () => {
     expect(query({ handler: () => 1 }).unsafeBypassPolicies).toBe(false);
   });
 
+  it('run isolated only when asked, and refuse an isolated option that is not a boolean', () => {
+    expect(query({ handler: () => 1 }).isolated).toBe(false);
+    expect(mutation({ isolated: true, handler: () => 1 }).isolated).toBe(true);
+    expect(action({ isolated: false, handler: () => 1 }).isolated).toBe(false);
+    expect(() => action({ isolated: 'yes' as unknown as boolean, handler: () => 1 })).toThrow('isolated must be true or false');
+    expect(() => query({ isolated: 1 as unknown as boolean, handler: () => 1 })).toThrow('isolated must be true or false');
+  });
+
   it('validate arguments strictly', () => {
     const args = query({ args: { n: v.int(), id: v.id('Todo') }, handler: () => 1 }).args;
     expect(args.safeParse({ n: 1, id: 'a' }).success).toBe(true);

@@ -139,6 +139,8 @@ export interface FunctionDefinition<K extends FunctionKind = FunctionKind> {
   readonly unsafeBypassPolicies: boolean;
   /** Calls one caller may make per window (HTTP and socket); undefined: the server's default. */
   readonly rateLimit: RateLimit | undefined;
+  /** Runs in one of the server's function worker threads instead of the main thread. */
+  readonly isolated: boolean;
   handler(ctx: CtxOf[K], args: Record<string, unknown>): unknown;
 }
 
@@ -154,6 +156,12 @@ export interface FunctionSpec<K extends FunctionKind, A extends ArgsShape, R> {
   /** Overrides the server's per-function call limit (`MAST_FN_RATE_LIMIT` per minute) for this function. */
   readonly rateLimit?: RateLimit;
   readonly returns?: z.ZodType<Awaited<R>>;
+  /**
+   * Runs the handler in a worker thread of the server's pool (`MAST_FN_WORKERS`), one call per
+   * worker at a time: a handler that spins past its deadline is stopped with FN_TIMEOUT instead
+   * of blocking the server. `ctx` works the same, each `ctx.db` call crossing to the main thread.
+   */
+  readonly isolated?: boolean;
   readonly handler: (ctx: CtxOf[K], args: InferArgs<A>) => R;
 }
 
@@ -174,6 +182,11 @@ function checkRateLimit(limit: RateLimit | undefined): RateLimit | undefined {
   return Object.freeze({ max: limit.max, windowMs: limit.windowMs });
 }
 
+function checkIsolated(isolated: unknown): boolean {
+  if (isolated !== undefined && typeof isolated !== 'boolean') throw new Error('isolated must be true or false');
+  return isolated === true;
+}
+
 function define<K extends FunctionKind, A extends ArgsShape, R>(kind: K, spec: FunctionSpec<K, A, R> & { unsafeBypassPolicies?: boolean }): FunctionDefinition<K> {
   return Object.freeze({
     [FUNCTION_BRAND]: true as const,
@@ -182,6 +195,7 @@ function define<K extends FunctionKind, A extends ArgsShape, R>(kind: K, spec: F
     returns: spec.returns,
     unsafeBypassPolicies: spec.unsafeBypassPolicies === true,
     rateLimit: checkRateLimit(spec.rateLimit),
+    isolated: checkIsolated(spec.isolated),
     handler: spec.handler as FunctionDefinition<K>['handler'],
   });
 }

@@ -94,6 +94,7 @@ export const errorCatalogue = {
   CRDT_CORRUPT: { status: 500, message: 'The stored CRDT document of this row cannot be read', origin: 'mast' },
   EMAIL_SEND_FAILED: { status: 500, message: 'The email could not be sent', origin: 'pylon' },
   EMAIL_NOT_CONFIGURED: { status: 503, message: 'No email transport is configured (set MAST_SMTP_URL)', origin: 'mast' },
+  FN_OVERLOADED: { status: 503, message: 'Every function worker is busy and the queue of isolated calls is full; retry', origin: 'mast' },
   STORE_BUSY: { status: 503, message: 'The database is busy; retry', origin: 'mast' },
   IDP_UNAVAILABLE: { status: 503, message: 'The identity provider cannot be reached; retry', origin: 'mast' },
   SHUTTING_DOWN: { status: 503, message: 'The server is shutting down', origin: 'mast' },

@@ -33,7 +33,7 @@ import { registerPolicyRoutes } from '../http/policy-routes.js';
 import { registerEntityRoutes } from '../http/entities-routes.js';
 import { registerEventsRoutes, type EventStreams } from '../http/events-routes.js';
 import { registerFunctionRoutes, type FunctionStreams } from '../http/functions-routes.js';
-import { FunctionRegistry, FunctionRunner, JobWorker, loadFunctions, SpinWatchdog, type FunctionSet } from '../functions/index.js';
+import { FunctionRegistry, FunctionRunner, JobWorker, loadFunctions, SpinWatchdog, WorkerPool, type FunctionSet } from '../functions/index.js';
 import { registerJobRoutes } from '../http/jobs-routes.js';
 import { FunctionRateLimit } from '../http/function-rate-limit.js';
 import { registerSyncRoutes } from '../http/sync-routes.js';
@@ -53,6 +53,9 @@ export const MAST_VERSION = '0.1.0';
 
 /** How often change-log retention runs. */
 const PRUNE_INTERVAL_MS = 60_000;
+
+/** How long a function worker whose call was ended (deadline, cancel) may take to stop before it is terminated. */
+const WORKER_GRACE_MS = 200;
 
 /** What a server is built from. */
 export interface MastServerOptions {
@@ -136,6 +139,8 @@ export class MastServer {
   /** Runs due jobs and fires cron schedules. */
   readonly jobs: JobWorker;
   readonly #functionRegistry = new FunctionRegistry();
+  /** The worker threads of isolated functions (none start until one is needed). */
+  readonly #workers: WorkerPool;
   readonly #now: () => number;
   #events: EventStreams;
   readonly #appDir: string;
@@ -264,6 +269,7 @@ export class MastServer {
     const now = options.now ?? Date.now;
     this.#now = now;
     const scheduler = { registry: this.#functionRegistry, maxAttempts: this.config.jobMaxAttempts, now, onEnqueued: () => this.jobs.kick() };
+    this.#workers = new WorkerPool({ size: this.config.fnWorkers, maxQueued: this.config.fnQueue, graceMs: WORKER_GRACE_MS, logger: this.logger });
     this.functions = new FunctionRunner({
       store: this.store,
       schema: this.schema,
@@ -274,6 +280,7 @@ export class MastServer {
       logger: this.logger,
       jobs: scheduler,
       ...(this.config.fnSpinExit > 0 ? { watchdog: SpinWatchdog.forProcess(this.config.fnSpinExit) } : {}),
+      isolation: { pool: this.#workers, all: this.config.fnIsolation === 'all' },
     });
     this.jobs = new JobWorker({
       store: this.store,
@@ -374,6 +381,9 @@ export class MastServer {
     const set = await loadFunctions(this.#appDir, { fresh: options.fresh ?? true });
     for (const error of set.errors) this.logger.error({ file: error.file, line: error.line }, `function file ${error.message}`);
     this.#functionRegistry.use(set);
+    const isolated = [...set.functions.values()].filter((f) => this.config.fnIsolation === 'all' || f.definition.isolated === true);
+    this.#workers.preload(isolated.map((f) => f.url));
+    if (isolated.length > 0) this.#workers.warm();
     return set;
   }
 
@@ -431,6 +441,7 @@ export class MastServer {
         this.rooms.stop();
       } finally {
         clearTimeout(grace);
+        await this.#workers.close();
         await this.store.close();
       }
     })();

@@ -52,6 +52,10 @@ export interface MastConfig {
   fnMutationTimeout: number;
   fnIdle: number;
   fnSpinExit: number;
+  /** `off`: only functions defined with `isolated: true` run in workers; `all`: every function does. */
+  fnIsolation: 'off' | 'all';
+  fnWorkers: number;
+  fnQueue: number;
   fnRateLimit: number;
   fnMaxWatches: number;
   jobPoll: number;
@@ -89,6 +93,7 @@ export function parseOptionValue(spec: OptionSpec, text: string): string | numbe
   const kind: OptionType = spec.type;
   switch (kind) {
     case 'string':
+      if (spec.choices !== undefined && !spec.choices.includes(text)) fail(`one of ${spec.choices.join(', ')}`);
       return text;
     case 'bool':
       if (/^(1|true|yes|on)$/i.test(text)) return true;
@@ -126,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (config.defaultLimit > config.maxLimit) {
     throw new AppError('INVALID_DATA', `MAST_DEFAULT_LIMIT (${config.defaultLimit}) is over MAST_MAX_LIMIT (${config.maxLimit})`);
   }
+  if (config.fnWorkers < 1) throw new AppError('INVALID_DATA', 'MAST_FN_WORKERS must be at least 1');
   return config;
 }
 

@@ -14,6 +14,8 @@ export interface OptionSpec {
   readonly type: OptionType;
   readonly default: string | number | boolean | null;
   readonly description: string;
+  /** The only values a string option accepts. */
+  readonly choices?: readonly string[];
 }
 
 /** Every option, in `--help` order. */
@@ -67,6 +69,9 @@ export const OPTIONS = [
   { key: 'fnMutationTimeout', env: 'MAST_FN_MUTATION_TIMEOUT', flag: '--fn-mutation-timeout', type: 'duration', default: 5_000, description: 'how long a mutation function may hold the write transaction before FN_TIMEOUT' },
   { key: 'fnIdle', env: 'MAST_FN_IDLE', flag: '--fn-idle', type: 'duration', default: 1_000, description: 'how long a mutation, or a query holding its read snapshot, may await something other than ctx.db (FN_MUTATION_BLOCKED, FN_QUERY_BLOCKED)' },
   { key: 'fnSpinExit', env: 'MAST_FN_SPIN_EXIT', flag: '--fn-spin-exit', type: 'duration', default: 5_000, description: 'how long the event loop may stay blocked while a function call is past its deadline (a handler spinning synchronously) before the process logs that call and exits (0: never)' },
+  { key: 'fnIsolation', env: 'MAST_FN_ISOLATION', flag: '--fn-isolation', type: 'string', choices: ['off', 'all'], default: 'off', description: 'which functions run in worker threads: off (only those defined with isolated: true) or all' },
+  { key: 'fnWorkers', env: 'MAST_FN_WORKERS', flag: '--fn-workers', type: 'int', default: 4, description: 'worker threads of isolated functions, each running one call at a time (at least 1; started once a loaded function runs isolated)' },
+  { key: 'fnQueue', env: 'MAST_FN_QUEUE', flag: '--fn-queue', type: 'int', default: 256, description: 'isolated calls that may wait for a free worker, each at most its deadline; more answer FN_OVERLOADED' },
   { key: 'fnRateLimit', env: 'MAST_FN_RATE_LIMIT', flag: '--fn-rate-limit', type: 'int', default: 600, description: 'calls per minute one caller may make to one function over HTTP or the socket (0 turns it off; a function may set its own)' },
   { key: 'fnMaxWatches', env: 'MAST_FN_MAX_WATCHES', flag: '--fn-max-watches', type: 'int', default: 64, description: 'query-function watches (fn-watch) one socket may hold (TOO_MANY_SUBSCRIPTIONS above)' },
   { key: 'jobPoll', env: 'MAST_JOB_POLL', flag: '--job-poll', type: 'duration', default: 1_000, description: 'how often the job worker looks for due jobs and cron runs' },

@@ -14,14 +14,20 @@ export interface GuardLimits {
     readonly ms: number;
     readonly holding: () => boolean;
     readonly blocked: () => AppError;
+    /**
+     * Milliseconds (a growing total) the handler's thread spent busy, when the handler runs in
+     * a worker: time the worker computed is not idle, as a late tick is for one in process.
+     */
+    readonly busyMs?: () => number;
   };
 }
 
 /**
  * Deadline and watchdog of one function call. `run` settles with the handler's outcome or with
  * the first limit hit; in the second case `signal` is aborted and the handler's later outcome is
- * dropped. JavaScript cannot stop a running handler: a handler that ignores `signal` keeps
- * running, but its `ctx.db` is closed, so it can no longer read or write.
+ * dropped. JavaScript cannot stop a handler running in process: one that ignores `signal` keeps
+ * running, but its `ctx.db` is closed, so it can no longer read or write (a worker running an
+ * isolated handler is terminated instead).
  */
 export class CallGuard implements DbActivity {
   readonly #controller = new AbortController();
@@ -70,12 +76,16 @@ export class CallGuard implements DbActivity {
         const idleMs = idleLimit.ms;
         const period = Math.max(5, Math.floor(idleMs / 5));
         let last = performance.now();
+        let lastBusy = idleLimit.busyMs?.() ?? 0;
         let idle = 0;
         timers.push(
           setInterval(() => {
             const now = performance.now();
             const elapsed = now - last;
             last = now;
+            const busy = idleLimit.busyMs?.() ?? 0;
+            const worked = busy - lastBusy;
+            lastBusy = busy;
             if (this.#active || this.#pending > 0 || !idleLimit.holding()) {
               this.#active = false;
               idle = 0;
@@ -83,7 +93,7 @@ export class CallGuard implements DbActivity {
             }
             // A tick that comes late means the loop was busy with synchronous work of this or
             // another request, not awaiting: that time is not counted as idle.
-            idle += elapsed > 2 * period ? period : elapsed;
+            idle += Math.max(0, (elapsed > 2 * period ? period : elapsed) - worked);
             if (idle >= idleMs) fail(idleLimit.blocked());
           }, period),
         );

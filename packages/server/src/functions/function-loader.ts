@@ -70,9 +70,11 @@ export async function loadFunctions(appDir: string, options: { fresh?: boolean }
       continue;
     }
     let exported: unknown;
+    let url: string;
     try {
       const version = options.fresh ? `?v=${(await stat(file)).mtimeMs}` : '';
-      exported = ((await import(pathToFileURL(file).href + version)) as { default?: unknown }).default;
+      url = pathToFileURL(file).href + version;
+      exported = ((await import(url)) as { default?: unknown }).default;
     } catch (err) {
       const line = lineOf(file, err);
       const text = String((err as Error | null)?.message ?? err);
@@ -89,7 +91,7 @@ export async function loadFunctions(appDir: string, options: { fresh?: boolean }
       errors.push({ file, message: 'has no valid default export: export default query({...}), mutation({...}) or action({...})' });
       continue;
     }
-    functions.set(name, { name, file, definition: exported });
+    functions.set(name, { name, file, url, definition: exported });
   }
   const crons = new Map<string, RegisteredCron>();
   for (const [name, spec] of Object.entries(cronFile?.definitions.schedules ?? {})) {

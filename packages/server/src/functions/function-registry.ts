@@ -13,6 +13,8 @@ export interface FunctionLoadError {
 export interface RegisteredFunction {
   readonly name: string;
   readonly file: string;
+  /** The URL the file was imported from (with its reload version): a function worker imports the same. */
+  readonly url: string;
   readonly definition: FunctionDefinition;
 }
 

@@ -7,14 +7,18 @@ import type { SchemaRef } from '../entities/schema-ref.js';
 import type { WritePath } from '../entities/write-path.js';
 import { AppError } from '../errors/index.js';
 import type { Store, WriteTx } from '../store/index.js';
+import { AuthorError } from './author-error.js';
 import { CallGuard } from './call-guard.js';
 import { CallScheduler, QUERY_SCHEDULER, type JobSink, type SchedulerDeps } from './call-scheduler.js';
 import { MutationDb, QueryDb } from './function-db.js';
-import type { FunctionRegistry } from './function-registry.js';
+import type { FunctionRegistry, RegisteredFunction } from './function-registry.js';
+import { runIsolated } from './isolated-call.js';
 import { toJsonResult } from './json-result.js';
 import { parseArgs } from './parse-args.js';
 import type { ReadSet } from './query-watch.js';
-import type { SpinWatchdog } from './spin-watchdog.js';
+import type { SpinWatchdog, WatchedCall } from './spin-watchdog.js';
+import type { WorkerLease, WorkerPool } from './worker-pool.js';
+import type { WorkerCall } from './worker-protocol.js';
 
 /** Per-call limits, from the options table. */
 export interface FunctionLimits {
@@ -24,6 +28,13 @@ export interface FunctionLimits {
   readonly mutationTimeoutMs: number;
   /** How long a mutation, or a query holding its snapshot, may await something other than ctx.db. */
   readonly idleMs: number;
+}
+
+/** Which calls run in worker threads, and the pool they run in. */
+export interface FunctionIsolation {
+  readonly pool: WorkerPool;
+  /** Every function runs in a worker, not only those defined with `isolated: true`. */
+  readonly all: boolean;
 }
 
 /** What the runner needs from the server. */
@@ -39,6 +50,8 @@ export interface FunctionRunnerDeps {
   readonly jobs: SchedulerDeps;
   /** Follows calls so a handler that blocks the event loop past its deadline is reported. */
   readonly watchdog?: SpinWatchdog;
+  /** Without it every call runs in the main thread, `isolated: true` or not. */
+  readonly isolation?: FunctionIsolation;
 }
 
 /** Options of one call. */
@@ -57,28 +70,14 @@ export interface CallOptions {
   readonly beforeCommit?: (tx: WriteTx) => Promise<void>;
 }
 
-/**
- * An error whose code the function's author chose (`ctx.error`). It is not in the catalogue;
- * the transport sends it as `{"error":{"code","message"}}` with `status`.
- */
-export class AuthorError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status: number,
-  ) {
-    super(message);
-    this.name = 'AuthorError';
-  }
-}
-
 const ctxError = (code: string, message: string): FunctionError => new FunctionError(code, message);
 
 /**
- * Runs server functions in process. Queries read one snapshot and run concurrently with
- * everything; mutations are one write transaction each (serialised by the store's writer);
- * actions hold no database resource and reach data through other functions. Every call has
- * its own deadline, and a failure never affects other calls.
+ * Runs server functions, in process or (isolated ones) in a worker thread whose `ctx`
+ * operations come back here. Queries read one snapshot and run concurrently with everything;
+ * mutations are one write transaction each (serialised by the store's writer); actions hold no
+ * database resource and reach data through other functions. Every call has its own deadline,
+ * and a failure never affects other calls.
  */
 export class FunctionRunner {
   readonly #deps: FunctionRunnerDeps;
@@ -91,7 +90,12 @@ export class FunctionRunner {
    * Calls `name` as `auth` with raw (unvalidated) args; resolves with the JSON result. Throws
    * AppError (catalogue codes) or AuthorError (the author's codes).
    */
-  async call(name: string, rawArgs: unknown, auth: AuthContext, options: CallOptions = {}): Promise<unknown> {
+  call(name: string, rawArgs: unknown, auth: AuthContext, options: CallOptions = {}): Promise<unknown> {
+    return this.#call(name, rawArgs, auth, options, false);
+  }
+
+  /** `fromWorker`: the caller is an isolated action, holding a worker while it waits for this call. */
+  async #call(name: string, rawArgs: unknown, auth: AuthContext, options: CallOptions, fromWorker: boolean): Promise<unknown> {
     const fn = this.#deps.registry.get(name);
     if (!fn) throw new AppError('FN_NOT_FOUND', `Function "${name}" is not registered`);
     const def = fn.definition;
@@ -99,22 +103,37 @@ export class FunctionRunner {
       throw new AppError('FN_TYPE_MISMATCH', `"${name}" is a ${def.kind}, not a ${options.expect}`);
     }
     const args = parseArgs(name, def.args, rawArgs);
-    const { limits, watchdog } = this.#deps;
-    const watched = watchdog?.enter(name, def.kind === 'mutation' ? limits.mutationTimeoutMs : limits.timeoutMs);
+    const isolation = this.#deps.isolation;
+    let lease: WorkerLease | undefined;
+    let watched: WatchedCall | undefined;
     try {
+      if (isolation !== undefined && (isolation.all || def.isolated === true)) {
+        // Taken before a mutation opens its transaction: waiting for a worker holds no writer.
+        const { timeoutMs, mutationTimeoutMs } = this.#deps.limits;
+        lease = await isolation.pool.acquire({ name, waitMs: def.kind === 'mutation' ? mutationTimeoutMs : timeoutMs, signal: options.signal, urgent: fromWorker });
+      } else {
+        // Only a call on the main thread can block the event loop.
+        watched = this.#deps.watchdog?.enter(name, def.kind === 'mutation' ? this.#deps.limits.mutationTimeoutMs : this.#deps.limits.timeoutMs);
+      }
       switch (def.kind) {
         case 'query':
-          return await this.#query(name, def as FunctionDefinition<'query'>, args, auth, options);
+          return await this.#query(fn, def as FunctionDefinition<'query'>, args, auth, options, lease);
         case 'mutation':
-          return await this.#mutation(name, def as FunctionDefinition<'mutation'>, args, auth, options);
+          return await this.#mutation(fn, def as FunctionDefinition<'mutation'>, args, auth, options, lease);
         case 'action':
-          return await this.#action(name, def as FunctionDefinition<'action'>, args, auth, options);
+          return await this.#action(fn, def as FunctionDefinition<'action'>, args, auth, options, lease);
       }
     } catch (err) {
       throw this.#translate(name, err);
     } finally {
       watched?.leave();
+      lease?.release();
     }
+  }
+
+  /** The call as a function worker receives it. */
+  #workerCall(fn: RegisteredFunction, args: Record<string, unknown>, auth: AuthContext, streams: boolean): WorkerCall {
+    return { url: fn.url, name: fn.name, kind: fn.definition.kind, args, auth: publicAuth(auth), streams };
   }
 
   #translate(name: string, err: unknown): Error {
@@ -135,7 +154,8 @@ export class FunctionRunner {
     return json;
   }
 
-  async #query(name: string, def: FunctionDefinition<'query'>, args: Record<string, unknown>, auth: AuthContext, options: CallOptions): Promise<unknown> {
+  async #query(fn: RegisteredFunction, def: FunctionDefinition<'query'>, args: Record<string, unknown>, auth: AuthContext, options: CallOptions, lease: WorkerLease | undefined): Promise<unknown> {
+    const { name } = fn;
     const { limits } = this.#deps;
     let db: QueryDb | undefined;
     const guard = new CallGuard(name, {
@@ -143,6 +163,7 @@ export class FunctionRunner {
       idle: {
         ms: limits.idleMs,
         holding: () => db?.holding ?? false,
+        ...(lease ? { busyMs: () => lease.busyMs() } : {}),
         blocked: () =>
           new AppError('FN_QUERY_BLOCKED', `Query "${name}" awaited something other than ctx.db for ${limits.idleMs} ms while holding its read snapshot`, {
             hint: 'Do outside I/O before the first ctx.db call, or in an action that calls the query with ctx.runQuery',
@@ -152,13 +173,15 @@ export class FunctionRunner {
     db = new QueryDb(this.#deps.store, this.#deps.schema, this.#deps.readLimits, def.unsafeBypassPolicies ? ADMIN : auth, guard, options.readSet);
     const ctx: QueryCtx & Record<string, unknown> = { auth: publicAuth(auth), signal: guard.signal, error: ctxError, db, scheduler: QUERY_SCHEDULER, ...noCalls('query') };
     try {
-      return this.#result(name, def, await guard.run(async () => def.handler(ctx, args), options.signal));
+      const run = lease ? () => runIsolated(lease, this.#workerCall(fn, args, auth, false), ctx, guard.signal) : async () => def.handler(ctx, args);
+      return this.#result(name, def, await guard.run(run, options.signal));
     } finally {
       await db.close();
     }
   }
 
-  async #mutation(name: string, def: FunctionDefinition<'mutation'>, args: Record<string, unknown>, auth: AuthContext, options: CallOptions): Promise<unknown> {
+  async #mutation(fn: RegisteredFunction, def: FunctionDefinition<'mutation'>, args: Record<string, unknown>, auth: AuthContext, options: CallOptions, lease: WorkerLease | undefined): Promise<unknown> {
+    const { name } = fn;
     const { writes, schema, readLimits, limits } = this.#deps;
     const opId = options.opId;
     let scheduled = false;
@@ -172,6 +195,7 @@ export class FunctionRunner {
         idle: {
           ms: limits.idleMs,
           holding: () => true,
+          ...(lease ? { busyMs: () => lease.busyMs() } : {}),
           blocked: () =>
             new AppError('FN_MUTATION_BLOCKED', `Mutation "${name}" awaited something other than ctx.db for ${limits.idleMs} ms while holding the write transaction; it was rolled back`, {
               hint: 'Do outside I/O (fetch, timers) in an action, and call the mutation from it with ctx.runMutation',
@@ -190,7 +214,8 @@ export class FunctionRunner {
       };
       const scheduler = new CallScheduler(this.#deps.jobs, auth, sink, guard);
       const ctx: MutationCtx & Record<string, unknown> = { auth: publicAuth(auth), signal: guard.signal, error: ctxError, db, scheduler, ...noCalls('mutation') };
-      const value = await guard.run(async () => def.handler(ctx, args), options.signal);
+      const run = lease ? () => runIsolated(lease, this.#workerCall(fn, args, auth, false), ctx, guard.signal) : async () => def.handler(ctx, args);
+      const value = await guard.run(run, options.signal);
       // Checked inside the transaction: a result the client cannot receive rolls the writes back.
       const json = this.#result(name, def, value);
       await options.beforeCommit?.(session.tx);
@@ -200,13 +225,14 @@ export class FunctionRunner {
     return result;
   }
 
-  async #action(name: string, def: FunctionDefinition<'action'>, args: Record<string, unknown>, auth: AuthContext, options: CallOptions): Promise<unknown> {
+  async #action(fn: RegisteredFunction, def: FunctionDefinition<'action'>, args: Record<string, unknown>, auth: AuthContext, options: CallOptions, lease: WorkerLease | undefined): Promise<unknown> {
+    const { name } = fn;
     const guard = new CallGuard(name, { timeoutMs: this.#deps.limits.timeoutMs });
     const ended = (what: string): AppError => new AppError('FN_TIMEOUT', `Action "${name}" has ended; it cannot ${what}`);
     let done = false;
     const nested = (kind: 'query' | 'mutation') => async <T>(target: string, targetArgs?: Record<string, unknown>): Promise<T> => {
       if (guard.signal.aborted) throw ended(`call "${target}"`);
-      return (await this.call(target, targetArgs ?? {}, auth, { expect: kind })) as T;
+      return (await this.#call(target, targetArgs ?? {}, auth, { expect: kind }, lease !== undefined)) as T;
     };
     const { store, jobs } = this.#deps;
     const sink: JobSink = {
@@ -234,7 +260,8 @@ export class FunctionRunner {
       stream,
     };
     try {
-      return this.#result(name, def, await guard.run(async () => def.handler(ctx, args), options.signal));
+      const run = lease ? () => runIsolated(lease, this.#workerCall(fn, args, auth, onChunk !== undefined), ctx, guard.signal) : async () => def.handler(ctx, args);
+      return this.#result(name, def, await guard.run(run, options.signal));
     } finally {
       done = true;
     }

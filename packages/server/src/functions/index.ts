@@ -1,5 +1,8 @@
-export { FunctionRunner, AuthorError } from './function-runner.js';
-export type { FunctionLimits, FunctionRunnerDeps, CallOptions } from './function-runner.js';
+export { FunctionRunner } from './function-runner.js';
+export { AuthorError } from './author-error.js';
+export type { FunctionLimits, FunctionRunnerDeps, CallOptions, FunctionIsolation } from './function-runner.js';
+export { WorkerPool } from './worker-pool.js';
+export type { WorkerPoolOptions, WorkerLease, AcquireRequest } from './worker-pool.js';
 export { FunctionRegistry } from './function-registry.js';
 export type { FunctionLoadError, FunctionSet, RegisteredFunction } from './function-registry.js';
 export { loadFunctions, FUNCTIONS_DIR, CRONS_FILE } from './function-loader.js';

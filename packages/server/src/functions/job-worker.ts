@@ -4,7 +4,8 @@ import { AppError } from '../errors/index.js';
 import type { JobIdentity, JobRecord, Store } from '../store/index.js';
 import { jobIdentity, prepareJob, type SchedulerDeps } from './call-scheduler.js';
 import type { FunctionRegistry } from './function-registry.js';
-import { AuthorError, type FunctionRunner } from './function-runner.js';
+import { AuthorError } from './author-error.js';
+import type { FunctionRunner } from './function-runner.js';
 
 /** Settings of the job worker, from the options table. */
 export interface JobWorkerOptions {

@@ -1,4 +1,5 @@
 import { AppError } from '../errors/index.js';
+import { jsonText, notJsonMessage } from './json-text.js';
 
 /**
  * A handler's return value as the JSON the client will get: `undefined` becomes null, `toJSON`
@@ -9,14 +10,10 @@ export function toJsonResult(name: string, value: unknown): unknown {
   if (value === undefined) return null;
   let text: string | undefined;
   try {
-    text = JSON.stringify(value, (_key, v: unknown) => {
-      if (typeof v === 'number' && !Number.isFinite(v)) throw new TypeError(`${v} is not a JSON number`);
-      if (typeof v === 'function' || typeof v === 'symbol') throw new TypeError(`a ${typeof v} is not a JSON value`);
-      return v;
-    });
+    text = jsonText(value);
   } catch (err) {
-    throw new AppError('FN_RESULT_INVALID', `Function "${name}" returned a value that is not JSON: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+    throw new AppError('FN_RESULT_INVALID', notJsonMessage(name, err), { cause: err });
   }
-  if (text === undefined) throw new AppError('FN_RESULT_INVALID', `Function "${name}" returned a value that is not JSON`);
+  if (text === undefined) throw new AppError('FN_RESULT_INVALID', notJsonMessage(name));
   return JSON.parse(text) as unknown;
 }
