@@ -149,6 +149,54 @@ describe('select-org: auth.tenantId and auth.orgRole in policies', () => {
   });
 });
 
+describe('open sockets follow org changes', () => {
+  const open = async (token: string): Promise<LiveClient> => {
+    const { client } = await LiveClient.connect(t.url.replace('http', 'ws') + '/ws', { token });
+    client.send({ type: 'subscribe', id: 's1', entity: 'Doc' });
+    await client.next('result');
+    return client;
+  };
+  const stillOpen = async (client: LiveClient): Promise<boolean> =>
+    Promise.race([client.closed.then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 300))]);
+
+  beforeEach(async () => {
+    expect((await call(owner, 'POST', '/api/entities/Doc', { id: 'acme-doc', title: 'acme', ownerId: 'olga', tenantId: orgId })).status).toBe(201);
+    for (const token of [member, admin, owner]) expect((await call(token, 'POST', '/api/auth/select-org', { orgId })).status).toBe(200);
+  });
+
+  it('a removed member is disconnected (4012) and reconnects without the org; the others stay connected', async () => {
+    const [mia, adam, otto] = [await open(member), await open(admin), await open(outsider)];
+    await call(owner, 'DELETE', `/api/auth/orgs/${orgId}/members/mia`);
+    expect(await mia.closed).toMatchObject({ code: 4012 });
+    expect(await stillOpen(adam)).toBe(true);
+    expect(await stillOpen(otto)).toBe(true);
+    // The org's rows keep flowing to members only.
+    await call(owner, 'PATCH', '/api/entities/Doc/acme-doc', { title: 'acme 2' });
+    expect((await adam.next('diff')).changed.map((r: any) => r.title)).toEqual(['acme 2']);
+    const again = await LiveClient.connect(t.url.replace('http', 'ws') + '/ws', { token: member });
+    again.client.send({ type: 'subscribe', id: 's1', entity: 'Doc' });
+    expect((await again.client.next('result')).rows).toEqual([]);
+    for (const c of [adam, otto, again.client]) c.close();
+  });
+
+  it('a role change, another selected org and a deleted org each disconnect exactly the sockets they concern', async () => {
+    const [mia, adam, olga] = [await open(member), await open(admin), await open(owner)];
+    await call(owner, 'PUT', `/api/auth/orgs/${orgId}/members/adam`, { role: 'member' });
+    expect(await adam.closed).toMatchObject({ code: 4012 });
+    expect(await stillOpen(mia)).toBe(true);
+    // Re-putting the same role changes nothing and disconnects nobody.
+    await call(owner, 'PUT', `/api/auth/orgs/${orgId}/members/mia`, { role: 'member' });
+    expect(await stillOpen(mia)).toBe(true);
+    await call(member, 'POST', '/api/auth/select-org', { orgId: null });
+    expect(await mia.closed).toMatchObject({ code: 4012 });
+    expect(await stillOpen(olga)).toBe(true);
+    const adamAgain = await open(admin);
+    await call(owner, 'DELETE', `/api/auth/orgs/${orgId}`);
+    expect(await olga.closed).toMatchObject({ code: 4012 });
+    expect(await adamAgain.closed).toMatchObject({ code: 4012 });
+  });
+});
+
 describe('invites', () => {
   it('admins invite; the token is shown once, accepted once, and gives the invited role', async () => {
     const created = await call(admin, 'POST', `/api/auth/orgs/${orgId}/invites`, { role: 'admin' });

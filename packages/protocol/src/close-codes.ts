@@ -13,6 +13,7 @@ export const closeCodes = {
   TOO_MANY_CONNECTIONS: { code: 4009, reconnect: true, reason: 'too many sockets from this address' },
   SLOW_CONSUMER: { code: 4010, reconnect: true, reason: 'the socket fell too far behind; resume from your last seq' },
   TOO_MANY_USER_CONNECTIONS: { code: 4011, reconnect: true, reason: 'too many sockets for this user' },
+  ACCESS_CHANGED: { code: 4012, reconnect: true, reason: 'the org role or selected org of this connection changed; reconnect and resume' },
 } as const satisfies Record<string, { code: number; reconnect: boolean; reason: string }>;
 
 /** A named close code. */

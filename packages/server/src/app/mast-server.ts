@@ -262,10 +262,13 @@ export class MastServer {
       limits: authLimits,
     });
     registerApiKeyRoutes(this.http, { apiKeys, rateLimit: this.config.authRateLimit, limits: authLimits });
-    registerOrgRoutes(this.http, { orgs: new OrgService(this.store, async (id) => {
-        const account = await this.accounts.get(id);
-        return account?.emailVerified ? account.email : null;
-      }), sessions: this.sessions, rateLimit: this.config.authRateLimit, limits: authLimits });
+    const orgs = new OrgService(this.store, async (id) => {
+      const account = await this.accounts.get(id);
+      return account?.emailVerified ? account.email : null;
+    });
+    // Sockets keep the tenant and role they connected with: a change closes them to reconnect.
+    orgs.onAccessChange((change) => this.sockets.closeAccessChanged(change));
+    registerOrgRoutes(this.http, { orgs, sessions: this.sessions, rateLimit: this.config.authRateLimit, limits: authLimits });
     const now = options.now ?? Date.now;
     this.#now = now;
     const scheduler = { registry: this.#functionRegistry, maxAttempts: this.config.jobMaxAttempts, now, onEnqueued: () => this.jobs.kick() };

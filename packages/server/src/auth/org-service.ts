@@ -35,14 +35,33 @@ export function parseOrgRole(value: unknown): OrgRole {
  * takes away ownership and deletes the org. An org always keeps an owner. The org a session
  * selects becomes `auth.tenantId`, and the member's role in it `auth.orgRole`.
  */
+/**
+ * What changed the access of open connections: a member's role in an org (`userId`), a whole
+ * org deleted (no `userId`), or the org a session selected (`tokenHash`).
+ */
+export type OrgAccessChange = { readonly orgId: string; readonly userId?: string } | { readonly tokenHash: string };
+
 export class OrgService {
   readonly #store: Store;
   readonly #verifiedEmail: (userId: string) => Promise<string | null>;
+  readonly #listeners: Array<(change: OrgAccessChange) => void> = [];
 
   /** `verifiedEmail` gives a user's email when it is verified (for invites addressed to an email). */
   constructor(store: Store, verifiedEmail: (userId: string) => Promise<string | null>) {
     this.#store = store;
     this.#verifiedEmail = verifiedEmail;
+  }
+
+  /**
+   * Calls `listener` after every change that alters what an already authenticated connection
+   * may read (a socket keeps the tenant and role it connected with, so it must reconnect).
+   */
+  onAccessChange(listener: (change: OrgAccessChange) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  #emit(change: OrgAccessChange): void {
+    for (const listener of this.#listeners) listener(change);
   }
 
   async create(userId: string, name: unknown, now = Date.now()): Promise<OrgRecord & { role: OrgRole }> {
@@ -72,6 +91,7 @@ export class OrgService {
   async delete(userId: string, orgId: string): Promise<void> {
     await this.#require(userId, orgId, 'owner', 'Only an owner can delete the org');
     await this.#store.orgs.delete(orgId);
+    this.#emit({ orgId });
   }
 
   async members(userId: string, orgId: string): Promise<MemberRecord[]> {
@@ -90,6 +110,7 @@ export class OrgService {
     }
     const member: MemberRecord = { orgId, userId, role, createdAt: now };
     await this.#store.orgs.putMember(member);
+    if (current !== null && current !== role) this.#emit({ orgId, userId });
     return member;
   }
 
@@ -103,6 +124,7 @@ export class OrgService {
       if (target === null) throw new AppError('NOT_FOUND', `"${userId.slice(0, 128)}" is not a member of this org`);
     }
     await this.#store.orgs.removeMember(orgId, userId);
+    this.#emit({ orgId, userId });
   }
 
   /**
@@ -165,6 +187,7 @@ export class OrgService {
       throw new AppError('NOT_A_MEMBER', `You are not a member of org "${orgId.slice(0, 64)}"`);
     }
     await select(auth.sessionHash, orgId);
+    this.#emit({ tokenHash: auth.sessionHash });
     return orgId;
   }
 

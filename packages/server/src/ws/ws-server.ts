@@ -220,6 +220,20 @@ export class LiveSocketServer {
     }
   }
 
+  /**
+   * Closes (4012) the sockets whose tenant or org role no longer holds: a member's sockets on
+   * the org (`userId`), every socket on a deleted org, or a session's sockets after it selected
+   * another org (`tokenHash`). They reconnect and resume under their current access.
+   */
+  closeAccessChanged(change: { orgId: string; userId?: string } | { tokenHash: string }): void {
+    for (const connection of this.#connections) {
+      const auth = connection.auth;
+      if (!auth || auth.isAdmin) continue;
+      const match = 'tokenHash' in change ? auth.sessionHash === change.tokenHash : auth.tenantId === change.orgId && (change.userId === undefined || auth.userId === change.userId);
+      if (match) connection.close('ACCESS_CHANGED');
+    }
+  }
+
   #heartbeat(): void {
     for (const connection of this.#connections) {
       if (!connection.alive) connection.terminate();
