@@ -111,3 +111,30 @@ describe('streamed results over HTTP', () => {
     expect((await callFn(t, 'lines', { n: 1 })).status).toBe(200);
   });
 });
+
+describe('shutdown with a streamed call in flight', () => {
+  it('cancels the call and ends its stream at once instead of waiting out the grace period', async () => {
+    const own = await startTestServer(manifest, { fnTimeout: 20_000 });
+    let closed = false;
+    try {
+      const set = await deployFunctions(own, {
+        endless: `export default action({ handler: async (ctx) => { ctx.stream.write('started'); await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve)); } });`,
+      });
+      expect(set.errors).toEqual([]);
+      const res = await fetch(`${own.url}/api/fn/endless`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' }, body: '{}' });
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = decoder.decode((await reader.read()).value);
+      expect(text).toBe('{"chunk":"started"}\n');
+      const started = Date.now();
+      await own.close();
+      closed = true;
+      // The default grace period is 10 s; the stream must not hold the shutdown for it.
+      expect(Date.now() - started).toBeLessThan(3000);
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += decoder.decode(chunk.value);
+      expect(text.trim().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual([{ chunk: 'started' }, { error: { code: 'FN_CANCELLED', message: expect.any(String) } }]);
+    } finally {
+      if (!closed) await own.close();
+    }
+  });
+});

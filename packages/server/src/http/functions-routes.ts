@@ -19,8 +19,9 @@ export interface FunctionRouteDeps {
   readonly maxBufferedBytes: number;
 }
 
-/** The open watch streams, so shutdown can end them. */
+/** The open watch streams and streamed calls, so shutdown can end them. */
 export interface FunctionStreams {
+  /** Ends every watch stream and cancels every streamed call in flight (it ends with FN_CANCELLED). */
   closeAll(): void;
 }
 
@@ -96,12 +97,14 @@ const FRAMES: Record<StreamFormat, { type: string; chunk: (data: unknown) => str
  * error. A failure before the first chunk is an ordinary error response. The client going
  * away, or not reading past `maxBufferedBytes`, cancels the call (its `ctx.signal` aborts).
  */
-async function streamCall(deps: FunctionRouteDeps, request: FastifyRequest, reply: FastifyReply, name: string, opId: string | undefined, format: StreamFormat): Promise<void> {
+async function streamCall(deps: FunctionRouteDeps, request: FastifyRequest, reply: FastifyReply, name: string, opId: string | undefined, format: StreamFormat, open: Set<() => void>): Promise<void> {
   const frames = FRAMES[format];
   const headers = Object.fromEntries(Object.entries(reply.getHeaders()).map(([k, v]) => [k, String(v)]));
   const raw = reply.raw;
   reply.hijack();
   const controller = new AbortController();
+  const cancel = (): void => controller.abort();
+  open.add(cancel);
   raw.on('close', () => {
     if (!raw.writableFinished) controller.abort();
   });
@@ -122,8 +125,13 @@ async function streamCall(deps: FunctionRouteDeps, request: FastifyRequest, repl
     if (status >= 500) request.log.error({ err }, 'function call failed');
     if (raw.headersSent) send(frames.error(body.error));
     else if (!raw.destroyed) raw.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8' }).write(JSON.stringify(body));
+  } finally {
+    open.delete(cancel);
   }
   if (!raw.writableEnded) raw.end();
+  // A cancelled stream's connection is not reused: its client went away or the server is
+  // shutting down, and a client that stopped reading would otherwise hold it open.
+  if (controller.signal.aborted) raw.socket?.destroy();
 }
 
 /** JSON Schema of a function's arguments, for `GET /api/fn` (null when zod cannot express it). */
@@ -150,7 +158,7 @@ export function registerFunctionRoutes(app: FastifyInstance, deps: FunctionRoute
     const opId = opIdOf(request);
     deps.rateLimit.hit(name, request.auth, request.ip);
     const format = streamFormat(request.headers.accept);
-    if (format) return streamCall(deps, request, reply, name, opId, format);
+    if (format) return streamCall(deps, request, reply, name, opId, format, open);
     try {
       const result = await deps.runner.call(name, request.body, request.auth, opId === undefined ? {} : { opId });
       return reply.code(200).type('application/json; charset=utf-8').send(JSON.stringify(result));
