@@ -68,8 +68,8 @@ describe('a function handler that spins synchronously', { timeout: 90_000 }, () 
     const server = await start(app, env);
     try {
       const base = `http://127.0.0.1:${server.port}`;
-      expect(await (await fetch(`${base}/api/fn/hello`, { method: 'POST' })).json()).toBe('hi');
       const started = Date.now();
+      // The first call of the process: the watchdog was started when the functions loaded.
       // The call never gets an answer: the process dies under it.
       const call = fetch(`${base}/api/fn/spin`, { method: 'POST' }).then(
         () => 'answered',

@@ -139,6 +139,8 @@ export class MastServer {
   /** Runs due jobs and fires cron schedules. */
   readonly jobs: JobWorker;
   readonly #functionRegistry = new FunctionRegistry();
+  /** Reports a main-thread function call that blocks the event loop past its deadline. */
+  readonly #spinWatchdog: SpinWatchdog | undefined;
   /** The worker threads of isolated functions (none start until one is needed). */
   readonly #workers: WorkerPool;
   readonly #now: () => number;
@@ -271,6 +273,7 @@ export class MastServer {
     registerOrgRoutes(this.http, { orgs, sessions: this.sessions, rateLimit: this.config.authRateLimit, limits: authLimits });
     const now = options.now ?? Date.now;
     this.#now = now;
+    this.#spinWatchdog = this.config.fnSpinExit > 0 ? SpinWatchdog.forProcess(this.config.fnSpinExit) : undefined;
     const scheduler = { registry: this.#functionRegistry, maxAttempts: this.config.jobMaxAttempts, now, onEnqueued: () => this.jobs.kick() };
     this.#workers = new WorkerPool({ size: this.config.fnWorkers, maxQueued: this.config.fnQueue, graceMs: WORKER_GRACE_MS, logger: this.logger });
     this.functions = new FunctionRunner({
@@ -282,7 +285,7 @@ export class MastServer {
       limits: { timeoutMs: this.config.fnTimeout, mutationTimeoutMs: this.config.fnMutationTimeout, idleMs: this.config.fnIdle },
       logger: this.logger,
       jobs: scheduler,
-      ...(this.config.fnSpinExit > 0 ? { watchdog: SpinWatchdog.forProcess(this.config.fnSpinExit) } : {}),
+      ...(this.#spinWatchdog ? { watchdog: this.#spinWatchdog } : {}),
       isolation: { pool: this.#workers, all: this.config.fnIsolation === 'all' },
     });
     this.jobs = new JobWorker({
@@ -387,6 +390,8 @@ export class MastServer {
     const isolated = [...set.functions.values()].filter((f) => this.config.fnIsolation === 'all' || f.definition.isolated === true);
     this.#workers.preload(isolated.map((f) => f.url));
     if (isolated.length > 0) this.#workers.warm();
+    // Up before any call: a watchdog thread started while a handler blocks the loop never runs.
+    if (isolated.length < set.functions.size) this.#spinWatchdog?.start();
     return set;
   }
 

@@ -73,17 +73,32 @@ export class SpinWatchdog {
   readonly #times = new Float64Array(new SharedArrayBuffer(8 * 2 * SLOTS));
   readonly #nameIds = new Map<string, number>();
   readonly #free: number[] = [];
-  readonly #worker: Worker;
+  readonly #blockMs: number;
+  #worker: Worker | undefined;
 
   private constructor(blockMs: number) {
+    this.#blockMs = blockMs;
     for (let i = SLOTS - 1; i >= 0; i--) this.#free.push(i);
-    this.#worker = new Worker(WATCHDOG_SOURCE, {
+  }
+
+  /**
+   * Starts the thread and the heartbeat, once; until then nothing runs, so a process serving no
+   * function pays nothing. Call it when functions are loaded, well before one runs: a thread
+   * started while the main thread is already blocked may never come up.
+   */
+  start(): void {
+    this.#worker ??= this.#spawn();
+  }
+
+  #spawn(): Worker {
+    const worker = new Worker(WATCHDOG_SOURCE, {
       eval: true,
       execArgv: [],
-      workerData: { beat: this.#beat, ids: this.#ids, times: this.#times, blockMs, beatMs: BEAT_MS, pid: process.pid },
+      workerData: { beat: this.#beat, ids: this.#ids, times: this.#times, blockMs: this.#blockMs, beatMs: BEAT_MS, pid: process.pid },
     });
-    this.#worker.unref();
+    worker.unref();
     setInterval(() => Atomics.add(this.#beat, 0, 1), BEAT_MS).unref();
+    return worker;
   }
 
   /** The process's watchdog, started on first use; `blockMs` is how long a stall must last. */
@@ -100,7 +115,8 @@ export class SpinWatchdog {
     if (id === undefined) {
       id = this.#nameIds.size + 1;
       this.#nameIds.set(name, id);
-      this.#worker.postMessage({ id, name });
+      this.start();
+      this.#worker!.postMessage({ id, name });
     }
     const now = Date.now();
     this.#times[2 * slot] = now;
