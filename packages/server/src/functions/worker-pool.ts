@@ -124,7 +124,10 @@ export class WorkerPool {
     const idle = this.#idle.pop();
     if (idle) return Promise.resolve(this.#lease(idle));
     const urgent = request.urgent === true;
-    if (this.#slots.size < this.#options.size || urgent) this.#spawn();
+    // An isolated action's own calls may start workers past the pool's size (so actions waiting
+    // on them cannot take every worker), but at most as many again: a fan-out of nested calls
+    // waits at the front of the queue instead of starting a thread each.
+    if (this.#slots.size < this.#options.size || (urgent && this.#slots.size < 2 * this.#options.size)) this.#spawn();
     // Calls waiting for a worker that is starting do not count against the queue's bound.
     if (!urgent && this.#queue.length >= this.#starting + this.#options.maxQueued) {
       return Promise.reject(new AppError('FN_OVERLOADED', `Every function worker is busy and ${this.#options.maxQueued} calls are waiting; "${request.name}" was not queued`));
@@ -198,7 +201,9 @@ export class WorkerPool {
           try {
             post(slot, { type: 'call', id, call });
           } catch (err) {
+            // The call never reached the worker (its arguments could not be copied): the worker is free again.
             this.#finish(slot, active);
+            this.#free(slot);
             reject(err);
             return;
           }
