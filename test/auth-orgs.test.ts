@@ -184,8 +184,9 @@ describe('open sockets follow org changes', () => {
     await call(owner, 'PUT', `/api/auth/orgs/${orgId}/members/adam`, { role: 'member' });
     expect(await adam.closed).toMatchObject({ code: 4012 });
     expect(await stillOpen(mia)).toBe(true);
-    // Re-putting the same role changes nothing and disconnects nobody.
+    // Re-putting the same role, or selecting the org already selected, changes nothing and disconnects nobody.
     await call(owner, 'PUT', `/api/auth/orgs/${orgId}/members/mia`, { role: 'member' });
+    await call(member, 'POST', '/api/auth/select-org', { orgId });
     expect(await stillOpen(mia)).toBe(true);
     await call(member, 'POST', '/api/auth/select-org', { orgId: null });
     expect(await mia.closed).toMatchObject({ code: 4012 });

@@ -187,7 +187,8 @@ export class OrgService {
       throw new AppError('NOT_A_MEMBER', `You are not a member of org "${orgId.slice(0, 64)}"`);
     }
     await select(auth.sessionHash, orgId);
-    this.#emit({ tokenHash: auth.sessionHash });
+    // Selecting the org already selected changes nothing (and must not disconnect the caller).
+    if (orgId !== auth.tenantId) this.#emit({ tokenHash: auth.sessionHash });
     return orgId;
   }
 

@@ -128,10 +128,11 @@ async function streamCall(deps: FunctionRouteDeps, request: FastifyRequest, repl
   } finally {
     open.delete(cancel);
   }
-  if (!raw.writableEnded) raw.end();
-  // A cancelled stream's connection is not reused: its client went away or the server is
-  // shutting down, and a client that stopped reading would otherwise hold it open.
-  if (controller.signal.aborted) raw.socket?.destroy();
+  // A cancelled stream's connection is not reused once its last bytes are out: its client went
+  // away or the server is shutting down, and a client that stopped reading would hold it open.
+  const release = controller.signal.aborted ? () => raw.socket?.destroy() : undefined;
+  if (!raw.writableEnded) raw.end(release);
+  else release?.();
 }
 
 /** JSON Schema of a function's arguments, for `GET /api/fn` (null when zod cannot express it). */
