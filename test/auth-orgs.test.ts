@@ -198,6 +198,56 @@ describe('open sockets follow org changes', () => {
   });
 });
 
+describe('open SSE streams follow org changes and revocation', () => {
+  /** Opens `/events` on Doc as `token`; `until(text)` reads until the stream holds `text`, or it ends. */
+  const sse = async (token: string) => {
+    const res = await fetch(`${t.url}/events?entity=Doc`, { headers: bearer(token) });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    let ended = false;
+    const until = async (wanted: string, timeoutMs = 5000): Promise<{ text: string; ended: boolean }> => {
+      const deadline = Date.now() + timeoutMs;
+      while (!text.includes(wanted) && !ended && Date.now() < deadline) {
+        const chunk = await Promise.race([reader.read(), new Promise<null>((resolve) => setTimeout(() => resolve(null), Math.max(1, deadline - Date.now())))]);
+        if (chunk === null) break;
+        if (chunk.done) ended = true;
+        else text += decoder.decode(chunk.value, { stream: true });
+      }
+      return { text, ended };
+    };
+    await until('event: result');
+    return { until, cancel: () => reader.cancel() };
+  };
+
+  beforeEach(async () => {
+    expect((await call(owner, 'POST', '/api/entities/Doc', { id: 'acme-doc', title: 'acme', ownerId: 'olga', tenantId: orgId })).status).toBe(201);
+    for (const token of [member, admin]) expect((await call(token, 'POST', '/api/auth/select-org', { orgId })).status).toBe(200);
+  });
+
+  it('a removed member\'s stream ends with ACCESS_CHANGED; another member\'s keeps its diffs', async () => {
+    const [mia, adam] = [await sse(member), await sse(admin)];
+    await call(owner, 'DELETE', `/api/auth/orgs/${orgId}/members/mia`);
+    const gone = await mia.until('never');
+    expect(gone.ended).toBe(true);
+    expect(gone.text).toContain('"code":"ACCESS_CHANGED"');
+    await call(owner, 'PATCH', '/api/entities/Doc/acme-doc', { title: 'after' });
+    const kept = await adam.until('"title":"after"');
+    expect(kept.ended).toBe(false);
+    expect(kept.text).not.toContain('ACCESS_CHANGED');
+    await adam.cancel();
+  });
+
+  it('signing out ends the session\'s streams with UNAUTHORIZED', async () => {
+    const mia = await sse(member);
+    expect((await call(member, 'DELETE', '/api/auth/session')).status).toBeLessThan(300);
+    const gone = await mia.until('never');
+    expect(gone.ended).toBe(true);
+    expect(gone.text).toContain('"code":"UNAUTHORIZED"');
+  });
+});
+
 describe('invites', () => {
   it('admins invite; the token is shown once, accepted once, and gives the invited role', async () => {
     const created = await call(admin, 'POST', `/api/auth/orgs/${orgId}/invites`, { role: 'admin' });

@@ -43,6 +43,7 @@ export const errorCatalogue = {
   UNAUTHORIZED: { status: 401, message: 'Unauthorized', origin: 'pylon' },
   INVALID_TOKEN: { status: 401, message: 'The token is unknown, revoked or malformed', origin: 'pylon' },
   SESSION_EXPIRED: { status: 401, message: 'The session has expired', origin: 'pylon' },
+  ACCESS_CHANGED: { status: 401, message: 'The org role or selected org of this stream changed; reconnect', origin: 'mast' },
   INVALID_API_KEY: { status: 401, message: 'The API key is malformed, unknown, revoked or expired', origin: 'pylon' },
   INVALID_JWT: { status: 401, message: 'The JWT does not verify', origin: 'pylon' },
   OAUTH_FAILED: { status: 401, message: 'The identity provider\'s answer could not be verified', origin: 'mast' },

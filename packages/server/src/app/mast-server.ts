@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { AuthedStreams } from '../auth/access-events.js';
 import type { Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
@@ -139,6 +140,8 @@ export class MastServer {
   /** Runs due jobs and fires cron schedules. */
   readonly jobs: JobWorker;
   readonly #functionRegistry = new FunctionRegistry();
+  /** Live-query SSE and function watch streams, ended on a revoked session or changed org access. */
+  readonly #streams = new AuthedStreams();
   /** Reports a main-thread function call that blocks the event loop past its deadline. */
   readonly #spinWatchdog: SpinWatchdog | undefined;
   /** The worker threads of isolated functions (none start until one is needed). */
@@ -269,7 +272,10 @@ export class MastServer {
       return account?.emailVerified ? account.email : null;
     });
     // Sockets keep the tenant and role they connected with: a change closes them to reconnect.
-    orgs.onAccessChange((change) => this.sockets.closeAccessChanged(change));
+    orgs.onAccessChange((change) => {
+      this.sockets.closeAccessChanged(change);
+      this.#streams.closeAccessChanged(change);
+    });
     registerOrgRoutes(this.http, { orgs, sessions: this.sessions, rateLimit: this.config.authRateLimit, limits: authLimits });
     const now = options.now ?? Date.now;
     this.#now = now;
@@ -303,7 +309,7 @@ export class MastServer {
     });
     registerJobRoutes(this.http, { store: this.store, registry: this.#functionRegistry, now, onEnqueued: () => this.jobs.kick() });
     const fnRateLimit = new FunctionRateLimit(this.#functionRegistry, this.config.fnRateLimit);
-    this.#functionStreams = registerFunctionRoutes(this.http, { runner: this.functions, registry: this.#functionRegistry, bus: this.bus, rateLimit: fnRateLimit, keepAliveMs: this.config.wsPingInterval, maxBufferedBytes: this.config.wsMaxBuffered });
+    this.#functionStreams = registerFunctionRoutes(this.http, { runner: this.functions, registry: this.#functionRegistry, bus: this.bus, rateLimit: fnRateLimit, keepAliveMs: this.config.wsPingInterval, maxBufferedBytes: this.config.wsMaxBuffered, streams: this.#streams });
     registerPolicyRoutes(this.http, { schema: this.schema, store: this.store });
     this.live = new LiveEngine({
       store: this.store,
@@ -347,8 +353,11 @@ export class MastServer {
     });
     this.sockets.attach(this.http.server, '/ws');
     // Sign-out and revocation end the session's open sockets too, not only its next request.
-    this.sessions.onRevoke((event) => this.sockets.closeRevoked(event));
-    this.#events = registerEventsRoutes(this.http, { live: this.live, maxBufferedBytes: this.config.wsMaxBuffered, keepAliveMs: this.config.wsPingInterval });
+    this.sessions.onRevoke((event) => {
+      this.sockets.closeRevoked(event);
+      this.#streams.closeRevoked(event);
+    });
+    this.#events = registerEventsRoutes(this.http, { live: this.live, maxBufferedBytes: this.config.wsMaxBuffered, keepAliveMs: this.config.wsPingInterval, streams: this.#streams });
   }
 
   /** Opens the store, migrates it to the schema and builds the server (not yet listening). */

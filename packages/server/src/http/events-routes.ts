@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { AuthedStreams } from '../auth/access-events.js';
 import type { FastifyInstance } from 'fastify';
 import { AppError, toAppError } from '../errors/index.js';
 import type { LiveEngine } from '../live/live-engine.js';
@@ -12,6 +13,8 @@ export interface EventsOptions {
   readonly maxBufferedBytes: number;
   /** Period of the `: keepalive` comment. */
   readonly keepAliveMs: number;
+  /** Where the stream registers, so a revoked session or changed org access ends it. */
+  readonly streams: AuthedStreams;
 }
 
 /** The open streams, so shutdown can end them. */
@@ -97,10 +100,16 @@ export function registerEventsRoutes(app: FastifyInstance, options: EventsOption
     const sink = new SseSink(raw, headers, options.maxBufferedBytes, end);
     const keepAlive = setInterval(() => sink.started && sink.write(': keepalive\n\n'), options.keepAliveMs);
     keepAlive.unref();
+    const unregister = options.streams.add(request.auth, (code, message) => {
+      options.live.dropSink(sink);
+      if (sink.started) sink.write(`event: error\ndata: ${JSON.stringify({ type: 'error', code, message })}\n\n`);
+      end();
+    });
     const cleanup = (): void => {
       clearInterval(keepAlive);
       options.live.dropSink(sink);
       open.delete(end);
+      unregister();
     };
     open.add(end);
     raw.on('close', cleanup);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { AuthedStreams } from '../auth/access-events.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ChangeBus } from '../changes/change-bus.js';
 import { AppError, toAppError } from '../errors/index.js';
@@ -17,6 +18,8 @@ export interface FunctionRouteDeps {
   readonly keepAliveMs: number;
   /** Unsent bytes a streamed call may hold before it is cancelled as a slow consumer. */
   readonly maxBufferedBytes: number;
+  /** Where watch streams register, so a revoked session or changed org access ends them. */
+  readonly streams: AuthedStreams;
 }
 
 /** The open watch streams and streamed calls, so shutdown can end them. */
@@ -211,11 +214,17 @@ export function registerFunctionRoutes(app: FastifyInstance, deps: FunctionRoute
             end();
           });
     open.add(end);
+    const unregister = deps.streams.add(request.auth, (code, message) => {
+      watch.stop();
+      write('error', { code, message });
+      end();
+    });
     raw.on('close', () => {
       clearInterval(keepAlive);
       cancelExpiry();
       watch.stop();
       open.delete(end);
+      unregister();
     });
     try {
       await watch.start();

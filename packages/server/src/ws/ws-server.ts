@@ -1,4 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { accessChangedBy, revokedBy, type Revocation } from '../auth/access-events.js';
+import type { OrgAccessChange } from '../auth/org-service.js';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -210,14 +212,8 @@ export class LiveSocketServer {
   }
 
   /** Closes (4001) the sockets of a revoked session, or of every session of a user. */
-  closeRevoked(event: { tokenHash?: string; userId?: string }): void {
-    for (const connection of this.#connections) {
-      const auth = connection.auth;
-      if (!auth || auth.isAdmin) continue;
-      const match =
-        (event.tokenHash !== undefined && auth.sessionHash === event.tokenHash) || (event.userId !== undefined && auth.userId === event.userId);
-      if (match) connection.close('UNAUTHORIZED');
-    }
+  closeRevoked(event: Revocation): void {
+    for (const connection of this.#connections) if (connection.auth && revokedBy(connection.auth, event)) connection.close('UNAUTHORIZED');
   }
 
   /**
@@ -225,13 +221,8 @@ export class LiveSocketServer {
    * the org (`userId`), every socket on a deleted org, or a session's sockets after it selected
    * another org (`tokenHash`). They reconnect and resume under their current access.
    */
-  closeAccessChanged(change: { orgId: string; userId?: string } | { tokenHash: string }): void {
-    for (const connection of this.#connections) {
-      const auth = connection.auth;
-      if (!auth || auth.isAdmin) continue;
-      const match = 'tokenHash' in change ? auth.sessionHash === change.tokenHash : auth.tenantId === change.orgId && (change.userId === undefined || auth.userId === change.userId);
-      if (match) connection.close('ACCESS_CHANGED');
-    }
+  closeAccessChanged(change: OrgAccessChange): void {
+    for (const connection of this.#connections) if (connection.auth && accessChangedBy(connection.auth, change)) connection.close('ACCESS_CHANGED');
   }
 
   #heartbeat(): void {
