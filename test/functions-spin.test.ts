@@ -51,6 +51,8 @@ beforeAll(() => {
   mkdirSync(join(app, 'functions'), { recursive: true });
   const fn = (name: string, source: string): void => writeFileSync(join(app, 'functions', `${name}.ts`), source);
   fn('spin', "import { query } from '@mast/functions';\nexport default query({ async handler() { await Promise.resolve(); for (;;) { /* never yields */ } } });\n");
+  // Outlives its deadline awaiting, then spins: its call has answered FN_TIMEOUT, but it still blocks the loop.
+  fn('late', "import { action } from '@mast/functions';\nexport default action({ async handler() { await new Promise((r) => setTimeout(r, 700)); for (;;) { /* never yields */ } } });\n");
   fn('hello', "import { query } from '@mast/functions';\nexport default query({ async handler() { return 'hi'; } });\n");
   // Waits (asynchronously) past its deadline: the call times out and the process is fine.
   fn('sleepy', "import { action } from '@mast/functions';\nexport default action({ async handler() { await new Promise((r) => setTimeout(r, 3000)); return 'late'; } });\n");
@@ -85,6 +87,20 @@ describe('a function handler that spins synchronously', { timeout: 90_000 }, () 
       const fatal = logLines(server.output()).find((line) => line.level === 60);
       expect(fatal?.msg).toMatch(/function handler runs synchronously past its deadline/);
       expect(fatal?.calls).toEqual([expect.objectContaining({ function: 'spin', deadlineMs: 400 })]);
+    } finally {
+      server.stop();
+    }
+  });
+
+  it('names a handler that spins after its call already timed out', async () => {
+    const server = await start(app, env);
+    try {
+      const res = await fetch(`http://127.0.0.1:${server.port}/api/fn/late`, { method: 'POST' });
+      expect([res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([400, 'FN_TIMEOUT']);
+      const { signal } = await server.exited;
+      expect(signal).toBe('SIGKILL');
+      const fatal = logLines(server.output()).find((line) => line.level === 60);
+      expect(fatal?.calls).toEqual([expect.objectContaining({ function: 'late', deadlineMs: 400 })]);
     } finally {
       server.stop();
     }

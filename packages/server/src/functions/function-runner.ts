@@ -16,7 +16,7 @@ import { runIsolated } from './isolated-call.js';
 import { toJsonResult } from './json-result.js';
 import { parseArgs } from './parse-args.js';
 import type { ReadSet } from './query-watch.js';
-import type { SpinWatchdog, WatchedCall } from './spin-watchdog.js';
+import type { SpinWatchdog } from './spin-watchdog.js';
 import type { WorkerLease, WorkerPool } from './worker-pool.js';
 import type { WorkerCall } from './worker-protocol.js';
 
@@ -105,15 +105,11 @@ export class FunctionRunner {
     const args = parseArgs(name, def.args, rawArgs);
     const isolation = this.#deps.isolation;
     let lease: WorkerLease | undefined;
-    let watched: WatchedCall | undefined;
     try {
       if (isolation !== undefined && (isolation.all || def.isolated === true)) {
         // Taken before a mutation opens its transaction: waiting for a worker holds no writer.
         const { timeoutMs, mutationTimeoutMs } = this.#deps.limits;
         lease = await isolation.pool.acquire({ name, waitMs: def.kind === 'mutation' ? mutationTimeoutMs : timeoutMs, signal: options.signal, urgent: fromWorker });
-      } else {
-        // Only a call on the main thread can block the event loop.
-        watched = this.#deps.watchdog?.enter(name, def.kind === 'mutation' ? this.#deps.limits.mutationTimeoutMs : this.#deps.limits.timeoutMs);
       }
       switch (def.kind) {
         case 'query':
@@ -126,7 +122,6 @@ export class FunctionRunner {
     } catch (err) {
       throw this.#translate(name, err);
     } finally {
-      watched?.leave();
       lease?.release();
     }
   }
@@ -134,6 +129,22 @@ export class FunctionRunner {
   /** The call as a function worker receives it. */
   #workerCall(fn: RegisteredFunction, args: Record<string, unknown>, auth: AuthContext, streams: boolean): WorkerCall {
     return { url: fn.url, name: fn.name, kind: fn.definition.kind, args, auth: publicAuth(auth), streams };
+  }
+
+  /**
+   * A main-thread handler as `CallGuard.run` starts it, followed by the spin watchdog from its
+   * start (so a mutation's wait for the writer is not counted) until its own promise settles
+   * (so a handler that outlives its deadline and then blocks the loop is still named).
+   */
+  #inProcess<T>(name: string, deadlineMs: number, handler: () => T | Promise<T>): () => Promise<T> {
+    return async () => {
+      const watched = this.#deps.watchdog?.enter(name, deadlineMs);
+      try {
+        return await handler();
+      } finally {
+        watched?.leave();
+      }
+    };
   }
 
   #translate(name: string, err: unknown): Error {
@@ -173,7 +184,7 @@ export class FunctionRunner {
     db = new QueryDb(this.#deps.store, this.#deps.schema, this.#deps.readLimits, def.unsafeBypassPolicies ? ADMIN : auth, guard, options.readSet);
     const ctx: QueryCtx & Record<string, unknown> = { auth: publicAuth(auth), signal: guard.signal, error: ctxError, db, scheduler: QUERY_SCHEDULER, ...noCalls('query') };
     try {
-      const run = lease ? () => runIsolated(lease, this.#workerCall(fn, args, auth, false), ctx, guard.signal) : async () => def.handler(ctx, args);
+      const run = lease ? () => runIsolated(lease, this.#workerCall(fn, args, auth, false), ctx, guard.signal) : this.#inProcess(name, this.#deps.limits.timeoutMs, () => def.handler(ctx, args));
       return this.#result(name, def, await guard.run(run, options.signal));
     } finally {
       await db.close();
@@ -214,7 +225,7 @@ export class FunctionRunner {
       };
       const scheduler = new CallScheduler(this.#deps.jobs, auth, sink, guard);
       const ctx: MutationCtx & Record<string, unknown> = { auth: publicAuth(auth), signal: guard.signal, error: ctxError, db, scheduler, ...noCalls('mutation') };
-      const run = lease ? () => runIsolated(lease, this.#workerCall(fn, args, auth, false), ctx, guard.signal) : async () => def.handler(ctx, args);
+      const run = lease ? () => runIsolated(lease, this.#workerCall(fn, args, auth, false), ctx, guard.signal) : this.#inProcess(name, this.#deps.limits.mutationTimeoutMs, () => def.handler(ctx, args));
       const value = await guard.run(run, options.signal);
       // Checked inside the transaction: a result the client cannot receive rolls the writes back.
       const json = this.#result(name, def, value);
@@ -260,7 +271,7 @@ export class FunctionRunner {
       stream,
     };
     try {
-      const run = lease ? () => runIsolated(lease, this.#workerCall(fn, args, auth, onChunk !== undefined), ctx, guard.signal) : async () => def.handler(ctx, args);
+      const run = lease ? () => runIsolated(lease, this.#workerCall(fn, args, auth, onChunk !== undefined), ctx, guard.signal) : this.#inProcess(name, this.#deps.limits.timeoutMs, () => def.handler(ctx, args));
       return this.#result(name, def, await guard.run(run, options.signal));
     } finally {
       done = true;
