@@ -1,4 +1,5 @@
-import { readdir, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isCronDefinitions, isFunctionDefinition, parseCron, type CronDefinitions } from '@mast/functions';
@@ -72,8 +73,11 @@ export async function loadFunctions(appDir: string, options: { fresh?: boolean }
     let exported: unknown;
     let url: string;
     try {
-      const version = options.fresh ? `?v=${(await stat(file)).mtimeMs}` : '';
-      url = pathToFileURL(file).href + version;
+      // `h` is the hash of the source this thread imports: a worker thread importing the file
+      // later refuses other content, so it never runs code the main thread did not check.
+      const hash = createHash('sha256').update(await readFile(file)).digest('base64url');
+      const version = options.fresh ? `&v=${(await stat(file)).mtimeMs}` : '';
+      url = `${pathToFileURL(file).href}?h=${hash}${version}`;
       exported = ((await import(url)) as { default?: unknown }).default;
     } catch (err) {
       const line = lineOf(file, err);

@@ -3,6 +3,9 @@
  * import TypeScript). It imports function files itself and runs one call at a time; `ctx` is a
  * proxy whose operations the main thread performs with the call's real objects.
  */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { FunctionError, isFunctionDefinition, isFunctionError, type FunctionAuth, type FunctionDefinition } from '@mast/functions';
 import { jsonText, notJsonMessage } from './json-text.js';
@@ -51,7 +54,9 @@ function opError(failure: OpFailure): Error {
 function load(url: string): Promise<FunctionDefinition> {
   let def = modules.get(url);
   if (!def) {
-    def = import(url).then((ns: { default?: unknown }) => {
+    def = checkSource(url)
+      .then(() => import(url))
+      .then((ns: { default?: unknown }) => {
       const exported = ns.default;
       if (isFunctionDefinition(exported)) return exported;
       const nested = (exported as { default?: unknown } | null | undefined)?.default;
@@ -65,6 +70,20 @@ function load(url: string): Promise<FunctionDefinition> {
 }
 
 class LoadError extends Error {}
+
+/**
+ * Refuses a file whose content is not the one the main thread imported and checked (the `h`
+ * hash in its URL): the file was changed on disk since, and the main thread's validators,
+ * policies bypass and kind describe other code.
+ */
+async function checkSource(url: string): Promise<void> {
+  const parsed = new URL(url);
+  const expected = parsed.searchParams.get('h');
+  if (expected === null) return;
+  parsed.search = '';
+  const actual = createHash('sha256').update(await readFile(fileURLToPath(parsed))).digest('base64url');
+  if (actual !== expected) throw new Error('the file changed on disk since the server loaded it; reload the functions (mast dev does) or restart the server');
+}
 
 function request(id: number, run: Running, op: CtxOp, args: unknown[]): Promise<unknown> {
   if (run.ended) return Promise.reject(new Error(`The call of "${run.call.name}" has ended; ctx can no longer be used`));

@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WorkerPool, type WorkerLease } from './worker-pool.js';
@@ -49,5 +52,35 @@ describe('the function worker pool', () => {
     for (const lease of granted) lease.release();
     await pool.close();
     await Promise.all(pending);
+  });
+
+  it('refuses to run a function file whose content changed on disk since the main thread loaded it', async () => {
+    // Inside the repository, so the file can import @mast/functions.
+    const dir = mkdtempSync(join(process.cwd(), '.tmp-pool-'));
+    try {
+      mkdirSync(join(dir, 'functions'));
+      const file = join(dir, 'functions', 'which.ts');
+      const write = (text: string): string => {
+        const source = `import { query } from '@mast/functions';\nexport default query({ async handler() { return '${text}'; } });\n`;
+        writeFileSync(file, source);
+        return `${pathToFileURL(file).href}?h=${createHash('sha256').update(source).digest('base64url')}`;
+      };
+      const checked = write('checked');
+      const call = (url: string) => ({ url, name: 'which', kind: 'query' as const, args: {}, auth, streams: false });
+      pool = new WorkerPool({ size: 1, maxQueued: 4, graceMs: 200, logger: pino({ level: 'silent' }) });
+      let lease = await pool.acquire({ name: 'which', waitMs: 10_000 });
+      expect(await lease.run(call(checked), host, new AbortController().signal)).toEqual({ ok: true, json: '"checked"' });
+      lease.release();
+      await pool.close();
+      // The file is rewritten in place; a new worker asked for the checked content refuses it.
+      write('swapped');
+      pool = new WorkerPool({ size: 1, maxQueued: 4, graceMs: 200, logger: pino({ level: 'silent' }) });
+      lease = await pool.acquire({ name: 'which', waitMs: 10_000 });
+      const outcome = await lease.run(call(checked), host, new AbortController().signal).catch((err: Error) => err);
+      expect(JSON.stringify(outcome)).toMatch(/changed on disk since the server loaded it/);
+      lease.release();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
