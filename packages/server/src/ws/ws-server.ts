@@ -61,6 +61,8 @@ export class LiveSocketServer {
   readonly #perAddress = new Map<string, number>();
   readonly #perUser = new Map<string, number>();
   readonly #connections = new Set<LiveConnection>();
+  /** Bumped by every revocation and access change; a socket whose authentication spanned one resolves again. */
+  #accessEpoch = 0;
   readonly #sockets = new Set<WebSocket>();
   readonly #closedWith = new Map<CloseCodeName, number>();
   readonly #ping: NodeJS.Timeout;
@@ -179,9 +181,20 @@ export class LiveSocketServer {
       }
       token = fromCookie;
     }
-    this.#options.authenticate(token).then(
+    // A revocation or access change while the token resolves may not be reflected in what it
+    // resolved to: resolve again after one, so the socket starts under current access.
+    const authenticate = async (): Promise<AuthContext | null> => {
+      for (let tries = 0; tries < 5; tries++) {
+        const epoch = this.#accessEpoch;
+        const auth = await this.#options.authenticate(token);
+        if (epoch === this.#accessEpoch) return auth;
+      }
+      return null; // access keeps changing: the client reconnects later
+    };
+    authenticate().then(
       (auth) => {
-        if (this.#admitUser(auth, ws)) connection.start(auth);
+        if (auth === null) connection.close('GOING_AWAY');
+        else if (this.#admitUser(auth, ws)) connection.start(auth);
         else connection.close('TOO_MANY_USER_CONNECTIONS');
       },
       (err: unknown) => {
@@ -213,6 +226,7 @@ export class LiveSocketServer {
 
   /** Closes (4001) the sockets of a revoked session, or of every session of a user. */
   closeRevoked(event: Revocation): void {
+    this.#accessEpoch++;
     for (const connection of this.#connections) if (connection.auth && revokedBy(connection.auth, event)) connection.close('UNAUTHORIZED');
   }
 
@@ -222,6 +236,7 @@ export class LiveSocketServer {
    * another org (`tokenHash`). They reconnect and resume under their current access.
    */
   closeAccessChanged(change: OrgAccessChange): void {
+    this.#accessEpoch++;
     for (const connection of this.#connections) if (connection.auth && accessChangedBy(connection.auth, change)) connection.close('ACCESS_CHANGED');
   }
 
