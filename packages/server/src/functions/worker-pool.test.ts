@@ -83,4 +83,22 @@ describe('the function worker pool', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a call waits for a busy worker at most its own deadline (FN_TIMEOUT), and past the queue bound is FN_OVERLOADED at once', async () => {
+    pool = new WorkerPool({ size: 1, maxQueued: 1, graceMs: 200, logger: pino({ level: 'silent' }) });
+    const held = await pool.acquire({ name: 'held', waitMs: 10_000 });
+    const started = Date.now();
+    const waiting = pool.acquire({ name: 'waits', waitMs: 300 });
+    await expect(pool.acquire({ name: 'third', waitMs: 10_000 })).rejects.toMatchObject({ code: 'FN_OVERLOADED' });
+    await expect(waiting).rejects.toMatchObject({ code: 'FN_TIMEOUT' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    // A cancelled wait leaves the queue at once.
+    const controller = new AbortController();
+    const cancelled = pool.acquire({ name: 'cancelled', waitMs: 10_000, signal: controller.signal });
+    controller.abort();
+    await expect(cancelled).rejects.toMatchObject({ code: 'FN_CANCELLED' });
+    held.release();
+    const next = await pool.acquire({ name: 'next', waitMs: 1000 });
+    next.release();
+  });
 });
