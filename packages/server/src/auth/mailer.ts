@@ -1,4 +1,4 @@
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import { AppError } from '../errors/index.js';
 
 /** One plain-text email. */
@@ -15,20 +15,26 @@ export interface Mailer {
   send(message: MailMessage): Promise<void>;
 }
 
-/** Delivers through an SMTP server with nodemailer (`smtp://` or `smtps://` URL). */
+/**
+ * Delivers through an SMTP server with nodemailer (`smtp://` or `smtps://` URL). nodemailer is
+ * loaded on the first message, so a server that sends none does not carry it.
+ */
 export class SmtpMailer implements Mailer {
   readonly available = true;
-  readonly #transport: Transporter;
+  readonly #url: string;
   readonly #from: string;
+  #transport: Promise<Transporter> | undefined;
 
   constructor(url: string, from: string) {
-    this.#transport = nodemailer.createTransport(url);
+    this.#url = url;
     this.#from = from;
   }
 
   async send(message: MailMessage): Promise<void> {
     try {
-      await this.#transport.sendMail({ from: this.#from, to: message.to, subject: message.subject, text: message.text });
+      this.#transport ??= import('nodemailer').then((m) => m.default.createTransport(this.#url));
+      const transport = await this.#transport;
+      await transport.sendMail({ from: this.#from, to: message.to, subject: message.subject, text: message.text });
     } catch (err) {
       throw new AppError('EMAIL_SEND_FAILED', undefined, { cause: err });
     }
@@ -36,7 +42,7 @@ export class SmtpMailer implements Mailer {
 
   /** Closes pooled connections. */
   close(): void {
-    this.#transport.close();
+    void this.#transport?.then((transport) => transport.close(), () => undefined);
   }
 }
 

@@ -1,4 +1,5 @@
-import * as oidc from 'openid-client';
+import type * as Oidc from 'openid-client';
+import { oidcModule } from './oidc-module.js';
 import { AppError } from '../errors/index.js';
 import { isLoopback } from './jwt-verifier.js';
 
@@ -73,14 +74,14 @@ export function checkProvider(p: OAuthProviderConfig): OAuthProviderConfig {
 /** The openid-client configuration of a provider, discovered once and cached (failures are retried). */
 export class ProviderClient {
   readonly config: OAuthProviderConfig;
-  #client: Promise<oidc.Configuration> | null = null;
+  #client: Promise<Oidc.Configuration> | null = null;
 
   constructor(config: OAuthProviderConfig) {
     this.config = config;
   }
 
   /** The client configuration; IDP_UNAVAILABLE when discovery fails. */
-  async client(): Promise<oidc.Configuration> {
+  async client(): Promise<Oidc.Configuration> {
     this.#client ??= this.#build();
     try {
       return await this.#client;
@@ -90,7 +91,8 @@ export class ProviderClient {
     }
   }
 
-  async #build(): Promise<oidc.Configuration> {
+  async #build(): Promise<Oidc.Configuration> {
+    const oidc = await oidcModule();
     const p = this.config;
     if (p.kind === 'github') {
       const web = p.githubUrls?.web ?? 'https://github.com';
@@ -114,7 +116,7 @@ export class ProviderClient {
    * counts as verified only when `email_verified` is true), or GitHub's user API and its list of
    * verified emails (`github`; only the primary email, and only when GitHub marks it verified).
    */
-  async identity(tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers): Promise<ProviderIdentity> {
+  async identity(tokens: Oidc.TokenEndpointResponse & Oidc.TokenEndpointResponseHelpers): Promise<ProviderIdentity> {
     if (this.config.kind === 'oidc') {
       const claims = tokens.claims();
       if (!claims) throw new AppError('OAUTH_FAILED', 'The provider sent no id_token');

@@ -1,5 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import * as oidc from 'openid-client';
+import type * as Oidc from 'openid-client';
+import { oidcModule } from './oidc-module.js';
 import { AppError } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 import type { AccountService } from './accounts.js';
@@ -45,7 +46,8 @@ function exchangeError(err: unknown): AppError {
   const cause = (err as { cause?: unknown }).cause;
   const network = err instanceof TypeError || cause instanceof TypeError || (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError';
   if (network) return new AppError('IDP_UNAVAILABLE', 'The sign-in provider cannot be reached', { cause: err });
-  if (err instanceof oidc.ResponseBodyError) return new AppError('OAUTH_FAILED', `The provider refused the code (${err.error.slice(0, 64)})`, { cause: err });
+  // openid-client is loaded lazily, so its error class is recognised by name.
+  if ((err as Error).name === 'ResponseBodyError') return new AppError('OAUTH_FAILED', `The provider refused the code (${String((err as Oidc.ResponseBodyError).error).slice(0, 64)})`, { cause: err });
   return new AppError('OAUTH_FAILED', `The provider's answer does not verify: ${String((err as Error).message).slice(0, 160)}`, { cause: err });
 }
 
@@ -85,6 +87,7 @@ export class OAuthService {
 
   /** Starts a sign-in: stores the state and returns the provider's authorization URL. */
   async begin(providerId: string, input: { callbackUrl: string; errorCallbackUrl: string | null; redirectUri: string }, now = Date.now()): Promise<OAuthStart> {
+    const oidc = await oidcModule();
     const provider = this.#provider(providerId);
     const client = await provider.client();
     const state = oidc.randomState();
@@ -118,6 +121,7 @@ export class OAuthService {
    * throws OAuthFailure carrying the app's error callback.
    */
   async complete(providerId: string, input: { currentUrl: URL; browserToken: string | null; caller: AuthContext }, now = Date.now()): Promise<OAuthSignIn> {
+    const oidc = await oidcModule();
     const provider = this.#provider(providerId);
     const state = input.currentUrl.searchParams.get('state');
     if (!state) throw invalidState();
