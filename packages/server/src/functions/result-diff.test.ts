@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
+// The seeded PRNG (mulberry32) the policy fuzzer uses, so a failing seed replays exactly.
+import { prng } from '@mast/policy/testing';
 import { applyResultDiff, resultDiff, type ResultDiff } from '@mast/protocol';
 import { diffResult } from './result-diff.js';
-
-/** A small seeded generator (mulberry32), so a failure names a seed that reproduces it. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rng = () => number;
 const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)]!;
@@ -91,7 +81,7 @@ describe('diffResult and applyResultDiff', () => {
     let rowDiffs = 0;
     let ordered = 0;
     for (let seed = 1; seed <= 3000; seed++) {
-      const rng = random(seed);
+      const rng = prng(seed);
       const previous = rows(rng);
       const next = evolve(rng, previous);
       const frozen = JSON.stringify(previous);
@@ -123,7 +113,7 @@ describe('diffResult and applyResultDiff', () => {
   });
 
   it('chains: applying each diff of a sequence of results to the last rebuilt one', () => {
-    const rng = random(42);
+    const rng = prng(42);
     let server: unknown = rows(rng);
     let client: unknown = server;
     for (let step = 0; step < 2000; step++) {

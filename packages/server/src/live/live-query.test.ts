@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
+// The seeded PRNG (mulberry32) the policy fuzzer uses, so a failing seed replays exactly.
+import { prng } from '@mast/policy/testing';
 import { evaluateFilter, type FilterNode, type OrderTerm } from '@mast/schema';
 import { ANONYMOUS } from '../auth/auth-context.js';
 import type { Row } from '../store/index.js';
 import { LiveQuery } from './live-query.js';
 import { rowComparator } from './row-order.js';
-
-/** A small seeded generator, so a failure names a reproducible case. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 const where: FilterNode = { kind: 'compare', field: 'group', op: 'eq', value: 'a' };
 const orders: Array<readonly OrderTerm[] | undefined> = [undefined, [{ field: 'score', direction: 'asc' }], [{ field: 'score', direction: 'desc' }, { field: 'name', direction: 'asc' }]];
@@ -23,7 +13,7 @@ const orders: Array<readonly OrderTerm[] | undefined> = [undefined, [{ field: 's
 describe('LiveQuery window', () => {
   it.each(orders.flatMap((order) => [1, 3, 8].map((limit) => [order, limit] as const)))('matches a full recompute after every change (order %j, limit %i)', (order, limit) => {
     for (let seed = 1; seed <= 20; seed++) {
-      const next = random(seed * 1000 + limit);
+      const next = prng(seed * 1000 + limit);
       const table = new Map<string, Row>();
       const hidden = (row: Row): boolean => row.name === 'hidden';
       const visible = (row: Row): boolean => !hidden(row);
