@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServerMessage } from '@mast/protocol';
+import { liveWindow, type ServerMessage } from '@mast/protocol';
 import { startTestServer, testManifest, type TestServer } from './helpers/test-server.js';
 import { LiveClient } from './helpers/live-client.js';
 
@@ -24,22 +24,6 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 type Row = Record<string, unknown> & { id: string };
-
-/** The rows a client holds after applying `messages` in order. */
-function replay(messages: readonly ServerMessage[]): Map<string, Row> {
-  const rows = new Map<string, Row>();
-  for (const m of messages) {
-    if (m.type === 'result') {
-      rows.clear();
-      for (const r of m.rows) rows.set(r.id as string, r as Row);
-    }
-    if (m.type === 'diff' || m.type === 'resumed') {
-      for (const id of m.removed) rows.delete(id);
-      for (const r of [...m.added, ...m.changed]) rows.set(r.id as string, r as Row);
-    }
-  }
-  return rows;
-}
 
 async function stored(): Promise<Map<string, Row>> {
   const res = await t.request('POST', '/api/query/Todo', { body: FILTER });
@@ -106,14 +90,14 @@ describe('fan-out to many sockets under a burst of writes', () => {
       for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBeGreaterThan(seqs[i - 1]!);
       expect(seqs.at(-1)).toBe(last);
       expect(client.frames.filter((raw) => raw.startsWith('{"type":"diff"'))).toEqual(reference);
-      expect(replay(messages)).toEqual(want);
+      expect(liveWindow(messages)).toEqual(want);
     }
 
     const { client: back } = await LiveClient.connect(wsUrl);
     back.send({ type: 'resume', id: 'r', since: cursor, subscriptions: [{ id: 'fan', entity: 'Todo', filter: FILTER }] });
     const ack = await back.next('ack', () => true, 30_000);
     expect(ack.seq).toBeGreaterThanOrEqual(last);
-    expect(replay([...received(leaver), ...received(back)])).toEqual(want);
+    expect(liveWindow([...received(leaver), ...received(back)])).toEqual(want);
 
     for (const client of [...stayers, back]) client.close();
   }, 120_000);

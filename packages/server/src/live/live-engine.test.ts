@@ -1,4 +1,4 @@
-import type { ServerMessage } from '@mast/protocol';
+import { liveWindow, type ServerMessage } from '@mast/protocol';
 import { compileManifest, type AppSchema } from '@mast/schema';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN } from '../auth/auth-context.js';
@@ -110,22 +110,6 @@ async function remove(id: string): Promise<number> {
   return (await writes.apply([{ op: 'delete', entity: 'Todo', id }], { auth: ADMIN })).results[0]!.seq;
 }
 
-/** A client's window: the result's rows with every diff applied in order. */
-function replay(messages: readonly ServerMessage[]): Map<string, Row> {
-  const rows = new Map<string, Row>();
-  for (const m of messages) {
-    if (m.type === 'result') {
-      rows.clear();
-      for (const r of m.rows) rows.set(r.id as string, r as Row);
-    }
-    if (m.type === 'diff' || m.type === 'resumed') {
-      for (const id of m.removed) rows.delete(id);
-      for (const r of [...m.added, ...m.changed]) rows.set(r.id as string, r as Row);
-    }
-  }
-  return rows;
-}
-
 async function stored(ownerId: string): Promise<Map<string, Row>> {
   const rows = await store.read((tx) => tx.find('Todo', { where: { kind: 'compare', field: 'ownerId', op: 'eq', value: ownerId } }));
   return new Map(rows.map((r) => [r.id, r]));
@@ -157,7 +141,7 @@ describe('commits that arrive while the engine is busy', () => {
     expect(diff!.changed).toEqual([expect.objectContaining({ id: first.id, title: 'first, edited' })]);
     // Inserted and deleted within one diff: the client never held it, so nothing to remove.
     expect(diff!.removed).toEqual([]);
-    expect(replay(sink.messages)).toEqual(await stored('a'));
+    expect(liveWindow(sink.messages)).toEqual(await stored('a'));
     // A subscription none of the commits touched gets nothing.
     expect(other.of('diff')).toEqual([]);
   });
@@ -189,14 +173,14 @@ describe('commits that arrive while the engine is busy', () => {
     expect(resumed!.added.map((r) => r.id)).toEqual([added.id]);
     expect(resumed!.changed).toEqual([expect.objectContaining({ id: kept.id, title: 'kept, edited' })]);
     expect(resumed!.removed).toEqual([dropped.id]);
-    expect(replay([...sink.messages, ...back.messages])).toEqual(await stored('a'));
+    expect(liveWindow([...sink.messages, ...back.messages])).toEqual(await stored('a'));
 
     // Live again from there: the next diff is the next commit, once.
     const next = await insert('next');
     release();
     await back.until('diff', 1);
     expect(back.of('diff').map((d) => d.seq)).toEqual([next.seq]);
-    expect(replay([...sink.messages, ...back.messages])).toEqual(await stored('a'));
+    expect(liveWindow([...sink.messages, ...back.messages])).toEqual(await stored('a'));
   });
 
   it('keep commit order across subscriptions: every diff a sink gets has a higher seq than the one before', async () => {
@@ -220,6 +204,6 @@ describe('commits that arrive while the engine is busy', () => {
     // Commits released together went out together: one diff per touched subscription per release.
     expect(diffs.length).toBeLessThanOrEqual(rounds.length * 2);
     expect(diffs.at(-1)!.seq).toBe(rounds.at(-1));
-    expect(replay(sink.messages.filter((m) => m.type !== 'diff' || m.query === sink.of('result')[0]!.query))).toEqual(await stored('a'));
+    expect(liveWindow(sink.messages.filter((m) => m.type !== 'diff' || m.query === sink.of('result')[0]!.query))).toEqual(await stored('a'));
   });
 });
