@@ -8,7 +8,7 @@
 import { createServer, type Server } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { compileManifest } from '@mast/schema';
-import { MastServer, loadConfig, type MastConfig } from '@mast/server';
+import { MastServer, loadConfig, serverTextFrame, type MastConfig } from '@mast/server';
 import { readFileSync } from 'node:fs';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { serveRunner } from './child-rpc.js';
@@ -80,11 +80,14 @@ async function startBaseline(entity: string, rows: readonly { id: string; topic:
       const patch = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
       seq++;
       response.writeHead(200, { 'content-type': 'application/json' }).end(`{"updated":true,"seq":${seq}}`);
-      const frame = Buffer.from(JSON.stringify({ type: 'diff', query: `q${topic}`, seq, added: [], changed: [{ id, topic, ...patch }], removed: [] }));
+      const text = JSON.stringify({ type: 'diff', query: `q${topic}`, seq, added: [], changed: [{ id, topic, ...patch }], removed: [] });
       if (raw) {
-        const wire = wsFrame(frame);
+        const wire = serverTextFrame(text);
         for (const ws of byTopic.get(topic) ?? []) (ws as unknown as { _socket: { write(b: Buffer): boolean } })._socket.write(wire);
-      } else for (const ws of byTopic.get(topic) ?? []) ws.send(frame);
+      } else {
+        const frame = Buffer.from(text);
+        for (const ws of byTopic.get(topic) ?? []) ws.send(frame);
+      }
     });
   });
   const wss = new WebSocketServer({ server: http, path: '/ws', perMessageDeflate: false });
@@ -107,25 +110,6 @@ async function startBaseline(entity: string, rows: readonly { id: string; topic:
   });
   baseline = { http, wss };
   return (http.address() as { port: number }).port;
-}
-
-/** An unmasked, unfragmented server text frame (RFC 6455 §5.2) around `payload`. */
-function wsFrame(payload: Buffer): Buffer {
-  const n = payload.length;
-  const header = n < 126 ? 2 : n < 65_536 ? 4 : 10;
-  const frame = Buffer.allocUnsafe(header + n);
-  frame[0] = 0x81;
-  if (header === 2) frame[1] = n;
-  else if (header === 4) {
-    frame[1] = 126;
-    frame.writeUInt16BE(n, 2);
-  } else {
-    frame[1] = 127;
-    frame.writeUInt16BE(0, 2);
-    frame.writeUIntBE(n, 4, 6);
-  }
-  payload.copy(frame, header);
-  return frame;
 }
 
 async function loopStart(): Promise<null> {

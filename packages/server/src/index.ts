@@ -18,3 +18,4 @@ export { AccountService, AccountOps, normalizeEmail } from './auth/accounts.js';
 export type { Account, NewAccount } from './auth/accounts.js';
 export type { LocalAuth, SignIn } from './auth/local-auth.js';
 export type { Mailer, MailMessage } from './auth/mailer.js';
+export { serverTextFrame } from './live/live-frames.js';

@@ -29,29 +29,14 @@ export class EncodedFrame {
     return this.wsFrame.length - this.#headerLength;
   }
 
-  /**
-   * The whole WebSocket frame a server sends for this message (RFC 6455 §5.2: FIN, text opcode,
-   * no RSV bits, unmasked, shortest length encoding), with the UTF-8 bytes after the header. The
-   * same bytes `ws` would write for it on a socket without extensions, built once per broadcast.
-   */
+  /** The message's WebSocket frame (`serverTextFrame`), built once per broadcast. */
   get wsFrame(): Buffer {
     if (this.#wsFrame === undefined) {
-      const length = Buffer.byteLength(this.json, 'utf8');
-      const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
-      const frame = Buffer.allocUnsafe(header + length);
-      frame[0] = 0x81;
-      if (header === 2) frame[1] = length;
-      else if (header === 4) {
-        frame[1] = 126;
-        frame.writeUInt16BE(length, 2);
-      } else {
-        frame[1] = 127;
-        frame.writeUInt16BE(0, 2);
-        frame.writeUIntBE(length, 4, 6);
-      }
-      frame.write(this.json, header, 'utf8');
+      const frame = serverTextFrame(this.json);
+      // The 7-bit length says how long the header is: 126 and 127 announce 2 and 8 more bytes.
+      const short = frame[1]! & 0x7f;
+      this.#headerLength = short < 126 ? 2 : short === 126 ? 4 : 10;
       this.#wsFrame = frame;
-      this.#headerLength = header;
     }
     return this.#wsFrame;
   }
@@ -61,6 +46,29 @@ export class EncodedFrame {
     this.#sse ??= `id: ${this.seq}\nevent: ${this.event}\ndata: ${this.json}\n\n`;
     return this.#sse;
   }
+}
+
+/**
+ * The whole WebSocket frame a server sends for `text` (RFC 6455 §5.2: FIN, text opcode, no RSV
+ * bits, unmasked, shortest length encoding), with its UTF-8 bytes after the header: the bytes
+ * `ws` writes for it on a socket without extensions.
+ */
+export function serverTextFrame(text: string): Buffer {
+  const length = Buffer.byteLength(text, 'utf8');
+  const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + length);
+  frame[0] = 0x81;
+  if (header === 2) frame[1] = length;
+  else if (header === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt16BE(0, 2);
+    frame.writeUIntBE(length, 4, 6);
+  }
+  frame.write(text, header, 'utf8');
+  return frame;
 }
 
 /**
