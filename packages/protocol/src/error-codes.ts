@@ -18,6 +18,7 @@ export const errorCatalogue = {
   INVALID_CURSOR: { status: 400, message: 'Invalid cursor', origin: 'mast' },
   MISSING_OPERATIONS: { status: 400, message: 'The body needs an "operations" array', origin: 'pylon' },
   INVALID_OPERATION: { status: 400, message: 'Invalid operation', origin: 'mast' },
+  JSON_TOO_DEEP: { status: 400, message: 'The JSON value is nested too deep or has too many elements', origin: 'mast' },
   INVALID_MESSAGE: { status: 400, message: 'A realtime message has the wrong shape', origin: 'mast' },
   UNKNOWN_MESSAGE: { status: 400, message: 'Unknown realtime message type', origin: 'mast' },
   NOT_SUPPORTED: { status: 400, message: 'This entity is not a CRDT entity', origin: 'pylon' },

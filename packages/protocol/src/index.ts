@@ -21,6 +21,8 @@ export type { AckMessage, ErrorMessage } from './reply.js';
 export { clientMessage, serverMessage, parseClientMessage } from './messages.js';
 export type { ClientMessage, ServerMessage, ParsedClientMessage } from './messages.js';
 export { liveWindow } from './live-window.js';
+export { checkJsonLimits, describeJsonViolation, DEFAULT_JSON_LIMITS } from './json-limits.js';
+export type { JsonLimits, JsonLimitViolation } from './json-limits.js';
 export { crdtFrameTypes, encodeCrdtFrame, decodeCrdtFrame, MAX_CRDT_NAME_BYTES } from './crdt-frame.js';
 export type { CrdtFrame, CrdtFrameType, CrdtFrameError } from './crdt-frame.js';
 export { crdtSubscribeMessage, crdtUnsubscribeMessage, crdtResyncMessage, crdtClientMessage, crdtRowId } from './crdt.js';
