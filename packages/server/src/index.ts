@@ -10,7 +10,7 @@ export { ADMIN, ANONYMOUS } from './auth/auth-context.js';
 export type { AuthContext } from './auth/auth-context.js';
 export type { FunctionSet, FunctionLoadError } from './functions/index.js';
 export { projectDoc, RowDocs } from './crdt/index.js';
-export { SchemaRef } from './entities/schema-ref.js';
+export { SchemaRef } from './access/schema-ref.js';
 export { explainPolicy } from './access/index.js';
 export type { PolicyExplanation } from './access/index.js';
 export type { OAuthProviderConfig } from './auth/oauth-providers.js';

@@ -1,6 +1,6 @@
 import type { PolicyOperation } from '@mast/policy';
 import type { AuthContext } from '../auth/auth-context.js';
-import type { SchemaRef } from '../entities/schema-ref.js';
+import type { SchemaRef } from './schema-ref.js';
 import { AppError } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 

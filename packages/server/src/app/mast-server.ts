@@ -21,7 +21,7 @@ import { ChangeBus } from '../changes/change-bus.js';
 import { SyncService } from '../changes/sync-service.js';
 import { EntityReader } from '../entities/entity-reader.js';
 import { AccessControl } from '../access/index.js';
-import { SchemaRef } from '../entities/schema-ref.js';
+import { SchemaRef } from '../access/schema-ref.js';
 import { WritePath } from '../entities/write-path.js';
 import { CrdtHub, RowDocs } from '../crdt/index.js';
 import { registerApiKeyRoutes } from '../http/api-key-routes.js';

@@ -1,7 +1,7 @@
 import type { EntitySchema, FieldSchema } from '@mast/schema';
 import { AppError } from '../errors/index.js';
 import { newRowId } from '../entities/row-id.js';
-import type { SchemaRef } from '../entities/schema-ref.js';
+import type { SchemaRef } from '../access/schema-ref.js';
 import type { WritePath, WriteSession } from '../entities/write-path.js';
 import type { AccountRecord, IdentityRecord, Row, Store } from '../store/index.js';
 import { ADMIN } from './auth-context.js';

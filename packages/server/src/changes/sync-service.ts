@@ -3,7 +3,7 @@ import type { AuthContext } from '../auth/auth-context.js';
 import { AppError, toAppError } from '../errors/index.js';
 import type { WriteOp, WritePath } from '../entities/write-path.js';
 import { parseCount } from '../entities/filter-parser.js';
-import type { SchemaRef } from '../entities/schema-ref.js';
+import type { SchemaRef } from '../access/schema-ref.js';
 import type { ChangeRecord, Row, Store } from '../store/index.js';
 
 /** Default page size of a pull. */

@@ -1,7 +1,7 @@
 import { decodeImportBlobMeta, VersionVector, type LoroDoc } from 'loro-crdt';
 import { crdtFrameTypes, decodeCrdtFrame, encodeCrdtFrame, MAX_CRDT_NAME_BYTES, type ErrorMessage } from '@mast/protocol';
 import type { AuthContext } from '../auth/auth-context.js';
-import type { SchemaRef } from '../entities/schema-ref.js';
+import type { SchemaRef } from '../access/schema-ref.js';
 import type { WritePath } from '../entities/write-path.js';
 import { AppError } from '../errors/index.js';
 import type { Store } from '../store/index.js';

@@ -3,7 +3,7 @@ import type { AuthContext } from '../auth/auth-context.js';
 import type { Row, Store } from '../store/index.js';
 import { AppError } from '../errors/index.js';
 import { type FilterLimits, parseCount, parseFilter } from './filter-parser.js';
-import type { SchemaRef } from './schema-ref.js';
+import type { SchemaRef } from '../access/schema-ref.js';
 import { coerceValue, requireField } from './value-codec.js';
 
 /** `GET /api/entities/<E>` answer (Pylon's keys plus `has_more`). */

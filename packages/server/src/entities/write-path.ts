@@ -9,7 +9,7 @@ import { mergeUpdate, writeRowDoc } from '../crdt/crdt-writes.js';
 import type { CrdtStage, RowDocs } from '../crdt/row-docs.js';
 import type { ChangeRecord, Row, Store, WriteTx } from '../store/index.js';
 import { checkClientId, newRowId } from './row-id.js';
-import type { SchemaRef } from './schema-ref.js';
+import type { SchemaRef } from '../access/schema-ref.js';
 import { coerceInsert, coercePatch } from './value-codec.js';
 
 /** One change a caller asks for. `id` on insert is the client's own id (kept when valid). */

@@ -2,11 +2,11 @@ import type { DbReader, DbWriter, Filter } from '@mast/functions';
 import type { FilterNode } from '@mast/schema';
 import type { AuthContext } from '../auth/auth-context.js';
 import { parseFilter, type FilterLimits } from '../entities/filter-parser.js';
-import type { SchemaRef } from '../entities/schema-ref.js';
+import type { SchemaRef } from '../access/schema-ref.js';
 import type { WriteSession } from '../entities/write-path.js';
 import { AppError } from '../errors/index.js';
 import type { ReadTx, Row, Store } from '../store/index.js';
-import type { ReadSet } from './query-watch.js';
+import type { ReadSet } from './read-set.js';
 
 /** Called before and after every `ctx.db` operation, so a watchdog can tell db work from other awaits. */
 export interface DbActivity {

@@ -3,7 +3,7 @@ import { FunctionError, isFunctionError, type ActionCtx, type FunctionDefinition
 import type { Logger } from 'pino';
 import { ADMIN, type AuthContext } from '../auth/auth-context.js';
 import type { FilterLimits } from '../entities/filter-parser.js';
-import type { SchemaRef } from '../entities/schema-ref.js';
+import type { SchemaRef } from '../access/schema-ref.js';
 import type { WritePath } from '../entities/write-path.js';
 import { AppError } from '../errors/index.js';
 import type { Store, WriteTx } from '../store/index.js';
@@ -15,7 +15,7 @@ import type { FunctionRegistry, RegisteredFunction } from './function-registry.j
 import { runIsolated } from './isolated-call.js';
 import { toJsonResult } from './json-result.js';
 import { parseArgs } from './parse-args.js';
-import type { ReadSet } from './query-watch.js';
+import type { ReadSet } from './read-set.js';
 import type { SpinWatchdog } from './spin-watchdog.js';
 import type { WorkerLease, WorkerPool } from './worker-pool.js';
 import type { WorkerCall } from './worker-protocol.js';

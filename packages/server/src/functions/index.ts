@@ -6,7 +6,8 @@ export type { WorkerPoolOptions, WorkerLease, AcquireRequest } from './worker-po
 export { FunctionRegistry } from './function-registry.js';
 export type { FunctionLoadError, FunctionSet, RegisteredFunction } from './function-registry.js';
 export { loadFunctions, FUNCTIONS_DIR, CRONS_FILE } from './function-loader.js';
-export { QueryWatch, ReadSet } from './query-watch.js';
+export { QueryWatch } from './query-watch.js';
+export { ReadSet } from './read-set.js';
 export type { WatchHandlers } from './query-watch.js';
 export { diffResult } from './result-diff.js';
 export { JobWorker } from './job-worker.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { explainPolicy } from '../access/policy-explain.js';
-import type { SchemaRef } from '../entities/schema-ref.js';
+import type { SchemaRef } from '../access/schema-ref.js';
 import type { Store } from '../store/index.js';
 import { requireAdmin } from './request-context.js';
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Manifest } from '@mast/schema';
 import type { Metrics, MetricGauges } from '../metrics/metrics.js';
-import type { SchemaRef } from '../entities/schema-ref.js';
+import type { SchemaRef } from '../access/schema-ref.js';
 import { requireAdmin, queryParam } from './request-context.js';
 import { AppError } from '../errors/index.js';
 

@@ -3,7 +3,7 @@ import { compileManifest, type AppSchema } from '@mast/schema';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN } from '../auth/auth-context.js';
 import { ChangeBus } from '../changes/change-bus.js';
-import { SchemaRef } from '../entities/schema-ref.js';
+import { SchemaRef } from '../access/schema-ref.js';
 import { WritePath } from '../entities/write-path.js';
 import { createPlan } from '../store/conformance/fixtures.js';
 import type { ChangeRecord, Row } from '../store/index.js';

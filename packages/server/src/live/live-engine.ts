@@ -2,7 +2,7 @@ import type { FindQuery } from '@mast/schema';
 import type { AuthContext } from '../auth/auth-context.js';
 import type { ChangeBus } from '../changes/change-bus.js';
 import { type FilterLimits, parseFilter } from '../entities/filter-parser.js';
-import type { SchemaRef } from '../entities/schema-ref.js';
+import type { SchemaRef } from '../access/schema-ref.js';
 import { AppError } from '../errors/index.js';
 import type { ChangeRecord, Row, Store } from '../store/index.js';
 import { type LiveAccess, OPEN_ACCESS } from './live-access.js';

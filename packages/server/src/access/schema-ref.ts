@@ -1,5 +1,5 @@
 import type { AppSchema, EntitySchema } from '@mast/schema';
-import { AccessControl } from '../access/index.js';
+import { AccessControl } from './access-control.js';
 import { AppError } from '../errors/index.js';
 
 /**

@@ -1,0 +1,56 @@
+// The import rules of docs/architecture.md, checked by `npm run check:deps` (part of `npm test`).
+// Packages depend in one direction: protocol → schema → policy → functions → server → cli.
+/** Forbids imports from a package to any package not listed as below it. */
+function layer(name, allowed) {
+  const ok = [name, ...allowed].join('|');
+  return {
+    name: `layer-${name}`,
+    comment: `${name} may import only ${allowed.length ? allowed.join(', ') : 'no other Mast package'}`,
+    severity: 'error',
+    from: { path: `^packages/${name}/` },
+    to: { path: '^packages/', pathNot: `^packages/(${ok})/` },
+  };
+}
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      comment: 'An import cycle: split the shared part into a module both can import.',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    layer('protocol', []),
+    layer('schema', ['protocol']),
+    layer('policy', ['protocol', 'schema']),
+    layer('functions', ['protocol', 'schema']),
+    layer('server', ['protocol', 'schema', 'policy', 'functions']),
+    layer('cli', ['protocol', 'schema', 'policy', 'functions', 'server']),
+    {
+      name: 'package-entry-only',
+      comment: "Another package is entered through its index (or a declared subpath), not by a relative path into its files.",
+      severity: 'error',
+      from: { path: '^packages/([^/]+)/' },
+      to: { path: '^packages/([^/]+)/', pathNot: ['^packages/$1/', '^packages/[^/]+/(src/(index|testing|node)|test/testing)\\.ts$'], dependencyTypesNot: ['aliased-subpath-import', 'npm'] },
+    },
+    {
+      name: 'no-test-code-in-packages',
+      comment: 'Shipped code never imports the root test/ or bench/ folders.',
+      severity: 'error',
+      from: { path: '^packages/[^/]+/src/', pathNot: '\\.test\\.ts$' },
+      to: { path: '^(test|bench)/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '(^|/)(node_modules|dist)/' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['source', 'import', 'types', 'default'],
+      extensions: ['.ts', '.mts', '.js', '.mjs', '.d.ts'],
+    },
+  },
+};
