@@ -36,7 +36,7 @@ import { registerEventsRoutes, type EventStreams } from '../http/events-routes.j
 import { registerFunctionRoutes, type FunctionStreams } from '../http/functions-routes.js';
 import { FunctionRegistry, FunctionRunner, JobWorker, loadFunctions, SpinWatchdog, WorkerPool, type FunctionSet } from '../functions/index.js';
 import { registerJobRoutes } from '../http/jobs-routes.js';
-import { FunctionRateLimit } from '../http/function-rate-limit.js';
+import { FunctionRateLimit } from '../functions/function-rate-limit.js';
 import { registerSyncRoutes } from '../http/sync-routes.js';
 import { registerCrdtRoutes } from '../http/crdt-routes.js';
 import { registerSystemRoutes } from '../http/system-routes.js';

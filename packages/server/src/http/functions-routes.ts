@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ChangeBus } from '../changes/change-bus.js';
 import { AppError, toAppError } from '../errors/index.js';
 import { AuthorError, diffResult, QueryWatch, type FunctionRegistry, type FunctionRunner } from '../functions/index.js';
-import type { FunctionRateLimit } from './function-rate-limit.js';
+import type { FunctionRateLimit } from '../functions/function-rate-limit.js';
 import { queryParam, requireAdmin } from './request-context.js';
 
 /** Services the function routes use. */

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { AppError, toAppError } from '../errors/index.js';
 import { ANONYMOUS, type AuthContext } from '../auth/auth-context.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { RateLimiter } from './rate-limit.js';
+import { RateLimiter } from '../limits/rate-limit.js';
 
 /** Settings of the HTTP shell. */
 export interface HttpOptions {

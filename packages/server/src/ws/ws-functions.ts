@@ -2,7 +2,7 @@ import type { FnCallMessage, FnCancelMessage, FnUnwatchMessage, FnWatchMessage, 
 import type { AuthContext } from '../auth/auth-context.js';
 import type { ChangeBus } from '../changes/change-bus.js';
 import { AuthorError, diffResult, QueryWatch, type FunctionRunner } from '../functions/index.js';
-import type { FunctionRateLimit } from '../http/function-rate-limit.js';
+import type { FunctionRateLimit } from '../functions/function-rate-limit.js';
 import { errorReply } from './ws-reply.js';
 
 /** A socket as function calls see it. */

@@ -1,7 +1,7 @@
 import type { RateLimit } from '@mast/functions';
 import type { AuthContext } from '../auth/auth-context.js';
-import type { FunctionRegistry } from '../functions/index.js';
-import { RateLimiter } from './rate-limit.js';
+import type { FunctionRegistry } from './function-registry.js';
+import { RateLimiter } from '../limits/rate-limit.js';
 
 /**
  * The per-function call limit of the transports (HTTP and socket calls; nested calls from
