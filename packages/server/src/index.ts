@@ -1,4 +1,6 @@
-export { MastServer, MigrationRefusedError, migrateStore, MAST_VERSION } from './app/mast-server.js';
+export { MastServer, MAST_VERSION } from './app/mast-server.js';
+export { MastCore, createCore, systemClock, MigrationRefusedError, migrateStore } from './core/index.js';
+export type { CoreOptions, Clock } from './core/index.js';
 export type { MastServerOptions } from './app/mast-server.js';
 export { openStore, defaultDatabasePath } from './app/open-store.js';
 export { loadConfig, optionsHelp, parseOptionValue, OPTIONS } from './config/index.js';

@@ -5,12 +5,11 @@ import type { ChangeBus } from '../changes/change-bus.js';
 import { AppError, toAppError } from '../errors/index.js';
 import { AuthorError, diffResult, QueryWatch, type FunctionRegistry, type FunctionRunner } from '../functions/index.js';
 import type { FunctionRateLimit } from '../functions/function-rate-limit.js';
-import { queryParam, requireAdmin } from './request-context.js';
+import { queryParam } from './request-context.js';
 
 /** Services the function routes use. */
 export interface FunctionRouteDeps {
   readonly runner: FunctionRunner;
-  readonly registry: FunctionRegistry;
   readonly bus: ChangeBus;
   /** The per-function call limit. */
   readonly rateLimit: FunctionRateLimit;
@@ -148,8 +147,16 @@ function argsSchema(args: z.ZodType): unknown {
 }
 
 /**
- * `POST /api/fn/<name>` (body = args; 200 with the raw JSON result), `GET /api/fn` (admin: the
- * functions served) and `GET /api/fn/<name>/watch?args=<json>` (a query function as Server-Sent
+ * `GET /api/fn`, in the admin group: the functions served, with their argument schemas.
+ */
+export function registerFunctionListRoute(app: FastifyInstance, registry: FunctionRegistry): void {
+  app.get('/api/fn', async () =>
+    registry.list().map((f) => ({ name: f.name, fn_type: f.kind, args_schema: argsSchema(f.definition.args), ...(f.definition.unsafeBypassPolicies ? { bypasses_policies: true } : {}) })),
+  );
+}
+
+/**
+ * `POST /api/fn/<name>` (body = args; 200 with the raw JSON result) and `GET /api/fn/<name>/watch?args=<json>` (a query function as Server-Sent
  * Events: `event: result` with each new result, or with `&diff=true` the first result and then
  * `event: diff` with each change as `@mast/protocol`'s `ResultDiff`; `event: error` before the
  * stream ends). Errors use Pylon's shape; an author's own code is sent as they chose it.
@@ -170,11 +177,6 @@ export function registerFunctionRoutes(app: FastifyInstance, deps: FunctionRoute
       if (err instanceof AuthorError) return reply.code(err.status).send({ error: { code: err.code, message: err.message } });
       throw err;
     }
-  });
-
-  app.get('/api/fn', async (request) => {
-    requireAdmin(request);
-    return deps.registry.list().map((f) => ({ name: f.name, fn_type: f.kind, args_schema: argsSchema(f.definition.args), ...(f.definition.unsafeBypassPolicies ? { bypasses_policies: true } : {}) }));
   });
 
   app.get('/api/fn/:name/watch', async (request, reply) => {

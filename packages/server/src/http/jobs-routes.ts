@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors/index.js';
 import type { FunctionRegistry } from '../functions/index.js';
 import type { JobRecord, JobStatus, Store } from '../store/index.js';
-import { queryParam, requireAdmin } from './request-context.js';
+import { queryParam } from './request-context.js';
 
 /** What the job routes use. */
 export interface JobRouteDeps {
@@ -52,14 +52,13 @@ async function existing(store: Store, id: string): Promise<JobRecord> {
 }
 
 /**
- * Admin routes of the job queue: `GET /api/jobs?status=&limit=` (newest first), `GET
+ * Routes of the job queue, mounted in the admin group: `GET /api/jobs?status=&limit=` (newest first), `GET
  * /api/jobs/<id>`, `POST /api/jobs/<id>/retry` (a dead or cancelled job runs again, attempts
  * reset), `POST /api/jobs/<id>/cancel` (a pending job never runs), `GET /api/crons` (each
  * declared schedule with its stored next run).
  */
 export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): void {
   app.get('/api/jobs', async (request) => {
-    requireAdmin(request);
     const status = queryParam(request, 'status');
     if (status !== undefined && !STATUSES.has(status)) throw new AppError('INVALID_QUERY', `status must be one of ${[...STATUSES].join(', ')}`);
     const jobs = await deps.store.jobs.list({ ...(status === undefined ? {} : { status: status as JobStatus }), limit: limitOf(queryParam(request, 'limit')) });
@@ -67,12 +66,10 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): voi
   });
 
   app.get('/api/jobs/:id', async (request) => {
-    requireAdmin(request);
     return jobToWire(await existing(deps.store, (request.params as { id: string }).id));
   });
 
   app.post('/api/jobs/:id/retry', async (request) => {
-    requireAdmin(request);
     const { id } = request.params as { id: string };
     const job = await existing(deps.store, id);
     if (!(await deps.store.jobs.retry(id, deps.now()))) throw new AppError('JOB_STATE_CONFLICT', `Job "${id}" is ${job.status}; only dead or cancelled jobs can be retried`);
@@ -81,7 +78,6 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): voi
   });
 
   app.post('/api/jobs/:id/cancel', async (request) => {
-    requireAdmin(request);
     const { id } = request.params as { id: string };
     const job = await existing(deps.store, id);
     if (!(await deps.store.jobs.cancel(id, undefined, deps.now()))) throw new AppError('JOB_STATE_CONFLICT', `Job "${id}" is ${job.status}; only pending jobs can be cancelled`);
@@ -89,7 +85,6 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): voi
   });
 
   app.get('/api/crons', async (request) => {
-    requireAdmin(request);
     const stored = new Map((await deps.store.jobs.crons()).map((c) => [c.name, c]));
     return {
       crons: [...deps.registry.current.crons.values()].map((c) => {

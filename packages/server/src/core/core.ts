@@ -1,0 +1,352 @@
+import type { AppSchema } from '@mast/schema';
+import { pino, type Logger } from 'pino';
+import { AccessControl } from '../access/access-control.js';
+import { SchemaRef } from '../access/schema-ref.js';
+import { AccountService } from '../auth/accounts.js';
+import { AuthedStreams } from '../auth/access-events.js';
+import { ApiKeyService } from '../auth/api-key-service.js';
+import { AuthLimits } from '../auth/auth-limits.js';
+import { Authenticator } from '../auth/authenticator.js';
+import { JwtVerifier, jwtOptionsFromConfig, type JwtOptions } from '../auth/jwt-verifier.js';
+import { LocalAuth } from '../auth/local-auth.js';
+import { DevOutbox, NoMailer, SmtpMailer, type Mailer } from '../auth/mailer.js';
+import { OAuthService } from '../auth/oauth-service.js';
+import type { OAuthProviderConfig } from '../auth/oauth-providers.js';
+import { OrgService } from '../auth/org-service.js';
+import { PasswordHasher } from '../auth/passwords.js';
+import { SessionService } from '../auth/session-service.js';
+import { ChangeBus } from '../changes/change-bus.js';
+import { SyncService } from '../changes/sync-service.js';
+import type { MastConfig } from '../config/index.js';
+import { CrdtHub, RowDocs } from '../crdt/index.js';
+import { EntityReader } from '../entities/entity-reader.js';
+import { WritePath } from '../entities/write-path.js';
+import { FunctionRateLimit } from '../functions/function-rate-limit.js';
+import { FunctionRegistry, FunctionRunner, JobWorker, loadFunctions, SpinWatchdog, WorkerPool, type FunctionSet } from '../functions/index.js';
+import type { LiveAccess } from '../live/live-access.js';
+import { LiveEngine } from '../live/live-engine.js';
+import { RoomHub, type RoomAccess } from '../live/room-hub.js';
+import { Metrics, SendCounters } from '../metrics/metrics.js';
+import type { Store } from '../store/index.js';
+import { systemClock, type Clock } from './clock.js';
+import { migrateStore } from './migrate.js';
+
+/** How long a function worker whose call was ended (deadline, cancel) may take to stop before it is terminated. */
+const WORKER_GRACE_MS = 200;
+
+/** What a core is built from. */
+export interface CoreOptions {
+  /** The app folder: `functions/*.ts` and `crons.ts` are loaded from it. */
+  readonly appDir: string;
+  /** The app's schema, or a SchemaRef already holding it with its compiled policies. */
+  readonly schema: AppSchema | SchemaRef;
+  readonly config: MastConfig;
+  /** An open store; the core migrates it to `schema` and owns it from then on (closes it in `stop`). */
+  readonly store: Store;
+  /** Default: a pino logger at `config.logLevel`. */
+  readonly logger?: Logger;
+  /** The clock of jobs, cron schedules and retention (default: the system clock; tests move it). */
+  readonly clock?: Clock;
+  /** Verifies bring-your-own JWTs; null when none are accepted (default: from the config). */
+  readonly jwt?: JwtOptions | null;
+  /** Sign-in providers, already checked (default: none). */
+  readonly oauthProviders?: readonly OAuthProviderConfig[];
+  /** Read-permission hook of live queries (default: the manifest's read policies). */
+  readonly liveAccess?: LiveAccess;
+  /** Who may join which room, after the built-in rule (default: anyone the built-in rule admits). */
+  readonly roomAccess?: RoomAccess;
+}
+
+/**
+ * Mast without its transports: the store, the schema and its policies, the write path, live
+ * queries, CRDT rows, rooms, auth, functions and jobs, wired once, in dependency order. HTTP
+ * routes and the socket server are mounted on a core (`http/mount-http.ts`, `ws/attach-sockets.ts`);
+ * a test or an embedding program can use it with neither.
+ */
+export class MastCore {
+  readonly config: MastConfig;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly store: Store;
+  /** The schema in force with its compiled policies; a dev reload swaps both. */
+  readonly schema: SchemaRef;
+  /** Committed changes, published after each commit. */
+  readonly bus: ChangeBus;
+  /** The Loro documents of CRDT rows. */
+  readonly docs: RowDocs;
+  /** The one write path: every insert, update and delete. */
+  readonly writes: WritePath;
+  /** CRDT row sync (snapshots and per-subscriber deltas). */
+  readonly crdt: CrdtHub;
+  readonly reader: EntityReader;
+  readonly sync: SyncService;
+  /** Request metrics and bytes sent, rendered by `/metrics`. */
+  readonly metrics: Metrics;
+  readonly sent: SendCounters;
+  readonly sessions: SessionService;
+  readonly apiKeys: ApiKeyService;
+  /** Resolves every kind of bearer token (admin, API key, JWT, session). */
+  readonly authenticator: Authenticator;
+  /** Local accounts (credentials in Mast's tables, profiles in the user entity). */
+  readonly accounts: AccountService;
+  /** Database-backed limits of the auth flows (per address and per account, across nodes). */
+  readonly authLimits: AuthLimits;
+  /** Where auth emails go in dev mode without SMTP; null otherwise. */
+  readonly outbox: DevOutbox | null;
+  /** Where auth emails go: SMTP, the dev outbox, or nowhere (EMAIL_NOT_CONFIGURED). */
+  readonly mailer: Mailer;
+  /** Password and emailed-code sign-in; `signIn` also serves federated flows. */
+  readonly localAuth: LocalAuth;
+  readonly oauth: OAuthService;
+  readonly orgs: OrgService;
+  /** Long-lived HTTP streams with the identity they were opened with. */
+  readonly streams = new AuthedStreams();
+  readonly registry = new FunctionRegistry();
+  readonly functions: FunctionRunner;
+  /** The per-function call limit of the transports. */
+  readonly fnRateLimit: FunctionRateLimit;
+  /** Runs due jobs and fires cron schedules. */
+  readonly jobs: JobWorker;
+  readonly live: LiveEngine;
+  /** Rooms, presence and topics of this node's connections. */
+  readonly rooms: RoomHub;
+  readonly #appDir: string;
+  /** Reports a main-thread function call that blocks the event loop past its deadline. */
+  readonly #spinWatchdog: SpinWatchdog | undefined;
+  /** The worker threads of isolated functions (none start until one is needed). */
+  readonly #workers: WorkerPool;
+  #started = false;
+
+  private constructor(options: CoreOptions, schema: SchemaRef, logger: Logger, jwt: JwtOptions | null) {
+    const { config, store } = options;
+    this.config = config;
+    this.logger = logger;
+    this.clock = options.clock ?? systemClock;
+    this.store = store;
+    this.#appDir = options.appDir;
+    this.schema = schema;
+    this.bus = new ChangeBus((err) => logger.error({ err }, 'change listener failed'));
+    this.docs = new RowDocs(store, {
+      maxDocs: config.crdtCacheDocs,
+      maxBytes: config.crdtCacheBytes,
+      onCorrupt: (err, where) => logger.error({ err, ...where }, 'stored CRDT document cannot be decoded'),
+    });
+    this.writes = new WritePath(store, this.schema, this.bus, this.docs);
+    this.crdt = new CrdtHub({
+      store,
+      schema: this.schema,
+      docs: this.docs,
+      writes: this.writes,
+      maxUpdateBytes: config.wsMaxFrame,
+      onError: (err) => logger.error({ err }, 'CRDT fan-out failed'),
+    });
+    const limits = { maxLimit: config.maxLimit, defaultLimit: config.defaultLimit };
+    this.reader = new EntityReader(store, this.schema, limits);
+    this.sync = new SyncService(store, this.writes, this.schema, { maxLimit: config.maxLimit, maxPush: config.batchMaxOps });
+    this.metrics = new Metrics();
+    this.sent = new SendCounters();
+
+    // Auth.
+    this.sessions = new SessionService(store, { adminToken: config.adminToken, lifetimeSecs: Math.floor(config.sessionLifetime / 1000) });
+    this.apiKeys = new ApiKeyService(store, (sessionHash) => this.sessions.announceRevoked({ tokenHash: sessionHash }));
+    this.authenticator = new Authenticator({
+      sessions: this.sessions,
+      apiKeys: this.apiKeys,
+      jwt: jwt === null ? null : new JwtVerifier(jwt),
+      adminToken: config.adminToken,
+    });
+    this.accounts = new AccountService(store, this.writes, this.schema);
+    this.authLimits = new AuthLimits(store);
+    this.outbox = !config.smtpUrl && config.dev ? new DevOutbox() : null;
+    this.mailer = config.smtpUrl ? new SmtpMailer(config.smtpUrl, config.mailFrom) : (this.outbox ?? new NoMailer());
+    const minute = 60_000;
+    const hour = 3_600_000;
+    const localAuth = new LocalAuth({
+      store,
+      accounts: this.accounts,
+      sessions: this.sessions,
+      limits: this.authLimits,
+      mailer: this.mailer,
+      hasher: new PasswordHasher(config.passwordHashCost),
+      options: {
+        passwordMinLength: config.passwordMinLength,
+        magicCodeTtlMs: config.magicCodeTtl,
+        codeMaxAttempts: config.codeMaxAttempts,
+        resetTokenTtlMs: config.resetTokenTtl,
+        publicUrl: config.publicUrl,
+        limits: {
+          login: { max: config.authLoginLimit, windowMs: minute },
+          loginAccount: { max: config.authLoginAccountLimit, windowMs: hour },
+          send: { max: config.authSendLimit, windowMs: minute },
+          sendAccount: { max: config.authSendAccountLimit, windowMs: hour },
+          verify: { max: config.authVerifyLimit, windowMs: minute },
+          guest: { max: config.authGuestLimit, windowMs: minute },
+        },
+      },
+      onError: (err, what) => logger.error({ err }, `${what} failed`),
+    });
+    this.localAuth = localAuth;
+    this.oauth = new OAuthService({
+      store,
+      accounts: this.accounts,
+      sessions: this.sessions,
+      signIn: (caller, find) => localAuth.signIn(caller, find),
+      providers: options.oauthProviders ?? [],
+    });
+    this.orgs = new OrgService(store, async (id) => {
+      const account = await this.accounts.get(id);
+      return account?.emailVerified ? account.email : null;
+    });
+    // Streams keep the identity they were opened with: a revocation or an access change ends them.
+    this.sessions.onRevoke((event) => this.streams.closeRevoked(event));
+    this.orgs.onAccessChange((change) => this.streams.closeAccessChanged(change));
+
+    // Functions and jobs. A mutation's jobs wake the worker once they commit; the worker is
+    // built after the runner it drives, so the wake-up goes through `#kickJobs`.
+    const now = () => this.clock.now();
+    this.#spinWatchdog = config.fnSpinExit > 0 ? SpinWatchdog.forProcess(config.fnSpinExit) : undefined;
+    const scheduler = { registry: this.registry, maxAttempts: config.jobMaxAttempts, now, onEnqueued: () => this.#kickJobs() };
+    this.#workers = new WorkerPool({ size: config.fnWorkers, maxQueued: config.fnQueue, graceMs: WORKER_GRACE_MS, logger });
+    this.functions = new FunctionRunner({
+      store,
+      schema: this.schema,
+      writes: this.writes,
+      registry: this.registry,
+      readLimits: limits,
+      limits: { timeoutMs: config.fnTimeout, mutationTimeoutMs: config.fnMutationTimeout, idleMs: config.fnIdle },
+      logger,
+      jobs: scheduler,
+      ...(this.#spinWatchdog ? { watchdog: this.#spinWatchdog } : {}),
+      isolation: { pool: this.#workers, all: config.fnIsolation === 'all' },
+    });
+    this.fnRateLimit = new FunctionRateLimit(this.registry, config.fnRateLimit);
+    this.jobs = new JobWorker({
+      store,
+      runner: this.functions,
+      registry: this.registry,
+      scheduler,
+      logger,
+      now,
+      pollMs: config.jobPoll,
+      // A lease outlives every deadline of the call it covers (an action and the mutation it runs).
+      leaseMs: Math.max(config.jobLease, config.fnTimeout + config.fnMutationTimeout + 1000),
+      concurrency: config.jobConcurrency,
+      backoffMs: config.jobBackoff,
+    });
+
+    // Live queries and rooms.
+    this.live = new LiveEngine({
+      store,
+      schema: this.schema,
+      bus: this.bus,
+      limits,
+      access: options.liveAccess ?? {
+        canRead: (auth, entity, row) => auth.isAdmin || this.schema.access.canRead(auth, entity, row),
+        scopeOf: (auth) => this.schema.access.scopeOf(auth),
+        readFilter: (auth, entity) => (auth.isAdmin ? true : this.schema.access.readFilter(auth, entity)),
+      },
+      maxSubscriptions: config.liveMaxSubscriptions,
+      onError: (err) => logger.error({ err }, 'live query update failed'),
+    });
+    const live = this.live;
+    this.rooms = new RoomHub({
+      maxRoomsPerSink: config.roomMaxPerSocket,
+      maxMembers: config.roomMaxMembers,
+      maxPresenceBytes: config.roomMaxPresence,
+      maxMessageBytes: config.roomMaxMessage,
+      presenceTtlMs: config.roomPresenceTtl,
+      allowGuests: config.roomAllowGuests,
+      canJoin: options.roomAccess,
+      seq: () => live.seq,
+    });
+  }
+
+  /**
+   * Migrates `options.store` to the schema (refusing destructive steps unless the config allows
+   * them), builds the services and loads the app's functions. Policies and the JWT setup are
+   * checked before anything touches the database. On failure the store is closed.
+   */
+  static async create(options: CoreOptions): Promise<MastCore> {
+    const logger = options.logger ?? pino({ level: options.config.logLevel });
+    try {
+      // Policies and the JWT setup are checked before the database is touched: a bad rule changes nothing.
+      const schema = options.schema instanceof SchemaRef ? options.schema : new SchemaRef(options.schema);
+      const jwt = options.jwt === undefined ? jwtOptionsFromConfig(options.config) : options.jwt;
+      const plan = await migrateStore(options.store, schema.current, { allowDestructive: options.config.allowDestructive });
+      if (plan.length > 0) logger.info({ plan }, 'database migrated');
+      const core = new MastCore(options, schema, logger, jwt);
+      await core.reloadFunctions({ fresh: false });
+      return core;
+    } catch (err) {
+      await options.store.close();
+      throw err;
+    }
+  }
+
+  #kickJobs(): void {
+    this.jobs.kick();
+  }
+
+  /**
+   * Loads `<appDir>/functions/*.ts` again and serves the result; calls in flight finish with the
+   * definitions they started with. Files that fail are logged (file and line) and left out.
+   */
+  async reloadFunctions(options: { fresh?: boolean } = {}): Promise<FunctionSet> {
+    const set = await loadFunctions(this.#appDir, { fresh: options.fresh ?? true });
+    for (const error of set.errors) this.logger.error({ file: error.file, line: error.line }, `function file ${error.message}`);
+    this.registry.use(set);
+    const isolated = [...set.functions.values()].filter((f) => this.config.fnIsolation === 'all' || f.definition.isolated === true);
+    this.#workers.preload(isolated.map((f) => f.url));
+    if (isolated.length > 0) this.#workers.warm();
+    // Up before any call: a watchdog thread started while a handler blocks the loop never runs.
+    if (isolated.length < set.functions.size) this.#spinWatchdog?.start();
+    return set;
+  }
+
+  /** Serves a new schema after migrating to it (dev reload); the old one stays on failure. */
+  async reload(schema: AppSchema): Promise<string[]> {
+    const access = new AccessControl(schema);
+    const plan = await migrateStore(this.store, schema, { allowDestructive: this.config.allowDestructive });
+    this.schema.use(schema, access);
+    return plan;
+  }
+
+  /** Starts what runs in the background: live queries' change feed and the job worker. */
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    await this.live.start();
+    this.jobs.start();
+  }
+
+  /**
+   * Applies retention now: expired sessions, sign-in states and codes, finished jobs past
+   * `jobRetention`, and the change log past its age and size bounds. Returns how many change-log
+   * entries went. Every clock reading is the core's clock.
+   */
+  async prune(): Promise<number> {
+    const now = this.clock.now();
+    await this.store.sessions.pruneExpired(now);
+    await this.store.oauthStates.pruneExpired(now);
+    await this.store.write((tx) => tx.auth.pruneAuth(now));
+    await this.store.jobs.prune(now - this.config.jobRetention);
+    return this.store.pruneChanges({ maxAgeMs: this.config.changeRetention, maxEntries: this.config.changeMaxEntries });
+  }
+
+  /** Stops the background work, the function workers and then the store (after its write queue drains). */
+  async stop(): Promise<void> {
+    try {
+      await this.jobs.stop();
+      await this.live.stop();
+      this.rooms.stop();
+    } finally {
+      await this.#workers.close();
+      await this.store.close();
+    }
+  }
+}
+
+/** Builds a core on an open store: `createCore({ appDir, store, schema, config, clock })`. See `MastCore.create`. */
+export function createCore(options: CoreOptions): Promise<MastCore> {
+  return MastCore.create(options);
+}
