@@ -1,7 +1,7 @@
 import type { PolicyOperation } from '@mast/policy';
 import type { AuthContext } from '../auth/auth-context.js';
 import type { SchemaRef } from './schema-ref.js';
-import { AppError } from '../errors/index.js';
+import { AppError, errors } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 
 const OPERATIONS: ReadonlySet<string> = new Set<PolicyOperation>(['read', 'insert', 'update', 'delete']);
@@ -64,7 +64,7 @@ export async function explainPolicy(deps: { readonly schema: SchemaRef; readonly
   let row: Record<string, unknown>;
   if (typeof body.id === 'string') {
     const found = await deps.store.read((tx) => tx.get(entity.name, body.id as string));
-    if (!found) throw new AppError('NOT_FOUND', `${entity.name} with id "${body.id}" not found`);
+    if (!found) throw errors.rowNotFound(entity.name, body.id);
     row = found;
   } else {
     row = object(body.data ?? {}, 'data');

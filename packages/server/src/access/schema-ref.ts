@@ -1,6 +1,6 @@
 import type { AppSchema, EntitySchema } from '@mast/schema';
 import { AccessControl } from './access-control.js';
-import { AppError } from '../errors/index.js';
+import { errors } from '../errors/index.js';
 
 /**
  * The schema the server currently serves, with its compiled policies. Services hold this
@@ -37,9 +37,7 @@ export class SchemaRef {
   entity(name: string): EntitySchema {
     const entity = this.#current.entitiesByName.get(name);
     if (!entity) {
-      throw new AppError('ENTITY_NOT_FOUND', `Unknown entity: "${name}"`, {
-        hint: `Entities: ${this.#current.entities.map((e) => e.name).join(', ')}`,
-      });
+      throw errors.unknownEntity(name, this.#current.entities.map((e) => e.name));
     }
     return entity;
   }

@@ -1,5 +1,5 @@
 import type { EntitySchema, FieldSchema } from '@mast/schema';
-import { AppError } from '../errors/index.js';
+import { AppError, errors } from '../errors/index.js';
 import { newRowId } from '../entities/row-id.js';
 import type { SchemaRef } from '../access/schema-ref.js';
 import type { WritePath, WriteSession } from '../entities/write-path.js';
@@ -153,7 +153,7 @@ export class AccountOps {
   /** Stamps the account's email as verified (and the user row's `emailVerified`, if declared). */
   async markEmailVerified(id: string, now = Date.now()): Promise<Account> {
     const record = await this.#session.tx.auth.accountById(id);
-    if (!record) throw new AppError('NOT_FOUND', 'No account with this id');
+    if (!record) throw errors.accountNotFound();
     if (record.emailVerifiedAt !== null) return toAccount(record);
     await this.#session.tx.auth.updateAccount(id, { emailVerifiedAt: now });
     await this.#mirrorVerified(id, now);
@@ -162,12 +162,12 @@ export class AccountOps {
 
   /** Replaces the account's password hash. */
   async setPasswordHash(id: string, passwordHash: string): Promise<void> {
-    if (!(await this.#session.tx.auth.updateAccount(id, { passwordHash }))) throw new AppError('NOT_FOUND', 'No account with this id');
+    if (!(await this.#session.tx.auth.updateAccount(id, { passwordHash }))) throw errors.accountNotFound();
   }
 
   /** Links a federated identity (`provider`, `subject`) to an account; IDENTITY_TAKEN when it is linked already. */
   async linkIdentity(provider: string, subject: string, userId: string, now = Date.now()): Promise<IdentityRecord> {
-    if (!(await this.#session.tx.auth.accountById(userId))) throw new AppError('NOT_FOUND', 'No account with this id');
+    if (!(await this.#session.tx.auth.accountById(userId))) throw errors.accountNotFound();
     const identity: IdentityRecord = { provider, subject, userId, createdAt: now };
     await this.#session.tx.auth.linkIdentity(identity);
     return identity;

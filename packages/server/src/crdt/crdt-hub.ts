@@ -3,7 +3,7 @@ import { crdtFrameTypes, decodeCrdtFrame, encodeCrdtFrame, MAX_CRDT_NAME_BYTES, 
 import type { AuthContext } from '../auth/auth-context.js';
 import type { SchemaRef } from '../access/schema-ref.js';
 import type { WritePath } from '../entities/write-path.js';
-import { AppError } from '../errors/index.js';
+import { AppError, errors } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 import { pushCrdtUpdate, type PushOutcome } from './crdt-push.js';
 import { projectDoc } from './row-doc.js';
@@ -77,7 +77,7 @@ export class CrdtHub {
     }
     const row = await this.#deps.store.read((tx) => tx.get(entity.name, rowId));
     if (!row || (!auth.isAdmin && !this.#deps.schema.access.canRead(auth, entity.name, row))) {
-      throw new AppError('NOT_FOUND', `${entity.name} with id "${rowId}" not found`);
+      throw errors.rowNotFound(entity.name, rowId);
     }
     const from = version ? decodeVersion(version) : null;
     // Registered in the same synchronous step as the export, so no commit falls between them.
@@ -94,7 +94,7 @@ export class CrdtHub {
       await this.#deps.docs.materialize(entity, rowId);
       subscription = await this.#deps.docs.use(entity.name, rowId, first);
     }
-    if (!subscription) throw new AppError('NOT_FOUND', `${entity.name} with id "${rowId}" not found`);
+    if (!subscription) throw errors.rowNotFound(entity.name, rowId);
     await this.#catchUp(subscription);
   }
 
@@ -116,7 +116,7 @@ export class CrdtHub {
       sink.sendBinary(encodeCrdtFrame(crdtFrameTypes.snapshot, entity, rowId, doc.export({ mode: 'snapshot' })));
       return true;
     });
-    if (!sent) throw new AppError('NOT_FOUND', `${entity} with id "${rowId}" not found`);
+    if (!sent) throw errors.rowNotFound(entity, rowId);
     await this.#catchUp(subscription);
   }
 

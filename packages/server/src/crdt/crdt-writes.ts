@@ -2,7 +2,7 @@ import { decodeImportBlobMeta, type LoroDoc, type VersionVector } from 'loro-crd
 import type { EntitySchema } from '@mast/schema';
 import type { AccessControl } from '../access/index.js';
 import type { AuthContext } from '../auth/auth-context.js';
-import { AppError } from '../errors/index.js';
+import { AppError, errors } from '../errors/index.js';
 import { coerceFieldValue } from '../entities/value-codec.js';
 import type { Row, WriteTx } from '../store/index.js';
 import { checkFields, projectDoc, writeFields } from './row-doc.js';
@@ -82,7 +82,7 @@ export async function mergeUpdate(
   rowId: string,
   update: Uint8Array,
 ): Promise<MergeOutcome> {
-  const notFound = (): AppError => new AppError('NOT_FOUND', `${entity.name} with id "${rowId}" not found`);
+  const notFound = (): AppError => errors.rowNotFound(entity.name, rowId);
   const before = await tx.get(entity.name, rowId);
   if (!before || (!auth.isAdmin && !access.canRead(auth, entity.name, before))) throw notFound();
   if (!auth.isAdmin) access.checkUpdate(auth, entity.name, before, before, {});

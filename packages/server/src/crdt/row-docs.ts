@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { LoroDoc } from 'loro-crdt';
 import type { EntitySchema } from '@mast/schema';
-import { AppError } from '../errors/index.js';
+import { AppError, errors } from '../errors/index.js';
 import type { CrdtRecord, Row, Store, WriteTx } from '../store/index.js';
 import { DocCache } from './doc-cache.js';
 import { writeFields } from './row-doc.js';
@@ -110,7 +110,7 @@ export class RowDocs {
     await this.#store.write(async (tx) => {
       if (await tx.getCrdt(entity.name, rowId)) return;
       const row = await tx.get(entity.name, rowId);
-      if (!row) throw new AppError('NOT_FOUND', `${entity.name} with id "${rowId}" not found`);
+      if (!row) throw errors.rowNotFound(entity.name, rowId);
       await stage.save(tx, entity.name, rowId, await stage.open(tx, entity, rowId, row));
     });
     stage.commit();

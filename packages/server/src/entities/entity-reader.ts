@@ -1,7 +1,7 @@
 import type { FilterNode } from '@mast/schema';
 import type { AuthContext } from '../auth/auth-context.js';
 import type { Row, Store } from '../store/index.js';
-import { AppError } from '../errors/index.js';
+import { AppError, errors } from '../errors/index.js';
 import { type FilterLimits, parseCount, parseFilter } from './filter-parser.js';
 import type { SchemaRef } from '../access/schema-ref.js';
 import { coerceValue, requireField } from './value-codec.js';
@@ -52,7 +52,7 @@ export class EntityReader {
     const entity = this.#schema.entity(entityName);
     const row = await this.#store.read((tx) => tx.get(entity.name, id));
     // A row the caller may not read is "not found": its existence does not leak.
-    if (!row || !(auth.isAdmin || this.#schema.access.canRead(auth, entity.name, row))) throw new AppError('NOT_FOUND', `${entity.name} with id "${id}" not found`);
+    if (!row || !(auth.isAdmin || this.#schema.access.canRead(auth, entity.name, row))) throw errors.rowNotFound(entity.name, id);
     return row;
   }
 

@@ -3,7 +3,7 @@ import type { EntitySchema } from '@mast/schema';
 import type { AccessControl } from '../access/index.js';
 import type { AuthContext } from '../auth/auth-context.js';
 import { canWrite } from '../auth/api-key-service.js';
-import { AppError } from '../errors/index.js';
+import { AppError, errors } from '../errors/index.js';
 import type { ChangeBus } from '../changes/change-bus.js';
 import { mergeUpdate, writeRowDoc } from '../crdt/crdt-writes.js';
 import type { CrdtStage, RowDocs } from '../crdt/row-docs.js';
@@ -237,7 +237,7 @@ async function applyOne(
 ): Promise<{ result: WriteResult; change: ChangeRecord }> {
   const entity = op.entity.name;
   const { auth } = context;
-  const notFound = (): AppError => new AppError('NOT_FOUND', `${entity} with id "${op.id}" not found`);
+  const notFound = (): AppError => errors.rowNotFound(entity, op.id);
   let row: Row | null;
   let before: Row | null = null;
   // CRDT rows with a document: SQL stores its projection, written in this transaction; rows

@@ -1,5 +1,5 @@
 import type { AppSchema, EntitySchema } from '@mast/schema';
-import { AppError } from '../../errors/index.js';
+import { AppError, errors } from '../../errors/index.js';
 import type { FilterNode, FindQuery } from '@mast/schema';
 import { compileFilter, compileFind } from '../sql/compile-filter.js';
 import { decodeRow, encodeFields } from '../sql/row-codec.js';
@@ -48,7 +48,7 @@ export class SqliteReadTx implements ReadTx {
     const schema = this.schema();
     if (!schema) throw new Error('the store has no schema; call migrate() or useSchema() first');
     const entity = schema.entitiesByName.get(name);
-    if (!entity) throw new AppError('ENTITY_NOT_FOUND', `Unknown entity "${name}"`);
+    if (!entity) throw errors.unknownEntity(name);
     return entity;
   }
 
