@@ -6,8 +6,10 @@ import type { Row } from '../store/index.js';
 
 /**
  * The one place data access is decided: the manifest's policies, compiled at start-up, asked
- * by every path that reads or writes rows (REST, batch, transact, sync, live queries). Admin
- * bypasses; an operation no rule covers is denied.
+ * by every path that reads or writes rows (REST, batch, transact, sync, live queries, CRDT rows,
+ * functions). Reads of many rows are scoped with `scopeRead`, single rows checked with
+ * `canRead`, writes with `checkInsert`/`checkUpdate`/`checkDelete`. Admins pass every check
+ * here (callers do not test `isAdmin` themselves); an operation no rule covers is denied.
  */
 export class AccessControl {
   readonly #policies: PolicySet;
@@ -30,6 +32,18 @@ export class AccessControl {
     const filter = this.#policies.readFilter(entity, auth);
     if (filter === false) throw denied('read', entity);
     return filter;
+  }
+
+  /**
+   * Scopes a read: the store filter for `query` as `auth` may run it, i.e. `query` ANDed with
+   * the caller's read rule (undefined: every row; an admin's query is left as it is). Throws
+   * POLICY_DENIED when the caller may read no row of the entity. Every path that lists rows of
+   * an entity (REST, functions' ctx.db, live queries) scopes its query here.
+   */
+  scopeRead(auth: AuthContext, entity: string, query?: FilterNode): FilterNode | undefined {
+    const rule = this.readFilter(auth, entity);
+    if (rule === true) return query;
+    return query === undefined ? rule : { kind: 'and', items: [query, rule] };
   }
 
   /** Throws POLICY_DENIED unless `auth` may insert `row`. */

@@ -102,18 +102,18 @@ export class AccountOps {
 
   /** The account with this id, or null. */
   async get(id: string): Promise<Account | null> {
-    const record = await this.#session.tx.auth.accountById(id);
+    const record = await this.#session.system.auth.accountById(id);
     return record ? toAccount(record) : null;
   }
 
   /** The stored record of an account, password hash included (for checking a password). */
   record(id: string): Promise<AccountRecord | null> {
-    return this.#session.tx.auth.accountById(id);
+    return this.#session.system.auth.accountById(id);
   }
 
   /** The account with this email (normalised first), or null. */
   async findByEmail(email: string): Promise<Account | null> {
-    const record = await this.#session.tx.auth.accountByEmail(normalizeEmail(email));
+    const record = await this.#session.system.auth.accountByEmail(normalizeEmail(email));
     return record ? toAccount(record) : null;
   }
 
@@ -126,11 +126,11 @@ export class AccountOps {
   async create(input: NewAccount, now = Date.now()): Promise<Account> {
     const email = normalizeEmail(input.email);
     const verifiedAt = input.emailVerified ? now : null;
-    if (await this.#session.tx.auth.accountByEmail(email)) throw new AppError('EMAIL_TAKEN');
+    if (await this.#session.system.auth.accountByEmail(email)) throw new AppError('EMAIL_TAKEN');
     const existing = await this.#userRowByEmail(email);
     if (existing && verifiedAt === null) throw new AppError('EMAIL_TAKEN');
     const record: AccountRecord = { id: existing?.id ?? newRowId(), email, emailVerifiedAt: verifiedAt, passwordHash: input.passwordHash ?? null, createdAt: now };
-    await this.#session.tx.auth.createAccount(record);
+    await this.#session.system.auth.createAccount(record);
     const user = this.#userEntity;
     if (user && existing) {
       await this.#mirrorVerified(record.id, now);
@@ -152,30 +152,30 @@ export class AccountOps {
 
   /** Stamps the account's email as verified (and the user row's `emailVerified`, if declared). */
   async markEmailVerified(id: string, now = Date.now()): Promise<Account> {
-    const record = await this.#session.tx.auth.accountById(id);
+    const record = await this.#session.system.auth.accountById(id);
     if (!record) throw errors.accountNotFound();
     if (record.emailVerifiedAt !== null) return toAccount(record);
-    await this.#session.tx.auth.updateAccount(id, { emailVerifiedAt: now });
+    await this.#session.system.auth.updateAccount(id, { emailVerifiedAt: now });
     await this.#mirrorVerified(id, now);
     return toAccount({ ...record, emailVerifiedAt: now });
   }
 
   /** Replaces the account's password hash. */
   async setPasswordHash(id: string, passwordHash: string): Promise<void> {
-    if (!(await this.#session.tx.auth.updateAccount(id, { passwordHash }))) throw errors.accountNotFound();
+    if (!(await this.#session.system.auth.updateAccount(id, { passwordHash }))) throw errors.accountNotFound();
   }
 
   /** Links a federated identity (`provider`, `subject`) to an account; IDENTITY_TAKEN when it is linked already. */
   async linkIdentity(provider: string, subject: string, userId: string, now = Date.now()): Promise<IdentityRecord> {
-    if (!(await this.#session.tx.auth.accountById(userId))) throw errors.accountNotFound();
+    if (!(await this.#session.system.auth.accountById(userId))) throw errors.accountNotFound();
     const identity: IdentityRecord = { provider, subject, userId, createdAt: now };
-    await this.#session.tx.auth.linkIdentity(identity);
+    await this.#session.system.auth.linkIdentity(identity);
     return identity;
   }
 
   /** The link of a federated identity, or null. */
   findIdentity(provider: string, subject: string): Promise<IdentityRecord | null> {
-    return this.#session.tx.auth.findIdentity(provider, subject);
+    return this.#session.system.auth.findIdentity(provider, subject);
   }
 
   /**
@@ -191,7 +191,7 @@ export class AccountOps {
       if (entity === user) continue;
       for (const field of entity.fields) {
         if (field.kind !== 'id' || field.target !== user.name) continue;
-        const rows = await this.#session.tx.find(entity.name, { where: { kind: 'compare', field: field.name, op: 'eq', value: guestId } });
+        const rows = await this.#session.reads.find(entity.name, { where: { kind: 'compare', field: field.name, op: 'eq', value: guestId } });
         for (const row of rows) {
           await this.#session.apply({ op: 'update', entity: entity.name, id: row.id, data: { [field.name]: userId } });
           changed.add(`${entity.name}\u0000${row.id}`);
@@ -204,7 +204,7 @@ export class AccountOps {
   async #userRowByEmail(email: string): Promise<Row | null> {
     const user = this.#userEntity;
     if (!user || user.fieldsByName.get('email')?.kind !== 'string') return null;
-    const rows = await this.#session.tx.find(user.name, { where: { kind: 'compare', field: 'email', op: 'eq', value: email }, limit: 1 });
+    const rows = await this.#session.reads.find(user.name, { where: { kind: 'compare', field: 'email', op: 'eq', value: email }, limit: 1 });
     return rows[0] ?? null;
   }
 
@@ -213,7 +213,7 @@ export class AccountOps {
     const field = user?.fieldsByName.get('emailVerified');
     if (!user || !field) return;
     const value = timeValue(field, at);
-    if (value === undefined || !(await this.#session.tx.get(user.name, id))) return;
+    if (value === undefined || !(await this.#session.reads.get(user.name, id))) return;
     await this.#session.apply({ op: 'update', entity: user.name, id, data: { emailVerified: value } });
   }
 }

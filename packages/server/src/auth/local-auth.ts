@@ -167,7 +167,7 @@ export class LocalAuth {
     if (!pending || pending.expiresAt <= Date.now()) throw invalid();
     const passwordHash = await this.#d.hasher.hash(next);
     const account = await this.#d.accounts.transaction(async (ops) => {
-      const auth = ops.session.tx.auth;
+      const auth = ops.session.system.auth;
       const code = await auth.findCodeByHash('reset', hash);
       if (!code || code.expiresAt <= Date.now()) throw invalid();
       await auth.deleteCode('reset', code.subject);
@@ -195,7 +195,7 @@ export class LocalAuth {
     const code = readString(b, 'code', 32);
     await this.#d.limits.hit([{ bucket: 'verify', subject: ip, limit: this.#d.options.limits.verify }]);
     return this.signIn(caller, async (ops) => {
-      const failure = await consumeCode(ops.session.tx.auth, 'magic', email, code, { maxAttempts: this.#d.options.codeMaxAttempts, now: Date.now() });
+      const failure = await consumeCode(ops.session.system.auth, 'magic', email, code, { maxAttempts: this.#d.options.codeMaxAttempts, now: Date.now() });
       if (failure) return failure;
       const existing = await ops.findByEmail(email);
       return existing ? ops.markEmailVerified(existing.id) : ops.create({ email, emailVerified: true });
@@ -221,7 +221,7 @@ export class LocalAuth {
     const code = readString(objectBody(body), 'code', 32);
     await this.#d.limits.hit([{ bucket: 'verify', subject: ip, limit: this.#d.options.limits.verify }]);
     const outcome = await this.#d.accounts.transaction(async (ops) => {
-      const failure = await consumeCode(ops.session.tx.auth, 'verify', userId, code, { maxAttempts: this.#d.options.codeMaxAttempts, now: Date.now() });
+      const failure = await consumeCode(ops.session.system.auth, 'verify', userId, code, { maxAttempts: this.#d.options.codeMaxAttempts, now: Date.now() });
       return failure ?? ops.markEmailVerified(userId);
     });
     if (outcome instanceof AppError) throw outcome;

@@ -175,7 +175,7 @@ export class OAuthService {
       if (await ops.findIdentity(providerId, subject)) return null;
       const existing = await ops.findByEmail(email);
       if (!existing || existing.emailVerified) return null;
-      await ops.session.tx.auth.updateAccount(existing.id, { passwordHash: null });
+      await ops.session.system.auth.updateAccount(existing.id, { passwordHash: null });
       await ops.markEmailVerified(existing.id, now);
       return existing.id;
     });

@@ -241,9 +241,9 @@ export class MastCore {
       bus: this.bus,
       limits,
       access: options.liveAccess ?? {
-        canRead: (auth, entity, row) => auth.isAdmin || this.schema.access.canRead(auth, entity, row),
+        canRead: (auth, entity, row) => this.schema.access.canRead(auth, entity, row),
         scopeOf: (auth) => this.schema.access.scopeOf(auth),
-        readFilter: (auth, entity) => (auth.isAdmin ? true : this.schema.access.readFilter(auth, entity)),
+        readFilter: (auth, entity) => this.schema.access.readFilter(auth, entity),
       },
       maxSubscriptions: config.liveMaxSubscriptions,
       onError: (err) => logger.error({ err }, 'live query update failed'),

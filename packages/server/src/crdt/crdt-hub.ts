@@ -76,7 +76,7 @@ export class CrdtHub {
       throw new AppError('INVALID_MESSAGE', `A row id may be at most ${MAX_CRDT_NAME_BYTES} bytes`);
     }
     const row = await this.#deps.store.read((tx) => tx.get(entity.name, rowId));
-    if (!row || (!auth.isAdmin && !this.#deps.schema.access.canRead(auth, entity.name, row))) {
+    if (!row || !this.#deps.schema.access.canRead(auth, entity.name, row)) {
       throw errors.rowNotFound(entity.name, rowId);
     }
     const from = version ? decodeVersion(version) : null;
@@ -184,7 +184,7 @@ export class CrdtHub {
     const row = { id: rowId, ...projectDoc(doc, schema.entity(entity)) };
     const allowed: Subscription[] = [];
     for (const s of subscriptions) {
-      if (s.auth.isAdmin || schema.access.canRead(s.auth, entity, row)) allowed.push(s);
+      if (schema.access.canRead(s.auth, entity, row)) allowed.push(s);
       else {
         this.#remove(s);
         s.sink.sendMessage({ type: 'error', code: 'POLICY_DENIED', message: `You may no longer read ${entity} "${rowId}"`, entity, rowId });

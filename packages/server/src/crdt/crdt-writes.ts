@@ -84,8 +84,8 @@ export async function mergeUpdate(
 ): Promise<MergeOutcome> {
   const notFound = (): AppError => errors.rowNotFound(entity.name, rowId);
   const before = await tx.get(entity.name, rowId);
-  if (!before || (!auth.isAdmin && !access.canRead(auth, entity.name, before))) throw notFound();
-  if (!auth.isAdmin) access.checkUpdate(auth, entity.name, before, before, {});
+  if (!before || !access.canRead(auth, entity.name, before)) throw notFound();
+  access.checkUpdate(auth, entity.name, before, before, {});
   const doc = await stage.open(tx, entity, rowId, before);
   try {
     const version = doc.oplogVersion();
@@ -106,7 +106,7 @@ export async function mergeUpdate(
     for (const field of entity.fields) projected[field.name] = coerceFieldValue(entity, field, projected[field.name]);
     const patch = changedFields(projected, before);
     const after: Row = { ...before, ...patch };
-    if (!auth.isAdmin) access.checkUpdate(auth, entity.name, before, after, patch);
+    access.checkUpdate(auth, entity.name, before, after, patch);
     const rowChanged = Object.keys(patch).length > 0;
     const row = rowChanged ? await tx.update(entity.name, rowId, patch) : before;
     if (!row) throw notFound();

@@ -25,12 +25,6 @@ export interface CursorPage {
 /** Default and maximum page size of the cursor endpoint, as Pylon's. */
 const CURSOR_DEFAULT_LIMIT = 20;
 
-/** `a AND b`, where either side may be absent. */
-function both(a: FilterNode | undefined, b: FilterNode | true): FilterNode | undefined {
-  if (b === true) return a;
-  return a === undefined ? b : { kind: 'and', items: [a, b] };
-}
-
 /**
  * Every read of application rows: by id, lists, keyset pages, filtered queries and lookups.
  * Reads run on the store's read view and never wait for the writer. The caller's read policy
@@ -52,7 +46,7 @@ export class EntityReader {
     const entity = this.#schema.entity(entityName);
     const row = await this.#store.read((tx) => tx.get(entity.name, id));
     // A row the caller may not read is "not found": its existence does not leak.
-    if (!row || !(auth.isAdmin || this.#schema.access.canRead(auth, entity.name, row))) throw errors.rowNotFound(entity.name, id);
+    if (!row || !this.#schema.access.canRead(auth, entity.name, row)) throw errors.rowNotFound(entity.name, id);
     return row;
   }
 
@@ -61,7 +55,7 @@ export class EntityReader {
     const entity = this.#schema.entity(entityName);
     const limit = params.limit === undefined ? this.#limits.defaultLimit : parseCount('limit', params.limit, this.#limits.maxLimit);
     const offset = params.offset === undefined ? 0 : parseCount('offset', params.offset);
-    const where = both(undefined, this.#schema.access.readFilter(auth, entity.name));
+    const where = this.#schema.access.scopeRead(auth, entity.name);
     const rows = await this.#store.read((tx) => tx.find(entity.name, { ...(where ? { where } : {}), limit: limit + 1, offset }));
     const data = rows.slice(0, limit);
     return { count: data.length, data, limit, offset, has_more: rows.length > limit };
@@ -73,7 +67,7 @@ export class EntityReader {
     const limit = params.limit === undefined ? CURSOR_DEFAULT_LIMIT : parseCount('limit', params.limit, this.#limits.maxLimit);
     const after = params.after === undefined || params.after === '' ? undefined : params.after;
     const afterNode: FilterNode | undefined = after === undefined ? undefined : { kind: 'compare', field: 'id', op: 'gt', value: after };
-    const where = both(afterNode, this.#schema.access.readFilter(auth, entity.name));
+    const where = this.#schema.access.scopeRead(auth, entity.name, afterNode);
     const rows = await this.#store.read((tx) =>
       tx.find(entity.name, {
         ...(where ? { where } : {}),
@@ -90,7 +84,7 @@ export class EntityReader {
     const entity = this.#schema.entity(entityName);
     const query = parseFilter(entity, filter, this.#limits);
     const limit = query.limit ?? this.#limits.defaultLimit;
-    const where = both(query.where, this.#schema.access.readFilter(auth, entity.name));
+    const where = this.#schema.access.scopeRead(auth, entity.name, query.where);
     const rows = await this.#store.read((tx) => tx.find(entity.name, { ...query, ...(where ? { where } : {}), limit: limit + 1 }));
     return { rows: rows.slice(0, limit), hasMore: rows.length > limit };
   }
@@ -103,7 +97,7 @@ export class EntityReader {
       return coerceValue(entity, field, textToValue(field.kind, value));
     });
     const match: FilterNode = { kind: 'compare', field: fieldName, op: 'eq', value: typed as string };
-    const where = both(match, this.#schema.access.readFilter(auth, entity.name)) ?? match;
+    const where = this.#schema.access.scopeRead(auth, entity.name, match) ?? match;
     const rows = await this.#store.read((tx) => tx.find(entity.name, { where, limit: 1 }));
     if (!rows[0]) throw new AppError('NOT_FOUND', `${entity.name}.${fieldName} = ${value} not found`);
     return rows[0];

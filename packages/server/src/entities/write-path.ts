@@ -7,7 +7,7 @@ import { AppError, errors } from '../errors/index.js';
 import type { ChangeBus } from '../changes/change-bus.js';
 import { mergeUpdate, writeRowDoc } from '../crdt/crdt-writes.js';
 import type { CrdtStage, RowDocs } from '../crdt/row-docs.js';
-import type { ChangeRecord, Row, Store, WriteTx } from '../store/index.js';
+import type { ChangeRecord, ReadTx, Row, Store, WriteTx } from '../store/index.js';
 import { checkClientId, newRowId } from './row-id.js';
 import type { SchemaRef } from '../access/schema-ref.js';
 import { coerceInsert, coercePatch } from './value-codec.js';
@@ -145,6 +145,9 @@ export class WritePath {
   }
 }
 
+/** The writes to Mast's own tables a write session lends to system code (see `WriteSession.system`). */
+export type SystemWrites = Pick<WriteTx, 'auth' | 'enqueueJob' | 'cancelJob' | 'completeJob'>;
+
 /**
  * The changes of one write transaction, made by a caller: each op is validated, checked
  * against the caller's policies and logged. Handed out by `WritePath.transaction` and usable
@@ -208,12 +211,23 @@ export class WriteSession {
   async get(entity: string, id: string): Promise<Row | null> {
     if (!this.#open) throw new Error('this write session has ended; its transaction is over');
     const row = await this.#tx.get(entity, id);
-    if (!row || this.auth.isAdmin || this.#access.canRead(this.auth, entity, row)) return row;
+    if (!row || this.#access.canRead(this.auth, entity, row)) return row;
     return null;
   }
 
-  /** The store transaction underneath, for reads that need the full query API. */
-  get tx(): WriteTx {
+  /**
+   * What system code may write in this session's transaction: Mast's own tables (accounts,
+   * identities, codes, jobs), never application rows, which go through `apply` and its policies.
+   */
+  get system(): SystemWrites {
+    return this.#tx;
+  }
+
+  /**
+   * Reads of application rows in this transaction, not scoped by any policy: for system code
+   * (accounts adopting a user row) and for readers that scope with `AccessControl.scopeRead`.
+   */
+  get reads(): ReadTx {
     return this.#tx;
   }
 
@@ -245,23 +259,23 @@ async function applyOne(
   const docs = op.entity.crdt ? stage : undefined;
   switch (op.op) {
     case 'insert':
-      if (!auth.isAdmin) access.checkInsert(auth, entity, { ...op.values, id: op.id });
+      access.checkInsert(auth, entity, { ...op.values, id: op.id });
       row = docs
         ? await writeRowDoc(docs, tx, op.entity, op.id, null, op.values, (values) => tx.insert(entity, { ...values, id: op.id }))
         : await tx.insert(entity, { ...op.values, id: op.id });
       break;
     case 'update':
       before = await tx.get(entity, op.id);
-      if (!before || (!auth.isAdmin && !access.canRead(auth, entity, before))) throw notFound();
-      if (!auth.isAdmin) access.checkUpdate(auth, entity, before, { ...before, ...op.patch }, op.patch);
+      if (!before || !access.canRead(auth, entity, before)) throw notFound();
+      access.checkUpdate(auth, entity, before, { ...before, ...op.patch }, op.patch);
       row = docs
         ? await writeRowDoc(docs, tx, op.entity, op.id, before, op.patch, (patch) => tx.update(entity, op.id, patch))
         : await tx.update(entity, op.id, op.patch);
       break;
     case 'delete':
       before = await tx.get(entity, op.id);
-      if (!before || (!auth.isAdmin && !access.canRead(auth, entity, before))) throw notFound();
-      if (!auth.isAdmin) access.checkDelete(auth, entity, before);
+      if (!before || !access.canRead(auth, entity, before)) throw notFound();
+      access.checkDelete(auth, entity, before);
       row = await tx.delete(entity, op.id);
       if (row && docs) await docs.remove(tx, entity, op.id);
       break;

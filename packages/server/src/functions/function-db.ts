@@ -45,8 +45,7 @@ function readOnly(): never {
 async function queryRows(tx: ReadTx, schema: SchemaRef, limits: FilterLimits, auth: AuthContext, entityName: string, filter: Filter | undefined): Promise<Row[]> {
   const entity = schema.entity(entityName);
   const parsed = parseFilter(entity, filter ?? {}, limits);
-  const rule = auth.isAdmin ? true : schema.access.readFilter(auth, entity.name);
-  const where: FilterNode | undefined = rule === true ? parsed.where : parsed.where === undefined ? rule : { kind: 'and', items: [parsed.where, rule] };
+  const where = schema.access.scopeRead(auth, entity.name, parsed.where);
   return tx.find(entity.name, { ...parsed, ...(where ? { where } : {}), limit: parsed.limit ?? limits.defaultLimit });
 }
 
@@ -113,7 +112,7 @@ export class QueryDb implements DbReader {
       const name = this.#schema.entity(entity).name;
       this.#readSet?.fetched(name, id);
       const row = await tx.get(name, id);
-      if (!row || this.#auth.isAdmin || this.#schema.access.canRead(this.#auth, name, row)) return row;
+      if (!row || this.#schema.access.canRead(this.#auth, name, row)) return row;
       return null;
     });
   }
@@ -185,7 +184,7 @@ export class MutationDb implements DbWriter {
   }
 
   query(entity: string, filter?: Filter): Promise<Row[]> {
-    return this.#run(() => queryRows(this.#session.tx, this.#schema, this.#limits, this.#session.auth, entity, filter));
+    return this.#run(() => queryRows(this.#session.reads, this.#schema, this.#limits, this.#session.auth, entity, filter));
   }
 
   list(entity: string): Promise<Row[]> {

@@ -4,9 +4,9 @@ import type { Logger } from 'pino';
 import { ADMIN, type AuthContext } from '../auth/auth-context.js';
 import type { FilterLimits } from '../entities/filter-parser.js';
 import type { SchemaRef } from '../access/schema-ref.js';
-import type { WritePath } from '../entities/write-path.js';
+import type { SystemWrites, WritePath } from '../entities/write-path.js';
 import { AppError } from '../errors/index.js';
-import type { Store, WriteTx } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import { AuthorError } from './author-error.js';
 import { CallGuard } from './call-guard.js';
 import { CallScheduler, QUERY_SCHEDULER, type JobSink, type SchedulerDeps } from './call-scheduler.js';
@@ -67,7 +67,7 @@ export interface CallOptions {
   /** Receives an action's `ctx.stream.write` chunks (as JSON values); without it they are dropped. */
   readonly onChunk?: (chunk: unknown) => void;
   /** A mutation runs this in its transaction after the handler returned; a throw rolls it back. */
-  readonly beforeCommit?: (tx: WriteTx) => Promise<void>;
+  readonly beforeCommit?: (system: SystemWrites) => Promise<void>;
 }
 
 const ctxError = (code: string, message: string): FunctionError => new FunctionError(code, message);
@@ -218,10 +218,10 @@ export class FunctionRunner {
       const sink: JobSink = {
         enqueue: async (job) => {
           if (guard.signal.aborted) throw new AppError('FN_TIMEOUT', `Mutation "${name}" has ended; it cannot schedule "${job.fn}"`);
-          await session.tx.enqueueJob(job);
+          await session.system.enqueueJob(job);
           scheduled = true;
         },
-        cancel: (id, owner) => session.tx.cancelJob(id, owner),
+        cancel: (id, owner) => session.system.cancelJob(id, owner),
       };
       const scheduler = new CallScheduler(this.#deps.jobs, auth, sink, guard);
       const ctx: MutationCtx & Record<string, unknown> = { auth: publicAuth(auth), signal: guard.signal, error: ctxError, db, scheduler, ...noCalls('mutation') };
@@ -229,7 +229,7 @@ export class FunctionRunner {
       const value = await guard.run(run, options.signal);
       // Checked inside the transaction: a result the client cannot receive rolls the writes back.
       const json = this.#result(name, def, value);
-      await options.beforeCommit?.(session.tx);
+      await options.beforeCommit?.(session.system);
       return json;
     });
     if (scheduled) this.#deps.jobs.onEnqueued?.();

@@ -163,8 +163,8 @@ export class JobWorker {
       await runner.call(job.fn, job.args, authOf(job.identity), {
         // A mutation job completes in the mutation's own transaction: its writes and its
         // completion commit together, and not at all if this attempt lost its lease.
-        beforeCommit: async (tx) => {
-          if (!(await tx.completeJob(job.id, job.attempts, now()))) throw new AppError('JOB_STATE_CONFLICT', `Job "${job.id}" is no longer held by this attempt`);
+        beforeCommit: async (system) => {
+          if (!(await system.completeJob(job.id, job.attempts, now()))) throw new AppError('JOB_STATE_CONFLICT', `Job "${job.id}" is no longer held by this attempt`);
           completed = true;
         },
       });
