@@ -17,6 +17,7 @@ const manifest: Manifest = {
         { name: 'title', type: 'string', optional: false, unique: false },
         { name: 'ownerId', type: 'string', optional: false, unique: false },
         { name: 'public', type: 'bool', optional: true, unique: false },
+        { name: 'handle', type: 'string', optional: true, unique: true },
       ],
       indexes: [],
     },
@@ -101,6 +102,25 @@ describe('writes respect row policies before and after the change', () => {
     expect(pub.status).toBe(403);
     expect((await t.request('DELETE', '/api/entities/Todo/a-public', { headers: as(bob) })).status).toBe(403);
     expect(((await t.request('GET', '/api/entities/Todo/a-public', { headers: as(alice) })).json as any).title).toBe('secret of a-public');
+  });
+
+  it("a collision with another user's hidden row answers exactly as one with the caller's own row, without the value", async () => {
+    expect((await t.request('POST', '/api/entities/Todo', { body: { id: 'a-handle', title: 't', ownerId: 'alice', handle: 'alice-secret-handle' }, headers: as(alice) })).status).toBe(201);
+    expect((await t.request('POST', '/api/entities/Todo', { body: { id: 'b-handle', title: 't', ownerId: 'bob', handle: 'bobs-own-handle' }, headers: as(bob) })).status).toBe(201);
+    const insert = (id: string, handle?: string) => t.request('POST', '/api/entities/Todo', { body: { id, title: 'mine', ownerId: 'bob', ...(handle ? { handle } : {}) }, headers: as(bob) });
+    // An id: the hidden row's and bob's own.
+    const hiddenId = await insert('a-private');
+    const ownId = await insert('b-private');
+    expect(hiddenId.status).toBe(409);
+    expect(hiddenId.text).not.toContain('a-private');
+    expect(hiddenId.text).toBe(ownId.text);
+    // A unique value: only alice's hidden row holds the first, bob's own row the second.
+    const hiddenValue = await insert('fresh-1', 'alice-secret-handle');
+    const ownValue = await insert('fresh-2', 'bobs-own-handle');
+    expect(hiddenValue.status).toBe(409);
+    expect(hiddenValue.text).not.toContain('alice-secret-handle');
+    expect(hiddenValue.text).toBe(ownValue.text);
+    expect(hiddenValue.json).toEqual({ error: { code: 'UNIQUE_VIOLATION', message: 'Todo.handle is already taken', fields: ['handle'] } });
   });
 
   it('an owner cannot hand a row to someone else', async () => {

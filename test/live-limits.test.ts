@@ -163,6 +163,23 @@ describe('limits close the offending socket with a named code and no other', () 
     }
   });
 
+  it('a slow consumer that resumes reading after the close grace period still reads its 4010 close', async () => {
+    const t = await startTestServer(testManifest, { wsMaxBuffered: 64 * 1024 });
+    try {
+      const big = 'x'.repeat(256 * 1024);
+      await t.server.writes.apply(Array.from({ length: 16 }, (_, i) => ({ op: 'insert' as const, entity: 'Todo', data: { title: big, done: false, priority: i, ownerId: 'stall' } })), { auth: ADMIN });
+      const raw = await RawSocketClient.open(portOf(t));
+      raw.pause();
+      raw.sendText(JSON.stringify({ type: 'subscribe', id: 'all', entity: 'Todo', filter: { ownerId: 'stall' } }));
+      await expect.poll(() => t.server.sockets.closedWith('SLOW_CONSUMER')).toBe(1);
+      // Stalled past the 5 s a socket closed for other limits gets to finish the handshake.
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      expect(await raw.closeCode()).toBe(4010);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('a socket whose session expires is closed with 4002', async () => {
     const t = await startTestServer(testManifest);
     try {

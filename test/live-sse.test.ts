@@ -52,9 +52,9 @@ async function insert(data: Record<string, unknown>): Promise<{ id: string; seq:
   return res.json as { id: string; seq: number };
 }
 
-async function open(filter: unknown, lastEventId?: string): Promise<{ res: Response; events: SseReader }> {
+async function open(filter: unknown, lastEventId?: string, token?: string): Promise<{ res: Response; events: SseReader }> {
   const res = await fetch(`${t.url}/events?entity=Todo&filter=${encodeURIComponent(JSON.stringify(filter))}`, {
-    headers: lastEventId === undefined ? {} : { 'last-event-id': lastEventId },
+    headers: { ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }), ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
   });
   return { res, events: new SseReader(res.body!) };
 }
@@ -92,6 +92,20 @@ describe('live query over Server-Sent Events', () => {
     const { events } = await open({ ownerId: 'sse-ahead' }, '999999');
     expect((await events.next('result')).data).toMatchObject({ rows: [{ title: 'x' }] });
     await events.cancel();
+  });
+
+  it('ends with SESSION_EXPIRED when the session expires, with no write to wake it', async () => {
+    const { token, session } = await t.server.sessions.issue({ userId: 'brief', expiresIn: 1 });
+    const { events } = await open({ ownerId: 'sse-expiry' }, undefined, token);
+    await events.next('result');
+    const before = await insert({ title: 'before', done: false, ownerId: 'sse-expiry' });
+    expect((await events.next('diff')).data).toMatchObject({ added: [{ id: before.id }] });
+    // Nothing is written around the expiry: the stream must end by its own timer.
+    const error = await events.next('error');
+    expect(error.data).toMatchObject({ code: 'SESSION_EXPIRED' });
+    expect(Date.now()).toBeGreaterThanOrEqual(session.expiresAt);
+    await insert({ title: 'after', done: false, ownerId: 'sse-expiry' });
+    await expect(events.next('diff')).rejects.toThrow('stream ended');
   });
 
   it('answers a bad request with the JSON error envelope before streaming', async () => {

@@ -98,6 +98,11 @@ export class LiveClient {
 export class RawSocketClient {
   readonly socket: Socket;
   #received = Buffer.alloc(0);
+  /** Chunks that arrived after `#received`, joined only when a frame may be complete. */
+  #chunks: Buffer[] = [];
+  #chunkBytes = 0;
+  /** Bytes `#received` must hold before the next frame is complete (0: unknown). */
+  #need = 0;
   readonly ended: Promise<void>;
 
   private constructor(socket: Socket) {
@@ -125,7 +130,10 @@ export class RawSocketClient {
       };
       socket.on('data', onData);
     });
-    socket.on('data', (chunk: Buffer) => (client.#received = Buffer.concat([client.#received, chunk])));
+    socket.on('data', (chunk: Buffer) => {
+      client.#chunks.push(chunk);
+      client.#chunkBytes += chunk.length;
+    });
     return client;
   }
 
@@ -148,7 +156,13 @@ export class RawSocketClient {
   /** Reads again and resolves with the close code the server sent (-1 if it sent none). */
   async closeCode(): Promise<number> {
     const found = (): number | null => {
+      // Joining every chunk onto a many-megabyte backlog would copy it over and over.
+      if (this.#received.length + this.#chunkBytes < this.#need) return null;
+      this.#received = Buffer.concat([this.#received, ...this.#chunks]);
+      this.#chunks = [];
+      this.#chunkBytes = 0;
       let buf = this.#received;
+      this.#need = 0;
       while (buf.length >= 2) {
         const opcode = buf[0]! & 0x0f;
         let length = buf[1]! & 0x7f;
@@ -162,10 +176,15 @@ export class RawSocketClient {
           length = Number(buf.readBigUInt64BE(2));
           offset = 10;
         }
-        if (buf.length < offset + length) return null;
+        if (buf.length < offset + length) {
+          this.#received = buf;
+          this.#need = offset + length;
+          return null;
+        }
         if (opcode === 0x8) return buf.readUInt16BE(offset);
         buf = buf.subarray(offset + length);
       }
+      this.#received = buf;
       return null;
     };
     this.socket.resume();

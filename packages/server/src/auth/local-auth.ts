@@ -134,25 +134,31 @@ export class LocalAuth {
 
   /**
    * `{email}` → a reset token by email when an account has that address. The answer is the same
-   * whether it does or not, and the email is sent after answering, so neither the response nor
-   * its timing tells which addresses have accounts.
+   * whether it does or not, and so is the work done before answering (the rate limit and one
+   * account lookup): the token is stored and the email sent after the answer, off the response
+   * path, so neither the response nor its timing tells which addresses have accounts.
+   * `afterAnswer` runs that work once the answer is out (HTTP: when the response has closed).
    */
-  async requestReset(ip: string, body: unknown): Promise<void> {
+  async requestReset(ip: string, body: unknown, afterAnswer: (work: () => void) => void = setImmediate): Promise<void> {
     const email = normalizeEmail(objectBody(body).email);
     this.#requireMailer();
     await this.#limitSend(ip, email);
     const record = await this.#d.store.read((tx) => tx.auth.accountByEmail(email));
-    if (!record) return;
+    if (record) afterAnswer(() => void this.#sendReset(record.id, email).catch((err: unknown) => this.#d.onError(err, 'password reset email')));
+  }
+
+  /** Stores a new reset token for an account and mails it; the work `requestReset` defers. */
+  async #sendReset(accountId: string, email: string): Promise<void> {
     const token = newResetToken();
     const now = Date.now();
     const expiresAt = now + this.#d.options.resetTokenTtlMs;
-    await this.#d.store.write((tx) => tx.auth.putCode({ purpose: 'reset', subject: record.id, codeHash: codeHash('reset', '', token), attempts: 0, createdAt: now, expiresAt }));
+    await this.#d.store.write((tx) => tx.auth.putCode({ purpose: 'reset', subject: accountId, codeHash: codeHash('reset', '', token), attempts: 0, createdAt: now, expiresAt }));
     const base = this.#d.options.publicUrl?.replace(/\/+$/, '');
     const minutes = Math.round(this.#d.options.resetTokenTtlMs / 60_000);
     const text =
       (base ? `Reset your password: ${base}/reset-password?token=${token}\n\n` : '') +
       `Your password reset token: ${token}\n\nIt works once, for ${minutes} minutes. If you did not ask for it, ignore this email.`;
-    void this.#d.mailer.send({ to: email, subject: 'Reset your password', text }).catch((err: unknown) => this.#d.onError(err, 'password reset email'));
+    await this.#d.mailer.send({ to: email, subject: 'Reset your password', text });
   }
 
   /** `{token, newPassword}` → the password is set, every session ends and a new one is issued. */

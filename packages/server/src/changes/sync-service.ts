@@ -6,6 +6,9 @@ import { parseCount } from '../entities/filter-parser.js';
 import type { SchemaRef } from '../access/schema-ref.js';
 import type { ChangeRecord, Row, Store } from '../store/index.js';
 
+/** Told of a change that failed unexpectedly (INTERNAL), with its index in the push. */
+export type UnexpectedFailure = (err: unknown, index: number) => void;
+
 /** Default page size of a pull. */
 const PULL_DEFAULT_LIMIT = 100;
 
@@ -88,13 +91,15 @@ export class SyncService {
 
   /**
    * Applies client changes in order, each in its own transaction and each idempotent by its
-   * `op_id`. A failing change is reported and does not stop the ones after it. The client's
-   * `row_id` is the row's id, so rows created offline keep it.
+   * `op_id`. A failing change is reported in its result and does not stop the ones after it,
+   * whatever the failure: an unexpected one (INTERNAL) is reported with the safe envelope and
+   * handed to `onUnexpected` (for the log), so a push never answers 500 after committing the
+   * changes before it. The client's `row_id` is the row's id, so rows created offline keep it.
    */
-  async push(body: unknown, auth: AuthContext): Promise<PushResponse> {
+  async push(body: unknown, auth: AuthContext, onUnexpected: UnexpectedFailure = () => undefined): Promise<PushResponse> {
     const changes = parsePushBody(body, this.#maxPush);
     const response: PushResponse = { applied: 0, deduped: 0, errors: [], results: [], cursor: { last_seq: 0 } };
-    for (const change of changes) {
+    for (const [index, change] of changes.entries()) {
       const op: WriteOp =
         change.kind === 'insert'
           ? { op: 'insert', entity: change.entity, id: change.row_id, data: change.data ?? {} }
@@ -115,7 +120,7 @@ export class SyncService {
         });
       } catch (err) {
         const appError = toAppError(err);
-        if (appError.code === 'INTERNAL') throw err;
+        if (appError.code === 'INTERNAL') onUnexpected(err, index);
         response.errors.push(`${change.kind} ${change.entity}/${change.row_id}: ${appError.message}`);
         response.results.push({
           ...(change.op_id !== undefined ? { op_id: change.op_id } : {}),

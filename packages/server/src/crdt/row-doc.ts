@@ -1,5 +1,6 @@
 import { isContainer, type LoroDoc, type LoroMap } from 'loro-crdt';
 import type { EntitySchema, FieldSchema } from '@mast/schema';
+import { checkJsonLimits, DEFAULT_JSON_LIMITS, describeJsonViolation, type JsonLimits } from '@mast/protocol';
 import { AppError } from '../errors/index.js';
 
 /**
@@ -41,7 +42,40 @@ function unsupported(entity: EntitySchema, field: FieldSchema, what: string): Ap
   return new AppError('CRDT_FIELD_UNSUPPORTED', `${entity.name}.${field.name}: ${what}`, { fields: [field.name] });
 }
 
+/**
+ * The deepest and largest field value a row's document holds. Loro itself nests further, but
+ * not safely: setting a value recurses in WASM (about 5,000 levels overflow the stack), and the
+ * values it hands back are arrays and objects built by wasm-bindgen that `JSON.stringify`
+ * overflows on at about 2,500 levels where a plain array of the same depth passes (the depth
+ * depends on the stack already in use). Every projection compares values as JSON, so a document
+ * holding one such value made every later write to its row fail. The bound is fixed, not the
+ * configurable request limit: a document must stay readable whatever the configuration says.
+ */
+export const DOC_JSON_LIMITS: Readonly<JsonLimits> = DEFAULT_JSON_LIMITS;
+
+/** Whether a value is within `DOC_JSON_LIMITS`; checked without recursion. */
+function fitsDoc(value: unknown): boolean {
+  return checkJsonLimits(value, DOC_JSON_LIMITS) === null;
+}
+
+/** JSON_TOO_DEEP for a field value a document cannot hold; null when it fits. */
+function tooDeep(entity: EntitySchema, name: string, value: unknown, what: string): AppError | null {
+  const violation = checkJsonLimits(value, DOC_JSON_LIMITS);
+  if (violation === null) return null;
+  return new AppError('JSON_TOO_DEEP', `${entity.name}.${name}: ${describeJsonViolation(violation)}; ${what}`, { fields: [name] });
+}
+
+/** JSON_TOO_DEEP unless every value fits a document: the check every JSON write to a CRDT entity makes. */
+export function checkDocValues(entity: EntitySchema, values: Readonly<Record<string, unknown>>, what = 'a CRDT row cannot hold it'): void {
+  for (const [name, value] of Object.entries(values)) {
+    const error = tooDeep(entity, name, value, what);
+    if (error) throw error;
+  }
+}
+
 function sameJson(a: unknown, b: unknown): boolean {
+  // A value over the bound (kept by a document written before it) is never "the same": it is replaced.
+  if (!fitsDoc(a) || !fitsDoc(b)) return false;
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
@@ -78,6 +112,7 @@ function checkContainerValue(entity: EntitySchema, field: FieldSchema, kind: Con
  * document yet must store only values its document could later be built from.
  */
 export function checkFields(entity: EntitySchema, values: Readonly<Record<string, unknown>>): void {
+  checkDocValues(entity, values);
   for (const [name, value] of Object.entries(values)) {
     const field = entity.fieldsByName.get(name);
     const kind = field ? containerKindOf(field) : null;
@@ -112,9 +147,11 @@ function writeContainer(doc: LoroDoc, entity: EntitySchema, field: FieldSchema, 
  * Writes validated field values (`coerceInsert`/`coercePatch` output) into the document and
  * commits: LWW keys are set only when they change, text is diffed, counters move by the
  * difference, lists are replaced. Throws CRDT_FIELD_UNSUPPORTED for a value a container cannot
- * take; the caller works on a fork, so a throw leaves the committed document untouched.
+ * take, JSON_TOO_DEEP for one over `DOC_JSON_LIMITS`; the caller works on a fork, so a throw
+ * leaves the committed document untouched.
  */
 export function writeFields(doc: LoroDoc, entity: EntitySchema, values: Readonly<Record<string, unknown>>): void {
+  checkDocValues(entity, values);
   withHandle(doc.getMap(ROW_MAP), (row) => {
     for (const [name, value] of Object.entries(values)) {
       const field = entity.fieldsByName.get(name);
@@ -152,7 +189,11 @@ function plain(value: unknown): unknown {
   return value === undefined ? null : value;
 }
 
-/** The JSON value of every declared field, read from the document (numbers stay numbers). */
+/**
+ * The JSON value of every declared field, read from the document (numbers stay numbers).
+ * JSON_TOO_DEEP when a field holds a value over `DOC_JSON_LIMITS` (a client's update, or a
+ * document stored before the bound): a write that replaces that field's value repairs the row.
+ */
 export function projectDoc(doc: LoroDoc, entity: EntitySchema): Record<string, unknown> {
   return withHandle(doc.getMap(ROW_MAP), (row) => {
     const out: Record<string, unknown> = {};
@@ -162,6 +203,8 @@ export function projectDoc(doc: LoroDoc, entity: EntitySchema): Record<string, u
       if (kind === null) out[field.name] = plain(entry);
       else if (entry === null) out[field.name] = null;
       else out[field.name] = containerValue(doc, field.name, kind);
+      const error = tooDeep(entity, field.name, out[field.name], 'the row\'s document holds it; write a smaller value to the field to repair the row');
+      if (error) throw error;
     }
     return out;
   });

@@ -4,7 +4,7 @@ import type { EntitySchema } from '@mast/schema';
 import { AppError, errors } from '../errors/index.js';
 import type { CrdtRecord, Row, Store, WriteTx } from '../store/index.js';
 import { DocCache } from './doc-cache.js';
-import { writeFields } from './row-doc.js';
+import { checkDocValues, writeFields } from './row-doc.js';
 
 /** Budgets of the document cache and where failures are reported. */
 export interface RowDocsOptions {
@@ -219,7 +219,12 @@ export class CrdtStage {
     let doc = taken;
     if (!doc) {
       doc = this.#docs.newDoc();
-      if (seed) writeFields(doc, entity, withoutId(seed));
+      if (seed) {
+        // A row written before values were bounded may hold one no document can: refused cleanly,
+        // and a JSON write of a smaller value (which needs no document) repairs it.
+        checkDocValues(entity, withoutId(seed), 'the row holds a value its CRDT document cannot; write a smaller value to the field first');
+        writeFields(doc, entity, withoutId(seed));
+      }
     }
     this.#staged.set(key, { entity: entity.name, rowId, doc, saved: staged?.saved ?? null, deleted: false });
     return doc;

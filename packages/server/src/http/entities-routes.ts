@@ -124,7 +124,9 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     return reader.lookup(request.auth, params.entity, params.field, params['*']);
   });
 
-  // Independent operations: each commits or fails on its own (Pylon's batch).
+  // Independent operations: each commits or fails on its own (Pylon's batch). Every outcome is
+  // in its result, an unexpected failure (INTERNAL, logged with its stack) included: answering
+  // 500 would hide which operations before it committed.
   app.post('/api/batch', async (request) => {
     const list = parseOps(request.body, deps.batchMaxOps, false);
     const results: Array<Record<string, unknown>> = [];
@@ -137,7 +139,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
         succeeded++;
       } catch (err) {
         const e = toAppError(err);
-        if (e.code === 'INTERNAL') throw err;
+        if (e.code === 'INTERNAL') request.log.error({ err, index }, 'batch operation failed');
         const op = raw as { op?: unknown; id?: unknown } | null;
         results.push({ op: op?.op ?? null, ...(typeof op?.id === 'string' ? { id: op.id } : {}), ok: false, code: e.code, error: e.message });
       }

@@ -17,7 +17,7 @@ export interface FunctionRouteDeps {
   readonly keepAliveMs: number;
   /** Unsent bytes a streamed call may hold before it is cancelled as a slow consumer. */
   readonly maxBufferedBytes: number;
-  /** Where watch streams register, so a revoked session or changed org access ends them. */
+  /** Where watch streams register, so a revoked session, changed org access or expiry ends them. */
   readonly streams: AuthedStreams;
 }
 
@@ -32,22 +32,6 @@ function errorBody(err: unknown): { status: number; body: { error: Record<string
   if (err instanceof AuthorError) return { status: err.status, body: { error: { code: err.code, message: err.message } } };
   const error = toAppError(err);
   return { status: error.status, body: error.toEnvelope() };
-}
-
-/** Longest delay `setTimeout` keeps (about 24.8 days); longer ones fire at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** Calls `fn` at `at` (ms since the epoch), however far away; returns the canceller. */
-function at(time: number, fn: () => void): () => void {
-  let timer: NodeJS.Timeout;
-  const arm = (): void => {
-    const delay = time - Date.now();
-    if (delay <= 0) return fn();
-    timer = setTimeout(arm, Math.min(delay, MAX_TIMER_MS));
-    timer.unref();
-  };
-  arm();
-  return () => clearTimeout(timer);
 }
 
 /** The `args` query parameter of a watch: a JSON object, absent meaning `{}`. */
@@ -205,16 +189,6 @@ export function registerFunctionRoutes(app: FastifyInstance, deps: FunctionRoute
     });
     const keepAlive = setInterval(() => raw.headersSent && raw.write(': keepalive\n\n'), deps.keepAliveMs);
     keepAlive.unref();
-    // The stream carries data the session may read only while the session lasts.
-    const expiresAt = request.auth.expiresAt;
-    const cancelExpiry =
-      expiresAt === undefined
-        ? () => undefined
-        : at(expiresAt, () => {
-            watch.stop();
-            write('error', { code: 'SESSION_EXPIRED', message: 'The session has expired' });
-            end();
-          });
     open.add(end);
     const unregister = deps.streams.add(request.auth, (code, message) => {
       watch.stop();
@@ -223,7 +197,6 @@ export function registerFunctionRoutes(app: FastifyInstance, deps: FunctionRoute
     });
     raw.on('close', () => {
       clearInterval(keepAlive);
-      cancelExpiry();
       watch.stop();
       open.delete(end);
       unregister();

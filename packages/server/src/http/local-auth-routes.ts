@@ -27,8 +27,9 @@ export function registerLocalAuthRoutes(app: FastifyInstance, auth: LocalAuth, c
 
   app.post('/api/auth/password/change', async (request, reply) => replaced(request, reply, cookie, await auth.changePassword(request.auth, request.ip, request.body), 'changed'));
 
-  app.post('/api/auth/password/reset/request', async (request) => {
-    await auth.requestReset(request.ip, request.body);
+  // The token write and the email wait until the answer has left, so they cannot delay it.
+  app.post('/api/auth/password/reset/request', async (request, reply) => {
+    await auth.requestReset(request.ip, request.body, (work) => reply.raw.once('close', work));
     return { sent: true };
   });
 

@@ -28,6 +28,14 @@ export interface ConnectionLimits {
 const CLOSE_GRACE_MS = 5_000;
 
 /**
+ * How long a socket closed as a slow consumer is kept (as long as `ws` waits for any close
+ * handshake). Its close frame sits behind the bytes it has not read yet; dropping it after
+ * `CLOSE_GRACE_MS` threw those bytes and the close frame away, so a client that resumed reading
+ * saw 1006 instead of 4010. Nothing more is queued after the close, so what it holds is bounded.
+ */
+const SLOW_CONSUMER_DRAIN_MS = 30_000;
+
+/**
  * One WebSocket: reads client messages into engine calls and writes the engine's frames. It is
  * the engine's sink, so a frame shared by many sockets is written here as the same bytes.
  */
@@ -86,7 +94,7 @@ export class LiveConnection implements LiveSink {
 
   /** Writes a shared frame (the engine's sink contract): its bytes are framed once for all sockets. */
   send(frame: EncodedFrame): void {
-    if (this.#closed) return;
+    if (this.#closed || !this.#fits(frame.wsFrame.length)) return;
     if (!this.#raw?.write(frame.wsFrame)) this.#ws.send(frame.buffer, { binary: false });
     this.#counters?.sent(frame.byteLength);
     this.#checkBuffered();
@@ -99,7 +107,7 @@ export class LiveConnection implements LiveSink {
 
   /** Writes a binary CRDT frame meant for this socket. */
   sendBinary(bytes: Uint8Array): void {
-    if (this.#closed) return;
+    if (this.#closed || !this.#fits(bytes.length)) return;
     this.#ws.send(bytes, { binary: true });
     this.#counters?.sent(bytes.length);
     this.#checkBuffered();
@@ -118,7 +126,7 @@ export class LiveConnection implements LiveSink {
     const { code, reason } = closeCodes[name];
     this.#ws.close(code, reason);
     // A peer that stopped reading never completes the close handshake.
-    setTimeout(() => this.#ws.terminate(), CLOSE_GRACE_MS).unref();
+    setTimeout(() => this.#ws.terminate(), name === 'SLOW_CONSUMER' ? SLOW_CONSUMER_DRAIN_MS : CLOSE_GRACE_MS).unref();
   }
 
   /** Drops the socket without a close frame (it stopped answering pings). */
@@ -146,10 +154,23 @@ export class LiveConnection implements LiveSink {
   }
 
   #write(data: Buffer): void {
-    if (this.#closed) return;
+    if (this.#closed || !this.#fits(data.length)) return;
     this.#ws.send(data, { binary: false });
     this.#counters?.sent(data.length);
     this.#checkBuffered();
+  }
+
+  /**
+   * Whether `size` more bytes may be queued: not when they would take a socket that still holds
+   * unsent bytes past the limit. Such a socket is closed instead, so its close frame comes right
+   * after what it was already sent, and what it holds stays within the limit (a single frame
+   * larger than the limit still goes to a socket that has caught up).
+   */
+  #fits(size: number): boolean {
+    const buffered = this.#ws.bufferedAmount;
+    if (buffered === 0 || buffered + size <= this.#limits.maxBufferedBytes) return true;
+    this.close('SLOW_CONSUMER');
+    return false;
   }
 
   /** Closes a socket whose unsent bytes passed the limit (raw frames count: they sit in the same stream). */

@@ -19,7 +19,8 @@ export function transactionCases(store: StoreRef): void {
       const err = await expectAppError(store().write((tx) => tx.insert('Item', item('b', { code: 'A1' }))), 'UNIQUE_VIOLATION', ['code']);
       expect(err.status).toBe(409);
       expect(err.message).toContain('Item.code');
-      expect(err.message).toContain('"A1"');
+      // The value is not echoed: the row holding it may be one the caller cannot read.
+      expect(err.message).not.toContain('A1');
       await store().write(async (tx) => {
         await tx.insert('Item', item('n1'));
         await tx.insert('Item', item('n2', { code: null }));
@@ -51,7 +52,7 @@ export function transactionCases(store: StoreRef): void {
       });
       await expectAppError(store().write((tx) => tx.insert('Item', item('a'))), 'UNIQUE_VIOLATION', ['id']);
       const err = await expectAppError(store().write((tx) => tx.update('Item', 'b', { code: 'X' })), 'UNIQUE_VIOLATION', ['code']);
-      expect(err.message).toContain('"X"');
+      expect(err.message).not.toContain('X');
       expect(await store().read((tx) => tx.get('Item', 'b'))).toMatchObject({ code: 'Y' });
     });
   });

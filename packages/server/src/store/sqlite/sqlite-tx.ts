@@ -103,7 +103,7 @@ export class SqliteWriteTx extends SqliteReadTx implements WriteTx {
     try {
       return this.decode(entity, this.conn.get(sql, names.map((n) => given.get(n) ?? null)))!;
     } catch (err) {
-      throw this.uniqueError(err, entity, (field) => (field === 'id' ? row.id : row[field]));
+      throw this.uniqueError(err, entity);
     }
   }
 
@@ -120,9 +120,7 @@ export class SqliteWriteTx extends SqliteReadTx implements WriteTx {
     try {
       return this.decode(entity, this.conn.get(sql, [...sets.map(([, cell]) => cell), id]));
     } catch (err) {
-      // The failed statement was rolled back on its own, so the current row is still readable.
-      const current = this.decode(entity, this.conn.get(`SELECT ${selectList(entity)} FROM ${q(entity.name)} WHERE "id" = ?`, [id]));
-      throw this.uniqueError(err, entity, (field) => (field in patch ? patch[field] : current?.[field]));
+      throw this.uniqueError(err, entity);
     }
   }
 
@@ -175,7 +173,7 @@ export class SqliteWriteTx extends SqliteReadTx implements WriteTx {
    * Turns SQLite's `UNIQUE constraint failed: T.a, T.b` into UNIQUE_VIOLATION naming the fields
    * (a duplicate primary key names `id`); other errors pass through.
    */
-  private uniqueError(err: unknown, entity: EntitySchema, valueOf: (field: string) => unknown): unknown {
+  private uniqueError(err: unknown, entity: EntitySchema): unknown {
     if (!isSqliteError(err) || (err.code !== 'SQLITE_CONSTRAINT_UNIQUE' && err.code !== 'SQLITE_CONSTRAINT_PRIMARYKEY')) return err;
     const list = /constraint failed: (.*)$/.exec(err.message)?.[1] ?? '';
     const prefix = `${entity.name}.`;
@@ -184,6 +182,6 @@ export class SqliteWriteTx extends SqliteReadTx implements WriteTx {
       .map((part) => (part.startsWith(prefix) ? part.slice(prefix.length) : part))
       .filter((part) => part !== '');
     if (fields.length === 0) fields.push('id');
-    return uniqueViolation(entity.name, fields, fields.map(valueOf), err);
+    return uniqueViolation(entity.name, fields, err);
   }
 }
