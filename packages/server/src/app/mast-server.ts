@@ -166,7 +166,8 @@ export class MastServer {
       maxBytes: this.config.crdtCacheBytes,
       onCorrupt: (err, where) => this.logger.error({ err, ...where }, 'stored CRDT document cannot be decoded'),
     });
-    this.writes = new WritePath(this.store, this.schema, this.bus, this.docs);
+    const jsonLimits = { maxDepth: this.config.jsonMaxDepth, maxNodes: this.config.jsonMaxNodes };
+    this.writes = new WritePath(this.store, this.schema, this.bus, this.docs, jsonLimits);
     this.crdt = new CrdtHub({
       store: this.store,
       schema: this.schema,
@@ -175,7 +176,7 @@ export class MastServer {
       maxUpdateBytes: this.config.wsMaxFrame,
       onError: (err) => this.logger.error({ err }, 'CRDT fan-out failed'),
     });
-    const limits = { maxLimit: this.config.maxLimit, defaultLimit: this.config.defaultLimit };
+    const limits = { maxLimit: this.config.maxLimit, defaultLimit: this.config.defaultLimit, maxTerms: this.config.filterMaxTerms, jsonLimits };
     this.reader = new EntityReader(this.store, this.schema, limits);
     const sync = new SyncService(this.store, this.writes, this.schema, { maxLimit: this.config.maxLimit, maxPush: this.config.batchMaxOps });
     const metrics = new Metrics();
@@ -196,6 +197,7 @@ export class MastServer {
     };
     this.http = createHttpServer({
       bodyLimit: this.config.bodyLimit,
+      jsonLimits,
       authenticate: requestAuthenticator(this.authenticator, cookie),
       corsOrigin: this.config.corsOrigin ?? (this.config.dev ? '*' : null),
       logger: this.logger,
@@ -331,6 +333,7 @@ export class MastServer {
       maxMessageBytes: this.config.roomMaxMessage,
       presenceTtlMs: this.config.roomPresenceTtl,
       allowGuests: this.config.roomAllowGuests,
+      jsonLimits: this.writes.jsonLimits,
       canJoin: options.roomAccess,
       seq: () => this.live.seq,
     });
@@ -347,6 +350,7 @@ export class MastServer {
       maxSocketsPerIp: this.config.wsMaxSocketsPerIp,
       maxSocketsPerUser: this.config.wsMaxSocketsPerUser,
       maxBufferedBytes: this.config.wsMaxBuffered,
+      jsonLimits: this.writes.jsonLimits,
       pingIntervalMs: this.config.wsPingInterval,
       trustProxy: this.config.trustProxy,
       logger: this.logger,
