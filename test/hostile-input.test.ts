@@ -1,8 +1,11 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LoroDoc } from 'loro-crdt';
 import { isErrorCode } from '@mast/protocol';
+import type { Manifest } from '@mast/schema';
 import { startTestServer, testManifest, type TestServer } from './helpers/test-server.js';
 import { LiveClient } from './helpers/live-client.js';
+import { serverDoc } from './helpers/crdt-client.js';
 
 const ADMIN = 'admin-token-for-hostile-input-tests';
 
@@ -161,5 +164,46 @@ describe('hostile input', () => {
     expect(badJson.status).toBe(400);
     expectEnvelope(badJson.text, 'INVALID_JSON');
     expect((await t.request('GET', '/health')).status).toBe(200);
+  });
+});
+
+describe('hostile CRDT updates', () => {
+  const manifest: Manifest = {
+    manifest_version: 1,
+    name: 'hostile-crdt',
+    version: '1',
+    routes: [],
+    entities: [
+      {
+        name: 'Doc',
+        fields: [
+          { name: 'title', type: 'string', optional: false, unique: false },
+          { name: 'meta', type: 'json', optional: true, unique: false },
+        ],
+        indexes: [],
+      },
+    ],
+    policies: [{ name: 'open', entity: 'Doc', allow: 'true' }],
+  };
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer(manifest);
+  });
+  afterAll(() => t.close());
+
+  it('refuses an update whose projected json value is nested past the bound, and leaves row and document as they were', async () => {
+    expect((await t.request('POST', '/api/entities/Doc', { body: { id: 'd1', title: 'x', meta: { ok: true } } })).status).toBe(201);
+    const doc = new LoroDoc();
+    doc.import((await serverDoc(t.server, 'Doc', 'd1'))!.export({ mode: 'snapshot' }));
+    const from = doc.oplogVersion();
+    doc.getMap('row').set('meta', nested(100) as never);
+    doc.commit();
+    const update = doc.export({ mode: 'update', from });
+    const { token } = await t.server.sessions.issue({ userId: 'ann' });
+    const res = await fetch(`${t.url}/api/crdt/Doc/d1`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', authorization: `Bearer ${token}` }, body: update });
+    expect(res.status).toBe(400);
+    expectEnvelope(await res.text(), 'JSON_TOO_DEEP');
+    expect((await t.request('GET', '/api/entities/Doc/d1')).json).toEqual({ id: 'd1', title: 'x', meta: { ok: true } });
+    expect((await serverDoc(t.server, 'Doc', 'd1'))!.getMap('row').get('meta')).toEqual({ ok: true });
   });
 });
