@@ -204,7 +204,7 @@ export class LiveConnection implements LiveSink {
       const value = jsonOrNull(text);
       const violation = checkJsonLimits(value, limits);
       // An over-deep frame falls through to parseClientMessage, which answers JSON_TOO_DEEP.
-      if (violation === null && handleCrdtText(this.#crdt, this, this.#auth!, value, (err) => this.#logger.error({ err, connectionId: this.id }, 'CRDT request failed'))) return;
+      if (violation === null && handleCrdtText(this.#crdt, this, this.#auth!, value, (err, requestId) => this.#logger.error({ err, connectionId: this.id, requestId }, 'CRDT request failed'))) return;
     }
     const parsed = parseClientMessage(text, limits);
     if (!parsed.ok) {
@@ -226,7 +226,7 @@ export class LiveConnection implements LiveSink {
         case 'leave':
         case 'presence':
         case 'broadcast':
-          if (this.#rooms) handleRoomMessage(this.#rooms, this, message, auth, (err) => this.#logger.error({ err, connectionId: this.id }, 'room request failed'));
+          if (this.#rooms) handleRoomMessage(this.#rooms, this, message, auth, (err, requestId) => this.#logger.error({ err, connectionId: this.id, requestId }, 'room request failed'));
           else this.sendMessage({ type: 'error', ...(message.id === undefined ? {} : { id: message.id }), code: 'UNKNOWN_MESSAGE', message: 'Rooms are not served here' });
           return;
         case 'unsubscribe':
