@@ -7,6 +7,8 @@ import { resolveSchema } from '@mast/schema';
 // A fixed seed in `npm test`; MAST_FUZZ_RUNS=100000 (and MAST_FUZZ_SEED) for a longer run.
 const runs = Number(process.env.MAST_FUZZ_RUNS ?? 300);
 const seed = Number(process.env.MAST_FUZZ_SEED ?? 12);
+/** A longer run takes longer: about 10 ms a run is allowed, at least vitest's default. */
+const timeout = Math.max(20_000, runs * 10);
 
 const todo = policyTestSchema().entitiesByName.get('Todo')!;
 
@@ -29,7 +31,7 @@ function answered(source: string, operation: PolicyOperation = 'read'): void {
   }
 }
 
-describe('policy parser (fuzzed)', () => {
+describe('policy parser (fuzzed)', { timeout }, () => {
   it('answers any text with an expression or a PolicyError', () => {
     fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (s) => answered(s)), { numRuns: runs, seed });
   });

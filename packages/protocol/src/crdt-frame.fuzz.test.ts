@@ -5,10 +5,12 @@ import { decodeCrdtFrame, encodeCrdtFrame } from './crdt-frame.js';
 // A fixed seed in `npm test`; MAST_FUZZ_RUNS=100000 (and MAST_FUZZ_SEED) for a longer run.
 const runs = Number(process.env.MAST_FUZZ_RUNS ?? 300);
 const seed = Number(process.env.MAST_FUZZ_SEED ?? 12);
+/** A longer run takes longer: about 10 ms a run is allowed, at least vitest's default. */
+const timeout = Math.max(20_000, runs * 10);
 
 const ERRORS = ['too-short', 'entity-past-end', 'row-past-end', 'not-utf8'];
 
-describe('decodeCrdtFrame (fuzzed)', () => {
+describe('decodeCrdtFrame (fuzzed)', { timeout }, () => {
   it('answers any bytes with a frame or a named error', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {

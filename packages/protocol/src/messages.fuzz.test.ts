@@ -6,6 +6,8 @@ import { clientMessage, parseClientMessage } from './messages.js';
 // A fixed seed in `npm test`; MAST_FUZZ_RUNS=100000 (and MAST_FUZZ_SEED) for a longer run.
 const runs = Number(process.env.MAST_FUZZ_RUNS ?? 300);
 const seed = Number(process.env.MAST_FUZZ_SEED ?? 12);
+/** A longer run takes longer: about 10 ms a run is allowed, at least vitest's default. */
+const timeout = Math.max(20_000, runs * 10);
 
 const TYPES = clientMessage.options.map((o) => o.shape.type.value);
 const KEYS = ['id', 'room', 'entity', 'filter', 'presence', 'state', 'data', 'topic', 'topics', 'name', 'args', 'since', 'subscriptions', 'include', 'rowId', 'vv'];
@@ -32,7 +34,7 @@ function answered(text: string): void {
   }
 }
 
-describe('parseClientMessage (fuzzed)', () => {
+describe('parseClientMessage (fuzzed)', { timeout }, () => {
   it('answers any text with a message or an error', () => {
     fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 300 }), answered), { numRuns: runs, seed });
   });

@@ -10,6 +10,8 @@ import { ManifestError } from './manifest-error.js';
 // A fixed seed in `npm test`; MAST_FUZZ_RUNS=100000 (and MAST_FUZZ_SEED) for a longer run.
 const runs = Number(process.env.MAST_FUZZ_RUNS ?? 300);
 const seed = Number(process.env.MAST_FUZZ_SEED ?? 12);
+/** A longer run takes longer: about 10 ms a run is allowed, at least vitest's default. */
+const timeout = Math.max(20_000, runs * 10);
 
 const TYPES = ['string', 'int', 'float', 'bool', 'datetime', 'richtext', 'json', 'id(User)', 'id(Nope)', 'id(', 'text', '', 'String'];
 const NAMES = ['User', 'Todo', 'id', 'email', 'title', '', '1x', 'select', 'a b', '_mast', 'x'.repeat(70), 'ünï'];
@@ -42,7 +44,7 @@ function answered(raw: unknown): void {
   }
 }
 
-describe('manifest loader (fuzzed)', () => {
+describe('manifest loader (fuzzed)', { timeout }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'mast-manifest-fuzz-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -56,7 +58,7 @@ describe('manifest loader (fuzzed)', () => {
 
   it('answers any file text (read from a real file) with a schema or a ManifestError', async () => {
     const path = join(dir, 'pylon.manifest.json');
-    const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 200 }), nearManifest.map((m) => JSON.stringify(m)), fc.integer({ min: 1, max: 100_000 }).map((d) => `{"entities":${'['.repeat(d)}${']'.repeat(d)}}`));
+    const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 200 }), nearManifest.map((m) => JSON.stringify(m)));
     await fc.assert(
       fc.asyncProperty(text, async (content) => {
         writeFileSync(path, content);
@@ -66,7 +68,14 @@ describe('manifest loader (fuzzed)', () => {
           if (!(error instanceof ManifestError)) throw error;
         }
       }),
-      { numRuns: Math.max(30, runs / 3), seed },
+      // Through a real file: capped, the in-memory properties above carry the long runs.
+      { numRuns: Math.min(1_000, Math.max(30, runs / 3)), seed },
     );
+  });
+
+  it('refuses a manifest nested to any depth without overflowing', () => {
+    // Each takes up to 0.1 s (the validator walks the nesting), so the runs are capped.
+    const deep = fc.record({ depth: fc.integer({ min: 1, max: 100_000 }), open: fc.constantFrom('[', '{"a":') }).map(({ depth, open }) => `{"entities":${open.repeat(depth)}1${(open === '[' ? ']' : '}').repeat(depth)}}`);
+    fc.assert(fc.property(deep, (text) => answered(JSON.parse(text))), { numRuns: Math.min(100, Math.max(20, runs / 10)), seed });
   });
 });

@@ -8,6 +8,8 @@ import { parseFilter } from './filter-parser.js';
 // A fixed seed in `npm test`; MAST_FUZZ_RUNS=100000 (and MAST_FUZZ_SEED) for a longer run.
 const runs = Number(process.env.MAST_FUZZ_RUNS ?? 300);
 const seed = Number(process.env.MAST_FUZZ_SEED ?? 12);
+/** A longer run takes longer: about 10 ms a run is allowed, at least vitest's default. */
+const timeout = Math.max(20_000, runs * 10);
 
 const schema = resolveSchema({
   manifest_version: 1,
@@ -59,7 +61,7 @@ function answered(body: unknown): void {
   }
 }
 
-describe('parseFilter (fuzzed)', () => {
+describe('parseFilter (fuzzed)', { timeout }, () => {
   it('answers filters near the language with a query or a 4xx error', () => {
     fc.assert(fc.property(filter, answered), { numRuns: runs * 3, seed });
   });
