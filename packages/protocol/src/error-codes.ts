@@ -6,6 +6,8 @@
 export const errorCatalogue = {
   // 400: the request is wrong
   INVALID_JSON: { status: 400, message: 'Invalid request body', origin: 'pylon' },
+  INVALID_REQUEST: { status: 400, message: 'The HTTP request could not be parsed', origin: 'mast' },
+  INVALID_URL: { status: 400, message: 'The URL has a malformed percent-escape', origin: 'mast' },
   INVALID_DATA: { status: 400, message: 'The request body has the wrong shape', origin: 'pylon' },
   INVALID_COLUMN: { status: 400, message: 'Unknown field', origin: 'pylon' },
   INVALID_FIELD_TYPE: { status: 400, message: 'A field value has the wrong type', origin: 'mast' },
@@ -71,6 +73,7 @@ export const errorCatalogue = {
   INVALID_INVITE: { status: 404, message: 'The invite is unknown, already used or expired', origin: 'mast' },
   PROVIDER_NOT_FOUND: { status: 404, message: 'No sign-in provider with this name', origin: 'pylon' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed', origin: 'pylon' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time', origin: 'mast' },
   // 409 / 410: state
   UNIQUE_VIOLATION: { status: 409, message: 'A unique value is already taken', origin: 'mast' },
   EMAIL_TAKEN: { status: 409, message: 'An account with this email already exists', origin: 'pylon' },
@@ -84,13 +87,15 @@ export const errorCatalogue = {
   LAST_OWNER: { status: 409, message: 'An org must keep at least one owner', origin: 'mast' },
   LIMIT_REACHED: { status: 409, message: 'A limit on how many of these you may hold is reached', origin: 'mast' },
   RESYNC_REQUIRED: { status: 410, message: 'The cursor is outside the change log; re-sync', origin: 'pylon' },
-  // 413 / 415 / 429: limits
+  // 413 / 414 / 415 / 429 / 431: limits
   PAYLOAD_TOO_LARGE: { status: 413, message: 'Request body too large', origin: 'pylon' },
+  URL_TOO_LONG: { status: 414, message: 'A path segment of the URL is too long', origin: 'mast' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json', origin: 'mast' },
   RATE_LIMITED: { status: 429, message: 'Too many requests', origin: 'pylon' },
   TOO_MANY_SUBSCRIPTIONS: { status: 429, message: 'Too many subscriptions on this socket', origin: 'mast' },
   TOO_MANY_ROOMS: { status: 429, message: 'This socket has joined too many rooms', origin: 'mast' },
   ROOM_FULL: { status: 429, message: 'The room has as many members as it may hold', origin: 'mast' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request line and headers are too large', origin: 'mast' },
   // 5xx: ours
   INTERNAL: { status: 500, message: 'Internal server error', origin: 'mast' },
   CRDT_CORRUPT: { status: 500, message: 'The stored CRDT document of this row cannot be read', origin: 'mast' },

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ErrorCode } from './error-codes.js';
+import { checkJsonLimits, describeJsonViolation, DEFAULT_JSON_LIMITS, type JsonLimits } from './json-limits.js';
 import { fnCallMessage, fnCancelMessage, fnChunkMessage, fnResultMessage, fnUnwatchMessage, fnWatchDiffMessage, fnWatchMessage, fnWatchResultMessage } from './functions.js';
 import { helloMessage } from './hello.js';
 import { ackMessage, errorMessage } from './reply.js';
@@ -42,9 +43,11 @@ export type ParsedClientMessage =
 /**
  * Reads one client text frame: malformed JSON is `INVALID_JSON`, an unknown `type` is
  * `UNKNOWN_MESSAGE`, a known type with the wrong shape is `INVALID_MESSAGE` (with the request
- * id when the frame had a readable one, so the client can match the error).
+ * id when the frame had a readable one, so the client can match the error). A frame nested
+ * deeper or larger than `limits` is `JSON_TOO_DEEP`, refused before the schema (which recurses)
+ * sees it.
  */
-export function parseClientMessage(text: string): ParsedClientMessage {
+export function parseClientMessage(text: string, limits: JsonLimits = DEFAULT_JSON_LIMITS): ParsedClientMessage {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -57,6 +60,8 @@ export function parseClientMessage(text: string): ParsedClientMessage {
   const record = value as Record<string, unknown>;
   const id = typeof record.id === 'string' && record.id.length > 0 && record.id.length <= 128 ? record.id : undefined;
   const withId = id === undefined ? {} : { id };
+  const violation = checkJsonLimits(value, limits);
+  if (violation !== null) return { ok: false, code: 'JSON_TOO_DEEP', message: `${describeJsonViolation(violation)}: the frame is refused`, ...withId };
   if (typeof record.type !== 'string' || !CLIENT_TYPES.has(record.type)) {
     return { ok: false, code: 'UNKNOWN_MESSAGE', message: `Unknown message type ${JSON.stringify(record.type ?? null)} (valid: ${[...CLIENT_TYPES].join(', ')})`, ...withId };
   }

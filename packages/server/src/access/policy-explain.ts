@@ -1,4 +1,5 @@
 import type { PolicyOperation } from '@mast/policy';
+import { checkJsonLimits, describeJsonViolation } from '@mast/protocol';
 import type { AuthContext } from '../auth/auth-context.js';
 import type { SchemaRef } from './schema-ref.js';
 import { AppError, errors } from '../errors/index.js';
@@ -54,6 +55,9 @@ function subject(value: unknown): AuthContext {
  */
 export async function explainPolicy(deps: { readonly schema: SchemaRef; readonly store: Store }, request: unknown): Promise<PolicyExplanation> {
   const body = object(request, 'body');
+  // The CLI hands its input here without the HTTP body's bound; the rules recurse into data.
+  const violation = checkJsonLimits(body);
+  if (violation !== null) throw new AppError('JSON_TOO_DEEP', `The request is refused: ${describeJsonViolation(violation)}`);
   if (typeof body.entity !== 'string') throw new AppError('INVALID_DATA', 'entity (a string) is required', { fields: ['entity'] });
   const entity = deps.schema.entity(body.entity);
   const operation = body.operation ?? 'read';

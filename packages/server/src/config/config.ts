@@ -9,6 +9,9 @@ export interface MastConfig {
   adminToken: string | null;
   dev: boolean;
   bodyLimit: number;
+  jsonMaxDepth: number;
+  jsonMaxNodes: number;
+  filterMaxTerms: number;
   maxLimit: number;
   defaultLimit: number;
   batchMaxOps: number;
@@ -131,6 +134,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (config.defaultLimit > config.maxLimit) {
     throw new AppError('INVALID_DATA', `MAST_DEFAULT_LIMIT (${config.defaultLimit}) is over MAST_MAX_LIMIT (${config.maxLimit})`);
   }
+  if (config.jsonMaxDepth < 1 || config.jsonMaxNodes < 1) throw new AppError('INVALID_DATA', 'MAST_JSON_MAX_DEPTH and MAST_JSON_MAX_NODES must be at least 1');
+  if (config.filterMaxTerms < 1) throw new AppError('INVALID_DATA', 'MAST_FILTER_MAX_TERMS must be at least 1');
   if (config.fnWorkers < 1) throw new AppError('INVALID_DATA', 'MAST_FN_WORKERS must be at least 1');
   return config;
 }

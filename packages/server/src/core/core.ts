@@ -131,7 +131,8 @@ export class MastCore {
       maxBytes: config.crdtCacheBytes,
       onCorrupt: (err, where) => logger.error({ err, ...where }, 'stored CRDT document cannot be decoded'),
     });
-    this.writes = new WritePath(store, this.schema, this.bus, this.docs);
+    const jsonLimits = { maxDepth: config.jsonMaxDepth, maxNodes: config.jsonMaxNodes };
+    this.writes = new WritePath(store, this.schema, this.bus, this.docs, jsonLimits);
     this.crdt = new CrdtHub({
       store,
       schema: this.schema,
@@ -140,7 +141,7 @@ export class MastCore {
       maxUpdateBytes: config.wsMaxFrame,
       onError: (err) => logger.error({ err }, 'CRDT fan-out failed'),
     });
-    const limits = { maxLimit: config.maxLimit, defaultLimit: config.defaultLimit };
+    const limits = { maxLimit: config.maxLimit, defaultLimit: config.defaultLimit, maxTerms: config.filterMaxTerms, jsonLimits };
     this.reader = new EntityReader(store, this.schema, limits);
     this.sync = new SyncService(store, this.writes, this.schema, { maxLimit: config.maxLimit, maxPush: config.batchMaxOps });
     this.metrics = new Metrics();
@@ -256,6 +257,7 @@ export class MastCore {
       maxMessageBytes: config.roomMaxMessage,
       presenceTtlMs: config.roomPresenceTtl,
       allowGuests: config.roomAllowGuests,
+      jsonLimits,
       canJoin: options.roomAccess,
       seq: () => live.seq,
     });

@@ -1,3 +1,4 @@
+import type { JsonLimits } from '@mast/protocol';
 import { decodeImportBlobMeta, type LoroDoc, type VersionVector } from 'loro-crdt';
 import type { EntitySchema } from '@mast/schema';
 import type { AccessControl } from '../access/index.js';
@@ -71,7 +72,7 @@ export interface MergeOutcome {
  * before the merge; the bytes are imported into the transaction's copy of the document, so
  * bytes that do not decode (CRDT_DECODE_FAILED), that depend on changes the server lacks
  * (CRDT_MISSING_DEPENDENCIES), that project to invalid field values, or whose result the
- * update policy refuses, leave the committed document and the row as they were.
+ * update policy refuses (or past `jsonLimits`: JSON_TOO_DEEP), leave the committed document and the row as they were.
  */
 export async function mergeUpdate(
   stage: CrdtStage,
@@ -81,6 +82,7 @@ export async function mergeUpdate(
   entity: EntitySchema,
   rowId: string,
   update: Uint8Array,
+  jsonLimits?: JsonLimits,
 ): Promise<MergeOutcome> {
   const notFound = (): AppError => errors.rowNotFound(entity.name, rowId);
   const before = await tx.get(entity.name, rowId);
@@ -103,7 +105,7 @@ export async function mergeUpdate(
     }
     if (doc.oplogVersion().compare(version) === 0) return { before, row: before, docChanged: false, rowChanged: false };
     const projected = projectDoc(doc, entity);
-    for (const field of entity.fields) projected[field.name] = coerceFieldValue(entity, field, projected[field.name]);
+    for (const field of entity.fields) projected[field.name] = coerceFieldValue(entity, field, projected[field.name], jsonLimits);
     const patch = changedFields(projected, before);
     const after: Row = { ...before, ...patch };
     access.checkUpdate(auth, entity.name, before, after, patch);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveSchema } from '@mast/schema';
 import { AppError } from '../errors/index.js';
-import { parseFilter } from './filter-parser.js';
+import { parseFilter, type FilterLimits } from './filter-parser.js';
 
 const schema = resolveSchema({
   manifest_version: 1,
@@ -111,5 +111,32 @@ describe('parseFilter', () => {
     let filter: Record<string, unknown> = { done: true };
     for (let i = 0; i < 20; i++) filter = { $not: filter };
     expect(code(() => parseFilter(todo, filter, limits))).toBe('INVALID_QUERY');
+  });
+});
+
+describe('filter size', () => {
+  const bounded = { maxLimit: 100, defaultLimit: 10, maxTerms: 4 };
+  const codeOf = (body: unknown, limits: FilterLimits = bounded): string => {
+    try {
+      parseFilter(todo, body, limits);
+      return 'no error';
+    } catch (err) {
+      if (err instanceof AppError) return err.code;
+      throw err;
+    }
+  };
+
+  it('counts conditions and $and/$or/$not operators against maxTerms', () => {
+    expect(codeOf({ $or: [{ n: 1 }, { n: 2 }, { n: 3 }] })).toBe('no error'); // 4 terms
+    expect(codeOf({ $or: [{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }] })).toBe('INVALID_QUERY');
+    expect(codeOf({ $not: { $and: [{ n: { $gt: 1, $lt: 3 } }] } })).toBe('no error');
+    expect(codeOf({ $not: { $and: [{ n: { $gt: 1, $lt: 3 } }, { done: true }] } })).toBe('INVALID_QUERY');
+  });
+
+  it('refuses a filter nested past the JSON bounds with JSON_TOO_DEEP', () => {
+    let meta: unknown = 1;
+    for (let i = 0; i < 5_000; i++) meta = [meta];
+    expect(codeOf({ meta })).toBe('JSON_TOO_DEEP');
+    expect(codeOf({ meta: [[1]] }, { ...bounded, jsonLimits: { maxDepth: 2, maxNodes: 100 } })).toBe('JSON_TOO_DEEP');
   });
 });

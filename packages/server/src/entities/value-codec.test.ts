@@ -87,3 +87,25 @@ describe('coercePatch', () => {
     expect(errorOf(() => coercePatch(row, 'a', {})).code).toBe('INVALID_DATA');
   });
 });
+
+describe('json values past the JSON bounds', () => {
+  /** `[[…0…]]` nested `depth` deep. */
+  const nested = (depth: number): unknown => {
+    let value: unknown = 0;
+    for (let i = 0; i < depth; i++) value = [value];
+    return value;
+  };
+
+  it('refuses a json field nested past the depth bound with JSON_TOO_DEEP naming the field, on insert and patch', () => {
+    expect(errorOf(() => coerceInsert(row, { s: 'x', j: nested(10_000) }))).toEqual({ code: 'JSON_TOO_DEEP', fields: ['j'] });
+    expect(errorOf(() => coercePatch(row, 'a', { j: { a: nested(64) } }))).toEqual({ code: 'JSON_TOO_DEEP', fields: ['j'] });
+    expect(coerceInsert(row, { s: 'x', j: nested(63) }).j).toEqual(nested(63));
+  });
+
+  it('applies the bounds it is given (the server passes MAST_JSON_MAX_DEPTH and MAST_JSON_MAX_NODES)', () => {
+    const limits = { maxDepth: 3, maxNodes: 10 };
+    expect(errorOf(() => coerceInsert(row, { s: 'x', j: nested(4) }, limits)).code).toBe('JSON_TOO_DEEP');
+    expect(errorOf(() => coerceInsert(row, { s: 'x', j: Array.from({ length: 20 }, () => 1) }, limits)).code).toBe('JSON_TOO_DEEP');
+    expect(coerceInsert(row, { s: 'x', j: nested(3) }, limits).j).toEqual(nested(3));
+  });
+});

@@ -1,3 +1,4 @@
+import { checkJsonLimits, DEFAULT_JSON_LIMITS, describeJsonViolation, type JsonLimits } from '@mast/protocol';
 import type { EntitySchema, FieldSchema } from '@mast/schema';
 import { AppError } from '../errors/index.js';
 
@@ -25,9 +26,11 @@ export function normaliseDatetime(text: string): string | null {
 
 /**
  * Checks one non-null value against its field's type and returns it in domain form (datetimes
- * normalised to ISO-8601 UTC). Throws INVALID_FIELD_TYPE naming the entity and field.
+ * normalised to ISO-8601 UTC). Throws INVALID_FIELD_TYPE naming the entity and field, or
+ * JSON_TOO_DEEP for a `json` value past `limits` (checked without recursion, before anything
+ * that recurses, such as JSON.stringify or a CRDT document, sees it).
  */
-export function coerceValue(entity: EntitySchema, field: FieldSchema, value: unknown): unknown {
+export function coerceValue(entity: EntitySchema, field: FieldSchema, value: unknown, limits: JsonLimits = DEFAULT_JSON_LIMITS): unknown {
   switch (field.kind) {
     case 'string':
     case 'richtext':
@@ -48,20 +51,23 @@ export function coerceValue(entity: EntitySchema, field: FieldSchema, value: unk
       if (iso === null) throw typeError(entity, field, 'an ISO-8601 date-time string', value);
       return iso;
     }
-    case 'json':
+    case 'json': {
+      const violation = checkJsonLimits(value, limits);
+      if (violation !== null) throw new AppError('JSON_TOO_DEEP', `${entity.name}.${field.name}: ${describeJsonViolation(violation)}`, { fields: [field.name] });
       return value;
+    }
   }
 }
 
 /** Checks a field value that may be null: null is allowed only on optional fields. */
-export function coerceFieldValue(entity: EntitySchema, field: FieldSchema, value: unknown): unknown {
+export function coerceFieldValue(entity: EntitySchema, field: FieldSchema, value: unknown, limits: JsonLimits = DEFAULT_JSON_LIMITS): unknown {
   if (value === null) {
     if (!field.optional) {
       throw new AppError('MISSING_FIELD', `${entity.name}.${field.name} is required and cannot be null`, { fields: [field.name] });
     }
     return null;
   }
-  return coerceValue(entity, field, value);
+  return coerceValue(entity, field, value, limits);
 }
 
 /** Looks a field up by name, or throws INVALID_COLUMN listing the valid ones. */
@@ -85,7 +91,7 @@ function requireObject(entity: EntitySchema, data: unknown): Record<string, unkn
  * Validates an insert body: unknown fields, wrong types and missing required fields are
  * errors; optional fields left out become null. Returns the field values (without `id`).
  */
-export function coerceInsert(entity: EntitySchema, data: unknown): Record<string, unknown> {
+export function coerceInsert(entity: EntitySchema, data: unknown, limits: JsonLimits = DEFAULT_JSON_LIMITS): Record<string, unknown> {
   const body = requireObject(entity, data);
   for (const key of Object.keys(body)) if (key !== 'id') requireField(entity, key);
   const out: Record<string, unknown> = {};
@@ -97,7 +103,7 @@ export function coerceInsert(entity: EntitySchema, data: unknown): Record<string
       out[field.name] = null;
       continue;
     }
-    out[field.name] = coerceFieldValue(entity, field, value);
+    out[field.name] = coerceFieldValue(entity, field, value, limits);
   }
   if (missing.length > 0) {
     throw new AppError('MISSING_FIELD', `${entity.name} needs ${missing.map((m) => `"${m}"`).join(', ')}`, { fields: missing });
@@ -109,7 +115,7 @@ export function coerceInsert(entity: EntitySchema, data: unknown): Record<string
  * Validates a patch: unknown fields and wrong types are errors, required fields cannot become
  * null, and `id` may appear only with the row's own id. Returns the fields to change.
  */
-export function coercePatch(entity: EntitySchema, id: string, data: unknown): Record<string, unknown> {
+export function coercePatch(entity: EntitySchema, id: string, data: unknown, limits: JsonLimits = DEFAULT_JSON_LIMITS): Record<string, unknown> {
   const body = requireObject(entity, data);
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(body)) {
@@ -118,7 +124,7 @@ export function coercePatch(entity: EntitySchema, id: string, data: unknown): Re
       continue;
     }
     if (value === undefined) continue;
-    out[key] = coerceFieldValue(entity, requireField(entity, key), value);
+    out[key] = coerceFieldValue(entity, requireField(entity, key), value, limits);
   }
   if (Object.keys(out).length === 0) {
     throw new AppError('INVALID_DATA', `The ${entity.name} patch has no fields to change`);

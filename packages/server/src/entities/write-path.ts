@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { DEFAULT_JSON_LIMITS, type JsonLimits } from '@mast/protocol';
 import type { EntitySchema } from '@mast/schema';
 import type { AccessControl } from '../access/index.js';
 import type { AuthContext } from '../auth/auth-context.js';
@@ -61,13 +62,16 @@ export class WritePath {
   readonly #schema: SchemaRef;
   readonly #bus: ChangeBus;
   readonly #docs: RowDocs | undefined;
+  /** Depth and size bounds of `json` field values, on every path that writes (JSON_TOO_DEEP above). */
+  readonly jsonLimits: JsonLimits;
 
   /** With `docs`, rows of CRDT entities are written through their Loro documents. */
-  constructor(store: Store, schema: SchemaRef, bus: ChangeBus, docs?: RowDocs) {
+  constructor(store: Store, schema: SchemaRef, bus: ChangeBus, docs?: RowDocs, jsonLimits: JsonLimits = DEFAULT_JSON_LIMITS) {
     this.#store = store;
     this.#schema = schema;
     this.#bus = bus;
     this.#docs = docs;
+    this.jsonLimits = jsonLimits;
   }
 
   /** The schema of an entity the caller names; ENTITY_NOT_FOUND when there is none. */
@@ -82,10 +86,10 @@ export class WritePath {
       case 'insert': {
         const given = op.id ?? (isRecord(op.data) ? op.data.id : undefined);
         const id = given === undefined || given === null ? newRowId() : checkClientId(given);
-        return { op: 'insert', entity, id, values: coerceInsert(entity, op.data) };
+        return { op: 'insert', entity, id, values: coerceInsert(entity, op.data, this.jsonLimits) };
       }
       case 'update':
-        return { op: 'update', entity, id: op.id, patch: coercePatch(entity, op.id, op.data) };
+        return { op: 'update', entity, id: op.id, patch: coercePatch(entity, op.id, op.data, this.jsonLimits) };
       case 'delete':
         return { op: 'delete', entity, id: op.id };
     }
@@ -197,7 +201,7 @@ export class WriteSession {
     if (!this.#open) throw new Error('this write session has ended; its transaction is over');
     const entity = this.#path.entity(entityName);
     if (!entity.crdt || !this.#stage) throw new AppError('NOT_SUPPORTED', `${entity.name} is not a CRDT entity (crdt: false)`);
-    const merged = await mergeUpdate(this.#stage, this.#tx, this.#access, this.auth, entity, id, update);
+    const merged = await mergeUpdate(this.#stage, this.#tx, this.#access, this.auth, entity, id, update, this.#path.jsonLimits);
     let seq = 0;
     if (merged.rowChanged) {
       const change = await this.#tx.appendChange({ entity: entity.name, rowId: id, kind: 'update', data: merged.row, before: merged.before, opId: this.#context.opId ?? null });

@@ -102,7 +102,7 @@ export class FunctionRunner {
     if (options.expect !== undefined && def.kind !== options.expect) {
       throw new AppError('FN_TYPE_MISMATCH', `"${name}" is a ${def.kind}, not a ${options.expect}`);
     }
-    const args = parseArgs(name, def.args, rawArgs);
+    const args = parseArgs(name, def.args, rawArgs, this.#deps.readLimits.jsonLimits);
     const isolation = this.#deps.isolation;
     let lease: WorkerLease | undefined;
     try {

@@ -1,3 +1,4 @@
+import { checkJsonLimits, DEFAULT_JSON_LIMITS, describeJsonViolation, type JsonLimits } from '@mast/protocol';
 import type { z } from 'zod';
 import { AppError } from '../errors/index.js';
 
@@ -8,11 +9,14 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /**
  * Validates a call's arguments: an absent body is `{}`; at the top level a null value counts as
  * absent (Pylon's rule), inside objects it is a value. Every problem is listed in one
- * INVALID_ARGS message, joined with "; ".
+ * INVALID_ARGS message, joined with "; ". Arguments past `limits` are JSON_TOO_DEEP, refused
+ * before the validator (which recurses) sees them.
  */
-export function parseArgs(name: string, validator: z.ZodType<Record<string, unknown>>, raw: unknown): Record<string, unknown> {
+export function parseArgs(name: string, validator: z.ZodType<Record<string, unknown>>, raw: unknown, limits: JsonLimits = DEFAULT_JSON_LIMITS): Record<string, unknown> {
   if (raw === undefined || raw === null) raw = {};
   if (!isPlainObject(raw)) throw new AppError('INVALID_ARGS', `Function "${name}" takes a JSON object of arguments`);
+  const violation = checkJsonLimits(raw, limits);
+  if (violation !== null) throw new AppError('JSON_TOO_DEEP', `The arguments of "${name}" are refused: ${describeJsonViolation(violation)}`);
   const present = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== null));
   const parsed = validator.safeParse(present, { reportInput: true });
   if (parsed.success) return parsed.data;

@@ -1,4 +1,7 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import { checkJsonLimits, DEFAULT_JSON_LIMITS, describeJsonViolation, type JsonLimits } from '@mast/protocol';
 import type { Logger } from 'pino';
 import { AppError, toAppError } from '../errors/index.js';
 import { ANONYMOUS, type AuthContext } from '../auth/auth-context.js';
@@ -8,6 +11,8 @@ import { RateLimiter } from '../limits/rate-limit.js';
 /** Settings of the HTTP shell. */
 export interface HttpOptions {
   readonly bodyLimit: number;
+  /** Depth and size bounds of a JSON body (JSON_TOO_DEEP above); the protocol's defaults when absent. */
+  readonly jsonLimits?: JsonLimits;
   readonly corsOrigin: string | null;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -27,6 +32,32 @@ const SECURITY_HEADERS: Record<string, string> = {
   'permissions-policy': 'camera=(), microphone=(), geolocation=()',
 };
 
+/** Longest path segment a route parameter may hold (row ids are at most 128 characters). */
+const MAX_PARAM_LENGTH = 1024;
+
+/**
+ * The answer to an error Node's HTTP parser raises before any request exists (a malformed
+ * request line, headers past 16 KB, a request that took too long): the error envelope written
+ * straight to the socket, which is then closed.
+ */
+function clientErrorAnswer(err: NodeJS.ErrnoException): AppError {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return new AppError('HEADERS_TOO_LARGE', 'The request line and headers are over the 16 KB the server reads');
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new AppError('REQUEST_TIMEOUT');
+    default:
+      return new AppError('INVALID_REQUEST', `The HTTP request could not be parsed${err.code?.startsWith('HPE_') ? ` (${err.code})` : ''}`);
+  }
+}
+
+/** The envelope of an error; an INTERNAL one names the request id its log line carries. */
+function envelopeOf(error: AppError, request: FastifyRequest): ReturnType<AppError['toEnvelope']> {
+  const envelope = error.toEnvelope();
+  if (error.code === 'INTERNAL') envelope.error.request_id = request.id;
+  return envelope;
+}
+
 /** Maps Fastify's own errors (body parsing, limits) onto the catalogue. */
 function fromFastifyError(err: FastifyError): AppError | null {
   switch (err.code) {
@@ -38,6 +69,10 @@ function fromFastifyError(err: FastifyError): AppError | null {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new AppError('INVALID_JSON', 'Invalid request body', { cause: err });
+    case 'FST_ERR_BAD_URL':
+      return new AppError('INVALID_URL', 'The URL has a malformed percent-escape', { cause: err });
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new AppError('URL_TOO_LONG', `A path segment is longer than ${MAX_PARAM_LENGTH} characters`, { cause: err });
     default:
       if (err instanceof SyntaxError) return new AppError('INVALID_JSON', 'Invalid request body', { cause: err });
       return null;
@@ -57,6 +92,25 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
     bodyLimit: options.bodyLimit,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Errors Fastify raises before a route runs (a bad percent-escape, an over-long segment).
+    frameworkErrors: (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+      const error = fromFastifyError(err) ?? toAppError(err);
+      if (error.code === 'INTERNAL') request.log.error({ err, reqId: request.id }, 'request failed before routing');
+      void reply.code(error.status).send(envelopeOf(error, request));
+    },
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      const error = clientErrorAnswer(err);
+      const body = JSON.stringify(error.toEnvelope());
+      if (socket.writable) {
+        socket.write(
+          `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      }
+      socket.destroy();
+    },
     ...(options.trustProxy > 0 ? { trustProxy: (_address: string, hop: number) => hop < options.trustProxy } : {}),
   });
   app.server.maxConnections = options.maxConnections;
@@ -64,14 +118,20 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
 
   // JSON bodies; an empty body is "no body" (Pylon clients send DELETE with a JSON content type).
   app.removeContentTypeParser(['application/json', 'text/plain']);
+  // A body past the JSON bounds is refused here, before any validator (they recurse) sees it.
+  const jsonLimits = options.jsonLimits ?? DEFAULT_JSON_LIMITS;
   app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string' }, (_request, body, done) => {
     const text = String(body);
     if (text.trim() === '') return done(null, undefined);
+    let value: unknown;
     try {
-      done(null, JSON.parse(text));
+      value = JSON.parse(text);
     } catch (err) {
-      done(new AppError('INVALID_JSON', 'Invalid request body', { cause: err }), undefined);
+      return done(new AppError('INVALID_JSON', 'Invalid request body', { cause: err }), undefined);
     }
+    const violation = checkJsonLimits(value, jsonLimits);
+    if (violation !== null) return done(new AppError('JSON_TOO_DEEP', `The request body is refused: ${describeJsonViolation(violation)}`), undefined);
+    done(null, value);
   });
 
   app.decorateRequest('auth', null as never);
@@ -112,11 +172,11 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
   app.setErrorHandler(async (err: FastifyError, request, reply) => {
     const error = fromFastifyError(err) ?? toAppError(err);
     if (error.code === 'INTERNAL') {
-      request.log.error({ err, method: request.method, url: request.routeOptions.url }, 'request failed');
+      request.log.error({ err, reqId: request.id, method: request.method, url: request.routeOptions.url }, 'request failed');
     }
     const retryAfter = error.extra?.retry_after_secs;
     if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
-    return reply.code(error.status).send(error.toEnvelope());
+    return reply.code(error.status).send(envelopeOf(error, request));
   });
 
   return app;

@@ -49,6 +49,7 @@ export function mountHttp(core: MastCore, options: HttpMountOptions): HttpTransp
   const cookie = cookieOptions(config);
   const app = createHttpServer({
     bodyLimit: config.bodyLimit,
+    jsonLimits: core.writes.jsonLimits,
     authenticate: requestAuthenticator(core.authenticator, cookie),
     corsOrigin: config.corsOrigin ?? (config.dev ? '*' : null),
     logger: core.logger,

@@ -1,4 +1,4 @@
-import type { RoomMember, ServerMessage } from '@mast/protocol';
+import { checkJsonLimits, DEFAULT_JSON_LIMITS, describeJsonViolation, type JsonLimits, type RoomMember, type ServerMessage } from '@mast/protocol';
 
 /** A JSON value: presence state, broadcast data. */
 type Json = RoomMember['state'];
@@ -24,6 +24,8 @@ export interface RoomHubOptions {
   readonly maxPresenceBytes: number;
   /** Largest broadcast data, in bytes of JSON. */
   readonly maxMessageBytes: number;
+  /** Depth and size bounds of presence states and broadcast data (JSON_TOO_DEEP above); the protocol's defaults when absent. */
+  readonly jsonLimits?: JsonLimits | undefined;
   /** A member that neither updates nor refreshes its presence for this long leaves (0: never). */
   readonly presenceTtlMs: number;
   /** Whether guest sessions may join. */
@@ -84,7 +86,7 @@ export class RoomHub {
   /**
    * Makes `sink` a member of `room` and sends it `joined` (every member, itself included); the
    * other members get `presence` `join`. Throws AUTH_REQUIRED, POLICY_DENIED, ALREADY_IN_ROOM,
-   * TOO_MANY_ROOMS, ROOM_FULL or PAYLOAD_TOO_LARGE, having changed nothing.
+   * TOO_MANY_ROOMS, ROOM_FULL, JSON_TOO_DEEP or PAYLOAD_TOO_LARGE, having changed nothing.
    */
   join(sink: RoomSink, auth: AuthContext, requestId: string, room: string, presence: Json | undefined, topics: readonly string[] | undefined, now = Date.now()): void {
     const userId = this.#admit(auth, room);
@@ -116,7 +118,7 @@ export class RoomHub {
 
   /**
    * Replaces the sink's presence state in `room` (the others get `presence` `update`), or with
-   * `state` undefined only refreshes its expiry. Throws NOT_IN_ROOM or PAYLOAD_TOO_LARGE.
+   * `state` undefined only refreshes its expiry. Throws NOT_IN_ROOM, JSON_TOO_DEEP or PAYLOAD_TOO_LARGE.
    */
   presence(sink: RoomSink, room: string, state: Json | undefined, now = Date.now()): void {
     const member = this.#member(sink, room);
@@ -129,7 +131,7 @@ export class RoomHub {
 
   /**
    * Sends `data` under `topic` to the other members of `room` that listen to the topic, with
-   * the sender named from its session. Throws NOT_IN_ROOM or PAYLOAD_TOO_LARGE.
+   * the sender named from its session. Throws NOT_IN_ROOM, JSON_TOO_DEEP or PAYLOAD_TOO_LARGE.
    */
   broadcast(sink: RoomSink, room: string, topic: string, data: Json | undefined, now = Date.now()): void {
     const member = this.#member(sink, room);
@@ -189,6 +191,9 @@ export class RoomHub {
   }
 
   #checkSize(what: string, value: Json, max: number): void {
+    // Bounded before JSON.stringify, which recurses and would overflow on a deep value.
+    const violation = checkJsonLimits(value, this.#options.jsonLimits ?? DEFAULT_JSON_LIMITS);
+    if (violation !== null) throw new AppError('JSON_TOO_DEEP', `${what}: ${describeJsonViolation(violation)}`);
     const bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
     if (bytes > max) throw new AppError('PAYLOAD_TOO_LARGE', `${what} is ${bytes} bytes of JSON; at most ${max} are accepted`);
   }

@@ -29,6 +29,7 @@ export function attachSockets(core: MastCore, server: Server, options: SocketMou
     maxSocketsPerIp: config.wsMaxSocketsPerIp,
     maxSocketsPerUser: config.wsMaxSocketsPerUser,
     maxBufferedBytes: config.wsMaxBuffered,
+    jsonLimits: core.writes.jsonLimits,
     pingIntervalMs: config.wsPingInterval,
     trustProxy: config.trustProxy,
     logger: core.logger,

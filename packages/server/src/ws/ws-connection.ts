@@ -1,4 +1,4 @@
-import { closeCodes, parseClientMessage, PROTOCOL_VERSION, type CloseCodeName, type ServerMessage } from '@mast/protocol';
+import { checkJsonLimits, closeCodes, DEFAULT_JSON_LIMITS, parseClientMessage, PROTOCOL_VERSION, type CloseCodeName, type JsonLimits, type ServerMessage } from '@mast/protocol';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import type { AuthContext } from '../auth/auth-context.js';
@@ -22,6 +22,8 @@ export interface ConnectionLimits {
   readonly messagesPerSecond: number;
   /** Unsent bytes a socket may hold before it is closed as a slow consumer (4010). */
   readonly maxBufferedBytes: number;
+  /** Depth and size bounds of a text frame's JSON (JSON_TOO_DEEP above); the protocol's defaults when absent. */
+  readonly jsonLimits?: JsonLimits;
 }
 
 /** How long a socket closed for a limit may take to finish the close handshake. */
@@ -195,7 +197,20 @@ export class LiveConnection implements LiveSink {
     else this.#handle(payload);
   }
 
+  /**
+   * Serves one frame. Nothing a frame holds may throw past this point: `ws` emits messages
+   * outside any caller that would catch, so an escaped throw would end the process. An
+   * unexpected error is answered INTERNAL and logged with its stack and a request id.
+   */
   #handle(data: RawData | string | Uint8Array): void {
+    try {
+      this.#serve(data);
+    } catch (err) {
+      this.#fail(err, undefined);
+    }
+  }
+
+  #serve(data: RawData | string | Uint8Array): void {
     if (this.#crdt && data instanceof Uint8Array && !Buffer.isBuffer(data)) {
       handleCrdtBinary(this.#crdt, this, this.#auth!, data, (err) => this.#logger.error({ err, connectionId: this.id }, 'CRDT push failed'));
       return;
@@ -205,8 +220,14 @@ export class LiveConnection implements LiveSink {
       return;
     }
     const text = typeof data === 'string' ? data : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8');
-    if (this.#crdt && text.includes('"crdt-') && handleCrdtText(this.#crdt, this, this.#auth!, jsonOrNull(text), (err) => this.#logger.error({ err, connectionId: this.id }, 'CRDT request failed'))) return;
-    const parsed = parseClientMessage(text);
+    const limits = this.#limits.jsonLimits ?? DEFAULT_JSON_LIMITS;
+    if (this.#crdt && text.includes('"crdt-')) {
+      const value = jsonOrNull(text);
+      const violation = checkJsonLimits(value, limits);
+      // An over-deep frame falls through to parseClientMessage, which answers JSON_TOO_DEEP.
+      if (violation === null && handleCrdtText(this.#crdt, this, this.#auth!, value, (err, requestId) => this.#logger.error({ err, connectionId: this.id, requestId }, 'CRDT request failed'))) return;
+    }
+    const parsed = parseClientMessage(text, limits);
     if (!parsed.ok) {
       this.sendMessage({ type: 'error', ...(parsed.id === undefined ? {} : { id: parsed.id }), code: parsed.code, message: parsed.message });
       return;
@@ -226,7 +247,7 @@ export class LiveConnection implements LiveSink {
         case 'leave':
         case 'presence':
         case 'broadcast':
-          if (this.#rooms) handleRoomMessage(this.#rooms, this, message, auth, (err) => this.#logger.error({ err, connectionId: this.id }, 'room request failed'));
+          if (this.#rooms) handleRoomMessage(this.#rooms, this, message, auth, (err, requestId) => this.#logger.error({ err, connectionId: this.id, requestId }, 'room request failed'));
           else this.sendMessage({ type: 'error', ...(message.id === undefined ? {} : { id: message.id }), code: 'UNKNOWN_MESSAGE', message: 'Rooms are not served here' });
           return;
         case 'unsubscribe':
@@ -256,7 +277,7 @@ export class LiveConnection implements LiveSink {
 
   #fail(err: unknown, id: string | undefined): void {
     const { message, internal } = errorReply(err, id);
-    if (internal) this.#logger.error({ err, connectionId: this.id }, 'live request failed');
+    if (internal) this.#logger.error({ err, connectionId: this.id, requestId: id }, 'socket request failed');
     this.sendMessage(message);
   }
 

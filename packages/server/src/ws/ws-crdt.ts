@@ -11,9 +11,9 @@ export interface CrdtSocket extends CrdtSink {
 const CRDT_TYPES: ReadonlySet<string> = new Set(crdtClientMessage.options.map((o) => o.shape.type.value));
 
 /** Reports a failed CRDT request as an `error` naming the row (and the request id when it had one). */
-function reply(socket: CrdtSocket, err: unknown, where: { id?: string | undefined; entity?: string; rowId?: string }, onInternal: (err: unknown) => void): void {
+function reply(socket: CrdtSocket, err: unknown, where: { id?: string | undefined; entity?: string; rowId?: string }, onInternal: (err: unknown, requestId: string | undefined) => void): void {
   const { message, internal } = errorReply(err, where.id);
-  if (internal) onInternal(err);
+  if (internal) onInternal(err, where.id);
   socket.sendMessage({ ...message, ...(where.entity === undefined ? {} : { entity: where.entity }), ...(where.rowId === undefined ? {} : { rowId: where.rowId }) } as ServerMessage);
 }
 
@@ -21,7 +21,7 @@ function reply(socket: CrdtSocket, err: unknown, where: { id?: string | undefine
  * `crdt-subscribe`, `crdt-unsubscribe` and `crdt-resync` text frames. Returns false for any
  * other message, which the caller then reads as a live-query message.
  */
-export function handleCrdtText(hub: CrdtHub, socket: CrdtSocket, auth: AuthContext, value: unknown, onInternal: (err: unknown) => void): boolean {
+export function handleCrdtText(hub: CrdtHub, socket: CrdtSocket, auth: AuthContext, value: unknown, onInternal: (err: unknown, requestId: string | undefined) => void): boolean {
   if (typeof value !== 'object' || value === null || !CRDT_TYPES.has(String((value as { type?: unknown }).type))) return false;
   const parsed = crdtClientMessage.safeParse(value);
   const rawId = (value as { id?: unknown }).id;
@@ -56,7 +56,7 @@ export function handleCrdtText(hub: CrdtHub, socket: CrdtSocket, auth: AuthConte
 }
 
 /** A binary frame: a client's CRDT push. Success is silent (other subscribers get it as `0x11`). */
-export function handleCrdtBinary(hub: CrdtHub, socket: CrdtSocket, auth: AuthContext, bytes: Uint8Array, onInternal: (err: unknown) => void): void {
+export function handleCrdtBinary(hub: CrdtHub, socket: CrdtSocket, auth: AuthContext, bytes: Uint8Array, onInternal: (err: unknown, requestId: string | undefined) => void): void {
   // The hub's errors already name the row (entity, rowId) when the frame could be read.
   hub.push(socket, auth, bytes).catch((err: unknown) => reply(socket, err, {}, onInternal));
 }

@@ -13,7 +13,7 @@ export interface RoomSocket extends RoomSink {
  * room (and the request id when the message had one); `leave`, and `presence` or `broadcast`
  * with an id, are answered by `ack`. The sender's identity is the socket's, never the message's.
  */
-export function handleRoomMessage(hub: RoomHub, socket: RoomSocket, message: RoomClientMessage, auth: AuthContext, onInternal: (err: unknown) => void): void {
+export function handleRoomMessage(hub: RoomHub, socket: RoomSocket, message: RoomClientMessage, auth: AuthContext, onInternal: (err: unknown, requestId: string | undefined) => void): void {
   try {
     switch (message.type) {
       case 'join':
@@ -32,7 +32,7 @@ export function handleRoomMessage(hub: RoomHub, socket: RoomSocket, message: Roo
     if (message.id !== undefined) socket.sendMessage({ type: 'ack', id: message.id });
   } catch (err) {
     const { message: reply, internal } = errorReply(err, message.id);
-    if (internal) onInternal(err);
+    if (internal) onInternal(err, message.id);
     socket.sendMessage({ ...reply, room: message.room } as ServerMessage);
   }
 }

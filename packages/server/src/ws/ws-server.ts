@@ -110,7 +110,20 @@ export class LiveSocketServer {
         socket.end(`HTTP/1.1 ${this.#closing ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
         return;
       }
-      this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, request));
+      try {
+        this.#wss.handleUpgrade(request, socket, head, (ws) => {
+          try {
+            this.#accept(ws, request);
+          } catch (err) {
+            // Whatever the handshake held, the process stays up: the socket goes, logged.
+            this.#options.logger.error({ err }, 'socket handshake failed');
+            ws.close(closeCodes.GOING_AWAY.code, closeCodes.GOING_AWAY.reason);
+          }
+        });
+      } catch (err) {
+        this.#options.logger.error({ err }, 'socket upgrade failed');
+        socket.destroy();
+      }
     });
   }
 
