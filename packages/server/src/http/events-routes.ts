@@ -1,9 +1,9 @@
-import type { ServerResponse } from 'node:http';
 import type { AuthedStreams } from '../auth/access-events.js';
 import type { FastifyInstance } from 'fastify';
 import { AppError, toAppError } from '../errors/index.js';
 import type { LiveEngine } from '../live/live-engine.js';
 import type { EncodedFrame, LiveSink } from '../live/live-frames.js';
+import { EventStream } from './event-stream.js';
 import { queryParam } from './request-context.js';
 
 /** Settings of the SSE route. */
@@ -24,34 +24,12 @@ export interface EventStreams {
 
 const SUBSCRIPTION_ID = 'sse';
 
-/** One SSE response as a live sink; its head is written with the first frame. */
+/** A live-query SSE stream as a sink of the live engine. */
 class SseSink implements LiveSink {
-  readonly #raw: ServerResponse;
-  readonly #headers: Record<string, string>;
-  readonly #maxBuffered: number;
-  readonly #onOverflow: () => void;
-  started = false;
-
-  constructor(raw: ServerResponse, headers: Record<string, string>, maxBuffered: number, onOverflow: () => void) {
-    this.#raw = raw;
-    this.#headers = headers;
-    this.#maxBuffered = maxBuffered;
-    this.#onOverflow = onOverflow;
-  }
+  constructor(readonly stream: EventStream) {}
 
   send(frame: EncodedFrame): void {
-    this.write(frame.sse);
-  }
-
-  write(text: string): void {
-    if (this.#raw.destroyed || this.#raw.writableEnded) return;
-    if (!this.started) {
-      this.started = true;
-      this.#raw.writeHead(200, { ...this.#headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
-      this.#raw.write(': connected\n\n');
-    }
-    this.#raw.write(text);
-    if (this.#raw.writableLength > this.#maxBuffered) this.#onOverflow();
+    this.stream.write(frame.sse);
   }
 }
 
@@ -90,29 +68,20 @@ export function registerEventsRoutes(app: FastifyInstance, options: EventsOption
     const include = includeText === undefined || includeText === '' ? undefined : includeText.split(',').map((name) => name.trim());
     const lastEventId = request.headers['last-event-id'];
     const since = parseSince(typeof lastEventId === 'string' ? lastEventId : queryParam(request, 'lastEventId'));
-    const headers = Object.fromEntries(Object.entries(reply.getHeaders()).map(([k, v]) => [k, String(v)]));
-    const raw = reply.raw;
-
-    reply.hijack();
-    const end = (): void => {
-      if (!raw.writableEnded) raw.end();
-    };
-    const sink = new SseSink(raw, headers, options.maxBufferedBytes, end);
-    const keepAlive = setInterval(() => sink.started && sink.write(': keepalive\n\n'), options.keepAliveMs);
-    keepAlive.unref();
+    const end = (): void => stream.end();
+    const stream = new EventStream(reply, { preamble: ': connected\n\n', keepAliveMs: options.keepAliveMs, maxBufferedBytes: options.maxBufferedBytes, onOverflow: end });
+    const sink = new SseSink(stream);
     const unregister = options.streams.add(request.auth, (code, message) => {
       options.live.dropSink(sink);
-      if (sink.started) sink.write(`event: error\ndata: ${JSON.stringify({ type: 'error', code, message })}\n\n`);
+      if (stream.started) stream.event('error', { type: 'error', code, message });
       end();
     });
-    const cleanup = (): void => {
-      clearInterval(keepAlive);
+    open.add(end);
+    stream.onClose(() => {
       options.live.dropSink(sink);
       open.delete(end);
       unregister();
-    };
-    open.add(end);
-    raw.on('close', cleanup);
+    });
 
     const request_ = { id: SUBSCRIPTION_ID, entity, filter, include };
     try {
@@ -129,11 +98,8 @@ export function registerEventsRoutes(app: FastifyInstance, options: EventsOption
     } catch (err) {
       const error = toAppError(err);
       if (error.code === 'INTERNAL') request.log.error({ err }, 'event stream failed');
-      if (!sink.started && !raw.headersSent) {
-        raw.writeHead(error.status, { ...headers, 'content-type': 'application/json; charset=utf-8' });
-        raw.end(JSON.stringify(error.toEnvelope()));
-      } else {
-        sink.write(`event: error\ndata: ${JSON.stringify({ type: 'error', code: error.code, message: error.message })}\n\n`);
+      if (!stream.failBeforeStart(error.status, error.toEnvelope())) {
+        stream.event('error', { type: 'error', code: error.code, message: error.message });
         end();
       }
     }

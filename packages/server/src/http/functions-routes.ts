@@ -5,6 +5,7 @@ import type { ChangeBus } from '../changes/change-bus.js';
 import { AppError, toAppError } from '../errors/index.js';
 import { AuthorError, diffResult, QueryWatch, type FunctionRegistry, type FunctionRunner } from '../functions/index.js';
 import type { FunctionRateLimit } from '../functions/function-rate-limit.js';
+import { EventStream } from './event-stream.js';
 import { queryParam } from './request-context.js';
 
 /** Services the function routes use. */
@@ -85,40 +86,33 @@ const FRAMES: Record<StreamFormat, { type: string; chunk: (data: unknown) => str
  */
 async function streamCall(deps: FunctionRouteDeps, request: FastifyRequest, reply: FastifyReply, name: string, opId: string | undefined, format: StreamFormat, open: Set<() => void>): Promise<void> {
   const frames = FRAMES[format];
-  const headers = Object.fromEntries(Object.entries(reply.getHeaders()).map(([k, v]) => [k, String(v)]));
-  const raw = reply.raw;
-  reply.hijack();
   const controller = new AbortController();
+  const stream = new EventStream(reply, {
+    contentType: frames.type,
+    maxBufferedBytes: deps.maxBufferedBytes,
+    onOverflow: () => {
+      controller.abort();
+      stream.raw.destroy();
+    },
+  });
   const cancel = (): void => controller.abort();
   open.add(cancel);
-  raw.on('close', () => {
-    if (!raw.writableFinished) controller.abort();
+  stream.onClose(() => {
+    if (!stream.raw.writableFinished) controller.abort();
   });
-  const send = (text: string): void => {
-    if (raw.destroyed || raw.writableEnded) return;
-    if (!raw.headersSent) raw.writeHead(200, { ...headers, 'content-type': frames.type, 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
-    raw.write(text);
-    if (raw.writableLength > deps.maxBufferedBytes) {
-      controller.abort();
-      raw.destroy();
-    }
-  };
   try {
-    const result = await deps.runner.call(name, request.body, request.auth, { ...(opId === undefined ? {} : { opId }), signal: controller.signal, onChunk: (data) => send(frames.chunk(data)) });
-    send(frames.result(result));
+    const result = await deps.runner.call(name, request.body, request.auth, { ...(opId === undefined ? {} : { opId }), signal: controller.signal, onChunk: (data) => stream.write(frames.chunk(data)) });
+    stream.write(frames.result(result));
   } catch (err) {
     const { status, body } = errorBody(err);
     if (status >= 500) request.log.error({ err }, 'function call failed');
-    if (raw.headersSent) send(frames.error(body.error));
-    else if (!raw.destroyed) raw.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8' }).write(JSON.stringify(body));
+    if (!stream.failBeforeStart(status, body)) stream.write(frames.error(body.error));
   } finally {
     open.delete(cancel);
   }
   // A cancelled stream's connection is not reused once its last bytes are out: its client went
   // away or the server is shutting down, and a client that stopped reading would hold it open.
-  const release = controller.signal.aborted ? () => raw.socket?.destroy() : undefined;
-  if (!raw.writableEnded) raw.end(release);
-  else release?.();
+  stream.end(controller.signal.aborted ? () => stream.raw.socket?.destroy() : undefined);
 }
 
 /** JSON Schema of a function's arguments, for `GET /api/fn` (null when zod cannot express it). */
@@ -169,34 +163,22 @@ export function registerFunctionRoutes(app: FastifyInstance, deps: FunctionRoute
     const diffParam = queryParam(request, 'diff');
     const diffs = diffParam === '1' || diffParam === 'true';
     deps.rateLimit.hit(name, request.auth, request.ip);
-    const headers = Object.fromEntries(Object.entries(reply.getHeaders()).map(([k, v]) => [k, String(v)]));
-    const raw = reply.raw;
-    reply.hijack();
-    const write = (event: string, data: unknown): void => {
-      if (raw.destroyed || raw.writableEnded) return;
-      if (!raw.headersSent) raw.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
-      raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    };
-    const end = (): void => {
-      if (!raw.writableEnded) raw.end();
-    };
+    const end = (): void => stream.end();
+    const stream = new EventStream(reply, { keepAliveMs: deps.keepAliveMs, maxBufferedBytes: deps.maxBufferedBytes, onOverflow: end });
     const watch = new QueryWatch(deps.runner, deps.bus, name, args, request.auth, {
-      result: (value, previous) => (diffs && previous !== undefined ? write('diff', diffResult(previous, value)) : write('result', value)),
+      result: (value, previous) => (diffs && previous !== undefined ? stream.event('diff', diffResult(previous, value)) : stream.event('result', value)),
       error: (err) => {
-        write('error', errorBody(err).body.error);
+        stream.event('error', errorBody(err).body.error);
         end();
       },
     });
-    const keepAlive = setInterval(() => raw.headersSent && raw.write(': keepalive\n\n'), deps.keepAliveMs);
-    keepAlive.unref();
     open.add(end);
     const unregister = deps.streams.add(request.auth, (code, message) => {
       watch.stop();
-      write('error', { code, message });
+      stream.event('error', { code, message });
       end();
     });
-    raw.on('close', () => {
-      clearInterval(keepAlive);
+    stream.onClose(() => {
       watch.stop();
       open.delete(end);
       unregister();
@@ -207,8 +189,10 @@ export function registerFunctionRoutes(app: FastifyInstance, deps: FunctionRoute
       // The first run failed: an ordinary error response, as for POST.
       const { status, body } = errorBody(err);
       if (status >= 500) request.log.error({ err }, 'watch failed');
-      if (!raw.headersSent) raw.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8' });
-      raw.end(JSON.stringify(body));
+      if (!stream.failBeforeStart(status, body)) {
+        stream.event('error', body.error);
+        end();
+      }
     }
   });
 
