@@ -1,0 +1,232 @@
+import { decodeImportBlobMeta, LoroDoc, VersionVector, type PeerID } from 'loro-crdt';
+import { crdtFrameTypes, decodeCrdtFrame } from '@mast/protocol';
+import type { SocketPort } from './calls.js';
+import { errorFromServer, MastClientError } from './errors.js';
+import { fromHex, toHex } from './hex.js';
+import type { HttpOutcome } from './http.js';
+import type { SendOutcome } from './outbox.js';
+import type { OutboxEntry } from './storage.js';
+
+/** Where a document is: `loading` until the first snapshot, `synced` after, `error` when the server ended it. */
+export type DocStatus = 'loading' | 'synced' | 'error';
+
+/** What the document manager needs from the client. */
+export interface DocPort extends SocketPort {
+  sendBinary(bytes: Uint8Array): boolean;
+  /** Queues a local update in the outbox (durable, in order with row writes). */
+  queue(entity: string, id: string, update: Uint8Array): void;
+  /** `POST /api/crdt/<entity>/<id>` with `{update: hex}`. */
+  push(entity: string, id: string, update: Uint8Array): Promise<HttpOutcome>;
+}
+
+type Received = Map<PeerID, number>;
+
+function mergeInto(received: Received, vv: VersionVector): void {
+  for (const [peer, counter] of vv.toJSON()) if ((received.get(peer) ?? 0) < counter) received.set(peer, counter);
+}
+
+/**
+ * A CRDT row as a Loro document kept in sync with the server: the first `0x10` snapshot, then
+ * `0x11` deltas; a frame that cannot be imported, or leaves changes pending (a gap), asks for a
+ * fresh snapshot (`crdt-resync`). Local edits (`doc.commit()`) go to the outbox as Loro updates,
+ * so they survive offline periods and are pushed in order.
+ */
+export class DocHandle {
+  readonly entity: string;
+  readonly id: string;
+  readonly doc = new LoroDoc();
+  /** Union of the end versions of every frame imported from the server. */
+  readonly received: Received = new Map();
+  holders = 0;
+  #status: DocStatus = 'loading';
+  #error: MastClientError | null = null;
+  readonly #listeners = new Set<() => void>();
+  #snapshotWaiters: Array<() => void> = [];
+  #importing = false;
+  readonly #stopLocal: () => void;
+  readonly #manager: DocManager;
+
+  constructor(entity: string, id: string, manager: DocManager, onLocal: (update: Uint8Array) => void) {
+    this.entity = entity;
+    this.id = id;
+    this.#manager = manager;
+    this.#stopLocal = this.doc.subscribeLocalUpdates((update) => {
+      if (!this.#importing) onLocal(update);
+    });
+    this.doc.subscribe(() => this.#notify());
+  }
+
+  get status(): DocStatus {
+    return this.#status;
+  }
+
+  get error(): MastClientError | null {
+    return this.#error;
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Resolves once the server's snapshot was imported. */
+  ready(): Promise<void> {
+    if (this.#status === 'synced') return Promise.resolve();
+    if (this.#status === 'error') return Promise.reject(this.#error);
+    return new Promise((resolve, reject) => {
+      const off = this.subscribe(() => {
+        if (this.#status === 'synced') {
+          off();
+          resolve();
+        } else if (this.#status === 'error') {
+          off();
+          reject(this.#error);
+        }
+      });
+    });
+  }
+
+  /** Stops syncing when the last holder closes. */
+  close(): void {
+    if (--this.holders > 0) return;
+    this.#stopLocal();
+    this.#manager.forget(this);
+  }
+
+  /** The version to ask the server for deltas from: hex of `received`, or undefined before any frame. */
+  vvHex(): string | undefined {
+    return this.received.size === 0 ? undefined : toHex(new VersionVector(this.received).encode());
+  }
+
+  /** Imports one frame's payload; false when it could not be (bad bytes, or a gap). */
+  importFrame(type: number, payload: Uint8Array): boolean {
+    let ok = true;
+    this.#importing = true;
+    try {
+      const status = this.doc.import(payload);
+      if (status.pending && status.pending.size > 0) ok = false;
+      else mergeInto(this.received, decodeImportBlobMeta(payload, false).partialEndVersionVector);
+    } catch {
+      ok = false;
+    } finally {
+      this.#importing = false;
+    }
+    if (ok && type === crdtFrameTypes.snapshot) {
+      this.#status = 'synced';
+      this.#error = null;
+      for (const wake of this.#snapshotWaiters.splice(0)) wake();
+    }
+    this.#notify();
+    return ok;
+  }
+
+  /** Resolves at the next snapshot imported (after a `crdt-resync`). */
+  nextSnapshot(): Promise<void> {
+    return new Promise((resolve) => this.#snapshotWaiters.push(resolve));
+  }
+
+  fail(error: MastClientError): void {
+    this.#status = 'error';
+    this.#error = error;
+    this.#notify();
+  }
+
+  #notify(): void {
+    for (const listener of [...this.#listeners]) listener();
+  }
+}
+
+/**
+ * The documents the client holds, their subscriptions on each new socket (with `vv`, so only
+ * what was missed comes back), and the push side of the retry protocol of `docs/protocol.md`:
+ * an outbox entry is pushed as queued; on `CRDT_MISSING_DEPENDENCIES` the document's changes
+ * since `received` are pushed instead, and if that is refused too, the client resyncs and
+ * pushes from the new `received`. `CRDT_UNRELATED_HISTORY` is reported, not retried.
+ */
+export class DocManager {
+  readonly #port: DocPort;
+  readonly #docs = new Map<string, DocHandle>();
+
+  constructor(port: DocPort) {
+    this.#port = port;
+  }
+
+  open(entity: string, id: string): DocHandle {
+    const key = docKey(entity, id);
+    let handle = this.#docs.get(key);
+    if (!handle) {
+      handle = new DocHandle(entity, id, this, (update) => this.#port.queue(entity, id, update));
+      this.#docs.set(key, handle);
+      if (this.#port.isOpen()) this.#subscribe(handle);
+    }
+    handle.holders++;
+    return handle;
+  }
+
+  forget(handle: DocHandle): void {
+    this.#docs.delete(docKey(handle.entity, handle.id));
+    this.#port.send({ type: 'crdt-unsubscribe', entity: handle.entity, rowId: handle.id });
+  }
+
+  /** A new socket: subscribe every document again from what it received. */
+  up(): void {
+    for (const handle of this.#docs.values()) this.#subscribe(handle);
+  }
+
+  /** A binary frame from the server. */
+  binary(bytes: Uint8Array): void {
+    const decoded = decodeCrdtFrame(bytes);
+    if (!decoded.ok) return;
+    const { type, entity, rowId, payload } = decoded.frame;
+    const handle = this.#docs.get(docKey(entity, rowId));
+    if (!handle) return;
+    if (!handle.importFrame(type, payload)) this.#port.send({ type: 'crdt-resync', id: this.#port.nextId('d'), entity, rowId });
+  }
+
+  /** An `error` naming a document's row; false when it names none the client holds. */
+  handle(m: Record<string, unknown>): boolean {
+    if (typeof m.entity !== 'string' || typeof m.rowId !== 'string') return false;
+    const handle = this.#docs.get(docKey(m.entity, m.rowId));
+    if (!handle) return false;
+    handle.fail(errorFromServer(m));
+    return true;
+  }
+
+  /** Sends one queued CRDT update, following the retry protocol. */
+  async push(entry: OutboxEntry): Promise<SendOutcome> {
+    const write = entry.write;
+    if (write.kind !== 'crdt') throw new Error('not a CRDT entry');
+    const first = await this.#port.push(write.entity, write.id, fromHex(write.update));
+    if (first.ok) return { ok: true, value: first.body };
+    if (first.error.code !== 'CRDT_MISSING_DEPENDENCIES') return classify(first);
+    const handle = this.#docs.get(docKey(write.entity, write.id));
+    // Without the document in memory the gap cannot be filled from here: keep the entry.
+    if (!handle) return { ok: false, retry: true, error: first.error };
+    const fromReceived = (): Uint8Array => handle.doc.export({ mode: 'update', from: new VersionVector(handle.received) });
+    const second = await this.#port.push(write.entity, write.id, fromReceived());
+    if (second.ok) return { ok: true, value: second.body };
+    if (second.error.code !== 'CRDT_MISSING_DEPENDENCIES') return classify(second);
+    // The server's document lost history it had sent: resync, then push from the fresh version.
+    if (!this.#port.isOpen()) return { ok: false, retry: true, error: second.error };
+    const snapshot = handle.nextSnapshot();
+    handle.received.clear(); // set again from the snapshot alone
+    this.#port.send({ type: 'crdt-resync', id: this.#port.nextId('d'), entity: write.entity, rowId: write.id });
+    await snapshot;
+    const third = await this.#port.push(write.entity, write.id, fromReceived());
+    return third.ok ? { ok: true, value: third.body } : classify(third);
+  }
+
+  #subscribe(handle: DocHandle): void {
+    const vv = handle.vvHex();
+    this.#port.send({ type: 'crdt-subscribe', id: this.#port.nextId('d'), entity: handle.entity, rowId: handle.id, ...(vv ? { vv } : {}) });
+  }
+}
+
+function classify(outcome: Extract<HttpOutcome, { ok: false }>): SendOutcome {
+  const retry = outcome.status === 0 || outcome.status >= 500 || outcome.status === 408 || outcome.status === 429 || outcome.status === 401;
+  return { ok: false, retry, error: outcome.error } as SendOutcome;
+}
+
+function docKey(entity: string, id: string): string {
+  return `${entity}\u0000${id}`;
+}

@@ -1,0 +1,18 @@
+export { createClient, MastClient } from './client.js';
+export type { ClientOptions, ClientStatus, TokenProvider, WriteOptions, MutationOptions, OptimisticTx } from './client.js';
+export type { ConnectionState, BackoffOptions, WebSocketConstructor, WebSocketLike } from './connection.js';
+export { LiveQuery } from './live-query.js';
+export type { QueryState } from './live-query.js';
+export type { Filter } from './query-spec.js';
+export type { CachedRow } from './row-cache.js';
+export { Watch } from './calls.js';
+export type { CallOptions, WatchState } from './calls.js';
+export { DocHandle } from './crdt-docs.js';
+export type { DocStatus } from './crdt-docs.js';
+export { Room } from './rooms.js';
+export type { RoomMember, RoomState, RoomBroadcast } from './rooms.js';
+export { AuthClient } from './auth.js';
+export type { Session } from './auth.js';
+export { MastClientError } from './errors.js';
+export { memoryStorage } from './storage.js';
+export type { ClientStorage, OutboxEntry, QueuedWrite } from './storage.js';
