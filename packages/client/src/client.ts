@@ -324,6 +324,11 @@ export class MastClient {
     await this.#outbox.storage.close();
   }
 
+  /** Optimistic writes still shown over the server's rows (pending, or accepted but not yet in the live queries). */
+  get optimisticWrites(): number {
+    return this.#cache.layerCount;
+  }
+
   /** The server's rows the cache holds, each once (for tests and the cache's cost). */
   get cachedRowCount(): number {
     return this.#cache.size;

@@ -152,6 +152,11 @@ export class RowCache {
     });
   }
 
+  /** How many optimistic writes are layered. */
+  get layerCount(): number {
+    return this.#layers.length;
+  }
+
   /** How many server rows the cache holds (each once, however many queries share it). */
   get size(): number {
     let n = 0;
