@@ -358,7 +358,10 @@ export class MastClient {
         const me = await this.#http('GET', '/api/auth/me', {});
         // Unreachable server: the identity is checked again before the next socket.
         if (!me.ok) {
-          if (me.status === 0 || me.status >= 500) return;
+          if (me.status === 0 || me.status >= 500) {
+            this.#identityChecked = false;
+            return;
+          }
           userId = null;
         } else userId = ((me.body as { user_id?: string | null }).user_id ?? null) as string | null;
       }
@@ -402,17 +405,15 @@ export class MastClient {
     for (const q of this.#queries.values()) q.subId = null;
     this.#bySub.clear();
     this.#byHandle.clear();
-    for (const q of fresh) this.#subscribe(q);
     if (this.#cursor === null || loaded.length === 0) {
       if (loaded.length === 0 && this.#cursor === null) this.#cursor = seq;
-      for (const q of loaded) {
-        q.reset();
-        this.#subscribe(q);
-      }
       this.#opened();
+      for (const q of loaded) q.reset();
+      for (const q of [...loaded, ...fresh]) this.#subscribe(q);
       return;
     }
     this.#conn.markResuming();
+    for (const q of fresh) this.#subscribe(q);
     for (let i = 0; i < loaded.length; i += MAX_RESUME_SUBSCRIPTIONS) {
       const chunk = loaded.slice(i, i + MAX_RESUME_SUBSCRIPTIONS);
       const id = this.#port.nextId('r');
