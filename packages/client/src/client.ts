@@ -1,4 +1,5 @@
 import { MAX_RESUME_SUBSCRIPTIONS } from '@mast/protocol';
+import type { SchemaDefinition } from '@mast/schema';
 import { AuthClient, type Session } from './auth.js';
 import { CallManager, type CallOptions, type SocketPort, type Watch } from './calls.js';
 import { Connection, type BackoffOptions, type ConnectionState, type WebSocketConstructor } from './connection.js';
@@ -11,6 +12,7 @@ import { Outbox, type SendOutcome, type Settled } from './outbox.js';
 import { stableKey, type Filter } from './query-spec.js';
 import { Room } from './rooms.js';
 import { RowCache, type CachedRow, type OptimisticOp } from './row-cache.js';
+import type { FunctionMap, TypedClient } from './typed.js';
 import { memoryStorage, type ClientStorage, type OutboxEntry, type QueuedWrite } from './storage.js';
 
 /** Gives the token for the next socket or request; `reason` says why it is asked for. */
@@ -673,7 +675,13 @@ function opsOf(write: QueuedWrite): OptimisticOp[] {
   return [{ kind: write.kind, entity: write.entity, id: write.id, data: write.data }];
 }
 
-/** Creates a client and starts connecting. */
+/**
+ * Creates a client and starts connecting. With type arguments
+ * (`createClient<typeof schema, typeof functions>(…)`) it is typed by the app's schema and
+ * functions; without, rows are plain records.
+ */
+export function createClient(options: ClientOptions): MastClient;
+export function createClient<S extends SchemaDefinition, F extends FunctionMap = Record<never, never>>(options: ClientOptions): TypedClient<S, F>;
 export function createClient(options: ClientOptions): MastClient {
   return new MastClient(options);
 }

@@ -16,3 +16,4 @@ export type { Session } from './auth.js';
 export { MastClientError } from './errors.js';
 export { memoryStorage } from './storage.js';
 export type { ClientStorage, OutboxEntry, QueuedWrite } from './storage.js';
+export type { TypedClient, TypedFilter, FunctionMap, ArgsOf, ResultOf, InsertOf, FieldOps } from './typed.js';
