@@ -17,3 +17,4 @@ export { MastClientError } from './errors.js';
 export { memoryStorage } from './storage.js';
 export type { ClientStorage, OutboxEntry, QueuedWrite } from './storage.js';
 export type { TypedClient, TypedFilter, FunctionMap, ArgsOf, ResultOf, InsertOf, FieldOps } from './typed.js';
+export { indexedDbStorage } from './idb-storage.js';
