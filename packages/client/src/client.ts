@@ -7,9 +7,9 @@ import { DocManager, type DocHandle } from './crdt-docs.js';
 import { errorFromServer, MastClientError } from './errors.js';
 import { toHex } from './hex.js';
 import { httpRequest, isRetryable, type FetchLike, type HttpOutcome } from './http.js';
-import { LiveQuery, type QueryHost } from './live-query.js';
+import { LiveQuery, type QueryHost, type QueryState } from './live-query.js';
 import { Outbox, type SendOutcome, type Settled } from './outbox.js';
-import { stableKey, type Filter } from './query-spec.js';
+import { queryKey, type Filter } from './query-spec.js';
 import { Room } from './rooms.js';
 import { RowCache, type CachedRow, type OptimisticOp } from './row-cache.js';
 import type { FunctionMap, TypedClient } from './typed.js';
@@ -209,7 +209,7 @@ export class MastClient {
    * queries share one subscription and one handle; `close()` it when done.
    */
   query<R extends CachedRow = CachedRow>(entity: string, filter?: Filter): LiveQuery<R> {
-    const key = `${entity}\u0000${stableKey(filter ?? {})}`;
+    const key = queryKey(entity, filter);
     let query = this.#queries.get(key);
     if (!query) {
       query = new LiveQuery(entity, filter, this.#cache, this.#queryHost);
@@ -218,6 +218,11 @@ export class MastClient {
     }
     query.holders++;
     return query as unknown as LiveQuery<R>;
+  }
+
+  /** The state of an identical live query some holder already keeps, without holding it; undefined when none does. */
+  peek<R extends CachedRow = CachedRow>(entity: string, filter?: Filter): QueryState<R> | undefined {
+    return this.#queries.get(queryKey(entity, filter))?.state as QueryState<R> | undefined;
   }
 
   /** Inserts a row (its id made here unless given); resolves with the server's answer. */

@@ -3,6 +3,7 @@ export type { ClientOptions, ClientStatus, TokenProvider, WriteOptions, Mutation
 export type { ConnectionState, BackoffOptions, WebSocketConstructor, WebSocketLike } from './connection.js';
 export { LiveQuery } from './live-query.js';
 export type { QueryState } from './live-query.js';
+export { queryKey } from './query-spec.js';
 export type { Filter } from './query-spec.js';
 export type { CachedRow } from './row-cache.js';
 export { Watch } from './calls.js';

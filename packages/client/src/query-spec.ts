@@ -95,3 +95,8 @@ export function stableKey(value: unknown): string {
   if (isPlainObject(value)) return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stableKey(value[k])}`).join(',')}}`;
   return JSON.stringify(value) ?? 'null';
 }
+
+/** The key under which identical live queries are shared: entity plus the filter's stable text. */
+export function queryKey(entity: string, filter: Filter | undefined): string {
+  return `${entity}\u0000${stableKey(filter ?? {})}`;
+}
