@@ -128,6 +128,7 @@ export class MastClient {
     this.#docs = new DocManager({
       ...this.#port,
       sendBinary: (bytes) => this.#conn.sendBinary(bytes),
+      insertPending: (entity, id) => this.#outbox.entries.some((e) => e.write.kind === 'insert' && e.write.entity === entity && e.write.id === id),
       queue: (entity, id, update) => void this.#enqueue({ kind: 'crdt', entity, id, update: toHex(update) }, []).catch(() => {}),
       push: (entity, id, update) => this.#http('POST', `/api/crdt/${encodeURIComponent(entity)}/${encodeURIComponent(id)}`, { body: { update: toHex(update) } }),
     });
@@ -647,9 +648,12 @@ export class MastClient {
     const key = settled.entry.key;
     if (!settled.ok) {
       this.#cache.dropLayer(key); // the rollback
-      if (settled.error.code !== 'IDENTITY_CHANGED') this.#options.onError?.(settled.error, settled.entry.write);
+      // Edits refused as unrelated history are redone on the server's document (DocHandle), not lost.
+      if (settled.error.code !== 'IDENTITY_CHANGED' && settled.error.code !== 'CRDT_UNRELATED_HISTORY') this.#options.onError?.(settled.error, settled.entry.write);
       return;
     }
+    const w = settled.entry.write;
+    if (w.kind === 'insert') this.#docs.rowInserted(w.entity, w.id);
     const seq = (settled.value as { seq?: unknown } | undefined)?.seq;
     if (typeof seq === 'number') void this.#reached(seq).then(() => this.#cache.dropLayer(key));
     else this.#cache.dropLayer(key);

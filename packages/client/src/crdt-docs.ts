@@ -15,6 +15,8 @@ export interface DocPort extends SocketPort {
   sendBinary(bytes: Uint8Array): boolean;
   /** Queues a local update in the outbox (durable, in order with row writes). */
   queue(entity: string, id: string, update: Uint8Array): void;
+  /** Whether the outbox still holds an insert of this row. */
+  insertPending(entity: string, id: string): boolean;
   /** `POST /api/crdt/<entity>/<id>` with `{update: hex}`. */
   push(entity: string, id: string, update: Uint8Array): Promise<HttpOutcome>;
 }
@@ -34,26 +36,47 @@ function mergeInto(received: Received, vv: VersionVector): void {
 export class DocHandle {
   readonly entity: string;
   readonly id: string;
-  readonly doc = new LoroDoc();
   /** Union of the end versions of every frame imported from the server. */
   readonly received: Received = new Map();
   holders = 0;
+  #doc = new LoroDoc();
   #status: DocStatus = 'loading';
   #error: MastClientError | null = null;
   readonly #listeners = new Set<() => void>();
   #snapshotWaiters: Array<() => void> = [];
   #importing = false;
-  readonly #stopLocal: () => void;
+  #resync = false;
+  #detach: () => void = () => {};
+  readonly #onLocal: (update: Uint8Array) => void;
   readonly #manager: DocManager;
 
   constructor(entity: string, id: string, manager: DocManager, onLocal: (update: Uint8Array) => void) {
     this.entity = entity;
     this.id = id;
     this.#manager = manager;
-    this.#stopLocal = this.doc.subscribeLocalUpdates((update) => {
-      if (!this.#importing) onLocal(update);
+    this.#onLocal = onLocal;
+    this.#attach(this.#doc);
+  }
+
+  /**
+   * The row's Loro document. Read it again after each notification: when edits made before the
+   * server's snapshot arrived (a row created offline) are redone on the server's document, this
+   * becomes that document.
+   */
+  get doc(): LoroDoc {
+    return this.#doc;
+  }
+
+  #attach(doc: LoroDoc): void {
+    this.#detach();
+    const stopLocal = doc.subscribeLocalUpdates((update) => {
+      if (!this.#importing) this.#onLocal(update);
     });
-    this.doc.subscribe(() => this.#notify());
+    const stopChanges = doc.subscribe(() => this.#notify());
+    this.#detach = () => {
+      stopLocal();
+      stopChanges();
+    };
   }
 
   get status(): DocStatus {
@@ -89,7 +112,7 @@ export class DocHandle {
   /** Stops syncing when the last holder closes. */
   close(): void {
     if (--this.holders > 0) return;
-    this.#stopLocal();
+    this.#detach();
     this.#manager.forget(this);
   }
 
@@ -100,10 +123,15 @@ export class DocHandle {
 
   /** Imports one frame's payload; false when it could not be (bad bytes, or a gap). */
   importFrame(type: number, payload: Uint8Array): boolean {
+    if (type === crdtFrameTypes.snapshot && this.#resync) {
+      // The snapshot asked for after the server lost history: `received` starts again from it.
+      this.#resync = false;
+      this.received.clear();
+    } else if (type === crdtFrameTypes.snapshot && this.received.size === 0 && this.#doc.oplogVersion().length() > 0) return this.#adopt(payload);
     let ok = true;
     this.#importing = true;
     try {
-      const status = this.doc.import(payload);
+      const status = this.#doc.import(payload);
       if (status.pending && status.pending.size > 0) ok = false;
       else mergeInto(this.received, decodeImportBlobMeta(payload, false).partialEndVersionVector);
     } catch {
@@ -120,8 +148,55 @@ export class DocHandle {
     return ok;
   }
 
-  /** Resolves at the next snapshot imported (after a `crdt-resync`). */
-  nextSnapshot(): Promise<void> {
+  /**
+   * The first snapshot of a document that already has edits of its own (made before any frame
+   * arrived, e.g. for a row created offline): importing it would merge two unrelated histories
+   * (text twice). Instead, as `docs/protocol.md` says, the server's document is taken and the
+   * local content redone on it as edits — keys of the root `row` map that differ are set, root
+   * texts are brought over with `LoroText.update` (a character diff) — and those edits go to the
+   * outbox like any other.
+   */
+  #adopt(payload: Uint8Array): boolean {
+    const local = this.#doc;
+    const server = new LoroDoc();
+    try {
+      server.import(payload);
+    } catch {
+      return false;
+    }
+    mergeInto(this.received, decodeImportBlobMeta(payload, false).partialEndVersionVector);
+    this.#doc = server;
+    this.#attach(server);
+    for (const [name, cid] of Object.entries(local.getShallowValue())) {
+      if (typeof cid !== 'string') continue;
+      if (cid.endsWith(':Text')) {
+        const text = local.getText(name).toString();
+        if (server.getText(name).toString() !== text) server.getText(name).update(text);
+      } else if (cid.endsWith(':Map') && name === 'row') {
+        const theirs = server.getMap('row');
+        for (const [key, value] of Object.entries(local.getMap('row').toJSON() as Record<string, unknown>)) {
+          if (JSON.stringify(theirs.get(key)) !== JSON.stringify(value)) theirs.set(key, value as never);
+        }
+      }
+    }
+    server.commit();
+    this.#status = 'synced';
+    this.#error = null;
+    for (const wake of this.#snapshotWaiters.splice(0)) wake();
+    this.#notify();
+    return true;
+  }
+
+  /** The row was not there (yet): loading again until the next subscribe answers. */
+  retry(): void {
+    this.#status = 'loading';
+    this.#error = null;
+    this.#notify();
+  }
+
+  /** Resolves at the next snapshot imported; with `resync`, `received` is set from that snapshot alone. */
+  nextSnapshot(resync = false): Promise<void> {
+    this.#resync = resync;
     return new Promise((resolve) => this.#snapshotWaiters.push(resolve));
   }
 
@@ -141,7 +216,9 @@ export class DocHandle {
  * what was missed comes back), and the push side of the retry protocol of `docs/protocol.md`:
  * an outbox entry is pushed as queued; on `CRDT_MISSING_DEPENDENCIES` the document's changes
  * since `received` are pushed instead, and if that is refused too, the client resyncs and
- * pushes from the new `received`. `CRDT_UNRELATED_HISTORY` is reported, not retried.
+ * pushes from the new `received`. `CRDT_UNRELATED_HISTORY` is not retried: those edits were
+ * made on a document of the client's own, and are redone on the server's when its snapshot
+ * arrives (`DocHandle`).
  */
 export class DocManager {
   readonly #port: DocPort;
@@ -183,11 +260,22 @@ export class DocManager {
     if (!handle.importFrame(type, payload)) this.#port.send({ type: 'crdt-resync', id: this.#port.nextId('d'), entity, rowId });
   }
 
+  /** A row insert was accepted: a document that found no row subscribes again. */
+  rowInserted(entity: string, id: string): void {
+    const handle = this.#docs.get(docKey(entity, id));
+    if (handle && handle.status !== 'synced' && this.#port.isOpen()) {
+      handle.retry();
+      this.#subscribe(handle);
+    }
+  }
+
   /** An `error` naming a document's row; false when it names none the client holds. */
   handle(m: Record<string, unknown>): boolean {
     if (typeof m.entity !== 'string' || typeof m.rowId !== 'string') return false;
     const handle = this.#docs.get(docKey(m.entity, m.rowId));
     if (!handle) return false;
+    // A row this client inserted but has not sent yet: wait for the insert (rowInserted).
+    if (m.code === 'NOT_FOUND' && handle.status === 'loading' && this.#port.insertPending(m.entity, m.rowId)) return true;
     handle.fail(errorFromServer(m));
     return true;
   }
@@ -208,8 +296,7 @@ export class DocManager {
     if (second.error.code !== 'CRDT_MISSING_DEPENDENCIES') return classify(second);
     // The server's document lost history it had sent: resync, then push from the fresh version.
     if (!this.#port.isOpen()) return { ok: false, retry: true, error: second.error };
-    const snapshot = handle.nextSnapshot();
-    handle.received.clear(); // set again from the snapshot alone
+    const snapshot = handle.nextSnapshot(true);
     this.#port.send({ type: 'crdt-resync', id: this.#port.nextId('d'), entity: write.entity, rowId: write.id });
     await snapshot;
     const third = await this.#port.push(write.entity, write.id, fromReceived());

@@ -126,3 +126,38 @@ describe('CRDT rows', () => {
     await expect(d.ready()).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 });
+
+describe('CRDT rows created offline', () => {
+  it('redoes edits made on a document of its own on the server\'s document: no text twice, nothing lost', async () => {
+    let t = await server();
+    const ann = owned(clientOf(t, { auth: await tokenFor(t, 'ann') }));
+    const errors: string[] = [];
+    await ann.connected();
+    const port = Number(new URL(t.url).port);
+    const dir = t.dir;
+    await t.server.close();
+    await until(() => ann.status.state !== 'open', 'offline');
+    // Offline: the row and its document are made here.
+    void ann.insert('Note', { id: 'n9', title: 'List', body: '' }).catch((e: { code: string }) => errors.push(e.code));
+    const d = ann.doc('Note', 'n9');
+    d.doc.getText('body').insert(0, 'milk');
+    d.doc.commit();
+    d.doc.getText('body').insert(4, ', eggs');
+    d.doc.commit();
+    await until(() => ann.status.pendingWrites === 3, 'the insert and two updates queued');
+
+    t = await server({ port, dir });
+    await until(() => d.status === 'synced', 'the server\'s document adopted');
+    await ann.flush();
+    await until(async () => (await body(t, 'n9')) === 'milk, eggs', 'the server row');
+    expect(d.doc.getText('body').toString()).toBe('milk, eggs');
+    expect(errors).toEqual([]);
+    // Another client sees the same single copy.
+    const bob = owned(clientOf(t, { auth: await tokenFor(t, 'bob') }));
+    const b = bob.doc('Note', 'n9');
+    await b.ready();
+    expect(b.doc.getText('body').toString()).toBe('milk, eggs');
+    await t.close();
+    current = undefined;
+  });
+});
