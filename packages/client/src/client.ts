@@ -128,6 +128,7 @@ export class MastClient {
     this.#docs = new DocManager({
       ...this.#port,
       sendBinary: (bytes) => this.#conn.sendBinary(bytes),
+      storage: () => this.#outbox.storage,
       insertPending: (entity, id) => this.#outbox.entries.some((e) => e.write.kind === 'insert' && e.write.entity === entity && e.write.id === id),
       queue: (entity, id, update) => void this.#enqueue({ kind: 'crdt', entity, id, update: toHex(update) }, []).catch(() => {}),
       push: (entity, id, update) => this.#http('POST', `/api/crdt/${encodeURIComponent(entity)}/${encodeURIComponent(id)}`, { body: { update: toHex(update) } }),

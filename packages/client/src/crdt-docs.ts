@@ -5,7 +5,7 @@ import { errorFromServer, MastClientError } from './errors.js';
 import { fromHex, toHex } from './hex.js';
 import type { HttpOutcome } from './http.js';
 import type { SendOutcome } from './outbox.js';
-import type { OutboxEntry } from './storage.js';
+import type { ClientStorage, OutboxEntry } from './storage.js';
 
 /** Where a document is: `loading` until the first snapshot, `synced` after, `error` when the server ended it. */
 export type DocStatus = 'loading' | 'synced' | 'error';
@@ -15,6 +15,8 @@ export interface DocPort extends SocketPort {
   sendBinary(bytes: Uint8Array): boolean;
   /** Queues a local update in the outbox (durable, in order with row writes). */
   queue(entity: string, id: string, update: Uint8Array): void;
+  /** Where documents are kept across reloads (the outbox's storage). */
+  storage(): ClientStorage;
   /** Whether the outbox still holds an insert of this row. */
   insertPending(entity: string, id: string): boolean;
   /** `POST /api/crdt/<entity>/<id>` with `{update: hex}`. */
@@ -22,6 +24,12 @@ export interface DocPort extends SocketPort {
 }
 
 type Received = Map<PeerID, number>;
+
+/** A document as storage keeps it (hex snapshot, `received` as pairs). */
+interface StoredDoc {
+  readonly snapshot: string;
+  readonly received: Array<[PeerID, number]>;
+}
 
 function mergeInto(received: Received, vv: VersionVector): void {
   for (const [peer, counter] of vv.toJSON()) if ((received.get(peer) ?? 0) < counter) received.set(peer, counter);
@@ -50,12 +58,42 @@ export class DocHandle {
   readonly #onLocal: (update: Uint8Array) => void;
   readonly #manager: DocManager;
 
-  constructor(entity: string, id: string, manager: DocManager, onLocal: (update: Uint8Array) => void) {
+  /** Settles once the copy kept in storage (if any) was loaded; subscribing waits for it. */
+  readonly restored: Promise<void>;
+
+  constructor(entity: string, id: string, manager: DocManager, onLocal: (update: Uint8Array) => void, stored: Promise<unknown>) {
     this.entity = entity;
     this.id = id;
     this.#manager = manager;
-    this.#onLocal = onLocal;
+    this.#onLocal = (update) => {
+      onLocal(update);
+      this.#manager.save(this);
+    };
     this.#attach(this.#doc);
+    this.restored = stored.then(
+      (value) => this.#restore(value),
+      () => {},
+    );
+  }
+
+  #restore(value: unknown): void {
+    const kept = value as StoredDoc | undefined | null;
+    if (!kept || typeof kept.snapshot !== 'string' || !Array.isArray(kept.received)) return;
+    this.#importing = true;
+    try {
+      this.#doc.import(fromHex(kept.snapshot));
+      for (const [peer, counter] of kept.received) if ((this.received.get(peer) ?? 0) < counter) this.received.set(peer, counter);
+    } catch {
+      // An unreadable copy: start from the server's snapshot instead.
+    } finally {
+      this.#importing = false;
+    }
+    this.#notify();
+  }
+
+  /** What storage keeps of this document: its snapshot (local edits included) and `received`. */
+  toStored(): StoredDoc {
+    return { snapshot: toHex(this.#doc.export({ mode: 'snapshot' })), received: [...this.received] };
   }
 
   /**
@@ -92,7 +130,7 @@ export class DocHandle {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Resolves once the server's snapshot was imported. */
+  /** Resolves once the server's answer to the subscribe (snapshot, or the delta since `vv`) was imported. */
   ready(): Promise<void> {
     if (this.#status === 'synced') return Promise.resolve();
     if (this.#status === 'error') return Promise.reject(this.#error);
@@ -139,11 +177,13 @@ export class DocHandle {
     } finally {
       this.#importing = false;
     }
-    if (ok && type === crdtFrameTypes.snapshot) {
+    if (ok) this.#manager.save(this);
+    // The answer to a subscribe is a snapshot, or (for a `vv` the server holds) the delta since it.
+    if (ok && (type === crdtFrameTypes.snapshot || this.#status === 'loading')) {
       this.#status = 'synced';
       this.#error = null;
-      for (const wake of this.#snapshotWaiters.splice(0)) wake();
     }
+    if (ok && type === crdtFrameTypes.snapshot) for (const wake of this.#snapshotWaiters.splice(0)) wake();
     this.#notify();
     return ok;
   }
@@ -180,6 +220,7 @@ export class DocHandle {
       }
     }
     server.commit();
+    this.#manager.save(this);
     this.#status = 'synced';
     this.#error = null;
     for (const wake of this.#snapshotWaiters.splice(0)) wake();
@@ -232,9 +273,13 @@ export class DocManager {
     const key = docKey(entity, id);
     let handle = this.#docs.get(key);
     if (!handle) {
-      handle = new DocHandle(entity, id, this, (update) => this.#port.queue(entity, id, update));
+      const stored = this.#port.storage().getMeta(storedKey(entity, id));
+      handle = new DocHandle(entity, id, this, (update) => this.#port.queue(entity, id, update), stored);
       this.#docs.set(key, handle);
-      if (this.#port.isOpen()) this.#subscribe(handle);
+      const opened = handle;
+      void handle.restored.then(() => {
+        if (this.#docs.get(key) === opened && this.#port.isOpen()) this.#subscribe(opened);
+      });
     }
     handle.holders++;
     return handle;
@@ -247,8 +292,19 @@ export class DocManager {
 
   /** A new socket: subscribe every document again from what it received. */
   up(): void {
-    for (const handle of this.#docs.values()) this.#subscribe(handle);
+    for (const handle of this.#docs.values()) void handle.restored.then(() => this.#subscribe(handle));
   }
+
+  /** Keeps the document in storage (coalesced: one write per turn of the event loop). */
+  save(handle: DocHandle): void {
+    if (this.#saving.has(handle)) return;
+    this.#saving.add(handle);
+    setTimeout(() => {
+      this.#saving.delete(handle);
+      void this.#port.storage().setMeta(storedKey(handle.entity, handle.id), handle.toStored()).catch(() => {});
+    }, 0);
+  }
+  readonly #saving = new Set<DocHandle>();
 
   /** A binary frame from the server. */
   binary(bytes: Uint8Array): void {
@@ -288,8 +344,16 @@ export class DocManager {
     if (first.ok) return { ok: true, value: first.body };
     if (first.error.code !== 'CRDT_MISSING_DEPENDENCIES') return classify(first);
     const handle = this.#docs.get(docKey(write.entity, write.id));
-    // Without the document in memory the gap cannot be filled from here: keep the entry.
-    if (!handle) return { ok: false, retry: true, error: first.error };
+    if (!handle) {
+      // Not open since a reload: fill the gap from the stored copy, or report the update on its
+      // write and drop it, so it blocks nothing after it.
+      const kept = (await this.#port.storage().getMeta(storedKey(write.entity, write.id)).catch(() => undefined)) as StoredDoc | undefined;
+      if (!kept || typeof kept.snapshot !== 'string' || !Array.isArray(kept.received)) return { ok: false, retry: false, error: first.error };
+      const doc = new LoroDoc();
+      doc.import(fromHex(kept.snapshot));
+      const again = await this.#port.push(write.entity, write.id, doc.export({ mode: 'update', from: new VersionVector(new Map(kept.received)) }));
+      return again.ok ? { ok: true, value: again.body } : { ok: false, retry: false, error: again.error };
+    }
     const fromReceived = (): Uint8Array => handle.doc.export({ mode: 'update', from: new VersionVector(handle.received) });
     const second = await this.#port.push(write.entity, write.id, fromReceived());
     if (second.ok) return { ok: true, value: second.body };
@@ -312,6 +376,10 @@ export class DocManager {
 function classify(outcome: Extract<HttpOutcome, { ok: false }>): SendOutcome {
   const retry = outcome.status === 0 || outcome.status >= 500 || outcome.status === 408 || outcome.status === 429 || outcome.status === 401;
   return { ok: false, retry, error: outcome.error } as SendOutcome;
+}
+
+function storedKey(entity: string, id: string): string {
+  return `doc:${entity}:${id}`;
 }
 
 function docKey(entity: string, id: string): string {

@@ -161,3 +161,43 @@ describe('CRDT rows created offline', () => {
     current = undefined;
   });
 });
+
+describe('CRDT documents across a reload', () => {
+  it('keeps a document and its queued edits in storage: shown at once after a reload while offline, pushed on reconnect', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { fileStorage } = await import('../src/node.js');
+    const storeDir = mkdtempSync(join(tmpdir(), 'mast-docs-'));
+    cleanup.push(() => rmSync(storeDir, { recursive: true, force: true }));
+    let t = await server();
+    const token = await tokenFor(t, 'ann');
+    const first = owned(clientOf(t, { auth: token, storage: await fileStorage(storeDir) }));
+    await first.insert('Note', { id: 'n7', title: 'Draft', body: 'start' });
+    const d1 = first.doc('Note', 'n7');
+    await d1.ready();
+    const port = Number(new URL(t.url).port);
+    const dir = t.dir;
+    await t.server.close();
+    await until(() => first.status.state !== 'open', 'offline');
+    d1.doc.getText('body').insert(5, ' and more');
+    d1.doc.commit();
+    await until(() => first.status.pendingWrites === 1, 'the queued edit');
+    await new Promise((r) => setTimeout(r, 50)); // the coalesced save
+    await first.close();
+
+    // A reload while still offline: the document shows the edit before any server answers.
+    const second = owned(clientOf(t, { auth: token, storage: await fileStorage(storeDir) }));
+    const d2 = second.doc('Note', 'n7');
+    await d2.restored;
+    expect(d2.doc.getText('body').toString()).toBe('start and more');
+    await until(() => second.status.pendingWrites === 1, 'the stored edit queued again');
+
+    t = await server({ port, dir });
+    await second.flush();
+    await d2.ready();
+    expect(await body(t, 'n7')).toBe('start and more');
+    expect(d2.doc.getText('body').toString()).toBe('start and more');
+    await t.close();
+    current = undefined;
+  });
+});
