@@ -103,6 +103,9 @@ export class MastClient {
   #userId: string | null | undefined = undefined;
   #identityChecked = false;
   #loaded: Promise<void>;
+  #identityResolved: () => void = () => {};
+  /** Settles once the server named the user behind the token. */
+  readonly #identityKnown = new Promise<void>((resolve) => (this.#identityResolved = resolve));
   readonly #headWaiters: Array<() => void> = [];
   /** Barriers in flight, with the head waiters each will satisfy. */
   readonly #barriers = new Map<string, Array<() => void>>();
@@ -214,9 +217,12 @@ export class MastClient {
     const key = queryKey(entity, filter);
     let query = this.#queries.get(key);
     if (!query) {
-      query = new LiveQuery(entity, filter, this.#cache, this.#queryHost);
-      this.#queries.set(key, query);
-      this.#subscribe(query);
+      const created = new LiveQuery(entity, filter, this.#cache, this.#queryHost);
+      query = created;
+      this.#queries.set(key, created);
+      this.#subscribe(created);
+      void this.#restoreQuery(key, created);
+      created.subscribe(() => this.#keepQuery(key, created));
     }
     query.holders++;
     return query as unknown as LiveQuery<R>;
@@ -382,6 +388,8 @@ export class MastClient {
     if (previous !== undefined && previous !== userId) await this.#clearIdentity();
     this.#userId = userId;
     await storage.setMeta('owner', userId).catch(() => {});
+    await storage.setMeta('ownerToken', token === null ? null : await tokenDigest(token)).catch(() => {});
+    this.#identityResolved();
     this.#updateStatus();
   }
 
@@ -405,6 +413,38 @@ export class MastClient {
     await this.#adoptToken(null, null);
     this.#conn.reconnect();
   }
+
+  // ---- rows kept across reloads ----
+
+  /** Shows the rows a query had in an earlier session (same user) until the server answers. */
+  async #restoreQuery(key: string, query: LiveQuery): Promise<void> {
+    await this.#loaded;
+    const storage = this.#outbox.storage;
+    const kept = (await storage.getMeta(`query:${key}`).catch(() => undefined)) as { userId: string | null; rows: CachedRow[]; complete: boolean } | undefined;
+    if (!kept || !Array.isArray(kept.rows)) return;
+    if (this.#userId === undefined) {
+      // Identity not checked yet (offline, or before the first socket): the kept rows are shown
+      // only to the very token that stored them, else once the server named the user.
+      const sameToken = this.#token !== null && (await tokenDigest(this.#token)) === (await storage.getMeta('ownerToken').catch(() => undefined));
+      if (!sameToken) await this.#identityKnown;
+    }
+    const owner = this.#userId !== undefined ? this.#userId : ((await storage.getMeta('owner').catch(() => undefined)) as string | null | undefined);
+    if (kept.userId !== owner || this.#queries.get(key) !== query) return;
+    query.applyStored(kept.rows, kept.complete === true);
+  }
+
+  /** Stores a query's server rows after it changed (coalesced per query), with the user they belong to. */
+  #keepQuery(key: string, query: LiveQuery): void {
+    if (query.handle === null || this.#outbox.storage.kind === 'memory' || this.#keeping.has(key)) return;
+    this.#keeping.add(key);
+    setTimeout(() => {
+      this.#keeping.delete(key);
+      if (query.handle === null || this.#queries.get(key) !== query) return;
+      const rows = [...query.serverIds].map((id) => this.#cache.serverRow(query.entity, id)).filter((r): r is CachedRow => r !== undefined);
+      void this.#outbox.storage.setMeta(`query:${key}`, { userId: this.#userId ?? null, rows, complete: query.state.complete }).catch(() => {});
+    }, 50);
+  }
+  readonly #keeping = new Set<string>();
 
   // ---- the socket ----
 
@@ -677,6 +717,11 @@ export class MastClient {
     this.#status = next;
     for (const listener of [...this.#statusListeners]) listener(next);
   }
+}
+
+/** SHA-256 of a token, hex: what storage keeps to recognise the token that stored its rows. */
+async function tokenDigest(token: string): Promise<string> {
+  return toHex(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(token))));
 }
 
 function opsOf(write: QueuedWrite): OptimisticOp[] {

@@ -13,6 +13,8 @@ export interface QueryState<R> {
   readonly error: MastClientError | null;
   /** False when `$limit` cut the window: `loadMore()` can fetch more. */
   readonly complete: boolean;
+  /** True while the rows are the ones kept from an earlier session, before the server answered. */
+  readonly fromCache: boolean;
 }
 
 /** How a query reaches the socket; implemented by the client. */
@@ -43,7 +45,7 @@ export class LiveQuery<R extends CachedRow = CachedRow> {
   #spec: QuerySpec;
   readonly #compare: (a: CachedRow, b: CachedRow) => number;
   #serverIds = new Set<string>();
-  #state: QueryState<R> = { rows: [], loading: true, error: null, complete: false };
+  #state: QueryState<R> = { rows: [], loading: true, error: null, complete: false, fromCache: false };
   readonly #listeners = new Set<() => void>();
   #moreWaiters: Array<() => void> = [];
 
@@ -122,10 +124,24 @@ export class LiveQuery<R extends CachedRow = CachedRow> {
       this.#cache.update(this.entity, rows.filter((r) => this.#serverIds.has(r.id)));
       this.#cache.release(this.entity, [...this.#serverIds].filter((id) => !next.has(id)));
       this.#serverIds = next;
-      this.#state = { ...this.#state, loading: false, error: null, complete };
+      this.#state = { ...this.#state, loading: false, error: null, complete, fromCache: false };
     });
     this.refresh(true);
     for (const wake of this.#moreWaiters.splice(0)) wake();
+  }
+
+  /**
+   * Rows kept from an earlier session (storage), shown until the server's result replaces them;
+   * ignored once the server has answered.
+   */
+  applyStored(rows: readonly CachedRow[], complete: boolean): void {
+    if (!this.#state.loading || this.handle !== null || this.#serverIds.size > 0) return;
+    this.#cache.batch(() => {
+      this.#cache.hold(this.entity, rows);
+      this.#serverIds = new Set(rows.map((r) => r.id));
+      this.#state = { ...this.#state, loading: false, complete, fromCache: true };
+    });
+    this.refresh(true);
   }
 
   /** `diff` or `resumed`: rows that entered, changed or left the window. */
@@ -156,7 +172,7 @@ export class LiveQuery<R extends CachedRow = CachedRow> {
   reset(): void {
     this.#dropServerRows();
     this.handle = null;
-    this.#state = { ...this.#state, loading: true, error: null, complete: false };
+    this.#state = { ...this.#state, loading: true, error: null, complete: false, fromCache: false };
     this.refresh(true);
   }
 

@@ -173,3 +173,51 @@ describe('the offline outbox', () => {
     expect(await serverRows(t, 'Todo')).toEqual([]);
   });
 });
+
+describe('rows kept across a reload', () => {
+  it('shows the last rows of a query after a reload while offline, then the server\'s', async () => {
+    let t = await server();
+    const token = await tokenFor(t, 'ann');
+    const dir = tempDir();
+    const first = owned(clientOf(t, { auth: token, storage: await fileStorage(dir) }));
+    await first.insert('Todo', { title: 'kept', done: false, ownerId: 'ann' });
+    const q1 = first.query('Todo', { done: false });
+    await until(() => q1.rows.length === 1 && !q1.loading && first.optimisticWrites === 0, 'the server row');
+    await new Promise((r) => setTimeout(r, 120)); // the coalesced save
+    const port = Number(new URL(t.url).port);
+    const appDir = t.dir;
+    await first.close();
+    await t.server.close();
+
+    const second = owned(clientOf(t, { auth: token, storage: await fileStorage(dir) }));
+    const q2 = second.query('Todo', { done: false });
+    await until(() => q2.rows.length === 1, 'the kept row');
+    expect(q2.state).toMatchObject({ loading: false, fromCache: true });
+    expect(q2.rows[0]).toMatchObject({ title: 'kept' });
+
+    t = await startServer({ port, dir: appDir });
+    cleanup.push(() => t.close());
+    await until(() => !q2.state.fromCache, 'the server\'s answer');
+    expect(q2.rows.map((r) => r.title)).toEqual(['kept']);
+    q2.close();
+  });
+
+  it('does not show another user\'s kept rows', async () => {
+    const t = await server();
+    const dir = tempDir();
+    const first = owned(clientOf(t, { auth: await tokenFor(t, 'ann'), storage: await fileStorage(dir) }));
+    await first.insert('Todo', { title: 'ann only', done: false, ownerId: 'ann' });
+    const q1 = first.query('Todo', {});
+    await until(() => q1.rows.length === 1 && first.optimisticWrites === 0, 'ann\'s row');
+    await new Promise((r) => setTimeout(r, 120));
+    await first.close();
+    const second = owned(clientOf(t, { auth: await tokenFor(t, 'bob'), storage: await fileStorage(dir) }));
+    const q2 = second.query('Todo', {});
+    const seen: number[] = [];
+    q2.subscribe(() => seen.push(q2.rows.length));
+    await q2.ready();
+    await second.sync();
+    expect(seen.every((n) => n === 0)).toBe(true);
+    expect(q2.rows).toEqual([]);
+  });
+});

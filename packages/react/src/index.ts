@@ -15,7 +15,7 @@ export function useMastClient(): MastClient {
   return client;
 }
 
-const LOADING: QueryState<never> = Object.freeze({ rows: Object.freeze([]) as readonly never[], loading: true, error: null, complete: false });
+const LOADING: QueryState<never> = Object.freeze({ rows: Object.freeze([]) as readonly never[], loading: true, error: null, complete: false, fromCache: false });
 
 /**
  * A live query's state: rows (pending writes included), `loading`, `error`, `complete`, and
