@@ -11,10 +11,12 @@ export interface Session {
 
 /** What the auth helpers need from the client. */
 export interface AuthPort {
-  request(method: string, path: string, body?: unknown): Promise<HttpOutcome>;
+  /** An HTTP request with the client's token, or with `token` when given. */
+  request(method: string, path: string, body?: unknown, token?: string): Promise<HttpOutcome>;
   /** Adopts the session's token (clearing another user's cache and outbox) and reconnects. */
   signedIn(session: Session): Promise<void>;
-  signedOut(): Promise<void>;
+  /** Drops the user here; resolves with the token that was in use (null: none). */
+  signedOut(): Promise<string | null>;
 }
 
 function toSession(body: unknown): Session {
@@ -69,12 +71,17 @@ export class AuthClient {
     return this.#signIn('/api/auth/password/reset/complete', input);
   }
 
-  /** Revokes the session on the server, then forgets the user's cache and outbox here. */
+  /**
+   * Forgets the user here (cache, outbox, the socket moves to anonymous), then revokes the
+   * session on the server with the old token (so the revocation never closes a socket this
+   * client still counts on).
+   */
   async signOut(): Promise<void> {
-    const res = await this.#port.request('DELETE', '/api/auth/session');
+    const token = await this.#port.signedOut();
+    if (token === null) return;
+    const res = await this.#port.request('DELETE', '/api/auth/session', undefined, token);
     // A session the server no longer knows is signed out all the same.
     if (!res.ok && res.status !== 401 && res.status !== 0) throw res.error;
-    await this.#port.signedOut();
   }
 
   async #signIn(path: string, body: unknown): Promise<Session> {

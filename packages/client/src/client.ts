@@ -168,7 +168,7 @@ export class MastClient {
       options.backoff,
     );
     this.auth = new AuthClient({
-      request: (method, path, body) => this.#http(method, path, body === undefined ? {} : { body }),
+      request: (method, path, body, token) => this.#http(method, path, { ...(body === undefined ? {} : { body }), ...(token === undefined ? {} : { token }) }),
       signedIn: (session) => this.#signedIn(session),
       signedOut: () => this.#signedOut(),
     });
@@ -408,10 +408,12 @@ export class MastClient {
     this.#conn.reconnect();
   }
 
-  async #signedOut(): Promise<void> {
+  async #signedOut(): Promise<string | null> {
+    const token = this.#token;
     this.#provider = undefined;
     await this.#adoptToken(null, null);
     this.#conn.reconnect();
+    return token;
   }
 
   // ---- rows kept across reloads ----
@@ -700,8 +702,8 @@ export class MastClient {
     else this.#cache.dropLayer(key);
   }
 
-  #http(method: string, path: string, options: { body?: unknown; opId?: string }): Promise<HttpOutcome> {
-    return httpRequest(this.#fetch, this.#baseUrl, method, path, { ...options, token: this.#token });
+  #http(method: string, path: string, options: { body?: unknown; opId?: string; token?: string }): Promise<HttpOutcome> {
+    return httpRequest(this.#fetch, this.#baseUrl, method, path, { ...options, token: options.token ?? this.#token });
   }
 
   #updateStatus(): void {

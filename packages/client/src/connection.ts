@@ -65,6 +65,8 @@ export class Connection {
   #attempt = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
+  #generation = 0;
+  #closedByUser = false;
   #detachOnline: (() => void) | undefined;
 
   constructor(url: string, WebSocket: WebSocketConstructor, hooks: ConnectionHooks, backoff: BackoffOptions = {}) {
@@ -114,9 +116,13 @@ export class Connection {
     this.#set('resuming', null);
   }
 
-  /** Drops the socket and opens a new one at once (a new token, access changed). */
+  /**
+   * Drops the socket and opens a new one at once (a new token, access changed); also revives a
+   * connection stopped by a refused token, never one closed by `close()`.
+   */
   reconnect(): void {
-    if (this.#stopped) return;
+    if (this.#closedByUser) return;
+    this.#stopped = false;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     const ws = this.#ws;
@@ -127,6 +133,7 @@ export class Connection {
 
   /** Closes for good. */
   close(): void {
+    this.#closedByUser = true;
     this.#stopped = true;
     clearTimeout(this.#timer);
     this.#detachOnline?.();
@@ -138,15 +145,17 @@ export class Connection {
 
   async #open(): Promise<void> {
     if (this.#stopped) return;
+    // A later open (a reconnect while this one awaited its token) supersedes this one.
+    const generation = ++this.#generation;
     this.#set('connecting', this.#error);
     let token: string | null;
     try {
       token = await this.#hooks.token();
     } catch (err) {
-      this.#retry(new MastClientError('AUTH_FAILED', `The token provider failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }), false);
+      if (generation === this.#generation) this.#retry(new MastClientError('AUTH_FAILED', `The token provider failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }), false);
       return;
     }
-    if (this.#stopped) return;
+    if (this.#stopped || generation !== this.#generation) return;
     let ws: WebSocketLike;
     try {
       // Browsers cannot set headers on a socket: the token travels as a subprotocol.
