@@ -1,5 +1,6 @@
 // The import rules of docs/architecture.md, checked by `npm run check:deps` (part of `npm test`).
-// Packages depend in one direction: protocol → schema → policy → functions → server → cli.
+// Packages depend in one direction: protocol → schema → policy → functions → server → cli, and
+// protocol → schema → functions → client → react. Tests may import any package (they start real servers).
 /** Forbids imports from a package to any package not listed as below it. */
 function layer(name, allowed) {
   const ok = [name, ...allowed].join('|');
@@ -7,7 +8,7 @@ function layer(name, allowed) {
     name: `layer-${name}`,
     comment: `${name} may import only ${allowed.length ? allowed.join(', ') : 'no other Mast package'}`,
     severity: 'error',
-    from: { path: `^packages/${name}/` },
+    from: { path: `^packages/${name}/src/` },
     to: { path: '^packages/', pathNot: `^packages/(${ok})/` },
   };
 }
@@ -27,12 +28,14 @@ module.exports = {
     layer('functions', ['protocol', 'schema']),
     layer('server', ['protocol', 'schema', 'policy', 'functions']),
     layer('cli', ['protocol', 'schema', 'policy', 'functions', 'server']),
+    layer('client', ['protocol', 'schema', 'functions']),
+    layer('react', ['protocol', 'schema', 'functions', 'client']),
     {
       name: 'package-entry-only',
       comment: "Another package is entered through its index (or a declared subpath), not by a relative path into its files.",
       severity: 'error',
       from: { path: '^packages/([^/]+)/' },
-      to: { path: '^packages/([^/]+)/', pathNot: ['^packages/$1/', '^packages/[^/]+/(src/(index|testing|node)|test/testing)\\.ts$'], dependencyTypesNot: ['aliased-subpath-import', 'npm'] },
+      to: { path: '^packages/([^/]+)/', pathNot: ['^packages/$1/', '^packages/[^/]+/(src/(index|testing|node|memory)|test/(testing|harness))\\.ts$'], dependencyTypesNot: ['aliased-subpath-import', 'npm'] },
     },
     {
       name: 'no-test-code-in-packages',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { PROTOCOL_VERSION } from '@mast/protocol';
 import { startTestServer, testManifest, type TestServer } from './helpers/test-server.js';
 import { LiveClient } from './helpers/live-client.js';
 
@@ -144,7 +145,7 @@ describe('the compatibility port', () => {
       const { token } = await t.server.sessions.issue({ userId: 'pylon-client' });
       const { client, hello } = await LiveClient.connect(wsUrlOf(t, compat, '/'), { protocols: [`bearer.${encodeURIComponent(token)}`] });
       expect(client.ws.protocol).toBe(`bearer.${encodeURIComponent(token)}`);
-      expect(hello.protocol).toBe(1);
+      expect(hello.protocol).toBe(PROTOCOL_VERSION);
       expect(await whoAmI(client)).toBe('pylon-client');
       client.send({ type: 'subscribe', id: 's', entity: 'Todo', filter: { ownerId: 'compat' } });
       await client.next('result');

@@ -128,9 +128,16 @@ export function isFunctionError(err: unknown): err is FunctionError {
   return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[ERROR_BRAND] === true && typeof (err as { code?: unknown }).code === 'string';
 }
 
-/** A function as the server registers it. */
-export interface FunctionDefinition<K extends FunctionKind = FunctionKind> {
+/**
+ * Key of the type-only record of a definition's argument and result types; nothing sets it at
+ * run time. `@mast/client` reads it to type calls without a code generation step.
+ */
+export declare const functionTypes: unique symbol;
+
+/** A function as the server registers it; `Args` and `Result` exist for clients' types only. */
+export interface FunctionDefinition<K extends FunctionKind = FunctionKind, Args = Record<string, unknown>, Result = unknown> {
   readonly [FUNCTION_BRAND]: true;
+  readonly [functionTypes]?: { readonly args: Args; readonly result: Result };
   readonly kind: K;
   readonly args: z.ZodType<Record<string, unknown>>;
   /** Validates the return value when given (it must also be JSON). */
@@ -187,7 +194,7 @@ function checkIsolated(isolated: unknown): boolean {
   return isolated === true;
 }
 
-function define<K extends FunctionKind, A extends ArgsShape, R>(kind: K, spec: FunctionSpec<K, A, R> & { unsafeBypassPolicies?: boolean }): FunctionDefinition<K> {
+function define<K extends FunctionKind, A extends ArgsShape, R>(kind: K, spec: FunctionSpec<K, A, R> & { unsafeBypassPolicies?: boolean }): FunctionDefinition<K, InferArgs<A>, Awaited<R>> {
   return Object.freeze({
     [FUNCTION_BRAND]: true as const,
     kind,
@@ -201,17 +208,17 @@ function define<K extends FunctionKind, A extends ArgsShape, R>(kind: K, spec: F
 }
 
 /** A read-only function: `ctx.db` reads one consistent snapshot. */
-export function query<A extends ArgsShape = Record<never, never>, R = unknown>(spec: DbFunctionSpec<'query', A, R>): FunctionDefinition<'query'> {
+export function query<A extends ArgsShape = Record<never, never>, R = unknown>(spec: DbFunctionSpec<'query', A, R>): FunctionDefinition<'query', InferArgs<A>, Awaited<R>> {
   return define('query', spec);
 }
 
 /** A function that writes: the whole handler is one transaction, committed when it returns. */
-export function mutation<A extends ArgsShape = Record<never, never>, R = unknown>(spec: DbFunctionSpec<'mutation', A, R>): FunctionDefinition<'mutation'> {
+export function mutation<A extends ArgsShape = Record<never, never>, R = unknown>(spec: DbFunctionSpec<'mutation', A, R>): FunctionDefinition<'mutation', InferArgs<A>, Awaited<R>> {
   return define('mutation', spec);
 }
 
 /** A function that may call outside services; it reaches data only through other functions. */
-export function action<A extends ArgsShape = Record<never, never>, R = unknown>(spec: FunctionSpec<'action', A, R>): FunctionDefinition<'action'> {
+export function action<A extends ArgsShape = Record<never, never>, R = unknown>(spec: FunctionSpec<'action', A, R>): FunctionDefinition<'action', InferArgs<A>, Awaited<R>> {
   return define('action', spec);
 }
 

@@ -10,6 +10,8 @@ export { helloMessage } from './hello.js';
 export type { HelloMessage } from './hello.js';
 export { subscribeMessage, unsubscribeMessage, resultMessage, diffMessage } from './subscribe.js';
 export type { SubscribeMessage, UnsubscribeMessage, ResultMessage, DiffMessage } from './subscribe.js';
+export { barrierMessage } from './barrier.js';
+export type { BarrierMessage } from './barrier.js';
 export { resumeMessage, resumedMessage, MAX_RESUME_SUBSCRIPTIONS } from './resume.js';
 export type { ResumeMessage, ResumedMessage } from './resume.js';
 export { fnCallMessage, fnCancelMessage, fnChunkMessage, fnResultMessage, fnWatchMessage, fnUnwatchMessage, fnWatchResultMessage, fnWatchDiffMessage } from './functions.js';

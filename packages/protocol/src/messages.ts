@@ -3,13 +3,14 @@ import type { ErrorCode } from './error-codes.js';
 import { checkJsonLimits, describeJsonViolation, DEFAULT_JSON_LIMITS, type JsonLimits } from './json-limits.js';
 import { fnCallMessage, fnCancelMessage, fnChunkMessage, fnResultMessage, fnUnwatchMessage, fnWatchDiffMessage, fnWatchMessage, fnWatchResultMessage } from './functions.js';
 import { helloMessage } from './hello.js';
+import { barrierMessage } from './barrier.js';
 import { ackMessage, errorMessage } from './reply.js';
 import { resumedMessage, resumeMessage } from './resume.js';
 import { broadcastEventMessage, broadcastMessage, joinedMessage, joinMessage, leaveMessage, presenceEventMessage, presenceMessage } from './rooms.js';
 import { diffMessage, resultMessage, subscribeMessage, unsubscribeMessage } from './subscribe.js';
 
 /** Every message a client may send. */
-export const clientMessage = z.discriminatedUnion('type', [subscribeMessage, unsubscribeMessage, resumeMessage, joinMessage, leaveMessage, presenceMessage, broadcastMessage, fnCallMessage, fnCancelMessage, fnWatchMessage, fnUnwatchMessage]);
+export const clientMessage = z.discriminatedUnion('type', [subscribeMessage, unsubscribeMessage, resumeMessage, joinMessage, leaveMessage, presenceMessage, broadcastMessage, fnCallMessage, fnCancelMessage, fnWatchMessage, fnUnwatchMessage, barrierMessage]);
 
 /** Every message the server sends. */
 export const serverMessage = z.discriminatedUnion('type', [

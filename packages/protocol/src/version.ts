@@ -4,7 +4,7 @@
  */
 
 /** The version this code speaks. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Every version, oldest first, with what it changed. */
 export const PROTOCOL_HISTORY = [
@@ -12,5 +12,9 @@ export const PROTOCOL_HISTORY = [
     version: 1,
     summary:
       'hello; subscribe → result then diff (addressed to a shared query handle); unsubscribe; resume → resumed or result; ack and error; named close codes; rooms: join → joined, leave, presence (state or heartbeat), broadcast under a topic; presence and broadcast events to members only',
+  },
+  {
+    version: 2,
+    summary: 'barrier → ack with seq: every change committed before the server read it has reached the socket\'s subscriptions',
   },
 ] as const satisfies ReadonlyArray<{ version: number; summary: string }>;

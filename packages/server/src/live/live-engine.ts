@@ -186,6 +186,16 @@ export class LiveEngine {
     }
   }
 
+  /**
+   * Answers `ack` to `requestId` with the engine's seq once every change committed before this
+   * call has been applied and its frames sent (the queue runs in commit order).
+   */
+  async barrier(sink: LiveSink, requestId: string): Promise<void> {
+    await this.#enqueue(async () => {
+      sink.send(new EncodedFrame({ type: 'ack', id: requestId, seq: this.#seq }, this.#seq));
+    });
+  }
+
   #prepare(request: SubscriptionRequest, auth: AuthContext): Prepared {
     const entity = this.#options.schema.entity(request.entity);
     if (request.filter?.$offset !== undefined) throw new AppError('INVALID_QUERY', 'Live queries take no $offset; page with $order and $limit');

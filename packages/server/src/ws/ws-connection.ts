@@ -250,6 +250,9 @@ export class LiveConnection implements LiveSink {
           if (this.#rooms) handleRoomMessage(this.#rooms, this, message, auth, (err, requestId) => this.#logger.error({ err, connectionId: this.id, requestId }, 'room request failed'));
           else this.sendMessage({ type: 'error', ...(message.id === undefined ? {} : { id: message.id }), code: 'UNKNOWN_MESSAGE', message: 'Rooms are not served here' });
           return;
+        case 'barrier':
+          work = this.#live.barrier(this, message.id);
+          break;
         case 'unsubscribe':
           handleUnsubscribe(this.#live, this, message);
           this.sendMessage({ type: 'ack', id: message.id });
