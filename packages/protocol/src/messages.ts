@@ -4,13 +4,14 @@ import { checkJsonLimits, describeJsonViolation, DEFAULT_JSON_LIMITS, type JsonL
 import { fnCallMessage, fnCancelMessage, fnChunkMessage, fnResultMessage, fnUnwatchMessage, fnWatchDiffMessage, fnWatchMessage, fnWatchResultMessage } from './functions.js';
 import { helloMessage } from './hello.js';
 import { barrierMessage } from './barrier.js';
+import { crdtResyncMessage, crdtSubscribeMessage, crdtUnsubscribeMessage } from './crdt.js';
 import { ackMessage, errorMessage } from './reply.js';
 import { resumedMessage, resumeMessage } from './resume.js';
 import { broadcastEventMessage, broadcastMessage, joinedMessage, joinMessage, leaveMessage, presenceEventMessage, presenceMessage } from './rooms.js';
 import { diffMessage, resultMessage, subscribeMessage, unsubscribeMessage } from './subscribe.js';
 
-/** Every message a client may send. */
-export const clientMessage = z.discriminatedUnion('type', [subscribeMessage, unsubscribeMessage, resumeMessage, joinMessage, leaveMessage, presenceMessage, broadcastMessage, fnCallMessage, fnCancelMessage, fnWatchMessage, fnUnwatchMessage, barrierMessage]);
+/** Every text message a client may send (CRDT updates travel as binary frames, `crdt-frame.ts`). */
+export const clientMessage = z.discriminatedUnion('type', [subscribeMessage, unsubscribeMessage, resumeMessage, joinMessage, leaveMessage, presenceMessage, broadcastMessage, fnCallMessage, fnCancelMessage, fnWatchMessage, fnUnwatchMessage, barrierMessage, crdtSubscribeMessage, crdtUnsubscribeMessage, crdtResyncMessage]);
 
 /** Every message the server sends. */
 export const serverMessage = z.discriminatedUnion('type', [

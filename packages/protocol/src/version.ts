@@ -11,7 +11,7 @@ export const PROTOCOL_HISTORY = [
   {
     version: 1,
     summary:
-      'hello; subscribe → result then diff (addressed to a shared query handle); unsubscribe; resume → resumed or result; ack and error; named close codes; rooms: join → joined, leave, presence (state or heartbeat), broadcast under a topic; presence and broadcast events to members only',
+      'hello; subscribe → result then diff (addressed to a shared query handle); unsubscribe; resume → resumed or result; ack and error; named close codes; rooms: join → joined, leave, presence (state or heartbeat), broadcast under a topic; presence and broadcast events to members only; functions: fn-call → fn-chunk and fn-result, fn-cancel, fn-watch → fn-watch-result and fn-watch-diff, fn-unwatch; CRDT rows: crdt-subscribe → binary 0x10 snapshot then 0x11 updates, crdt-unsubscribe, crdt-resync, client updates as binary frames',
   },
   {
     version: 2,

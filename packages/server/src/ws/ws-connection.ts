@@ -1,4 +1,4 @@
-import { checkJsonLimits, closeCodes, DEFAULT_JSON_LIMITS, parseClientMessage, PROTOCOL_VERSION, type CloseCodeName, type JsonLimits, type ServerMessage } from '@mast/protocol';
+import { closeCodes, DEFAULT_JSON_LIMITS, parseClientMessage, PROTOCOL_VERSION, type CloseCodeName, type JsonLimits, type ServerMessage } from '@mast/protocol';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import type { AuthContext } from '../auth/auth-context.js';
@@ -9,7 +9,7 @@ import type { CrdtHub } from '../crdt/crdt-hub.js';
 import type { RoomHub } from '../live/room-hub.js';
 import type { SendCounters } from '../metrics/metrics.js';
 import { RawFrameWriter } from './raw-frame-writer.js';
-import { handleCrdtBinary, handleCrdtText } from './ws-crdt.js';
+import { handleCrdtBinary, handleCrdtMessage } from './ws-crdt.js';
 import { SocketCalls, SocketWatches, type SocketFunctions } from './ws-functions.js';
 import { errorReply } from './ws-reply.js';
 import { handleResume } from './ws-resume.js';
@@ -221,12 +221,6 @@ export class LiveConnection implements LiveSink {
     }
     const text = typeof data === 'string' ? data : Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8');
     const limits = this.#limits.jsonLimits ?? DEFAULT_JSON_LIMITS;
-    if (this.#crdt && text.includes('"crdt-')) {
-      const value = jsonOrNull(text);
-      const violation = checkJsonLimits(value, limits);
-      // An over-deep frame falls through to parseClientMessage, which answers JSON_TOO_DEEP.
-      if (violation === null && handleCrdtText(this.#crdt, this, this.#auth!, value, (err, requestId) => this.#logger.error({ err, connectionId: this.id, requestId }, 'CRDT request failed'))) return;
-    }
     const parsed = parseClientMessage(text, limits);
     if (!parsed.ok) {
       this.sendMessage({ type: 'error', ...(parsed.id === undefined ? {} : { id: parsed.id }), code: parsed.code, message: parsed.message });
@@ -249,6 +243,12 @@ export class LiveConnection implements LiveSink {
         case 'broadcast':
           if (this.#rooms) handleRoomMessage(this.#rooms, this, message, auth, (err, requestId) => this.#logger.error({ err, connectionId: this.id, requestId }, 'room request failed'));
           else this.sendMessage({ type: 'error', ...(message.id === undefined ? {} : { id: message.id }), code: 'UNKNOWN_MESSAGE', message: 'Rooms are not served here' });
+          return;
+        case 'crdt-subscribe':
+        case 'crdt-unsubscribe':
+        case 'crdt-resync':
+          if (this.#crdt) handleCrdtMessage(this.#crdt, this, auth, message, (err, requestId) => this.#logger.error({ err, connectionId: this.id, requestId }, 'CRDT request failed'));
+          else this.sendMessage({ type: 'error', ...(message.id === undefined ? {} : { id: message.id }), code: 'UNKNOWN_MESSAGE', message: 'CRDT rows are not served here' });
           return;
         case 'barrier':
           work = this.#live.barrier(this, message.id);
@@ -300,12 +300,4 @@ export class LiveConnection implements LiveSink {
 function binaryBytes(data: RawData): Uint8Array {
   const buffer = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-}
-
-function jsonOrNull(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return null;
-  }
 }
