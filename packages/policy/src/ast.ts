@@ -13,12 +13,32 @@ export interface LiteralNode {
   readonly offset: number;
 }
 
-/** `root.name[.rest…]`; after checking, root is auth, data or input and rest is empty. */
+/**
+ * `root.name[.rest…]`; after checking, root is auth, data, input or the name an enclosing
+ * `exists` binds, and rest is empty. The checker sets `level` on a bound row's path: 1 for the
+ * outermost `exists`, 2 inside it, … (`data` is level 0).
+ */
 export interface PathNode {
   readonly kind: 'path';
   readonly root: string;
   readonly name: string;
   readonly rest: readonly string[];
+  readonly offset: number;
+  readonly level?: number;
+}
+
+/**
+ * `exists(Entity, r => body)`: some row of Entity, bound as `r`, makes `body` hold. Inside
+ * `body`, `r.f` is a field of that row; it may equal a field of an enclosing row (`data.f`, or
+ * an outer binding's), or compare with constants.
+ */
+export interface ExistsNode {
+  readonly kind: 'exists';
+  readonly entity: string;
+  readonly entityOffset: number;
+  readonly binding: string;
+  readonly bindingOffset: number;
+  readonly body: PolicyExpr;
   readonly offset: number;
 }
 
@@ -90,7 +110,34 @@ export interface TruthyNode {
 }
 
 /** Any policy expression. */
-export type PolicyExpr = LiteralNode | PathNode | ListNode | CompareNode | InNode | NotNode | AndNode | OrNode | CallNode | TruthyNode;
+export type PolicyExpr = LiteralNode | PathNode | ListNode | CompareNode | InNode | NotNode | AndNode | OrNode | CallNode | TruthyNode | ExistsNode;
+
+/** The row a path reads: 0 for `data`, its binding's level for a bound row, null otherwise. */
+export function rowLevel(expr: PolicyExpr): number | null {
+  if (expr.kind !== 'path') return null;
+  if (expr.level !== undefined) return expr.level;
+  return expr.root === 'data' ? 0 : null;
+}
+
+/** The entities whose rows a checked rule reads through `exists`, in order of appearance. */
+export function relatedEntities(expr: PolicyExpr, into: Set<string> = new Set()): Set<string> {
+  switch (expr.kind) {
+    case 'and':
+    case 'or':
+      for (const e of expr.operands) relatedEntities(e, into);
+      break;
+    case 'not':
+      relatedEntities(expr.operand, into);
+      break;
+    case 'exists':
+      into.add(expr.entity);
+      relatedEntities(expr.body, into);
+      break;
+    default:
+      break;
+  }
+  return into;
+}
 
 /** Freezes a node (shallowly: children are frozen when they are built). */
 export function node<T extends PolicyExpr>(value: T): T {
