@@ -94,6 +94,7 @@ async function explain(appDir: string, ref: SchemaRef, request: ExplainRequest, 
       return 1;
     }
     store.useSchema(ref.current);
+    ref.bindStore(store);
     const result = await explainPolicy(
       { schema: ref, store },
       {

@@ -143,3 +143,47 @@ export function relatedEntities(expr: PolicyExpr, into: Set<string> = new Set())
 export function node<T extends PolicyExpr>(value: T): T {
   return Object.freeze(value);
 }
+
+/** A related-row lookup a rule makes: the entity and the fields it is found by (equalities). */
+export interface RelatedAccess {
+  readonly entity: string;
+  /** Fields of `entity` every matching row must equal something on (an enclosing row, a constant). */
+  readonly fields: readonly string[];
+}
+
+function equalityFields(body: PolicyExpr, level: number, into: Set<string>): void {
+  if (body.kind === 'and') {
+    for (const operand of body.operands) equalityFields(operand, level, into);
+    return;
+  }
+  if (body.kind !== 'compare' || body.op !== '==') return;
+  for (const side of [body.left, body.right]) {
+    if (side.kind === 'path' && rowLevel(side) === level) into.add(side.name);
+  }
+}
+
+/**
+ * Every `exists` of a checked rule with the fields it finds rows by: the `==` conditions on the
+ * bound row at the top level of its body (what an index should cover).
+ */
+export function relatedAccesses(expr: PolicyExpr, level = 0, into: RelatedAccess[] = []): RelatedAccess[] {
+  switch (expr.kind) {
+    case 'and':
+    case 'or':
+      for (const e of expr.operands) relatedAccesses(e, level, into);
+      break;
+    case 'not':
+      relatedAccesses(expr.operand, level, into);
+      break;
+    case 'exists': {
+      const fields = new Set<string>();
+      equalityFields(expr.body, level + 1, fields);
+      into.push({ entity: expr.entity, fields: [...fields] });
+      relatedAccesses(expr.body, level + 1, into);
+      break;
+    }
+    default:
+      break;
+  }
+  return into;
+}

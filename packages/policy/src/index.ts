@@ -6,7 +6,7 @@
  * No I/O. See README.md for the semantics.
  */
 export type * from './ast.js';
-export { relatedEntities } from './ast.js';
+export { relatedAccesses, relatedEntities } from './ast.js';
 export { parsePolicy } from './parser.js';
 export { tokenize } from './lexer.js';
 export type { Token, Punct } from './lexer.js';

@@ -20,7 +20,7 @@ import { SessionService } from '../auth/session-service.js';
 import { ChangeBus } from '../changes/change-bus.js';
 import { SyncService } from '../changes/sync-service.js';
 import { EntityReader } from '../entities/entity-reader.js';
-import { AccessControl } from '../access/index.js';
+import { AccessControl, missingRelationIndexes } from '../access/index.js';
 import { SchemaRef } from '../access/schema-ref.js';
 import { WritePath } from '../entities/write-path.js';
 import { CrdtHub, RowDocs } from '../crdt/index.js';
@@ -378,6 +378,10 @@ export class MastServer {
       await store.close();
       throw err;
     }
+    schemaRef.bindStore(store);
+    for (const missing of missingRelationIndexes(options.schema, schemaRef.access)) {
+      logger.warn({ policy: missing.policy, entity: missing.entity, fields: missing.fields }, missing.message);
+    }
     const server = new MastServer({ ...options, store, logger, schemaRef, jwt, providers });
     try {
       await server.reloadFunctions({ fresh: false });
@@ -432,7 +436,7 @@ export class MastServer {
 
   /** Serves a new schema after migrating to it (dev reload); the old one stays on failure. */
   async reload(schema: AppSchema): Promise<string[]> {
-    const access = new AccessControl(schema);
+    const access = new AccessControl(schema, this.schema.lookup);
     const plan = await migrateStore(this.store, schema, { allowDestructive: this.config.allowDestructive });
     this.schema.use(schema, access);
     return plan;
