@@ -320,6 +320,7 @@ export class MastServer {
         canRead: (auth, entity, row) => auth.isAdmin || this.schema.access.canRead(auth, entity, row),
         scopeOf: (auth) => this.schema.access.scopeOf(auth),
         readFilter: (auth, entity) => (auth.isAdmin ? true : this.schema.access.readFilter(auth, entity)),
+        readDependencies: (auth, entity) => (auth.isAdmin ? [] : this.schema.access.readDependencies(entity)),
       },
       maxSubscriptions: this.config.liveMaxSubscriptions,
       onError: (err) => this.logger.error({ err }, 'live query update failed'),

@@ -63,6 +63,8 @@ export class LiveEngine {
   readonly #entities = new Map<string, EntityIndex>();
   /** Per entity, the queries that include rows of it through a relation. */
   readonly #dependents = new Map<string, Set<LiveQuery>>();
+  /** Per entity, the queries whose read rule looks at rows of it (`exists`). */
+  readonly #readers = new Map<string, Set<LiveQuery>>();
   /** Per sink, its subscription ids; null while the subscribe is still queued. */
   readonly #subs = new Map<LiveSink, Map<string, LiveQuery | null>>();
 
@@ -194,6 +196,7 @@ export class LiveEngine {
     const where = query.where;
     const fetchWhere = visible === true ? where : where ? { kind: 'and' as const, items: [where, visible] } : visible;
     const include = resolveIncludes(entity, request.include, auth, this.#access);
+    const readsFrom = this.#access.readDependencies?.(auth, entity.name) ?? [];
     const def: LiveQueryDef = {
       entity: entity.name,
       where,
@@ -201,6 +204,7 @@ export class LiveEngine {
       order: query.order,
       limit: query.limit ?? this.#options.limits.defaultLimit,
       ...(include.length > 0 ? { include } : {}),
+      ...(readsFrom.length > 0 ? { readsFrom } : {}),
     };
     const scope = this.#access.scopeOf(auth, entity.name);
     // Included rows are read under each target's policy, so its scope is part of the key too.
@@ -253,6 +257,11 @@ export class LiveEngine {
       if (!dependents) this.#dependents.set(include.target, (dependents = new Set()));
       dependents.add(query);
     }
+    for (const entity of p.def.readsFrom ?? []) {
+      let readers = this.#readers.get(entity);
+      if (!readers) this.#readers.set(entity, (readers = new Set()));
+      readers.add(query);
+    }
     this.#queries.set(p.key, query);
     return query;
   }
@@ -274,6 +283,11 @@ export class LiveEngine {
       const dependents = this.#dependents.get(include.target);
       dependents?.delete(query);
       if (dependents?.size === 0) this.#dependents.delete(include.target);
+    }
+    for (const entity of query.def.readsFrom ?? []) {
+      const readers = this.#readers.get(entity);
+      readers?.delete(query);
+      if (readers?.size === 0) this.#readers.delete(entity);
     }
   }
 
@@ -328,6 +342,12 @@ export class LiveEngine {
       }
       for (const query of this.#dependents.get(change.entity) ?? []) {
         if (!includesReference(query.def.include!, query.rows, change.entity, change.rowId)) continue;
+        touched.add(query);
+        refetch.add(query);
+      }
+      // A row a read rule looks at changed: rows may have become readable or stopped being so.
+      // The window is read again and diffed against what subscribers hold.
+      for (const query of this.#readers.get(change.entity) ?? []) {
         touched.add(query);
         refetch.add(query);
       }
