@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyResultDiff } from '@mast/protocol';
 import type { FieldTypeName, Manifest, ManifestField } from '@mast/schema';
+import { CrdtClient } from './helpers/crdt-client.js';
 import { deployFunctions } from './helpers/functions-app.js';
 import { LiveClient } from './helpers/live-client.js';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
@@ -36,6 +38,11 @@ const manifest: Manifest = {
       fields: [field('title', 'string', false), field('channelId', 'id(Channel)', false), field('authorId', 'string', false)],
       indexes: [{ name: 'by_channel', fields: ['channelId'], unique: false }],
     },
+    {
+      name: 'Note',
+      fields: [field('title', 'string', false), field('body', 'richtext'), field('channelId', 'id(Channel)', false)],
+      indexes: [],
+    },
   ],
   policies: [
     { name: 'channel_members', entity: 'Channel', allowRead: 'exists(Membership, m => m.channelId == data.id && m.userId == auth.userId)' },
@@ -48,6 +55,7 @@ const manifest: Manifest = {
       allowUpdate: `data.authorId == auth.userId && ${MEMBER_OF_CHANNEL}`,
       allowDelete: 'data.authorId == auth.userId',
     },
+    { name: 'note_members', entity: 'Note', allowRead: MEMBER_OF_CHANNEL },
   ],
 };
 
@@ -227,7 +235,15 @@ describe('relational policies: a team chat, every read path against the oracle',
   });
 
   it('delivers the rows a new membership makes readable to that user only, in the same commit', async () => {
+    // A live query function of carol's: its result follows her memberships too.
+    const { client: watcher } = await LiveClient.connect(wsUrl, { token: carol.token! });
+    watcher.send({ type: 'fn-watch', id: 'w1', name: 'listMessages' });
+    const watched = await watcher.next('fn-watch-result', (m) => m.id === 'w1');
+    expect(watched.value).toEqual([]);
     const seq = await addMembership('ms-carol-random', 'random', 'carol');
+    const change = await watcher.next('fn-watch-diff', (m) => m.id === 'w1');
+    expect(ids(applyResultDiff(watched.value, change.diff) as Row[]), 'carol fn-watch').toEqual(['msg-4', 'msg-5']);
+    watcher.close();
     const diffs = await drainDiffs(seq);
     expect(diffs.get(carol)!.map((d) => [d.seq, ids(d.added), d.removed])).toEqual([[seq, ['msg-4', 'msg-5'], []]]);
     // Users whose view did not change receive nothing.
@@ -271,6 +287,31 @@ describe('relational policies: a team chat, every read path against the oracle',
       await again.next('ack', (m) => m.id === 'r1');
     } finally {
       again.close();
+    }
+  });
+
+  it('ends a CRDT subscription with POLICY_DENIED when the membership behind it goes', async () => {
+    await ok(null, 'POST', '/api/entities/Note', { id: 'note-general', title: 'agenda', body: 'items', channelId: 'general' });
+    const crdt = await CrdtClient.connect(wsUrl, alice.token, 'Note');
+    try {
+      crdt.send({ type: 'crdt-subscribe', entity: 'Note', rowId: 'note-general' });
+      await crdt.frame(0);
+      expect(crdt.text('note-general')).toBe('items');
+      const outsider = await CrdtClient.connect(wsUrl, carol.token, 'Note');
+      outsider.send({ type: 'crdt-subscribe', entity: 'Note', rowId: 'note-general' });
+      expect(await outsider.error()).toMatchObject({ code: 'NOT_FOUND' });
+      outsider.ws.close();
+      const seq = await removeMembership('ms-alice-general');
+      expect(await crdt.error((m) => m.entity === 'Note')).toMatchObject({ code: 'POLICY_DENIED', rowId: 'note-general' });
+      const diffs = await drainDiffs(seq);
+      expect(diffs.get(alice)!.map((d) => [d.seq, [...d.removed].sort()])).toEqual([[seq, ['msg-1', 'msg-2', 'msg-3']]]);
+      // The row changes afterwards: nothing more reaches the socket that lost access.
+      await ok(null, 'PATCH', '/api/entities/Note/note-general', { body: 'secret items' });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(crdt.frames).toHaveLength(1);
+      for (const user of USERS) await expectReadsMatchOracle(user);
+    } finally {
+      crdt.ws.close();
     }
   });
 

@@ -175,6 +175,11 @@ export class MastServer {
       maxUpdateBytes: this.config.wsMaxFrame,
       onError: (err) => this.logger.error({ err }, 'CRDT fan-out failed'),
     });
+    // A change to rows that read rules look at (a membership) can take rows away from CRDT subscribers.
+    this.bus.subscribe((changes) => {
+      if (this.crdt.size === 0) return;
+      this.crdt.recheckRelated(new Set(changes.map((c) => c.entity))).catch((err: unknown) => this.logger.error({ err }, 'CRDT access re-check failed'));
+    });
     const limits = { maxLimit: this.config.maxLimit, defaultLimit: this.config.defaultLimit };
     this.reader = new EntityReader(this.store, this.schema, limits);
     const sync = new SyncService(this.store, this.writes, this.schema, { maxLimit: this.config.maxLimit, maxPush: this.config.batchMaxOps });

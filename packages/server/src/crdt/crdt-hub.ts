@@ -144,6 +144,29 @@ export class CrdtHub {
     }
   }
 
+  /**
+   * After a commit that changed rows of `entities`: every subscription to a row whose entity's
+   * read rule looks at one of them (`exists`) is checked again, and a subscriber who may no
+   * longer read its row is dropped with POLICY_DENIED, as when the row itself changes. The rule
+   * sees the last committed state.
+   */
+  async recheckRelated(entities: ReadonlySet<string>): Promise<void> {
+    const access = this.#deps.schema.access;
+    for (const subscriptions of [...this.#rows.values()]) {
+      const first = subscriptions.values().next().value;
+      if (!first || !access.readDependencies(first.entity).some((entity) => entities.has(entity))) continue;
+      const { entity, rowId } = first;
+      const row = await this.#deps.store.read((tx) => tx.get(entity, rowId));
+      // A deleted row ends its subscriptions through the row's own commit.
+      if (!row) continue;
+      for (const s of [...subscriptions]) {
+        if (s.auth.isAdmin || access.canRead(s.auth, entity, row)) continue;
+        this.#remove(s);
+        s.sink.sendMessage({ type: 'error', code: 'POLICY_DENIED', message: `You may no longer read ${entity} "${rowId}"`, entity, rowId });
+      }
+    }
+  }
+
   /** Ends every subscription of a sink (its socket closed). */
   dropSink(sink: CrdtSink): void {
     for (const subscription of [...(this.#bySink.get(sink)?.values() ?? [])]) this.#remove(subscription);
