@@ -166,3 +166,49 @@ export function evaluateFilter(node: FilterNode, row: Readonly<Record<string, un
     }
   }
 }
+
+/** `filter` on `row` in three values: links and related rows are unknown (null). */
+function partial(node: FilterNode, row: Readonly<Record<string, unknown>>): boolean | null {
+  switch (node.kind) {
+    case 'and':
+    case 'or': {
+      const absorbing = node.kind === 'or';
+      let result: boolean | null = !absorbing;
+      for (const item of node.items) {
+        const value = partial(item, row);
+        if (value === absorbing) return absorbing;
+        if (value === null) result = null;
+      }
+      return result;
+    }
+    case 'not': {
+      const value = partial(node.item, row);
+      return value === null ? null : !value;
+    }
+    case 'link':
+    case 'related':
+      return null;
+    default:
+      return evaluateFilter(node, row);
+  }
+}
+
+/**
+ * Whether `row` of `entity` could be one of the rows a RelatedNode over `entity` in `filter`
+ * looks for (at any depth). When it is false for a row's images before and after a change, the
+ * change cannot alter which rows `filter` matches: what the RelatedNodes find is unchanged. It
+ * only errs towards true (links and nested related rows count as "may match").
+ */
+export function relatedMayMatch(filter: FilterNode, entity: string, row: Readonly<Record<string, unknown>>): boolean {
+  switch (filter.kind) {
+    case 'and':
+    case 'or':
+      return filter.items.some((item) => relatedMayMatch(item, entity, row));
+    case 'not':
+      return relatedMayMatch(filter.item, entity, row);
+    case 'related':
+      return (filter.entity === entity && partial(filter.where, row) !== false) || relatedMayMatch(filter.where, entity, row);
+    default:
+      return false;
+  }
+}

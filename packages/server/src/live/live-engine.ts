@@ -1,4 +1,4 @@
-import type { FindQuery } from '@mast/schema';
+import { relatedMayMatch, type FindQuery } from '@mast/schema';
 import type { AuthContext } from '../auth/auth-context.js';
 import type { ChangeBus } from '../changes/change-bus.js';
 import { type FilterLimits, parseFilter } from '../entities/filter-parser.js';
@@ -346,8 +346,11 @@ export class LiveEngine {
         refetch.add(query);
       }
       // A row a read rule looks at changed: rows may have become readable or stopped being so.
-      // The window is read again and diffed against what subscribers hold.
+      // The window is read again and diffed against what subscribers hold, unless the changed
+      // row (before or after) cannot be one the subscriber's rule looks for (another user's
+      // membership).
       for (const query of this.#readers.get(change.entity) ?? []) {
+        if (!ruleMayLookAt(query, change)) continue;
         touched.add(query);
         refetch.add(query);
       }
@@ -379,6 +382,15 @@ export class LiveEngine {
     this.#tail = run.catch(() => undefined);
     return run;
   }
+}
+
+/** Whether a change to a row of an entity the query's read rule looks at can change its window. */
+function ruleMayLookAt(query: LiveQuery, change: ChangeRecord): boolean {
+  const where = query.def.fetchWhere;
+  if (!where) return true;
+  // Without the earlier image of an update or delete, what the row was is unknown.
+  if (change.kind !== 'insert' && change.before == null) return true;
+  return [change.data, change.before].some((image) => image != null && relatedMayMatch(where, change.entity, image));
 }
 
 function resultFrame(id: string, query: LiveQuery, seq: number): EncodedFrame {
