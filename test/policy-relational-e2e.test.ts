@@ -236,6 +236,9 @@ describe('relational policies: a team chat, every read path against the oracle',
 
   it('delivers the rows a new membership makes readable to that user only, in the same commit', async () => {
     // A live query function of carol's: its result follows her memberships too.
+    // Sync clients of carol's and alice's, up to date before the change.
+    const carolCursor = (await ok(carol, 'GET', '/api/sync/pull?since=0&limit=1000')).cursor.last_seq as number;
+    const aliceCursor = (await ok(alice, 'GET', '/api/sync/pull?since=0&limit=1000')).cursor.last_seq as number;
     const { client: watcher } = await LiveClient.connect(wsUrl, { token: carol.token! });
     watcher.send({ type: 'fn-watch', id: 'w1', name: 'listMessages' });
     const watched = await watcher.next('fn-watch-result', (m) => m.id === 'w1');
@@ -244,6 +247,12 @@ describe('relational policies: a team chat, every read path against the oracle',
     const change = await watcher.next('fn-watch-diff', (m) => m.id === 'w1');
     expect(ids(applyResultDiff(watched.value, change.diff) as Row[]), 'carol fn-watch').toEqual(['msg-4', 'msg-5']);
     watcher.close();
+    // Carol's view changed without a change to a message: her next pull says to start again.
+    expect(await call(carol, 'GET', `/api/sync/pull?since=${carolCursor}`)).toMatchObject({ status: 410, json: { error: { code: 'RESYNC_REQUIRED' } } });
+    // Alice's did not: another user's membership is none of her rules' business.
+    const alicePull = await ok(alice, 'GET', `/api/sync/pull?since=${aliceCursor}`);
+    expect(alicePull.changes).toEqual([]);
+    expect(alicePull.cursor.last_seq).toBe(seq);
     const diffs = await drainDiffs(seq);
     expect(diffs.get(carol)!.map((d) => [d.seq, ids(d.added), d.removed])).toEqual([[seq, ['msg-4', 'msg-5'], []]]);
     // Users whose view did not change receive nothing.
@@ -265,7 +274,10 @@ describe('relational policies: a team chat, every read path against the oracle',
     before.send({ type: 'subscribe', id: 'old', entity: 'Message', filter: { $limit: 500 } });
     const old = await before.next('result');
     before.close();
+    const bobCursor = (await ok(bob, 'GET', '/api/sync/pull?since=0&limit=1000')).cursor.last_seq as number;
     const seq = await removeMembership('ms-bob-general');
+    // The pull that would cross the removal asks for a fresh pull, which hides general's messages.
+    expect(await call(bob, 'GET', `/api/sync/pull?since=${bobCursor}`)).toMatchObject({ status: 410, json: { error: { code: 'RESYNC_REQUIRED' } } });
     const diffs = await drainDiffs(seq);
     expect(diffs.get(bob)!.map((d) => [d.seq, d.added, [...d.removed].sort()])).toEqual([[seq, [], ['msg-1', 'msg-2', 'msg-3']]]);
     expect(diffs.get(alice)).toEqual([]);
