@@ -327,6 +327,23 @@ describe('relational policies: a team chat, every read path against the oracle',
     }
   });
 
+  it('a membership removal racing a post: the write check and every read see one order', async () => {
+    const [post, seq] = await Promise.all([
+      call(carol, 'POST', '/api/entities/Message', { id: 'msg-race', title: 'racing', channelId: 'random', authorId: 'carol' }),
+      removeMembership('ms-carol-random'),
+    ]);
+    if (post.status < 300) {
+      // Accepted: it committed while carol was still a member, so before the removal.
+      expect(post.json.seq).toBeLessThan(seq);
+      messages.push(await ok(null, 'GET', '/api/entities/Message/msg-race'));
+    } else {
+      expect(post.json.error.code).toBe('POLICY_DENIED');
+    }
+    await drainDiffs(seq);
+    for (const u of USERS) await expectReadsMatchOracle(u);
+    expect(expected(carol)).toEqual([]);
+  });
+
   it('never lets a frame carry a message its receiver could not read at that point', () => {
     for (const [actor, sub] of live) {
       for (const raw of sub.client.frames) {

@@ -1,2 +1,0 @@
-import { action } from '@mast/functions';
-export default action({ async handler() { await new Promise((r) => setTimeout(r, 700)); for (;;) { /* never yields */ } } });
