@@ -226,6 +226,15 @@ describe('relational policies: a team chat, every read path against the oracle',
     for (const user of USERS) await expectReadsMatchOracle(user);
   });
 
+  it('explains a decision with the related row that decided it', async () => {
+    const allowed = await ok(null, 'POST', '/api/policy/explain', { entity: 'Message', id: 'msg-1', auth: { user_id: 'alice' } });
+    expect(allowed).toMatchObject({ allowed: true, related: [{ policy: 'message_members', rule: 'allowRead', entity: 'Membership', row: { id: 'ms-alice-general' } }] });
+    const denied = await ok(null, 'POST', '/api/policy/explain', { entity: 'Message', id: 'msg-4', auth: { user_id: 'alice' } });
+    expect(denied).toMatchObject({ allowed: false, reason: 'denied', related: [{ entity: 'Membership', row: null }] });
+    const post = await ok(null, 'POST', '/api/policy/explain', { entity: 'Message', operation: 'insert', data: { channelId: 'random', authorId: 'carol', title: 'x' }, auth: { user_id: 'carol' } });
+    expect(post).toMatchObject({ allowed: false, related: [{ rule: 'allowInsert', entity: 'Membership', row: null }] });
+  });
+
   it('lets only members post (the write rule reads memberships too)', async () => {
     const denied = await call(carol, 'POST', '/api/entities/Message', { id: 'msg-carol-1', title: 'let me in', channelId: 'general', authorId: 'carol' });
     expect(denied).toMatchObject({ status: 403, json: { error: { code: 'POLICY_DENIED' } } });
