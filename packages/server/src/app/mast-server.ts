@@ -178,7 +178,7 @@ export class MastServer {
     // A change to rows that read rules look at (a membership) can take rows away from CRDT subscribers.
     this.bus.subscribe((changes) => {
       if (this.crdt.size === 0) return;
-      this.crdt.recheckRelated(new Set(changes.map((c) => c.entity))).catch((err: unknown) => this.logger.error({ err }, 'CRDT access re-check failed'));
+      this.crdt.recheckRelated(changes).catch((err: unknown) => this.logger.error({ err }, 'CRDT access re-check failed'));
     });
     const limits = { maxLimit: this.config.maxLimit, defaultLimit: this.config.defaultLimit };
     this.reader = new EntityReader(this.store, this.schema, limits);
