@@ -73,6 +73,9 @@ function describe(ref: SchemaRef, request: ExplainRequest, result: PolicyExplana
   const lines = [head];
   if (result.expression !== undefined) lines.push(`  rule:  ${result.expression}`);
   lines.push(`  auth:  ${JSON.stringify(result.saw.auth)}`, `  data:  ${JSON.stringify(result.saw.data)}`);
+  for (const r of result.related ?? []) {
+    lines.push(`  exists(${r.entity}) in ${r.policy}.${r.rule}: ${r.row === null ? `no ${r.entity} row matches` : JSON.stringify(r.row)}`);
+  }
   return lines.join('\n');
 }
 
@@ -94,6 +97,7 @@ async function explain(appDir: string, ref: SchemaRef, request: ExplainRequest, 
       return 1;
     }
     store.useSchema(ref.current);
+    ref.bindStore(store);
     const result = await explainPolicy(
       { schema: ref, store },
       {

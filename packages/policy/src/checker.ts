@@ -1,5 +1,5 @@
 import type { FieldKind } from '@mast/schema';
-import { node, type CallNode, type CompareNode, type InNode, type ListNode, type LiteralNode, type PathNode, type PolicyExpr } from './ast.js';
+import { node, type CallNode, type CompareNode, type ExistsNode, type InNode, type ListNode, type LiteralNode, type PathNode, type PolicyExpr } from './ast.js';
 import { fitLiteral, typeName, typeOfKind, type StaticType } from './literal-fit.js';
 import { AUTH_ALIASES, type AuthProperty } from './policy-auth.js';
 import type { PolicyCode } from './policy-codes.js';
@@ -7,11 +7,12 @@ import { policyDiagnostic, PolicyError, type PolicyDiagnostic, type PolicyOrigin
 import type { PolicyScope } from './policy-scope.js';
 import { didYouMean } from './suggest.js';
 
-/** A checked value: its rewritten node, static type, and whether it reads the row. */
+/** A checked value: its rewritten node, static type, and which row it reads (null: none). */
 interface Value {
   readonly node: PolicyExpr;
   readonly type: StaticType;
-  readonly fromData: boolean;
+  /** 0 for `data`, the binding's level for a row bound by `exists`; null for constants. */
+  readonly level: number | null;
   /** The field kind when the value is `data.f` or `input.f`, so literals can be fitted to it. */
   readonly kind?: FieldKind;
   readonly label: string;
@@ -29,6 +30,16 @@ const ERROR: StaticType = { t: 'error' };
 const SCALARS: ReadonlySet<string> = new Set(['string', 'number', 'bool', 'datetime', 'json']);
 const ORDERED: ReadonlySet<string> = new Set(['string', 'number', 'datetime']);
 const FUNCTIONS: ReadonlySet<string> = new Set(['auth.hasRole', 'auth.hasAnyRole']);
+/** How deep `exists` may nest (Message → Channel → Workspace membership is 2). */
+export const MAX_EXISTS_DEPTH = 3;
+const RESERVED: ReadonlySet<string> = new Set(['auth', 'data', 'input', 'exists', 'in', 'true', 'false', 'null']);
+
+/** A row bound by an enclosing `exists`. */
+interface Frame {
+  readonly name: string;
+  readonly entity: string;
+  readonly fields: ReadonlyMap<string, FieldKind>;
+}
 
 function labelOf(expr: PolicyExpr): string {
   switch (expr.kind) {
@@ -49,6 +60,8 @@ function isNullLiteral(expr: PolicyExpr): boolean {
 
 class Checker {
   readonly diagnostics: PolicyDiagnostic[] = [];
+  /** Rows bound by the enclosing `exists`, outermost first; the innermost is level `frames.length`. */
+  private readonly frames: Frame[] = [];
 
   constructor(
     private readonly scope: PolicyScope,
@@ -60,8 +73,44 @@ class Checker {
     this.diagnostics.push(policyDiagnostic(code, this.source, offset, this.origin, text, hint));
   }
 
-  private failed(expr: PolicyExpr, fromData = false): Value {
-    return { node: expr, type: ERROR, fromData, label: labelOf(expr) };
+  private failed(expr: PolicyExpr, level: number | null = null): Value {
+    return { node: expr, type: ERROR, level, label: labelOf(expr) };
+  }
+
+  /** The level of the row conditions are about here: `data` (0) or the innermost binding. */
+  private get depth(): number {
+    return this.frames.length;
+  }
+
+  /** Reports a value that reads an enclosing row where only the current row's fields may be used. */
+  private outer(value: Value, offset: number): boolean {
+    if (value.level === null || value.level >= this.depth || value.type.t === 'error') return false;
+    const inner = this.frames[this.frames.length - 1]!;
+    this.report('POLICY_OUTER_ROW', offset, `${value.label} belongs to an enclosing row; inside exists(${inner.entity}, ${inner.name} => …) a condition is about ${inner.name}`, `use ${value.label} only as ${inner.name}.<field> == ${value.label}, or move the condition outside exists`);
+    return true;
+  }
+
+  private exists(expr: ExistsNode): PolicyExpr {
+    if (this.depth >= MAX_EXISTS_DEPTH) {
+      this.report('POLICY_TOO_DEEP', expr.offset, `exists nests at most ${MAX_EXISTS_DEPTH} levels`, 'each level is one subquery per row read; join fewer entities');
+      return expr;
+    }
+    const fields = this.scope.entities.get(expr.entity);
+    if (!fields) {
+      const known = [...this.scope.entities.keys()];
+      this.report('POLICY_UNKNOWN_ENTITY', expr.entityOffset, `unknown entity ${expr.entity}${didYouMean(expr.entity, known)}`, known.length > 0 ? `entities: ${known.join(', ')}` : undefined);
+      return expr;
+    }
+    if (RESERVED.has(expr.binding) || this.frames.some((f) => f.name === expr.binding)) {
+      this.report('POLICY_BINDING', expr.bindingOffset, `${expr.binding} cannot name the related row: it is already ${RESERVED.has(expr.binding) ? 'a word of the language' : 'bound by an enclosing exists'}`, 'pick a new short name, e.g. m => m.userId == auth.userId');
+      return expr;
+    }
+    this.frames.push({ name: expr.binding, entity: expr.entity, fields });
+    try {
+      return node({ ...expr, body: this.condition(expr.body) });
+    } finally {
+      this.frames.pop();
+    }
   }
 
   condition(expr: PolicyExpr): PolicyExpr {
@@ -79,6 +128,8 @@ class Checker {
         return this.call(expr);
       case 'truthy':
         return expr;
+      case 'exists':
+        return this.exists(expr);
       case 'list':
         this.report('POLICY_NOT_CONDITION', expr.offset, 'a list is not a condition; use it on the right of in');
         return expr;
@@ -86,7 +137,7 @@ class Checker {
       case 'path': {
         const value = this.value(expr);
         const t = value.type.t;
-        if (t === 'error') return expr;
+        if (t === 'error' || this.outer(value, expr.offset)) return expr;
         if (t === 'json' || t === 'list') {
           const use = t === 'list' ? 'use auth.hasRole("r") or "r" in auth.roles' : `compare it, e.g. ${value.label} == "x"`;
           this.report('POLICY_NOT_CONDITION', expr.offset, `${value.label} is a ${typeName(value.type)}, not a condition; ${use}`);
@@ -104,7 +155,7 @@ class Checker {
         const v = expr.value;
         const type: StaticType =
           v === null ? { t: 'null' } : typeof v === 'number' ? { t: 'number', integer: Number.isSafeInteger(v) } : { t: typeof v === 'string' ? 'string' : 'bool' };
-        return { node: expr, type, fromData: false, label: labelOf(expr) };
+        return { node: expr, type, level: null, label: labelOf(expr) };
       }
       case 'path':
         return this.path(expr);
@@ -120,7 +171,18 @@ class Checker {
     const label = labelOf(expr);
     if (expr.rest.length > 0) {
       this.report('POLICY_NESTED_PATH', expr.offset, `${label}: a path has one name after ${expr.root}`, 'json sub-fields cannot be read by policies');
-      return this.failed(expr, expr.root === 'data');
+      return this.failed(expr, expr.root === 'data' ? 0 : null);
+    }
+    const frame = this.frames.findIndex((f) => f.name === expr.root);
+    if (frame >= 0) {
+      const { fields, entity } = this.frames[frame]!;
+      const kind = fields.get(expr.name);
+      if (kind === undefined) {
+        const text = expr.name === '' ? `${expr.root} needs a field name: ${expr.root}.<field>` : `unknown field ${label} on ${entity}${didYouMean(expr.name, fields.keys())}`;
+        this.report('POLICY_UNKNOWN_FIELD', expr.offset, text, `fields: ${[...fields.keys()].join(', ')}`);
+        return this.failed(expr, frame + 1);
+      }
+      return { node: node({ ...expr, level: frame + 1 }), type: typeOfKind(kind), level: frame + 1, kind, label };
     }
     if (expr.root === 'auth') {
       const canonical = AUTH_ALIASES.get(expr.name);
@@ -129,7 +191,7 @@ class Checker {
         this.report('POLICY_UNKNOWN_AUTH', expr.offset, `unknown auth property ${label}${didYouMean(expr.name, AUTH_ALIASES.keys())}`, `auth has ${known.join(', ')}`);
         return this.failed(expr);
       }
-      return { node: node({ ...expr, name: canonical }), type: AUTH_TYPES[canonical], fromData: false, label };
+      return { node: node({ ...expr, name: canonical }), type: AUTH_TYPES[canonical], level: null, label };
     }
     if (expr.root === 'data' || expr.root === 'input') {
       const fields = expr.root === 'data' ? this.scope.data : this.scope.input;
@@ -142,11 +204,13 @@ class Checker {
       if (kind === undefined) {
         const text = expr.name === '' ? `${expr.root} needs a field name: ${expr.root}.<field>` : `unknown field ${label} on ${this.scope.target}${didYouMean(expr.name, fields.keys())}`;
         this.report('POLICY_UNKNOWN_FIELD', expr.offset, text, `fields: ${[...fields.keys()].join(', ')}`);
-        return this.failed(expr, expr.root === 'data');
+        return this.failed(expr, expr.root === 'data' ? 0 : null);
       }
-      return { node: expr, type: typeOfKind(kind), fromData: expr.root === 'data', kind, label };
+      return { node: expr, type: typeOfKind(kind), level: expr.root === 'data' ? 0 : null, kind, label };
     }
-    this.report('POLICY_UNKNOWN_ROOT', expr.offset, `unknown name ${label}${didYouMean(expr.root, ['auth', 'data', 'input'])}`, 'paths start with auth., data. or input.');
+    const roots = ['auth', 'data', 'input', ...this.frames.map((f) => f.name)];
+    const hint = expr.root === 'exists' ? 'exists takes an entity and a condition: exists(Membership, m => m.userId == auth.userId)' : `paths start with ${roots.map((r) => `${r}.`).join(', ')}`;
+    this.report('POLICY_UNKNOWN_ROOT', expr.offset, `unknown name ${label}${didYouMean(expr.root, roots)}`, hint);
     return this.failed(expr);
   }
 
@@ -154,7 +218,7 @@ class Checker {
   private list(expr: ListNode): Value {
     const items = expr.items.map((raw) => this.value(raw));
     const type: StaticType = { t: 'list', item: items[0]?.type ?? ERROR };
-    return { node: node({ ...expr, items: Object.freeze(items.map((v) => v.node)) }), type, fromData: false, label: 'a list' };
+    return { node: node({ ...expr, items: Object.freeze(items.map((v) => v.node)) }), type, level: null, label: 'a list' };
   }
 
   private compatible(a: StaticType, b: StaticType, op: CompareNode['op']): boolean {
@@ -178,10 +242,8 @@ class Checker {
   /** Checks `a op b` for two non-null values; returns the fitted pair or null after a report. */
   private pair(a: Value, b: Value, op: CompareNode['op'], offset: number): [Value, Value] | null {
     if (a.type.t === 'error' || b.type.t === 'error') return [a, b];
-    if (a.fromData && b.fromData) {
-      this.report('POLICY_DATA_COMPARISON', offset, `${a.label} ${op} ${b.label} compares two fields of the row`, 'compare a row field with a literal, an auth value or an input value; row-to-row comparisons cannot be pushed into SQL filters');
-      return null;
-    }
+    if (a.level !== null && b.level !== null) return this.link(a, b, op, offset);
+    if (this.outer(a, a.node.offset) || this.outer(b, b.node.offset)) return null;
     if (a.type.t === 'list' || b.type.t === 'list') {
       const list = a.type.t === 'list' ? a : b;
       this.report('POLICY_TYPE_MISMATCH', offset, `${list.label} is a list; use in`, 'e.g. "editor" in auth.roles');
@@ -201,6 +263,33 @@ class Checker {
     return [fa, fb];
   }
 
+  /**
+   * Two row fields: allowed only inside exists, as `==` / `!=` between the related row and one
+   * enclosing row (a link, which SQL writes as a correlated equality), on equal scalar types.
+   */
+  private link(a: Value, b: Value, op: CompareNode['op'], offset: number): [Value, Value] | null {
+    const depth = this.depth;
+    const linked = (a.level === depth) !== (b.level === depth) && Math.min(a.level!, b.level!) < depth;
+    if (!linked) {
+      const same = a.level === b.level;
+      const text = same ? `${a.label} ${op} ${b.label} compares two fields of the ${depth === 0 ? 'row' : 'same row'}` : `${a.label} ${op} ${b.label} compares two enclosing rows`;
+      const hint = depth === 0
+        ? 'compare a row field with a literal, an auth value or an input value; to relate rows use exists(Entity, r => r.field == data.field)'
+        : 'inside exists, compare a field of the related row with one field of an enclosing row';
+      this.report('POLICY_DATA_COMPARISON', offset, text, hint);
+      return null;
+    }
+    if (op !== '==' && op !== '!=') {
+      this.report('POLICY_TYPE_MISMATCH', offset, `${a.label} ${op} ${b.label}: rows are related by == (or !=) only`);
+      return null;
+    }
+    if (a.type.t === 'list' || b.type.t === 'list' || a.type.t === 'json' || b.type.t === 'json' || !this.compatible(a.type, b.type, op) || a.type.t !== b.type.t) {
+      this.report('POLICY_TYPE_MISMATCH', offset, `cannot relate ${a.label} (${typeName(a.type)}) to ${b.label} (${typeName(b.type)})`, 'related fields have the same type (an id(Entity) field and id are both text); json fields cannot relate rows');
+      return null;
+    }
+    return [a, b];
+  }
+
   private compare(expr: CompareNode): PolicyExpr {
     const a = this.value(expr.left);
     const b = this.value(expr.right);
@@ -209,6 +298,7 @@ class Checker {
         this.report('POLICY_BAD_LITERAL', expr.offset, `${expr.op} cannot compare with null`, 'test for null with == null or != null');
       }
       const other = isNullLiteral(expr.left) ? b : a;
+      if (this.outer(other, expr.offset)) return expr;
       if (other.type.t === 'list') this.report('POLICY_TYPE_MISMATCH', expr.offset, `${other.label} is a list and is never null`);
       return node({ ...expr, left: a.node, right: b.node });
     }
@@ -222,6 +312,7 @@ class Checker {
       return expr;
     }
     const item = this.value(expr.item);
+    if (this.outer(item, expr.item.offset)) return expr;
     if (item.type.t === 'list') {
       this.report('POLICY_TYPE_MISMATCH', expr.item.offset, `${item.label} is a list; the left side of in is one value`);
       return expr;
@@ -232,7 +323,7 @@ class Checker {
       for (const element of expr.list.items) {
         const v = this.value(element);
         let pair: [Value, Value] | null = null;
-        if (v.fromData) this.report('POLICY_DATA_COMPARISON', element.offset, `list items are literals, auth or input values, not ${v.label}`);
+        if (v.level !== null) this.report('POLICY_DATA_COMPARISON', element.offset, `list items are literals, auth or input values, not ${v.label}`);
         else if (isNullLiteral(element)) this.report('POLICY_BAD_LITERAL', element.offset, 'null cannot be in a list', 'test for null with == null');
         else pair = this.pair(item, v, '==', element.offset);
         if (pair) items.push(pair[1].node);

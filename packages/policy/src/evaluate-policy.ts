@@ -1,4 +1,4 @@
-import { compareValues, valuesEqual } from '@mast/schema';
+import { compareValues, valuesEqual, type RelatedLookup } from '@mast/schema';
 import type { CompareNode, InNode, PolicyExpr, TruthyNode } from './ast.js';
 import { hasAnyRole, type PolicyAuth, type PolicyRow } from './policy-auth.js';
 
@@ -10,11 +10,15 @@ import { hasAnyRole, type PolicyAuth, type PolicyRow } from './policy-auth.js';
  * as the SQL stores compare them (`valuesEqual` / `compareValues` of @mast/schema).
  */
 
-/** What a rule sees: the caller, the row (`data`) and the incoming change (`input`). */
+/**
+ * What a rule sees: the caller, the row (`data`), the incoming change (`input`), and for rules
+ * with `exists` a synchronous `lookup` of related rows (see compile-to-filter's evaluatePolicy).
+ */
 export interface PolicyContext {
   readonly auth: PolicyAuth;
   readonly data?: PolicyRow | null;
   readonly input?: PolicyRow | null;
+  readonly lookup?: RelatedLookup;
 }
 
 function unchecked(expr: PolicyExpr): never {
@@ -84,7 +88,7 @@ function testIn(expr: InNode, ctx: PolicyContext): boolean {
   return inList(valueOf(expr.item, ctx), valueOf(expr.list, ctx));
 }
 
-/** Evaluates a condition node in memory. */
+/** Evaluates a condition node without `exists` in memory (rules with it go through their filter). */
 export function test(expr: PolicyExpr, ctx: PolicyContext): boolean {
   switch (expr.kind) {
     case 'and':
@@ -110,9 +114,4 @@ export function test(expr: PolicyExpr, ctx: PolicyContext): boolean {
     default:
       return unchecked(expr);
   }
-}
-
-/** Evaluates a checked rule against a caller, a row and an incoming change. */
-export function evaluatePolicy(expr: PolicyExpr, ctx: PolicyContext): boolean {
-  return test(expr, ctx);
 }

@@ -6,17 +6,18 @@
  * No I/O. See README.md for the semantics.
  */
 export type * from './ast.js';
+export { relatedAccesses, relatedEntities } from './ast.js';
 export { parsePolicy } from './parser.js';
 export { tokenize } from './lexer.js';
 export type { Token, Punct } from './lexer.js';
 export { checkPolicy } from './checker.js';
 export { entityScope, actionScope } from './policy-scope.js';
 export type { PolicyScope, PolicyOperation } from './policy-scope.js';
-export { compileToFilter } from './compile-to-filter.js';
-export { evaluatePolicy } from './evaluate-policy.js';
+export { compileToFilter, evaluatePolicy, readsRelated } from './compile-to-filter.js';
+export { MAX_EXISTS_DEPTH } from './checker.js';
 export type { PolicyContext } from './evaluate-policy.js';
 export { compilePolicies, RULE_CHAINS } from './policy-set.js';
-export type { PolicySet, PolicyDecision, CompiledRule } from './policy-set.js';
+export type { PolicySet, PolicyDecision, CompiledRule, PolicyOptions } from './policy-set.js';
 export type { PolicyAuth, PolicyRow, AuthProperty } from './policy-auth.js';
 export { policyCodes } from './policy-codes.js';
 export type { PolicyCode } from './policy-codes.js';

@@ -9,9 +9,9 @@ export type Token =
   | { readonly type: 'eof'; readonly offset: number };
 
 /** Operators and punctuation. */
-export type Punct = '==' | '!=' | '<=' | '>=' | '<' | '>' | '&&' | '||' | '!' | '(' | ')' | '[' | ']' | ',' | '.';
+export type Punct = '=>' | '==' | '!=' | '<=' | '>=' | '<' | '>' | '&&' | '||' | '!' | '(' | ')' | '[' | ']' | ',' | '.';
 
-const TWO_CHAR: ReadonlySet<string> = new Set(['==', '!=', '<=', '>=', '&&', '||']);
+const TWO_CHAR: ReadonlySet<string> = new Set(['=>', '==', '!=', '<=', '>=', '&&', '||']);
 const ONE_CHAR: ReadonlySet<string> = new Set(['<', '>', '!', '(', ')', '[', ']', ',', '.']);
 const ESCAPES: Readonly<Record<string, string>> = { '\\': '\\', '"': '"', "'": "'", n: '\n', r: '\r', t: '\t', '0': '\0' };
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;

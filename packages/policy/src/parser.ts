@@ -11,6 +11,7 @@ import { policyDiagnostic, PolicyError, type PolicyOrigin } from './policy-error
  *   compare := unary ((== | != | < | <= | > | >= | in) unary)?
  *   unary   := "!" unary | primary
  *   primary := STRING | NUMBER | true | false | null | "(" or ")" | "[" (or ("," or)*)? "]"
+ *            | "exists" "(" IDENT "," IDENT "=>" or ")"
  *            | path ("(" (or ("," or)*)? ")")?
  *   path    := IDENT ("." IDENT)*
  */
@@ -166,11 +167,39 @@ class Parser {
     }
   }
 
+  /** `exists(Entity, r => body)`, after the `exists` token. */
+  private exists(first: Token & { type: 'ident' }): PolicyExpr {
+    const open = this.token;
+    this.pos++;
+    this.enter(open);
+    const entity = this.token;
+    if (entity.type !== 'ident') this.fail(entity, `expected an entity name after "exists(", e.g. exists(Membership, m => m.userId == auth.userId), found ${this.describe(entity)}`);
+    this.pos++;
+    this.expect(',', '"," after the entity name');
+    const binding = this.token;
+    if (binding.type !== 'ident') this.fail(binding, `expected a name for the related row, e.g. m => m.userId == auth.userId, found ${this.describe(binding)}`);
+    this.pos++;
+    this.expect('=>', '"=>" after the row\'s name');
+    const body = this.or();
+    this.expect(')', '")" to close exists(');
+    this.depth--;
+    return node({
+      kind: 'exists',
+      entity: String(entity.value),
+      entityOffset: entity.offset,
+      binding: String(binding.value),
+      bindingOffset: binding.offset,
+      body,
+      offset: first.offset,
+    });
+  }
+
   private pathOrCall(first: Token & { type: 'ident' }): PolicyExpr {
     this.pos++;
     if (first.value === 'true' || first.value === 'false') return node({ kind: 'literal', value: first.value === 'true', offset: first.offset });
     if (first.value === 'null') return node({ kind: 'literal', value: null, offset: first.offset });
     if (first.value === 'in') this.fail(first, 'expected a value before "in"');
+    if (first.value === 'exists' && this.isPunct('(')) return this.exists(first);
     const segments = [first.value];
     while (this.isPunct('.')) {
       this.pos++;

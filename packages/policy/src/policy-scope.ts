@@ -1,4 +1,4 @@
-import type { EntitySchema, FieldKind } from '@mast/schema';
+import type { AppSchema, EntitySchema, FieldKind } from '@mast/schema';
 
 /** The entity operations a rule can guard. */
 export type PolicyOperation = 'read' | 'insert' | 'update' | 'delete';
@@ -14,20 +14,36 @@ export interface PolicyScope {
   readonly applies: string;
   readonly data: ReadonlyMap<string, FieldKind> | null;
   readonly input: ReadonlyMap<string, FieldKind> | null;
+  /** The entities `exists(…)` may name, with their fields (empty: no relational rules). */
+  readonly entities: ReadonlyMap<string, ReadonlyMap<string, FieldKind>>;
+}
+
+const NO_ENTITIES: ReadonlyMap<string, ReadonlyMap<string, FieldKind>> = new Map();
+const entityMaps = new WeakMap<AppSchema, ReadonlyMap<string, ReadonlyMap<string, FieldKind>>>();
+
+/** Every entity of a schema with its fields, for `exists`. */
+function entitiesOf(schema: AppSchema | undefined): ReadonlyMap<string, ReadonlyMap<string, FieldKind>> {
+  if (!schema) return NO_ENTITIES;
+  let map = entityMaps.get(schema);
+  if (!map) entityMaps.set(schema, (map = new Map(schema.entities.map((e) => [e.name, fieldKinds(e)]))));
+  return map;
 }
 
 function fieldKinds(entity: EntitySchema): ReadonlyMap<string, FieldKind> {
   return new Map<string, FieldKind>([['id', 'id'], ...entity.fields.map((f) => [f.name, f.kind] as const)]);
 }
 
-/** The scope of a rule for one operation on an entity: input exists for insert and update. */
-export function entityScope(entity: EntitySchema, operation: PolicyOperation): PolicyScope {
+/**
+ * The scope of a rule for one operation on an entity: input exists for insert and update;
+ * `schema` gives `exists` its entities.
+ */
+export function entityScope(entity: EntitySchema, operation: PolicyOperation, schema?: AppSchema): PolicyScope {
   const fields = fieldKinds(entity);
   const hasInput = operation === 'insert' || operation === 'update';
-  return Object.freeze({ target: entity.name, applies: operation, data: fields, input: hasInput ? fields : null });
+  return Object.freeze({ target: entity.name, applies: operation, data: fields, input: hasInput ? fields : null, entities: entitiesOf(schema) });
 }
 
 /** The scope of an action rule: its inputs, and no row. */
-export function actionScope(action: string, inputs: ReadonlyMap<string, FieldKind>): PolicyScope {
-  return Object.freeze({ target: `action ${action}`, applies: 'action', data: null, input: inputs });
+export function actionScope(action: string, inputs: ReadonlyMap<string, FieldKind>, schema?: AppSchema): PolicyScope {
+  return Object.freeze({ target: `action ${action}`, applies: 'action', data: null, input: inputs, entities: entitiesOf(schema) });
 }

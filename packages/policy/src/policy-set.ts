@@ -1,8 +1,7 @@
-import { parseFieldType, type AppSchema, type FieldKind, type FilterNode, type ManifestPolicy } from '@mast/schema';
-import type { PolicyExpr } from './ast.js';
+import { parseFieldType, type AppSchema, type FieldKind, type FilterNode, type ManifestPolicy, type RelatedLookup } from '@mast/schema';
+import { relatedEntities, type PolicyExpr } from './ast.js';
 import { checkPolicy } from './checker.js';
-import { compileToFilter } from './compile-to-filter.js';
-import { evaluatePolicy } from './evaluate-policy.js';
+import { compileToFilter, evaluatePolicy } from './compile-to-filter.js';
 import { parsePolicy } from './parser.js';
 import type { PolicyAuth, PolicyRow } from './policy-auth.js';
 import { PolicyError, type PolicyDiagnostic, type PolicyOrigin, type RuleKey } from './policy-error.js';
@@ -58,6 +57,21 @@ export interface PolicySet {
   canDelete(entity: string, auth: PolicyAuth, row: PolicyRow): boolean;
   /** Whether the caller may run a manifest action with this input (action policies' `allow`). */
   canRunAction(action: string, auth: PolicyAuth, input: PolicyRow): boolean;
+  /**
+   * The entities whose rows the rules of an operation read through `exists`: a change to one
+   * of them can change which rows of `entity` a caller may read (live queries watch them).
+   */
+  relatedEntities(entity: string, operation: PolicyOperation): readonly string[];
+}
+
+/** Options of `compilePolicies`. */
+export interface PolicyOptions {
+  /**
+   * Answers `exists` for single-row decisions (canRead, canInsert, …): whether a row of an
+   * entity matches a filter, synchronously. Without it, deciding a row under a rule with
+   * `exists` throws; `readFilter` never needs it (the store runs the EXISTS subquery).
+   */
+  readonly lookup?: RelatedLookup;
 }
 
 function ruleText(policy: ManifestPolicy, key: RuleKey): string | null {
@@ -123,7 +137,7 @@ function actionInputs(schema: AppSchema, action: string): ReadonlyMap<string, Fi
  * problem (syntax, unknown fields, types) with its policy, key and column: a rule that does
  * not compile stops start-up instead of silently allowing or denying.
  */
-export function compilePolicies(schema: AppSchema): PolicySet {
+export function compilePolicies(schema: AppSchema, options: PolicyOptions = {}): PolicySet {
   const compiler = new Compiler();
   const entityRules = new Map<string, Record<PolicyOperation, CompiledRule[]>>();
   for (const entity of schema.entities) entityRules.set(entity.name, { read: [], insert: [], update: [], delete: [] });
@@ -139,26 +153,26 @@ export function compilePolicies(schema: AppSchema): PolicySet {
         const key = RULE_CHAINS[operation].find((k) => ruleText(policy, k) !== null);
         const expr = key === undefined ? undefined : parsed.get(key);
         if (key === undefined || expr === undefined) continue;
-        const rule = compiler.check(policy, index, key, expr, entityScope(entity, operation));
+        const rule = compiler.check(policy, index, key, expr, entityScope(entity, operation, schema));
         if (rule) rules[operation].push(rule);
       }
     }
     if (policy.action !== undefined && policy.action !== null) {
       const expr = parsed.get('allow');
       if (expr === undefined) return;
-      const rule = compiler.check(policy, index, 'allow', expr, actionScope(policy.action, actionInputs(schema, policy.action)));
+      const rule = compiler.check(policy, index, 'allow', expr, actionScope(policy.action, actionInputs(schema, policy.action), schema));
       if (rule) actionRules.set(policy.action, [...(actionRules.get(policy.action) ?? []), rule]);
     }
   });
   if (compiler.diagnostics.length > 0) throw new PolicyError(compiler.diagnostics);
-  return new CompiledPolicySet(entityRules, actionRules);
+  return new CompiledPolicySet(entityRules, actionRules, options.lookup);
 }
 
-function judge(rules: readonly CompiledRule[], auth: PolicyAuth, data: PolicyRow | null, input: PolicyRow | null): PolicyDecision {
+function judge(rules: readonly CompiledRule[], auth: PolicyAuth, data: PolicyRow | null, input: PolicyRow | null, lookup: RelatedLookup | undefined): PolicyDecision {
   if (auth.isAdmin) return { allowed: true, reason: 'admin' };
   if (rules.length === 0) return { allowed: false, reason: 'no-rule' };
   for (const rule of rules) {
-    if (!evaluatePolicy(rule.expr, { auth, data, input })) {
+    if (!evaluatePolicy(rule.expr, { auth, data, input, ...(lookup ? { lookup } : {}) })) {
       return { allowed: false, reason: 'denied', policy: rule.policy, rule: rule.rule, source: rule.source };
     }
   }
@@ -169,7 +183,14 @@ class CompiledPolicySet implements PolicySet {
   constructor(
     private readonly entities: ReadonlyMap<string, Readonly<Record<PolicyOperation, readonly CompiledRule[]>>>,
     private readonly actions: ReadonlyMap<string, readonly CompiledRule[]>,
+    private readonly lookup: RelatedLookup | undefined,
   ) {}
+
+  relatedEntities(entity: string, operation: PolicyOperation): readonly string[] {
+    const found = new Set<string>();
+    for (const rule of this.rules(entity, operation)) relatedEntities(rule.expr, found);
+    return [...found];
+  }
 
   rules(entity: string, operation: PolicyOperation): readonly CompiledRule[] {
     const rules = this.entities.get(entity);
@@ -179,7 +200,7 @@ class CompiledPolicySet implements PolicySet {
 
   decide(entity: string, operation: PolicyOperation, auth: PolicyAuth, data: PolicyRow, input?: PolicyRow): PolicyDecision {
     const hasInput = operation === 'insert' || operation === 'update';
-    return judge(this.rules(entity, operation), auth, data, hasInput ? (input ?? data) : null);
+    return judge(this.rules(entity, operation), auth, data, hasInput ? (input ?? data) : null, this.lookup);
   }
 
   canRead(entity: string, auth: PolicyAuth, row: PolicyRow): boolean {
@@ -213,6 +234,6 @@ class CompiledPolicySet implements PolicySet {
   }
 
   canRunAction(action: string, auth: PolicyAuth, input: PolicyRow): boolean {
-    return judge(this.actions.get(action) ?? [], auth, null, input).allowed;
+    return judge(this.actions.get(action) ?? [], auth, null, input, this.lookup).allowed;
   }
 }

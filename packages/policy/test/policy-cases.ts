@@ -5,7 +5,8 @@ import { AUTHS, ROWS, type AuthName } from './fixtures.js';
  * The shared policy table: a read rule on Todo, a caller, and the ids of the ROWS it allows
  * (every other row is denied). Each entry expands to one (expression, row, auth, expected) case
  * per row; the in-memory evaluator, the filter evaluated in memory and the filter run through
- * a real SQL store must all give the expected answer.
+ * a real SQL store must all give the expected answer. Relational cases read RELATED's rows
+ * (and the Todo ROWS themselves).
  */
 export interface PolicyCase {
   readonly expr: string;
@@ -111,6 +112,29 @@ export const POLICY_CASES: readonly PolicyCase[] = [
   { expr: 'true', auth: 'anon', allows: ALL },
   { expr: 'false || !true', auth: 'admin', allows: [] },
   { expr: '"a" == "a" && 1 < 2', auth: 'anon', allows: ALL },
+  // Relational: a related row exists (RELATED holds the teams, orgs and memberships).
+  { expr: 'exists(Member, m => m.teamId == data.tenantId && m.userId == auth.userId)', auth: 'alice', allows: ['t1', 't2'] },
+  { expr: 'exists(Member, m => m.teamId == data.tenantId && m.userId == auth.userId)', auth: 'bob', allows: ['t1', 't2', 't4'] },
+  { expr: 'exists(Member, m => m.teamId == data.tenantId && m.userId == auth.userId)', auth: 'anon', allows: [] },
+  { expr: 'exists(Member, m => data.tenantId == m.teamId && auth.userId == m.userId && m.role == "admin")', auth: 'bob', allows: [] },
+  { expr: 'exists(Member, m => m.teamId == data.tenantId && m.userId == auth.userId && m.role in ["owner", "admin"])', auth: 'alice', allows: ['t1', 't2'] },
+  { expr: '!exists(Member, m => m.teamId == data.tenantId)', auth: 'anon', allows: ['t3', 't5'] },
+  { expr: 'data.ownerId == auth.userId || exists(Member, m => m.teamId == data.tenantId && m.userId == auth.userId)', auth: 'alice', allows: ['t1', 't2', 't4'] },
+  { expr: 'data.done && exists(Member, m => m.teamId == data.tenantId && m.userId == auth.userId)', auth: 'bob', allows: ['t2', 't4'] },
+  { expr: 'exists(Team, c => c.id == data.tenantId && c.open)', auth: 'anon', allows: ['t1', 't2'] },
+  { expr: 'exists(Team, c => c.id == data.tenantId && c.open != true)', auth: 'anon', allows: ['t4'] },
+  { expr: 'exists(Member, m => m.userId == auth.userId && m.level > 2)', auth: 'alice', allows: ALL },
+  { expr: 'exists(Member, m => m.userId == auth.userId && m.level > 2)', auth: 'bob', allows: [] },
+  { expr: 'exists(Member, m => m.teamId != data.tenantId && m.userId == auth.userId && m.role == "admin")', auth: 'alice', allows: ['t3', 't4', 't5'] },
+  { expr: 'exists(Member, m => m.level == null && m.userId == auth.userId)', auth: 'bob', allows: ALL },
+  // Two levels: through the Todo's team to its org's memberships, and a negated inner level.
+  { expr: 'exists(Team, c => c.id == data.tenantId && exists(Member, m => m.orgId == c.orgId && m.userId == auth.userId))', auth: 'alice', allows: ['t4'] },
+  { expr: 'exists(Team, c => c.id == data.tenantId && exists(Member, m => m.orgId == c.orgId && m.userId == auth.userId))', auth: 'bob', allows: [] },
+  { expr: 'exists(Team, c => c.id == data.tenantId && !exists(Member, m => m.teamId == c.id && m.userId == auth.userId))', auth: 'alice', allows: ['t4'] },
+  { expr: 'exists(Team, c => c.id == data.tenantId && !exists(Member, m => m.teamId == c.id && m.userId == auth.userId))', auth: 'anon', allows: ['t1', 't2', 't4'] },
+  { expr: 'exists(Team, c => c.id == data.tenantId && exists(Member, m => m.teamId == c.id && m.userId == data.ownerId))', auth: 'anon', allows: ['t1', 't2'] },
+  // The same entity inside itself: a Todo whose owner has another Todo.
+  { expr: 'exists(Todo, o => o.ownerId == data.ownerId && o.id != data.id)', auth: 'anon', allows: ['t1', 't4'] },
 ];
 
 /** One expanded case: an expression, a row, a caller and whether the row is allowed. */

@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { checkPolicy, compilePolicies, entityScope, formatPolicyDiagnostics, parsePolicy, PolicyError, type PolicyCode, type PolicyOperation } from '../src/index.js';
 import { policyTestSchema } from './fixtures.js';
 
-const todo = policyTestSchema().entitiesByName.get('Todo')!;
+const schema = policyTestSchema();
+const todo = schema.entitiesByName.get('Todo')!;
 const origin = { policy: 'todo_owner', rule: 'allowRead', path: 'policies[0] todo_owner.allowRead' } as const;
 
 function errorOf(source: string, operation: PolicyOperation = 'read'): PolicyError {
   try {
-    checkPolicy(parsePolicy(source, origin), entityScope(todo, operation), source, origin);
+    checkPolicy(parsePolicy(source, origin), entityScope(todo, operation, schema), source, origin);
   } catch (error) {
     if (error instanceof PolicyError) return error;
     throw error;
@@ -76,6 +77,25 @@ const BAD: ReadonlyArray<readonly [string, PolicyCode, number, readonly string[]
   ['data.ownerId == data.tenantId', 'POLICY_DATA_COMPARISON', 14, ['data.ownerId == data.tenantId', 'two fields of the row']],
   ['data.priority < data.score', 'POLICY_DATA_COMPARISON', 15, ['two fields']],
   ['auth.userId in [data.ownerId]', 'POLICY_DATA_COMPARISON', 17, ['not data.ownerId']],
+  // Relational: exists(Entity, r => …)
+  ['exists(Membr, m => m.userId == auth.userId)', 'POLICY_UNKNOWN_ENTITY', 8, ['unknown entity Membr', 'did you mean Member?']],
+  ['exists(Member, m => m.usrId == auth.userId)', 'POLICY_UNKNOWN_FIELD', 21, ['unknown field m.usrId on Member', 'did you mean userId?']],
+  ['exists(Member, m => n.userId == auth.userId)', 'POLICY_UNKNOWN_ROOT', 21, ['unknown name n.userId', 'did you mean m?']],
+  ['exists(Member, m => m.level == data.tenantId)', 'POLICY_TYPE_MISMATCH', 29, ['cannot relate m.level (int) to data.tenantId (string)']],
+  ['exists(Member, m => m.userId == data.tags)', 'POLICY_TYPE_MISMATCH', 30, ['json']],
+  ['exists(Member, m => m.teamId < data.tenantId)', 'POLICY_TYPE_MISMATCH', 30, ['== (or !=) only']],
+  ['exists(Member, m => m.teamId == m.orgId)', 'POLICY_DATA_COMPARISON', 30, ['two fields of the same row']],
+  ['exists(Member, m => data.done && m.userId == auth.userId)', 'POLICY_OUTER_ROW', 21, ['data.done belongs to an enclosing row', 'a condition is about m']],
+  ['exists(Member, m => m.userId == auth.userId && data.priority > 2)', 'POLICY_OUTER_ROW', 48, ['data.priority']],
+  ['exists(Team, c => exists(Member, m => data.ownerId == c.id))', 'POLICY_DATA_COMPARISON', 52, ['two enclosing rows']],
+  ['exists(Member, data => data.userId == auth.userId)', 'POLICY_BINDING', 16, ['data cannot name the related row']],
+  ['exists(Team, c => exists(Member, c => c.userId == auth.userId))', 'POLICY_BINDING', 34, ['bound by an enclosing exists']],
+  ['exists(Team, a => exists(Team, b => exists(Team, c => exists(Member, m => m.teamId == c.id))))', 'POLICY_TOO_DEEP', 55, ['exists nests at most 3 levels']],
+  ['exists(Member m => true)', 'POLICY_SYNTAX', 15, ['","']],
+  ['exists(Member, m, true)', 'POLICY_SYNTAX', 17, ['"=>"']],
+  ['exists("Member", m => true)', 'POLICY_SYNTAX', 8, ['entity name']],
+  ['exists(Member, m => m.userId == auth.userId', 'POLICY_SYNTAX', 44, ['")" to close exists(']],
+  ['exists.userId', 'POLICY_UNKNOWN_ROOT', 1, ['exists.userId']],
 ];
 
 describe('policy errors: code, message and position', () => {

@@ -37,8 +37,16 @@ function quote(text: string, rand: () => number): string {
   return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\t/g, '\\t')}"`;
 }
 
+/** Options of the fuzzer: `relational` mixes `exists` rules over Team / Member / Todo in. */
+export interface FuzzerOptions {
+  readonly relational?: boolean;
+}
+
+const TEAMS = ['acme', 'globex', 'initech'];
+const ORGS = ['o1', 'o2'];
+
 /** A generator of rules, rows and callers from one seed. */
-export function policyFuzzer(seed: number) {
+export function policyFuzzer(seed: number, options: FuzzerOptions = {}) {
   const rand = prng(seed);
   const int = (n: number): number => Math.floor(rand() * n);
   const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
@@ -82,6 +90,35 @@ export function policyFuzzer(seed: number) {
     return rand() < 0.2 ? `${literal(kind)} ${op} ${data}` : `${data} ${op} ${literal(kind)}`;
   };
 
+  /** A condition on Member `m`; `outer` names the rows it may relate to (data, or a Team `c`). */
+  const memberLeaf = (m: string, outer: 'data' | 'team'): string => {
+    const r = rand();
+    if (r < 0.25) return `${m}.userId ${pick(['==', '==', '!='])} ${rand() < 0.8 ? 'auth.userId' : outer === 'data' ? 'data.ownerId' : pick(['data.ownerId', quote(pick(USERS), rand)])}`;
+    if (r < 0.5) return outer === 'data' ? `${m}.teamId ${pick(['==', '==', '!='])} data.tenantId` : `${pick([`${m}.teamId == c.id`, `${m}.orgId == c.orgId`, `c.id != ${m}.teamId`])}`;
+    if (r < 0.6) return `${m}.role ${pick(['==', '!='])} ${pick(['"admin"', '"member"', 'null'])}`;
+    if (r < 0.7) return `${m}.role in ["owner", "${pick(['admin', 'member'])}"]`;
+    if (r < 0.8) return `${m}.level ${pick(['>', '<=', '=='])} ${int(4)}`;
+    if (r < 0.88) return `${m}.orgId == ${pick(['null', quote(pick(ORGS), rand)])}`;
+    return `${m}.teamId in [${quote(pick(TEAMS), rand)}, auth.tenantId]`;
+  };
+
+  const conj = (parts: () => string, n: number): string => {
+    const items = Array.from({ length: n }, parts);
+    return items.join(rand() < 0.75 ? ' && ' : ' || ');
+  };
+
+  /** An `exists` over Member, Team (two levels) or Todo itself. */
+  const relationalLeaf = (): string => {
+    const not = rand() < 0.2 ? '!' : '';
+    const r = rand();
+    if (r < 0.5) return `${not}exists(Member, m => ${conj(() => memberLeaf('m', 'data'), 1 + int(3))})`;
+    if (r < 0.85) {
+      const inner = rand() < 0.7 ? `${rand() < 0.3 ? '!' : ''}exists(Member, m => ${conj(() => memberLeaf('m', 'team'), 1 + int(3))})` : pick(['c.open', '!c.open', 'c.orgId == null']);
+      return `${not}exists(Team, c => c.id ${pick(['==', '==', '!='])} data.tenantId && ${inner})`;
+    }
+    return `${not}exists(Todo, o => o.ownerId == data.ownerId && o.id != data.id${rand() < 0.5 ? ` && o.priority > ${int(6)}` : ''})`;
+  };
+
   const authLeaf = (): string =>
     pick([
       'auth.userId != null',
@@ -100,7 +137,10 @@ export function policyFuzzer(seed: number) {
 
   const expression = (depth = 3): string => {
     const r = rand();
-    if (depth <= 0 || r < 0.3) return rand() < 0.85 ? leaf() : authLeaf();
+    if (depth <= 0 || r < 0.3) {
+      if (options.relational && rand() < 0.25) return relationalLeaf();
+      return rand() < 0.85 ? leaf() : authLeaf();
+    }
     if (r < 0.42) return `!(${expression(depth - 1)})`;
     const parts = Array.from({ length: 2 + int(2) }, () => expression(depth - 1));
     const joined = parts.join(r < 0.7 ? ' && ' : ' || ');
@@ -128,5 +168,19 @@ export function policyFuzzer(seed: number) {
     return { userId, isAdmin, isGuest: userId === 'guest_1', roles, tenantId, orgRole: tenantId === null ? null : pick(['owner', 'admin', 'member']) };
   };
 
-  return { expression, row, auth, int };
+  /** Orgs, teams (the Todo rows' tenants) and memberships, with nulls, for relational rules. */
+  const related = (): Record<'Org' | 'Team' | 'Member', Array<PolicyRow & { id: string }>> => ({
+    Org: ORGS.map((id) => ({ id, name: id })),
+    Team: TEAMS.map((id) => ({ id, orgId: maybe(() => pick(ORGS)), name: id, open: maybe(() => rand() < 0.5) })),
+    Member: Array.from({ length: 12 }, (_, i) => ({
+      id: `m${i}`,
+      teamId: maybe(() => pick(TEAMS)),
+      orgId: rand() < 0.5 ? null : pick(ORGS),
+      userId: maybe(() => pick(USERS)),
+      role: maybe(() => pick(['admin', 'member', 'owner'])),
+      level: maybe(() => int(4)),
+    })),
+  });
+
+  return { expression, row, auth, int, related };
 }

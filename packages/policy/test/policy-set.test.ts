@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compilePolicies, type PolicySet } from '../src/index.js';
 import type { ManifestPolicy } from '@mast/schema';
-import { AUTHS, policyTestSchema, ROWS } from './fixtures.js';
+import { AUTHS, memoryLookup, policyTestSchema, RELATED, ROWS } from './fixtures.js';
 
 const { anon, alice, bob, admin } = AUTHS;
 const t1 = ROWS[0]!; // alice's, tenant acme
@@ -112,5 +112,22 @@ describe('PolicySet', () => {
 
   it('refuses entities the schema does not have', () => {
     expect(() => set().canRead('Nope', alice, t1)).toThrow(/unknown entity Nope/);
+  });
+
+  it('decides rows under exists through the lookup it was given, in writes too', () => {
+    const member = 'exists(Member, m => m.teamId == data.tenantId && m.userId == auth.userId)';
+    const schema = policyTestSchema([{ name: 'team', entity: 'Todo', allowRead: member, allowInsert: `${member} && data.ownerId == auth.userId` }]);
+    const policies = compilePolicies(schema, { lookup: memoryLookup({ ...RELATED, Todo: ROWS }) });
+    expect(policies.relatedEntities('Todo', 'read')).toEqual(['Member']);
+    expect(policies.relatedEntities('Todo', 'delete')).toEqual([]);
+    expect(policies.canRead('Todo', alice, t2)).toBe(true); // alice is in team acme
+    expect(policies.canRead('Todo', alice, ROWS[3]!)).toBe(false); // globex
+    expect(policies.canInsert('Todo', alice, { id: 'n1', tenantId: 'acme', ownerId: 'alice' })).toBe(true);
+    expect(policies.canInsert('Todo', alice, { id: 'n2', tenantId: 'globex', ownerId: 'alice' })).toBe(false);
+    expect(policies.canInsert('Todo', bob, { id: 'n3', tenantId: 'globex', ownerId: 'alice' })).toBe(false);
+    // Without a lookup, a row under exists cannot be decided: it throws rather than guess.
+    expect(() => compilePolicies(schema).canRead('Todo', alice, t2)).toThrow(/lookup/);
+    // The filter form never needs one.
+    expect(compilePolicies(schema).readFilter('Todo', alice)).toMatchObject({ kind: 'related', entity: 'Member' });
   });
 });

@@ -1,5 +1,5 @@
 import { compareValues, valuesEqual } from './compare-values.js';
-import type { CompareOp, FilterNode, FilterValue, LikeNode } from './filter-ast.js';
+import type { CompareOp, FilterNode, FilterValue, LikeNode, RelatedLookup } from './filter-ast.js';
 import { foldCase, parseLike, renderLike, type LikeToken } from './like-pattern.js';
 
 /**
@@ -105,15 +105,50 @@ function cellOf(row: Readonly<Record<string, unknown>>, field: string): unknown 
   return value === undefined ? null : value;
 }
 
-/** Whether `row` matches `node`, with exactly the SQL stores' semantics. */
-export function evaluateFilter(node: FilterNode, row: Readonly<Record<string, unknown>>): boolean {
+const FALSE: FilterNode = Object.freeze({ kind: 'or', items: Object.freeze([]) });
+
+/**
+ * `where` of a RelatedNode tested on `row`, as a filter of its own: each link to `row` (at any
+ * depth) becomes `field eq <row's value>` (false when that value is null); links to rows inside
+ * stay. Evaluation binds the outermost row first, so no link can reach further out.
+ */
+export function bindOuterRow(where: FilterNode, row: Readonly<Record<string, unknown>>, level = 1): FilterNode {
+  switch (where.kind) {
+    case 'and':
+    case 'or':
+      return Object.freeze({ kind: where.kind, items: Object.freeze(where.items.map((item) => bindOuterRow(item, row, level))) });
+    case 'not':
+      return Object.freeze({ kind: 'not', item: bindOuterRow(where.item, row, level) });
+    case 'related':
+      return Object.freeze({ ...where, where: bindOuterRow(where.where, row, level + 1) });
+    case 'link': {
+      if (where.up < level) return where;
+      if (where.up > level) throw new Error(`link ${where.field} = up(${where.up}).${where.outer} reaches past the outermost row`);
+      const value = cellOf(row, where.outer);
+      return value === null ? FALSE : Object.freeze({ kind: 'compare', field: where.field, op: 'eq', value: value as FilterValue });
+    }
+    default:
+      return where;
+  }
+}
+
+/**
+ * Whether `row` matches `node`, with exactly the SQL stores' semantics. A RelatedNode asks
+ * `lookup` (and throws without one); a LinkNode outside a RelatedNode is an error.
+ */
+export function evaluateFilter(node: FilterNode, row: Readonly<Record<string, unknown>>, lookup?: RelatedLookup): boolean {
   switch (node.kind) {
     case 'and':
-      return node.items.every((item) => evaluateFilter(item, row));
+      return node.items.every((item) => evaluateFilter(item, row, lookup));
     case 'or':
-      return node.items.some((item) => evaluateFilter(item, row));
+      return node.items.some((item) => evaluateFilter(item, row, lookup));
     case 'not':
-      return !evaluateFilter(node.item, row);
+      return !evaluateFilter(node.item, row, lookup);
+    case 'related':
+      if (!lookup) throw new Error(`a filter on related ${node.entity} rows needs a lookup to evaluate in memory`);
+      return lookup(node.entity, bindOuterRow(node.where, row));
+    case 'link':
+      throw new Error(`link ${node.field} = up(${node.up}).${node.outer} outside a related filter`);
     case 'exists':
       return (cellOf(row, node.field) !== null) === node.exists;
     case 'compare':
@@ -129,5 +164,51 @@ export function evaluateFilter(node: FilterNode, row: Readonly<Record<string, un
       if (cell === null) return false;
       return matcherFor(node)(typeof cell === 'string' ? cell : String(cell));
     }
+  }
+}
+
+/** `filter` on `row` in three values: links and related rows are unknown (null). */
+function partial(node: FilterNode, row: Readonly<Record<string, unknown>>): boolean | null {
+  switch (node.kind) {
+    case 'and':
+    case 'or': {
+      const absorbing = node.kind === 'or';
+      let result: boolean | null = !absorbing;
+      for (const item of node.items) {
+        const value = partial(item, row);
+        if (value === absorbing) return absorbing;
+        if (value === null) result = null;
+      }
+      return result;
+    }
+    case 'not': {
+      const value = partial(node.item, row);
+      return value === null ? null : !value;
+    }
+    case 'link':
+    case 'related':
+      return null;
+    default:
+      return evaluateFilter(node, row);
+  }
+}
+
+/**
+ * Whether `row` of `entity` could be one of the rows a RelatedNode over `entity` in `filter`
+ * looks for (at any depth). When it is false for a row's images before and after a change, the
+ * change cannot alter which rows `filter` matches: what the RelatedNodes find is unchanged. It
+ * only errs towards true (links and nested related rows count as "may match").
+ */
+export function relatedMayMatch(filter: FilterNode, entity: string, row: Readonly<Record<string, unknown>>): boolean {
+  switch (filter.kind) {
+    case 'and':
+    case 'or':
+      return filter.items.some((item) => relatedMayMatch(item, entity, row));
+    case 'not':
+      return relatedMayMatch(filter.item, entity, row);
+    case 'related':
+      return (filter.entity === entity && partial(filter.where, row) !== false) || relatedMayMatch(filter.where, entity, row);
+    default:
+      return false;
   }
 }

@@ -56,8 +56,37 @@ export interface NotNode {
   readonly item: FilterNode;
 }
 
+/**
+ * A related row exists: some row of `entity` matches `where` (SQL `EXISTS (SELECT 1 FROM …)`).
+ * Inside `where`, fields name `entity`'s fields, and LinkNodes reach the rows around it. The
+ * related rows are read as they are: no read rule of `entity` applies to them.
+ */
+export interface RelatedNode {
+  readonly kind: 'related';
+  readonly entity: string;
+  readonly where: FilterNode;
+}
+
+/**
+ * Only inside a RelatedNode's `where`: this row's `field` equals the field `outer` of the row
+ * `up` levels out (1: the row the innermost enclosing RelatedNode is tested on). Like `eq`, it
+ * holds only when both are non-null, and `not` is its exact complement.
+ */
+export interface LinkNode {
+  readonly kind: 'link';
+  readonly field: string;
+  readonly outer: string;
+  readonly up: number;
+}
+
 /** A filter expression. An empty `and` is true; an empty `or` is false. */
-export type FilterNode = CompareNode | InNode | LikeNode | ExistsNode | AndNode | OrNode | NotNode;
+export type FilterNode = CompareNode | InNode | LikeNode | ExistsNode | AndNode | OrNode | NotNode | RelatedNode | LinkNode;
+
+/**
+ * Answers a RelatedNode in memory: whether a row of `entity` matches `where`, a filter whose
+ * links to the row outside have been replaced by that row's values (see `evaluateFilter`).
+ */
+export type RelatedLookup = (entity: string, where: FilterNode) => boolean;
 
 /** One ORDER BY term. `id` is always a valid field. */
 export interface OrderTerm {

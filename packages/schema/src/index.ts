@@ -37,7 +37,7 @@ export { indexesOf, uniqueIndexesOf, entityIndexesOf, declaredIndexName, uniqueI
 export { diffSchemas, isDestructiveStep, fieldTypeText } from './diff-schemas.js';
 export { describePlan } from './describe-plan.js';
 export type * from './filter-ast.js';
-export { evaluateFilter } from './evaluate-filter.js';
+export { evaluateFilter, bindOuterRow, relatedMayMatch } from './evaluate-filter.js';
 export { compareValues, valuesEqual, compareCodePoints } from './compare-values.js';
 export { parseLike, renderLike, foldCase } from './like-pattern.js';
 export type { LikeToken } from './like-pattern.js';

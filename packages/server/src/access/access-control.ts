@@ -1,4 +1,4 @@
-import type { AppSchema, FilterNode } from '@mast/schema';
+import type { AppSchema, FilterNode, RelatedLookup } from '@mast/schema';
 import { compilePolicies, type CompiledRule, type PolicyDecision, type PolicyOperation, type PolicySet } from '@mast/policy';
 import type { AuthContext } from '../auth/auth-context.js';
 import { AppError } from '../errors/index.js';
@@ -14,9 +14,20 @@ import type { Row } from '../store/index.js';
 export class AccessControl {
   readonly #policies: PolicySet;
 
-  /** Compiles the schema's policies; a rule that does not parse or check throws PolicyError. */
-  constructor(schema: AppSchema) {
-    this.#policies = compilePolicies(schema);
+  /**
+   * Compiles the schema's policies; a rule that does not parse or check throws PolicyError.
+   * `lookup` answers `exists(…)` when a single row is decided (the store's `rowExists`).
+   */
+  constructor(schema: AppSchema, lookup?: RelatedLookup) {
+    this.#policies = compilePolicies(schema, lookup ? { lookup } : {});
+  }
+
+  /**
+   * The entities whose rows the read rules of `entity` look at through `exists`: a change to
+   * one of them can change which rows of `entity` a caller may read.
+   */
+  readDependencies(entity: string): readonly string[] {
+    return this.#policies.relatedEntities(entity, 'read');
   }
 
   /** Whether `auth` may see `row`. */

@@ -1,5 +1,6 @@
-import type { PolicyOperation } from '@mast/policy';
+import { compileToFilter, type PolicyOperation } from '@mast/policy';
 import { checkJsonLimits, describeJsonViolation } from '@mast/protocol';
+import { bindOuterRow, type FilterNode, type RelatedNode } from '@mast/schema';
 import type { AuthContext } from '../auth/auth-context.js';
 import type { SchemaRef } from './schema-ref.js';
 import { AppError, errors } from '../errors/index.js';
@@ -20,6 +21,19 @@ export interface PolicyExplanation {
   readonly operation: PolicyOperation;
   /** The values the rules saw: the caller, the row, and the incoming change when there is one. */
   readonly saw: { readonly auth: Record<string, unknown>; readonly data: Record<string, unknown>; readonly input?: Record<string, unknown> };
+  /**
+   * For each `exists(…)` of the rules in force (outermost ones), the related row that made it
+   * hold, or null when no row matched: the rows that decided.
+   */
+  readonly related?: ReadonlyArray<{ readonly policy: string; readonly rule: string; readonly entity: string; readonly row: Record<string, unknown> | null }>;
+}
+
+/** The outermost RelatedNodes of a filter (those inside one are part of its lookup). */
+function outermostRelated(filter: FilterNode, into: RelatedNode[] = []): RelatedNode[] {
+  if (filter.kind === 'and' || filter.kind === 'or') for (const item of filter.items) outermostRelated(item, into);
+  else if (filter.kind === 'not') outermostRelated(filter.item, into);
+  else if (filter.kind === 'related') into.push(filter);
+  return into;
 }
 
 function object(value: unknown, name: string): Record<string, unknown> {
@@ -74,7 +88,19 @@ export async function explainPolicy(deps: { readonly schema: SchemaRef; readonly
     row = object(body.data ?? {}, 'data');
   }
   const input = body.input === undefined ? undefined : object(body.input, 'input');
-  const decision = deps.schema.access.explain(auth, entity.name, operation as PolicyOperation, { id: '', ...row, ...(typeof body.id === 'string' ? { id: body.id } : {}) }, input);
+  const data = { id: '', ...row, ...(typeof body.id === 'string' ? { id: body.id } : {}) };
+  const decision = deps.schema.access.explain(auth, entity.name, operation as PolicyOperation, data, input);
+  const related: Array<{ policy: string; rule: string; entity: string; row: Record<string, unknown> | null }> = [];
+  const hasInput = operation === 'insert' || operation === 'update';
+  for (const rule of deps.schema.access.rules(entity.name, operation as PolicyOperation)) {
+    const filter = compileToFilter(rule.expr, auth, hasInput ? (input ?? data) : undefined);
+    if (typeof filter === 'boolean') continue;
+    for (const node of outermostRelated(filter)) {
+      const where = bindOuterRow(node.where, data);
+      const [found] = await deps.store.read((tx) => tx.find(node.entity, { where, limit: 1 }));
+      related.push({ policy: rule.policy, rule: rule.rule, entity: node.entity, row: found ?? null });
+    }
+  }
   return {
     allowed: decision.allowed,
     reason: decision.reason,
@@ -82,5 +108,6 @@ export async function explainPolicy(deps: { readonly schema: SchemaRef; readonly
     entity: entity.name,
     operation: operation as PolicyOperation,
     saw: { auth: { user_id: auth.userId, roles: auth.roles, tenant_id: auth.tenantId, org_role: auth.orgRole, is_guest: auth.isGuest }, data: row, ...(input ? { input } : {}) },
+    ...(related.length > 0 ? { related } : {}),
   };
 }

@@ -1,5 +1,5 @@
 import { checkPolicy, compileToFilter, entityScope, evaluatePolicy, parsePolicy, type PolicyAuth, type PolicyExpr } from '@mast/policy';
-import { AUTHS, POLICY_CASES, policyFuzzer, policyTestSchema, ROWS } from '@mast/policy/testing';
+import { AUTHS, memoryLookup, POLICY_CASES, policyFuzzer, policyTestSchema, RELATED, ROWS } from '@mast/policy/testing';
 import type { AppSchema, FilterNode } from '@mast/schema';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createPlan } from '../store/conformance/fixtures.js';
@@ -16,7 +16,7 @@ const schema: AppSchema = policyTestSchema();
 const todo = schema.entitiesByName.get('Todo')!;
 
 function readRule(source: string): PolicyExpr {
-  return checkPolicy(parsePolicy(source), entityScope(todo, 'read'), source);
+  return checkPolicy(parsePolicy(source), entityScope(todo, 'read', schema), source);
 }
 
 let store: SqliteStore;
@@ -30,10 +30,14 @@ afterEach(async () => {
   await store.close();
 });
 
-async function insert(rows: readonly Row[]): Promise<void> {
+async function insert(rows: readonly Row[], entity = 'Todo'): Promise<void> {
   await store.write(async (tx) => {
-    for (const row of rows) await tx.insert('Todo', row);
+    for (const row of rows) await tx.insert(entity, row);
   });
+}
+
+async function insertRelated(related: Readonly<Record<string, ReadonlyArray<Readonly<Record<string, unknown>>>>>): Promise<void> {
+  for (const [entity, rows] of Object.entries(related)) await insert(rows as readonly Row[], entity);
 }
 
 /** The ids SQL selects for a compiled rule (`true` and `false` need no query). */
@@ -48,6 +52,7 @@ async function sqlIds(filter: FilterNode | boolean, all: readonly Row[]): Promis
 describe('policy table through SQLite', () => {
   it('selects exactly the rows each case allows', async () => {
     await insert(ROWS as Row[]);
+    await insertRelated(RELATED);
     const all = await store.read((tx) => tx.find('Todo', {}));
     expect(all).toHaveLength(ROWS.length);
     for (const c of POLICY_CASES) {
@@ -60,20 +65,26 @@ describe('policy table through SQLite', () => {
 describe('random rules: SQL agrees with the in-memory evaluator', () => {
   for (const seed of [21, 22, 23]) {
     it(`seed ${seed}`, async () => {
-      const fuzz = policyFuzzer(seed);
+      const fuzz = policyFuzzer(seed, { relational: true });
       await insert(Array.from({ length: 40 }, (_, i) => fuzz.row(`r${i}`) as Row));
+      const related = fuzz.related();
+      await insertRelated(related);
       const all = await store.read((tx) => tx.find('Todo', {}));
+      const lookup = memoryLookup({ ...related, Todo: all });
       let discriminating = 0;
+      let relational = 0;
       for (let i = 0; i < 200; i++) {
         const source = fuzz.expression();
+        if (source.includes('exists(')) relational++;
         const expr = readRule(source);
         const auth: PolicyAuth = fuzz.auth();
-        const memory = all.filter((row) => evaluatePolicy(expr, { auth, data: row })).map((r) => r.id).sort();
+        const memory = all.filter((row) => evaluatePolicy(expr, { auth, data: row, lookup })).map((r) => r.id).sort();
         const sql = await sqlIds(compileToFilter(expr, auth), all);
         expect(sql, `seed ${seed}: ${source} as ${JSON.stringify(auth)}`).toEqual(memory);
         if (memory.length > 0 && memory.length < all.length) discriminating++;
       }
       expect(discriminating).toBeGreaterThan(60);
+      expect(relational).toBeGreaterThan(40);
     });
   }
 });

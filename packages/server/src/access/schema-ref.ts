@@ -1,4 +1,4 @@
-import type { AppSchema, EntitySchema } from '@mast/schema';
+import type { AppSchema, EntitySchema, FilterNode, RelatedLookup } from '@mast/schema';
 import { AccessControl } from './access-control.js';
 import { errors } from '../errors/index.js';
 
@@ -10,11 +10,26 @@ import { errors } from '../errors/index.js';
 export class SchemaRef {
   #current: AppSchema;
   #access: AccessControl;
+  #rowExists: RelatedLookup | null = null;
+
+  /**
+   * How policies' `exists(…)` reach related rows when one row is decided; it asks the store
+   * bound with `bindStore` (policies compile before the store opens).
+   */
+  readonly lookup: RelatedLookup = (entity: string, where: FilterNode): boolean => {
+    if (!this.#rowExists) throw new Error('a policy reads related rows, but no store is bound to the schema (SchemaRef.bindStore)');
+    return this.#rowExists(entity, where);
+  };
 
   /** Compiles the schema's policies; throws PolicyError when one does not parse or check. */
   constructor(schema: AppSchema) {
-    this.#access = new AccessControl(schema);
+    this.#access = new AccessControl(schema, this.lookup);
     this.#current = schema;
+  }
+
+  /** Lets policies read related rows from `store` (its `rowExists`). */
+  bindStore(store: { rowExists(entity: string, where: FilterNode): boolean }): void {
+    this.#rowExists = (entity, where) => store.rowExists(entity, where);
   }
 
   /** The schema in force. */
@@ -28,7 +43,7 @@ export class SchemaRef {
   }
 
   /** Replaces schema and policies together; on a policy error nothing changes. */
-  use(schema: AppSchema, access: AccessControl = new AccessControl(schema)): void {
+  use(schema: AppSchema, access: AccessControl = new AccessControl(schema, this.lookup)): void {
     this.#current = schema;
     this.#access = access;
   }

@@ -1,4 +1,5 @@
 import type { ChangeEvent, ClientChange, PullResponse, PushResponse } from '@mast/protocol';
+import { relatedMayMatch, type FilterNode } from '@mast/schema';
 import type { AuthContext } from '../auth/auth-context.js';
 import { AppError, toAppError } from '../errors/index.js';
 import type { WriteOp, WritePath } from '../entities/write-path.js';
@@ -65,11 +66,48 @@ export class SyncService {
     }
     const records = await this.#store.changesSince(since, limit + 1);
     const page = records.slice(0, limit);
+    if (since > 0 && this.#viewChanged(auth, page)) {
+      throw new AppError('RESYNC_REQUIRED', `what you may read changed after seq ${since} (a row your read rules look at changed); pull again from 0`, {
+        extra: { oldest_seq: bounds.prunedThrough + 1, head_seq: bounds.head },
+      });
+    }
     return {
       changes: page.flatMap((record) => this.#visibleTo(auth, record)),
       cursor: { last_seq: page.length > 0 ? page[page.length - 1]!.seq : since },
       has_more: records.length > limit,
     };
+  }
+
+  /**
+   * Whether a change in the page is to a row that one of the caller's read rules looks for
+   * (`exists`: their membership): rows they pulled before may have become readable or hidden
+   * without a change of their own, which a log of changes cannot express. A pull from 0 decides
+   * every row by the rules as they are now, so it is the fresh read the caller needs.
+   */
+  #viewChanged(auth: AuthContext, page: readonly ChangeRecord[]): boolean {
+    if (auth.isAdmin || page.length === 0) return false;
+    const access = this.#schema.access;
+    /** Per entity whose read rule looks at other entities: the caller's filter, and those entities. */
+    const rules: Array<{ filter: FilterNode; reads: readonly string[] }> = [];
+    for (const entity of this.#schema.current.entities) {
+      const reads = access.readDependencies(entity.name);
+      if (reads.length === 0) continue;
+      let filter: FilterNode | true;
+      try {
+        filter = access.readFilter(auth, entity.name);
+      } catch {
+        continue; // the caller reads no row of the entity, whatever changes
+      }
+      if (filter !== true) rules.push({ filter, reads });
+    }
+    return page.some((record) =>
+      rules.some(({ filter, reads }) => {
+        if (!reads.includes(record.entity)) return false;
+        // Without the earlier image of an update or delete, what the row was is unknown.
+        if (record.kind !== 'insert' && record.before == null) return true;
+        return [record.data, record.before].some((image) => image != null && relatedMayMatch(filter, record.entity, image));
+      }),
+    );
   }
 
   /**

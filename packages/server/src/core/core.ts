@@ -1,6 +1,7 @@
 import type { AppSchema } from '@mast/schema';
 import { pino, type Logger } from 'pino';
 import { AccessControl } from '../access/access-control.js';
+import { missingRelationIndexes } from '../access/relation-indexes.js';
 import { SchemaRef } from '../access/schema-ref.js';
 import { AccountService } from '../auth/accounts.js';
 import { AuthedStreams } from '../auth/access-events.js';
@@ -141,6 +142,11 @@ export class MastCore {
       maxUpdateBytes: config.wsMaxFrame,
       onError: (err) => logger.error({ err }, 'CRDT fan-out failed'),
     });
+    // A change to rows that read rules look at (a membership) can take rows away from CRDT subscribers.
+    this.bus.subscribe((changes) => {
+      if (this.crdt.size === 0) return;
+      this.crdt.recheckRelated(changes).catch((err: unknown) => logger.error({ err }, 'CRDT access re-check failed'));
+    });
     const limits = { maxLimit: config.maxLimit, defaultLimit: config.defaultLimit, maxTerms: config.filterMaxTerms, jsonLimits };
     this.reader = new EntityReader(store, this.schema, limits);
     this.sync = new SyncService(store, this.writes, this.schema, { maxLimit: config.maxLimit, maxPush: config.batchMaxOps });
@@ -245,6 +251,8 @@ export class MastCore {
         canRead: (auth, entity, row) => this.schema.access.canRead(auth, entity, row),
         scopeOf: (auth) => this.schema.access.scopeOf(auth),
         readFilter: (auth, entity) => this.schema.access.readFilter(auth, entity),
+        // An admin reads every row whatever related rows say, so nothing it reads depends on them.
+        readDependencies: (auth, entity) => (auth.isAdmin ? [] : this.schema.access.readDependencies(entity)),
       },
       maxSubscriptions: config.liveMaxSubscriptions,
       onError: (err) => logger.error({ err }, 'live query update failed'),
@@ -276,6 +284,10 @@ export class MastCore {
       const jwt = options.jwt === undefined ? jwtOptionsFromConfig(options.config) : options.jwt;
       const plan = await migrateStore(options.store, schema.current, { allowDestructive: options.config.allowDestructive });
       if (plan.length > 0) logger.info({ plan }, 'database migrated');
+      schema.bindStore(options.store);
+      for (const missing of missingRelationIndexes(schema.current, schema.access)) {
+        logger.warn({ policy: missing.policy, entity: missing.entity, fields: missing.fields }, missing.message);
+      }
       const core = new MastCore(options, schema, logger, jwt);
       await core.reloadFunctions({ fresh: false });
       return core;
@@ -307,7 +319,7 @@ export class MastCore {
 
   /** Serves a new schema after migrating to it (dev reload); the old one stays on failure. */
   async reload(schema: AppSchema): Promise<string[]> {
-    const access = new AccessControl(schema);
+    const access = new AccessControl(schema, this.schema.lookup);
     const plan = await migrateStore(this.store, schema, { allowDestructive: this.config.allowDestructive });
     this.schema.use(schema, access);
     return plan;

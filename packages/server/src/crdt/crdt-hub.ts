@@ -1,10 +1,12 @@
 import { decodeImportBlobMeta, VersionVector, type LoroDoc } from 'loro-crdt';
 import { crdtFrameTypes, decodeCrdtFrame, encodeCrdtFrame, MAX_CRDT_NAME_BYTES, type ErrorMessage } from '@mast/protocol';
+import { relatedMayMatch, type FilterNode } from '@mast/schema';
 import type { AuthContext } from '../auth/auth-context.js';
+import type { AccessControl } from '../access/access-control.js';
 import type { SchemaRef } from '../access/schema-ref.js';
 import type { WritePath } from '../entities/write-path.js';
 import { AppError, errors } from '../errors/index.js';
-import type { Store } from '../store/index.js';
+import type { ChangeRecord, Store } from '../store/index.js';
 import { pushCrdtUpdate, type PushOutcome } from './crdt-push.js';
 import { projectDoc } from './row-doc.js';
 import type { RowDocs } from './row-docs.js';
@@ -37,6 +39,19 @@ interface Subscription {
 }
 
 const keyOf = (entity: string, rowId: string): string => `${entity}\u0000${rowId}`;
+
+/** Whether a change to a row that `entity`'s read rule looks at may change what `auth` reads of it. */
+function mayConcern(access: AccessControl, auth: AuthContext, entity: string, change: ChangeRecord): boolean {
+  let filter: FilterNode | true;
+  try {
+    filter = access.readFilter(auth, entity);
+  } catch {
+    return true; // the caller now reads nothing of the entity: check the subscription
+  }
+  if (filter === true) return false;
+  if (change.kind !== 'insert' && change.before == null) return true;
+  return [change.data, change.before].some((image) => image != null && relatedMayMatch(filter, change.entity, image));
+}
 const byteLength = (text: string): number => Buffer.byteLength(text, 'utf8');
 
 /**
@@ -141,6 +156,34 @@ export class CrdtHub {
       if (!(err instanceof AppError)) throw err;
       // Frames carry no request id: the error names the row so the client can match it.
       throw new AppError(err.code, err.message, { ...(err.fields ? { fields: err.fields } : {}), ...(err.hint ? { hint: err.hint } : {}), extra: { ...err.extra, entity, rowId }, cause: err });
+    }
+  }
+
+  /**
+   * After a commit: every subscription to a row whose entity's read rule looks at a changed
+   * entity (`exists`), and could look for the changed row (before or after), is checked again;
+   * a subscriber who may no longer read its row is dropped with POLICY_DENIED, as when the row
+   * itself changes. The rule sees the last committed state.
+   */
+  async recheckRelated(changes: readonly ChangeRecord[]): Promise<void> {
+    const access = this.#deps.schema.access;
+    for (const subscriptions of [...this.#rows.values()]) {
+      const first = subscriptions.values().next().value;
+      if (!first) continue;
+      const reads = access.readDependencies(first.entity);
+      const relevant = changes.filter((c) => reads.includes(c.entity));
+      if (relevant.length === 0) continue;
+      const { entity, rowId } = first;
+      const concerned = [...subscriptions].filter((s) => !s.auth.isAdmin && relevant.some((c) => mayConcern(access, s.auth, entity, c)));
+      if (concerned.length === 0) continue;
+      const row = await this.#deps.store.read((tx) => tx.get(entity, rowId));
+      // A deleted row ends its subscriptions through the row's own commit.
+      if (!row) continue;
+      for (const s of concerned) {
+        if (!subscriptions.has(s) || access.canRead(s.auth, entity, row)) continue;
+        this.#remove(s);
+        s.sink.sendMessage({ type: 'error', code: 'POLICY_DENIED', message: `You may no longer read ${entity} "${rowId}"`, entity, rowId });
+      }
     }
   }
 

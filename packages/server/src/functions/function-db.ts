@@ -111,15 +111,26 @@ export class QueryDb implements DbReader {
     return this.#run(async (tx) => {
       const name = this.#schema.entity(entity).name;
       this.#readSet?.fetched(name, id);
+      this.#recordRuleReads(name);
       const row = await tx.get(name, id);
       if (!row || this.#schema.access.canRead(this.#auth, name, row)) return row;
       return null;
     });
   }
 
+  /**
+   * A read rule that looks at other entities (`exists`) makes their changes part of what the
+   * run read: a membership change can change the answer.
+   */
+  #recordRuleReads(entity: string): void {
+    if (!this.#readSet || this.#auth.isAdmin) return;
+    for (const related of this.#schema.access.readDependencies(entity)) this.#readSet.queried(related);
+  }
+
   query(entity: string, filter?: Filter): Promise<Row[]> {
     return this.#run((tx) => {
       this.#readSet?.queried(this.#schema.entity(entity).name);
+      this.#recordRuleReads(this.#schema.entity(entity).name);
       return queryRows(tx, this.#schema, this.#limits, this.#auth, entity, filter);
     });
   }

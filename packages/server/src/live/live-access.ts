@@ -18,6 +18,11 @@ export interface LiveAccess {
    * (POLICY_DENIED) when `auth` can read no row of the entity, which fails the subscription.
    */
   readFilter?(auth: AuthContext, entity: string): FilterNode | true;
+  /**
+   * Optional: the entities whose rows decide what `auth` may read of `entity` (a read rule's
+   * `exists(…)`). A committed change to one of them re-evaluates the windows that depend on it.
+   */
+  readDependencies?(auth: AuthContext, entity: string): readonly string[];
 }
 
 /** The scope of one identity: always safe, shares only between sockets of the same user. */

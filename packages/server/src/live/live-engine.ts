@@ -1,4 +1,4 @@
-import type { FindQuery } from '@mast/schema';
+import { relatedMayMatch, type FindQuery } from '@mast/schema';
 import type { AuthContext } from '../auth/auth-context.js';
 import type { ChangeBus } from '../changes/change-bus.js';
 import { type FilterLimits, parseFilter } from '../entities/filter-parser.js';
@@ -63,6 +63,8 @@ export class LiveEngine {
   readonly #entities = new Map<string, EntityIndex>();
   /** Per entity, the queries that include rows of it through a relation. */
   readonly #dependents = new Map<string, Set<LiveQuery>>();
+  /** Per entity, the queries whose read rule looks at rows of it (`exists`). */
+  readonly #readers = new Map<string, Set<LiveQuery>>();
   /** Per sink, its subscription ids; null while the subscribe is still queued. */
   readonly #subs = new Map<LiveSink, Map<string, LiveQuery | null>>();
 
@@ -204,6 +206,7 @@ export class LiveEngine {
     const where = query.where;
     const fetchWhere = visible === true ? where : where ? { kind: 'and' as const, items: [where, visible] } : visible;
     const include = resolveIncludes(entity, request.include, auth, this.#access);
+    const readsFrom = this.#access.readDependencies?.(auth, entity.name) ?? [];
     const def: LiveQueryDef = {
       entity: entity.name,
       where,
@@ -211,6 +214,7 @@ export class LiveEngine {
       order: query.order,
       limit: query.limit ?? this.#options.limits.defaultLimit,
       ...(include.length > 0 ? { include } : {}),
+      ...(readsFrom.length > 0 ? { readsFrom } : {}),
     };
     const scope = this.#access.scopeOf(auth, entity.name);
     // Included rows are read under each target's policy, so its scope is part of the key too.
@@ -263,6 +267,11 @@ export class LiveEngine {
       if (!dependents) this.#dependents.set(include.target, (dependents = new Set()));
       dependents.add(query);
     }
+    for (const entity of p.def.readsFrom ?? []) {
+      let readers = this.#readers.get(entity);
+      if (!readers) this.#readers.set(entity, (readers = new Set()));
+      readers.add(query);
+    }
     this.#queries.set(p.key, query);
     return query;
   }
@@ -284,6 +293,11 @@ export class LiveEngine {
       const dependents = this.#dependents.get(include.target);
       dependents?.delete(query);
       if (dependents?.size === 0) this.#dependents.delete(include.target);
+    }
+    for (const entity of query.def.readsFrom ?? []) {
+      const readers = this.#readers.get(entity);
+      readers?.delete(query);
+      if (readers?.size === 0) this.#readers.delete(entity);
     }
   }
 
@@ -341,6 +355,15 @@ export class LiveEngine {
         touched.add(query);
         refetch.add(query);
       }
+      // A row a read rule looks at changed: rows may have become readable or stopped being so.
+      // The window is read again and diffed against what subscribers hold, unless the changed
+      // row (before or after) cannot be one the subscriber's rule looks for (another user's
+      // membership).
+      for (const query of this.#readers.get(change.entity) ?? []) {
+        if (!ruleMayLookAt(query, change)) continue;
+        touched.add(query);
+        refetch.add(query);
+      }
     }
     await Promise.all(
       [...refetch].map(async (query) => {
@@ -369,6 +392,15 @@ export class LiveEngine {
     this.#tail = run.catch(() => undefined);
     return run;
   }
+}
+
+/** Whether a change to a row of an entity the query's read rule looks at can change its window. */
+function ruleMayLookAt(query: LiveQuery, change: ChangeRecord): boolean {
+  const where = query.def.fetchWhere;
+  if (!where) return true;
+  // Without the earlier image of an update or delete, what the row was is unknown.
+  if (change.kind !== 'insert' && change.before == null) return true;
+  return [change.data, change.before].some((image) => image != null && relatedMayMatch(where, change.entity, image));
 }
 
 function resultFrame(id: string, query: LiveQuery, seq: number): EncodedFrame {

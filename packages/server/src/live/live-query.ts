@@ -25,6 +25,11 @@ export interface LiveQueryDef {
   readonly limit: number;
   /** To-one relations whose rows each window row carries; such windows are refetched on change. */
   readonly include?: readonly IncludeDef[];
+  /**
+   * Entities the subscriber's read rule looks at (`exists`): a change to any of them can make
+   * rows appear or disappear without a change to the rows themselves, so the window is refetched.
+   */
+  readonly readsFrom?: readonly string[];
 }
 
 /**

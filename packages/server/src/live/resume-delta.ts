@@ -17,6 +17,10 @@ import type { LiveQuery } from './live-query.js';
  *
  * A removal names only a row the subscriber could read at `since` (the image before its first
  * change since then), so a resume never reveals the id of a row hidden from it.
+ *
+ * A window whose read rule looks at other entities (`readsFrom`) can gain or lose rows through a
+ * change to one of those (a membership): when the log holds such a change, it gets the whole
+ * window. Otherwise every related row is as it was at `since`, and the delta is exact as above.
  */
 export function resumeFrames(
   joined: ReadonlyArray<readonly [string, LiveQuery]>,
@@ -25,6 +29,7 @@ export function resumeFrames(
   canRead: (auth: AuthContext, entity: string, row: Row) => boolean,
 ): EncodedFrame[] {
   const touchedByEntity = new Map<string, Map<string, ChangeRecord>>();
+  const changedEntities = new Set((log ?? []).map((change) => change.entity));
   for (const change of log ?? []) {
     let touched = touchedByEntity.get(change.entity);
     if (!touched) touchedByEntity.set(change.entity, (touched = new Map()));
@@ -38,7 +43,8 @@ export function resumeFrames(
     // A change logged without its earlier image cannot tell whether the client held the row;
     // a window with includes can change through rows of other entities: both get the whole window.
     const unknown = [...touched.values()].some((first) => first.kind !== 'insert' && first.before == null);
-    if (log === null || !query.complete || query.def.include || unknown || untouched + touched.size > query.def.limit) {
+    const rulesChanged = query.def.readsFrom?.some((entity) => changedEntities.has(entity)) ?? false;
+    if (log === null || !query.complete || query.def.include || unknown || rulesChanged || untouched + touched.size > query.def.limit) {
       return new EncodedFrame({ type: 'result', id, query: query.handle, seq, rows: [...query.rows], complete: query.complete }, seq);
     }
     const added: Row[] = [];

@@ -459,6 +459,13 @@ export interface Store {
    * throws. On a single-writer backend, calls queue and run one at a time.
    */
   write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T>;
+  /**
+   * Synchronously: whether a row of `entity` matches `where` (how policies' related-row
+   * conditions are answered for one row). Inside a `read` or `write` callback it sees that
+   * transaction's view (so a write's policy check sees the rows the write has changed so far);
+   * elsewhere, the last committed state.
+   */
+  rowExists(entity: string, where: FilterNode): boolean;
   /** Change-log entries with seq > `since`, oldest first, at most `limit`. */
   changesSince(since: number, limit: number): Promise<ChangeRecord[]>;
   changeLogBounds(): Promise<ChangeLogBounds>;

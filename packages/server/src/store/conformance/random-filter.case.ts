@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateFilter } from '@mast/schema';
+import { evaluateFilter, type RelatedLookup } from '@mast/schema';
 // The same seeded PRNG (mulberry32) as the policy fuzzer, so a failing seed replays exactly.
 import { prng } from '@mast/policy/testing';
 import type { CompareOp, FilterNode, FilterValue } from '@mast/schema';
@@ -9,7 +9,9 @@ import { idSet, migrateBase, type StoreRef } from './fixtures.js';
 /**
  * Seeded property test: random rows (nulls, astral characters, case variants whose folds differ
  * in length or by context) and random nested filters must select the same rows in SQL and in
- * memory (`evaluateFilter`). A failure prints the seed, the filter and both answers.
+ * memory (`evaluateFilter`). A failure prints the seed, the filter and both answers. Related
+ * filters (EXISTS over User rows and over Item itself, two levels deep, with links between the
+ * rows) are answered in memory by a lookup over the same rows, and by `rowExists` too.
  */
 
 // Case pairs whose folds are tricky (İ folds to two code points, Σ to σ or ς by context, the
@@ -79,14 +81,31 @@ function generators(rand: () => number) {
     return { kind: 'compare', field: name, op, value: operand };
   };
 
+  const user = (id: string): Row => ({ id, name: text(2) });
+
+  /** A related filter: the row's owner (User), or another Item, maybe through its owner. */
+  const related = (): FilterNode => {
+    const link = (field: string, outer: string, up = 1): FilterNode => ({ kind: 'link', field, outer, up });
+    const userName = (): FilterNode => ({ kind: 'compare', field: 'name', op: pick(['eq', 'ne', 'lt', 'gte'] as const), value: text(1) });
+    const r = rand();
+    if (r < 0.4) return { kind: 'related', entity: 'User', where: { kind: 'and', items: [link('id', 'owner'), ...(rand() < 0.7 ? [userName()] : [])] } };
+    const same = pick(['count', 'done', 'due', 'owner', 'name'] as const);
+    const items: FilterNode[] = [rand() < 0.8 ? link(same, same) : { kind: 'not', item: link(same, same) }, { kind: 'not', item: link('id', 'id') }];
+    if (rand() < 0.5) {
+      // Two levels: the other Item's owner relates to this row's title or the other's slug.
+      items.push({ kind: 'related', entity: 'User', where: { kind: 'and', items: [link('id', 'owner'), rand() < 0.5 ? link('name', 'slug', 2) : userName()] } });
+    } else items.push(leaf());
+    return { kind: 'related', entity: 'Item', where: { kind: rand() < 0.8 ? 'and' : 'or', items } };
+  };
+
   const filter = (depth: number): FilterNode => {
     const r = rand();
-    if (depth <= 0 || r < 0.4) return leaf();
+    if (depth <= 0 || r < 0.4) return rand() < 0.15 ? related() : leaf();
     if (r < 0.55) return { kind: 'not', item: filter(depth - 1) };
     const items = Array.from({ length: int(4) }, () => filter(depth - 1));
     return { kind: r < 0.8 ? 'and' : 'or', items };
   };
-  return { row, filter };
+  return { row, user, filter };
 }
 
 /** SQL and the in-memory evaluator agree on random rows and random filters. */
@@ -96,22 +115,36 @@ export function randomFilterCases(store: StoreRef): void {
       it(`seed ${seed}`, async () => {
         const gen = generators(prng(seed));
         await migrateBase(store());
-        const rows = Array.from({ length: 40 }, (_, i) => gen.row(`r${i}`));
+        const users = Array.from({ length: 6 }, (_, i) => gen.user(`u${i}`));
+        // Owners (every user but one) on two rows in three; (owner, slug) is unique, so those have no slug.
+        const rows = Array.from({ length: 40 }, (_, i) => {
+          const row = gen.row(`r${i}`);
+          return i % 3 === 0 ? row : { ...row, owner: `u${(i * seed) % 5}`, slug: null };
+        });
         await store().write(async (tx) => {
+          for (const u of users) await tx.insert('User', u);
           for (const row of rows) await tx.insert('Item', row);
         });
         const stored = await store().read((tx) => tx.find('Item', {}));
         expect(stored).toHaveLength(rows.length);
+        const tables: Record<string, readonly Row[]> = { Item: stored, User: users };
+        const lookup: RelatedLookup = (entity, where) => (tables[entity] ?? []).some((row) => evaluateFilter(where, row, lookup));
         let matchedSome = 0;
+        let relatedSome = 0;
         for (let i = 0; i < 250; i++) {
           const node = gen.filter(3);
           const sql = idSet(await store().read((tx) => tx.find('Item', { where: node })));
-          const memory = idSet(stored.filter((row) => evaluateFilter(node, row)));
+          const memory = idSet(stored.filter((row) => evaluateFilter(node, row, lookup)));
           expect(memory, `seed ${seed}, filter ${JSON.stringify(node)}`).toEqual(sql);
-          if (sql.length > 0 && sql.length < rows.length) matchedSome++;
+          expect(store().rowExists('Item', node), `seed ${seed}, rowExists ${JSON.stringify(node)}`).toBe(sql.length > 0);
+          if (sql.length > 0 && sql.length < rows.length) {
+            matchedSome++;
+            if (JSON.stringify(node).includes('"related"')) relatedSome++;
+          }
         }
         // The generator must produce discriminating filters, or agreement proves little.
         expect(matchedSome).toBeGreaterThan(60);
+        expect(relatedSome).toBeGreaterThan(15);
       });
     }
   });

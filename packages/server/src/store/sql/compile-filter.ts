@@ -31,11 +31,23 @@ interface Column {
   readonly name: string;
 }
 
-function column(entity: EntitySchema, name: string, dialect: SqlDialect): Column {
-  if (name === 'id') return { sql: dialect.quoteIdent('id'), kind: 'string', nullable: false, name };
+/** A column; `qualifier` (a table name or alias) is written before it when given. */
+function column(entity: EntitySchema, name: string, dialect: SqlDialect, qualifier?: string): Column {
+  const prefix = qualifier === undefined ? '' : `${dialect.quoteIdent(qualifier)}.`;
+  if (name === 'id') return { sql: `${prefix}${dialect.quoteIdent('id')}`, kind: 'string', nullable: false, name };
   const field = entity.fieldsByName.get(name);
   if (!field) throw new AppError('INVALID_COLUMN', `${entity.name} has no field "${name}"`, { fields: [name] });
-  return { sql: dialect.quoteIdent(name), kind: field.kind, nullable: true, name };
+  return { sql: `${prefix}${dialect.quoteIdent(name)}`, kind: field.kind, nullable: true, name };
+}
+
+/** Finds the schema of an entity a RelatedNode names. */
+export type EntityResolver = (name: string) => EntitySchema | undefined;
+
+/** A row in scope while compiling: the filtered table (level 0) or a related subquery's. */
+interface RowScope {
+  readonly entity: EntitySchema;
+  /** How its columns are written: the table's name at level 0, `r<level>` inside subqueries. */
+  readonly qualifier: string | undefined;
 }
 
 const SQL_OP: Record<CompareOp, string> = { eq: '=', ne: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' };
@@ -47,11 +59,26 @@ function orNull(col: Column, cond: string): string {
 }
 
 class FilterCompiler {
+  /** Rows in scope, outermost first; the last is the row the current node filters. */
+  private readonly scopes: RowScope[];
+
   constructor(
-    private readonly entity: EntitySchema,
+    entity: EntitySchema,
     private readonly dialect: SqlDialect,
     private readonly params: SqlParams,
-  ) {}
+    private readonly resolve: EntityResolver | undefined,
+  ) {
+    this.scopes = [{ entity, qualifier: undefined }];
+  }
+
+  private get entity(): EntitySchema {
+    return this.scopes[this.scopes.length - 1]!.entity;
+  }
+
+  private col(name: string): Column {
+    const scope = this.scopes[this.scopes.length - 1]!;
+    return column(scope.entity, name, this.dialect, scope.qualifier);
+  }
 
   private bind(col: Column, value: FilterValue): string {
     return this.params.add(encodeCell(this.dialect.cells, col.kind, value, { entity: this.entity.name, field: col.name }));
@@ -69,14 +96,18 @@ class FilterCompiler {
       }
       case 'not':
         return this.compile(node.item, !negated);
+      case 'related':
+        return this.related(node.entity, node.where, negated);
+      case 'link':
+        return this.link(node.field, node.outer, node.up, negated);
       case 'exists': {
-        const col = column(this.entity, node.field, this.dialect);
+        const col = this.col(node.field);
         return node.exists !== negated ? `${col.sql} IS NOT NULL` : `${col.sql} IS NULL`;
       }
       case 'compare':
         return this.compare(node.field, node.op, node.value, negated);
       case 'in': {
-        const col = column(this.entity, node.field, this.dialect);
+        const col = this.col(node.field);
         const values = node.values.filter((v) => v !== null);
         const isIn = node.negate === negated;
         if (values.length === 0) return isIn ? FALSE : TRUE;
@@ -84,7 +115,7 @@ class FilterCompiler {
         return isIn ? `${col.sql} IN (${list})` : orNull(col, `${col.sql} NOT IN (${list})`);
       }
       case 'like': {
-        const col = column(this.entity, node.field, this.dialect);
+        const col = this.col(node.field);
         if (col.kind === 'int' || col.kind === 'float' || col.kind === 'bool') {
           throw new AppError('INVALID_QUERY', `like needs a text field; ${this.entity.name}.${col.name} is ${col.kind}`, { fields: [col.name] });
         }
@@ -95,8 +126,38 @@ class FilterCompiler {
     }
   }
 
+  /**
+   * `[NOT] EXISTS (SELECT 1 FROM "E" AS "r<n>" WHERE …)`: EXISTS is never NULL, so its NOT is
+   * exact. The top-level table keeps its name (the callers write `FROM "E"` unaliased), so a
+   * link to it is written `"E"."f"`; inside a subquery the alias hides the table's own name.
+   */
+  private related(entityName: string, where: FilterNode, negated: boolean): string {
+    const entity = this.resolve?.(entityName);
+    if (!entity) throw new AppError('ENTITY_NOT_FOUND', `Unknown entity "${entityName}" in a related filter`);
+    if (this.scopes.length === 1) this.scopes[0] = { entity: this.scopes[0]!.entity, qualifier: this.scopes[0]!.entity.name };
+    const alias = `r${this.scopes.length}`;
+    this.scopes.push({ entity, qualifier: alias });
+    try {
+      const inner = this.compile(where, false);
+      return `${negated ? 'NOT ' : ''}EXISTS (SELECT 1 FROM ${this.dialect.quoteIdent(entity.name)} AS ${this.dialect.quoteIdent(alias)} WHERE ${inner})`;
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  /** `inner = outer` (both non-null); negated: either is NULL or they differ. */
+  private link(field: string, outerField: string, up: number, negated: boolean): string {
+    const level = this.scopes.length - 1 - up;
+    if (!Number.isSafeInteger(up) || up < 1 || level < 0) throw new Error(`link to a row ${up} levels out, with ${this.scopes.length - 1} in scope`);
+    const inner = this.col(field);
+    const scope = this.scopes[level]!;
+    const outer = column(scope.entity, outerField, this.dialect, scope.qualifier);
+    if (!negated) return `${inner.sql} = ${outer.sql}`;
+    return `(${inner.sql} IS NULL OR ${outer.sql} IS NULL OR ${inner.sql} <> ${outer.sql})`;
+  }
+
   private compare(field: string, op: CompareOp, value: FilterValue, negated: boolean): string {
-    const col = column(this.entity, field, this.dialect);
+    const col = this.col(field);
     const effective = negated ? INVERSE[op] : op;
     if (value === null) {
       if (effective === 'eq') return `${col.sql} IS NULL`;
@@ -114,10 +175,12 @@ class FilterCompiler {
 
 /**
  * Compiles a filter to a boolean SQL expression, binding its values into `params`; unknown
- * fields throw AppError INVALID_COLUMN.
+ * fields throw AppError INVALID_COLUMN. RelatedNodes need `resolve` for the entities they name
+ * and make the expression refer to the filtered table by its name (`"E"."f"`), so the caller's
+ * `FROM` must not alias it.
  */
-export function compileFilter(node: FilterNode, entity: EntitySchema, dialect: SqlDialect, params: SqlParams): string {
-  return new FilterCompiler(entity, dialect, params).compile(node, false);
+export function compileFilter(node: FilterNode, entity: EntitySchema, dialect: SqlDialect, params: SqlParams, resolve?: EntityResolver): string {
+  return new FilterCompiler(entity, dialect, params, resolve).compile(node, false);
 }
 
 /** The clauses that follow `SELECT ... FROM table` for a find: WHERE, ORDER BY, LIMIT/OFFSET. */
@@ -142,8 +205,8 @@ function checkCount(name: 'limit' | 'offset', value: number): void {
  * Compiles a FindQuery. Ascending order puts NULLs first and descending puts them last (NULL
  * sorts as the smallest value) on every backend; `id asc` is appended unless `id` is ordered.
  */
-export function compileFind(query: FindQuery, entity: EntitySchema, dialect: SqlDialect, params: SqlParams): CompiledFind {
-  const where = query.where ? ` WHERE ${compileFilter(query.where, entity, dialect, params)}` : '';
+export function compileFind(query: FindQuery, entity: EntitySchema, dialect: SqlDialect, params: SqlParams, resolve?: EntityResolver): CompiledFind {
+  const where = query.where ? ` WHERE ${compileFilter(query.where, entity, dialect, params, resolve)}` : '';
   const terms: string[] = [];
   for (const term of totalOrder(query.order)) {
     const col = column(entity, term.field, dialect);

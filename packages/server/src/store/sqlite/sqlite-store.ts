@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { statSync } from 'node:fs';
-import type { AppSchema, MigrationPlan, RecordedSchema } from '@mast/schema';
+import type { AppSchema, FilterNode, MigrationPlan, RecordedSchema } from '@mast/schema';
 import { AppError } from '../../errors/index.js';
 import type {
   ApiKeyStore,
@@ -26,7 +26,7 @@ import { applyMigration } from './sqlite-migrate.js';
 import * as jobs from './sqlite-jobs.js';
 import * as sessions from './sqlite-sessions.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, readPragmas } from './sqlite-pragmas.js';
-import { SqliteReadTx, SqliteWriteTx } from './sqlite-tx.js';
+import { rowExistsOn, SqliteReadTx, SqliteWriteTx } from './sqlite-tx.js';
 
 /** Options of `createSqliteStore`. */
 export interface SqliteStoreOptions {
@@ -119,6 +119,8 @@ class SqliteStoreImpl implements SqliteStore {
   };
   private readonly writer: SqliteConnection;
   private readonly readers: SqliteConnection[] = [];
+  /** Answers `rowExists` outside any transaction: autocommit reads of the last commit. */
+  private lookup: SqliteConnection | null = null;
   private readonly free: SqliteConnection[] = [];
   private readonly waiting: Array<(conn: SqliteConnection) => void> = [];
   private readonly context = new AsyncLocalStorage<Holder>();
@@ -142,9 +144,11 @@ class SqliteStoreImpl implements SqliteStore {
         const count = Math.max(1, Math.trunc(options.readers ?? DEFAULT_READERS));
         for (let i = 0; i < count; i++) this.readers.push(new SqliteConnection(options.path, { readonly: true, busyTimeoutMs }));
         this.free.push(...this.readers);
+        this.lookup = new SqliteConnection(options.path, { readonly: true, busyTimeoutMs });
       }
     } catch (err) {
       for (const reader of this.readers) reader.close();
+      this.lookup?.close();
       this.writer.close();
       throw err;
     }
@@ -263,6 +267,20 @@ class SqliteStoreImpl implements SqliteStore {
     if (this.free.length === this.readers.length) this.onIdle?.();
   }
 
+  /**
+   * The caller's transaction connection when there is one, else the lookup connection. On
+   * `:memory:` (one shared connection) a lookup made outside a transaction while another
+   * callback's write is open sees that write's uncommitted rows: use a file for production.
+   */
+  rowExists(entityName: string, where: FilterNode): boolean {
+    const holder = this.context.getStore();
+    this.checkOpen(holder);
+    const entity = this.schema?.entitiesByName.get(entityName);
+    if (!entity) throw new AppError('ENTITY_NOT_FOUND', `Unknown entity "${entityName}"`);
+    const conn = holder?.active ? holder.conn : (this.lookup ?? this.writer);
+    return rowExistsOn(conn, entity, where, (name) => this.schema?.entitiesByName.get(name));
+  }
+
   changesSince(since: number, limit: number): Promise<ChangeRecord[]> {
     return this.withReadConnection(async (conn) => log.changesSince(conn, since, limit));
   }
@@ -336,6 +354,7 @@ class SqliteStoreImpl implements SqliteStore {
     }
     this.finished = true;
     for (const reader of this.readers) reader.close();
+    this.lookup?.close();
     this.writer.close();
   }
 }

@@ -26,6 +26,13 @@ function selectList(entity: EntitySchema): string {
   return list;
 }
 
+/** Whether a row of `entity` matching `where` exists, read synchronously on `conn`. */
+export function rowExistsOn(conn: SqliteConnection, entity: EntitySchema, where: FilterNode, resolve: (name: string) => EntitySchema | undefined): boolean {
+  const params = new SqlParams(dialect);
+  const clause = compileFilter(where, entity, dialect, params, resolve);
+  return Number(conn.get(`SELECT EXISTS (SELECT 1 FROM ${q(entity.name)} WHERE ${clause}) AS e`, params.values)?.['e'] ?? 0) === 1;
+}
+
 /** Reads on one connection, valid until the transaction that created it ends. */
 export class SqliteReadTx implements ReadTx {
   private open = true;
@@ -52,6 +59,9 @@ export class SqliteReadTx implements ReadTx {
     return entity;
   }
 
+  /** Entities a related filter names, from the schema in force. */
+  protected readonly resolve = (name: string): EntitySchema | undefined => this.schema()?.entitiesByName.get(name);
+
   protected decode(entity: EntitySchema, cells: Cells | undefined): Row | null {
     return cells ? decodeRow(dialect.cells, entity, cells) : null;
   }
@@ -68,7 +78,7 @@ export class SqliteReadTx implements ReadTx {
   async find(entityName: string, query: FindQuery): Promise<Row[]> {
     const entity = this.entity(entityName);
     const params = new SqlParams(dialect);
-    const clauses = compileFind(query, entity, dialect, params);
+    const clauses = compileFind(query, entity, dialect, params, this.resolve);
     const rows = this.conn.all(`SELECT ${selectList(entity)} FROM ${q(entity.name)}${clauses.sql}`, params.values);
     return rows.map((cells) => decodeRow(dialect.cells, entity, cells));
   }
@@ -76,7 +86,7 @@ export class SqliteReadTx implements ReadTx {
   async count(entityName: string, where?: FilterNode): Promise<number> {
     const entity = this.entity(entityName);
     const params = new SqlParams(dialect);
-    const clause = where ? ` WHERE ${compileFilter(where, entity, dialect, params)}` : '';
+    const clause = where ? ` WHERE ${compileFilter(where, entity, dialect, params, this.resolve)}` : '';
     return Number(this.conn.get(`SELECT COUNT(*) AS n FROM ${q(entity.name)}${clause}`, params.values)?.['n'] ?? 0);
   }
 
