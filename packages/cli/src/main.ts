@@ -2,7 +2,8 @@ import { existsSync, watch } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { formatPolicyDiagnostics, PolicyError, type PolicyOperation } from '@mast/policy';
 import { ManifestError, loadAppSchema } from '@mast/schema';
-import { MastServer, MigrationRefusedError, loadConfig, migrateStore, openStore, optionsHelp } from '@mast/server';
+import { MastServer, MigrationRefusedError, loadConfig, migrateStore, openStore, optionsHelp, registerTypeScript } from '@mast/server';
+import { prepareApp } from './app-typescript.js';
 import { parseArgs, UsageError, type ParsedArgs } from './args.js';
 import { initApp } from './init-command.js';
 import { compileAppPolicies, policyCheck, type ExplainRequest } from './policy-command.js';
@@ -159,6 +160,10 @@ async function main(argv: readonly string[]): Promise<void> {
     if (owner !== undefined && owner !== args.command) throw new UsageError(`${flag} is an option of mast ${owner}, not of mast ${args.command}`);
   }
   const dir = args.positionals[0] ?? '.';
+  // `mast dev` may see TypeScript files appear while it runs, so it can always import them.
+  if (args.command === 'dev') await registerTypeScript();
+  if (args.command === 'start' || args.command === 'migrate') await prepareApp(resolve(dir));
+  if (args.command === 'policy') await prepareApp(resolve(args.positionals[1] ?? '.'));
   switch (args.command) {
     case 'start':
       return serve(dir, args.overrides, false);

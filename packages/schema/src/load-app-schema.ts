@@ -73,6 +73,10 @@ async function loadSchemaModule(path: string, fresh: boolean): Promise<AppSchema
       { cause: error },
     );
   }
+  // A schema.ts outside a "type": "module" package is compiled to CommonJS, whose exports
+  // arrive as the default export: its own default export is one level down.
+  const nested = (module.default as { __esModule?: unknown; default?: unknown } | null | undefined);
+  if (typeof nested === 'object' && nested !== null && nested.__esModule === true && nested.default !== undefined) module = nested;
   if (module.default === undefined) {
     throw new ManifestError(
       [

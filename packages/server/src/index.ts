@@ -9,6 +9,7 @@ export { createSqliteStore } from './store/index.js';
 export { ADMIN, ANONYMOUS } from './auth/auth-context.js';
 export type { AuthContext } from './auth/auth-context.js';
 export type { FunctionSet, FunctionLoadError } from './functions/index.js';
+export { registerTypeScript, isTypeScriptFile } from './functions/index.js';
 export { projectDoc, RowDocs } from './crdt/index.js';
 export { SchemaRef } from './entities/schema-ref.js';
 export { explainPolicy } from './access/index.js';

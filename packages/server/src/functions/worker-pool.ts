@@ -3,8 +3,12 @@ import type { Logger } from 'pino';
 import { AppError } from '../errors/index.js';
 import { CTX_OPS, type CtxOp, type FromWorker, type OpFailure, type ToWorker, type WorkerCall, type WorkerOutcome, type WorkerStart } from './worker-protocol.js';
 
-/** The worker's entry: plain JavaScript that registers tsx, then imports `function-worker.ts`. */
-const ENTRY = new URL('./function-worker.mjs', import.meta.url);
+/**
+ * The worker's entry. Built, it is `function-worker.js` itself (which registers tsx only to
+ * import an app's TypeScript files); run from source (the monorepo's tests), it is
+ * `function-worker.mjs`, which registers tsx and the `source` export condition first.
+ */
+const ENTRY = import.meta.url.endsWith('.ts') ? new URL('./function-worker.mjs', import.meta.url) : new URL('./function-worker.js', import.meta.url);
 
 /** Options of a pool. */
 export interface WorkerPoolOptions {
