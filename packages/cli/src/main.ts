@@ -36,6 +36,13 @@ async function serve(dir: string, overrides: Parameters<typeof loadConfig>[1], d
     process.exit(1);
   }
   const server = await MastServer.create({ appDir, schema, config });
+  // `mast start` serves all of the app or none of it; `mast dev` keeps serving (and `/health`
+  // says what is missing) until the files are fixed.
+  if (!config.dev && server.loadProblems.length > 0) {
+    await server.close();
+    const n = server.loadProblems.length;
+    throw new Error(`not starting: ${n} ${n === 1 ? 'problem' : 'problems'} loading the app's functions\n${server.loadProblems.map((p) => `  ${p}`).join('\n')}\n(\`mast dev\` serves the rest and reports these on /health until they are fixed)`);
+  }
   const port = await server.listen();
   server.logger.info({ app: schema.manifest.name, schema: source, port, dev: config.dev }, `Mast listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`);
   if (config.dev) watchSchema(appDir, server);
@@ -102,7 +109,8 @@ async function migrate(dir: string, overrides: Parameters<typeof loadConfig>[1],
   const appDir = resolve(dir);
   const config = loadConfig(process.env, overrides);
   const { schema } = await loadAppSchema(appDir);
-  const store = await openStore(config.databaseUrl, appDir);
+  // Exclusive: a migration never runs under a server that holds the database.
+  const store = await openStore(config.databaseUrl, appDir, { exclusive: true });
   try {
     const lines = await migrateStore(store, schema, { allowDestructive: config.allowDestructive, dryRun });
     if (lines.length === 0) console.log('The database already matches the schema.');

@@ -153,6 +153,8 @@ export class MastServer {
   #compatServer: Server | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
+  /** What the last function load left out, one line each ("<file>:<line> <message>"). */
+  #loadProblems: readonly string[] = [];
 
   private constructor(options: MastServerOptions & { store: Store; logger: Logger; schemaRef: SchemaRef; jwt: JwtOptions | null; providers: readonly OAuthProviderConfig[] }) {
     this.config = options.config;
@@ -209,6 +211,7 @@ export class MastServer {
       dev: this.config.dev,
       schema: this.schema,
       metrics,
+      problems: () => this.#loadProblems,
       gauges: {
         changeLogHead: async () => (await this.store.changeLogBounds()).head,
         dbSizeBytes: () => this.store.sizeBytes(),
@@ -370,7 +373,7 @@ export class MastServer {
     // So does the JWT configuration: a half-done one is refused at start, not on a request.
     const jwt = jwtOptionsFromConfig(options.config);
     const providers = (options.oauthProviders ?? oauthProvidersFromEnv(options.config.oauthProviders, process.env)).map(checkProvider);
-    const store = options.store ?? (await openStore(options.config.databaseUrl, options.appDir));
+    const store = options.store ?? (await openStore(options.config.databaseUrl, options.appDir, { exclusive: true }));
     try {
       const plan = await migrateStore(store, options.schema, { allowDestructive: options.config.allowDestructive });
       if (plan.length > 0) logger.info({ plan }, 'database migrated');
@@ -390,11 +393,13 @@ export class MastServer {
 
   /**
    * Loads `<appDir>/functions/*.ts` again and serves the result; calls in flight finish with the
-   * definitions they started with. Files that fail are logged (file and line) and left out.
+   * definitions they started with. Files that fail are logged (file and line), left out, and
+   * reported by `loadProblems` (so `/health` is 503) until a load without them.
    */
   async reloadFunctions(options: { fresh?: boolean } = {}): Promise<FunctionSet> {
     const set = await loadFunctions(this.#appDir, { fresh: options.fresh ?? true });
     for (const error of set.errors) this.logger.error({ file: error.file, line: error.line }, `function file ${error.message}`);
+    this.#loadProblems = set.errors.map((e) => `${e.file}${e.line === undefined ? '' : `:${e.line}`} ${e.message}`);
     this.#functionRegistry.use(set);
     const isolated = [...set.functions.values()].filter((f) => this.config.fnIsolation === 'all' || f.definition.isolated === true);
     this.#workers.preload(isolated.map((f) => f.url));
@@ -402,6 +407,15 @@ export class MastServer {
     // Up before any call: a watchdog thread started while a handler blocks the loop never runs.
     if (isolated.length < set.functions.size) this.#spinWatchdog?.start();
     return set;
+  }
+
+  /**
+   * What the app declares that the last load left out (function files that failed to import or
+   * export no function, crons that cannot run), one line each naming the file; `/health`
+   * answers 503 while it is not empty, and `mast start` refuses to serve.
+   */
+  get loadProblems(): readonly string[] {
+    return this.#loadProblems;
   }
 
   /** Starts listening; resolves with the bound port. */

@@ -10,9 +10,11 @@ export function defaultDatabasePath(appDir: string): string {
 
 /**
  * Opens the store a database URL names: a file path, `file:` URL or `:memory:` for SQLite.
- * PostgreSQL URLs are refused with a clear message until that backend exists.
+ * PostgreSQL URLs are refused with a clear message until that backend exists. `exclusive`
+ * claims a SQLite file for this process until the store closes (a server, a migration): while
+ * another holds it, opening fails with `DatabaseInUseError`.
  */
-export async function openStore(databaseUrl: string | null, appDir: string): Promise<Store> {
+export async function openStore(databaseUrl: string | null, appDir: string, options: { exclusive?: boolean } = {}): Promise<Store> {
   const url = databaseUrl ?? defaultDatabasePath(appDir);
   if (/^postgres(ql)?:\/\//i.test(url)) {
     throw new Error('MAST_DATABASE_URL points at PostgreSQL, which this build does not support yet; use a SQLite file path');
@@ -20,5 +22,5 @@ export async function openStore(databaseUrl: string | null, appDir: string): Pro
   if (url === ':memory:') return createSqliteStore({ path: ':memory:' });
   const path = url.startsWith('file:') ? fileURLToPath(url) : resolve(appDir, url);
   mkdirSync(dirname(path), { recursive: true });
-  return createSqliteStore({ path });
+  return createSqliteStore({ path, exclusive: options.exclusive ?? false });
 }
