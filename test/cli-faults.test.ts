@@ -21,7 +21,7 @@ const BROKEN = "import { query } from '@mast/functions';\nexport default query({
 
 function appWith(files: Record<string, string>): string {
   const app = join(dir, 'app');
-  expect(mastSync(['init', app]).status).toBe(0);
+  expect(mastSync(['init', app, '--manifest']).status).toBe(0);
   mkdirSync(join(app, 'functions'), { recursive: true });
   for (const [name, text] of Object.entries(files)) writeFileSync(join(app, 'functions', name), text);
   return app;

@@ -47,7 +47,7 @@ let app: string;
 beforeAll(() => {
   local = mkdtempSync(join(process.cwd(), '.tmp-spin-'));
   app = join(local, 'app');
-  expect(spawnSync(process.execPath, [MAST, 'init', app], { encoding: 'utf8' }).status).toBe(0);
+  expect(spawnSync(process.execPath, [MAST, 'init', app, '--manifest'], { encoding: 'utf8' }).status).toBe(0);
   mkdirSync(join(app, 'functions'), { recursive: true });
   const fn = (name: string, source: string): void => writeFileSync(join(app, 'functions', `${name}.ts`), source);
   fn('spin', "import { query } from '@mast/functions';\nexport default query({ async handler() { await Promise.resolve(); for (;;) { /* never yields */ } } });\n");

@@ -2,7 +2,7 @@ import { existsSync, watch } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { formatPolicyDiagnostics, PolicyError, type PolicyOperation } from '@mast/policy';
 import { ManifestError, loadAppSchema } from '@mast/schema';
-import { MastServer, MigrationRefusedError, loadConfig, migrateStore, openStore, optionsHelp, registerTypeScript } from '@mast/server';
+import { MastServer, MigrationRefusedError, loadConfig, migrateStore, openStore, optionsHelp, registerTypeScript, MAST_VERSION } from '@mast/server';
 import { prepareApp } from './app-typescript.js';
 import { parseArgs, UsageError, type ParsedArgs } from './args.js';
 import { initApp } from './init-command.js';
@@ -13,7 +13,8 @@ const HELP = `mast — a realtime backend
 Usage:
   mast start [dir]              serve the app in dir (default .)
   mast dev [dir]                serve with dev mode on; reload when the schema changes
-  mast init <dir>               create a new app
+  mast init <dir> [--manifest]  create a new app: schema.ts, typed functions, a cron and a
+                                package.json (--manifest: pylon.manifest.json, no functions)
   mast migrate [dir] [--dry-run] [--allow-destructive]
                                 bring the database to the schema and print the plan
   mast policy check [dir]       check the policies against the schema, as start-up does
@@ -123,9 +124,10 @@ async function migrate(dir: string, overrides: Parameters<typeof loadConfig>[1],
 /** Flags that belong to one command only. */
 const COMMAND_FLAGS: Readonly<Record<string, readonly string[]>> = {
   migrate: ['--dry-run'],
+  init: ['--manifest'],
   policy: ['--explain', '--guest', '--json', '--user', '--roles', '--tenant', '--org-role', '--entity', '--id', '--op'],
 };
-const SWITCHES = ['--help', '-h', '--dry-run', '--explain', '--guest', '--json'];
+const SWITCHES = ['--help', '-h', '--manifest', '--dry-run', '--explain', '--guest', '--json'];
 const VALUE_FLAGS = ['--user', '--roles', '--tenant', '--org-role', '--entity', '--id', '--op'];
 const EXPLAIN_OPERATIONS: readonly string[] = ['read', 'update', 'delete'];
 
@@ -181,8 +183,10 @@ async function main(argv: readonly string[]): Promise<void> {
       return migrate(dir, args.overrides, args.switches.has('--dry-run'));
     case 'init': {
       if (!args.positionals[0]) throw new UsageError('mast init needs a folder: mast init my-app');
-      const target = initApp(args.positionals[0]);
-      console.log(`Created ${target}. Start it with: mast dev ${args.positionals[0]}`);
+      const manifest = args.switches.has('--manifest');
+      const target = initApp(args.positionals[0], { manifest, version: MAST_VERSION });
+      const install = manifest ? '' : ` && npm install`;
+      console.log(`Created ${target}. Start it with:\n  cd ${args.positionals[0]}${install} && npx mast dev .${manifest ? '' : '\n(npm install is not needed where @mast/cli is installed in a folder above it)'}`);
       return;
     }
     case 'policy': {
