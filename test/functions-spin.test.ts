@@ -63,7 +63,8 @@ afterAll(() => {
   rmSync(local, { recursive: true, force: true });
 });
 
-const env = { MAST_FN_TIMEOUT: '400ms', MAST_FN_SPIN_EXIT: '800ms' };
+// One process, no supervisor: these cases watch the watchdog end it (test/supervisor.test.ts restarts one).
+const env = { MAST_FN_TIMEOUT: '400ms', MAST_FN_SPIN_EXIT: '800ms', MAST_SUPERVISE: 'false' };
 
 describe('a function handler that spins synchronously', { timeout: 90_000 }, () => {
   it('makes the process log the call and exit instead of hanging forever', async () => {

@@ -1,12 +1,13 @@
-import { existsSync, watch } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { formatPolicyDiagnostics, PolicyError, type PolicyOperation } from '@mast/policy';
-import { ManifestError, loadAppSchema } from '@mast/schema';
-import { MastServer, MigrationRefusedError, loadConfig, migrateStore, openStore, optionsHelp, registerTypeScript, MAST_VERSION } from '@mast/server';
-import { prepareApp } from './app-typescript.js';
+// The `mast` command. This module imports only what the supervisor needs (argument parsing and
+// the options table): the server and its dependencies load in the process that serves, so a
+// supervised start pays for them once, in the child.
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PolicyOperation } from '@mast/policy';
+import { loadConfig, optionsHelp } from '@mast/server/config';
 import { parseArgs, UsageError, type ParsedArgs } from './args.js';
-import { initApp } from './init-command.js';
-import { compileAppPolicies, policyCheck, type ExplainRequest } from './policy-command.js';
+import type { ExplainRequest } from './policy-command.js';
+import { SUPERVISED_ENV, supervise } from './supervisor.js';
 
 const HELP = `mast — a realtime backend
 
@@ -27,99 +28,6 @@ Usage:
 Options (flag, environment variable, meaning):
 ${optionsHelp()}
 `;
-
-async function serve(dir: string, overrides: Parameters<typeof loadConfig>[1], dev: boolean): Promise<void> {
-  const appDir = resolve(dir);
-  const config = loadConfig(process.env, { ...overrides, ...(dev ? { dev: true } : {}) });
-  const { schema, source } = await loadAppSchema(appDir);
-  // The same report as `mast policy check`, so a bad rule names its file, policy and position.
-  if (compileAppPolicies(schema, source, { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) }) === null) {
-    process.exit(1);
-  }
-  const server = await MastServer.create({ appDir, schema, config });
-  // `mast start` serves all of the app or none of it; `mast dev` keeps serving (and `/health`
-  // says what is missing) until the files are fixed.
-  if (!config.dev && server.loadProblems.length > 0) {
-    await server.close();
-    const n = server.loadProblems.length;
-    throw new Error(`not starting: ${n} ${n === 1 ? 'problem' : 'problems'} loading the app's functions\n${server.loadProblems.map((p) => `  ${p}`).join('\n')}\n(\`mast dev\` serves the rest and reports these on /health until they are fixed)`);
-  }
-  const port = await server.listen();
-  server.logger.info({ app: schema.manifest.name, schema: source, port, dev: config.dev }, `Mast listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`);
-  if (config.dev) watchSchema(appDir, server);
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    server.logger.info({ signal }, 'shutting down');
-    server.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        server.logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-}
-
-/** Reloads the schema when pylon.manifest.json or schema.ts changes; a bad edit keeps the old one. */
-function watchSchema(appDir: string, server: MastServer): void {
-  let timer: NodeJS.Timeout | undefined;
-  const watcher = watch(appDir, (_event, file) => {
-    if (file !== 'pylon.manifest.json' && file !== 'schema.ts') return;
-    clearTimeout(timer);
-    timer = setTimeout(async () => {
-      try {
-        const { schema } = await loadAppSchema(appDir, { fresh: true });
-        const plan = await server.reload(schema);
-        server.logger.info({ plan }, 'schema reloaded');
-      } catch (err) {
-        const known = err instanceof ManifestError || err instanceof MigrationRefusedError;
-        const details = err instanceof PolicyError ? { message: formatPolicyDiagnostics(err.diagnostics) } : known ? { message: (err as Error).message } : { err };
-        server.logger.error(details, 'schema reload failed; still serving the previous schema');
-      }
-    }, 100);
-  });
-  watcher.unref();
-  watchFunctions(appDir, server);
-}
-
-/** Reloads functions when a file in `functions/` changes; open sockets and requests stay. */
-function watchFunctions(appDir: string, server: MastServer): void {
-  const dir = join(appDir, 'functions');
-  if (!existsSync(dir)) return;
-  let timer: NodeJS.Timeout | undefined;
-  const watcher = watch(dir, (_event, file) => {
-    if (file === null || !/\.(ts|js|mts|mjs)$/.test(file)) return;
-    clearTimeout(timer);
-    timer = setTimeout(async () => {
-      try {
-        const set = await server.reloadFunctions();
-        server.logger.info({ functions: set.functions.size }, 'functions reloaded');
-      } catch (err) {
-        server.logger.error({ err }, 'function reload failed; still serving the previous functions');
-      }
-    }, 100);
-  });
-  watcher.unref();
-}
-
-async function migrate(dir: string, overrides: Parameters<typeof loadConfig>[1], dryRun: boolean): Promise<void> {
-  const appDir = resolve(dir);
-  const config = loadConfig(process.env, overrides);
-  const { schema } = await loadAppSchema(appDir);
-  // Exclusive: a migration never runs under a server that holds the database.
-  const store = await openStore(config.databaseUrl, appDir, { exclusive: true });
-  try {
-    const lines = await migrateStore(store, schema, { allowDestructive: config.allowDestructive, dryRun });
-    if (lines.length === 0) console.log('The database already matches the schema.');
-    else console.log(`${dryRun ? 'Plan (dry run, nothing applied)' : 'Applied'}:\n${lines.map((l) => `  ${l}`).join('\n')}`);
-  } finally {
-    await store.close();
-  }
-}
 
 /** Flags that belong to one command only. */
 const COMMAND_FLAGS: Readonly<Record<string, readonly string[]>> = {
@@ -171,19 +79,29 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   const dir = args.positionals[0] ?? '.';
   // `mast dev` may see TypeScript files appear while it runs, so it can always import them.
-  if (args.command === 'dev') await registerTypeScript();
+  if (args.command === 'start' && process.env[SUPERVISED_ENV] !== '1') {
+    const config = loadConfig(process.env, args.overrides);
+    if (config.supervise) {
+      process.exitCode = await supervise({ entry: fileURLToPath(import.meta.url), args: argv, limit: config.restartLimit, windowMs: config.restartWindow, log: supervisorLog(config.logLevel) });
+      return;
+    }
+  }
+  const { prepareApp } = await import('./app-typescript.js');
+  // `mast dev` may see TypeScript files appear while it runs, so it can always import them.
+  if (args.command === 'dev') await (await import('@mast/server')).registerTypeScript();
   if (args.command === 'start' || args.command === 'migrate') await prepareApp(resolve(dir));
   if (args.command === 'policy') await prepareApp(resolve(args.positionals[1] ?? '.'));
   switch (args.command) {
     case 'start':
-      return serve(dir, args.overrides, false);
+      return (await import('./serve-command.js')).serve(dir, args.overrides, false);
     case 'dev':
-      return serve(dir, args.overrides, true);
+      return (await import('./serve-command.js')).serve(dir, args.overrides, true);
     case 'migrate':
-      return migrate(dir, args.overrides, args.switches.has('--dry-run'));
+      return (await import('./serve-command.js')).migrate(dir, args.overrides, args.switches.has('--dry-run'));
     case 'init': {
       if (!args.positionals[0]) throw new UsageError('mast init needs a folder: mast init my-app');
       const manifest = args.switches.has('--manifest');
+      const [{ initApp }, { MAST_VERSION }] = await Promise.all([import('./init-command.js'), import('@mast/server')]);
       const target = initApp(args.positionals[0], { manifest, version: MAST_VERSION });
       const install = manifest ? '' : ` && npm install`;
       console.log(`Created ${target}. Start it with:\n  cd ${args.positionals[0]}${install} && npx mast dev .${manifest ? '' : '\n(npm install is not needed where @mast/cli is installed in a folder above it)'}`);
@@ -193,12 +111,24 @@ async function main(argv: readonly string[]): Promise<void> {
       if (args.positionals[0] !== 'check') throw new UsageError('usage: mast policy check [dir] [--explain --user <id> --entity <E> --id <row>] (see mast --help)');
       const request = explainRequest(args);
       const output = { out: (text: string) => process.stdout.write(text), err: (text: string) => process.stderr.write(text) };
+      const { policyCheck } = await import('./policy-command.js');
       process.exitCode = await policyCheck(args.positionals[1] ?? '.', request, args.overrides, output);
       return;
     }
     default:
       throw new UsageError(`unknown command "${args.command}" (see mast --help)`);
   }
+}
+
+const LEVELS: Readonly<Record<string, number>> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
+
+/** The supervisor's log lines, in the server's JSON shape (pino's), at the configured level. */
+function supervisorLog(level: string): (level: number, msg: string, extra?: Record<string, unknown>) => void {
+  const min = LEVELS[level] ?? Number.POSITIVE_INFINITY;
+  return (at, msg, extra = {}) => {
+    if (at < min) return;
+    process.stdout.write(`${JSON.stringify({ level: at, time: Date.now(), pid: process.pid, name: 'mast-supervisor', ...extra, msg })}\n`);
+  };
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
