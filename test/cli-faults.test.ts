@@ -83,3 +83,27 @@ describe('two servers on one SQLite database', { timeout: 60_000 }, () => {
     expect((await fetch(`http://127.0.0.1:${third.port}/health`)).status).toBe(200);
   });
 });
+
+describe('mast backup', { timeout: 60_000 }, () => {
+  it('copies the database of a running server, consistent, and the copy serves', async () => {
+    const app = appWith({});
+    const server = await startMast('start', app);
+    running.push(server);
+    const created = await fetch(`http://127.0.0.1:${server.port}/api/entities/Todo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: 'backed up', done: false }) });
+    const { id } = (await created.json()) as { id: string };
+    const target = join(dir, 'backup.db');
+    const res = mastSync(['backup', app, '--to', target]);
+    expect(res.stderr).toBe('');
+    expect(res.status).toBe(0);
+    expect(res.stdout).toContain(`to ${target}`);
+    // Never over an existing file.
+    const again = mastSync(['backup', app, '--to', target]);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain('already exists');
+    const restored = await startMast('start', app, {}, ['--database-url', target]);
+    running.push(restored);
+    const row = await fetch(`http://127.0.0.1:${restored.port}/api/entities/Todo/${id}`);
+    expect(row.status).toBe(200);
+    expect(((await row.json()) as { title: string }).title).toBe('backed up');
+  });
+});

@@ -12,12 +12,14 @@ import { SUPERVISED_ENV, supervise } from './supervisor.js';
 const HELP = `mast — a realtime backend
 
 Usage:
-  mast start [dir]              serve the app in dir (default .)
+  mast start [dir]              serve the app in dir (default .) under a supervisor that
+                                restarts it after a crash
   mast dev [dir]                serve with dev mode on; reload when the schema changes
   mast init <dir> [--manifest]  create a new app: schema.ts, typed functions, a cron and a
                                 package.json (--manifest: pylon.manifest.json, no functions)
   mast migrate [dir] [--dry-run] [--allow-destructive]
                                 bring the database to the schema and print the plan
+  mast backup [dir] --to <file> copy the app's SQLite database, consistent, while it serves
   mast policy check [dir]       check the policies against the schema, as start-up does
   mast policy check [dir] --explain --user <id> [--roles a,b] [--tenant <id>] [--org-role <r>] [--guest]
                     --entity <E> --id <row> [--op read|update|delete] [--json]
@@ -33,10 +35,11 @@ ${optionsHelp()}
 const COMMAND_FLAGS: Readonly<Record<string, readonly string[]>> = {
   migrate: ['--dry-run'],
   init: ['--manifest'],
+  backup: ['--to'],
   policy: ['--explain', '--guest', '--json', '--user', '--roles', '--tenant', '--org-role', '--entity', '--id', '--op'],
 };
 const SWITCHES = ['--help', '-h', '--manifest', '--dry-run', '--explain', '--guest', '--json'];
-const VALUE_FLAGS = ['--user', '--roles', '--tenant', '--org-role', '--entity', '--id', '--op'];
+const VALUE_FLAGS = ['--to', '--user', '--roles', '--tenant', '--org-role', '--entity', '--id', '--op'];
 const EXPLAIN_OPERATIONS: readonly string[] = ['read', 'update', 'delete'];
 
 /** The --explain request of `mast policy check`, or null without --explain; UsageError when incomplete. */
@@ -98,6 +101,11 @@ async function main(argv: readonly string[]): Promise<void> {
       return (await import('./serve-command.js')).serve(dir, args.overrides, true);
     case 'migrate':
       return (await import('./serve-command.js')).migrate(dir, args.overrides, args.switches.has('--dry-run'));
+    case 'backup': {
+      const to = args.values.get('--to');
+      if (!to) throw new UsageError('mast backup needs a target file: mast backup [dir] --to backup.db');
+      return (await import('./serve-command.js')).backup(dir, args.overrides, to);
+    }
     case 'init': {
       if (!args.positionals[0]) throw new UsageError('mast init needs a folder: mast init my-app');
       const manifest = args.switches.has('--manifest');

@@ -2,7 +2,7 @@ import { existsSync, watch } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { formatPolicyDiagnostics, PolicyError } from '@mast/policy';
 import { ManifestError, loadAppSchema } from '@mast/schema';
-import { MastServer, MigrationRefusedError, loadConfig, migrateStore, openStore } from '@mast/server';
+import { MastServer, MigrationRefusedError, backupDatabase, loadConfig, migrateStore, openStore, sqlitePathOf } from '@mast/server';
 import { compileAppPolicies } from './policy-command.js';
 import { reportToSupervisor } from './supervisor.js';
 
@@ -84,6 +84,17 @@ function watchFunctions(appDir: string, server: MastServer): void {
     }, 100);
   });
   watcher.unref();
+}
+
+/** `mast backup [dir] --to <file>`: a consistent copy of the app's SQLite database, also while a server runs. */
+export async function backup(dir: string, overrides: Parameters<typeof loadConfig>[1], to: string): Promise<void> {
+  const appDir = resolve(dir);
+  const config = loadConfig(process.env, overrides);
+  const source = sqlitePathOf(config.databaseUrl, appDir);
+  if (source === null) throw new Error('mast backup copies a SQLite file; this app\'s database is not one');
+  const target = resolve(to);
+  backupDatabase(source, target);
+  console.log(`Backed up ${source} to ${target}`);
 }
 
 /** `mast migrate`: brings the database to the schema (or prints the plan), holding it exclusively. */

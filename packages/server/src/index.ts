@@ -1,11 +1,11 @@
 export { MastServer, MigrationRefusedError, migrateStore, MAST_VERSION } from './app/mast-server.js';
 export type { MastServerOptions } from './app/mast-server.js';
-export { openStore, defaultDatabasePath } from './app/open-store.js';
+export { openStore, defaultDatabasePath, sqlitePathOf } from './app/open-store.js';
 export { loadConfig, optionsHelp, parseOptionValue, OPTIONS } from './config/index.js';
 export type { MastConfig, OptionSpec } from './config/index.js';
 export { AppError } from './errors/index.js';
 export type { Store, Row, ReadTx, WriteTx, ChangeRecord } from './store/index.js';
-export { createSqliteStore, DatabaseInUseError } from './store/index.js';
+export { backupDatabase, createSqliteStore, DatabaseInUseError } from './store/index.js';
 export { ADMIN, ANONYMOUS } from './auth/auth-context.js';
 export type { AuthContext } from './auth/auth-context.js';
 export type { FunctionSet, FunctionLoadError } from './functions/index.js';

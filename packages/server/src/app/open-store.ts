@@ -8,6 +8,13 @@ export function defaultDatabasePath(appDir: string): string {
   return join(appDir, '.mast', 'mast.db');
 }
 
+/** The SQLite file a database URL names (relative paths from the app folder), or null for `:memory:` and PostgreSQL. */
+export function sqlitePathOf(databaseUrl: string | null, appDir: string): string | null {
+  const url = databaseUrl ?? defaultDatabasePath(appDir);
+  if (url === ':memory:' || /^postgres(ql)?:\/\//i.test(url)) return null;
+  return url.startsWith('file:') ? fileURLToPath(url) : resolve(appDir, url);
+}
+
 /**
  * Opens the store a database URL names: a file path, `file:` URL or `:memory:` for SQLite.
  * PostgreSQL URLs are refused with a clear message until that backend exists. `exclusive`
