@@ -12,8 +12,10 @@ const ENTRY = import.meta.url.endsWith('.ts') ? new URL('./function-worker.mjs',
 
 /** Options of a pool. */
 export interface WorkerPoolOptions {
-  /** Workers kept; each runs one call at a time. */
+  /** The most workers (each runs one call at a time); they start as calls queue, not up front. */
   readonly size: number;
+  /** How long a worker beyond the first may stay idle before it is ended (default 30 s). */
+  readonly idleMs?: number;
   /** Calls that may wait for a worker; more fail with FN_OVERLOADED. */
   readonly maxQueued: number;
   /** How long a worker whose call was ended (deadline, cancel) may take to finish before it is terminated. */
@@ -79,6 +81,8 @@ interface Slot {
   readonly worker: Worker;
   state: SlotState;
   active: Active | undefined;
+  /** Ends an idle worker beyond the first. */
+  idleTimer?: NodeJS.Timeout | undefined;
 }
 
 interface Waiter {
@@ -89,9 +93,12 @@ interface Waiter {
 
 /**
  * Worker threads that run isolated function calls, one call per worker at a time, so that
- * terminating a worker whose handler spins past its deadline ends that call only. Workers start
- * on first need (or `warm`), a terminated or crashed one is replaced, and calls wait in a
- * bounded queue when all are busy.
+ * terminating a worker whose handler spins past its deadline ends that call only. Threads cost
+ * what is used: `warm` starts one (so the first call does not wait for a start); another starts
+ * only when a call finds every worker busy and none already starting for it, up to `size`;
+ * a worker beyond the first that stays idle for `idleMs` is ended. A crashed or terminated one
+ * is replaced when calls wait for it (or it was the warm one), and calls wait in a bounded queue
+ * when all are busy.
  */
 export class WorkerPool {
   readonly #options: WorkerPoolOptions;
@@ -101,6 +108,8 @@ export class WorkerPool {
   #starting = 0;
   #nextId = 0;
   #closed = false;
+  /** Keep one worker alive (an isolated function is loaded). */
+  #warm = false;
   #preload: readonly string[] = [];
 
   constructor(options: WorkerPoolOptions) {
@@ -116,9 +125,15 @@ export class WorkerPool {
     for (const slot of this.#slots) post(slot, { type: 'preload', urls: this.#preload });
   }
 
-  /** Starts workers until `size` are alive, so the first calls do not wait for a start. */
+  /** Keeps one worker alive from now on, so the first call does not wait for a start. */
   warm(): void {
-    while (!this.#closed && this.#slots.size < this.#options.size) this.#spawn();
+    this.#warm = true;
+    if (!this.#closed && this.#slots.size === 0) this.#spawn();
+  }
+
+  /** Worker threads alive or starting. */
+  get workerCount(): number {
+    return this.#slots.size;
   }
 
   /** A worker for one call: a free one, or the first to become free (see `AcquireRequest`). */
@@ -131,7 +146,10 @@ export class WorkerPool {
     // An isolated action's own calls may start workers past the pool's size (so actions waiting
     // on them cannot take every worker), but at most as many again: a fan-out of nested calls
     // waits at the front of the queue instead of starting a thread each.
-    if (this.#slots.size < this.#options.size || (urgent && this.#slots.size < 2 * this.#options.size)) this.#spawn();
+    // A worker already starting will take the first waiter: start another only for a call that
+    // no starting worker is coming for.
+    const uncovered = this.#queue.length + 1 > this.#starting;
+    if (uncovered && (this.#slots.size < this.#options.size || (urgent && this.#slots.size < 2 * this.#options.size))) this.#spawn();
     // Calls waiting for a worker that is starting do not count against the queue's bound.
     if (!urgent && this.#queue.length >= this.#starting + this.#options.maxQueued) {
       return Promise.reject(new AppError('FN_OVERLOADED', `Every function worker is busy and ${this.#options.maxQueued} calls are waiting; "${request.name}" was not queued`));
@@ -186,10 +204,17 @@ export class WorkerPool {
     } else {
       slot.state = 'idle';
       this.#idle.push(slot);
+      if (this.#slots.size > 1) {
+        slot.idleTimer = setTimeout(() => {
+          if (slot.state === 'idle' && this.#slots.size > 1) void this.#kill(slot);
+        }, this.#options.idleMs ?? 30_000);
+        slot.idleTimer.unref();
+      }
     }
   }
 
   #lease(slot: Slot): WorkerLease {
+    clearTimeout(slot.idleTimer);
     slot.state = 'leased';
     let used = false;
     let errors: unknown[] = [];
@@ -312,6 +337,7 @@ export class WorkerPool {
   }
 
   #remove(slot: Slot): void {
+    clearTimeout(slot.idleTimer);
     if (slot.state === 'starting') this.#starting--;
     slot.state = 'dead';
     this.#slots.delete(slot);
@@ -319,9 +345,10 @@ export class WorkerPool {
     if (at !== -1) this.#idle.splice(at, 1);
   }
 
-  /** Keeps the pool at its size after a worker went away. */
+  /** After a worker went away: starts one for calls no starting worker is coming for, or to keep the warm one. */
   #replace(): void {
-    if (!this.#closed && this.#slots.size < this.#options.size) this.#spawn();
+    if (this.#closed || this.#slots.size >= this.#options.size) return;
+    if (this.#queue.length > this.#starting || (this.#warm && this.#slots.size === 0)) this.#spawn();
   }
 }
 
