@@ -9,16 +9,25 @@ export interface ReadyMessage {
   readonly port: number;
 }
 
-/** Options of `supervise`. */
-export interface SupervisorOptions {
-  /** The script the server process runs (this CLI) and its arguments. */
-  readonly entry: string;
-  readonly args: readonly string[];
+/** What the supervisor reads from the options; it may arrive after the server was started. */
+export interface SupervisorSettings {
   /** Crashes within `windowMs` after which the supervisor gives up. */
   readonly limit: number;
   readonly windowMs: number;
   /** Writes one log line (pino's levels: 30 info, 40 warn, 50 error). */
   readonly log: (level: number, msg: string, extra?: Record<string, unknown>) => void;
+}
+
+/** Options of `supervise`. */
+export interface SupervisorOptions {
+  /** The script the server process runs (this CLI) and its arguments. */
+  readonly entry: string;
+  readonly args: readonly string[];
+  /**
+   * The settings, loaded while the server starts: the supervisor forks first, so parsing the
+   * options here costs the start nothing.
+   */
+  readonly settings: Promise<SupervisorSettings>;
   /** The first restart's delay; each further crash within the window doubles it, up to `maxDelayMs`. */
   readonly baseDelayMs?: number;
   readonly maxDelayMs?: number;
@@ -70,29 +79,42 @@ export function supervise(options: SupervisorOptions): Promise<number> {
       proc.on('message', (message: Partial<ReadyMessage> | null) => {
         if (message?.type === 'mast-ready') ready = true;
       });
-      proc.on('exit', (code, signal) => {
+      proc.on('exit', (code, signal) => void options.settings.then((settings) => onExit(settings, code, signal)));
+      const onExit = (settings: SupervisorSettings, code: number | null, signal: NodeJS.Signals | null): void => {
         child = null;
         if (stopping) return finish(code ?? 0);
         if (code === 0) {
-          options.log(30, 'the server stopped; the supervisor exits too');
+          settings.log(30, 'the server stopped; the supervisor exits too');
           return finish(0);
         }
         const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
         if (!ready && starts === 1 && signal === null) return finish(code ?? 1);
         const now = Date.now();
         crashes.push(now);
-        while (crashes.length > 0 && crashes[0]! <= now - options.windowMs) crashes.shift();
-        if (crashes.length >= options.limit) {
-          options.log(50, `the server ${how}: ${crashes.length} crashes within ${Math.round(options.windowMs / 1000)} s, a crash loop; the supervisor gives up`, { crashes: crashes.length, code, signal });
+        while (crashes.length > 0 && crashes[0]! <= now - settings.windowMs) crashes.shift();
+        if (crashes.length >= settings.limit) {
+          settings.log(50, `the server ${how}: ${crashes.length} crashes within ${Math.round(settings.windowMs / 1000)} s, a crash loop; the supervisor gives up`, { crashes: crashes.length, code, signal });
           return finish(1);
         }
         const delay = Math.min(maxDelay, baseDelay * 2 ** (crashes.length - 1));
-        options.log(40, `the server ${how}; restarting it in ${delay} ms`, { code, signal, restart: starts, crashesInWindow: crashes.length, delayMs: delay });
+        settings.log(40, `the server ${how}; restarting it in ${delay} ms`, { code, signal, restart: starts, crashesInWindow: crashes.length, delayMs: delay });
         restartTimer = setTimeout(start, delay);
-      });
+      };
     };
     start();
   });
+}
+
+/**
+ * Whether a command line is `mast start` to run under a supervisor, decided from its text alone
+ * (`--supervise=<bool>` or `MAST_SUPERVISE`), so the supervisor can fork the server before it
+ * loads anything else.
+ */
+export function supervisedStart(argv: readonly string[], env: NodeJS.ProcessEnv): boolean {
+  if (argv[0] !== 'start' || env[SUPERVISED_ENV] === '1' || argv.includes('--help') || argv.includes('-h')) return false;
+  const flag = argv.find((a) => a === '--supervise' || a.startsWith('--supervise='));
+  const text = flag === undefined ? env['MAST_SUPERVISE'] : flag.includes('=') ? flag.slice(flag.indexOf('=') + 1) : 'true';
+  return text === undefined || !/^(0|false|no|off|)$/i.test(text.trim());
 }
 
 /** In a supervised server: tells the supervisor it listens, and stops the server when the supervisor is gone. */

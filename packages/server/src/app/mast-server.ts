@@ -55,6 +55,9 @@ export const MAST_VERSION = '0.1.0';
 /** How often change-log retention runs. */
 const PRUNE_INTERVAL_MS = 60_000;
 
+/** The longest `listen` waits for the first function worker to start. */
+const WARM_WAIT_MS = 5_000;
+
 /** How long a function worker whose call was ended (deadline, cancel) may take to stop before it is terminated. */
 const WORKER_GRACE_MS = 200;
 
@@ -420,6 +423,9 @@ export class MastServer {
 
   /** Starts listening; resolves with the bound port. */
   async listen(): Promise<number> {
+    // Ready means ready: the first isolated call finds its worker started (bounded, so a worker
+    // that is slow to start delays the port at most a few seconds; calls then wait for it).
+    await Promise.race([this.#workers.whenWarm(), new Promise((resolve) => setTimeout(resolve, WARM_WAIT_MS).unref())]);
     await this.live.start();
     await this.http.listen({ port: this.config.port, host: this.config.host });
     const port = (this.http.server.address() as AddressInfo).port;

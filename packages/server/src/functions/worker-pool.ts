@@ -110,6 +110,7 @@ export class WorkerPool {
   #closed = false;
   /** Keep one worker alive (an isolated function is loaded). */
   #warm = false;
+  readonly #warmWaiters: Array<() => void> = [];
   #preload: readonly string[] = [];
 
   constructor(options: WorkerPoolOptions) {
@@ -129,6 +130,20 @@ export class WorkerPool {
   warm(): void {
     this.#warm = true;
     if (!this.#closed && this.#slots.size === 0) this.#spawn();
+  }
+
+  /**
+   * Resolves once the warm worker can take a call (or at once when there is none to wait for:
+   * not warmed, closed, or its start failed), so a server can listen only when its first
+   * isolated call will not wait for a thread to start.
+   */
+  whenWarm(): Promise<void> {
+    if (!this.#warm || this.#closed || this.#idle.length > 0 || this.#starting === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#warmWaiters.push(resolve));
+  }
+
+  #settleWarm(): void {
+    for (const resolve of this.#warmWaiters.splice(0)) resolve();
   }
 
   /** Worker threads alive or starting. */
@@ -176,6 +191,7 @@ export class WorkerPool {
   /** Terminates every worker; waiting calls fail with SHUTTING_DOWN, running ones are stopped. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#settleWarm();
     for (const waiter of [...this.#queue]) waiter.reject(new AppError('SHUTTING_DOWN'));
     await Promise.all([...this.#slots].map((slot) => this.#kill(slot, new AppError('SHUTTING_DOWN'))));
   }
@@ -204,6 +220,7 @@ export class WorkerPool {
     } else {
       slot.state = 'idle';
       this.#idle.push(slot);
+      this.#settleWarm();
       if (this.#slots.size > 1) {
         slot.idleTimer = setTimeout(() => {
           if (slot.state === 'idle' && this.#slots.size > 1) void this.#kill(slot);
@@ -319,6 +336,7 @@ export class WorkerPool {
     } else {
       this.#options.logger.error({ err }, started ? 'function worker stopped' : 'function worker could not start');
     }
+    if (!started && this.#starting === 0) this.#settleWarm();
     if (started) this.#replace();
     else if (!this.#slots.size) for (const waiter of [...this.#queue]) waiter.reject(new AppError('INTERNAL', 'No function worker could be started', { cause: err }));
   }
