@@ -61,7 +61,8 @@ describe('a function file that fails to load', { timeout: 60_000 }, () => {
 describe('two servers on one SQLite database', { timeout: 60_000 }, () => {
   it('refuses the second server and a migration while the first runs, and not after the first is killed -9', async () => {
     const app = appWith({});
-    const first = await startMast('start', app);
+    // Unsupervised, so that kill -9 below ends the server for good (a supervisor would restart it).
+    const first = await startMast('start', app, {}, ['--supervise=false']);
     running.push(first);
     const second = spawnMast(['start', app, '--port', '0', '--host', '127.0.0.1']);
     running.push(second);
