@@ -314,7 +314,7 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
     rows,
     checks: [],
     table: startupTable(rows),
-    ...(context.against === 'pylon' ? { notes: [`Pylon's start includes \`bun run app.ts\` to evaluate its manifest (20-40 ms, REPORT.md section 4.4) and a trixie glibc loader; Mast's includes compiling its TypeScript through tsx.`, ...pylonFailures.map((f) => `Pylon failed: ${f.slice('pylon: '.length)}`)] } : {}),
+    ...(context.against === 'pylon' ? { notes: [`Pylon's start includes \`bun run app.ts\` to evaluate its manifest (20-40 ms, REPORT.md section 4.4) and a trixie glibc loader; Mast's is two Node.js processes (the supervisor, then the server it forks at once) running built JavaScript; only the isolated case loads tsx, for its function file.`, ...pylonFailures.map((f) => `Pylon failed: ${f.slice('pylon: '.length)}`)] } : {}),
   };
 }
 
@@ -345,7 +345,7 @@ function startupTable(rows: readonly ResultRow[]): NonNullable<ScenarioResult['t
   return {
     columns: ['case', 'server', 'runs', 'to /health median ms', 'min ms', 'max ms', 'idle RSS MB', 'first isolated call ms', 'Mast/Pylon time', 'Mast/Pylon RSS', 'Mast/floor time'],
     rows: body,
-    notes: ['From spawning the server process to its first 200 from `/health` (polled every 10 ms), then the process\'s RSS after the idle wait.'],
+    notes: ['From spawning the server process to its first 200 from `/health` (polled every 10 ms), then the RSS of its process tree after the idle wait; the floor is a bare `node:http` server started and polled the same way in the same run.'],
   };
 }
 
