@@ -208,14 +208,18 @@ export class WorkerPool {
     worker.on('exit', (code) => this.#onStop(slot, new Error(`the worker exited with code ${code}`)));
   }
 
-  /** Hands a slot that is free to the first waiter, keeps it idle, or ends it when the pool is over its size. */
+  /**
+   * Hands a slot that is free to the first waiter, or keeps it idle; one beyond the first (also
+   * one an isolated action's own call started past the size) ends after `idleMs` idle, so a
+   * burst of nested calls does not start a thread per call.
+   */
   #free(slot: Slot): void {
     if (slot.state === 'dead') return;
     const waiter = this.#queue[0];
     if (waiter) {
       slot.state = 'leased';
       waiter.resolve(slot);
-    } else if (this.#closed || this.#slots.size > this.#options.size) {
+    } else if (this.#closed) {
       void this.#kill(slot);
     } else {
       slot.state = 'idle';
