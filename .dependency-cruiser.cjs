@@ -35,7 +35,7 @@ module.exports = {
       comment: "Another package is entered through its index (or a declared subpath), not by a relative path into its files.",
       severity: 'error',
       from: { path: '^packages/([^/]+)/' },
-      to: { path: '^packages/([^/]+)/', pathNot: ['^packages/$1/', '^packages/[^/]+/(src/(index|testing|node|memory)|test/(testing|harness))\\.ts$'], dependencyTypesNot: ['aliased-subpath-import', 'npm'] },
+      to: { path: '^packages/([^/]+)/', pathNot: ['^packages/$1/', '^packages/[^/]+/(src/(index|testing|node|memory|config/index)|test/(testing|harness))\\.ts$'], dependencyTypesNot: ['aliased-subpath-import', 'npm'] },
     },
     {
       name: 'no-test-code-in-packages',

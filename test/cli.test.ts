@@ -59,8 +59,8 @@ describe('mast CLI', { timeout: 90_000 }, () => {
 
   it('init creates an app that starts, serves and stops gracefully on SIGTERM', async () => {
     const app = join(dir, 'my-app');
-    expect(mast(['init', app]).status).toBe(0);
-    expect(mast(['init', app]).status).toBe(1); // not empty any more
+    expect(mast(['init', app, '--manifest']).status).toBe(0);
+    expect(mast(['init', app, '--manifest']).status).toBe(1); // not empty any more
     const { port, proc, output } = await startServer(app);
     const created = await fetch(`http://127.0.0.1:${port}/api/entities/Todo`, {
       method: 'POST',
@@ -77,7 +77,7 @@ describe('mast CLI', { timeout: 90_000 }, () => {
 
   it('dev reloads the schema when the manifest changes and keeps serving through a bad edit', async () => {
     const app = join(dir, 'dev-app');
-    mast(['init', app]);
+    mast(['init', app, '--manifest']);
     const { port, proc, output } = await startServer(app, 'dev');
     const base = `http://127.0.0.1:${port}`;
     try {
@@ -103,7 +103,7 @@ describe('mast CLI', { timeout: 90_000 }, () => {
 
   it('dev serves a schema.ts app and reloads it when edited', async () => {
     const app = join(dir, 'ts-app');
-    mast(['init', app]);
+    mast(['init', app, '--manifest']);
     const manifest = JSON.parse(readFileSync(join(app, 'pylon.manifest.json'), 'utf8'));
     rmSync(join(app, 'pylon.manifest.json'));
     const write = (m: unknown) => writeFileSync(join(app, 'schema.ts'), `const schema: { name: string } & Record<string, unknown> = ${JSON.stringify(m)};\nexport default schema;\n`);
@@ -126,7 +126,7 @@ describe('mast CLI', { timeout: 90_000 }, () => {
     const local = mkdtempSync(join(process.cwd(), '.tmp-cli-'));
     try {
       const app = join(local, 'fn-app');
-      mast(['init', app]);
+      mast(['init', app, '--manifest']);
       const { port, proc } = await startServer(app, 'dev');
       try {
         const url = `http://127.0.0.1:${port}/api/fn/hello`;
@@ -156,7 +156,7 @@ describe('mast CLI', { timeout: 90_000 }, () => {
 
   it('migrate --dry-run prints the plan and applies nothing', () => {
     const app = join(dir, 'app');
-    mast(['init', app]);
+    mast(['init', app, '--manifest']);
     const dry = mast(['migrate', app, '--dry-run']);
     expect(dry.status).toBe(0);
     expect(dry.stdout).toContain('dry run');
@@ -174,7 +174,7 @@ describe('mast CLI', { timeout: 90_000 }, () => {
 
 /** An app with owner rules on Todo and no rule at all on Note. */
 function policyApp(app: string, policies: unknown[]): void {
-  mast(['init', app]);
+  mast(['init', app, '--manifest']);
   const file = join(app, 'pylon.manifest.json');
   const manifest = JSON.parse(readFileSync(file, 'utf8'));
   manifest.entities[0].fields.push({ name: 'ownerId', type: 'string', optional: true, unique: false });

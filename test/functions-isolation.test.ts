@@ -128,7 +128,12 @@ beforeAll(async () => {
     serve({ fnIsolation: 'off', fnWorkers: 1, fnQueue: 0 }, { ...SHARED, ...OWN }),
     serve({ fnIsolation: 'all', fnWorkers: 1 }, SHARED),
   ]);
-}, 30_000);
+  // A worker's first start (tsx compiling the server's TypeScript inside the thread, as tests run
+  // from source) can take seconds on a loaded machine: wait for it here, not inside the first
+  // case's deadline.
+  await until(async () => (await callFn(isolated.t, 'where', {}, as(isolated, 'alice'))).status === 200, 40_000);
+  await until(async () => (await callFn(inProcess.t, 'isoWhere', {}, as(inProcess, 'alice'))).status === 200, 40_000);
+}, 90_000);
 afterAll(async () => {
   await Promise.all([inProcess?.t.close(), isolated?.t.close()]);
 });

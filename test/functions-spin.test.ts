@@ -47,7 +47,7 @@ let app: string;
 beforeAll(() => {
   local = mkdtempSync(join(process.cwd(), '.tmp-spin-'));
   app = join(local, 'app');
-  expect(spawnSync(process.execPath, [MAST, 'init', app], { encoding: 'utf8' }).status).toBe(0);
+  expect(spawnSync(process.execPath, [MAST, 'init', app, '--manifest'], { encoding: 'utf8' }).status).toBe(0);
   mkdirSync(join(app, 'functions'), { recursive: true });
   const fn = (name: string, source: string): void => writeFileSync(join(app, 'functions', `${name}.ts`), source);
   fn('spin', "import { query } from '@mast/functions';\nexport default query({ async handler() { await Promise.resolve(); for (;;) { /* never yields */ } } });\n");
@@ -63,7 +63,8 @@ afterAll(() => {
   rmSync(local, { recursive: true, force: true });
 });
 
-const env = { MAST_FN_TIMEOUT: '400ms', MAST_FN_SPIN_EXIT: '800ms' };
+// One process, no supervisor: these cases watch the watchdog end it (test/supervisor.test.ts restarts one).
+const env = { MAST_FN_TIMEOUT: '400ms', MAST_FN_SPIN_EXIT: '800ms', MAST_SUPERVISE: 'false' };
 
 describe('a function handler that spins synchronously', { timeout: 90_000 }, () => {
   it('makes the process log the call and exit instead of hanging forever', async () => {

@@ -1,8 +1,9 @@
 // Regenerates the tables in docs/errors.md and docs/configuration.md from the code's
 // catalogue and options table. Tests fail when the docs and the code disagree.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { errorCatalogue } from '@mast/protocol';
-import { OPTIONS } from '@mast/server';
+// From the packages' sources, not their built dist/ (which may be older than the source).
+import { errorCatalogue } from '../packages/protocol/src/index.js';
+import { OPTIONS } from '../packages/server/src/config/index.js';
 
 /** The markdown table of error codes. */
 export function errorsTable(): string {

@@ -1,4 +1,4 @@
-import { OPTIONS, parseOptionValue, type MastConfig } from '@mast/server';
+import { OPTIONS, parseOptionValue, type MastConfig } from '@mast/server/config';
 
 /** A mistake in the command line itself (exit code 2), as opposed to a failure of the command. */
 export class UsageError extends Error {

@@ -126,7 +126,7 @@ const invalid: readonly InvalidCase[] = [
 ];
 
 /** Codes exercised by other test files (loading from disk) or by the warning test below. */
-const coveredElsewhere: readonly ManifestCode[] = ['MANIFEST_NOT_FOUND', 'MANIFEST_READ_FAILED', 'CRDT_ANNOTATION_IGNORED'];
+const coveredElsewhere: readonly ManifestCode[] = ['MANIFEST_NOT_FOUND', 'MANIFEST_AMBIGUOUS', 'MANIFEST_READ_FAILED', 'CRDT_ANNOTATION_IGNORED'];
 
 function errorCodes(diagnostics: readonly Diagnostic[]): string[] {
   return [...new Set(diagnostics.filter((d) => d.severity === 'error').map((d) => d.code))].sort();

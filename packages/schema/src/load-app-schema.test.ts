@@ -34,7 +34,15 @@ async function dirWith(name: string, files: Record<string, string>): Promise<str
 }
 
 describe('loadAppSchema', () => {
-  it('prefers pylon.manifest.json', async () => {
+  it('refuses a folder with both pylon.manifest.json and schema.ts, naming both (MANIFEST_AMBIGUOUS)', async () => {
+    const dir = await dirWith('both', { 'pylon.manifest.json': '{}', 'schema.ts': 'export default {};\n' });
+    const err = await rejection(loadAppSchema(dir));
+    expect(err.diagnostics.map((d) => d.code)).toEqual(['MANIFEST_AMBIGUOUS']);
+    expect(err.message).toContain(join(dir, 'pylon.manifest.json'));
+    expect(err.message).toContain(join(dir, 'schema.ts'));
+  });
+
+  it('loads pylon.manifest.json', async () => {
     const { schema, source } = await loadAppSchema(fixtures);
     expect(source).toBe(join(fixtures, 'pylon.manifest.json'));
     expect(schema.entities.map((e) => e.name)).toEqual(['User', 'Todo', 'Message']);

@@ -73,6 +73,10 @@ async function loadSchemaModule(path: string, fresh: boolean): Promise<AppSchema
       { cause: error },
     );
   }
+  // A schema.ts outside a "type": "module" package is compiled to CommonJS, whose exports
+  // arrive as the default export: its own default export is one level down.
+  const nested = (module.default as { __esModule?: unknown; default?: unknown } | null | undefined);
+  if (typeof nested === 'object' && nested !== null && nested.__esModule === true && nested.default !== undefined) module = nested;
   if (module.default === undefined) {
     throw new ManifestError(
       [
@@ -90,15 +94,30 @@ async function loadSchemaModule(path: string, fresh: boolean): Promise<AppSchema
 }
 
 /**
- * Loads an app's schema from `<dir>/pylon.manifest.json`, else from the default export of
- * `<dir>/schema.ts` (imported, so the process must be able to import TypeScript, e.g. under
- * tsx or vitest); `source` is the absolute path of the file used.
+ * Loads an app's schema from `<dir>/pylon.manifest.json` or from the default export of
+ * `<dir>/schema.ts` (imported, so the process must be able to import TypeScript: the CLI
+ * registers tsx for it); `source` is the absolute path of the file used. Both files at once is
+ * an error (MANIFEST_AMBIGUOUS) naming both, never a silent choice.
  */
 export async function loadAppSchema(dir: string, options: { fresh?: boolean } = {}): Promise<{ schema: AppSchema; source: string }> {
   const manifestPath = resolve(join(dir, MANIFEST_FILE));
-  if (await isFile(manifestPath)) return { schema: await loadManifestFile(manifestPath), source: manifestPath };
   const modulePath = resolve(join(dir, SCHEMA_MODULE));
-  if (await isFile(modulePath)) return { schema: await loadSchemaModule(modulePath, options.fresh ?? false), source: modulePath };
+  const [hasManifest, hasModule] = await Promise.all([isFile(manifestPath), isFile(modulePath)]);
+  if (hasManifest && hasModule) {
+    throw new ManifestError(
+      [
+        diagnostic(
+          'MANIFEST_AMBIGUOUS',
+          '',
+          `${resolve(dir)} holds two schemas, ${manifestPath} and ${modulePath}; Mast will not choose one`,
+          `keep one: delete ${MANIFEST_FILE} to use ${SCHEMA_MODULE}, or delete ${SCHEMA_MODULE} to use ${MANIFEST_FILE}`,
+        ),
+      ],
+      resolve(dir),
+    );
+  }
+  if (hasManifest) return { schema: await loadManifestFile(manifestPath), source: manifestPath };
+  if (hasModule) return { schema: await loadSchemaModule(modulePath, options.fresh ?? false), source: modulePath };
   throw new ManifestError(
     [
       diagnostic(

@@ -5,6 +5,7 @@
  */
 export const manifestCodes = {
   MANIFEST_NOT_FOUND: { origin: 'mast', rule: 'the app directory has neither pylon.manifest.json nor schema.ts' },
+  MANIFEST_AMBIGUOUS: { origin: 'mast', rule: 'an app directory holds one schema: pylon.manifest.json or schema.ts, not both' },
   MANIFEST_READ_FAILED: { origin: 'pylon', rule: 'the manifest file (or schema module) could not be read' },
   MANIFEST_PARSE_ERROR: { origin: 'pylon', rule: 'the manifest is not JSON of the manifest shape' },
   MANIFEST_VERSION_UNSUPPORTED: { origin: 'pylon', rule: 'manifest_version must be 1' },

@@ -146,7 +146,7 @@ export class MastServer {
     // So does the JWT configuration: a half-done one is refused at start, not on a request.
     const jwt = jwtOptionsFromConfig(options.config);
     const oauthProviders = (options.oauthProviders ?? oauthProvidersFromEnv(options.config.oauthProviders, process.env)).map(checkProvider);
-    const store = options.store ?? (await openStore(options.config.databaseUrl, options.appDir));
+    const store = options.store ?? (await openStore(options.config.databaseUrl, options.appDir, { exclusive: true }));
     const now = options.now;
     const core = await MastCore.create({
       appDir: options.appDir,
@@ -169,6 +169,15 @@ export class MastServer {
    */
   reloadFunctions(options: { fresh?: boolean } = {}): Promise<FunctionSet> {
     return this.core.reloadFunctions(options);
+  }
+
+  /**
+   * What the app declares that the last load left out (function files that failed to import or
+   * export no function, crons that cannot run), one line each naming the file; `/health`
+   * answers 503 while it is not empty, and `mast start` refuses to serve.
+   */
+  get loadProblems(): readonly string[] {
+    return this.core.loadProblems;
   }
 
   /** Starts listening; resolves with the bound port. */

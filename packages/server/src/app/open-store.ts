@@ -8,11 +8,20 @@ export function defaultDatabasePath(appDir: string): string {
   return join(appDir, '.mast', 'mast.db');
 }
 
+/** The SQLite file a database URL names (relative paths from the app folder), or null for `:memory:` and PostgreSQL. */
+export function sqlitePathOf(databaseUrl: string | null, appDir: string): string | null {
+  const url = databaseUrl ?? defaultDatabasePath(appDir);
+  if (url === ':memory:' || /^postgres(ql)?:\/\//i.test(url)) return null;
+  return url.startsWith('file:') ? fileURLToPath(url) : resolve(appDir, url);
+}
+
 /**
  * Opens the store a database URL names: a file path, `file:` URL or `:memory:` for SQLite.
- * PostgreSQL URLs are refused with a clear message until that backend exists.
+ * PostgreSQL URLs are refused with a clear message until that backend exists. `exclusive`
+ * claims a SQLite file for this process until the store closes (a server, a migration): while
+ * another holds it, opening fails with `DatabaseInUseError`.
  */
-export async function openStore(databaseUrl: string | null, appDir: string): Promise<Store> {
+export async function openStore(databaseUrl: string | null, appDir: string, options: { exclusive?: boolean } = {}): Promise<Store> {
   const url = databaseUrl ?? defaultDatabasePath(appDir);
   if (/^postgres(ql)?:\/\//i.test(url)) {
     throw new Error('MAST_DATABASE_URL points at PostgreSQL, which this build does not support yet; use a SQLite file path');
@@ -20,5 +29,5 @@ export async function openStore(databaseUrl: string | null, appDir: string): Pro
   if (url === ':memory:') return createSqliteStore({ path: ':memory:' });
   const path = url.startsWith('file:') ? fileURLToPath(url) : resolve(appDir, url);
   mkdirSync(dirname(path), { recursive: true });
-  return createSqliteStore({ path });
+  return createSqliteStore({ path, exclusive: options.exclusive ?? false });
 }

@@ -18,6 +18,11 @@ export interface MastConfig {
   changeRetention: number;
   changeMaxEntries: number;
   shutdownGrace: number;
+  /** `mast start` runs the server under a supervisor that restarts it after a crash. */
+  supervise: boolean;
+  /** Crashes within `restartWindow` (ms) after which the supervisor gives up. */
+  restartLimit: number;
+  restartWindow: number;
   allowDestructive: boolean;
   rateLimit: number;
   maxConnections: number;

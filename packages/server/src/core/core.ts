@@ -32,6 +32,9 @@ import type { Store } from '../store/index.js';
 import { systemClock, type Clock } from './clock.js';
 import { migrateStore } from './migrate.js';
 
+/** The longest `start` waits for the first function worker to start. */
+const WARM_WAIT_MS = 5_000;
+
 /** How long a function worker whose call was ended (deadline, cancel) may take to stop before it is terminated. */
 const WORKER_GRACE_MS = 200;
 
@@ -117,6 +120,8 @@ export class MastCore {
   /** The worker threads of isolated functions (none start until one is needed). */
   readonly #workers: WorkerPool;
   #started = false;
+  /** What the last function load left out, one line each ("<file>:<line> <message>"). */
+  #loadProblems: readonly string[] = [];
 
   private constructor(options: CoreOptions, schema: SchemaRef, logger: Logger, jwt: JwtOptions | null) {
     const { config, store } = options;
@@ -303,11 +308,13 @@ export class MastCore {
 
   /**
    * Loads `<appDir>/functions/*.ts` again and serves the result; calls in flight finish with the
-   * definitions they started with. Files that fail are logged (file and line) and left out.
+   * definitions they started with. Files that fail are logged (file and line), left out, and
+   * reported by `loadProblems` (so `/health` is 503) until a load without them.
    */
   async reloadFunctions(options: { fresh?: boolean } = {}): Promise<FunctionSet> {
     const set = await loadFunctions(this.#appDir, { fresh: options.fresh ?? true });
     for (const error of set.errors) this.logger.error({ file: error.file, line: error.line }, `function file ${error.message}`);
+    this.#loadProblems = set.errors.map((e) => `${e.file}${e.line === undefined ? '' : `:${e.line}`} ${e.message}`);
     this.registry.use(set);
     const isolated = [...set.functions.values()].filter((f) => this.config.fnIsolation === 'all' || f.definition.isolated === true);
     this.#workers.preload(isolated.map((f) => f.url));
@@ -315,6 +322,14 @@ export class MastCore {
     // Up before any call: a watchdog thread started while a handler blocks the loop never runs.
     if (isolated.length < set.functions.size) this.#spinWatchdog?.start();
     return set;
+  }
+
+  /**
+   * What the app declares that the last load left out (function files that failed to import or
+   * export no function, crons that cannot run), one line each naming the file.
+   */
+  get loadProblems(): readonly string[] {
+    return this.#loadProblems;
   }
 
   /** Serves a new schema after migrating to it (dev reload); the old one stays on failure. */
@@ -329,6 +344,9 @@ export class MastCore {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
+    // Ready means ready: the first isolated call finds its worker started (bounded, so a worker
+    // that is slow to start delays readiness at most a few seconds; calls then wait for it).
+    await Promise.race([this.#workers.whenWarm(), new Promise((resolve) => setTimeout(resolve, WARM_WAIT_MS).unref())]);
     await this.live.start();
     this.jobs.start();
   }

@@ -1,6 +1,6 @@
 /**
- * The code of a function worker thread (started through `function-worker.mjs`, which lets it
- * import TypeScript). It imports function files itself and runs one call at a time; `ctx` is a
+ * The code of a function worker thread (built, the thread's entry; from source, started through
+ * `function-worker.mjs`). It imports function files itself and runs one call at a time; `ctx` is a
  * proxy whose operations the main thread performs with the call's real objects.
  */
 import { createHash } from 'node:crypto';
@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { FunctionError, isFunctionDefinition, isFunctionError, type FunctionAuth, type FunctionDefinition } from '@mast/functions';
 import { jsonText, notJsonMessage } from './json-text.js';
+import { isTypeScriptFile, registerTypeScript } from './typescript-loader.js';
 import type { CtxOp, FromWorker, OpFailure, ToWorker, WorkerCall, WorkerFailure, WorkerOutcome, WorkerStart } from './worker-protocol.js';
 
 if (!parentPort) throw new Error('function-worker runs only in a worker thread');
@@ -55,6 +56,7 @@ function load(url: string): Promise<FunctionDefinition> {
   let def = modules.get(url);
   if (!def) {
     def = checkSource(url)
+      .then(() => (isTypeScriptFile(new URL(url).pathname) ? registerTypeScript() : undefined))
       .then(() => import(url))
       .then((ns: { default?: unknown }) => {
       const exported = ns.default;

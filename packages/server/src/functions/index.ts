@@ -15,3 +15,4 @@ export type { JobWorkerOptions } from './job-worker.js';
 export type { RegisteredCron } from './function-registry.js';
 export { SpinWatchdog } from './spin-watchdog.js';
 export type { WatchedCall } from './spin-watchdog.js';
+export { registerTypeScript, isTypeScriptFile } from './typescript-loader.js';

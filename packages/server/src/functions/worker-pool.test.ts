@@ -16,6 +16,26 @@ afterEach(async () => {
 });
 
 describe('the function worker pool', () => {
+  it('warms one worker, starts more only as calls find every worker busy, and ends idle extras', async () => {
+    pool = new WorkerPool({ size: 4, maxQueued: 8, graceMs: 200, idleMs: 300, logger: pino({ level: 'silent' }) });
+    expect(pool.workerCount).toBe(0);
+    pool.warm();
+    expect(pool.workerCount).toBe(1);
+    const first = await pool.acquire({ name: 'a', waitMs: 10_000 });
+    expect(pool.workerCount).toBe(1);
+    // The only worker is busy: a second call starts a second worker, a third one a third.
+    const second = await pool.acquire({ name: 'b', waitMs: 10_000 });
+    expect(pool.workerCount).toBe(2);
+    const third = pool.acquire({ name: 'c', waitMs: 10_000 });
+    expect(pool.workerCount).toBe(3);
+    first.release();
+    second.release();
+    (await third).release();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Idle past idleMs: back to the one warm worker.
+    expect(pool.workerCount).toBe(1);
+  });
+
   it('frees the worker when a call cannot be sent to it (arguments that cannot be copied)', async () => {
     pool = new WorkerPool({ size: 1, maxQueued: 4, graceMs: 200, logger: pino({ level: 'silent' }) });
     const lease = await pool.acquire({ name: 'f', waitMs: 10_000 });

@@ -3,13 +3,19 @@ import type { Logger } from 'pino';
 import { AppError } from '../errors/index.js';
 import { CTX_OPS, type CtxOp, type FromWorker, type OpFailure, type ToWorker, type WorkerCall, type WorkerOutcome, type WorkerStart } from './worker-protocol.js';
 
-/** The worker's entry: plain JavaScript that registers tsx, then imports `function-worker.ts`. */
-const ENTRY = new URL('./function-worker.mjs', import.meta.url);
+/**
+ * The worker's entry. Built, it is `function-worker.js` itself (which registers tsx only to
+ * import an app's TypeScript files); run from source (the monorepo's tests), it is
+ * `function-worker.mjs`, which registers tsx and the `source` export condition first.
+ */
+const ENTRY = import.meta.url.endsWith('.ts') ? new URL('./function-worker.mjs', import.meta.url) : new URL('./function-worker.js', import.meta.url);
 
 /** Options of a pool. */
 export interface WorkerPoolOptions {
-  /** Workers kept; each runs one call at a time. */
+  /** The most workers (each runs one call at a time); they start as calls queue, not up front. */
   readonly size: number;
+  /** How long a worker beyond the first may stay idle before it is ended (default 30 s). */
+  readonly idleMs?: number;
   /** Calls that may wait for a worker; more fail with FN_OVERLOADED. */
   readonly maxQueued: number;
   /** How long a worker whose call was ended (deadline, cancel) may take to finish before it is terminated. */
@@ -75,6 +81,8 @@ interface Slot {
   readonly worker: Worker;
   state: SlotState;
   active: Active | undefined;
+  /** Ends an idle worker beyond the first. */
+  idleTimer?: NodeJS.Timeout | undefined;
 }
 
 interface Waiter {
@@ -85,9 +93,12 @@ interface Waiter {
 
 /**
  * Worker threads that run isolated function calls, one call per worker at a time, so that
- * terminating a worker whose handler spins past its deadline ends that call only. Workers start
- * on first need (or `warm`), a terminated or crashed one is replaced, and calls wait in a
- * bounded queue when all are busy.
+ * terminating a worker whose handler spins past its deadline ends that call only. Threads cost
+ * what is used: `warm` starts one (so the first call does not wait for a start); another starts
+ * only when a call finds every worker busy and none already starting for it, up to `size`;
+ * a worker beyond the first that stays idle for `idleMs` is ended. A crashed or terminated one
+ * is replaced when calls wait for it (or it was the warm one), and calls wait in a bounded queue
+ * when all are busy.
  */
 export class WorkerPool {
   readonly #options: WorkerPoolOptions;
@@ -97,6 +108,9 @@ export class WorkerPool {
   #starting = 0;
   #nextId = 0;
   #closed = false;
+  /** Keep one worker alive (an isolated function is loaded). */
+  #warm = false;
+  readonly #warmWaiters: Array<() => void> = [];
   #preload: readonly string[] = [];
 
   constructor(options: WorkerPoolOptions) {
@@ -112,9 +126,29 @@ export class WorkerPool {
     for (const slot of this.#slots) post(slot, { type: 'preload', urls: this.#preload });
   }
 
-  /** Starts workers until `size` are alive, so the first calls do not wait for a start. */
+  /** Keeps one worker alive from now on, so the first call does not wait for a start. */
   warm(): void {
-    while (!this.#closed && this.#slots.size < this.#options.size) this.#spawn();
+    this.#warm = true;
+    if (!this.#closed && this.#slots.size === 0) this.#spawn();
+  }
+
+  /**
+   * Resolves once the warm worker can take a call (or at once when there is none to wait for:
+   * not warmed, closed, or its start failed), so a server can listen only when its first
+   * isolated call will not wait for a thread to start.
+   */
+  whenWarm(): Promise<void> {
+    if (!this.#warm || this.#closed || this.#idle.length > 0 || this.#starting === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#warmWaiters.push(resolve));
+  }
+
+  #settleWarm(): void {
+    for (const resolve of this.#warmWaiters.splice(0)) resolve();
+  }
+
+  /** Worker threads alive or starting. */
+  get workerCount(): number {
+    return this.#slots.size;
   }
 
   /** A worker for one call: a free one, or the first to become free (see `AcquireRequest`). */
@@ -127,7 +161,10 @@ export class WorkerPool {
     // An isolated action's own calls may start workers past the pool's size (so actions waiting
     // on them cannot take every worker), but at most as many again: a fan-out of nested calls
     // waits at the front of the queue instead of starting a thread each.
-    if (this.#slots.size < this.#options.size || (urgent && this.#slots.size < 2 * this.#options.size)) this.#spawn();
+    // A worker already starting will take the first waiter: start another only for a call that
+    // no starting worker is coming for.
+    const uncovered = this.#queue.length + 1 > this.#starting;
+    if (uncovered && (this.#slots.size < this.#options.size || (urgent && this.#slots.size < 2 * this.#options.size))) this.#spawn();
     // Calls waiting for a worker that is starting do not count against the queue's bound.
     if (!urgent && this.#queue.length >= this.#starting + this.#options.maxQueued) {
       return Promise.reject(new AppError('FN_OVERLOADED', `Every function worker is busy and ${this.#options.maxQueued} calls are waiting; "${request.name}" was not queued`));
@@ -154,6 +191,7 @@ export class WorkerPool {
   /** Terminates every worker; waiting calls fail with SHUTTING_DOWN, running ones are stopped. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#settleWarm();
     for (const waiter of [...this.#queue]) waiter.reject(new AppError('SHUTTING_DOWN'));
     await Promise.all([...this.#slots].map((slot) => this.#kill(slot, new AppError('SHUTTING_DOWN'))));
   }
@@ -170,22 +208,34 @@ export class WorkerPool {
     worker.on('exit', (code) => this.#onStop(slot, new Error(`the worker exited with code ${code}`)));
   }
 
-  /** Hands a slot that is free to the first waiter, keeps it idle, or ends it when the pool is over its size. */
+  /**
+   * Hands a slot that is free to the first waiter, or keeps it idle; one beyond the first (also
+   * one an isolated action's own call started past the size) ends after `idleMs` idle, so a
+   * burst of nested calls does not start a thread per call.
+   */
   #free(slot: Slot): void {
     if (slot.state === 'dead') return;
     const waiter = this.#queue[0];
     if (waiter) {
       slot.state = 'leased';
       waiter.resolve(slot);
-    } else if (this.#closed || this.#slots.size > this.#options.size) {
+    } else if (this.#closed) {
       void this.#kill(slot);
     } else {
       slot.state = 'idle';
       this.#idle.push(slot);
+      this.#settleWarm();
+      if (this.#slots.size > 1) {
+        slot.idleTimer = setTimeout(() => {
+          if (slot.state === 'idle' && this.#slots.size > 1) void this.#kill(slot);
+        }, this.#options.idleMs ?? 30_000);
+        slot.idleTimer.unref();
+      }
     }
   }
 
   #lease(slot: Slot): WorkerLease {
+    clearTimeout(slot.idleTimer);
     slot.state = 'leased';
     let used = false;
     let errors: unknown[] = [];
@@ -290,6 +340,7 @@ export class WorkerPool {
     } else {
       this.#options.logger.error({ err }, started ? 'function worker stopped' : 'function worker could not start');
     }
+    if (!started && this.#starting === 0) this.#settleWarm();
     if (started) this.#replace();
     else if (!this.#slots.size) for (const waiter of [...this.#queue]) waiter.reject(new AppError('INTERNAL', 'No function worker could be started', { cause: err }));
   }
@@ -308,6 +359,7 @@ export class WorkerPool {
   }
 
   #remove(slot: Slot): void {
+    clearTimeout(slot.idleTimer);
     if (slot.state === 'starting') this.#starting--;
     slot.state = 'dead';
     this.#slots.delete(slot);
@@ -315,9 +367,10 @@ export class WorkerPool {
     if (at !== -1) this.#idle.splice(at, 1);
   }
 
-  /** Keeps the pool at its size after a worker went away. */
+  /** After a worker went away: starts one for calls no starting worker is coming for, or to keep the warm one. */
   #replace(): void {
-    if (!this.#closed && this.#slots.size < this.#options.size) this.#spawn();
+    if (this.#closed || this.#slots.size >= this.#options.size) return;
+    if (this.#queue.length > this.#starting || (this.#warm && this.#slots.size === 0)) this.#spawn();
   }
 }
 

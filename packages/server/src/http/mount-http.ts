@@ -63,6 +63,7 @@ export function mountHttp(core: MastCore, options: HttpMountOptions): HttpTransp
     dev: config.dev,
     schema: core.schema,
     metrics: core.metrics,
+    problems: () => core.loadProblems,
     gauges: {
       changeLogHead: async () => (await core.store.changeLogBounds()).head,
       dbSizeBytes: () => core.store.sizeBytes(),

@@ -12,6 +12,8 @@ export interface SystemRouteDeps {
   readonly schema: SchemaRef;
   readonly metrics: Metrics;
   readonly gauges: MetricGauges;
+  /** What the app declares that is not loaded (function files, crons); `/health` is 503 while any. */
+  readonly problems: () => readonly string[];
 }
 
 /** The manifest without policy expressions, as non-admins see it. */
@@ -31,7 +33,15 @@ function publicManifest(manifest: Manifest): Manifest {
 export function registerSystemRoutes(app: FastifyInstance, deps: SystemRouteDeps): void {
   const started = Date.now();
 
-  app.get('/health', async () => ({ status: 'ok', version: deps.version, uptime_secs: Math.floor((Date.now() - started) / 1000) }));
+  // Not ready while part of the app failed to load: a deploy's health check must not pass with
+  // functions or crons silently missing.
+  app.get('/health', async (_request, reply) => {
+    const uptime = Math.floor((Date.now() - started) / 1000);
+    const problems = deps.problems();
+    if (problems.length === 0) return { status: 'ok', version: deps.version, uptime_secs: uptime };
+    reply.code(503);
+    return { status: 'not_ready', version: deps.version, uptime_secs: uptime, problems };
+  });
 
   app.get('/metrics', async (request, reply) => {
     if (!deps.dev && !request.auth.isAdmin) throw new AppError('UNAUTHORIZED', '/metrics needs the admin token outside dev mode');

@@ -52,5 +52,5 @@ export type {
   OrderTerm,
   FindQuery,
 } from '@mast/schema';
-export { createSqliteStore } from './sqlite/index.js';
+export { backupDatabase, createSqliteStore, DatabaseInUseError } from './sqlite/index.js';
 export type { SqliteStore, SqliteStoreOptions } from './sqlite/index.js';

@@ -25,6 +25,7 @@ import { SqliteConnection } from './sqlite-connection.js';
 import { applyMigration } from './sqlite-migrate.js';
 import * as jobs from './sqlite-jobs.js';
 import * as sessions from './sqlite-sessions.js';
+import { lockDatabase, type DatabaseLock } from './sqlite-lock.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, readPragmas } from './sqlite-pragmas.js';
 import { rowExistsOn, SqliteReadTx, SqliteWriteTx } from './sqlite-tx.js';
 
@@ -36,6 +37,12 @@ export interface SqliteStoreOptions {
   readonly readers?: number;
   /** How long to wait for another process's lock before STORE_BUSY (default 5000 ms). */
   readonly busyTimeoutMs?: number;
+  /**
+   * Claim the file for this store alone (`lockDatabase`) until `close()`: a server and
+   * `mast migrate` do; readers such as `mast policy check --explain` need not. Ignored for
+   * `:memory:`. Opening throws `DatabaseInUseError` while another store holds the claim.
+   */
+  readonly exclusive?: boolean;
 }
 
 /** A Store on SQLite, with a diagnostic view of its connections' pragmas. */
@@ -118,6 +125,7 @@ class SqliteStoreImpl implements SqliteStore {
     get: (entity, rowId) => this.withReadConnection(async (conn) => getCrdt(conn, entity, rowId)),
   };
   private readonly writer: SqliteConnection;
+  private readonly lock: DatabaseLock | null;
   private readonly readers: SqliteConnection[] = [];
   /** Answers `rowExists` outside any transaction: autocommit reads of the last commit. */
   private lookup: SqliteConnection | null = null;
@@ -136,7 +144,14 @@ class SqliteStoreImpl implements SqliteStore {
   constructor(private readonly options: SqliteStoreOptions) {
     const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     this.shared = options.path === ':memory:';
-    this.writer = new SqliteConnection(options.path, { readonly: false, busyTimeoutMs });
+    // Taken before the database is opened, so a refused store touches nothing.
+    this.lock = options.exclusive && !this.shared ? lockDatabase(options.path) : null;
+    try {
+      this.writer = new SqliteConnection(options.path, { readonly: false, busyTimeoutMs });
+    } catch (err) {
+      this.lock?.release();
+      throw err;
+    }
     try {
       log.ensureInternalTables(this.writer);
       ensureCrdtTable(this.writer);
@@ -150,6 +165,7 @@ class SqliteStoreImpl implements SqliteStore {
       for (const reader of this.readers) reader.close();
       this.lookup?.close();
       this.writer.close();
+      this.lock?.release();
       throw err;
     }
     this.capabilities = Object.freeze({ concurrentWriters: false, snapshotReads: !this.shared, multiNode: false });
@@ -356,6 +372,7 @@ class SqliteStoreImpl implements SqliteStore {
     for (const reader of this.readers) reader.close();
     this.lookup?.close();
     this.writer.close();
+    this.lock?.release();
   }
 }
 
