@@ -23,9 +23,7 @@ const manifest: Manifest = {
     },
     { name: 'Note', fields: [{ name: 'body', type: 'string', optional: false, unique: false }], indexes: [] },
   ],
-  policies: [
-    { name: 'todo_owner', entity: 'Todo', allowRead: `${OWNER} || data.public == true`, allowInsert: OWNER, allowUpdate: OWNER, allowDelete: OWNER },
-  ],
+  policies: [{ name: 'todo_owner', entity: 'Todo', allowRead: `${OWNER} || data.public == true`, allowInsert: OWNER, allowUpdate: OWNER, allowDelete: OWNER }],
 };
 
 let t: TestServer;
@@ -105,9 +103,12 @@ describe('writes respect row policies before and after the change', () => {
   });
 
   it("a collision with another user's hidden row answers exactly as one with the caller's own row, without the value", async () => {
-    expect((await t.request('POST', '/api/entities/Todo', { body: { id: 'a-handle', title: 't', ownerId: 'alice', handle: 'alice-secret-handle' }, headers: as(alice) })).status).toBe(201);
+    expect(
+      (await t.request('POST', '/api/entities/Todo', { body: { id: 'a-handle', title: 't', ownerId: 'alice', handle: 'alice-secret-handle' }, headers: as(alice) })).status,
+    ).toBe(201);
     expect((await t.request('POST', '/api/entities/Todo', { body: { id: 'b-handle', title: 't', ownerId: 'bob', handle: 'bobs-own-handle' }, headers: as(bob) })).status).toBe(201);
-    const insert = (id: string, handle?: string) => t.request('POST', '/api/entities/Todo', { body: { id, title: 'mine', ownerId: 'bob', ...(handle ? { handle } : {}) }, headers: as(bob) });
+    const insert = (id: string, handle?: string) =>
+      t.request('POST', '/api/entities/Todo', { body: { id, title: 'mine', ownerId: 'bob', ...(handle ? { handle } : {}) }, headers: as(bob) });
     // An id: the hidden row's and bob's own.
     const hiddenId = await insert('a-private');
     const ownId = await insert('b-private');
@@ -143,7 +144,12 @@ describe('writes respect row policies before and after the change', () => {
 
   it('sync push checks each change against the pusher', async () => {
     const res = await t.request('POST', '/api/sync/push', {
-      body: { changes: [{ entity: 'Todo', row_id: 'a-private', kind: 'delete', op_id: 'p1' }, { entity: 'Todo', row_id: 'b-2', kind: 'insert', data: { title: 't', ownerId: 'bob' }, op_id: 'p2' }] },
+      body: {
+        changes: [
+          { entity: 'Todo', row_id: 'a-private', kind: 'delete', op_id: 'p1' },
+          { entity: 'Todo', row_id: 'b-2', kind: 'insert', data: { title: 't', ownerId: 'bob' }, op_id: 'p2' },
+        ],
+      },
       headers: as(bob),
     });
     const body = res.json as any;
@@ -161,7 +167,7 @@ describe('writes respect row policies before and after the change', () => {
 });
 
 describe('sync pull respects row policies', () => {
-  it('sends only visible changes, and a tombstone when a row leaves the caller\'s view', async () => {
+  it("sends only visible changes, and a tombstone when a row leaves the caller's view", async () => {
     const before = (await t.request('GET', '/api/sync/pull?since=0&limit=1000', { headers: as(bob) })).json as any;
     expect(before.changes.every((c: any) => c.data === undefined || c.data.ownerId === 'bob' || c.data.public === true)).toBe(true);
     expect(JSON.stringify(before)).not.toContain('secret of a-private');
@@ -189,15 +195,23 @@ describe('policy explain', () => {
     expect(denied.status, denied.text).toBe(200);
     expect(denied.json).toMatchObject({ allowed: false, reason: 'denied', policy: 'todo_owner', rule: 'allowRead', saw: { auth: { user_id: 'alice' }, data: { ownerId: 'bob' } } });
     expect((denied.json as any).expression).toContain('auth.userId == data.ownerId');
-    const allowed = await t.request('POST', '/api/policy/explain', { body: { entity: 'Todo', id: 'b-private', operation: 'delete', auth: { user_id: 'bob' } }, headers: as(ADMIN) });
+    const allowed = await t.request('POST', '/api/policy/explain', {
+      body: { entity: 'Todo', id: 'b-private', operation: 'delete', auth: { user_id: 'bob' } },
+      headers: as(ADMIN),
+    });
     expect(allowed.json).toMatchObject({ allowed: true, reason: 'rules' });
-    const noRule = await t.request('POST', '/api/policy/explain', { body: { entity: 'Note', operation: 'insert', data: { body: 'x' }, auth: { user_id: 'bob' } }, headers: as(ADMIN) });
+    const noRule = await t.request('POST', '/api/policy/explain', {
+      body: { entity: 'Note', operation: 'insert', data: { body: 'x' }, auth: { user_id: 'bob' } },
+      headers: as(ADMIN),
+    });
     expect(noRule.json).toMatchObject({ allowed: false, reason: 'no-rule' });
   });
 
   it('is admin only and validates its body', async () => {
     expect((await t.request('POST', '/api/policy/explain', { body: { entity: 'Todo' }, headers: as(alice) })).status).toBe(403);
-    expect((await t.request('POST', '/api/policy/explain', { body: { entity: 'Todo', operation: 'fly' }, headers: as(ADMIN) })).json).toMatchObject({ error: { code: 'INVALID_DATA' } });
+    expect((await t.request('POST', '/api/policy/explain', { body: { entity: 'Todo', operation: 'fly' }, headers: as(ADMIN) })).json).toMatchObject({
+      error: { code: 'INVALID_DATA' },
+    });
     expect((await t.request('POST', '/api/policy/explain', { body: { entity: 'Todo', id: 'nope' }, headers: as(ADMIN) })).status).toBe(404);
   });
 });

@@ -54,7 +54,10 @@ describe('transact', () => {
   });
 
   it('rolls back on an unknown op and on an update of a missing row', async () => {
-    for (const bad of [{ op: 'upsert', entity: 'Todo' }, { op: 'update', entity: 'Todo', id: 'missing', data: { done: true } }]) {
+    for (const bad of [
+      { op: 'upsert', entity: 'Todo' },
+      { op: 'update', entity: 'Todo', id: 'missing', data: { done: true } },
+    ]) {
       const res = await t.request('POST', '/api/transact', { body: [{ op: 'insert', entity: 'Todo', data: { title: 'x', done: false } }, bad] });
       expect(res.status).toBeGreaterThanOrEqual(400);
       expect((res.json as any).committed).toBe(false);
@@ -102,7 +105,10 @@ describe('sync', () => {
     expect(first.cursor.last_seq).toBe(4);
     expect(first.changes[0].timestamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
     const second = (await t.request('GET', `/api/sync/pull?since=${first.cursor.last_seq}`)).json as any;
-    expect(second.changes.map((c: any) => [c.seq, c.kind])).toEqual([[5, 'insert'], [6, 'delete']]);
+    expect(second.changes.map((c: any) => [c.seq, c.kind])).toEqual([
+      [5, 'insert'],
+      [6, 'delete'],
+    ]);
     expect(second.changes[1]).not.toHaveProperty('data');
     expect(second.has_more).toBe(false);
     const none = (await t.request('GET', '/api/sync/pull?since=6')).json as any;

@@ -70,7 +70,12 @@ describe('accounts', () => {
   it('merges a guest: id(User) fields holding the guest id move to the account, others stay', async () => {
     const guest = 'guest_' + 'a'.repeat(32);
     const other = 'guest_' + 'b'.repeat(32);
-    for (const [title, ownerId] of [['mine 1', guest], ['mine 2', guest], ['theirs', other], ['nobody', null]] as const) {
+    for (const [title, ownerId] of [
+      ['mine 1', guest],
+      ['mine 2', guest],
+      ['theirs', other],
+      ['nobody', null],
+    ] as const) {
       await t.request('POST', '/api/entities/Todo', { body: { title, done: false, ownerId }, headers: admin });
     }
     const account = await t.server.accounts.create({ email: 'g@example.com' });

@@ -73,7 +73,10 @@ describe('API keys', () => {
       expect(res.status, res.text).toBe(403);
       expect(res.json).toMatchObject({ error: { code: 'INSUFFICIENT_SCOPE' } });
     }
-    const batch = await t.request('POST', '/api/batch', { body: { operations: [{ op: 'insert', entity: 'Doc', data: { id: 'd3', title: 'x', ownerId: 'alice' } }] }, headers: bearer(json.key) });
+    const batch = await t.request('POST', '/api/batch', {
+      body: { operations: [{ op: 'insert', entity: 'Doc', data: { id: 'd3', title: 'x', ownerId: 'alice' } }] },
+      headers: bearer(json.key),
+    });
     expect(batch.json).toMatchObject({ succeeded: 0, results: [{ ok: false, code: 'INSUFFICIENT_SCOPE' }] });
     expect(await visibleDocs(t, alice)).toEqual(['d1']);
     const row = await t.request('GET', '/api/entities/Doc/d1', { headers: bearer(alice) });

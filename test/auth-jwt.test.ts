@@ -29,7 +29,10 @@ let otherKey: CryptoKey;
 let jwks: Awaited<ReturnType<typeof serveJwks>>;
 let t: TestServer;
 
-async function sign(claims: Record<string, unknown>, options: { key?: CryptoKey; kid?: string; alg?: string; expiresIn?: string | number; issuer?: string; audience?: string } = {}): Promise<string> {
+async function sign(
+  claims: Record<string, unknown>,
+  options: { key?: CryptoKey; kid?: string; alg?: string; expiresIn?: string | number; issuer?: string; audience?: string } = {},
+): Promise<string> {
   let jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: options.alg ?? 'RS256', kid: options.kid ?? 'k1' })
     .setIssuedAt()
@@ -51,7 +54,10 @@ beforeAll(async () => {
   t = await startTestServer(authManifest, { adminToken: AUTH_ADMIN, jwtJwksUrl: jwks.url, jwtIssuer: ISSUER, jwtAudience: AUDIENCE });
   const alice = await signIn(t, 'alice');
   const bob = await signIn(t, 'bob');
-  for (const [id, owner, token, tenantId] of [['a1', 'alice', alice, 'acme'], ['b1', 'bob', bob, 'globex']] as const) {
+  for (const [id, owner, token, tenantId] of [
+    ['a1', 'alice', alice, 'acme'],
+    ['b1', 'bob', bob, 'globex'],
+  ] as const) {
     expect((await t.request('POST', '/api/entities/Doc', { body: { id, title: id, ownerId: owner, tenantId }, headers: bearer(token) })).status).toBe(201);
   }
 });
@@ -88,24 +94,48 @@ describe('bring-your-own JWT (JWKS)', () => {
 
   const refused: Array<[string, () => Promise<string>, string]> = [
     ['alg none', async () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'alice', iss: ISSUER, aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 600 })}.`, 'algorithm'],
-    ['HS256 with the public key as secret', async () => {
-      const pem = publicPem;
-      return new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'HS256', kid: 'k1' }).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('10m').sign(new TextEncoder().encode(pem));
-    }, 'algorithm'],
+    [
+      'HS256 with the public key as secret',
+      async () => {
+        const pem = publicPem;
+        return new SignJWT({ sub: 'alice' })
+          .setProtectedHeader({ alg: 'HS256', kid: 'k1' })
+          .setIssuer(ISSUER)
+          .setAudience(AUDIENCE)
+          .setExpirationTime('10m')
+          .sign(new TextEncoder().encode(pem));
+      },
+      'algorithm',
+    ],
     ['signed with another key under the same kid', () => sign({ sub: 'alice' }, { key: otherKey }), 'signature'],
     ['signed with a key the JWKS does not have', () => sign({ sub: 'alice' }, { key: otherKey, kid: 'k2' }), 'No key'],
     ['another issuer', () => sign({ sub: 'alice' }, { issuer: 'https://evil.example' }), 'issuer'],
     ['another audience', () => sign({ sub: 'alice' }, { audience: 'someone-else' }), 'audience'],
     ['expired past the clock skew', () => sign({ sub: 'alice' }, { expiresIn: Math.floor(Date.now() / 1000) - 120 }), 'expired'],
-    ['not valid yet', async () => new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('1h').setNotBefore(Math.floor(Date.now() / 1000) + 600).sign(key), 'not valid yet'],
+    [
+      'not valid yet',
+      async () =>
+        new SignJWT({ sub: 'alice' })
+          .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+          .setIssuer(ISSUER)
+          .setAudience(AUDIENCE)
+          .setExpirationTime('1h')
+          .setNotBefore(Math.floor(Date.now() / 1000) + 600)
+          .sign(key),
+      'not valid yet',
+    ],
     ['without exp', async () => new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(ISSUER).setAudience(AUDIENCE).sign(key), '"exp"'],
     ['without sub', () => sign({ name: 'x' }), '"sub"'],
     ['with a sub that is no user id', () => sign({ sub: 'has space' }), '"sub"'],
     ['with roles that are not a list of names', () => sign({ sub: 'alice', roles: 'admin' }), '"roles"'],
-    ['with a tampered payload', async () => {
-      const [h, , s] = (await sign({ sub: 'bob' })).split('.');
-      return `${h}.${b64({ sub: 'alice', iss: ISSUER, aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 600 })}.${s}`;
-    }, 'signature'],
+    [
+      'with a tampered payload',
+      async () => {
+        const [h, , s] = (await sign({ sub: 'bob' })).split('.');
+        return `${h}.${b64({ sub: 'alice', iss: ISSUER, aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 600 })}.${s}`;
+      },
+      'signature',
+    ],
   ];
   for (const [name, make, message] of refused) {
     it(`refuses a token ${name} with 401 INVALID_JWT`, async () => {
@@ -148,12 +178,24 @@ describe('JWT configuration', () => {
     const secret = 'a-shared-secret-of-at-least-32-bytes!';
     const s = await startTestServer(authManifest, { jwtSecret: secret, jwtIssuer: ISSUER, jwtClaims: 'userId=uid,roles=https://example.com/roles' });
     try {
-      const hs = await new SignJWT({ uid: 'carol', 'https://example.com/roles': ['ops'] }).setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setExpirationTime('5m').sign(new TextEncoder().encode(secret));
+      const hs = await new SignJWT({ uid: 'carol', 'https://example.com/roles': ['ops'] })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuer(ISSUER)
+        .setExpirationTime('5m')
+        .sign(new TextEncoder().encode(secret));
       expect((await s.request('GET', '/api/auth/me', { headers: bearer(hs) })).json).toEqual({ user_id: 'carol', is_admin: false, roles: ['ops'] });
-      const wrong = await new SignJWT({ uid: 'carol' }).setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setExpirationTime('5m').sign(new TextEncoder().encode(`${secret}x`));
-      expect((await s.request('GET', '/api/auth/me', { headers: bearer(wrong) })).json).toMatchObject({ error: { code: 'INVALID_JWT', message: expect.stringContaining('signature') } });
+      const wrong = await new SignJWT({ uid: 'carol' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuer(ISSUER)
+        .setExpirationTime('5m')
+        .sign(new TextEncoder().encode(`${secret}x`));
+      expect((await s.request('GET', '/api/auth/me', { headers: bearer(wrong) })).json).toMatchObject({
+        error: { code: 'INVALID_JWT', message: expect.stringContaining('signature') },
+      });
       const rs = await new SignJWT({ uid: 'carol' }).setProtectedHeader({ alg: 'RS256' }).setIssuer(ISSUER).setExpirationTime('5m').sign(key);
-      expect((await s.request('GET', '/api/auth/me', { headers: bearer(rs) })).json).toMatchObject({ error: { code: 'INVALID_JWT', message: expect.stringContaining('algorithm') } });
+      expect((await s.request('GET', '/api/auth/me', { headers: bearer(rs) })).json).toMatchObject({
+        error: { code: 'INVALID_JWT', message: expect.stringContaining('algorithm') },
+      });
     } finally {
       await s.close();
     }
@@ -184,4 +226,3 @@ describe('JWT configuration', () => {
     }
   });
 });
-

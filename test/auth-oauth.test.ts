@@ -22,12 +22,16 @@ beforeEach(async () => {
   fake.login = { sub: 'sub-1', email: 'Ann@Example.com', email_verified: true, name: 'Ann' };
   fake.authorizeRequests.length = 0;
   fake.tokenRequests.length = 0;
-  t = await startTestServer(authManifest, { adminToken: AUTH_ADMIN, trustedOrigins: APP }, {
-    oauthProviders: [
-      { id: 'corp', kind: 'oidc', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, issuer: fake.issuer, scopes: 'openid email profile' },
-      { id: 'github', kind: 'github', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, scopes: 'read:user user:email', githubUrls: { web: fake.issuer, api: fake.issuer } },
-    ],
-  });
+  t = await startTestServer(
+    authManifest,
+    { adminToken: AUTH_ADMIN, trustedOrigins: APP },
+    {
+      oauthProviders: [
+        { id: 'corp', kind: 'oidc', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, issuer: fake.issuer, scopes: 'openid email profile' },
+        { id: 'github', kind: 'github', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, scopes: 'read:user user:email', githubUrls: { web: fake.issuer, api: fake.issuer } },
+      ],
+    },
+  );
 });
 afterEach(async () => {
   await t.close();
@@ -55,7 +59,12 @@ async function authorize(redirect: string): Promise<string> {
 
 async function callback(url: string, cookie: string | null): Promise<{ status: number; location: URL | null; session: string | null; json: any }> {
   const res = await fetch(url, { redirect: 'manual', headers: cookie ? { cookie } : {} });
-  const session = res.headers.getSetCookie().find((c) => c.startsWith('mast_session='))?.split(';')[0]!.slice('mast_session='.length) || null;
+  const session =
+    res.headers
+      .getSetCookie()
+      .find((c) => c.startsWith('mast_session='))
+      ?.split(';')[0]
+      ?.slice('mast_session='.length) || null;
   const text = await res.text();
   return { status: res.status, location: res.headers.get('location') ? new URL(res.headers.get('location')!) : null, session, json: text ? JSON.parse(text) : null };
 }
@@ -252,9 +261,13 @@ describe('an unreachable provider', () => {
     const down = await FakeOidc.start(CLIENT_ID, CLIENT_SECRET);
     const issuer = down.issuer;
     await down.close();
-    const s = await startTestServer(authManifest, { trustedOrigins: APP }, {
-      oauthProviders: [{ id: 'down', kind: 'oidc', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, issuer, scopes: 'openid email' }],
-    });
+    const s = await startTestServer(
+      authManifest,
+      { trustedOrigins: APP },
+      {
+        oauthProviders: [{ id: 'down', kind: 'oidc', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, issuer, scopes: 'openid email' }],
+      },
+    );
     try {
       const res = await s.request('GET', `/api/auth/login/down?callback=${enc(DONE)}`);
       expect(res.status).toBe(503);
@@ -269,20 +282,31 @@ describe('an unreachable provider', () => {
 describe('a guest signing in with a provider', () => {
   it("keeps what the guest owned: the guest's rows move to the account and the guest session ends", async () => {
     const { testManifest } = await import('./helpers/test-server.js');
-    const s = await startTestServer(testManifest, { trustedOrigins: APP }, {
-      oauthProviders: [{ id: 'corp', kind: 'oidc', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, issuer: fake.issuer, scopes: 'openid email profile' }],
-    });
+    const s = await startTestServer(
+      testManifest,
+      { trustedOrigins: APP },
+      {
+        oauthProviders: [{ id: 'corp', kind: 'oidc', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, issuer: fake.issuer, scopes: 'openid email profile' }],
+      },
+    );
     try {
       const guest = (await s.request('POST', '/api/auth/guest')).json as { token: string; user_id: string };
       const todo = await s.request('POST', '/api/entities/Todo', { body: { title: 'mine', done: false, ownerId: guest.user_id }, headers: bearer(guest.token) });
       expect(todo.status).toBe(201);
       const login = await fetch(`${s.url}/api/auth/login/corp?callback=${enc(DONE)}`, { headers: { cookie: `mast_session=${guest.token}` } });
       const { redirect } = (await login.json()) as { redirect: string };
-      const binding = login.headers.getSetCookie().find((c) => c.startsWith('mast_session_oauth='))!.split(';')[0]!;
+      const binding = login.headers
+        .getSetCookie()
+        .find((c) => c.startsWith('mast_session_oauth='))!
+        .split(';')[0]!;
       const back = await authorize(redirect);
       const res = await fetch(back, { redirect: 'manual', headers: { cookie: `mast_session=${guest.token}; ${binding}` } });
       expect(res.status).toBe(302);
-      const session = res.headers.getSetCookie().find((c) => c.startsWith('mast_session='))!.split(';')[0]!.slice('mast_session='.length);
+      const session = res.headers
+        .getSetCookie()
+        .find((c) => c.startsWith('mast_session='))!
+        .split(';')[0]!
+        .slice('mast_session='.length);
       const account = (await s.server.accounts.findByEmail('ann@example.com'))!;
       expect(((await s.request('GET', '/api/auth/me', { headers: bearer(session) })).json as any).user_id).toBe(account.id);
       const row = (await s.request('GET', `/api/entities/Todo/${(todo.json as any).id}`, { headers: bearer(session) })).json as any;

@@ -35,7 +35,11 @@ describe('orgs and members', () => {
     expect((await call(owner, 'GET', '/api/auth/orgs')).json).toEqual([expect.objectContaining({ id: orgId, role: 'owner' })]);
     expect((await call(outsider, 'GET', '/api/auth/orgs')).json).toEqual([]);
     const members = (await call(member, 'GET', `/api/auth/orgs/${orgId}/members`)).json;
-    expect(members.map((m: any) => [m.user_id, m.role])).toEqual([['olga', 'owner'], ['adam', 'admin'], ['mia', 'member']]);
+    expect(members.map((m: any) => [m.user_id, m.role])).toEqual([
+      ['olga', 'owner'],
+      ['adam', 'admin'],
+      ['mia', 'member'],
+    ]);
     for (const path of [`/api/auth/orgs/${orgId}`, `/api/auth/orgs/${orgId}/members`, '/api/auth/orgs/org_nope']) {
       const res = await call(outsider, 'GET', path);
       expect(res.status).toBe(404);
@@ -60,7 +64,11 @@ describe('orgs and members', () => {
     }
     expect((await call(outsider, 'PUT', `/api/auth/orgs/${orgId}/members/otto`, { role: 'admin' })).json).toMatchObject({ error: { code: 'ORG_NOT_FOUND' } });
     const members = (await call(owner, 'GET', `/api/auth/orgs/${orgId}/members`)).json;
-    expect(members.map((m: any) => [m.user_id, m.role])).toEqual([['olga', 'owner'], ['adam', 'admin'], ['mia', 'member']]);
+    expect(members.map((m: any) => [m.user_id, m.role])).toEqual([
+      ['olga', 'owner'],
+      ['adam', 'admin'],
+      ['mia', 'member'],
+    ]);
     // What admins and owners may do.
     expect((await call(admin, 'PUT', `/api/auth/orgs/${orgId}/members/mia`, { role: 'admin' })).json).toMatchObject({ user_id: 'mia', role: 'admin' });
     expect((await call(admin, 'DELETE', `/api/auth/orgs/${orgId}/members/mia`)).json).toEqual({ removed: true });
@@ -82,7 +90,9 @@ describe('orgs and members', () => {
     expect((await call(owner, 'POST', '/api/auth/orgs', { name: '' })).json).toMatchObject({ error: { code: 'INVALID_DATA', fields: ['name'] } });
     expect((await call(owner, 'POST', '/api/auth/orgs', {})).json).toMatchObject({ error: { code: 'INVALID_DATA', fields: ['name'] } });
     expect((await call(owner, 'PUT', `/api/auth/orgs/${orgId}/members/otto`, { role: 'king' })).json).toMatchObject({ error: { code: 'INVALID_DATA', fields: ['role'] } });
-    expect((await call(owner, 'PUT', `/api/auth/orgs/${orgId}/members/${encodeURIComponent('bad id')}`, { role: 'member' })).json).toMatchObject({ error: { code: 'INVALID_DATA' } });
+    expect((await call(owner, 'PUT', `/api/auth/orgs/${orgId}/members/${encodeURIComponent('bad id')}`, { role: 'member' })).json).toMatchObject({
+      error: { code: 'INVALID_DATA' },
+    });
     expect((await call(owner, 'DELETE', `/api/auth/orgs/${orgId}/members/nobody`)).json).toMatchObject({ error: { code: 'NOT_FOUND' } });
     expect((await call(null, 'POST', '/api/auth/orgs', { name: 'x' })).json).toMatchObject({ error: { code: 'AUTH_REQUIRED' } });
     const key = (await call(owner, 'POST', '/api/auth/api-keys', {})).json.key;
@@ -94,7 +104,10 @@ describe('orgs and members', () => {
 
 describe('select-org: auth.tenantId and auth.orgRole in policies', () => {
   async function seedDocs(): Promise<void> {
-    for (const [id, token, ownerId, tenantId] of [['acme-doc', owner, 'olga', orgId], ['other-doc', outsider, 'otto', 'org_other']] as const) {
+    for (const [id, token, ownerId, tenantId] of [
+      ['acme-doc', owner, 'olga', orgId],
+      ['other-doc', outsider, 'otto', 'org_other'],
+    ] as const) {
       expect((await call(token, 'POST', '/api/entities/Doc', { id, title: id, ownerId, tenantId })).status).toBe(201);
     }
   }
@@ -226,7 +239,7 @@ describe('open SSE streams follow org changes and revocation', () => {
     for (const token of [member, admin]) expect((await call(token, 'POST', '/api/auth/select-org', { orgId })).status).toBe(200);
   });
 
-  it('a removed member\'s stream ends with ACCESS_CHANGED; another member\'s keeps its diffs', async () => {
+  it("a removed member's stream ends with ACCESS_CHANGED; another member's keeps its diffs", async () => {
     const [mia, adam] = [await sse(member), await sse(admin)];
     await call(owner, 'DELETE', `/api/auth/orgs/${orgId}/members/mia`);
     const gone = await mia.until('never');
@@ -239,7 +252,7 @@ describe('open SSE streams follow org changes and revocation', () => {
     await adam.cancel();
   });
 
-  it('signing out ends the session\'s streams with UNAUTHORIZED', async () => {
+  it("signing out ends the session's streams with UNAUTHORIZED", async () => {
     const mia = await sse(member);
     expect((await call(member, 'DELETE', '/api/auth/session')).status).toBeLessThan(300);
     const gone = await mia.until('never');
@@ -293,7 +306,10 @@ describe('invites', () => {
     const invite = (await call(admin, 'POST', `/api/auth/orgs/${orgId}/invites`, { email: ' Vera@Example.com ' })).json;
     expect(invite.email).toBe('vera@example.com');
     const forUma = (await call(admin, 'POST', `/api/auth/orgs/${orgId}/invites`, { email: 'uma@example.com' })).json;
-    for (const [token, inviteToken] of [[outsider, invite.token], [await signIn(t, unverified.id), forUma.token]] as const) {
+    for (const [token, inviteToken] of [
+      [outsider, invite.token],
+      [await signIn(t, unverified.id), forUma.token],
+    ] as const) {
       const res = await call(token, 'POST', `/api/auth/invites/${inviteToken}/accept`);
       expect(res.status).toBe(403);
       expect(res.json).toMatchObject({ error: { code: 'INVITE_EMAIL_MISMATCH' } });

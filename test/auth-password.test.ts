@@ -99,7 +99,11 @@ describe('register and login', () => {
     await register('ada@example.com');
     await t.server.accounts.create({ email: 'codeonly@example.com', emailVerified: true });
     const answers = [];
-    for (const [email, password] of [['ada@example.com', 'wrong password'], ['nobody@example.com', PASSWORD], ['codeonly@example.com', PASSWORD]] as const) {
+    for (const [email, password] of [
+      ['ada@example.com', 'wrong password'],
+      ['nobody@example.com', PASSWORD],
+      ['codeonly@example.com', PASSWORD],
+    ] as const) {
       const res = await login(email, password);
       answers.push({ status: res.status, body: res.text });
     }
@@ -204,7 +208,9 @@ describe('password change', () => {
     expect((await login('ada@example.com', PASSWORD)).status).toBe(200);
     const codeOnly = await t.server.accounts.create({ email: 'code@example.com', emailVerified: true });
     const codeSession = await t.server.sessions.issue({ userId: codeOnly.id });
-    expect((await change({ currentPassword: 'anything at all', newPassword: 'new password 1' }, bearer(codeSession.token))).json).toMatchObject({ error: { code: 'NO_PASSWORD_SET' } });
+    expect((await change({ currentPassword: 'anything at all', newPassword: 'new password 1' }, bearer(codeSession.token))).json).toMatchObject({
+      error: { code: 'NO_PASSWORD_SET' },
+    });
   });
 
   it('replaces the password, ends every session of the account (closing its sockets) and issues a new one', async () => {
@@ -260,7 +266,9 @@ describe('password reset', () => {
     await t.request('POST', '/api/auth/password/reset/request', { body: { email: 'ada@example.com' } });
     const token = tokenOf((await waitForMail('ada@example.com', 1))[0]!.text);
     const complete = (body: unknown) => t.request('POST', '/api/auth/password/reset/complete', { body });
-    expect((await complete({ token: token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A'), newPassword: 'fresh password' })).json).toMatchObject({ error: { code: 'INVALID_TOKEN' } });
+    expect((await complete({ token: token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A'), newPassword: 'fresh password' })).json).toMatchObject({
+      error: { code: 'INVALID_TOKEN' },
+    });
     expect((await complete({ token, newPassword: 'weak' })).json).toMatchObject({ error: { code: 'WEAK_PASSWORD' } });
     expect((await complete({ newPassword: 'fresh password' })).json).toMatchObject({ error: { code: 'INVALID_DATA', fields: ['token'] } });
     expect((await login('ada@example.com', PASSWORD)).status).toBe(200);
@@ -294,7 +302,7 @@ describe('password reset', () => {
 });
 
 describe('guest merge', () => {
-  it("a guest who registers keeps their rows: ownership moves in one logged transaction and live queries see it; the guest session ends", async () => {
+  it('a guest who registers keeps their rows: ownership moves in one logged transaction and live queries see it; the guest session ends', async () => {
     await start();
     const guest = (await t.request('POST', '/api/auth/guest')).json as any;
     for (const title of ['one', 'two']) await t.request('POST', '/api/entities/Todo', { body: { title, done: false, ownerId: guest.user_id }, headers: bearer(guest.token) });
@@ -309,11 +317,20 @@ describe('guest merge', () => {
     const body = res.json as any;
     expect(body.merged_rows).toBe(2);
     const changes = await t.server.store.changesSince(head, 10);
-    expect(changes.map((c) => [c.entity, c.kind])).toEqual([['User', 'insert'], ['Todo', 'update'], ['Todo', 'update']]);
+    expect(changes.map((c) => [c.entity, c.kind])).toEqual([
+      ['User', 'insert'],
+      ['Todo', 'update'],
+      ['Todo', 'update'],
+    ]);
     const diff = await watcher.next('diff', (d) => d.changed.length === 2);
     expect(diff.changed.map((r: any) => r.ownerId)).toEqual([body.user_id, body.user_id]);
     const todos = ((await t.request('GET', '/api/entities/Todo')).json as any).data as any[];
-    expect(todos.filter((r) => r.ownerId === body.user_id).map((r) => r.title).sort()).toEqual(['one', 'two']);
+    expect(
+      todos
+        .filter((r) => r.ownerId === body.user_id)
+        .map((r) => r.title)
+        .sort(),
+    ).toEqual(['one', 'two']);
     expect((await t.request('GET', '/api/auth/me', { headers: bearer(guest.token) })).status).toBe(401);
     watcher.ws.close();
   });

@@ -90,7 +90,11 @@ describe('mast backup', { timeout: 60_000 }, () => {
     const app = appWith({});
     const server = await startMast('start', app);
     running.push(server);
-    const created = await fetch(`http://127.0.0.1:${server.port}/api/entities/Todo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: 'backed up', done: false }) });
+    const created = await fetch(`http://127.0.0.1:${server.port}/api/entities/Todo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 'backed up', done: false }),
+    });
     const { id } = (await created.json()) as { id: string };
     const target = join(dir, 'backup.db');
     const res = mastSync(['backup', app, '--to', target]);

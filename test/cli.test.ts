@@ -19,7 +19,9 @@ function mast(args: string[], env: Record<string, string> = {}) {
 
 /** Starts `mast start` and resolves with the port it logged. */
 function startServer(appDir: string, command = 'start', extraEnv: Record<string, string> = {}): Promise<{ port: number; proc: ReturnType<typeof spawn>; output: () => string }> {
-  const proc = spawn(process.execPath, [MAST, command, appDir, '--port', '0', '--host', '127.0.0.1'], { env: { ...process.env, MAST_ADMIN_TOKEN: 'secret-admin-token', ...extraEnv } });
+  const proc = spawn(process.execPath, [MAST, command, appDir, '--port', '0', '--host', '127.0.0.1'], {
+    env: { ...process.env, MAST_ADMIN_TOKEN: 'secret-admin-token', ...extraEnv },
+  });
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no listening line in: ${out}`)), 20_000);
@@ -106,7 +108,8 @@ describe('mast CLI', { timeout: 90_000 }, () => {
     mast(['init', app, '--manifest']);
     const manifest = JSON.parse(readFileSync(join(app, 'pylon.manifest.json'), 'utf8'));
     rmSync(join(app, 'pylon.manifest.json'));
-    const write = (m: unknown) => writeFileSync(join(app, 'schema.ts'), `const schema: { name: string } & Record<string, unknown> = ${JSON.stringify(m)};\nexport default schema;\n`);
+    const write = (m: unknown) =>
+      writeFileSync(join(app, 'schema.ts'), `const schema: { name: string } & Record<string, unknown> = ${JSON.stringify(m)};\nexport default schema;\n`);
     write(manifest);
     const { port, proc } = await startServer(app, 'dev');
     const base = `http://127.0.0.1:${port}`;
@@ -143,10 +146,16 @@ describe('mast CLI', { timeout: 90_000 }, () => {
   });
 
   it('refuses to start on an invalid manifest with a message naming entity and field', () => {
-    writeFileSync(join(dir, 'pylon.manifest.json'), JSON.stringify({
-      manifest_version: 1, name: 'bad', version: '1', routes: [],
-      entities: [{ name: 'Todo', indexes: [], fields: [{ name: 'title', type: 'strng', optional: false, unique: false }] }],
-    }));
+    writeFileSync(
+      join(dir, 'pylon.manifest.json'),
+      JSON.stringify({
+        manifest_version: 1,
+        name: 'bad',
+        version: '1',
+        routes: [],
+        entities: [{ name: 'Todo', indexes: [], fields: [{ name: 'title', type: 'strng', optional: false, unique: false }] }],
+      }),
+    );
     const res = mast(['start', dir, '--port', '0']);
     expect(res.status).toBe(1);
     expect(res.stderr).toContain('FIELD_TYPE_UNKNOWN');
@@ -233,7 +242,11 @@ describe('mast policy check', () => {
     try {
       const base = `http://127.0.0.1:${port}`;
       const admin = { authorization: 'Bearer secret-admin-token', 'content-type': 'application/json' };
-      const created = await fetch(`${base}/api/entities/Todo`, { method: 'POST', headers: admin, body: JSON.stringify({ id: 't1', title: 'bob todo', done: false, ownerId: 'bob' }) });
+      const created = await fetch(`${base}/api/entities/Todo`, {
+        method: 'POST',
+        headers: admin,
+        body: JSON.stringify({ id: 't1', title: 'bob todo', done: false, ownerId: 'bob' }),
+      });
       expect(created.status).toBe(201);
       const explain = (...args: string[]) => mast(['policy', 'check', app, '--explain', '--entity', 'Todo', '--id', 't1', ...args]);
 
@@ -254,10 +267,20 @@ describe('mast policy check', () => {
       const http = await fetch(`${base}/api/policy/explain`, {
         method: 'POST',
         headers: admin,
-        body: JSON.stringify({ entity: 'Todo', id: 't1', operation: 'update', auth: { user_id: 'alice', roles: ['auditor'], tenant_id: 'acme', org_role: 'owner', is_guest: true } }),
+        body: JSON.stringify({
+          entity: 'Todo',
+          id: 't1',
+          operation: 'update',
+          auth: { user_id: 'alice', roles: ['auditor'], tenant_id: 'acme', org_role: 'owner', is_guest: true },
+        }),
       });
       expect(JSON.parse(json.stdout)).toEqual(await http.json());
-      expect(JSON.parse(json.stdout)).toMatchObject({ allowed: false, reason: 'denied', rule: 'allowWrite', saw: { auth: { tenant_id: 'acme', org_role: 'owner', is_guest: true } } });
+      expect(JSON.parse(json.stdout)).toMatchObject({
+        allowed: false,
+        reason: 'denied',
+        rule: 'allowWrite',
+        saw: { auth: { tenant_id: 'acme', org_role: 'owner', is_guest: true } },
+      });
 
       const noRow = mast(['policy', 'check', app, '--explain', '--user', 'bob', '--entity', 'Note', '--id', 'n1']);
       expect(noRow.status).toBe(1);

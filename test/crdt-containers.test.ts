@@ -112,14 +112,41 @@ it('every container kind and LWW scalar round-trips through REST, the socket and
   row.set('parent', 'b0');
   client.doc.commit();
   client.ws.send(encodeCrdtFrame(0x11, 'Board', 'b1', client.doc.export({ mode: 'update', from })));
-  const want = { id: 'b1', title: 'Plan B', likes: 3, tags: ['a', 'b'], order: ['y', 'x'], notes: 'very rich', owner: 'bo', score: 2.25, rank: 4, done: true, due: '2026-02-03T04:05:06.000Z', parent: 'b0' };
+  const want = {
+    id: 'b1',
+    title: 'Plan B',
+    likes: 3,
+    tags: ['a', 'b'],
+    order: ['y', 'x'],
+    notes: 'very rich',
+    owner: 'bo',
+    score: 2.25,
+    rank: 4,
+    done: true,
+    due: '2026-02-03T04:05:06.000Z',
+    parent: 'b0',
+  };
   for (let i = 0; i < 200 && (await call('GET', '/api/entities/Board/b1')).json.likes !== 3; i++) await new Promise((r) => setTimeout(r, 10));
   const merged = (await call('GET', '/api/entities/Board/b1')).json;
   expect(merged).toMatchObject(want);
   expect(merged.outline).toMatchObject([{ meta: { label: 'root' } }]);
 
   // JSON writes reach the client as 0x11 updates to the same containers.
-  expect((await call('PATCH', '/api/entities/Board/b1', { likes: 10, tags: ['z'], title: 'Plan C', notes: 'very rich text', score: 0.5, rank: 7, done: false, due: '2027-01-01T00:00:00.000Z', owner: null })).status).toBe(200);
+  expect(
+    (
+      await call('PATCH', '/api/entities/Board/b1', {
+        likes: 10,
+        tags: ['z'],
+        title: 'Plan C',
+        notes: 'very rich text',
+        score: 0.5,
+        rank: 7,
+        done: false,
+        due: '2027-01-01T00:00:00.000Z',
+        owner: null,
+      })
+    ).status,
+  ).toBe(200);
   await client.until(() => client.doc.getCounter('likes').value === 10 && client.doc.getMap('row').get('rank') === 7);
   expect(projected(client.doc)).toMatchObject({ notes: 'very rich text', score: 0.5, rank: 7, done: false, due: '2027-01-01T00:00:00.000Z', owner: null, parent: 'b0' });
   expect(projected(client.doc)).toEqual((await call('GET', '/api/entities/Board/b1')).json);

@@ -105,7 +105,11 @@ it('concurrent first subscribes and a push on a row without a document all build
   const offline = new LoroDoc();
   offline.getText('body').insert(0, 'offline');
   offline.commit();
-  const pushed = fetch(`${t.url}/api/crdt/Note/n3`, { method: 'POST', headers: { ...admin, 'content-type': 'application/octet-stream' }, body: offline.export({ mode: 'update' }) });
+  const pushed = fetch(`${t.url}/api/crdt/Note/n3`, {
+    method: 'POST',
+    headers: { ...admin, 'content-type': 'application/octet-stream' },
+    body: offline.export({ mode: 'update' }),
+  });
   for (const c of subscribers) c.send({ type: 'crdt-subscribe', entity: 'Note', rowId: 'n3' });
   const push = await pushed;
   expect(push.status).toBe(409);
@@ -115,7 +119,7 @@ it('concurrent first subscribes and a push on a row without a document all build
   stored.import((await t.server.store.crdt.get('Note', 'n3'))!.snapshot);
   for (const c of subscribers) expect(c.doc('n3').oplogVersion().compare(stored.oplogVersion())).toBe(0);
   // Each edits its copy of the seed: every push is accepted and all converge.
-  subscribers.forEach((c, i) => c.type('n3', (d) => d.getText('body').insert(d.getText('body').length, `<${i}>`)));
+  for (const [i, c] of subscribers.entries()) c.type('n3', (d) => d.getText('body').insert(d.getText('body').length, `<${i}>`));
   for (const c of subscribers) await c.waitFor(() => (['<0>', '<1>', '<2>'].every((m) => c.text('n3').includes(m)) ? true : undefined));
   for (const c of subscribers) expect(c.messages.filter((m) => m['type'] === 'error')).toEqual([]);
   expect(new Set(subscribers.map((c) => c.text('n3'))).size).toBe(1);
@@ -132,7 +136,9 @@ it('concurrent first pushes of unrelated documents to a row without one are all 
     doc.commit();
     return doc.export({ mode: 'update' });
   });
-  const results = await Promise.all(unrelated.map((bytes) => fetch(`${t.url}/api/crdt/Note/n4`, { method: 'POST', headers: { ...admin, 'content-type': 'application/octet-stream' }, body: bytes })));
+  const results = await Promise.all(
+    unrelated.map((bytes) => fetch(`${t.url}/api/crdt/Note/n4`, { method: 'POST', headers: { ...admin, 'content-type': 'application/octet-stream' }, body: bytes })),
+  );
   expect(results.map((r) => r.status)).toEqual([409, 409, 409]);
   expect(await t.server.store.crdt.get('Note', 'n4')).toBeNull();
   // Subscribers then materialise one seed, and a push built on it applies.

@@ -95,7 +95,9 @@ it('two clients that create the same row offline: the first creation wins, the o
   expect(created.snapshot).toBeNull();
   // Bob's insert of the same id is a conflict; his document and Alice's own offline one are
   // independent of the row's and would concatenate into it ("milk, eggsmilk, eggs, bread").
-  expect((await t.request('POST', '/api/entities/Note', { body: { id: 'g1', title: 'Groceries', body: 'milk, eggs, bread', ownerId: 'alice' }, headers: as(bob) })).status).toBe(409);
+  expect((await t.request('POST', '/api/entities/Note', { body: { id: 'g1', title: 'Groceries', body: 'milk, eggs, bread', ownerId: 'alice' }, headers: as(bob) })).status).toBe(
+    409,
+  );
   for (const [token, doc] of [
     [alice, aliceDoc],
     [bob, bobDoc],

@@ -130,7 +130,13 @@ describe('POST /api/crdt/<entity>/<id>', () => {
 
   const randomBytes = Uint8Array.from({ length: 64 }, (_, i) => (i * 97 + 13) & 0xff);
   const cases: Array<{ name: string; path?: string; token: () => string | null; body: () => Promise<{ json: unknown } | { raw: Uint8Array }>; status: number; code: string }> = [
-    { name: 'anonymous', token: () => null, body: async () => ({ json: { update: hex(await edit('n1', (d) => d.getText('body').insert(0, 'x'))) } }), status: 401, code: 'AUTH_REQUIRED' },
+    {
+      name: 'anonymous',
+      token: () => null,
+      body: async () => ({ json: { update: hex(await edit('n1', (d) => d.getText('body').insert(0, 'x'))) } }),
+      status: 401,
+      code: 'AUTH_REQUIRED',
+    },
     { name: 'unknown entity', path: '/api/crdt/Nope/n1', token: () => alice, body: async () => ({ json: { update: '00' } }), status: 400, code: 'ENTITY_NOT_FOUND' },
     { name: 'crdt:false entity', path: '/api/crdt/Plain/p1', token: () => alice, body: async () => ({ json: { update: '00' } }), status: 400, code: 'NOT_SUPPORTED' },
     { name: 'no update', token: () => alice, body: async () => ({ json: { updates: '00' } }), status: 400, code: 'MISSING_UPDATE' },
@@ -139,11 +145,42 @@ describe('POST /api/crdt/<entity>/<id>', () => {
     { name: 'random bytes as hex', token: () => alice, body: async () => ({ json: { update: hex(randomBytes) } }), status: 400, code: 'CRDT_DECODE_FAILED' },
     { name: 'random raw bytes', token: () => alice, body: async () => ({ raw: randomBytes }), status: 400, code: 'CRDT_DECODE_FAILED' },
     { name: 'empty raw body', token: () => alice, body: async () => ({ raw: new Uint8Array(0) }), status: 400, code: 'CRDT_DECODE_FAILED' },
-    { name: 'row not found', path: '/api/crdt/Note/missing', token: () => alice, body: async () => ({ json: { update: hex(await edit('n1', (d) => d.getText('body').insert(0, 'x'))) } }), status: 404, code: 'NOT_FOUND' },
-    { name: 'caller may not update the row', token: () => bob, body: async () => ({ json: { update: hex(await edit('n1', (d) => d.getText('body').insert(0, 'x'))) } }), status: 403, code: 'POLICY_DENIED' },
-    { name: 'the merged row fails the update rule', token: () => alice, body: async () => ({ raw: await edit('n1', (d) => d.getMap('row').set('ownerId', 'bob')) }), status: 403, code: 'POLICY_DENIED' },
-    { name: 'the merged row has a wrong type', token: () => alice, body: async () => ({ raw: await edit('n1', (d) => d.getMap('row').set('title', 42)) }), status: 400, code: 'INVALID_FIELD_TYPE' },
-    { name: 'a required field removed', token: () => alice, body: async () => ({ raw: await edit('n1', (d) => d.getMap('row').delete('title')) }), status: 400, code: 'MISSING_FIELD' },
+    {
+      name: 'row not found',
+      path: '/api/crdt/Note/missing',
+      token: () => alice,
+      body: async () => ({ json: { update: hex(await edit('n1', (d) => d.getText('body').insert(0, 'x'))) } }),
+      status: 404,
+      code: 'NOT_FOUND',
+    },
+    {
+      name: 'caller may not update the row',
+      token: () => bob,
+      body: async () => ({ json: { update: hex(await edit('n1', (d) => d.getText('body').insert(0, 'x'))) } }),
+      status: 403,
+      code: 'POLICY_DENIED',
+    },
+    {
+      name: 'the merged row fails the update rule',
+      token: () => alice,
+      body: async () => ({ raw: await edit('n1', (d) => d.getMap('row').set('ownerId', 'bob')) }),
+      status: 403,
+      code: 'POLICY_DENIED',
+    },
+    {
+      name: 'the merged row has a wrong type',
+      token: () => alice,
+      body: async () => ({ raw: await edit('n1', (d) => d.getMap('row').set('title', 42)) }),
+      status: 400,
+      code: 'INVALID_FIELD_TYPE',
+    },
+    {
+      name: 'a required field removed',
+      token: () => alice,
+      body: async () => ({ raw: await edit('n1', (d) => d.getMap('row').delete('title')) }),
+      status: 400,
+      code: 'MISSING_FIELD',
+    },
     {
       name: 'an update whose dependencies the server lacks',
       token: () => alice,
@@ -176,7 +213,11 @@ describe('POST /api/crdt/<entity>/<id>', () => {
   it('a row id over 65,535 bytes never reaches the route: 431, nothing changed, the server still serves', async () => {
     const before = await state('n1');
     const update = await edit('n1', (d) => d.getText('body').insert(0, 'x'));
-    const res = await fetch(`${t.url}/api/crdt/Note/${'x'.repeat(70_000)}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', ...as(alice) }, body: update });
+    const res = await fetch(`${t.url}/api/crdt/Note/${'x'.repeat(70_000)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream', ...as(alice) },
+      body: update,
+    });
     expect(res.status).toBe(431);
     expect(await state('n1')).toEqual(before);
     expect((await pushRaw('/api/crdt/Note/n1', update, alice)).status).toBe(200);

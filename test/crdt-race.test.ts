@@ -38,7 +38,13 @@ it('a cache reload that read the sidecar before a commit never puts the older do
   const server = await MastServer.create({ appDir: dir, schema, config, store });
   try {
     const write = (id: string, body: string) => server.writes.apply([{ op: 'update', entity: 'Note', id, data: { body } }], { auth: ADMIN });
-    await server.writes.apply([{ op: 'insert', entity: 'Note', data: { id: 'a', body: '' } }, { op: 'insert', entity: 'Note', data: { id: 'b', body: '' } }], { auth: ADMIN });
+    await server.writes.apply(
+      [
+        { op: 'insert', entity: 'Note', data: { id: 'a', body: '' } },
+        { op: 'insert', entity: 'Note', data: { id: 'b', body: '' } },
+      ],
+      { auth: ADMIN },
+    );
     for (const id of ['a', 'b']) await server.docs.materialize(server.schema.entity('Note'), id);
     await write('b', 'evicts a');
     let release!: () => void;

@@ -67,7 +67,11 @@ async function start(options: { maxDocs?: number; maxBytes?: number; dir?: strin
     url,
     logs,
     async call(method, path, body) {
-      const res = await fetch(url + path, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      const res = await fetch(url + path, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
       const text = await res.text();
       return { status: res.status, json: text ? JSON.parse(text) : null };
     },
@@ -196,7 +200,11 @@ describe('CRDT rows through the JSON write paths', () => {
     const client = new LoroDoc();
     client.getText('body').insert(0, 'x');
     client.commit();
-    const push = await fetch(`${s.url}/api/crdt/Doc/d1`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ update: Buffer.from(client.export({ mode: 'update' })).toString('hex') }) });
+    const push = await fetch(`${s.url}/api/crdt/Doc/d1`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ update: Buffer.from(client.export({ mode: 'update' })).toString('hex') }),
+    });
     expect(push.status).toBe(500);
     expect(((await push.json()) as { error: { code: string } }).error.code).toBe('CRDT_CORRUPT');
     const socket = await CrdtClient.connect(`${s.url.replace('http:', 'ws:')}/ws`, ADMIN, 'Doc');

@@ -50,7 +50,19 @@ afterEach(async () => {
 
 async function start(maxDocs = 100): Promise<Started> {
   const dir = mkdtempSync(join(tmpdir(), 'mast-crdt-sync-'));
-  const config = loadConfig({}, { port: 0, host: '127.0.0.1', logLevel: 'silent', databaseUrl: join(dir, 'db.sqlite'), adminToken: ADMIN, wsMaxFrame: MAX_FRAME, crdtCacheDocs: maxDocs, crdtCacheBytes: 1 << 24 });
+  const config = loadConfig(
+    {},
+    {
+      port: 0,
+      host: '127.0.0.1',
+      logLevel: 'silent',
+      databaseUrl: join(dir, 'db.sqlite'),
+      adminToken: ADMIN,
+      wsMaxFrame: MAX_FRAME,
+      crdtCacheDocs: maxDocs,
+      crdtCacheBytes: 1 << 24,
+    },
+  );
   const server = await MastServer.create({ appDir: dir, schema: compileManifest(manifest), config });
   const port = await server.listen();
   cleanups.push(async () => {
@@ -279,7 +291,12 @@ describe('CRDT sync over the socket', () => {
     const garbage = Uint8Array.from({ length: 48 }, (_, i) => (i * 53 + 7) & 0xff);
     const cases: Array<{ name: string; who: 'alice' | 'bob' | 'anonymous'; send: (c: CrdtClient) => void; code: string }> = [
       { name: 'a frame whose entity length runs past its end', who: 'alice', send: (c) => c.ws.send(Uint8Array.from([0x11, 0xff, 0xff, 0x41, 0, 0])), code: 'INVALID_MESSAGE' },
-      { name: 'a frame whose row id length runs past its end', who: 'alice', send: (c) => c.ws.send(Uint8Array.from([0x11, 0, 4, 0x4e, 0x6f, 0x74, 0x65, 0x00, 0x09, 0x6e])), code: 'INVALID_MESSAGE' },
+      {
+        name: 'a frame whose row id length runs past its end',
+        who: 'alice',
+        send: (c) => c.ws.send(Uint8Array.from([0x11, 0, 4, 0x4e, 0x6f, 0x74, 0x65, 0x00, 0x09, 0x6e])),
+        code: 'INVALID_MESSAGE',
+      },
       { name: 'a frame type a client does not send', who: 'alice', send: (c) => c.ws.send(encodeCrdtFrame(0x12, 'Note', 'n1', new Uint8Array(0))), code: 'INVALID_MESSAGE' },
       { name: 'random bytes as the update', who: 'alice', send: (c) => c.ws.send(encodeCrdtFrame(0x11, 'Note', 'n1', garbage)), code: 'CRDT_DECODE_FAILED' },
       { name: 'an update from a caller who may not write the row', who: 'bob', send: (c) => c.ws.send(encodeCrdtFrame(0x11, 'Note', 'private', garbage)), code: 'NOT_FOUND' },

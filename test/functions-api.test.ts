@@ -69,7 +69,13 @@ describe('calling functions over HTTP', () => {
   it('hands the caller to ctx.auth', async () => {
     const minted = await t.request('POST', '/api/auth/session', { body: { user_id: 'ann', roles: ['editor'] }, headers: { authorization: `Bearer ${ADMIN}` } });
     const token = (minted.json as { token: string }).token;
-    expect((await callFn(t, 'whoami', {}, { authorization: `Bearer ${token}` })).json).toEqual({ userId: 'ann', isAdmin: false, isGuest: false, roles: ['editor'], tenantId: null });
+    expect((await callFn(t, 'whoami', {}, { authorization: `Bearer ${token}` })).json).toEqual({
+      userId: 'ann',
+      isAdmin: false,
+      isGuest: false,
+      roles: ['editor'],
+      tenantId: null,
+    });
     expect((await callFn(t, 'whoami')).json).toMatchObject({ userId: null, isAdmin: false });
   });
 
@@ -77,7 +83,14 @@ describe('calling functions over HTTP', () => {
     expect((await t.request('GET', '/api/fn')).status).toBe(403);
     const res = await t.request('GET', '/api/fn', { headers: { authorization: `Bearer ${ADMIN}` } });
     const list = res.json as Array<{ name: string; fn_type: string; args_schema: { properties?: Record<string, unknown>; required?: string[] } }>;
-    expect(list.map((f) => [f.name, f.fn_type])).toEqual([['addTodo', 'mutation'], ['echo', 'query'], ['nothing', 'action'], ['openTodos', 'query'], ['pylonReads', 'query'], ['whoami', 'query']]);
+    expect(list.map((f) => [f.name, f.fn_type])).toEqual([
+      ['addTodo', 'mutation'],
+      ['echo', 'query'],
+      ['nothing', 'action'],
+      ['openTodos', 'query'],
+      ['pylonReads', 'query'],
+      ['whoami', 'query'],
+    ]);
     expect(list[0]!.args_schema.required).toEqual(['title']);
   });
 });

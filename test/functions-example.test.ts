@@ -80,7 +80,10 @@ it('the nightly cron clears completed todos at 03:00 and keeps open ones', async
   const rows = await until(todos, (r) => !r.some((t) => t.id === done));
   expect(rows.some((t) => t.id === open)).toBe(true);
   const runs = await until(
-    async () => ((await (await fetch(`${url}/api/jobs?status=succeeded`, { headers: admin })).json()) as { jobs: Array<{ cron: string | null; run_at: string }> }).jobs.filter((j) => j.cron === 'clearCompleted'),
+    async () =>
+      ((await (await fetch(`${url}/api/jobs?status=succeeded`, { headers: admin })).json()) as { jobs: Array<{ cron: string | null; run_at: string }> }).jobs.filter(
+        (j) => j.cron === 'clearCompleted',
+      ),
     (j) => j.length >= 2,
   );
   expect(runs.map((j) => j.run_at).sort()).toEqual(['2026-06-01T03:00:00.000Z', '2026-06-02T03:00:00.000Z']);

@@ -124,10 +124,7 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs = 10_000
 }
 
 beforeAll(async () => {
-  [inProcess, isolated] = await Promise.all([
-    serve({ fnIsolation: 'off', fnWorkers: 1, fnQueue: 0 }, { ...SHARED, ...OWN }),
-    serve({ fnIsolation: 'all', fnWorkers: 1 }, SHARED),
-  ]);
+  [inProcess, isolated] = await Promise.all([serve({ fnIsolation: 'off', fnWorkers: 1, fnQueue: 0 }, { ...SHARED, ...OWN }), serve({ fnIsolation: 'all', fnWorkers: 1 }, SHARED)]);
   // A worker's first start (tsx compiling the server's TypeScript inside the thread, as tests run
   // from source) can take seconds on a loaded machine: wait for it here, not inside the first
   // case's deadline.
@@ -177,15 +174,42 @@ const CASES: Case[] = [
   { title: 'a mutation commits', fn: 'add', args: { id: 'a1', title: 'one' }, status: 200, body: { id: 'a1' }, rows: { a1: true } },
   { title: 'a query reads through every ctx.db read', fn: 'read', args: { id: 'a1' }, status: 200, body: { row: alicesRow, some: [alicesRow], listed: ['a1'], looked: alicesRow } },
   { title: 'read policies apply: another user sees nothing', fn: 'read', args: { id: 'a1' }, user: 'bob', status: 200, body: { row: null, some: [], listed: [], looked: null } },
-  { title: 'write policies apply: another user cannot touch the row', fn: 'touch', args: { id: 'a1' }, user: 'bob', status: 200, body: { seen: null, updated: false, deleted: false }, rows: { a1: true } },
-  { title: 'a policy denial the handler lets through is the answer', fn: 'giveAway', args: { to: 'alice' }, user: 'bob', status: 403, error: 'POLICY_DENIED', rows: { gift: false } },
+  {
+    title: 'write policies apply: another user cannot touch the row',
+    fn: 'touch',
+    args: { id: 'a1' },
+    user: 'bob',
+    status: 200,
+    body: { seen: null, updated: false, deleted: false },
+    rows: { a1: true },
+  },
+  {
+    title: 'a policy denial the handler lets through is the answer',
+    fn: 'giveAway',
+    args: { to: 'alice' },
+    user: 'bob',
+    status: 403,
+    error: 'POLICY_DENIED',
+    rows: { gift: false },
+  },
   { title: 'a ctx.db error the handler catches has its name, code, status and message', fn: 'catchDenied', args: { to: 'alice' }, user: 'bob', status: 200 },
   { title: 'the same id twice is refused by the store', fn: 'add', args: { id: 'a1', title: 'again' }, status: 409, error: 'UNIQUE_VIOLATION' },
   { title: 'a plain throw is HANDLER_ERROR and rolls the mutation back', fn: 'addThenThrow', status: 400, error: 'HANDLER_ERROR', rows: { thrown: false } },
-  { title: 'ctx.error is the author\'s code and rolls the mutation back', fn: 'addThenRefuse', status: 400, body: { error: { code: 'QUOTA_EXCEEDED', message: 'You have too many todos' } }, rows: { refused: false } },
-  { title: 'new FunctionError is the author\'s code too', fn: 'refuseWithClass', status: 400, body: { error: { code: 'NOT_TODAY', message: 'Come back tomorrow' } } },
+  {
+    title: "ctx.error is the author's code and rolls the mutation back",
+    fn: 'addThenRefuse',
+    status: 400,
+    body: { error: { code: 'QUOTA_EXCEEDED', message: 'You have too many todos' } },
+    rows: { refused: false },
+  },
+  { title: "new FunctionError is the author's code too", fn: 'refuseWithClass', status: 400, body: { error: { code: 'NOT_TODAY', message: 'Come back tomorrow' } } },
   { title: 'a thrown string is HANDLER_ERROR', fn: 'throwText', status: 400, error: 'HANDLER_ERROR' },
-  { title: 'ctx.auth is the caller, frozen', fn: 'whoami', status: 200, body: { auth: { userId: 'alice', isAdmin: false, isGuest: false, roles: [], tenantId: null }, frozen: true, aborted: false, kinds: ['function', 'function', 'undefined'] } },
+  {
+    title: 'ctx.auth is the caller, frozen',
+    fn: 'whoami',
+    status: 200,
+    body: { auth: { userId: 'alice', isAdmin: false, isGuest: false, roles: [], tenantId: null }, frozen: true, aborted: false, kinds: ['function', 'function', 'undefined'] },
+  },
   { title: 'arguments are validated', fn: 'add', args: { id: 'a9', title: 5 }, status: 400, error: 'INVALID_ARGS', rows: { a9: false } },
   { title: 'unknown arguments are refused', fn: 'add', args: { id: 'a9', title: 't', extra: 1 }, status: 400, error: 'INVALID_ARGS' },
   { title: 'results are validated by returns', fn: 'badReturn', status: 400, error: 'FN_RESULT_INVALID' },
@@ -197,15 +221,45 @@ const CASES: Case[] = [
   { title: 'a query cannot write', fn: 'queryWrites', status: 400, error: 'FN_TYPE_MISMATCH' },
   { title: 'a query cannot schedule', fn: 'querySchedules', status: 400, error: 'FN_TYPE_MISMATCH' },
   { title: 'a query cannot call functions', fn: 'queryCalls', status: 400, error: 'FN_TYPE_MISMATCH' },
-  { title: 'an action runs a mutation and a query', fn: 'viaAction', args: { id: 'a2' }, status: 200, body: { added: { id: 'a2' }, read: { id: 'a2', title: 'via action', ownerId: 'alice' } }, rows: { a2: true } },
+  {
+    title: 'an action runs a mutation and a query',
+    fn: 'viaAction',
+    args: { id: 'a2' },
+    status: 200,
+    body: { added: { id: 'a2' }, read: { id: 'a2', title: 'via action', ownerId: 'alice' } },
+    rows: { a2: true },
+  },
   { title: 'an action calling the wrong kind', fn: 'actionWrongKind', status: 400, error: 'FN_TYPE_MISMATCH' },
   { title: 'an action calling with bad arguments', fn: 'actionBadArgs', status: 400, error: 'INVALID_ARGS' },
   { title: 'a job scheduled in a mutation that throws does not exist', fn: 'scheduleThenThrow', status: 400, error: 'CHANGED_MY_MIND' },
   { title: 'scheduling an unknown function fails the call', fn: 'scheduleUnknown', status: 404, error: 'FN_NOT_FOUND' },
   { title: 'chunks are dropped for a caller that does not stream', fn: 'badChunk', status: 200, body: 'unreachable' },
-  { title: 'an idempotent mutation runs', fn: 'add', args: { id: 'k1', title: 'once' }, headers: { 'idempotency-key': 'key-1' }, status: 200, body: { id: 'k1' }, rows: { k1: true } },
-  { title: 'its replay answers the first result without running again', fn: 'add', args: { id: 'k1', title: 'once' }, headers: { 'idempotency-key': 'key-1' }, status: 200, body: { id: 'k1' } },
-  { title: 'its key with other arguments is refused', fn: 'add', args: { id: 'k2', title: 'other' }, headers: { 'idempotency-key': 'key-1' }, status: 409, error: 'OP_ID_REUSED', rows: { k2: false } },
+  {
+    title: 'an idempotent mutation runs',
+    fn: 'add',
+    args: { id: 'k1', title: 'once' },
+    headers: { 'idempotency-key': 'key-1' },
+    status: 200,
+    body: { id: 'k1' },
+    rows: { k1: true },
+  },
+  {
+    title: 'its replay answers the first result without running again',
+    fn: 'add',
+    args: { id: 'k1', title: 'once' },
+    headers: { 'idempotency-key': 'key-1' },
+    status: 200,
+    body: { id: 'k1' },
+  },
+  {
+    title: 'its key with other arguments is refused',
+    fn: 'add',
+    args: { id: 'k2', title: 'other' },
+    headers: { 'idempotency-key': 'key-1' },
+    status: 409,
+    error: 'OP_ID_REUSED',
+    rows: { k2: false },
+  },
 ];
 
 describe('an isolated function answers like an in-process one', () => {
@@ -241,8 +295,14 @@ describe('an isolated function answers like an in-process one', () => {
   it('streams the same chunks, and refuses the same chunk that is not JSON', async () => {
     const expected: Record<string, { status: number; lines: unknown[] }> = {
       chunks: { status: 200, lines: [{ chunk: { i: 1 } }, { chunk: 'two\nlines' }, { chunk: null }, { result: 'done' }] },
-      badChunk: { status: 400, lines: [{ error: { code: 'FN_RESULT_INVALID', message: 'Function "badChunk" returned a value that is not JSON: Do not know how to serialize a BigInt' } }] },
-      catchBadChunk: { status: 200, lines: [{ result: ['FN_RESULT_INVALID', 'Function "catchBadChunk" returned a value that is not JSON: Do not know how to serialize a BigInt'] }] },
+      badChunk: {
+        status: 400,
+        lines: [{ error: { code: 'FN_RESULT_INVALID', message: 'Function "badChunk" returned a value that is not JSON: Do not know how to serialize a BigInt' } }],
+      },
+      catchBadChunk: {
+        status: 200,
+        lines: [{ result: ['FN_RESULT_INVALID', 'Function "catchBadChunk" returned a value that is not JSON: Do not know how to serialize a BigInt'] }],
+      },
     };
     for (const [fn, { status, lines }] of Object.entries(expected)) {
       const bodies = [];
@@ -250,7 +310,12 @@ describe('an isolated function answers like an in-process one', () => {
         const res = await fetch(`${s.t.url}/api/fn/${fn}`, { method: 'POST', headers: { ...as(s, 'alice'), accept: 'application/x-ndjson' } });
         expect(res.status).toBe(status);
         const text = await res.text();
-        expect(text.trim().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual(lines);
+        expect(
+          text
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as unknown),
+        ).toEqual(lines);
         bodies.push(text);
       }
       expect(bodies[1]).toBe(bodies[0]);
@@ -269,7 +334,10 @@ describe('an isolated function answers like an in-process one', () => {
 describe('a watched isolated query', () => {
   it('re-runs in a worker when a commit touches what it read', async () => {
     const controller = new AbortController();
-    const res = await fetch(`${isolated.t.url}/api/fn/read/watch?args=${encodeURIComponent(JSON.stringify({ id: 'w1' }))}`, { headers: as(isolated, 'alice'), signal: controller.signal });
+    const res = await fetch(`${isolated.t.url}/api/fn/read/watch?args=${encodeURIComponent(JSON.stringify({ id: 'w1' }))}`, {
+      headers: as(isolated, 'alice'),
+      signal: controller.signal,
+    });
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const results: unknown[] = [];
     const reading = (async () => {
@@ -350,25 +418,29 @@ describe('a handler that spins in a worker', () => {
     ['query', 'spinQuery', LIMITS.fnTimeout, true],
     ['action', 'spinAction', LIMITS.fnTimeout, true],
     ['mutation', 'spinMutation', LIMITS.fnMutationTimeout, false],
-  ] as const)('%s: is stopped with FN_TIMEOUT while other calls go on, and the next call gets a new worker', async (_kind, fn, deadline, withMutation) => {
-    const before = await threadOf();
-    const { done, result } = await spin(fn);
-    await othersAnswer(done, `during-${fn}`, withMutation);
-    const { res, ms } = await result;
-    expect(res.status).toBe(400);
-    expect(code(res)).toBe('FN_TIMEOUT');
-    expect(ms).toBeGreaterThanOrEqual(deadline);
-    // A bound that catches a hang, not a slow machine.
-    expect(ms).toBeLessThan(deadline + GRACE_MS + 2500);
-    // The one worker was terminated and replaced.
-    const after = await threadOf();
-    expect(after).not.toBe(before);
-    if (fn === 'spinMutation') {
-      // Nothing of the spinning mutation was written, and the writer is free again.
-      expect(await rowStatus(inProcess, 'spun')).toBe(404);
-      expect((await callFn(inProcess.t, 'add', { id: 'after-spin', title: 't' }, as(inProcess, 'alice'))).status).toBe(200);
-    }
-  }, 20_000);
+  ] as const)(
+    '%s: is stopped with FN_TIMEOUT while other calls go on, and the next call gets a new worker',
+    async (_kind, fn, deadline, withMutation) => {
+      const before = await threadOf();
+      const { done, result } = await spin(fn);
+      await othersAnswer(done, `during-${fn}`, withMutation);
+      const { res, ms } = await result;
+      expect(res.status).toBe(400);
+      expect(code(res)).toBe('FN_TIMEOUT');
+      expect(ms).toBeGreaterThanOrEqual(deadline);
+      // A bound that catches a hang, not a slow machine.
+      expect(ms).toBeLessThan(deadline + GRACE_MS + 2500);
+      // The one worker was terminated and replaced.
+      const after = await threadOf();
+      expect(after).not.toBe(before);
+      if (fn === 'spinMutation') {
+        // Nothing of the spinning mutation was written, and the writer is free again.
+        expect(await rowStatus(inProcess, 'spun')).toBe(404);
+        expect((await callFn(inProcess.t, 'add', { id: 'after-spin', title: 't' }, as(inProcess, 'alice'))).status).toBe(200);
+      }
+    },
+    20_000,
+  );
 
   it('ctx.signal aborts in the worker at the deadline, and a worker that then finishes is kept', async () => {
     const marker = join(inProcess.t.dir, 'aborted');
@@ -392,13 +464,17 @@ describe('a worker that crashes', () => {
   it.each([
     ['exits', 'exitWorker', 'exited with code 7'],
     ['throws outside the handler', 'throwLater', 'late boom'],
-  ])('%s: fails only its call (HANDLER_ERROR, logged), and the next call gets a new worker', async (_how, fn, logged) => {
-    const before = await threadOf();
-    const res = await callFn(inProcess.t, fn, {}, as(inProcess, 'alice'));
-    expect(res.status).toBe(400);
-    expect(code(res)).toBe('HANDLER_ERROR');
-    expect(inProcess.logs.some((l) => l.includes(logged) && l.includes(`"function":"${fn}"`))).toBe(true);
-    expect(await threadOf()).not.toBe(before);
-    expect((await callFn(inProcess.t, 'read', { id: 'a1' }, as(inProcess, 'alice'))).status).toBe(200);
-  }, 20_000);
+  ])(
+    '%s: fails only its call (HANDLER_ERROR, logged), and the next call gets a new worker',
+    async (_how, fn, logged) => {
+      const before = await threadOf();
+      const res = await callFn(inProcess.t, fn, {}, as(inProcess, 'alice'));
+      expect(res.status).toBe(400);
+      expect(code(res)).toBe('HANDLER_ERROR');
+      expect(inProcess.logs.some((l) => l.includes(logged) && l.includes(`"function":"${fn}"`))).toBe(true);
+      expect(await threadOf()).not.toBe(before);
+      expect((await callFn(inProcess.t, 'read', { id: 'a1' }, as(inProcess, 'alice'))).status).toBe(200);
+    },
+    20_000,
+  );
 });

@@ -223,7 +223,7 @@ describe("bad watch requests: the precise error, and the socket's other watches 
     ['wrong argument types', { type: 'fn-watch', id: 'bad', name: 'todos', args: { owner: 5 } }, 'INVALID_ARGS', 'owner: '],
     ['missing arguments', { type: 'fn-watch', id: 'bad', name: 'todos' }, 'INVALID_ARGS'],
     ['arguments that are not an object', { type: 'fn-watch', id: 'bad', name: 'todos', args: ['o'] }, 'INVALID_ARGS'],
-    ['a first run that raises the author\'s error', { type: 'fn-watch', id: 'bad', name: 'refuse' }, 'NOT_TODAY', 'Refused'],
+    ["a first run that raises the author's error", { type: 'fn-watch', id: 'bad', name: 'refuse' }, 'NOT_TODAY', 'Refused'],
     ['a first run that throws', { type: 'fn-watch', id: 'bad', name: 'crash' }, 'HANDLER_ERROR', 'Internal handler error'],
     ['a watch without a name', { type: 'fn-watch', id: 'bad' }, 'INVALID_MESSAGE', 'name'],
     ['a watch with an empty name', { type: 'fn-watch', id: 'bad', name: '' }, 'INVALID_MESSAGE', 'name'],
@@ -270,7 +270,7 @@ describe("bad watch requests: the precise error, and the socket's other watches 
     expect(unreadOf(client, '1')).toEqual([]);
   });
 
-  it('starting a watch counts against the function\'s call limit, shared with fn-call; re-runs do not', async () => {
+  it("starting a watch counts against the function's call limit, shared with fn-call; re-runs do not", async () => {
     const carol = await session(t, 'carol');
     const client = await connect(wsUrl, carol);
     expect(await watch(client, 's1', 'scarce')).toBe(0);

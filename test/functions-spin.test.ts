@@ -52,12 +52,18 @@ beforeAll(() => {
   const fn = (name: string, source: string): void => writeFileSync(join(app, 'functions', `${name}.ts`), source);
   fn('spin', "import { query } from '@mast/functions';\nexport default query({ async handler() { await Promise.resolve(); for (;;) { /* never yields */ } } });\n");
   // Outlives its deadline awaiting, then spins: its call has answered FN_TIMEOUT, but it still blocks the loop.
-  fn('late', "import { action } from '@mast/functions';\nexport default action({ async handler() { await new Promise((r) => setTimeout(r, 700)); for (;;) { /* never yields */ } } });\n");
+  fn(
+    'late',
+    "import { action } from '@mast/functions';\nexport default action({ async handler() { await new Promise((r) => setTimeout(r, 700)); for (;;) { /* never yields */ } } });\n",
+  );
   fn('hello', "import { query } from '@mast/functions';\nexport default query({ async handler() { return 'hi'; } });\n");
   // Waits (asynchronously) past its deadline: the call times out and the process is fine.
   fn('sleepy', "import { action } from '@mast/functions';\nexport default action({ async handler() { await new Promise((r) => setTimeout(r, 3000)); return 'late'; } });\n");
   // Blocks the loop for a while but ends within its deadline: reported, not fatal.
-  fn('busy', "import { query } from '@mast/functions';\nexport default query({ async handler() { const end = Date.now() + 1200; while (Date.now() < end) { /* busy */ } return 'done'; } });\n");
+  fn(
+    'busy',
+    "import { query } from '@mast/functions';\nexport default query({ async handler() { const end = Date.now() + 1200; while (Date.now() < end) { /* busy */ } return 'done'; } });\n",
+  );
 });
 afterAll(() => {
   rmSync(local, { recursive: true, force: true });

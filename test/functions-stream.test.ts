@@ -52,7 +52,10 @@ describe('streamed results over HTTP', () => {
     const res = await stream('lines', { n: 3 }, 'application/x-ndjson');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('application/x-ndjson');
-    const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as unknown);
+    const lines = (await res.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as unknown);
     expect(lines).toEqual([{ chunk: { i: 0 } }, { chunk: 'two\nlines' }, { chunk: { i: 2 } }, { result: { total: 3 } }]);
   });
 
@@ -65,10 +68,12 @@ describe('streamed results over HTTP', () => {
   it('an error after chunks ends the stream with it; one before any chunk is an ordinary error response', async () => {
     const late = await stream('failLate', {}, 'application/x-ndjson');
     expect(late.status).toBe(200);
-    expect((await late.text()).trim().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual([
-      { chunk: 'partial' },
-      { error: { code: 'UPSTREAM_DOWN', message: 'The model is unavailable' } },
-    ]);
+    expect(
+      (await late.text())
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as unknown),
+    ).toEqual([{ chunk: 'partial' }, { error: { code: 'UPSTREAM_DOWN', message: 'The model is unavailable' } }]);
     const sse = await stream('failLate', {}, 'text/event-stream');
     expect(await sse.text()).toBe('data: "partial"\n\nevent: error\ndata: {"code":"UPSTREAM_DOWN","message":"The model is unavailable"}\n\n');
     const early = await stream('lines', { n: 'three' }, 'application/x-ndjson');
@@ -90,7 +95,10 @@ describe('streamed results over HTTP', () => {
 
   it('a query or mutation asked for a stream answers with just its result', async () => {
     const res = await stream('add', { text: 'streamed mutation' }, 'application/x-ndjson');
-    const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as { result: string });
+    const lines = (await res.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { result: string });
     expect(lines).toEqual([{ result: expect.any(String) }]);
   });
 
@@ -132,7 +140,12 @@ describe('shutdown with a streamed call in flight', () => {
       // The default grace period is 10 s; the stream must not hold the shutdown for it.
       expect(Date.now() - started).toBeLessThan(3000);
       for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += decoder.decode(chunk.value);
-      expect(text.trim().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual([{ chunk: 'started' }, { error: { code: 'FN_CANCELLED', message: expect.any(String) } }]);
+      expect(
+        text
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as unknown),
+      ).toEqual([{ chunk: 'started' }, { error: { code: 'FN_CANCELLED', message: expect.any(String) } }]);
     } finally {
       if (!closed) await own.close();
     }

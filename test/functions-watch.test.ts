@@ -6,7 +6,11 @@ import { callFn, deployFunctions } from './helpers/functions-app.js';
 let t: TestServer;
 
 /** A watch stream: its events as they arrive, and a way to wait for the n-th. */
-async function watch(name: string, args?: unknown, diff = false): Promise<{ status: number; body?: unknown; events: Array<{ event: string; data: unknown }>; nth(n: number): Promise<{ event: string; data: unknown }>; close(): void }> {
+async function watch(
+  name: string,
+  args?: unknown,
+  diff = false,
+): Promise<{ status: number; body?: unknown; events: Array<{ event: string; data: unknown }>; nth(n: number): Promise<{ event: string; data: unknown }>; close(): void }> {
   const controller = new AbortController();
   const params = new URLSearchParams({ ...(args === undefined ? {} : { args: JSON.stringify(args) }), ...(diff ? { diff: 'true' } : {}) }).toString();
   const query = params === '' ? '' : `?${params}`;

@@ -200,7 +200,11 @@ describe('hostile CRDT updates', () => {
     doc.commit();
     const update = doc.export({ mode: 'update', from });
     const { token } = await t.server.sessions.issue({ userId: 'ann' });
-    const res = await fetch(`${t.url}/api/crdt/Doc/d1`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', authorization: `Bearer ${token}` }, body: update });
+    const res = await fetch(`${t.url}/api/crdt/Doc/d1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream', authorization: `Bearer ${token}` },
+      body: update,
+    });
     expect(res.status).toBe(400);
     expectEnvelope(await res.text(), 'JSON_TOO_DEEP');
     expect((await t.request('GET', '/api/entities/Doc/d1')).json).toEqual({ id: 'd1', title: 'x', meta: { ok: true } });

@@ -23,28 +23,102 @@ const ADMIN = 'admin-token-for-the-hostile-run';
 const deepText = (depth: number, open = '['): string => open.repeat(depth) + '1' + (open === '[' ? ']' : '}').repeat(depth);
 
 const PATHS = [
-  '/api/entities/Todo', '/api/entities/Todo/t1', '/api/entities/User', '/api/entities/Nope', '/api/entities/Todo/cursor', '/api/query/Todo', '/api/query/Nope',
-  '/api/batch', '/api/transact', '/api/sync/pull?since=0', '/api/sync/pull?since=-1', '/api/sync/pull?since=99999999999999999999', '/api/sync/push',
-  '/api/fn', '/api/fn/nope', '/api/policy/explain', '/api/manifest', '/api/lookup/Todo/slug/x', '/api/auth/me', '/api/auth/session', '/api/auth/guest',
-  '/api/auth/password/login', '/api/auth/password/reset/request', '/api/auth/magic/verify', '/api/auth/api-keys', '/api/auth/orgs', '/api/auth/select-org',
-  '/api/jobs', '/api/jobs/x/retry', '/api/crons', '/metrics', '/health', '/events?entity=Nope', '/events?entity=Todo&filter=%7B', '/nowhere',
-  '/api/entities/Todo/%zz', '/api/entities/%E0%A4%A', '/api/entities/Todo/' + 'a'.repeat(2_000), '/api/query/Todo?x=%ff%fe',
+  '/api/entities/Todo',
+  '/api/entities/Todo/t1',
+  '/api/entities/User',
+  '/api/entities/Nope',
+  '/api/entities/Todo/cursor',
+  '/api/query/Todo',
+  '/api/query/Nope',
+  '/api/batch',
+  '/api/transact',
+  '/api/sync/pull?since=0',
+  '/api/sync/pull?since=-1',
+  '/api/sync/pull?since=99999999999999999999',
+  '/api/sync/push',
+  '/api/fn',
+  '/api/fn/nope',
+  '/api/policy/explain',
+  '/api/manifest',
+  '/api/lookup/Todo/slug/x',
+  '/api/auth/me',
+  '/api/auth/session',
+  '/api/auth/guest',
+  '/api/auth/password/login',
+  '/api/auth/password/reset/request',
+  '/api/auth/magic/verify',
+  '/api/auth/api-keys',
+  '/api/auth/orgs',
+  '/api/auth/select-org',
+  '/api/jobs',
+  '/api/jobs/x/retry',
+  '/api/crons',
+  '/metrics',
+  '/health',
+  '/events?entity=Nope',
+  '/events?entity=Todo&filter=%7B',
+  '/nowhere',
+  '/api/entities/Todo/%zz',
+  '/api/entities/%E0%A4%A',
+  '/api/entities/Todo/' + 'a'.repeat(2_000),
+  '/api/query/Todo?x=%ff%fe',
 ];
-const HEADER_VALUES = ['', 'Bearer x', 'Bearer ' + ADMIN, 'Bearer mast_s_garbage', 'Basic Og==', 'mast_session=%', 'mast_session=%E0%A4%A; a=b', 'mast_session=' + 'x'.repeat(5_000)];
+const HEADER_VALUES = [
+  '',
+  'Bearer x',
+  'Bearer ' + ADMIN,
+  'Bearer mast_s_garbage',
+  'Basic Og==',
+  'mast_session=%',
+  'mast_session=%E0%A4%A; a=b',
+  'mast_session=' + 'x'.repeat(5_000),
+];
 
 const jsonBody = fc.oneof(
   fc.jsonValue({ maxDepth: 5 }).map((v) => JSON.stringify(v)),
-  fc.record({ title: fc.oneof(fc.string(), fc.integer()), done: fc.oneof(fc.boolean(), fc.string()), meta: fc.jsonValue({ maxDepth: 4 }), id: fc.oneof(fc.string({ maxLength: 200 }), fc.integer()) }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
-  fc.record({ operations: fc.array(fc.record({ op: fc.constantFrom('insert', 'update', 'delete', 'x'), entity: fc.constantFrom('Todo', 'User', 'Nope'), id: fc.string({ maxLength: 10 }), data: fc.jsonValue({ maxDepth: 3 }) }, { requiredKeys: [] }), { maxLength: 4 }) }).map((v) => JSON.stringify(v)),
-  fc.record({ op: fc.constantFrom('$or', '$and'), n: fc.integer({ min: 0, max: 1_500 }) }).map(({ op, n }) => JSON.stringify({ [op]: Array.from({ length: n }, (_, i) => ({ title: `t${i}` })) })),
-  fc.record({ depth: fc.integer({ min: 10, max: 20_000 }), open: fc.constantFrom('[', '{"a":') }).map(({ depth, open }) => `{"entity":"Todo","data":{"meta":${deepText(depth, open)}},"changes":[],"title":${deepText(depth, open)}}`),
+  fc
+    .record(
+      {
+        title: fc.oneof(fc.string(), fc.integer()),
+        done: fc.oneof(fc.boolean(), fc.string()),
+        meta: fc.jsonValue({ maxDepth: 4 }),
+        id: fc.oneof(fc.string({ maxLength: 200 }), fc.integer()),
+      },
+      { requiredKeys: [] },
+    )
+    .map((v) => JSON.stringify(v)),
+  fc
+    .record({
+      operations: fc.array(
+        fc.record(
+          {
+            op: fc.constantFrom('insert', 'update', 'delete', 'x'),
+            entity: fc.constantFrom('Todo', 'User', 'Nope'),
+            id: fc.string({ maxLength: 10 }),
+            data: fc.jsonValue({ maxDepth: 3 }),
+          },
+          { requiredKeys: [] },
+        ),
+        { maxLength: 4 },
+      ),
+    })
+    .map((v) => JSON.stringify(v)),
+  fc
+    .record({ op: fc.constantFrom('$or', '$and'), n: fc.integer({ min: 0, max: 1_500 }) })
+    .map(({ op, n }) => JSON.stringify({ [op]: Array.from({ length: n }, (_, i) => ({ title: `t${i}` })) })),
+  fc
+    .record({ depth: fc.integer({ min: 10, max: 20_000 }), open: fc.constantFrom('[', '{"a":') })
+    .map(({ depth, open }) => `{"entity":"Todo","data":{"meta":${deepText(depth, open)}},"changes":[],"title":${deepText(depth, open)}}`),
   fc.string({ maxLength: 80 }),
   fc.constantFrom('', '{', 'null', '[]', '{"title":1e999}', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}', '\u0000', '"\\ud800"'),
 );
 
 const httpInput = fc.record({
   method: fc.constantFrom('GET', 'POST', 'PATCH', 'DELETE', 'PUT', 'OPTIONS', 'HEAD'),
-  path: fc.oneof(fc.constantFrom(...PATHS), fc.constantFrom(...PATHS).chain((p) => fc.string({ maxLength: 20 }).map((s) => p + encodeURIComponent(s)))),
+  path: fc.oneof(
+    fc.constantFrom(...PATHS),
+    fc.constantFrom(...PATHS).chain((p) => fc.string({ maxLength: 20 }).map((s) => p + encodeURIComponent(s))),
+  ),
   contentType: fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', null),
   authorization: fc.option(fc.constantFrom(...HEADER_VALUES.filter((h) => h.startsWith('B'))), { nil: undefined }),
   cookie: fc.option(fc.constantFrom(...HEADER_VALUES.filter((h) => h.startsWith('mast'))), { nil: undefined }),
@@ -53,20 +127,51 @@ const httpInput = fc.record({
 
 const rawInput = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 200 }).map((s) => s + '\r\n\r\n'),
-  fc.record({ method: fc.constantFrom('GET', 'POST', 'BREW', 'G ET', ''), path: fc.oneof(fc.constantFrom(...PATHS), fc.string({ maxLength: 30 })), version: fc.constantFrom('HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/9', ''), header: fc.constantFrom('Host: x', 'Content-Length: -1', 'Content-Length: 5\r\nContent-Length: 6', 'Transfer-Encoding: chunked', 'Transfer-Encoding: chunked\r\nContent-Length: 3', 'X: ' + 'y'.repeat(17_000), 'Bad Header', ': empty', 'Host: x\r\nContent-Type: application/json\r\nContent-Length: 2') })
-    .map(({ method, path, version, header }) => `${method} ${path} ${version}\r\n${header}\r\n\r\n${header.includes('chunked') ? 'zz\r\n' : header.endsWith('Length: 2') ? '{]' : ''}`),
+  fc
+    .record({
+      method: fc.constantFrom('GET', 'POST', 'BREW', 'G ET', ''),
+      path: fc.oneof(fc.constantFrom(...PATHS), fc.string({ maxLength: 30 })),
+      version: fc.constantFrom('HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/9', ''),
+      header: fc.constantFrom(
+        'Host: x',
+        'Content-Length: -1',
+        'Content-Length: 5\r\nContent-Length: 6',
+        'Transfer-Encoding: chunked',
+        'Transfer-Encoding: chunked\r\nContent-Length: 3',
+        'X: ' + 'y'.repeat(17_000),
+        'Bad Header',
+        ': empty',
+        'Host: x\r\nContent-Type: application/json\r\nContent-Length: 2',
+      ),
+    })
+    .map(
+      ({ method, path, version, header }) => `${method} ${path} ${version}\r\n${header}\r\n\r\n${header.includes('chunked') ? 'zz\r\n' : header.endsWith('Length: 2') ? '{]' : ''}`,
+    ),
   fc.integer({ min: 16_000, max: 40_000 }).map((n) => `GET /health?${'a'.repeat(n)} HTTP/1.1\r\nHost: x\r\n\r\n`),
 );
 
 const TYPES = clientMessage.options.map((o) => o.shape.type.value);
 const FRAME_KEYS = ['id', 'room', 'entity', 'filter', 'presence', 'state', 'data', 'topic', 'topics', 'name', 'args', 'since', 'subscriptions', 'include', 'rowId', 'vv'];
 const wsInput = fc.oneof(
-  fc.record({ type: fc.constantFrom(...TYPES, 'crdt-subscribe', 'crdt-resync', 'nope'), fields: fc.dictionary(fc.constantFrom(...FRAME_KEYS), fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constantFrom('r1', 'Todo', 'topic', 'x')), { maxKeys: 5 }) }).map(({ type, fields }) => ({ text: JSON.stringify({ type, ...fields }) })),
-  fc.record({ type: fc.constantFrom('join', 'presence', 'broadcast', 'subscribe', 'fn-call', 'crdt-subscribe'), depth: fc.integer({ min: 50, max: 30_000 }) }).map(({ type, depth }) => ({ text: `{"type":"${type}","id":"d","room":"r1","topic":"t","entity":"Todo","name":"f","presence":${deepText(depth)},"state":${deepText(depth)},"data":${deepText(depth)},"filter":{"meta":${deepText(depth)}},"args":{"a":${deepText(depth)}}}` })),
-  fc.record({ n: fc.integer({ min: 1, max: 2_000 }) }).map(({ n }) => ({ text: JSON.stringify({ type: 'subscribe', id: `s${n}`, entity: 'Todo', filter: { $or: Array.from({ length: n }, (_, i) => ({ title: `t${i}` })) } }) })),
+  fc
+    .record({
+      type: fc.constantFrom(...TYPES, 'crdt-subscribe', 'crdt-resync', 'nope'),
+      fields: fc.dictionary(fc.constantFrom(...FRAME_KEYS), fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constantFrom('r1', 'Todo', 'topic', 'x')), { maxKeys: 5 }),
+    })
+    .map(({ type, fields }) => ({ text: JSON.stringify({ type, ...fields }) })),
+  fc
+    .record({ type: fc.constantFrom('join', 'presence', 'broadcast', 'subscribe', 'fn-call', 'crdt-subscribe'), depth: fc.integer({ min: 50, max: 30_000 }) })
+    .map(({ type, depth }) => ({
+      text: `{"type":"${type}","id":"d","room":"r1","topic":"t","entity":"Todo","name":"f","presence":${deepText(depth)},"state":${deepText(depth)},"data":${deepText(depth)},"filter":{"meta":${deepText(depth)}},"args":{"a":${deepText(depth)}}}`,
+    })),
+  fc
+    .record({ n: fc.integer({ min: 1, max: 2_000 }) })
+    .map(({ n }) => ({ text: JSON.stringify({ type: 'subscribe', id: `s${n}`, entity: 'Todo', filter: { $or: Array.from({ length: n }, (_, i) => ({ title: `t${i}` })) } }) })),
   fc.string({ unit: 'binary', maxLength: 100 }).map((text) => ({ text })),
   fc.uint8Array({ maxLength: 80 }).map((bytes) => ({ binary: bytes })),
-  fc.record({ type: fc.integer({ min: 0, max: 255 }), rowId: fc.string({ maxLength: 10 }), payload: fc.uint8Array({ maxLength: 60 }) }).map(({ type, rowId, payload }) => ({ binary: encodeCrdtFrame(type, 'Todo', rowId, payload) })),
+  fc
+    .record({ type: fc.integer({ min: 0, max: 255 }), rowId: fc.string({ maxLength: 10 }), payload: fc.uint8Array({ maxLength: 60 }) })
+    .map(({ type, rowId, payload }) => ({ binary: encodeCrdtFrame(type, 'Todo', rowId, payload) })),
 );
 
 const DOCUMENTED_CLOSES = new Set<number>([...Object.values(closeCodes).map((c) => c.code), 1000]);
@@ -118,7 +223,11 @@ describe('a generated hostile run against a real server', () => {
         callback();
       },
     });
-    t = await startTestServer(testManifest, { adminToken: ADMIN, dev: true, wsMessageRate: 100_000, rateLimit: 0, passwordHashCost: 10 }, { logger: pino({ level: 'error' }, sink) });
+    t = await startTestServer(
+      testManifest,
+      { adminToken: ADMIN, dev: true, wsMessageRate: 100_000, rateLimit: 0, passwordHashCost: 10 },
+      { logger: pino({ level: 'error' }, sink) },
+    );
     port = Number(new URL(t.url).port);
   });
   afterAll(async () => {

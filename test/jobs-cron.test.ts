@@ -44,9 +44,12 @@ function app(cronBody: string, extraFunctions: Record<string, string> = {}): { d
   return { dir, start: (now) => startTestServer(manifest, { adminToken: ADMIN, jobPoll: 50, jobBackoff: 10 }, { dir, now }) };
 }
 
-const ticks = async (t: TestServer): Promise<string[]> => ((await t.request('GET', '/api/entities/Tick?limit=1000', { headers: admin })).json as { data: Array<{ label: string }> }).data.map((r) => r.label);
+const ticks = async (t: TestServer): Promise<string[]> =>
+  ((await t.request('GET', '/api/entities/Tick?limit=1000', { headers: admin })).json as { data: Array<{ label: string }> }).data.map((r) => r.label);
 const cronJobs = async (t: TestServer): Promise<Array<{ id: string; status: string; run_at: string; cron: string }>> =>
-  ((await t.request('GET', '/api/jobs?limit=1000', { headers: admin })).json as { jobs: Array<{ id: string; status: string; run_at: string; cron: string }> }).jobs.filter((j) => j.cron !== null);
+  ((await t.request('GET', '/api/jobs?limit=1000', { headers: admin })).json as { jobs: Array<{ id: string; status: string; run_at: string; cron: string }> }).jobs.filter(
+    (j) => j.cron !== null,
+  );
 const crons = async (t: TestServer) => ((await t.request('GET', '/api/crons', { headers: admin })).json as { crons: Array<{ name: string; next_run_at: string | null }> }).crons;
 
 describe('cron schedules', () => {
@@ -57,21 +60,37 @@ describe('cron schedules', () => {
 
     // First start: the schedule is stored with its next run; nothing fires for the past.
     let t = await start(clock);
-    expect(await until(() => crons(t), (c) => c[0]?.next_run_at !== null)).toEqual([{ name: 'everyMinute', schedule: '* * * * *', function: 'tick', next_run_at: '2026-01-01T00:01:00.000Z' }]);
+    expect(
+      await until(
+        () => crons(t),
+        (c) => c[0]?.next_run_at !== null,
+      ),
+    ).toEqual([{ name: 'everyMinute', schedule: '* * * * *', function: 'tick', next_run_at: '2026-01-01T00:01:00.000Z' }]);
     await t.server.close();
 
     // Down across 00:01 and 00:02: on restart the missed runs fire once, as one job.
     now = Date.parse('2026-01-01T00:02:10Z');
     t = await start(clock);
-    await until(() => cronJobs(t), (j) => j.length === 1 && j[0]!.status === 'succeeded');
+    await until(
+      () => cronJobs(t),
+      (j) => j.length === 1 && j[0]!.status === 'succeeded',
+    );
     expect(await ticks(t)).toEqual(['minute']);
-    expect(await until(() => crons(t), (c) => c[0]?.next_run_at === '2026-01-01T00:03:00.000Z')).toHaveLength(1);
+    expect(
+      await until(
+        () => crons(t),
+        (c) => c[0]?.next_run_at === '2026-01-01T00:03:00.000Z',
+      ),
+    ).toHaveLength(1);
     await t.server.close();
 
     // A restart within the same minute fires nothing again; the next minute fires once.
     t = await start(clock);
     now = Date.parse('2026-01-01T00:03:05Z');
-    await until(() => cronJobs(t), (j) => j.length === 2 && j.every((x) => x.status === 'succeeded'));
+    await until(
+      () => cronJobs(t),
+      (j) => j.length === 2 && j.every((x) => x.status === 'succeeded'),
+    );
     expect(await ticks(t)).toEqual(['minute', 'minute']);
     expect((await cronJobs(t)).map((j) => j.run_at).sort()).toEqual(['2026-01-01T00:01:00.000Z', '2026-01-01T00:03:00.000Z']);
     await t.server.close();

@@ -56,7 +56,11 @@ async function until<T>(read: () => Promise<T>, check: (value: T) => boolean, ti
     await new Promise((r) => setTimeout(r, 25));
   }
 }
-const settled = (id: string, status: string) => until(() => job(id), (j) => j.status === status);
+const settled = (id: string, status: string) =>
+  until(
+    () => job(id),
+    (j) => j.status === status,
+  );
 
 beforeAll(async () => {
   t = await startTestServer(manifest, { adminToken: ADMIN, jobPoll: 50, jobMaxAttempts: 3, jobBackoff: 10, fnTimeout: 1500, fnMutationTimeout: 1500 }, { now });
@@ -135,7 +139,10 @@ describe('scheduling from functions', () => {
     expect((await callFn(t, 'cancel', { id }, as('alice'))).json).toBe(true);
     expect((await callFn(t, 'cancel', { id }, as('alice'))).json).toBe(false);
     offset += 11 * 86_400_000;
-    await until(() => callFn(t, 'count', {}, as('alice')), () => true);
+    await until(
+      () => callFn(t, 'count', {}, as('alice')),
+      () => true,
+    );
     expect((await job(id)).status).toBe('cancelled');
     // Admin retry brings it back; it then runs.
     const retried = await t.request('POST', `/api/jobs/${id}/retry`, { headers: admin });
@@ -208,7 +215,10 @@ describe('leases', () => {
     const [claimed] = await t.server.store.jobs.claim(now() + 1000, 120_000, 1);
     expect(claimed?.id).toBe(id);
     offset += 1000;
-    await until(() => callFn(t, 'count', {}, as('alice')), () => true);
+    await until(
+      () => callFn(t, 'count', {}, as('alice')),
+      () => true,
+    );
     expect((await job(id)).status).toBe('running');
     expect((await notes()).some((n) => n.text === 'crash')).toBe(false);
     offset += 120_000;

@@ -12,7 +12,7 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 describe('barrier (protocol 2)', () => {
-  it('acks with a seq at or past a write answered before it, after that write\'s diff', async () => {
+  it("acks with a seq at or past a write answered before it, after that write's diff", async () => {
     const { client } = await LiveClient.connect(wsUrl);
     client.send({ type: 'subscribe', id: 's', entity: 'Todo', filter: { ownerId: 'barrier' } });
     const result = await client.next('result');
@@ -29,7 +29,7 @@ describe('barrier (protocol 2)', () => {
     client.close();
   });
 
-  it('covers a write that changed none of the socket\'s windows', async () => {
+  it("covers a write that changed none of the socket's windows", async () => {
     const { client } = await LiveClient.connect(wsUrl);
     const res = await t.request('POST', '/api/entities/Todo', { body: { title: 'y', done: false, ownerId: 'elsewhere' } });
     const { seq } = res.json as { seq: number };

@@ -134,6 +134,5 @@ describe('include on a live query', () => {
     const data = JSON.parse(/event: result\ndata: (.*)\n\n/.exec(text)![1]!) as { rows: Array<Record<string, unknown>> };
     expect(data.rows).toEqual([expect.objectContaining({ id: post.id, author: expect.objectContaining({ id: carl.id, name: 'Carl' }) })]);
     await reader.cancel();
-
   });
 });

@@ -136,7 +136,10 @@ describe('limits close the offending socket with a named code and no other', () 
     const t = await startTestServer(testManifest, { wsMaxBuffered: 64 * 1024 });
     try {
       const big = 'x'.repeat(1024 * 1024);
-      await t.server.writes.apply(Array.from({ length: 16 }, (_, i) => ({ op: 'insert' as const, entity: 'Todo', data: { title: big, done: false, priority: i, ownerId: 'slow' } })), { auth: ADMIN });
+      await t.server.writes.apply(
+        Array.from({ length: 16 }, (_, i) => ({ op: 'insert' as const, entity: 'Todo', data: { title: big, done: false, priority: i, ownerId: 'slow' } })),
+        { auth: ADMIN },
+      );
       const watcher = await bystander(t, 'fast');
       const raw = await RawSocketClient.open(portOf(t));
       raw.pause();
@@ -167,7 +170,10 @@ describe('limits close the offending socket with a named code and no other', () 
     const t = await startTestServer(testManifest, { wsMaxBuffered: 64 * 1024 });
     try {
       const big = 'x'.repeat(256 * 1024);
-      await t.server.writes.apply(Array.from({ length: 16 }, (_, i) => ({ op: 'insert' as const, entity: 'Todo', data: { title: big, done: false, priority: i, ownerId: 'stall' } })), { auth: ADMIN });
+      await t.server.writes.apply(
+        Array.from({ length: 16 }, (_, i) => ({ op: 'insert' as const, entity: 'Todo', data: { title: big, done: false, priority: i, ownerId: 'stall' } })),
+        { auth: ADMIN },
+      );
       const raw = await RawSocketClient.open(portOf(t));
       raw.pause();
       raw.sendText(JSON.stringify({ type: 'subscribe', id: 'all', entity: 'Todo', filter: { ownerId: 'stall' } }));

@@ -66,7 +66,12 @@ describe('live queries apply the read hook per subscriber', () => {
   });
 
   it('fills a limited window with visible rows only, and shares it between sockets of one user', async () => {
-    for (const [p, owner] of [[1, 'carol'], [2, 'dave'], [3, 'carol'], [4, 'carol']] as const) {
+    for (const [p, owner] of [
+      [1, 'carol'],
+      [2, 'dave'],
+      [3, 'carol'],
+      [4, 'carol'],
+    ] as const) {
       await insert({ title: `w${p}`, done: true, priority: p, ownerId: owner });
     }
     const carol = (await server.sessions.issue({ userId: 'carol' })).token;

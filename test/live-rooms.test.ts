@@ -54,7 +54,10 @@ describe('rooms, presence and topics', () => {
     const joinedA = await join(a.client, 'doc:1', { presence: { cursor: 1 } });
     expect(joinedA).toMatchObject({ room: 'doc:1', connectionId: a.connectionId, members: [{ userId: 'ann', connectionId: a.connectionId, state: { cursor: 1 } }] });
     const joinedB = await join(b.client, 'doc:1');
-    expect(joinedB.members.map((m) => [m.userId, m.state])).toEqual([['ann', { cursor: 1 }], ['ben', null]]);
+    expect(joinedB.members.map((m) => [m.userId, m.state])).toEqual([
+      ['ann', { cursor: 1 }],
+      ['ben', null],
+    ]);
     expect(await a.client.next('presence')).toMatchObject({ room: 'doc:1', event: 'join', member: { userId: 'ben', connectionId: b.connectionId, state: null } });
 
     b.client.send({ type: 'presence', id: 'p1', room: 'doc:1', state: { cursor: 7 } });
@@ -189,9 +192,13 @@ describe('rooms, presence and topics', () => {
 describe('room limits', () => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startTestServer(testManifest, { roomMaxPerSocket: 2, roomMaxMembers: 2, roomMaxPresence: 64, roomMaxMessage: 128, roomAllowGuests: false }, {
-      roomAccess: (auth, room) => !room.startsWith('staff:') || auth.roles.includes('staff'),
-    });
+    t = await startTestServer(
+      testManifest,
+      { roomMaxPerSocket: 2, roomMaxMembers: 2, roomMaxPresence: 64, roomMaxMessage: 128, roomAllowGuests: false },
+      {
+        roomAccess: (auth, room) => !room.startsWith('staff:') || auth.roles.includes('staff'),
+      },
+    );
   });
   afterAll(() => t.close());
 

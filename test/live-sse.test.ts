@@ -35,7 +35,8 @@ class SseReader {
           const colon = line.indexOf(': ');
           fields.set(line.slice(0, colon), line.slice(colon + 2));
         }
-        if (fields.has('data')) this.#events.push({ id: fields.get('id'), event: fields.get('event') ?? 'message', data: JSON.parse(fields.get('data')!) as Record<string, unknown> });
+        if (fields.has('data'))
+          this.#events.push({ id: fields.get('id'), event: fields.get('event') ?? 'message', data: JSON.parse(fields.get('data')!) as Record<string, unknown> });
       }
     }
   }

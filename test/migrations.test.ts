@@ -39,10 +39,13 @@ async function withServer<T>(m: Manifest, fn: (server: MastServer) => Promise<T>
 
 async function seed(): Promise<void> {
   await withServer(manifest([todoV1]), async (s) => {
-    await s.writes.apply([
-      { op: 'insert', entity: 'Todo', data: { id: 'a', title: 'first', done: false } },
-      { op: 'insert', entity: 'Todo', data: { id: 'b', title: 'second', done: true } },
-    ], { auth: ADMIN });
+    await s.writes.apply(
+      [
+        { op: 'insert', entity: 'Todo', data: { id: 'a', title: 'first', done: false } },
+        { op: 'insert', entity: 'Todo', data: { id: 'b', title: 'second', done: true } },
+      ],
+      { auth: ADMIN },
+    );
   });
 }
 
@@ -81,9 +84,13 @@ describe('migrations on start', () => {
 
   it('drops a field when allowed', async () => {
     await seed();
-    await withServer(manifest([{ ...todoV1, fields: [todoV1.fields[0]!] }]), async (s) => {
-      expect(await s.reader.get(ADMIN, 'Todo', 'b')).toEqual({ id: 'b', title: 'second' });
-    }, { allowDestructive: true });
+    await withServer(
+      manifest([{ ...todoV1, fields: [todoV1.fields[0]!] }]),
+      async (s) => {
+        expect(await s.reader.get(ADMIN, 'Todo', 'b')).toEqual({ id: 'b', title: 'second' });
+      },
+      { allowDestructive: true },
+    );
   });
 
   it('refuses a type change and a dropped entity without the flag', async () => {

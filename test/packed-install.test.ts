@@ -78,7 +78,11 @@ describe('the packed packages, installed outside the repository', { timeout: 180
     expect(Object.keys(appPackage.dependencies)).toEqual(expect.arrayContaining(['@mast/cli', '@mast/functions', '@mast/schema']));
 
     const port = await freePort();
-    const proc = spawn('npx', ['--no', 'mast', 'start', 'app', '--port', String(port), '--host', '127.0.0.1'], { cwd: project, env: { ...process.env, MAST_ADMIN_TOKEN: ADMIN }, detached: true });
+    const proc = spawn('npx', ['--no', 'mast', 'start', 'app', '--port', String(port), '--host', '127.0.0.1'], {
+      cwd: project,
+      env: { ...process.env, MAST_ADMIN_TOKEN: ADMIN },
+      detached: true,
+    });
     let out = '';
     proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
     proc.stderr.on('data', (c: Buffer) => (out += c.toString()));
@@ -88,7 +92,10 @@ describe('the packed packages, installed outside the repository', { timeout: 180
       let health = 0;
       for (let i = 0; i < 300 && health !== 200; i++) {
         if (proc.exitCode !== null) throw new Error(`mast start exited ${proc.exitCode}:\n${out}`);
-        health = await fetch(`${base}/health`).then((r) => r.status, () => 0);
+        health = await fetch(`${base}/health`).then(
+          (r) => r.status,
+          () => 0,
+        );
         if (health !== 200) await new Promise((r) => setTimeout(r, 100));
       }
       expect(health).toBe(200);

@@ -60,7 +60,11 @@ const RULES: Record<Entity, { read(a: Actor, r: Row): boolean; write(a: Actor, r
     write: (a) => a.roles.includes('manager'),
     none: (a) => !a.roles.includes('auditor') && !a.roles.includes('manager'),
   },
-  Invoice: { read: (a, r) => a.tenantId !== null && r.tenantId === a.tenantId, write: (a, r) => a.tenantId !== null && r.tenantId === a.tenantId, none: (a) => a.tenantId === null },
+  Invoice: {
+    read: (a, r) => a.tenantId !== null && r.tenantId === a.tenantId,
+    write: (a, r) => a.tenantId !== null && r.tenantId === a.tenantId,
+    none: (a) => a.tenantId === null,
+  },
   Doc: { read: (a, r) => owns(a, r) || r.shared === true, write: owns, none: () => false },
 };
 const canRead = (a: Actor, e: Entity, r: Row): boolean => a.admin || RULES[e].read(a, r);
@@ -382,7 +386,9 @@ describe('every caller sees exactly what the rules allow', () => {
           expect(doc.getText('body').toString()).toBe(row.body);
         } else {
           const error = await client.waitFor(() => client.messages.find((m) => m.id === `c-${row.id}`), `${actor.name} denial of ${row.id}`);
-          expect(JSON.parse(JSON.stringify(error).split(row.id).join('<id>')), `${actor.name} ${row.id}`).toEqual(JSON.parse(JSON.stringify(missing).split('doc-missing').join('<id>')));
+          expect(JSON.parse(JSON.stringify(error).split(row.id).join('<id>')), `${actor.name} ${row.id}`).toEqual(
+            JSON.parse(JSON.stringify(missing).split('doc-missing').join('<id>')),
+          );
           expect(client.frames.some((f) => f.rowId === row.id)).toBe(false);
         }
       }
@@ -450,10 +456,11 @@ describe('writes change only what the rules allow', () => {
       const current = await truth();
       const ops = ENTITIES.flatMap((e) => current[e].map((r) => ({ op: 'update', entity: e, id: r.id, data: { title: `${r.title} +${actor.name}` } })));
       const res = await ok(actor, 'POST', '/api/batch', { operations: ops });
-      const expected = ENTITIES.flatMap((e) =>
-        current[e].map((r) => (!canRead(actor, e, r) ? 'NOT_FOUND' : !canWrite(actor, e, r) ? 'POLICY_DENIED' : 'ok')),
-      );
-      expect(res.results.map((r: any) => (r.ok ? 'ok' : r.code)), actor.name).toEqual(expected);
+      const expected = ENTITIES.flatMap((e) => current[e].map((r) => (!canRead(actor, e, r) ? 'NOT_FOUND' : !canWrite(actor, e, r) ? 'POLICY_DENIED' : 'ok')));
+      expect(
+        res.results.map((r: any) => (r.ok ? 'ok' : r.code)),
+        actor.name,
+      ).toEqual(expected);
       const after = await truth();
       for (const e of ENTITIES) {
         for (const r of current[e]) {
@@ -472,7 +479,13 @@ describe('writes change only what the rules allow', () => {
     const before = await truth();
     const headSeq = async (): Promise<number> => (await ok(admin, 'POST', '/api/entities/Diary', { title: `probe ${Math.random()}`, ownerId: 'nobody' })).seq;
     const start = await headSeq();
-    for (const [actor, entity, id] of [[bob, 'Diary', 'd-alice'], [guest, 'Diary', 'd-alice'], [alice, 'Invoice', 'i-globex'], [bob, 'Doc', 'doc-alice-private'], [guest, 'Report', 'r-1']] as const) {
+    for (const [actor, entity, id] of [
+      [bob, 'Diary', 'd-alice'],
+      [guest, 'Diary', 'd-alice'],
+      [alice, 'Invoice', 'i-globex'],
+      [bob, 'Doc', 'doc-alice-private'],
+      [guest, 'Report', 'r-1'],
+    ] as const) {
       const probes: Array<[string, string, unknown?]> = [
         ['GET', `/api/entities/${entity}/%ID%`],
         ['PATCH', `/api/entities/${entity}/%ID%`, { title: 'hijacked' }],
@@ -488,14 +501,26 @@ describe('writes change only what the rules allow', () => {
       // A lookup of the hidden row's value answers as one of a value no row has.
       const title = String(before[entity].find((r) => r.id === id)!.title);
       if (!readsNone(actor, entity)) {
-        expect(shapeOf(await call(actor, 'GET', `/api/lookup/${entity}/title/${encodeURIComponent(title)}`), title)).toEqual(shapeOf(await call(actor, 'GET', `/api/lookup/${entity}/title/no-such-title`), 'no-such-title'));
+        expect(shapeOf(await call(actor, 'GET', `/api/lookup/${entity}/title/${encodeURIComponent(title)}`), title)).toEqual(
+          shapeOf(await call(actor, 'GET', `/api/lookup/${entity}/title/no-such-title`), 'no-such-title'),
+        );
       }
       // The same inside batch, transact and sync push.
-      const batch = await ok(actor, 'POST', '/api/batch', { operations: [{ op: 'delete', entity, id }, { op: 'delete', entity, id: 'no-such-id' }] });
+      const batch = await ok(actor, 'POST', '/api/batch', {
+        operations: [
+          { op: 'delete', entity, id },
+          { op: 'delete', entity, id: 'no-such-id' },
+        ],
+      });
       expect(shapeOf({ status: 0, json: batch.results[0] }, id)).toEqual(shapeOf({ status: 0, json: batch.results[1] }, 'no-such-id'));
       const tx = await call(actor, 'POST', '/api/transact', [{ op: 'update', entity, id, data: { title: 'x' } }]);
       expect(shapeOf(tx, id)).toEqual(shapeOf(await call(actor, 'POST', '/api/transact', [{ op: 'update', entity, id: 'no-such-id', data: { title: 'x' } }]), 'no-such-id'));
-      const push = await ok(actor, 'POST', '/api/sync/push', { changes: [{ entity, row_id: id, kind: 'delete' }, { entity, row_id: 'no-such-id', kind: 'delete' }] });
+      const push = await ok(actor, 'POST', '/api/sync/push', {
+        changes: [
+          { entity, row_id: id, kind: 'delete' },
+          { entity, row_id: 'no-such-id', kind: 'delete' },
+        ],
+      });
       expect(shapeOf({ status: 0, json: push.results[0] }, id)).toEqual(shapeOf({ status: 0, json: push.results[1] }, 'no-such-id'));
     }
     // Nothing was written in between: the next write follows the probe directly.
@@ -504,7 +529,7 @@ describe('writes change only what the rules allow', () => {
     for (const e of ENTITIES) expect(after[e].filter((r) => !String(r.title).startsWith('probe'))).toEqual(before[e].filter((r) => !String(r.title).startsWith('probe')));
   });
 
-  it('refuses handing a row to someone else, planting rows on others, and a guest acting on users\' rows', async () => {
+  it("refuses handing a row to someone else, planting rows on others, and a guest acting on users' rows", async () => {
     const before = await truth();
     const refused: Array<[Actor, string, string, unknown]> = [
       [alice, 'PATCH', '/api/entities/Post/p-alice-pub', { ownerId: 'bob' }],
@@ -578,7 +603,10 @@ describe('writes change only what the rules allow', () => {
     for (const actor of [bob, guest, anon]) {
       const client = sockets.get(actor)!;
       const fresh = (): Array<Record<string, any>> => client.messages.slice(seenBefore.get(actor));
-      const ended = await client.waitFor(() => fresh().find((m) => m.type === 'error' && m.rowId === 'doc-alice-shared' && m.code === 'POLICY_DENIED'), `${actor.name} loses doc-alice-shared`);
+      const ended = await client.waitFor(
+        () => fresh().find((m) => m.type === 'error' && m.rowId === 'doc-alice-shared' && m.code === 'POLICY_DENIED'),
+        `${actor.name} loses doc-alice-shared`,
+      );
       expect(ended.message).not.toContain('shared text');
     }
     const framesBefore = new Map([bob, guest, anon].map((a) => [a, sockets.get(a)!.frames.length]));
@@ -590,7 +618,14 @@ describe('writes change only what the rules allow', () => {
       for (const f of adminClient.frames.filter((x) => x.rowId === 'doc-alice-shared')) doc.import(f.payload);
       return doc.getText('body').toString() === 'now private text' ? true : undefined;
     }, 'the admin receives the private edit');
-    for (const [actor, count] of framesBefore) expect(sockets.get(actor)!.frames.slice(count).some((f) => f.rowId === 'doc-alice-shared'), actor.name).toBe(false);
+    for (const [actor, count] of framesBefore)
+      expect(
+        sockets
+          .get(actor)!
+          .frames.slice(count)
+          .some((f) => f.rowId === 'doc-alice-shared'),
+        actor.name,
+      ).toBe(false);
   });
 
   it('a resume after a reconnect names no row the caller could not see, and removes those it lost', async () => {

@@ -109,7 +109,12 @@ async function removeMembership(id: string): Promise<number> {
 /** Every read path gives exactly the oracle's messages for `a`. */
 async function expectReadsMatchOracle(a: Actor): Promise<void> {
   const want = expected(a);
-  const where = `${a.name} (member of ${memberships.filter((m) => m.userId === a.userId).map((m) => m.channelId).join(', ') || 'nothing'})`;
+  const where = `${a.name} (member of ${
+    memberships
+      .filter((m) => m.userId === a.userId)
+      .map((m) => m.channelId)
+      .join(', ') || 'nothing'
+  })`;
   for (const row of messages) {
     const got = await call(a, 'GET', `/api/entities/Message/${row.id}`);
     expect(got.status, `${where} get ${row.id}`).toBe(canReadMessage(a, row) ? 200 : 404);
@@ -182,7 +187,11 @@ beforeAll(async () => {
   t = await startTestServer(manifest, { adminToken: ADMIN });
   wsUrl = `${t.url.replace('http', 'ws')}/ws`;
   for (const user of USERS) user.token = (await ok(null, 'POST', '/api/auth/session', { user_id: user.userId })).token;
-  for (const [id, title] of [['general', 'General'], ['random', 'Random']]) await ok(null, 'POST', '/api/entities/Channel', { id, title });
+  for (const [id, title] of [
+    ['general', 'General'],
+    ['random', 'Random'],
+  ])
+    await ok(null, 'POST', '/api/entities/Channel', { id, title });
   await addMembership('ms-alice-general', 'general', 'alice');
   await addMembership('ms-bob-general', 'general', 'bob');
   await addMembership('ms-bob-random', 'random', 'bob');
@@ -231,7 +240,12 @@ describe('relational policies: a team chat, every read path against the oracle',
     expect(allowed).toMatchObject({ allowed: true, related: [{ policy: 'message_members', rule: 'allowRead', entity: 'Membership', row: { id: 'ms-alice-general' } }] });
     const denied = await ok(null, 'POST', '/api/policy/explain', { entity: 'Message', id: 'msg-4', auth: { user_id: 'alice' } });
     expect(denied).toMatchObject({ allowed: false, reason: 'denied', related: [{ entity: 'Membership', row: null }] });
-    const post = await ok(null, 'POST', '/api/policy/explain', { entity: 'Message', operation: 'insert', data: { channelId: 'random', authorId: 'carol', title: 'x' }, auth: { user_id: 'carol' } });
+    const post = await ok(null, 'POST', '/api/policy/explain', {
+      entity: 'Message',
+      operation: 'insert',
+      data: { channelId: 'random', authorId: 'carol', title: 'x' },
+      auth: { user_id: 'carol' },
+    });
     expect(post).toMatchObject({ allowed: false, related: [{ rule: 'allowInsert', entity: 'Membership', row: null }] });
   });
 

@@ -29,7 +29,10 @@ export function withTable(text: string, table: string): string {
 }
 
 if (process.argv[1]?.endsWith('gen-docs.ts')) {
-  for (const [file, table] of [['docs/errors.md', errorsTable()], ['docs/configuration.md', optionsTable()]] as const) {
+  for (const [file, table] of [
+    ['docs/errors.md', errorsTable()],
+    ['docs/configuration.md', optionsTable()],
+  ] as const) {
     writeFileSync(file, withTable(readFileSync(file, 'utf8'), table));
   }
 }

@@ -56,8 +56,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       const text = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
       if (text !== 'pylon') throw new Error(`--against takes pylon, got ${JSON.stringify(text ?? '')}`);
       against = 'pylon';
-    }
-    else if (arg === '--help' || arg === '-h') help = true;
+    } else if (arg === '--help' || arg === '-h') help = true;
     else if (arg === '--sizes' || arg.startsWith('--sizes=')) {
       const text = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
       const values = (text ?? '').split(',').map((v) => Number(v.trim()));
@@ -65,8 +64,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         throw new Error(`--sizes needs positive integers up to 100000, comma separated, got ${JSON.stringify(text ?? '')}`);
       }
       sizes = values;
-    }
-    else if (arg === '--duration' || arg.startsWith('--duration=')) {
+    } else if (arg === '--duration' || arg.startsWith('--duration=')) {
       const text = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
       const value = Number(text);
       if (text === undefined || text.trim() === '' || !Number.isFinite(value) || value <= 0 || value > MAX_DURATION_SEC) {

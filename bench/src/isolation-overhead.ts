@@ -74,7 +74,12 @@ async function main(): Promise<void> {
       }
     }
     const best = (fn: string, connections: number) => Math.max(...results.filter((r) => r.fn === fn && r.connections === connections).map((r) => r.rps));
-    const summary = [1, 16].map((c) => ({ connections: c, inProcessRps: best('insertInProcess', c), isolatedRps: best('insertIsolated', c), isolatedShare: Number((best('insertIsolated', c) / best('insertInProcess', c)).toFixed(2)) }));
+    const summary = [1, 16].map((c) => ({
+      connections: c,
+      inProcessRps: best('insertInProcess', c),
+      isolatedRps: best('insertIsolated', c),
+      isolatedShare: Number((best('insertIsolated', c) / best('insertInProcess', c)).toFixed(2)),
+    }));
     console.log(JSON.stringify({ seconds, results, summary }, null, 2));
   } finally {
     server.kill('SIGTERM');

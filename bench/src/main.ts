@@ -43,7 +43,17 @@ async function main(argv: readonly string[]): Promise<number> {
   const scenarios: ScenarioResult[] = [];
   for (const name of names) {
     const scenario = SCENARIOS.get(name)!;
-    const result = await scenario.run({ durationSec: args.durationSec, warmupSec, noisyRetries: noisyRetriesFor(args.durationSec), cpuProfileDir: args.cpuProf ? PROFILE_DIR : null, full: args.full, quick: args.quick, sizes: args.sizes, against, log });
+    const result = await scenario.run({
+      durationSec: args.durationSec,
+      warmupSec,
+      noisyRetries: noisyRetriesFor(args.durationSec),
+      cpuProfileDir: args.cpuProf ? PROFILE_DIR : null,
+      full: args.full,
+      quick: args.quick,
+      sizes: args.sizes,
+      against,
+      log,
+    });
     scenarios.push(args.against && scenario.withoutPylon ? { ...result, notes: [...(result.notes ?? []), scenario.withoutPylon] } : result);
   }
   const report: BenchReport = {
@@ -60,9 +70,23 @@ async function main(argv: readonly string[]): Promise<number> {
   const againstLine = unavailable ? [`Pylon ${PYLON_VERSION} could not be run (${unavailable}): these are Mast's numbers alone.`] : [];
 
   if (args.json) console.log(JSON.stringify(report, null, 2));
-  else console.log([`${machineLine(machine)}; ${machine.date}; load average ${machine.loadAverageAtStart.join(' / ')} before, ${report.loadAverageAtEnd.join(' / ')} after`, report.note, ...againstLine, '', ...scenarios.map(textTable)].join('\n\n'));
+  else
+    console.log(
+      [
+        `${machineLine(machine)}; ${machine.date}; load average ${machine.loadAverageAtStart.join(' / ')} before, ${report.loadAverageAtEnd.join(' / ')} after`,
+        report.note,
+        ...againstLine,
+        '',
+        ...scenarios.map(textTable),
+      ].join('\n\n'),
+    );
   if (args.writeDocs) {
-    const flags = [args.full ? ' --full' : '', args.quick ? ' --quick' : '', args.sizes ? ` --sizes ${args.sizes.join(',')}` : '', args.against ? ` --against ${args.against}` : ''].join('');
+    const flags = [
+      args.full ? ' --full' : '',
+      args.quick ? ' --quick' : '',
+      args.sizes ? ` --sizes ${args.sizes.join(',')}` : '',
+      args.against ? ` --against ${args.against}` : '',
+    ].join('');
     const command = `npm run bench -- ${names.join(' ')} --duration ${args.durationSec}${flags} --write-docs`;
     const previous = existsSync(DOCS_FILE) ? readFileSync(DOCS_FILE, 'utf8') : '';
     writeFileSync(DOCS_FILE, benchmarksDoc(report, command, previous, [...SCENARIOS.keys()]));

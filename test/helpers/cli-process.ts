@@ -59,7 +59,12 @@ export function spawnMast(args: readonly string[], env: Record<string, string> =
 }
 
 /** Starts `mast <command> <appDir>` on a free port; resolves once it listens, with the port and the server's pid. */
-export async function startMast(command: 'start' | 'dev', appDir: string, env: Record<string, string> = {}, extra: readonly string[] = []): Promise<MastProcess & { port: number; serverPid: number }> {
+export async function startMast(
+  command: 'start' | 'dev',
+  appDir: string,
+  env: Record<string, string> = {},
+  extra: readonly string[] = [],
+): Promise<MastProcess & { port: number; serverPid: number }> {
   const p = spawnMast([command, appDir, '--port', '0', '--host', '127.0.0.1', ...extra], { MAST_ADMIN_TOKEN: 'cli-admin-token', ...env });
   const m = await p.waitFor(/"pid":(\d+)[^\n]*"port":(\d+)[^\n]*Mast listening/);
   return { ...p, serverPid: Number(m[1]), port: Number(m[2]) };

@@ -51,12 +51,20 @@ export class LiveClient {
    * The first unread message of `type` (and matching `where`), removed from the inbox; waits for
    * it when it has not arrived. Messages of other types stay unread.
    */
-  async next<T extends ServerMessage['type']>(type: T, where: (m: Extract<ServerMessage, { type: T }>) => boolean = () => true, timeoutMs = 5000): Promise<Extract<ServerMessage, { type: T }>> {
+  async next<T extends ServerMessage['type']>(
+    type: T,
+    where: (m: Extract<ServerMessage, { type: T }>) => boolean = () => true,
+    timeoutMs = 5000,
+  ): Promise<Extract<ServerMessage, { type: T }>> {
     return (await this.nextRaw(type, where, timeoutMs)).message;
   }
 
   /** Like `next`, with the raw frame text too. */
-  async nextRaw<T extends ServerMessage['type']>(type: T, where: (m: Extract<ServerMessage, { type: T }>) => boolean = () => true, timeoutMs = 5000): Promise<{ raw: string; message: Extract<ServerMessage, { type: T }> }> {
+  async nextRaw<T extends ServerMessage['type']>(
+    type: T,
+    where: (m: Extract<ServerMessage, { type: T }>) => boolean = () => true,
+    timeoutMs = 5000,
+  ): Promise<{ raw: string; message: Extract<ServerMessage, { type: T }> }> {
     const find = (): { raw: string; message: Extract<ServerMessage, { type: T }> } | undefined => {
       const index = this.#inbox.findIndex((e) => e.message.type === type && where(e.message as Extract<ServerMessage, { type: T }>));
       if (index === -1) return undefined;

@@ -12,7 +12,11 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 export interface InProcessServer {
   readonly server: MastServer;
   readonly dir: string;
-  request(method: string, url: string, options?: { body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<{ status: number; text: string; json: unknown; headers: Record<string, unknown> }>;
+  request(
+    method: string,
+    url: string,
+    options?: { body?: unknown; rawBody?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; text: string; json: unknown; headers: Record<string, unknown> }>;
   close(): Promise<void>;
 }
 

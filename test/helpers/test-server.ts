@@ -10,7 +10,11 @@ export interface TestServer {
   readonly server: MastServer;
   readonly dir: string;
   /** fetch against the server with JSON in and out. */
-  request(method: string, path: string, options?: { body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<{ status: number; text: string; json: unknown; headers: Headers }>;
+  request(
+    method: string,
+    path: string,
+    options?: { body?: unknown; rawBody?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; text: string; json: unknown; headers: Headers }>;
   close(): Promise<void>;
 }
 
@@ -18,7 +22,11 @@ export interface TestServer {
  * Starts a server on port 0 in a fresh temporary folder (or in `extra.dir`, reusing its
  * database); the rest of `extra` are server options beyond the config.
  */
-export async function startTestServer(manifest: Manifest, overrides: Partial<MastConfig> = {}, extra: Pick<MastServerOptions, 'roomAccess' | 'oauthProviders' | 'now' | 'logger'> & { dir?: string } = {}): Promise<TestServer> {
+export async function startTestServer(
+  manifest: Manifest,
+  overrides: Partial<MastConfig> = {},
+  extra: Pick<MastServerOptions, 'roomAccess' | 'oauthProviders' | 'now' | 'logger'> & { dir?: string } = {},
+): Promise<TestServer> {
   const { dir: given, ...hooks } = extra;
   const dir = given ?? mkdtempSync(join(tmpdir(), 'mast-test-'));
   const config = loadConfig({}, { port: 0, host: '127.0.0.1', logLevel: 'silent', databaseUrl: join(dir, 'test.db'), ...overrides });
@@ -37,7 +45,7 @@ export async function startTestServer(manifest: Manifest, overrides: Partial<Mas
       if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
       const res = await fetch(url + path, { method, headers, ...(body !== undefined ? { body } : {}) });
       const text = await res.text();
-      let json: unknown = undefined;
+      let json: unknown;
       try {
         json = JSON.parse(text);
       } catch {

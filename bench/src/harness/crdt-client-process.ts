@@ -133,7 +133,13 @@ async function type(): Promise<TypeResult> {
 }
 
 /** Takes a fresh snapshot (what Pylon would send) and computes the result. */
-async function summarise(params: TypeParams, subscribers: readonly Client[], writer: Client, pushes: readonly { at: number; bytes: number }[], expected: string): Promise<TypeResult> {
+async function summarise(
+  params: TypeParams,
+  subscribers: readonly Client[],
+  writer: Client,
+  pushes: readonly { at: number; bytes: number }[],
+  expected: string,
+): Promise<TypeResult> {
   const after = await connect(params);
 
   const each = new DeliveryHistogram();

@@ -37,7 +37,8 @@ export class DeliveryHistogram {
 
   /** Adds one latency in ms. */
   record(ms: number): void {
-    const bucket = ms < FINE_LIMIT_MS ? Math.max(0, Math.floor((ms + FINE_LIMIT_MS) / FINE_MS)) : Math.min(FINE_BUCKETS + COARSE_BUCKETS, FINE_BUCKETS + Math.floor(ms - FINE_LIMIT_MS));
+    const bucket =
+      ms < FINE_LIMIT_MS ? Math.max(0, Math.floor((ms + FINE_LIMIT_MS) / FINE_MS)) : Math.min(FINE_BUCKETS + COARSE_BUCKETS, FINE_BUCKETS + Math.floor(ms - FINE_LIMIT_MS));
     this.#counts[bucket]!++;
     this.#count++;
     if (ms < this.#min) this.#min = ms;

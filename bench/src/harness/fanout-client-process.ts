@@ -152,7 +152,9 @@ async function connect(raw: unknown): Promise<{ sockets: number }> {
   for (let start = 0; start < params.topics.length; start += params.batch) {
     const batch = params.topics.slice(start, start + params.batch);
     const address = (k: number): string => `${params.addressBase ?? '127.0.0'}.${2 + Math.floor((start + k) / PYLON_SOCKETS_PER_ADDRESS)}`;
-    subscribers.push(...(await Promise.all(batch.map((topic, k) => (params.protocol === 'pylon' ? openPylon(params.url, topic, address(k)) : open(params.url, params.entity, topic))))));
+    subscribers.push(
+      ...(await Promise.all(batch.map((topic, k) => (params.protocol === 'pylon' ? openPylon(params.url, topic, address(k)) : open(params.url, params.entity, topic))))),
+    );
   }
   return { sockets: subscribers.length };
 }

@@ -45,7 +45,11 @@ async function start(raw: unknown): Promise<FanoutServerStarted> {
   const params = raw as FanoutServerParams;
   if (params.kind === 'pylon') {
     pylon = await startPylon(params.manifest);
-    await seedPylon(pylon, params.entity, params.rows.map((row) => ({ ...row, n: 0 })));
+    await seedPylon(
+      pylon,
+      params.entity,
+      params.rows.map((row) => ({ ...row, n: 0 })),
+    );
     return { port: Number(new URL(pylon.origin).port), wsUrl: pylon.wsUrl, pid: pylon.pid };
   }
   if (params.kind === 'mast') {

@@ -124,7 +124,8 @@ async function run(raw: unknown): Promise<Measurement> {
   const params = raw as LoadParams;
   const origin = new URL(params.origin);
   if (origin.hostname !== '127.0.0.1' || origin.protocol !== 'http:') throw new Error(`refusing to load ${params.origin}: only http://127.0.0.1 is a target`);
-  if (!(params.durationSec > 0 && params.warmupSec >= 0 && params.durationSec + params.warmupSec + MAX_CONNECT_WAIT_MS / 1000 < MAX_DURATION_SEC)) throw new Error(`duration must be in (0, ${MAX_DURATION_SEC}] s`);
+  if (!(params.durationSec > 0 && params.warmupSec >= 0 && params.durationSec + params.warmupSec + MAX_CONNECT_WAIT_MS / 1000 < MAX_DURATION_SEC))
+    throw new Error(`duration must be in (0, ${MAX_DURATION_SEC}] s`);
   if (!(Number.isInteger(params.connections) && params.connections >= 1 && params.connections <= 1024)) throw new Error('connections must be 1..1024');
   const source = createValueSource(params.ids);
   await checkStatus(params.origin, params.template, source);

@@ -1,14 +1,30 @@
 import { PYLON_TARGET, type Measurement, type ResultRow, type ScenarioResult } from '../scenario.js';
 
 /** Column headings of the results table, shared by the text and markdown renderings. */
-export const COLUMNS = ['op', 'c', 'HTTP req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'err/non-2xx', 'store req/s', 'store p99 ms', 'HTTP/store', 'HTTP/floor', 'other CPU %'] as const;
+export const COLUMNS = [
+  'op',
+  'c',
+  'HTTP req/s',
+  'p50 ms',
+  'p90 ms',
+  'p99 ms',
+  'max ms',
+  'err/non-2xx',
+  'store req/s',
+  'store p99 ms',
+  'HTTP/store',
+  'HTTP/floor',
+  'other CPU %',
+] as const;
 
 const num = (value: number | undefined | null, digits = 0): string => (value === undefined || value === null ? '—' : value.toFixed(digits));
 const failures = (m: Measurement | undefined): string => (m ? `${m.errors}/${m.non2xx}` : '—');
 
 /** The highest share of the machine other processes used during any of the row's cells. */
 function foreignCpu(row: ResultRow): number | null {
-  const values = Object.values(row.results).map((m) => m.foreignCpuPct ?? null).filter((v) => v !== null);
+  const values = Object.values(row.results)
+    .map((m) => m.foreignCpuPct ?? null)
+    .filter((v) => v !== null);
   return values.length === 0 ? null : Math.max(...values);
 }
 

@@ -215,7 +215,9 @@ async function cacheCell(dir: string, rows: number, baseline: boolean, children:
       heapUsedGrowthBytes: after.heapUsed - before.heapUsed,
       touchSeconds,
     };
-    log(`  ${rows} rows touched once, cache ${run.cacheDocs} docs / ${Math.round(run.cacheBytes / 1024 ** 2)} MiB: RSS ${mib(before.rss)} → ${mib(fifth.rss)} (a fifth) → ${mib(after.rss)} MiB (+${mib(run.rssGrowthBytes)}) in ${touchSeconds} s`);
+    log(
+      `  ${rows} rows touched once, cache ${run.cacheDocs} docs / ${Math.round(run.cacheBytes / 1024 ** 2)} MiB: RSS ${mib(before.rss)} → ${mib(fifth.rss)} (a fifth) → ${mib(after.rss)} MiB (+${mib(run.rssGrowthBytes)}) in ${touchSeconds} s`,
+    );
     return run;
   };
   const cappedRun = await pass(capped, 1);
@@ -272,7 +274,10 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
       const head = (await changeRowBytes(server.origin, 0)).head;
       const cpuBefore = cpuSeconds(server.child.pid);
       const writtenBefore = writtenBytes(server.child.pid);
-      const { value, foreignCpuPct } = await withForeignCpu(() => [process.pid, clients.pid, server.child.pid], () => clients.call<TypeResult>('type', null, count * 1000 + 90_000));
+      const { value, foreignCpuPct } = await withForeignCpu(
+        () => [process.pid, clients.pid, server.child.pid],
+        () => clients.call<TypeResult>('type', null, count * 1000 + 90_000),
+      );
       const writtenDuring = writtenBytes(server.child.pid) - writtenBefore;
       typed = { ...value, serverCpuMsPerUpdate: Math.round(((cpuSeconds(server.child.pid) - cpuBefore) * 1000 * 100) / Math.max(1, value.keystrokes)) / 100, foreignCpuPct };
       const keys = Math.max(1, value.keystrokes);
@@ -284,8 +289,12 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
         changeLogRowBytes: Math.round(log.bytes / Math.max(1, log.entries)),
         snapshotBytes: value.snapshotFrameBytesAfter - 5 - ENTITY.length - bigId.length,
       };
-      context.log(`  server wrote ${written.diskBytesPerKeystroke} B to disk per keystroke (change-log row image ${written.changeLogRowBytes} B, twice; snapshot ${written.snapshotBytes} B)`);
-      context.log(`  ${typed.bytesPerKeystrokePerSubscriber} B per keystroke per subscriber (snapshot ${typed.snapshotFrameBytesAfter} B); push→receipt p99 ${typed.pushToReceiptMs.p99} ms; server CPU ${typed.serverCpuMsPerUpdate} ms per update`);
+      context.log(
+        `  server wrote ${written.diskBytesPerKeystroke} B to disk per keystroke (change-log row image ${written.changeLogRowBytes} B, twice; snapshot ${written.snapshotBytes} B)`,
+      );
+      context.log(
+        `  ${typed.bytesPerKeystrokePerSubscriber} B per keystroke per subscriber (snapshot ${typed.snapshotFrameBytesAfter} B); push→receipt p99 ${typed.pushToReceiptMs.p99} ms; server CPU ${typed.serverCpuMsPerUpdate} ms per update`,
+      );
     } catch (err) {
       failures['keystrokes'] = message(err);
       context.log(`  keystrokes FAILED: ${failures['keystrokes']}`);
@@ -304,8 +313,16 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
         warmMs.push(second.ms);
         bytes = first.snapshotFrameBytes;
       }
-      cold = { rows: coldIds.length, snapshotFrameBytes: bytes, coldSubscribeMsMedian: median(coldMs), warmSubscribeMsMedian: median(warmMs), coldMinusWarmMsMedian: median(coldMs.map((ms, i) => ms - warmMs[i]!)) };
-      context.log(`  cold load of ${bytes} B snapshots: subscribe ${cold.coldSubscribeMsMedian} ms cold, ${cold.warmSubscribeMsMedian} ms warm (medians over ${coldIds.length} rows)`);
+      cold = {
+        rows: coldIds.length,
+        snapshotFrameBytes: bytes,
+        coldSubscribeMsMedian: median(coldMs),
+        warmSubscribeMsMedian: median(warmMs),
+        coldMinusWarmMsMedian: median(coldMs.map((ms, i) => ms - warmMs[i]!)),
+      };
+      context.log(
+        `  cold load of ${bytes} B snapshots: subscribe ${cold.coldSubscribeMsMedian} ms cold, ${cold.warmSubscribeMsMedian} ms warm (medians over ${coldIds.length} rows)`,
+      );
     } catch (err) {
       failures['cold load'] = message(err);
       context.log(`  cold load FAILED: ${failures['cold load']}`);
@@ -322,12 +339,29 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  const measurement = (completed: number, latency: { p50: number; p90: number; p99: number; max: number }, errors: number, foreignCpuPct: number | null): Measurement => ({ completed, seconds: context.durationSec, rps: Math.round(completed / context.durationSec), latencyMs: latency, errors, non2xx: 0, foreignCpuPct });
+  const measurement = (completed: number, latency: { p50: number; p90: number; p99: number; max: number }, errors: number, foreignCpuPct: number | null): Measurement => ({
+    completed,
+    seconds: context.durationSec,
+    rps: Math.round(completed / context.durationSec),
+    latencyMs: latency,
+    errors,
+    non2xx: 0,
+    foreignCpuPct,
+  });
   const typingErrors = typed ? typed.errors.length + (typed.converged ? 0 : 1) + (typed.framesPerSubscriber.min === typed.keystrokes ? 0 : 1) : 0;
   rows.push({
     op: 'keystrokes',
     concurrency: SUBSCRIBERS,
-    results: typed ? { mast: { ...typed, ...(written ? { writeAmplification: written } : {}), errorMessages: typed.errors, ...measurement(typed.keystrokes, typed.pushToReceiptMs, typingErrors, typed.foreignCpuPct) } as Measurement } : {},
+    results: typed
+      ? {
+          mast: {
+            ...typed,
+            ...(written ? { writeAmplification: written } : {}),
+            errorMessages: typed.errors,
+            ...measurement(typed.keystrokes, typed.pushToReceiptMs, typingErrors, typed.foreignCpuPct),
+          } as Measurement,
+        }
+      : {},
     ratios: { snapshotVsUpdateBytes: typed && typed.bytesPerKeystrokePerSubscriber > 0 ? Math.round(typed.snapshotFrameBytesAfter / typed.bytesPerKeystrokePerSubscriber) : null },
     ...(failures['keystrokes'] ? { failure: failures['keystrokes'] } : typed ? {} : { failure: 'not run' }),
   });
@@ -348,20 +382,52 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
           ...(cache.uncapped ? { uncapped: { ...cache.uncapped, ...measurement(cache.rows, { p50: 0, p90: 0, p99: 0, max: 0 }, 0, null) } as Measurement } : {}),
         }
       : {},
-    ratios: { uncappedVsCappedRssGrowth: cache?.uncapped && cache.capped.rssGrowthBytes > 0 ? Math.round((cache.uncapped.rssGrowthBytes / cache.capped.rssGrowthBytes) * 10) / 10 : null },
+    ratios: {
+      uncappedVsCappedRssGrowth: cache?.uncapped && cache.capped.rssGrowthBytes > 0 ? Math.round((cache.uncapped.rssGrowthBytes / cache.capped.rssGrowthBytes) * 10) / 10 : null,
+    },
     ...(failures['cache'] ? { failure: failures['cache'] } : cache ? {} : { failure: 'not run' }),
   });
   const checks: Check[] = [
-    { name: `RSS growth with the cache capped at ${mib(CACHE_CAP_BYTES)} MiB minus the growth with no cache, ${cacheRows} rows touched once, < the cap (MiB)`, pass: cache !== null && cache.capped.rssGrowthBytes - cache.noCache.rssGrowthBytes < CACHE_CAP_BYTES, value: cache ? mib(cache.capped.rssGrowthBytes - cache.noCache.rssGrowthBytes) : null, limit: mib(CACHE_CAP_BYTES) },
-    { name: `RSS growth from the first fifth of the rows to all of them < a tenth of the cap (MiB): memory does not grow with rows touched`, pass: cache !== null && cache.capped.rssAfterBytes - cache.capped.rssAtFifthBytes < CACHE_CAP_BYTES / 10, value: cache ? mib(cache.capped.rssAfterBytes - cache.capped.rssAtFifthBytes) : null, limit: mib(CACHE_CAP_BYTES / 10) },
-    { name: `bytes per keystroke per subscriber < ${BYTES_TARGET}`, pass: typed !== null && typed.bytesPerKeystrokePerSubscriber < BYTES_TARGET, value: typed?.bytesPerKeystrokePerSubscriber ?? null, limit: BYTES_TARGET },
-    { name: `cold load of a ~10 KB snapshot < ${COLD_TARGET_MS} ms (cold minus warm subscribe, median)`, pass: cold !== null && cold.coldMinusWarmMsMedian < COLD_TARGET_MS, value: cold?.coldMinusWarmMsMedian ?? null, limit: COLD_TARGET_MS },
+    {
+      name: `RSS growth with the cache capped at ${mib(CACHE_CAP_BYTES)} MiB minus the growth with no cache, ${cacheRows} rows touched once, < the cap (MiB)`,
+      pass: cache !== null && cache.capped.rssGrowthBytes - cache.noCache.rssGrowthBytes < CACHE_CAP_BYTES,
+      value: cache ? mib(cache.capped.rssGrowthBytes - cache.noCache.rssGrowthBytes) : null,
+      limit: mib(CACHE_CAP_BYTES),
+    },
+    {
+      name: `RSS growth from the first fifth of the rows to all of them < a tenth of the cap (MiB): memory does not grow with rows touched`,
+      pass: cache !== null && cache.capped.rssAfterBytes - cache.capped.rssAtFifthBytes < CACHE_CAP_BYTES / 10,
+      value: cache ? mib(cache.capped.rssAfterBytes - cache.capped.rssAtFifthBytes) : null,
+      limit: mib(CACHE_CAP_BYTES / 10),
+    },
+    {
+      name: `bytes per keystroke per subscriber < ${BYTES_TARGET}`,
+      pass: typed !== null && typed.bytesPerKeystrokePerSubscriber < BYTES_TARGET,
+      value: typed?.bytesPerKeystrokePerSubscriber ?? null,
+      limit: BYTES_TARGET,
+    },
+    {
+      name: `cold load of a ~10 KB snapshot < ${COLD_TARGET_MS} ms (cold minus warm subscribe, median)`,
+      pass: cold !== null && cold.coldMinusWarmMsMedian < COLD_TARGET_MS,
+      value: cold?.coldMinusWarmMsMedian ?? null,
+      limit: COLD_TARGET_MS,
+    },
   ];
   const cell = (value: number | string | undefined | null): string => (value === undefined || value === null ? '—' : String(value));
   return {
     scenario: 'crdt',
     description: crdtScenario.description,
-    setup: { entity: ENTITY, field: `${FIELD} (richtext)`, bigRowChars: BIG_CHARS, subscribers: SUBSCRIBERS, keystrokesPerSec: KEYS_PER_SEC, keystroke: 'one character inserted mid-text in the writer\'s Loro doc, pushed as a 0x11 frame of doc.export({mode:"update", from})', coldRows: `${COLD_ROWS} rows of ${COLD_CHARS} characters, subscribed after a server restart`, cacheCell: `${cacheRows} rows of ${CACHE_CHARS} characters created in batches of ${BATCH} on a server with MAST_CRDT_CACHE_BYTES=${CACHE_CAP_BYTES}, then after a restart each updated once (loaded from the sidecar, changed, saved); RSS after a forced GC before and after; the same pass with a cache that keeps nothing (the baseline: what the process adds besides cached documents) and with one that holds every row (not with --full)`, serverConfig: { ...SERVER_CONFIG, adminToken: '(set)', logLevel: 'silent' } },
+    setup: {
+      entity: ENTITY,
+      field: `${FIELD} (richtext)`,
+      bigRowChars: BIG_CHARS,
+      subscribers: SUBSCRIBERS,
+      keystrokesPerSec: KEYS_PER_SEC,
+      keystroke: 'one character inserted mid-text in the writer\'s Loro doc, pushed as a 0x11 frame of doc.export({mode:"update", from})',
+      coldRows: `${COLD_ROWS} rows of ${COLD_CHARS} characters, subscribed after a server restart`,
+      cacheCell: `${cacheRows} rows of ${CACHE_CHARS} characters created in batches of ${BATCH} on a server with MAST_CRDT_CACHE_BYTES=${CACHE_CAP_BYTES}, then after a restart each updated once (loaded from the sidecar, changed, saved); RSS after a forced GC before and after; the same pass with a cache that keeps nothing (the baseline: what the process adds besides cached documents) and with one that holds every row (not with --full)`,
+      serverConfig: { ...SERVER_CONFIG, adminToken: '(set)', logLevel: 'silent' },
+    },
     rows,
     checks,
     table: {
@@ -383,12 +449,21 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
         ['bytes written to disk per keystroke (server write(2) bytes minus socket bytes)', cell(written?.diskBytesPerKeystroke)],
         ['change-log row image bytes (data and before, each) / snapshot bytes, rewritten per keystroke', written ? `${written.changeLogRowBytes} / ${written.snapshotBytes}` : '—'],
         [`rows touched once (cache cell)`, cell(cache?.rows)],
-        ['RSS growth, cache capped / keeping nothing / uncapped (MiB)', cache ? `${mib(cache.capped.rssGrowthBytes)} / ${mib(cache.noCache.rssGrowthBytes)} / ${cache.uncapped ? mib(cache.uncapped.rssGrowthBytes) : '—'}` : '—'],
-        ['RSS before → after a fifth → after all rows, capped (MiB)', cache ? `${mib(cache.capped.rssBeforeBytes)} → ${mib(cache.capped.rssAtFifthBytes)} → ${mib(cache.capped.rssAfterBytes)}` : '—'],
-        ['touch pass seconds, capped / keeping nothing / uncapped', cache ? `${cache.capped.touchSeconds} / ${cache.noCache.touchSeconds} / ${cache.uncapped?.touchSeconds ?? '—'}` : '—'],
+        [
+          'RSS growth, cache capped / keeping nothing / uncapped (MiB)',
+          cache ? `${mib(cache.capped.rssGrowthBytes)} / ${mib(cache.noCache.rssGrowthBytes)} / ${cache.uncapped ? mib(cache.uncapped.rssGrowthBytes) : '—'}` : '—',
+        ],
+        [
+          'RSS before → after a fifth → after all rows, capped (MiB)',
+          cache ? `${mib(cache.capped.rssBeforeBytes)} → ${mib(cache.capped.rssAtFifthBytes)} → ${mib(cache.capped.rssAfterBytes)}` : '—',
+        ],
+        [
+          'touch pass seconds, capped / keeping nothing / uncapped',
+          cache ? `${cache.capped.touchSeconds} / ${cache.noCache.touchSeconds} / ${cache.uncapped?.touchSeconds ?? '—'}` : '—',
+        ],
       ],
       notes: [
-        'Times are on the machine-wide monotonic clock. Server CPU per update is all the server process\'s CPU during the typing window (after every socket has its snapshot) (receiving, merging, persisting, projecting, encoding and sending to 10 subscribers) divided by the keystrokes, at 10 ms tick resolution. The cold load is measured over a WebSocket: the first subscribe to a row after a restart reads its snapshot from the sidecar and imports it; the second is served from the cache; their difference is the estimate.',
+        "Times are on the machine-wide monotonic clock. Server CPU per update is all the server process's CPU during the typing window (after every socket has its snapshot) (receiving, merging, persisting, projecting, encoding and sending to 10 subscribers) divided by the keystrokes, at 10 ms tick resolution. The cold load is measured over a WebSocket: the first subscribe to a row after a restart reads its snapshot from the sidecar and imports it; the second is served from the cache; their difference is the estimate.",
         'Bytes written per keystroke: all bytes the server process passed to write(2) during typing (/proc/<pid>/io wchar: SQLite WAL and checkpoints, and sockets) minus the bytes the subscribers received plus 4 bytes of WebSocket header per frame. The RSS of the cache cell is read after three forced GCs; the WASM heap never shrinks, so it holds the peak of the documents alive at once.',
       ],
     },
@@ -398,7 +473,8 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
 /** The CRDT scenario. */
 export const crdtScenario: Scenario = {
   name: 'crdt',
-  description: '10 subscribers on a 50,000-character richtext row while one client types 20 characters/s as 0x11 pushes: bytes per keystroke per subscriber against the full snapshot, push-to-receipt time, server CPU per update; cold load of 10 KB snapshots after a restart; bytes written per keystroke; RSS of many rows touched once with the document cache capped, against an uncapped cache',
+  description:
+    '10 subscribers on a 50,000-character richtext row while one client types 20 characters/s as 0x11 pushes: bytes per keystroke per subscriber against the full snapshot, push-to-receipt time, server CPU per update; cold load of 10 KB snapshots after a restart; bytes written per keystroke; RSS of many rows touched once with the document cache capped, against an uncapped cache',
   run,
   withoutPylon:
     "Pylon 0.11.3 is not run here: it has no CRDT deltas. On every push it sends each subscriber the row's whole Loro snapshot (0x10) and a JSON change event carrying the whole row (the anchor's REPORT.md section 4.5 measured 103,401 bytes per keystroke per subscriber on a 50,000-character row). The 'full snapshot' figure above is the size of that snapshot as Mast encodes it, measured in this run.",

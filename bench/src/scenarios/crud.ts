@@ -235,7 +235,11 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
         context.log(`crud: starting Pylon ${PYLON_VERSION} and seeding the same ${SEED_ROWS} rows through its /api/batch`);
         const server = await startPylon(MANIFEST);
         try {
-          await seedPylon(server, ENTITY, Array.from({ length: SEED_ROWS }, (_, i) => seedRow(i)));
+          await seedPylon(
+            server,
+            ENTITY,
+            Array.from({ length: SEED_ROWS }, (_, i) => seedRow(i)),
+          );
         } catch (err) {
           await server.stop();
           throw err;
@@ -291,7 +295,7 @@ function pylonNotes(results: Results): string[] {
   const failed = [...results.pylon].filter(([, o]) => !o.ok).map(([k, o]) => `${k}: ${o.ok ? '' : o.error}`);
   return [
     `Pylon ${PYLON_VERSION} ran from the anchor's serve.sh on the same manifest and the same ${SEED_ROWS} seeded rows (through its admin /api/batch), dev mode, rate limiters neutralised by serve.sh, request logging at warn; it is restarted (same database) before each of its cells so its fixed 100,000-requests-per-minute per-IP limiter never trips. Each Pylon cell runs right after the Mast cell of the same row, with the same autocannon load process.`,
-    'Pylon answers keep-alive responses over about 1 KB about 44 ms late (its response is written in two sends without TCP_NODELAY, so the second waits for the client\'s delayed ACK): that is its `list` rows. Past 32 requests in flight it answers 503 OVERLOADED (the c=64 rows count them under err/non-2xx; its req/s counts 2xx only), and a burst of new keep-alive connections is often served by 4 threads while the rest wait, so its multi-connection percentiles describe the connections it served. Its inserts and updates also write an FTS5 row and a Loro snapshot per row.',
+    "Pylon answers keep-alive responses over about 1 KB about 44 ms late (its response is written in two sends without TCP_NODELAY, so the second waits for the client's delayed ACK): that is its `list` rows. Past 32 requests in flight it answers 503 OVERLOADED (the c=64 rows count them under err/non-2xx; its req/s counts 2xx only), and a burst of new keep-alive connections is often served by 4 threads while the rest wait, so its multi-connection percentiles describe the connections it served. Its inserts and updates also write an FTS5 row and a Loro snapshot per row.",
     ...(failed.length > 0 ? [`Pylon cells that failed: ${failed.join('; ')}.`] : []),
   ];
 }

@@ -123,7 +123,17 @@ interface Rig {
 }
 
 /** Writes `count` writes at `rate` and collects what every client received. */
-async function measureCell(rig: Rig, server: BenchChild, serverPid: number, origin: string, rows: WriterParams['rows'], rate: number, count: number, waitMs: number, rssPerSocketBytes: number): Promise<FanoutMeasurement> {
+async function measureCell(
+  rig: Rig,
+  server: BenchChild,
+  serverPid: number,
+  origin: string,
+  rows: WriterParams['rows'],
+  rate: number,
+  count: number,
+  waitMs: number,
+  rssPerSocketBytes: number,
+): Promise<FanoutMeasurement> {
   const quiet = await Promise.all(rig.clients.map((c) => c.call<boolean>('quiet', { idleMs: QUIET_MS, maxMs: MAX_DRAIN_MS }, MAX_DRAIN_MS + 10_000)));
   if (quiet.includes(false)) throw new Error(`diffs of an earlier cell were still arriving after ${MAX_DRAIN_MS / 1000} s`);
   await Promise.all(rig.clients.map((c) => c.call('reset', null, 10_000)));
@@ -131,12 +141,15 @@ async function measureCell(rig: Rig, server: BenchChild, serverPid: number, orig
   const measuredPids = [serverPid, rig.writer.pid, ...rig.clients.map((c) => c.pid)];
   const cpuBefore = measuredPids.map(cpuSeconds);
   const started = monotonicMs();
-  const { value, foreignCpuPct } = await withForeignCpu(() => [...rig.pids(), server.pid, serverPid], async () => {
-    const params: WriterParams = { origin, entity: ENTITY, rows, ratePerSec: rate, count };
-    const written = await rig.writer.call<WriterResult>('run', params, (count / rate) * 1000 + 60_000);
-    const collected = await Promise.all(rig.clients.map((c) => c.call<CollectResult>('collect', { writes: written.writes, waitMs }, waitMs + 30_000)));
-    return { written, collected };
-  });
+  const { value, foreignCpuPct } = await withForeignCpu(
+    () => [...rig.pids(), server.pid, serverPid],
+    async () => {
+      const params: WriterParams = { origin, entity: ENTITY, rows, ratePerSec: rate, count };
+      const written = await rig.writer.call<WriterResult>('run', params, (count / rate) * 1000 + 60_000);
+      const collected = await Promise.all(rig.clients.map((c) => c.call<CollectResult>('collect', { writes: written.writes, waitMs }, waitMs + 30_000)));
+      return { written, collected };
+    },
+  );
   const seconds = (monotonicMs() - started) / 1000;
   const loopDelayMs = await server.call<LoopDelay>('loopStop', null, 10_000);
   const cpuPct = measuredPids.map((pid, i) => Math.round(((cpuSeconds(pid) - cpuBefore[i]!) / seconds) * 100));
@@ -185,7 +198,14 @@ type CellKey = string;
 const cellKey = (mode: Mode, subscribers: number, op: string): CellKey => `${mode}|${subscribers}|${op}`;
 
 /** Runs every cell of one group (mode, subscriber count) against one target. */
-async function runGroup(context: ScenarioContext, rig: Rig, dir: string, group: Group, target: Target, into: Map<CellKey, Partial<Record<Target, FanoutMeasurement | string>>>): Promise<void> {
+async function runGroup(
+  context: ScenarioContext,
+  rig: Rig,
+  dir: string,
+  group: Group,
+  target: Target,
+  into: Map<CellKey, Partial<Record<Target, FanoutMeasurement | string>>>,
+): Promise<void> {
   const { mode, subscribers } = group;
   const rows = Array.from({ length: mode === 'shared' ? 1 : subscribers }, (_, i) => ({ id: seedId(i), topic: i }));
   const ops = [...RATES.map((rate) => `${rate} w/s`), ...(mode === 'shared' ? ['1 write'] : [])];
@@ -209,7 +229,22 @@ async function runGroup(context: ScenarioContext, rig: Rig, dir: string, group: 
     const rssBefore = (await server.call<{ rss: number }>('rss', null, 10_000)).rss;
     const share = (c: number): number[] => Array.from({ length: subscribers }, (_, i) => (mode === 'shared' ? 0 : i)).filter((_, i) => i % rig.clients.length === c);
     const pylonClient = target === 'pylon' ? { protocol: 'pylon' as const } : {};
-    await Promise.all(rig.clients.map((client, c) => client.call('connect', { url: started.wsUrl ?? `ws://127.0.0.1:${port}/ws`, entity: ENTITY, topics: share(c), batch: CONNECT_BATCH, ...pylonClient, addressBase: `127.${c + 1}.0` } satisfies ConnectParams, 180_000)));
+    await Promise.all(
+      rig.clients.map((client, c) =>
+        client.call(
+          'connect',
+          {
+            url: started.wsUrl ?? `ws://127.0.0.1:${port}/ws`,
+            entity: ENTITY,
+            topics: share(c),
+            batch: CONNECT_BATCH,
+            ...pylonClient,
+            addressBase: `127.${c + 1}.0`,
+          } satisfies ConnectParams,
+          180_000,
+        ),
+      ),
+    );
     const rssPerSocketBytes = Math.round(((await server.call<{ rss: number }>('rss', null, 10_000)).rss - rssBefore) / subscribers);
     const waitMs = 30_000; // collect returns as soon as every socket has its last diff
     context.log(`  ${label.padEnd(22)} connected; RSS per idle socket ${(rssPerSocketBytes / 1024).toFixed(1)} KB`);
@@ -224,7 +259,9 @@ async function runGroup(context: ScenarioContext, rig: Rig, dir: string, group: 
       entry[target] = m;
       into.set(cellKey(mode, subscribers, op), entry);
       const other = m.foreignCpuPct === null || m.foreignCpuPct === undefined ? '' : `  other CPU ${m.foreignCpuPct}%`;
-      context.log(`  ${label.padEnd(22)} ${op.padEnd(9)} p50 ${m.deliveryMs.p50} p99 ${m.deliveryMs.p99} max ${m.deliveryMs.max} ms  delivered ${m.delivered}/${m.expected}  loop p99 ${m.loopDelayMs.p99} ms${other}`);
+      context.log(
+        `  ${label.padEnd(22)} ${op.padEnd(9)} p50 ${m.deliveryMs.p50} p99 ${m.deliveryMs.p99} max ${m.deliveryMs.max} ms  delivered ${m.delivered}/${m.expected}  loop p99 ${m.loopDelayMs.p99} ms${other}`,
+      );
     }
     await Promise.all(rig.clients.map((c) => c.call('disconnect', null, 60_000)));
   } catch (err) {
@@ -296,7 +333,10 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
       entity: ENTITY,
       crdt: false,
       subscribers: sizes,
-      modes: { shared: 'every socket subscribes to {"topic":0}; every write PATCHes that one row', distinct: 'socket i subscribes to {"topic":i}; write k PATCHes the row of topic k mod N' },
+      modes: {
+        shared: 'every socket subscribes to {"topic":0}; every write PATCHes that one row',
+        distinct: 'socket i subscribes to {"topic":i}; write k PATCHes the row of topic k mod N',
+      },
       write: `PATCH /api/entities/${ENTITY}/<id> {"n":<a value never written before>}, open loop at the rate, at most 64 in flight`,
       clientProcesses: CLIENT_PROCESSES,
       writesPerCell: `rate x duration, capped so subscribers x writes <= ${MAX_DELIVERIES_PER_CELL} (see each cell's writer.count / expected); each cell starts once no diff has arrived for ${QUIET_MS} ms`,
@@ -304,7 +344,8 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
       latencyResolution: '0.01 ms below 100 ms, 1 ms above',
       serverConfig: { ...SERVER_CONFIG, logLevel: 'silent', databaseUrl: 'fresh temporary SQLite file per group' },
       baseline: 'bare ws server: a PATCH bumps a counter, answers {"updated":true,"seq":N}, encodes one diff-shaped frame and sends that buffer to each socket of the row\'s topic',
-      floor: 'the same bare server, but the WebSocket frame is built once and written with one socket.write per socket (no ws.send): about the least a Node.js process can do per subscriber, one write system call each',
+      floor:
+        'the same bare server, but the WebSocket frame is built once and written with one socket.write per socket (no ws.send): about the least a Node.js process can do per subscriber, one write system call each',
     },
     rows,
     checks: buildChecks(rows),
@@ -341,22 +382,59 @@ function buildChecks(rows: readonly ResultRow[]): Check[] {
     // Met only when the server also kept up with the writes: a server that answers writes late
     // shortens the response-to-diff time it is measured by.
     const keptUp = m !== undefined && m.writer.achievedPerSec >= 0.9 * m.writesPerSec;
-    checks.push({ name: `1,000 subscribers, ${mode} query, 100 writes/s (and >= 90 achieved): delivery p99 < 25 ms`, pass: keptUp && m.deliveryMs.p99 < 25 && m.errors === 0, value: m?.deliveryMs.p99 ?? null, limit: 25 });
+    checks.push({
+      name: `1,000 subscribers, ${mode} query, 100 writes/s (and >= 90 achieved): delivery p99 < 25 ms`,
+      pass: keptUp && m.deliveryMs.p99 < 25 && m.errors === 0,
+      value: m?.deliveryMs.p99 ?? null,
+      limit: 25,
+    });
   }
   const one = measured(rows, 'shared 1 write', 10_000);
   if (rows.some((r) => r.concurrency === 10_000)) {
-    checks.push({ name: '10,000 subscribers, one query, one write: last delivery < 100 ms', pass: one !== undefined && one.deliveryMs.max < 100 && one.errors === 0, value: one?.deliveryMs.max ?? null, limit: 100 });
+    checks.push({
+      name: '10,000 subscribers, one query, one write: last delivery < 100 ms',
+      pass: one !== undefined && one.deliveryMs.max < 100 && one.errors === 0,
+      value: one?.deliveryMs.max ?? null,
+      limit: 100,
+    });
   }
   const largest = Math.max(...rows.map((r) => r.concurrency));
   for (const mode of MODES) {
     const m = measured(rows, `${mode} 100 w/s`, largest);
     const kb = m ? Math.round((m.rssPerSocketBytes / 1024) * 10) / 10 : null;
-    checks.push({ name: `${largest} idle subscribed sockets, ${mode} query: server RSS per socket < 10 KB`, pass: m !== undefined && m.rssPerSocketBytes < RSS_TARGET_BYTES, value: kb, limit: 10 });
+    checks.push({
+      name: `${largest} idle subscribed sockets, ${mode} query: server RSS per socket < 10 KB`,
+      pass: m !== undefined && m.rssPerSocketBytes < RSS_TARGET_BYTES,
+      value: kb,
+      limit: 10,
+    });
   }
   return checks;
 }
 
-const COLUMNS = ['cell', 'subs', 'target', 'writes/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'req→diff p50', 'req→diff p99', 'delivered', 'frames', 'dup/closed', 'loop p99 ms', 'loop max ms', 'server CPU %', 'client CPU % max', 'clients CPU % sum', 'writer CPU %', 'RSS/socket KB', 'other CPU %'];
+const COLUMNS = [
+  'cell',
+  'subs',
+  'target',
+  'writes/s',
+  'p50 ms',
+  'p95 ms',
+  'p99 ms',
+  'max ms',
+  'req→diff p50',
+  'req→diff p99',
+  'delivered',
+  'frames',
+  'dup/closed',
+  'loop p99 ms',
+  'loop max ms',
+  'server CPU %',
+  'client CPU % max',
+  'clients CPU % sum',
+  'writer CPU %',
+  'RSS/socket KB',
+  'other CPU %',
+];
 
 function fanoutTable(rows: readonly ResultRow[]): NonNullable<ScenarioResult['table']> {
   const body: string[][] = [];
@@ -394,7 +472,7 @@ function fanoutTable(rows: readonly ResultRow[]): NonNullable<ScenarioResult['ta
     columns: COLUMNS,
     rows: body,
     notes: [
-      'How to read it: `p50`…`max` are from the write\'s HTTP response (as the writer saw it) to each subscriber\'s receipt of a diff whose seq covers the write, over every (subscriber, matching write) pair, on the machine-wide monotonic clock. Subscribers often have a Mast diff before the writer has the write\'s response, so these can be negative. `req→diff` is from sending the write request instead (it includes the write\'s own HTTP round trip). `delivered` is pairs covered out of pairs expected (a diff carries every change up to its seq, so one diff can cover several writes; `frames` is diffs received). `dup/closed`: diffs with a seq not above the previous one on the socket, and sockets the server closed. `loop` is the server\'s event-loop delay over the cell (1 ms resolution). CPU columns are % of one core over the cell (writes plus the wait for the last delivery); `client CPU % max` near 100 means the subscribers, not the server, set the pace, and server + clients sum + writer near 200 means the 2 cores are full. `RSS/socket KB`: server RSS after GC with the subscribers connected and subscribed, minus before any, per socket. `1 write`: one write on a quiet server; its `max` is the last delivery.',
+      "How to read it: `p50`…`max` are from the write's HTTP response (as the writer saw it) to each subscriber's receipt of a diff whose seq covers the write, over every (subscriber, matching write) pair, on the machine-wide monotonic clock. Subscribers often have a Mast diff before the writer has the write's response, so these can be negative. `req→diff` is from sending the write request instead (it includes the write's own HTTP round trip). `delivered` is pairs covered out of pairs expected (a diff carries every change up to its seq, so one diff can cover several writes; `frames` is diffs received). `dup/closed`: diffs with a seq not above the previous one on the socket, and sockets the server closed. `loop` is the server's event-loop delay over the cell (1 ms resolution). CPU columns are % of one core over the cell (writes plus the wait for the last delivery); `client CPU % max` near 100 means the subscribers, not the server, set the pace, and server + clients sum + writer near 200 means the 2 cores are full. `RSS/socket KB`: server RSS after GC with the subscribers connected and subscribed, minus before any, per socket. `1 write`: one write on a quiet server; its `max` is the last delivery.",
       `Both targets share one writer and three subscriber processes with the server on 2 cores; at 1,000 writes/s on a shared query, 1,000 subscribers are a million frames a second, which neither server nor clients sustain here: those cells show queueing, not steady state. A cell writes rate x duration times, but at most ${MAX_DELIVERIES_PER_CELL.toLocaleString('en-US')} deliveries (so 10,000 subscribers on one query get 100 writes, 1,000 get 1,000); \`writes/s\` is the rate the writer achieved (writes answered over the time to the last answer), and a server that answers writes late makes the response-to-diff times look short, so also read \`req→diff\` and \`writes/s\`.`,
     ],
   };
@@ -403,6 +481,7 @@ function fanoutTable(rows: readonly ResultRow[]): NonNullable<ScenarioResult['ta
 /** The fan-out scenario. */
 export const fanoutScenario: Scenario = {
   name: 'fanout',
-  description: 'N WebSocket subscribers (100, 1,000; 10,000 with --full) on one shared live query and on N distinct queries, writes over HTTP at 100 and 1,000/s: write-to-diff latency, completeness, event-loop delay, RSS per idle socket, against a bare ws broadcast and a raw-write floor',
+  description:
+    'N WebSocket subscribers (100, 1,000; 10,000 with --full) on one shared live query and on N distinct queries, writes over HTTP at 100 and 1,000/s: write-to-diff latency, completeness, event-loop delay, RSS per idle socket, against a bare ws broadcast and a raw-write floor',
   run,
 };

@@ -131,8 +131,13 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
     setup: {
       entity: ENTITY,
       seededRows: SEED_ROWS,
-      functions: 'bench/functions-app/functions: noop (mutation returning null), insertTodo (ctx.db.insert of the request\'s row), listTodos (query: ctx.db.query Todo $limit 100)',
-      requests: Object.fromEntries(OPS.map((op) => [op.name, { fn: `${op.fn.method} ${op.fn.path} ${op.fn.body ?? ''}`.trim(), rest: op.rest ? `${op.rest.method} ${op.rest.path} ${op.rest.body ?? ''}`.trim() : null }])),
+      functions: "bench/functions-app/functions: noop (mutation returning null), insertTodo (ctx.db.insert of the request's row), listTodos (query: ctx.db.query Todo $limit 100)",
+      requests: Object.fromEntries(
+        OPS.map((op) => [
+          op.name,
+          { fn: `${op.fn.method} ${op.fn.path} ${op.fn.body ?? ''}`.trim(), rest: op.rest ? `${op.rest.method} ${op.rest.path} ${op.rest.body ?? ''}`.trim() : null },
+        ]),
+      ),
       caller: 'anonymous; the entity is open to everyone (allow: true), so both sides evaluate the same policy',
       serverConfig: { rateLimit: 0, fnRateLimit: 0, logLevel: 'silent', databaseUrl: 'fresh temporary SQLite file' },
     },
@@ -156,7 +161,12 @@ function buildChecks(rows: readonly ResultRow[]): Check[] {
     .filter((row) => row.op === 'insert mutation')
     .map((row) => {
       const value = row.ratios['restVsFn'] ?? null;
-      return { name: `insert mutation c=${row.concurrency}: REST insert req/s <= ${INSERT_LIMIT}x the mutation's`, pass: value !== null && value <= INSERT_LIMIT, value, limit: INSERT_LIMIT };
+      return {
+        name: `insert mutation c=${row.concurrency}: REST insert req/s <= ${INSERT_LIMIT}x the mutation's`,
+        pass: value !== null && value <= INSERT_LIMIT,
+        value,
+        limit: INSERT_LIMIT,
+      };
     });
 }
 
@@ -184,9 +194,26 @@ function functionsTable(rows: readonly ResultRow[]): NonNullable<ScenarioResult[
     ];
   });
   return {
-    columns: ['op', 'c', 'fn req/s', 'fn p50 ms', 'fn p90 ms', 'fn p99 ms', 'fn err/non-2xx', 'REST req/s', 'REST p50 ms', 'REST p99 ms', 'REST err/non-2xx', 'REST/fn req/s', 'fn−REST p50 ms', 'other CPU %'],
+    columns: [
+      'op',
+      'c',
+      'fn req/s',
+      'fn p50 ms',
+      'fn p90 ms',
+      'fn p99 ms',
+      'fn err/non-2xx',
+      'REST req/s',
+      'REST p50 ms',
+      'REST p99 ms',
+      'REST err/non-2xx',
+      'REST/fn req/s',
+      'fn−REST p50 ms',
+      'other CPU %',
+    ],
     rows: body,
-    notes: ['`fn` is `POST /api/fn/<name>` on the bench\'s functions; `REST` the same work through the entity routes, measured right before it. `REST/fn req/s` above 1 means the function is slower (the target for the insert mutation is at most 1.3).'],
+    notes: [
+      "`fn` is `POST /api/fn/<name>` on the bench's functions; `REST` the same work through the entity routes, measured right before it. `REST/fn req/s` above 1 means the function is slower (the target for the insert mutation is at most 1.3).",
+    ],
   };
 }
 

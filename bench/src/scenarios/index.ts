@@ -7,4 +7,6 @@ import { policyScenario } from './policy.js';
 import { startupScenario } from './startup.js';
 
 /** Every scenario by name, in the order `npm run bench` runs them; add one file and one line. */
-export const SCENARIOS: ReadonlyMap<string, Scenario> = new Map([crudScenario, fanoutScenario, crdtScenario, functionsScenario, policyScenario, startupScenario].map((s) => [s.name, s]));
+export const SCENARIOS: ReadonlyMap<string, Scenario> = new Map(
+  [crudScenario, fanoutScenario, crdtScenario, functionsScenario, policyScenario, startupScenario].map((s) => [s.name, s]),
+);

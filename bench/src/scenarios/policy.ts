@@ -77,7 +77,13 @@ const MANIFEST: Manifest = {
  * in channel i % 100, and the user is a member of the even channels: the same rows again.
  */
 function seedRow(index: number): Row {
-  return { id: (0x1800000000000000n + BigInt(index)).toString(16).padStart(32, '0') + '00000000', title: `row ${index}`, ownerId: index % 2 === 0 ? USER : OTHER, n: index, channelId: `ch${index % CHANNELS}` };
+  return {
+    id: (0x1800000000000000n + BigInt(index)).toString(16).padStart(32, '0') + '00000000',
+    title: `row ${index}`,
+    ownerId: index % 2 === 0 ? USER : OTHER,
+    n: index,
+    channelId: `ch${index % CHANNELS}`,
+  };
 }
 
 /** The other user is in every channel, the user in the even ones. */
@@ -190,7 +196,12 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
       const member = row.ratios['openVsMember'] ?? null;
       return [
         { name: `list ${LIST} c=${row.concurrency}: without a rule req/s < ${LIMIT}x with the owner rule`, pass: value !== null && value < LIMIT, value, limit: LIMIT },
-        { name: `list ${LIST} c=${row.concurrency}: without a rule req/s < ${MEMBER_LIMIT}x with the membership rule`, pass: member !== null && member < MEMBER_LIMIT, value: member, limit: MEMBER_LIMIT },
+        {
+          name: `list ${LIST} c=${row.concurrency}: without a rule req/s < ${MEMBER_LIMIT}x with the membership rule`,
+          pass: member !== null && member < MEMBER_LIMIT,
+          value: member,
+          limit: MEMBER_LIMIT,
+        },
       ];
     }),
     table: policyTable(rows),
@@ -208,7 +219,25 @@ const num = (value: number | undefined | null, digits = 0): string => (value ===
 
 function policyTable(rows: readonly ResultRow[]): NonNullable<ScenarioResult['table']> {
   return {
-    columns: ['op', 'c', 'rule req/s', 'rule p50 ms', 'rule p99 ms', 'rule err/non-2xx', 'member req/s', 'member p50 ms', 'member p99 ms', 'member err/non-2xx', 'no-rule req/s', 'no-rule p50 ms', 'no-rule p99 ms', 'no-rule err/non-2xx', 'no-rule/rule req/s', 'no-rule/member req/s', 'other CPU %'],
+    columns: [
+      'op',
+      'c',
+      'rule req/s',
+      'rule p50 ms',
+      'rule p99 ms',
+      'rule err/non-2xx',
+      'member req/s',
+      'member p50 ms',
+      'member p99 ms',
+      'member err/non-2xx',
+      'no-rule req/s',
+      'no-rule p50 ms',
+      'no-rule p99 ms',
+      'no-rule err/non-2xx',
+      'no-rule/rule req/s',
+      'no-rule/member req/s',
+      'other CPU %',
+    ],
     rows: rows.map((row) => {
       const [rule, member, open] = [row.results['rule'], row.results['member'], row.results['open']];
       return [
@@ -231,13 +260,16 @@ function policyTable(rows: readonly ResultRow[]): NonNullable<ScenarioResult['ta
         num(Math.max(rule?.foreignCpuPct ?? 0, member?.foreignCpuPct ?? 0, open?.foreignCpuPct ?? 0)),
       ];
     }),
-    notes: ['The three lists return 1,000 rows of the same shape; `no-rule/rule req/s` is how many times more lists per second the unruled entity serves than the owner-ruled one (the target is under 1.5), `no-rule/member req/s` the same against the membership rule (under 2).'],
+    notes: [
+      'The three lists return 1,000 rows of the same shape; `no-rule/rule req/s` is how many times more lists per second the unruled entity serves than the owner-ruled one (the target is under 1.5), `no-rule/member req/s` the same against the membership rule (under 2).',
+    ],
   };
 }
 
 /** The policy scenario. */
 export const policyScenario: Scenario = {
   name: 'policy',
-  description: 'a signed-in user lists 1,000 rows under an owner rule (auth.userId == data.ownerId) and under a membership rule (exists(Membership, …)) against the same list under no restriction, over HTTP at c=1/16',
+  description:
+    'a signed-in user lists 1,000 rows under an owner rule (auth.userId == data.ownerId) and under a membership rule (exists(Membership, …)) against the same list under no restriction, over HTTP at c=1/16',
   run,
 };

@@ -53,7 +53,13 @@ function seedRow(index: number): { id: string; title: string; done: boolean } {
 function childrenOf(pid: number): number[] {
   try {
     const tasks = readdirSync(`/proc/${pid}/task`);
-    return tasks.flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter((s) => s !== '').map(Number));
+    return tasks.flatMap((t) =>
+      readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter((s) => s !== '')
+        .map(Number),
+    );
   } catch {
     return [];
   }
@@ -177,7 +183,11 @@ async function pylonStarts(runs: number, idleMs: number): Promise<{ empty: Start
       server = await startPylon(MANIFEST);
       await sleep(idleMs);
       empty.push({ ms: server.startupMs ?? Number.NaN, rss: rssOf(server.pid) });
-      await seedPylon(server, ENTITY, Array.from({ length: SEEDED }, (_, k) => seedRow(k)));
+      await seedPylon(
+        server,
+        ENTITY,
+        Array.from({ length: SEEDED }, (_, k) => seedRow(k)),
+      );
       await server.restart();
       await sleep(idleMs);
       seeded.push({ ms: server.startupMs ?? Number.NaN, rss: rssOf(server.pid) });
@@ -194,8 +204,14 @@ type StartupMeasurement = Measurement & { readonly minMs: number; readonly idleR
 function summary(starts: readonly Start[]): StartupMeasurement {
   const ms = starts.map((s) => s.ms).sort((a, b) => a - b);
   const at = (p: number): number => ms[Math.min(ms.length - 1, Math.max(0, Math.ceil(p * ms.length) - 1))] ?? 0;
-  const rss = starts.map((s) => s.rss).filter((r): r is number => r !== null).sort((a, b) => a - b);
-  const calls = starts.map((s) => s.firstCallMs).filter((c): c is number => c !== undefined).sort((a, b) => a - b);
+  const rss = starts
+    .map((s) => s.rss)
+    .filter((r): r is number => r !== null)
+    .sort((a, b) => a - b);
+  const calls = starts
+    .map((s) => s.firstCallMs)
+    .filter((c): c is number => c !== undefined)
+    .sort((a, b) => a - b);
   return {
     completed: starts.length,
     seconds: 0,
@@ -226,7 +242,10 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
     await seedDatabase(seededDb, MANIFEST, ENTITY, SEEDED, seedRow);
     writeFileSync(join(isoApp, 'pylon.manifest.json'), JSON.stringify(MANIFEST, null, 2));
     mkdirSync(join(isoApp, 'functions'));
-    writeFileSync(join(isoApp, 'functions', 'iso.ts'), "import { query } from '@mast/functions';\nexport default query({ isolated: true, async handler(ctx) { return (await ctx.db.query('Todo', { $limit: 1 })).length; } });\n");
+    writeFileSync(
+      join(isoApp, 'functions', 'iso.ts'),
+      "import { query } from '@mast/functions';\nexport default query({ isolated: true, async handler(ctx) { return (await ctx.db.query('Todo', { $limit: 1 })).length; } });\n",
+    );
     const mast: Record<string, Start[]> = { [cases[0]]: [], [cases[1]]: [], [cases[2]]: [] };
     const floor: Start[] = [];
     for (let i = 0; i < runs; i++) {
@@ -240,7 +259,9 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
       try {
         const start = await startMast(isoApp, join(dir, `iso-${i}.db`), idleMs, 'iso');
         mast[ISOLATED_CASE]!.push(start);
-        context.log(`  mast ${ISOLATED_CASE} run ${i + 1}: /health after ${start.ms} ms, first isolated call ${start.firstCallMs} ms after it, idle RSS ${((start.rss ?? 0) / 2 ** 20).toFixed(1)} MB`);
+        context.log(
+          `  mast ${ISOLATED_CASE} run ${i + 1}: /health after ${start.ms} ms, first isolated call ${start.firstCallMs} ms after it, idle RSS ${((start.rss ?? 0) / 2 ** 20).toFixed(1)} MB`,
+        );
       } catch (err) {
         fail(ISOLATED_CASE, `mast: ${errorLine(err)}`);
         context.log(`  mast ${ISOLATED_CASE} run ${i + 1} FAILED: ${errorLine(err)}`);
@@ -306,15 +327,25 @@ async function run(context: ScenarioContext): Promise<ScenarioResult> {
       mast: 'node packages/cli/bin/mast.js start <app> --port <free> --host 127.0.0.1 --database-url <file> --log-level silent: built JavaScript, the supervisor and its server process (tsx is loaded only for the isolated case, whose function file is TypeScript)',
       isolated: `${ISOLATED_CASE}: the same app plus functions/iso.ts, a query with isolated: true; firstIsolatedCallMs is its first call, made as soon as /health answers 200`,
       floor: `${FLOOR_CASE}: node -e "require('node:http').createServer(...).listen(port)", spawn to first 200, same polling`,
-      pylon: context.against === 'pylon' ? `Pylon ${PYLON_VERSION} via the anchor's serve.sh (FRESH=1 for the empty database; a restart on the same database for the seeded one); its time is serve.sh's own spawn-to-/health, polled every 10 ms with curl` : null,
+      pylon:
+        context.against === 'pylon'
+          ? `Pylon ${PYLON_VERSION} via the anchor's serve.sh (FRESH=1 for the empty database; a restart on the same database for the seeded one); its time is serve.sh's own spawn-to-/health, polled every 10 ms with curl`
+          : null,
       runs,
       idleMsBeforeRss: idleMs,
-      rss: "VmRSS after the idle wait, median over the runs: for Mast the sum over its process tree (supervisor + server), for Pylon its server process, for the floor the node process",
+      rss: 'VmRSS after the idle wait, median over the runs: for Mast the sum over its process tree (supervisor + server), for Pylon its server process, for the floor the node process',
     },
     rows,
     checks: [],
     table: startupTable(rows),
-    ...(context.against === 'pylon' ? { notes: [`Pylon's start includes \`bun run app.ts\` to evaluate its manifest (20-40 ms, REPORT.md section 4.4) and a trixie glibc loader; Mast's is two Node.js processes (the supervisor, then the server it forks at once) running built JavaScript; only the isolated case loads tsx, for its function file.`, ...pylonFailures.map((f) => `Pylon failed: ${f.slice('pylon: '.length)}`)] } : {}),
+    ...(context.against === 'pylon'
+      ? {
+          notes: [
+            `Pylon's start includes \`bun run app.ts\` to evaluate its manifest (20-40 ms, REPORT.md section 4.4) and a trixie glibc loader; Mast's is two Node.js processes (the supervisor, then the server it forks at once) running built JavaScript; only the isolated case loads tsx, for its function file.`,
+            ...pylonFailures.map((f) => `Pylon failed: ${f.slice('pylon: '.length)}`),
+          ],
+        }
+      : {}),
   };
 }
 
@@ -343,9 +374,23 @@ function startupTable(rows: readonly ResultRow[]): NonNullable<ScenarioResult['t
     }
   }
   return {
-    columns: ['case', 'server', 'runs', 'to /health median ms', 'min ms', 'max ms', 'idle RSS MB', 'first isolated call ms', 'Mast/Pylon time', 'Mast/Pylon RSS', 'Mast/floor time'],
+    columns: [
+      'case',
+      'server',
+      'runs',
+      'to /health median ms',
+      'min ms',
+      'max ms',
+      'idle RSS MB',
+      'first isolated call ms',
+      'Mast/Pylon time',
+      'Mast/Pylon RSS',
+      'Mast/floor time',
+    ],
     rows: body,
-    notes: ['From spawning the server process to its first 200 from `/health` (polled every 10 ms), then the RSS of its process tree after the idle wait; the floor is a bare `node:http` server started and polled the same way in the same run.'],
+    notes: [
+      'From spawning the server process to its first 200 from `/health` (polled every 10 ms), then the RSS of its process tree after the idle wait; the floor is a bare `node:http` server started and polled the same way in the same run.',
+    ],
   };
 }
 

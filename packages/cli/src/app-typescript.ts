@@ -2,7 +2,6 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isTypeScriptFile, registerTypeScript } from '@mast/server';
 
-
 /** Whether an app folder holds TypeScript that Mast imports: `schema.ts` or a `functions/*.ts`. */
 export function appUsesTypeScript(appDir: string): boolean {
   if (existsSync(join(appDir, 'schema.ts'))) return true;

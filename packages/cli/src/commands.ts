@@ -54,7 +54,10 @@ function explainRequest(args: ParsedArgs): ExplainRequest | null {
   };
   const operation = args.values.get('--op') ?? 'read';
   if (!EXPLAIN_OPERATIONS.includes(operation)) throw new UsageError(`--op must be read, update or delete, not "${operation}"`);
-  const roles = (args.values.get('--roles') ?? '').split(',').map((r) => r.trim()).filter((r) => r !== '');
+  const roles = (args.values.get('--roles') ?? '')
+    .split(',')
+    .map((r) => r.trim())
+    .filter((r) => r !== '');
   return {
     userId: need('--user'),
     roles,
@@ -102,7 +105,9 @@ async function main(argv: readonly string[]): Promise<void> {
       const [{ initApp }, { MAST_VERSION }] = await Promise.all([import('./init-command.js'), import('@mast/server')]);
       const target = initApp(args.positionals[0], { manifest, version: MAST_VERSION });
       const install = manifest ? '' : ` && npm install`;
-      console.log(`Created ${target}. Start it with:\n  cd ${args.positionals[0]}${install} && npx mast dev .${manifest ? '' : '\n(npm install is not needed where @mast/cli is installed in a folder above it)'}`);
+      console.log(
+        `Created ${target}. Start it with:\n  cd ${args.positionals[0]}${install} && npx mast dev .${manifest ? '' : '\n(npm install is not needed where @mast/cli is installed in a folder above it)'}`,
+      );
       return;
     }
     case 'policy': {

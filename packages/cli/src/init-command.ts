@@ -131,8 +131,12 @@ when the schema or a function changes) or \`npx mast start .\`, and try:
     curl -X POST localhost:4321/api/entities/Todo -H 'content-type: application/json' \\
       -d '{"title":"first","done":false}'
     curl localhost:4321/api/entities/Todo
-${typescript ? `    curl -X POST localhost:4321/api/fn/addTodo -H 'content-type: application/json' -d '{"title":"second"}'
-` : ''}
+${
+  typescript
+    ? `    curl -X POST localhost:4321/api/fn/addTodo -H 'content-type: application/json' -d '{"title":"second"}'
+`
+    : ''
+}
 The schema is ${schema}${typescript ? ', the server functions are in `functions/`' : ''}; data lives in \`.mast/\`.
 `;
 }

@@ -59,7 +59,10 @@ function summary(ref: SchemaRef): string {
 }
 
 function describe(ref: SchemaRef, request: ExplainRequest, result: PolicyExplanation): string {
-  const held = ref.access.rules(result.entity, result.operation).map((r) => `${r.policy}.${r.rule}`).join(', ');
+  const held = ref.access
+    .rules(result.entity, result.operation)
+    .map((r) => `${r.policy}.${r.rule}`)
+    .join(', ');
   const who = `${request.isGuest ? 'guest ' : ''}${request.userId}`;
   const what = `${result.operation} ${result.entity} "${request.id}"`;
   const head =

@@ -21,10 +21,15 @@ export async function serve(dir: string, overrides: Parameters<typeof loadConfig
   if (!config.dev && server.loadProblems.length > 0) {
     await server.close();
     const n = server.loadProblems.length;
-    throw new Error(`not starting: ${n} ${n === 1 ? 'problem' : 'problems'} loading the app's functions\n${server.loadProblems.map((p) => `  ${p}`).join('\n')}\n(\`mast dev\` serves the rest and reports these on /health until they are fixed)`);
+    throw new Error(
+      `not starting: ${n} ${n === 1 ? 'problem' : 'problems'} loading the app's functions\n${server.loadProblems.map((p) => `  ${p}`).join('\n')}\n(\`mast dev\` serves the rest and reports these on /health until they are fixed)`,
+    );
   }
   const port = await server.listen();
-  server.logger.info({ app: schema.manifest.name, schema: source, port, dev: config.dev }, `Mast listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`);
+  server.logger.info(
+    { app: schema.manifest.name, schema: source, port, dev: config.dev },
+    `Mast listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`,
+  );
   if (config.dev) watchSchema(appDir, server);
   let stopping = false;
   const stop = (signal: string) => {
@@ -91,7 +96,7 @@ export async function backup(dir: string, overrides: Parameters<typeof loadConfi
   const appDir = resolve(dir);
   const config = loadConfig(process.env, overrides);
   const source = sqlitePathOf(config.databaseUrl, appDir);
-  if (source === null) throw new Error('mast backup copies a SQLite file; this app\'s database is not one');
+  if (source === null) throw new Error("mast backup copies a SQLite file; this app's database is not one");
   const target = resolve(to);
   backupDatabase(source, target);
   console.log(`Backed up ${source} to ${target}`);
@@ -112,4 +117,3 @@ export async function migrate(dir: string, overrides: Parameters<typeof loadConf
     await store.close();
   }
 }
-

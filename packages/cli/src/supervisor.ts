@@ -93,7 +93,11 @@ export function supervise(options: SupervisorOptions): Promise<number> {
         crashes.push(now);
         while (crashes.length > 0 && crashes[0]! <= now - settings.windowMs) crashes.shift();
         if (crashes.length >= settings.limit) {
-          settings.log(50, `the server ${how}: ${crashes.length} crashes within ${Math.round(settings.windowMs / 1000)} s, a crash loop; the supervisor gives up`, { crashes: crashes.length, code, signal });
+          settings.log(50, `the server ${how}: ${crashes.length} crashes within ${Math.round(settings.windowMs / 1000)} s, a crash loop; the supervisor gives up`, {
+            crashes: crashes.length,
+            code,
+            signal,
+          });
           return finish(1);
         }
         const delay = Math.min(maxDelay, baseDelay * 2 ** (crashes.length - 1));

@@ -392,7 +392,7 @@ export class MastClient {
   }
 
   async #clearIdentity(): Promise<void> {
-    const error = new MastClientError('IDENTITY_CHANGED', 'Another user signed in: the previous user\'s pending writes were dropped');
+    const error = new MastClientError('IDENTITY_CHANGED', "Another user signed in: the previous user's pending writes were dropped");
     await this.#outbox.clear(error);
     await this.#outbox.storage.clear().catch(() => {});
     this.#cache.clear();
@@ -471,7 +471,12 @@ export class MastClient {
         q.subId = this.#port.nextId('q');
         this.#bySub.set(q.subId, q);
       }
-      this.#conn.send({ type: 'resume', id, since: this.#cursor, subscriptions: chunk.map((q) => ({ id: q.subId!, entity: q.entity, ...(q.filter ? { filter: q.filter } : {}) })) });
+      this.#conn.send({
+        type: 'resume',
+        id,
+        since: this.#cursor,
+        subscriptions: chunk.map((q) => ({ id: q.subId!, entity: q.entity, ...(q.filter ? { filter: q.filter } : {}) })),
+      });
     }
   }
 
@@ -507,9 +512,10 @@ export class MastClient {
       }
       case 'diff': {
         const queries = this.#byHandle.get(m.query as string);
-        if (queries) this.#cache.batch(() => {
-          for (const q of queries) q.applyDelta(m.added as CachedRow[], m.changed as CachedRow[], m.removed as string[]);
-        });
+        if (queries)
+          this.#cache.batch(() => {
+            for (const q of queries) q.applyDelta(m.added as CachedRow[], m.changed as CachedRow[], m.removed as string[]);
+          });
         this.#advance(m.seq);
         return;
       }
@@ -713,7 +719,8 @@ export class MastClient {
       storageError: this.#outbox.storageError,
     };
     const s = this.#status;
-    if (s && s.state === next.state && s.error === next.error && s.pendingWrites === next.pendingWrites && s.storage === next.storage && s.storageError === next.storageError) return;
+    if (s && s.state === next.state && s.error === next.error && s.pendingWrites === next.pendingWrites && s.storage === next.storage && s.storageError === next.storageError)
+      return;
     this.#status = next;
     for (const listener of [...this.#statusListeners]) listener(next);
   }

@@ -152,7 +152,8 @@ export class Connection {
     try {
       token = await this.#hooks.token();
     } catch (err) {
-      if (generation === this.#generation) this.#retry(new MastClientError('AUTH_FAILED', `The token provider failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }), false);
+      if (generation === this.#generation)
+        this.#retry(new MastClientError('AUTH_FAILED', `The token provider failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }), false);
       return;
     }
     if (this.#stopped || generation !== this.#generation) return;
@@ -192,7 +193,13 @@ export class Connection {
           this.#ws = null;
           this.#detach(ws, 1000, 'protocol mismatch');
           this.#hooks.down();
-          this.#set('closed', new MastClientError('PROTOCOL_MISMATCH', `The server speaks realtime protocol ${String(m.protocol)}; this client speaks ${PROTOCOL_VERSION}. Update the client (or the server) so they match.`));
+          this.#set(
+            'closed',
+            new MastClientError(
+              'PROTOCOL_MISMATCH',
+              `The server speaks realtime protocol ${String(m.protocol)}; this client speaks ${PROTOCOL_VERSION}. Update the client (or the server) so they match.`,
+            ),
+          );
           return;
         }
         this.#error = null;
@@ -215,7 +222,10 @@ export class Connection {
   async #closed(code: number, reason: string): Promise<void> {
     if (this.#stopped) return;
     if (code === closeCodes.UNAUTHORIZED.code || code === closeCodes.SESSION_EXPIRED.code) {
-      const error = new MastClientError(code === 4001 ? 'UNAUTHORIZED' : 'SESSION_EXPIRED', reason || (code === 4001 ? closeCodes.UNAUTHORIZED.reason : closeCodes.SESSION_EXPIRED.reason));
+      const error = new MastClientError(
+        code === 4001 ? 'UNAUTHORIZED' : 'SESSION_EXPIRED',
+        reason || (code === 4001 ? closeCodes.UNAUTHORIZED.reason : closeCodes.SESSION_EXPIRED.reason),
+      );
       this.#set('offline', error);
       let again = false;
       try {

@@ -1,7 +1,7 @@
 import { decodeImportBlobMeta, LoroDoc, VersionVector, type PeerID } from 'loro-crdt';
 import { crdtFrameTypes, decodeCrdtFrame } from '@mast/protocol';
 import type { SocketPort } from './calls.js';
-import { errorFromServer, MastClientError } from './errors.js';
+import { errorFromServer, type MastClientError } from './errors.js';
 import { fromHex, toHex } from './hex.js';
 import type { HttpOutcome } from './http.js';
 import type { SendOutcome } from './outbox.js';
@@ -301,7 +301,10 @@ export class DocManager {
     this.#saving.add(handle);
     setTimeout(() => {
       this.#saving.delete(handle);
-      void this.#port.storage().setMeta(storedKey(handle.entity, handle.id), handle.toStored()).catch(() => {});
+      void this.#port
+        .storage()
+        .setMeta(storedKey(handle.entity, handle.id), handle.toStored())
+        .catch(() => {});
     }, 0);
   }
   readonly #saving = new Set<DocHandle>();
@@ -347,7 +350,10 @@ export class DocManager {
     if (!handle) {
       // Not open since a reload: fill the gap from the stored copy, or report the update on its
       // write and drop it, so it blocks nothing after it.
-      const kept = (await this.#port.storage().getMeta(storedKey(write.entity, write.id)).catch(() => undefined)) as StoredDoc | undefined;
+      const kept = (await this.#port
+        .storage()
+        .getMeta(storedKey(write.entity, write.id))
+        .catch(() => undefined)) as StoredDoc | undefined;
       if (!kept || typeof kept.snapshot !== 'string' || !Array.isArray(kept.received)) return { ok: false, retry: false, error: first.error };
       const doc = new LoroDoc();
       doc.import(fromHex(kept.snapshot));

@@ -1,13 +1,22 @@
 import { errorFromServer, MastClientError } from './errors.js';
 
 /** A `fetch` function (the global one by default). */
-export type FetchLike = (input: string, init?: { method?: string; headers?: Record<string, string>; body?: string | Uint8Array }) => Promise<{ status: number; ok: boolean; text(): Promise<string> }>;
+export type FetchLike = (
+  input: string,
+  init?: { method?: string; headers?: Record<string, string>; body?: string | Uint8Array },
+) => Promise<{ status: number; ok: boolean; text(): Promise<string> }>;
 
 /** The answer of one HTTP request: the parsed JSON body on success. */
 export type HttpOutcome = { readonly ok: true; readonly status: number; readonly body: unknown } | { readonly ok: false; readonly status: number; readonly error: MastClientError };
 
 /** Sends JSON to the server's HTTP API with the bearer token; network failures are status 0. */
-export async function httpRequest(fetchFn: FetchLike, baseUrl: string, method: string, path: string, options: { token?: string | null; body?: unknown; opId?: string } = {}): Promise<HttpOutcome> {
+export async function httpRequest(
+  fetchFn: FetchLike,
+  baseUrl: string,
+  method: string,
+  path: string,
+  options: { token?: string | null; body?: unknown; opId?: string } = {},
+): Promise<HttpOutcome> {
   const headers: Record<string, string> = {};
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.opId) headers['idempotency-key'] = options.opId;
@@ -23,7 +32,7 @@ export async function httpRequest(fetchFn: FetchLike, baseUrl: string, method: s
     return { ok: false, status: 0, error: new MastClientError('NETWORK', `${method} ${path} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }) };
   }
   const text = await res.text().catch(() => '');
-  let parsed: unknown = undefined;
+  let parsed: unknown;
   try {
     parsed = text === '' ? undefined : JSON.parse(text);
   } catch {

@@ -120,9 +120,18 @@ export class LiveQuery<R extends CachedRow = CachedRow> {
     this.handle = handle;
     const next = new Set(rows.map((r) => r.id));
     this.#cache.batch(() => {
-      this.#cache.hold(this.entity, rows.filter((r) => !this.#serverIds.has(r.id)));
-      this.#cache.update(this.entity, rows.filter((r) => this.#serverIds.has(r.id)));
-      this.#cache.release(this.entity, [...this.#serverIds].filter((id) => !next.has(id)));
+      this.#cache.hold(
+        this.entity,
+        rows.filter((r) => !this.#serverIds.has(r.id)),
+      );
+      this.#cache.update(
+        this.entity,
+        rows.filter((r) => this.#serverIds.has(r.id)),
+      );
+      this.#cache.release(
+        this.entity,
+        [...this.#serverIds].filter((id) => !next.has(id)),
+      );
       this.#serverIds = next;
       this.#state = { ...this.#state, loading: false, error: null, complete, fromCache: false };
     });

@@ -13,7 +13,9 @@ export type SendOutcome =
 export type Sender = (entry: OutboxEntry) => Promise<SendOutcome>;
 
 /** How a finished entry ended. */
-export type Settled = { readonly entry: OutboxEntry; readonly ok: true; readonly value: unknown } | { readonly entry: OutboxEntry; readonly ok: false; readonly error: MastClientError };
+export type Settled =
+  | { readonly entry: OutboxEntry; readonly ok: true; readonly value: unknown }
+  | { readonly entry: OutboxEntry; readonly ok: false; readonly error: MastClientError };
 
 /**
  * The durable outbox: writes are stored before they are sent, sent one at a time in the order
@@ -181,7 +183,11 @@ export class Outbox {
   /** Durable storage failed: keep what is queued in memory from now on, and say so. */
   #degrade(err: unknown): void {
     if (this.#storage.kind === 'memory') throw err;
-    this.#storageError = new MastClientError('STORAGE_UNAVAILABLE', `The outbox storage failed; pending writes are kept in memory only: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    this.#storageError = new MastClientError(
+      'STORAGE_UNAVAILABLE',
+      `The outbox storage failed; pending writes are kept in memory only: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
     const failed = this.#storage;
     this.#storage = memoryStorage();
     void failed.close().catch(() => {});

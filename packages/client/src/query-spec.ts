@@ -77,7 +77,9 @@ export function querySpec(filter: Filter | undefined): QuerySpec {
   let order: OrderTerm[] | undefined;
   if ($order !== undefined) {
     const entries: Array<[string, unknown]> = Array.isArray($order)
-      ? $order.map((t: unknown) => (isPlainObject(t) && typeof t.field === 'string' ? [t.field, t.direction ?? 'asc'] : fail('$order entries look like {"field":"x","direction":"asc"}')))
+      ? $order.map((t: unknown) =>
+          isPlainObject(t) && typeof t.field === 'string' ? [t.field, t.direction ?? 'asc'] : fail('$order entries look like {"field":"x","direction":"asc"}'),
+        )
       : isPlainObject($order)
         ? Object.entries($order)
         : fail('$order must be an object like {"createdAt":"desc"}');
@@ -92,7 +94,11 @@ export function querySpec(filter: Filter | undefined): QuerySpec {
 /** A stable text of a JSON value (object keys sorted), to tell identical queries apart. */
 export function stableKey(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableKey).join(',')}]`;
-  if (isPlainObject(value)) return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stableKey(value[k])}`).join(',')}}`;
+  if (isPlainObject(value))
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableKey(value[k])}`)
+      .join(',')}}`;
   return JSON.stringify(value) ?? 'null';
 }
 

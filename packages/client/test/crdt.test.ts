@@ -29,7 +29,7 @@ async function body(t: TestServer, id: string): Promise<unknown> {
 const DB_FILES = ['test.db', 'test.db-wal', 'test.db-shm'];
 
 describe('CRDT rows', () => {
-  it('keeps two clients\' documents in sync through the server, character by character', async () => {
+  it("keeps two clients' documents in sync through the server, character by character", async () => {
     const t = await server();
     cleanup.push(() => t.close());
     const ann = owned(clientOf(t, { auth: await tokenFor(t, 'ann') }));
@@ -42,10 +42,10 @@ describe('CRDT rows', () => {
 
     a.doc.getText('body').insert(4, ', eggs');
     a.doc.commit();
-    await until(() => b.doc.getText('body').toString() === 'milk, eggs', 'bob to see ann\'s typing');
+    await until(() => b.doc.getText('body').toString() === 'milk, eggs', "bob to see ann's typing");
     b.doc.getText('body').insert(0, '- ');
     b.doc.commit();
-    await until(() => a.doc.getText('body').toString() === '- milk, eggs', 'ann to see bob\'s typing');
+    await until(() => a.doc.getText('body').toString() === '- milk, eggs', "ann to see bob's typing");
     await Promise.all([ann.flush(), bob.flush()]);
     expect(await body(t, 'n1')).toBe('- milk, eggs');
   });
@@ -80,7 +80,7 @@ describe('CRDT rows', () => {
         auth: await tokenFor(t, 'ann'),
         fetch: async (url, init) => {
           const res = await fetch(url, init as RequestInit);
-          if (url.includes('/api/crdt/')) pushes.push(res.ok ? 'ok' : (((await res.clone().json()) as { error: { code: string } }).error.code));
+          if (url.includes('/api/crdt/')) pushes.push(res.ok ? 'ok' : ((await res.clone().json()) as { error: { code: string } }).error.code);
           return res;
         },
       }),
@@ -128,7 +128,7 @@ describe('CRDT rows', () => {
 });
 
 describe('CRDT rows created offline', () => {
-  it('redoes edits made on a document of its own on the server\'s document: no text twice, nothing lost', async () => {
+  it("redoes edits made on a document of its own on the server's document: no text twice, nothing lost", async () => {
     let t = await server();
     const ann = owned(clientOf(t, { auth: await tokenFor(t, 'ann') }));
     const errors: string[] = [];
@@ -147,7 +147,7 @@ describe('CRDT rows created offline', () => {
     await until(() => ann.status.pendingWrites === 3, 'the insert and two updates queued');
 
     t = await server({ port, dir });
-    await until(() => d.status === 'synced', 'the server\'s document adopted');
+    await until(() => d.status === 'synced', "the server's document adopted");
     await ann.flush();
     await until(async () => (await body(t, 'n9')) === 'milk, eggs', 'the server row');
     expect(d.doc.getText('body').toString()).toBe('milk, eggs');

@@ -37,10 +37,14 @@ afterAll(async () => {
 });
 
 describe('functions over the socket', () => {
-  it('calls a mutation with an optimistic change that shows at once and gives way to the server\'s row', async () => {
+  it("calls a mutation with an optimistic change that shows at once and gives way to the server's row", async () => {
     const q = client.query('Todo', {});
     await q.ready();
-    const call = client.mutation('addTodo', { id: 'm1', title: 'from a mutation' }, { optimistic: (tx) => tx.insert('Todo', { id: 'm1', title: 'from a mutation', done: false, ownerId: 'ann' }) });
+    const call = client.mutation(
+      'addTodo',
+      { id: 'm1', title: 'from a mutation' },
+      { optimistic: (tx) => tx.insert('Todo', { id: 'm1', title: 'from a mutation', done: false, ownerId: 'ann' }) },
+    );
     await new Promise((r) => setTimeout(r, 0));
     expect(q.rows.map((r) => r.id)).toEqual(['m1']);
     expect(await call).toEqual({ id: 'm1' });
@@ -50,7 +54,7 @@ describe('functions over the socket', () => {
     q.close();
   });
 
-  it('rolls back a refused mutation and gives the author\'s code to the caller and onError', async () => {
+  it("rolls back a refused mutation and gives the author's code to the caller and onError", async () => {
     const q = client.query('Todo', {});
     await q.ready();
     const before = q.rows.length;
@@ -63,7 +67,7 @@ describe('functions over the socket', () => {
     q.close();
   });
 
-  it('streams an action\'s chunks in order before its result', async () => {
+  it("streams an action's chunks in order before its result", async () => {
     const chunks: unknown[] = [];
     const value = await client.action('count', { to: 3 }, { onChunk: (c) => chunks.push(c) });
     expect(chunks).toEqual([{ i: 1 }, { i: 2 }, { i: 3 }]);

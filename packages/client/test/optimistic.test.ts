@@ -22,7 +22,7 @@ afterAll(async () => {
 const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
 
 describe('optimistic writes', () => {
-  it('shows an insert at once, in the query\'s order, then keeps the server\'s row without a flicker or a duplicate', async () => {
+  it("shows an insert at once, in the query's order, then keeps the server's row without a flicker or a duplicate", async () => {
     const q = client.query('Todo', { done: false, $order: { rank: 'asc' } });
     await q.ready();
     await client.insert('Todo', { title: 'one', done: false, rank: 1, ownerId: 'ann' });
@@ -116,7 +116,7 @@ describe('optimistic writes', () => {
     q.close();
   });
 
-  it('drops the optimistic copy of a write that changed none of the client\'s windows (barrier)', async () => {
+  it("drops the optimistic copy of a write that changed none of the client's windows (barrier)", async () => {
     const q = client.query('Todo', { $order: { rank: 'asc' }, $limit: 1 });
     await q.ready();
     const first = q.rows[0]!;

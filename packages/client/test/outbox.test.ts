@@ -120,7 +120,7 @@ describe('the offline outbox', () => {
     await again.close();
   });
 
-  it('clears the previous user\'s cache and outbox on an identity change, in memory and on disk', async () => {
+  it("clears the previous user's cache and outbox on an identity change, in memory and on disk", async () => {
     const t = await server();
     const ann = await tokenFor(t, 'ann');
     const bob = await tokenFor(t, 'bob');
@@ -137,7 +137,7 @@ describe('the offline outbox', () => {
     await client.connected();
     await t.request('POST', '/api/entities/Todo', { body: { title: 'ann row', done: false, ownerId: 'ann' }, headers: { authorization: `Bearer ${ann}` } });
     const q = client.query('Todo', {});
-    await until(() => q.rows.length === 1, 'ann\'s row');
+    await until(() => q.rows.length === 1, "ann's row");
     const pending = client.insert('Todo', { title: 'ann pending', done: false, ownerId: 'ann' });
     pending.catch(() => {});
     void client.insert('Todo', { title: 'second', done: false, ownerId: 'ann' }).catch(() => {});
@@ -148,7 +148,7 @@ describe('the offline outbox', () => {
     expect(client.status.pendingWrites).toBe(0);
     expect(client.userId).toBe('bob');
     expect(readdirSync(join(dir, 'outbox'))).toEqual([]);
-    await until(() => !q.loading, 'bob\'s result');
+    await until(() => !q.loading, "bob's result");
     expect(q.rows).toEqual([]);
     q.close();
   });
@@ -175,7 +175,7 @@ describe('the offline outbox', () => {
 });
 
 describe('rows kept across a reload', () => {
-  it('shows the last rows of a query after a reload while offline, then the server\'s', async () => {
+  it("shows the last rows of a query after a reload while offline, then the server's", async () => {
     let t = await server();
     const token = await tokenFor(t, 'ann');
     const dir = tempDir();
@@ -197,18 +197,18 @@ describe('rows kept across a reload', () => {
 
     t = await startServer({ port, dir: appDir });
     cleanup.push(() => t.close());
-    await until(() => !q2.state.fromCache, 'the server\'s answer');
+    await until(() => !q2.state.fromCache, "the server's answer");
     expect(q2.rows.map((r) => r.title)).toEqual(['kept']);
     q2.close();
   });
 
-  it('does not show another user\'s kept rows', async () => {
+  it("does not show another user's kept rows", async () => {
     const t = await server();
     const dir = tempDir();
     const first = owned(clientOf(t, { auth: await tokenFor(t, 'ann'), storage: await fileStorage(dir) }));
     await first.insert('Todo', { title: 'ann only', done: false, ownerId: 'ann' });
     const q1 = first.query('Todo', {});
-    await until(() => q1.rows.length === 1 && first.optimisticWrites === 0, 'ann\'s row');
+    await until(() => q1.rows.length === 1 && first.optimisticWrites === 0, "ann's row");
     await new Promise((r) => setTimeout(r, 120));
     await first.close();
     const second = owned(clientOf(t, { auth: await tokenFor(t, 'bob'), storage: await fileStorage(dir) }));

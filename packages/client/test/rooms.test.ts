@@ -20,7 +20,7 @@ afterAll(async () => {
 });
 
 describe('rooms and presence', () => {
-  it('shows each member the others\' presence, its changes and departures, and carries broadcasts', async () => {
+  it("shows each member the others' presence, its changes and departures, and carries broadcasts", async () => {
     const a = ann.room<{ cursor: number }>('doc:1', { presence: { cursor: 1 } });
     const b = bob.room<{ cursor: number }>('doc:1', { presence: { cursor: 9 } });
     await until(() => a.state.others.length === 1 && b.state.others.length === 1, 'both members');

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { ClientStorage, OutboxEntry } from '../src/index.js';
 
-const entry = (order: number, key = `k${order}`): OutboxEntry => ({ key, order, write: { kind: 'insert', entity: 'Todo', id: `t${order}`, data: { id: `t${order}`, title: `#${order}` } } });
+const entry = (order: number, key = `k${order}`): OutboxEntry => ({
+  key,
+  order,
+  write: { kind: 'insert', entity: 'Todo', id: `t${order}`, data: { id: `t${order}`, title: `#${order}` } },
+});
 
 /** The suite every storage passes: memory, file, IndexedDB. `make` opens the same store again when called twice with `reopen`. */
 export function storageCases(name: string, make: (reopen: boolean) => Promise<ClientStorage>, durable: boolean): void {

@@ -40,7 +40,9 @@ describe('types from the schema and functions, without codegen', () => {
     const checks = (client: TypedClient<typeof schema, typeof functions>): void => {
       expectTypeOf(client.query('Task', { done: false })).toEqualTypeOf<LiveQuery<TaskRow>>();
       expectTypeOf(client.query('Task').rows[0]!.estimate).toEqualTypeOf<number | null | undefined>();
-      expectTypeOf(client.insert<'Task'>).parameter(1).toEqualTypeOf<{ title: string; done: boolean; estimate?: number | null; tags?: string[] | null } & { id?: string }>();
+      expectTypeOf(client.insert<'Task'>)
+        .parameter(1)
+        .toEqualTypeOf<{ title: string; done: boolean; estimate?: number | null; tags?: string[] | null } & { id?: string }>();
       expectTypeOf(client.mutation('addTask', { title: 'x' })).resolves.toEqualTypeOf<{ id: string }>();
       expectTypeOf(client.watch('openTitles', {})).toEqualTypeOf<Watch<string[]>>();
       expectTypeOf(client.action('shout', { text: 'hi' })).resolves.toEqualTypeOf<string>();

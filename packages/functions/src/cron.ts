@@ -71,7 +71,13 @@ export function parseCron(expr: string): CronExpression {
   if (typeof expr !== 'string') throw new Error('A cron expression is a string');
   const parts = expr.trim().split(/\s+/);
   if (parts.length !== 5) throw new Error(`Invalid cron expression "${expr}": it needs 5 fields (minute hour day-of-month month day-of-week), not ${parts.length}`);
-  const [minute, hour, dom, month, dow] = parts.map((p, i) => parseField(p, FIELDS[i]!, expr)) as [ReturnType<typeof parseField>, ReturnType<typeof parseField>, ReturnType<typeof parseField>, ReturnType<typeof parseField>, ReturnType<typeof parseField>];
+  const [minute, hour, dom, month, dow] = parts.map((p, i) => parseField(p, FIELDS[i]!, expr)) as [
+    ReturnType<typeof parseField>,
+    ReturnType<typeof parseField>,
+    ReturnType<typeof parseField>,
+    ReturnType<typeof parseField>,
+    ReturnType<typeof parseField>,
+  ];
   if (dow.set.has(7)) dow.set.add(0);
   const dayMatches = (d: Date): boolean => {
     const inDom = dom.set.has(d.getUTCDate());

@@ -194,7 +194,10 @@ function checkIsolated(isolated: unknown): boolean {
   return isolated === true;
 }
 
-function define<K extends FunctionKind, A extends ArgsShape, R>(kind: K, spec: FunctionSpec<K, A, R> & { unsafeBypassPolicies?: boolean }): FunctionDefinition<K, InferArgs<A>, Awaited<R>> {
+function define<K extends FunctionKind, A extends ArgsShape, R>(
+  kind: K,
+  spec: FunctionSpec<K, A, R> & { unsafeBypassPolicies?: boolean },
+): FunctionDefinition<K, InferArgs<A>, Awaited<R>> {
   return Object.freeze({
     [FUNCTION_BRAND]: true as const,
     kind,
@@ -213,7 +216,9 @@ export function query<A extends ArgsShape = Record<never, never>, R = unknown>(s
 }
 
 /** A function that writes: the whole handler is one transaction, committed when it returns. */
-export function mutation<A extends ArgsShape = Record<never, never>, R = unknown>(spec: DbFunctionSpec<'mutation', A, R>): FunctionDefinition<'mutation', InferArgs<A>, Awaited<R>> {
+export function mutation<A extends ArgsShape = Record<never, never>, R = unknown>(
+  spec: DbFunctionSpec<'mutation', A, R>,
+): FunctionDefinition<'mutation', InferArgs<A>, Awaited<R>> {
   return define('mutation', spec);
 }
 

@@ -86,7 +86,12 @@ class Checker {
   private outer(value: Value, offset: number): boolean {
     if (value.level === null || value.level >= this.depth || value.type.t === 'error') return false;
     const inner = this.frames[this.frames.length - 1]!;
-    this.report('POLICY_OUTER_ROW', offset, `${value.label} belongs to an enclosing row; inside exists(${inner.entity}, ${inner.name} => …) a condition is about ${inner.name}`, `use ${value.label} only as ${inner.name}.<field> == ${value.label}, or move the condition outside exists`);
+    this.report(
+      'POLICY_OUTER_ROW',
+      offset,
+      `${value.label} belongs to an enclosing row; inside exists(${inner.entity}, ${inner.name} => …) a condition is about ${inner.name}`,
+      `use ${value.label} only as ${inner.name}.<field> == ${value.label}, or move the condition outside exists`,
+    );
     return true;
   }
 
@@ -98,11 +103,21 @@ class Checker {
     const fields = this.scope.entities.get(expr.entity);
     if (!fields) {
       const known = [...this.scope.entities.keys()];
-      this.report('POLICY_UNKNOWN_ENTITY', expr.entityOffset, `unknown entity ${expr.entity}${didYouMean(expr.entity, known)}`, known.length > 0 ? `entities: ${known.join(', ')}` : undefined);
+      this.report(
+        'POLICY_UNKNOWN_ENTITY',
+        expr.entityOffset,
+        `unknown entity ${expr.entity}${didYouMean(expr.entity, known)}`,
+        known.length > 0 ? `entities: ${known.join(', ')}` : undefined,
+      );
       return expr;
     }
     if (RESERVED.has(expr.binding) || this.frames.some((f) => f.name === expr.binding)) {
-      this.report('POLICY_BINDING', expr.bindingOffset, `${expr.binding} cannot name the related row: it is already ${RESERVED.has(expr.binding) ? 'a word of the language' : 'bound by an enclosing exists'}`, 'pick a new short name, e.g. m => m.userId == auth.userId');
+      this.report(
+        'POLICY_BINDING',
+        expr.bindingOffset,
+        `${expr.binding} cannot name the related row: it is already ${RESERVED.has(expr.binding) ? 'a word of the language' : 'bound by an enclosing exists'}`,
+        'pick a new short name, e.g. m => m.userId == auth.userId',
+      );
       return expr;
     }
     this.frames.push({ name: expr.binding, entity: expr.entity, fields });
@@ -202,14 +217,18 @@ class Checker {
       }
       const kind = fields.get(expr.name);
       if (kind === undefined) {
-        const text = expr.name === '' ? `${expr.root} needs a field name: ${expr.root}.<field>` : `unknown field ${label} on ${this.scope.target}${didYouMean(expr.name, fields.keys())}`;
+        const text =
+          expr.name === '' ? `${expr.root} needs a field name: ${expr.root}.<field>` : `unknown field ${label} on ${this.scope.target}${didYouMean(expr.name, fields.keys())}`;
         this.report('POLICY_UNKNOWN_FIELD', expr.offset, text, `fields: ${[...fields.keys()].join(', ')}`);
         return this.failed(expr, expr.root === 'data' ? 0 : null);
       }
       return { node: expr, type: typeOfKind(kind), level: expr.root === 'data' ? 0 : null, kind, label };
     }
     const roots = ['auth', 'data', 'input', ...this.frames.map((f) => f.name)];
-    const hint = expr.root === 'exists' ? 'exists takes an entity and a condition: exists(Membership, m => m.userId == auth.userId)' : `paths start with ${roots.map((r) => `${r}.`).join(', ')}`;
+    const hint =
+      expr.root === 'exists'
+        ? 'exists takes an entity and a condition: exists(Membership, m => m.userId == auth.userId)'
+        : `paths start with ${roots.map((r) => `${r}.`).join(', ')}`;
     this.report('POLICY_UNKNOWN_ROOT', expr.offset, `unknown name ${label}${didYouMean(expr.root, roots)}`, hint);
     return this.failed(expr);
   }
@@ -254,9 +273,10 @@ class Checker {
     if (fa === null || fb === null) return null;
     if (!this.compatible(fa.type, fb.type, op)) {
       const ordered = op !== '==' && op !== '!=';
-      const text = ordered && fa.type.t === fb.type.t
-        ? `${op} orders numbers, text and datetimes; ${fa.label} is ${typeName(fa.type)}`
-        : `cannot compare ${fa.label} (${typeName(fa.type)}) with ${fb.label} (${typeName(fb.type)})`;
+      const text =
+        ordered && fa.type.t === fb.type.t
+          ? `${op} orders numbers, text and datetimes; ${fa.label} is ${typeName(fa.type)}`
+          : `cannot compare ${fa.label} (${typeName(fa.type)}) with ${fb.label} (${typeName(fb.type)})`;
       this.report('POLICY_TYPE_MISMATCH', offset, text);
       return null;
     }
@@ -273,9 +293,10 @@ class Checker {
     if (!linked) {
       const same = a.level === b.level;
       const text = same ? `${a.label} ${op} ${b.label} compares two fields of the ${depth === 0 ? 'row' : 'same row'}` : `${a.label} ${op} ${b.label} compares two enclosing rows`;
-      const hint = depth === 0
-        ? 'compare a row field with a literal, an auth value or an input value; to relate rows use exists(Entity, r => r.field == data.field)'
-        : 'inside exists, compare a field of the related row with one field of an enclosing row';
+      const hint =
+        depth === 0
+          ? 'compare a row field with a literal, an auth value or an input value; to relate rows use exists(Entity, r => r.field == data.field)'
+          : 'inside exists, compare a field of the related row with one field of an enclosing row';
       this.report('POLICY_DATA_COMPARISON', offset, text, hint);
       return null;
     }
@@ -284,7 +305,12 @@ class Checker {
       return null;
     }
     if (a.type.t === 'list' || b.type.t === 'list' || a.type.t === 'json' || b.type.t === 'json' || !this.compatible(a.type, b.type, op) || a.type.t !== b.type.t) {
-      this.report('POLICY_TYPE_MISMATCH', offset, `cannot relate ${a.label} (${typeName(a.type)}) to ${b.label} (${typeName(b.type)})`, 'related fields have the same type (an id(Entity) field and id are both text); json fields cannot relate rows');
+      this.report(
+        'POLICY_TYPE_MISMATCH',
+        offset,
+        `cannot relate ${a.label} (${typeName(a.type)}) to ${b.label} (${typeName(b.type)})`,
+        'related fields have the same type (an id(Entity) field and id are both text); json fields cannot relate rows',
+      );
       return null;
     }
     return [a, b];
@@ -343,7 +369,12 @@ class Checker {
 
   private call(expr: CallNode): PolicyExpr {
     if (!FUNCTIONS.has(expr.callee)) {
-      this.report('POLICY_UNKNOWN_FUNCTION', expr.offset, `unknown function ${expr.callee}${didYouMean(expr.callee, FUNCTIONS)}`, 'functions: auth.hasRole("r"), auth.hasAnyRole("a", "b")');
+      this.report(
+        'POLICY_UNKNOWN_FUNCTION',
+        expr.offset,
+        `unknown function ${expr.callee}${didYouMean(expr.callee, FUNCTIONS)}`,
+        'functions: auth.hasRole("r"), auth.hasAnyRole("a", "b")',
+      );
       return expr;
     }
     const one = expr.callee === 'auth.hasRole';

@@ -1,6 +1,6 @@
 import { evaluateFilter, type CompareOp, type FilterNode, type FilterValue } from '@mast/schema';
 import { relatedEntities, rowLevel, type CompareNode, type PolicyExpr } from './ast.js';
-import { compareConstants, inList, nullTest, test, truthy, valueOf, type PolicyContext } from './evaluate-policy.js';
+import { compareConstants, inList, nullTest, test, truthy, operandValue, type PolicyContext } from './evaluate-policy.js';
 import type { PolicyAuth, PolicyRow } from './policy-auth.js';
 
 /**
@@ -68,7 +68,7 @@ function compileCompare(expr: CompareNode, ctx: PolicyContext, depth: number): F
   const other = left !== null ? expr.right : expr.left;
   const op = left !== null ? expr.op : FLIP[expr.op];
   if (nullTest(expr)) return expr.op === '==' ? EXISTS(field, false) : EXISTS(field, true);
-  const value = valueOf(other, ctx);
+  const value = operandValue(other, ctx);
   // A null constant (an anonymous caller's userId, an absent input field) equals nothing.
   if (value === null) return compareConstants(op, value, value);
   return Object.freeze({ kind: 'compare', field, op: OPS[op], value: filterValue(value) });
@@ -78,7 +78,10 @@ function compile(expr: PolicyExpr, ctx: PolicyContext, depth: number): FilterNod
   switch (expr.kind) {
     case 'and':
     case 'or':
-      return combine(expr.kind, expr.operands.map((e) => compile(e, ctx, depth)));
+      return combine(
+        expr.kind,
+        expr.operands.map((e) => compile(e, ctx, depth)),
+      );
     case 'not': {
       const inner = compile(expr.operand, ctx, depth);
       return typeof inner === 'boolean' ? !inner : Object.freeze({ kind: 'not', item: inner });
@@ -96,7 +99,7 @@ function compile(expr: PolicyExpr, ctx: PolicyContext, depth: number): FilterNod
       const field = rowField(expr.item, depth);
       if (field === null && rowLevel(expr.item) !== null) outerRow(expr.item, depth);
       if (field === null) return test(expr, ctx);
-      const list = valueOf(expr.list, ctx);
+      const list = operandValue(expr.list, ctx);
       const values = (Array.isArray(list) ? list : []).filter((v: unknown) => v !== null).map(filterValue);
       if (values.length === 0) return inList(null, []);
       return Object.freeze({ kind: 'in', field, values: Object.freeze(values), negate: false });
@@ -104,7 +107,7 @@ function compile(expr: PolicyExpr, ctx: PolicyContext, depth: number): FilterNod
     case 'truthy': {
       const field = rowField(expr.operand, depth);
       if (field === null && rowLevel(expr.operand) !== null) outerRow(expr.operand, depth);
-      if (field === null) return truthy(expr.mode, valueOf(expr.operand, ctx));
+      if (field === null) return truthy(expr.mode, operandValue(expr.operand, ctx));
       if (expr.mode === 'bool') return Object.freeze({ kind: 'compare', field, op: 'eq', value: true });
       if (expr.mode === 'present') return EXISTS(field, true);
       return combine('and', [EXISTS(field, true), Object.freeze({ kind: 'compare', field, op: 'ne', value: '' })]);

@@ -26,12 +26,12 @@ function unchecked(expr: PolicyExpr): never {
 }
 
 /** The value of a value node (literal, path, list); null for a missing or undefined field. */
-export function valueOf(expr: PolicyExpr, ctx: PolicyContext): unknown {
+export function operandValue(expr: PolicyExpr, ctx: PolicyContext): unknown {
   switch (expr.kind) {
     case 'literal':
       return expr.value;
     case 'list':
-      return expr.items.map((item) => valueOf(item, ctx));
+      return expr.items.map((item) => operandValue(item, ctx));
     case 'path': {
       if (expr.root === 'auth') return ctx.auth[expr.name as keyof PolicyAuth] ?? null;
       if (expr.root !== 'data' && expr.root !== 'input') return unchecked(expr);
@@ -85,7 +85,7 @@ export function truthy(mode: TruthyNode['mode'], value: unknown): boolean {
 }
 
 function testIn(expr: InNode, ctx: PolicyContext): boolean {
-  return inList(valueOf(expr.item, ctx), valueOf(expr.list, ctx));
+  return inList(operandValue(expr.item, ctx), operandValue(expr.list, ctx));
 }
 
 /** Evaluates a condition node without `exists` in memory (rules with it go through their filter). */
@@ -100,17 +100,20 @@ export function test(expr: PolicyExpr, ctx: PolicyContext): boolean {
     case 'compare': {
       const other = nullTest(expr);
       if (other) {
-        const isNull = other.kind === 'literal' && other.value === null ? true : valueOf(other, ctx) === null;
+        const isNull = other.kind === 'literal' && other.value === null ? true : operandValue(other, ctx) === null;
         return expr.op === '==' ? isNull : !isNull;
       }
-      return compareConstants(expr.op, valueOf(expr.left, ctx), valueOf(expr.right, ctx));
+      return compareConstants(expr.op, operandValue(expr.left, ctx), operandValue(expr.right, ctx));
     }
     case 'in':
       return testIn(expr, ctx);
     case 'call':
-      return hasAnyRole(ctx.auth, expr.args.map((a) => (a.kind === 'literal' ? String(a.value) : unchecked(a))));
+      return hasAnyRole(
+        ctx.auth,
+        expr.args.map((a) => (a.kind === 'literal' ? String(a.value) : unchecked(a))),
+      );
     case 'truthy':
-      return truthy(expr.mode, valueOf(expr.operand, ctx));
+      return truthy(expr.mode, operandValue(expr.operand, ctx));
     default:
       return unchecked(expr);
   }

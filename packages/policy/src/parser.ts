@@ -173,7 +173,8 @@ class Parser {
     this.pos++;
     this.enter(open);
     const entity = this.token;
-    if (entity.type !== 'ident') this.fail(entity, `expected an entity name after "exists(", e.g. exists(Membership, m => m.userId == auth.userId), found ${this.describe(entity)}`);
+    if (entity.type !== 'ident')
+      this.fail(entity, `expected an entity name after "exists(", e.g. exists(Membership, m => m.userId == auth.userId), found ${this.describe(entity)}`);
     this.pos++;
     this.expect(',', '"," after the entity name');
     const binding = this.token;

@@ -15,7 +15,9 @@ export const policyCodes = {
   POLICY_BAD_LITERAL: { rule: 'literals fit the field they are compared with (integers for int, ISO-8601 for datetime, no null in lists)' },
   POLICY_UNKNOWN_FUNCTION: { rule: 'the functions are auth.hasRole and auth.hasAnyRole' },
   POLICY_ARITY: { rule: 'hasRole takes one string literal, hasAnyRole one or more' },
-  POLICY_DATA_COMPARISON: { rule: 'a row field is compared with a constant, an auth value or an input value, not another field of the same row (inside exists, a related field may equal one field of an enclosing row)' },
+  POLICY_DATA_COMPARISON: {
+    rule: 'a row field is compared with a constant, an auth value or an input value, not another field of the same row (inside exists, a related field may equal one field of an enclosing row)',
+  },
   POLICY_UNKNOWN_ENTITY: { rule: 'exists(Entity, …) names an entity of the schema' },
   POLICY_BINDING: { rule: 'the row an exists binds has a new name (not auth, data, input, exists or an enclosing binding)' },
   POLICY_OUTER_ROW: { rule: 'inside exists, an enclosing row is only used to equal a field of the related row' },

@@ -37,8 +37,7 @@ export class PolicyError extends Error {
   constructor(diagnostics: readonly PolicyDiagnostic[]) {
     const first = diagnostics[0];
     if (!first) throw new Error('PolicyError needs at least one diagnostic');
-    const message =
-      diagnostics.length === 1 ? first.message : `${diagnostics.length} policy errors\n${formatDiagnostics(diagnostics)}`;
+    const message = diagnostics.length === 1 ? first.message : `${diagnostics.length} policy errors\n${formatDiagnostics(diagnostics)}`;
     super(message);
     this.code = first.code;
     this.line = first.line;
@@ -58,14 +57,7 @@ export function positionOf(source: string, offset: number): { line: number; colu
  * A diagnostic for the token at `offset`; the message reads like
  * `policy "todo_owner" allowRead, column 12: unknown field data.ownr on Todo`.
  */
-export function policyDiagnostic(
-  code: PolicyCode,
-  source: string,
-  offset: number,
-  origin: PolicyOrigin | undefined,
-  text: string,
-  hint?: string,
-): PolicyDiagnostic {
+export function policyDiagnostic(code: PolicyCode, source: string, offset: number, origin: PolicyOrigin | undefined, text: string, hint?: string): PolicyDiagnostic {
   const { line, column } = positionOf(source, offset);
   const where = line > 1 ? `line ${line}, column ${column}` : `column ${column}`;
   const label = origin ? `policy "${origin.policy}" ${origin.rule}` : 'policy expression';

@@ -102,7 +102,8 @@ class Compiler {
     const parsed = new Map<RuleKey, PolicyExpr>();
     for (const key of RULE_KEYS) {
       const text = ruleText(policy, key);
-      if (text !== null) this.collect(() => parsed.set(key, parsePolicy(text, this.origin(policy, index, key, policy.entity ?? (policy.action ? `action ${policy.action}` : undefined)))));
+      if (text !== null)
+        this.collect(() => parsed.set(key, parsePolicy(text, this.origin(policy, index, key, policy.entity ?? (policy.action ? `action ${policy.action}` : undefined)))));
     }
     return parsed;
   }

@@ -148,7 +148,5 @@ export interface ExpandedPolicyCase {
 
 /** Expands the table to one case per row. */
 export function expandPolicyCases(cases: readonly PolicyCase[] = POLICY_CASES): ExpandedPolicyCase[] {
-  return cases.flatMap((c) =>
-    ROWS.map((row) => ({ expr: c.expr, authName: c.auth, auth: AUTHS[c.auth], row, expected: c.allows.includes(row.id) })),
-  );
+  return cases.flatMap((c) => ROWS.map((row) => ({ expr: c.expr, authName: c.auth, auth: AUTHS[c.auth], row, expected: c.allows.includes(row.id) })));
 }

@@ -111,9 +111,7 @@ describe('policy errors: code, message and position', () => {
   }
 
   it('words the brief example exactly', () => {
-    expect(errorOf('auth.userId == data.ownr').message).toBe(
-      'policy "todo_owner" allowRead, column 16: unknown field data.ownr on Todo (did you mean ownerId?)',
-    );
+    expect(errorOf('auth.userId == data.ownr').message).toBe('policy "todo_owner" allowRead, column 16: unknown field data.ownr on Todo (did you mean ownerId?)');
   });
 
   it('reports lines and columns in code points on multi-line rules', () => {
@@ -171,7 +169,9 @@ describe('compilePolicies rejects bad rules at start-up', () => {
 
   it('checks action rules against the action inputs', () => {
     expect(() => compilePolicies(policyTestSchema([{ name: 'a', action: 'archive', allow: 'input.days > 3 && input.reason != null' }]))).not.toThrow();
-    expect(() => compilePolicies(policyTestSchema([{ name: 'a', action: 'archive', allow: 'input.dayz > 3' }]))).toThrow(/unknown field input.dayz on action archive \(did you mean days\?\)/);
+    expect(() => compilePolicies(policyTestSchema([{ name: 'a', action: 'archive', allow: 'input.dayz > 3' }]))).toThrow(
+      /unknown field input.dayz on action archive \(did you mean days\?\)/,
+    );
     expect(() => compilePolicies(policyTestSchema([{ name: 'a', action: 'archive', allow: 'data.title != null' }]))).toThrow(/there is no row/);
   });
 });
@@ -180,7 +180,12 @@ describe('formatPolicyDiagnostics', () => {
   it('names the file, the manifest path and what the policy guards, and points at the position', () => {
     let error: PolicyError | undefined;
     try {
-      compilePolicies(policyTestSchema([{ name: 'typo', entity: 'Todo', allowRead: 'data.done &&\n  auth.userid == "x"' }, { name: 'a', action: 'archive', allow: 'input.dayz > 3' }]));
+      compilePolicies(
+        policyTestSchema([
+          { name: 'typo', entity: 'Todo', allowRead: 'data.done &&\n  auth.userid == "x"' },
+          { name: 'a', action: 'archive', allow: 'input.dayz > 3' },
+        ]),
+      );
     } catch (e) {
       error = e as PolicyError;
     }

@@ -20,8 +20,16 @@ export function prng(seed: number): () => number {
 
 type Kind = 'text' | 'id' | 'int' | 'float' | 'bool' | 'datetime' | 'json';
 const FIELDS: ReadonlyArray<readonly [string, Kind]> = [
-  ['title', 'text'], ['status', 'text'], ['tenantId', 'id'], ['ownerId', 'id'], ['id', 'id'],
-  ['priority', 'int'], ['score', 'float'], ['done', 'bool'], ['due', 'datetime'], ['tags', 'json'],
+  ['title', 'text'],
+  ['status', 'text'],
+  ['tenantId', 'id'],
+  ['ownerId', 'id'],
+  ['id', 'id'],
+  ['priority', 'int'],
+  ['score', 'float'],
+  ['done', 'bool'],
+  ['due', 'datetime'],
+  ['tags', 'json'],
 ];
 const TEXTS = ['', 'a', 'A', 'b', 'é', 'É', 'ß', 'Σ', 'σ', '😀', '𝐀', '\uffee', 'open', 'draft', 'a b', "it's", 'x"y', 'tab\tc'];
 const USERS = ['alice', 'bob', 'guest_1', 'carol'];
@@ -93,8 +101,10 @@ export function policyFuzzer(seed: number, options: FuzzerOptions = {}) {
   /** A condition on Member `m`; `outer` names the rows it may relate to (data, or a Team `c`). */
   const memberLeaf = (m: string, outer: 'data' | 'team'): string => {
     const r = rand();
-    if (r < 0.25) return `${m}.userId ${pick(['==', '==', '!='])} ${rand() < 0.8 ? 'auth.userId' : outer === 'data' ? 'data.ownerId' : pick(['data.ownerId', quote(pick(USERS), rand)])}`;
-    if (r < 0.5) return outer === 'data' ? `${m}.teamId ${pick(['==', '==', '!='])} data.tenantId` : `${pick([`${m}.teamId == c.id`, `${m}.orgId == c.orgId`, `c.id != ${m}.teamId`])}`;
+    if (r < 0.25)
+      return `${m}.userId ${pick(['==', '==', '!='])} ${rand() < 0.8 ? 'auth.userId' : outer === 'data' ? 'data.ownerId' : pick(['data.ownerId', quote(pick(USERS), rand)])}`;
+    if (r < 0.5)
+      return outer === 'data' ? `${m}.teamId ${pick(['==', '==', '!='])} data.tenantId` : `${pick([`${m}.teamId == c.id`, `${m}.orgId == c.orgId`, `c.id != ${m}.teamId`])}`;
     if (r < 0.6) return `${m}.role ${pick(['==', '!='])} ${pick(['"admin"', '"member"', 'null'])}`;
     if (r < 0.7) return `${m}.role in ["owner", "${pick(['admin', 'member'])}"]`;
     if (r < 0.8) return `${m}.level ${pick(['>', '<=', '=='])} ${int(4)}`;
@@ -113,7 +123,8 @@ export function policyFuzzer(seed: number, options: FuzzerOptions = {}) {
     const r = rand();
     if (r < 0.5) return `${not}exists(Member, m => ${conj(() => memberLeaf('m', 'data'), 1 + int(3))})`;
     if (r < 0.85) {
-      const inner = rand() < 0.7 ? `${rand() < 0.3 ? '!' : ''}exists(Member, m => ${conj(() => memberLeaf('m', 'team'), 1 + int(3))})` : pick(['c.open', '!c.open', 'c.orgId == null']);
+      const inner =
+        rand() < 0.7 ? `${rand() < 0.3 ? '!' : ''}exists(Member, m => ${conj(() => memberLeaf('m', 'team'), 1 + int(3))})` : pick(['c.open', '!c.open', 'c.orgId == null']);
       return `${not}exists(Team, c => c.id ${pick(['==', '==', '!='])} data.tenantId && ${inner})`;
     }
     return `${not}exists(Todo, o => o.ownerId == data.ownerId && o.id != data.id${rand() < 0.5 ? ` && o.priority > ${int(6)}` : ''})`;

@@ -14,9 +14,54 @@ const todo = policyTestSchema().entitiesByName.get('Todo')!;
 
 /** Pieces of the policy language, glued at random: mostly near-valid expressions. */
 const TOKENS = [
-  'auth.userId', 'auth.roles', 'auth.tenantId', 'auth.isGuest', 'data.ownerId', 'data.title', 'data.done', 'data.priority', 'data.tags', 'input.title',
-  'null', 'true', 'false', '1', '-2.5', '01', '"x"', '"a\\"b"', '"', "'", '==', '!=', '<', '>=', '&&', '||', '!', '(', ')', '[', ']', ',', '.', 'in',
-  'contains', 'exists', '@', '$', '😀', ' ', '\n', '\t', 'data.', 'auth.', 'hasRole("admin")', 'isAdmin', '1e999', '9007199254740993',
+  'auth.userId',
+  'auth.roles',
+  'auth.tenantId',
+  'auth.isGuest',
+  'data.ownerId',
+  'data.title',
+  'data.done',
+  'data.priority',
+  'data.tags',
+  'input.title',
+  'null',
+  'true',
+  'false',
+  '1',
+  '-2.5',
+  '01',
+  '"x"',
+  '"a\\"b"',
+  '"',
+  "'",
+  '==',
+  '!=',
+  '<',
+  '>=',
+  '&&',
+  '||',
+  '!',
+  '(',
+  ')',
+  '[',
+  ']',
+  ',',
+  '.',
+  'in',
+  'contains',
+  'exists',
+  '@',
+  '$',
+  '😀',
+  ' ',
+  '\n',
+  '\t',
+  'data.',
+  'auth.',
+  'hasRole("admin")',
+  'isAdmin',
+  '1e999',
+  '9007199254740993',
 ];
 const tokenSoup = fc.array(fc.constantFrom(...TOKENS), { maxLength: 30 }).map((parts) => parts.join(' '));
 const deepParens = fc.record({ depth: fc.integer({ min: 1, max: 50_000 }), open: fc.constantFrom('(', '!', '!(', '[') }).map(({ depth, open }) => `${open.repeat(depth)}data.done`);
@@ -33,7 +78,10 @@ function answered(source: string, operation: PolicyOperation = 'read'): void {
 
 describe('policy parser (fuzzed)', { timeout }, () => {
   it('answers any text with an expression or a PolicyError', () => {
-    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (s) => answered(s)), { numRuns: runs, seed });
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (s) => answered(s)),
+      { numRuns: runs, seed },
+    );
   });
 
   it('answers token soup with an expression or a PolicyError, for every operation', () => {
@@ -41,7 +89,10 @@ describe('policy parser (fuzzed)', { timeout }, () => {
   });
 
   it('answers nesting of any depth with POLICY_TOO_DEEP or an expression, without overflowing', () => {
-    fc.assert(fc.property(deepParens, (s) => answered(s)), { numRuns: Math.max(20, runs / 10), seed });
+    fc.assert(
+      fc.property(deepParens, (s) => answered(s)),
+      { numRuns: Math.max(20, runs / 10), seed },
+    );
   });
 
   it('compiles a schema whose policies are token soup, or refuses it with a PolicyError', () => {

@@ -90,9 +90,13 @@ describe('PolicySet', () => {
   });
 
   it('gives write rules the incoming change as input', () => {
-    const policies = set(
-      { name: 'owner', entity: 'Todo', allowRead: 'true', allowInsert: 'input.ownerId == auth.userId', allowUpdate: 'input.status != "published" || auth.hasRole("editor")' },
-    );
+    const policies = set({
+      name: 'owner',
+      entity: 'Todo',
+      allowRead: 'true',
+      allowInsert: 'input.ownerId == auth.userId',
+      allowUpdate: 'input.status != "published" || auth.hasRole("editor")',
+    });
     expect(policies.canInsert('Todo', alice, { title: 'x', ownerId: 'alice' })).toBe(true);
     expect(policies.canInsert('Todo', alice, { title: 'x', ownerId: 'bob' })).toBe(false);
     expect(policies.canInsert('Todo', anon, { title: 'x' })).toBe(false);

@@ -26,7 +26,12 @@ describe('decodeCrdtFrame (fuzzed)', { timeout }, () => {
   });
 
   it('answers headers whose lengths point anywhere with a frame or a named error', () => {
-    const header = fc.record({ type: fc.integer({ min: 0, max: 255 }), entityLen: fc.integer({ min: 0, max: 0xffff }), rowLen: fc.integer({ min: 0, max: 0xffff }), tail: fc.uint8Array({ maxLength: 64 }) });
+    const header = fc.record({
+      type: fc.integer({ min: 0, max: 255 }),
+      entityLen: fc.integer({ min: 0, max: 0xffff }),
+      rowLen: fc.integer({ min: 0, max: 0xffff }),
+      tail: fc.uint8Array({ maxLength: 64 }),
+    });
     fc.assert(
       fc.property(header, ({ type, entityLen, rowLen, tail }) => {
         const bytes = new Uint8Array(5 + tail.length + 2);
@@ -43,16 +48,22 @@ describe('decodeCrdtFrame (fuzzed)', { timeout }, () => {
 
   it('reads back every frame it encodes', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 255 }), fc.string({ maxLength: 40 }), fc.string({ maxLength: 40 }), fc.uint8Array({ maxLength: 100 }), (type, entity, rowId, payload) => {
-        const decoded = decodeCrdtFrame(encodeCrdtFrame(type, entity, rowId, payload));
-        // Lone surrogates do not survive UTF-8: those are refused as not-utf8, never misread.
-        if (!decoded.ok) {
-          expect(decoded.error).toBe('not-utf8');
-          return;
-        }
-        expect(decoded.frame).toMatchObject({ type, entity, rowId });
-        expect([...decoded.frame.payload]).toEqual([...payload]);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 255 }),
+        fc.string({ maxLength: 40 }),
+        fc.string({ maxLength: 40 }),
+        fc.uint8Array({ maxLength: 100 }),
+        (type, entity, rowId, payload) => {
+          const decoded = decodeCrdtFrame(encodeCrdtFrame(type, entity, rowId, payload));
+          // Lone surrogates do not survive UTF-8: those are refused as not-utf8, never misread.
+          if (!decoded.ok) {
+            expect(decoded.error).toBe('not-utf8');
+            return;
+          }
+          expect(decoded.frame).toMatchObject({ type, entity, rowId });
+          expect([...decoded.frame.payload]).toEqual([...payload]);
+        },
+      ),
       { numRuns: runs, seed },
     );
   });

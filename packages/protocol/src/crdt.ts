@@ -22,7 +22,11 @@ const rowRef = {
 export const crdtSubscribeMessage = z.object({
   type: z.literal('crdt-subscribe'),
   ...rowRef,
-  vv: z.string().regex(/^(?:[0-9a-fA-F]{2})*$/).max(1 << 16).optional(),
+  vv: z
+    .string()
+    .regex(/^(?:[0-9a-fA-F]{2})*$/)
+    .max(1 << 16)
+    .optional(),
 });
 
 /** `crdt-unsubscribe`, client → server. */

@@ -29,5 +29,27 @@ export { crdtFrameTypes, encodeCrdtFrame, decodeCrdtFrame, MAX_CRDT_NAME_BYTES }
 export type { CrdtFrame, CrdtFrameType, CrdtFrameError } from './crdt-frame.js';
 export { crdtSubscribeMessage, crdtUnsubscribeMessage, crdtResyncMessage, crdtClientMessage, crdtRowId } from './crdt.js';
 export type { CrdtSubscribeMessage, CrdtUnsubscribeMessage, CrdtResyncMessage, CrdtClientMessage } from './crdt.js';
-export { roomName, joinMessage, leaveMessage, presenceMessage, broadcastMessage, roomMember, joinedMessage, presenceEventMessage, broadcastEventMessage, roomClientMessage, MAX_MEMBER_TOPICS } from './rooms.js';
-export type { JoinMessage, LeaveMessage, PresenceMessage, BroadcastMessage, RoomClientMessage, RoomMember, JoinedMessage, PresenceEventMessage, BroadcastEventMessage } from './rooms.js';
+export {
+  roomName,
+  joinMessage,
+  leaveMessage,
+  presenceMessage,
+  broadcastMessage,
+  roomMember,
+  joinedMessage,
+  presenceEventMessage,
+  broadcastEventMessage,
+  roomClientMessage,
+  MAX_MEMBER_TOPICS,
+} from './rooms.js';
+export type {
+  JoinMessage,
+  LeaveMessage,
+  PresenceMessage,
+  BroadcastMessage,
+  RoomClientMessage,
+  RoomMember,
+  JoinedMessage,
+  PresenceEventMessage,
+  BroadcastEventMessage,
+} from './rooms.js';

@@ -48,7 +48,5 @@ export function checkJsonLimits(value: unknown, limits: JsonLimits = DEFAULT_JSO
 
 /** The sentence an error message uses for a violation. */
 export function describeJsonViolation(violation: JsonLimitViolation): string {
-  return violation.kind === 'depth'
-    ? `The value is nested deeper than ${violation.limit} levels`
-    : `The value has more than ${violation.limit} elements`;
+  return violation.kind === 'depth' ? `The value is nested deeper than ${violation.limit} levels` : `The value has more than ${violation.limit} elements`;
 }

@@ -40,7 +40,10 @@ describe('parseClientMessage (fuzzed)', { timeout }, () => {
   });
 
   it('answers any JSON value with a message or an error', () => {
-    fc.assert(fc.property(fc.jsonValue({ maxDepth: 8 }), (value) => answered(JSON.stringify(value))), { numRuns: runs, seed });
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 8 }), (value) => answered(JSON.stringify(value))),
+      { numRuns: runs, seed },
+    );
   });
 
   it('answers frames shaped like client messages with a message or an error', () => {

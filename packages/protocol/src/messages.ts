@@ -11,7 +11,23 @@ import { broadcastEventMessage, broadcastMessage, joinedMessage, joinMessage, le
 import { diffMessage, resultMessage, subscribeMessage, unsubscribeMessage } from './subscribe.js';
 
 /** Every text message a client may send (CRDT updates travel as binary frames, `crdt-frame.ts`). */
-export const clientMessage = z.discriminatedUnion('type', [subscribeMessage, unsubscribeMessage, resumeMessage, joinMessage, leaveMessage, presenceMessage, broadcastMessage, fnCallMessage, fnCancelMessage, fnWatchMessage, fnUnwatchMessage, barrierMessage, crdtSubscribeMessage, crdtUnsubscribeMessage, crdtResyncMessage]);
+export const clientMessage = z.discriminatedUnion('type', [
+  subscribeMessage,
+  unsubscribeMessage,
+  resumeMessage,
+  joinMessage,
+  leaveMessage,
+  presenceMessage,
+  broadcastMessage,
+  fnCallMessage,
+  fnCancelMessage,
+  fnWatchMessage,
+  fnUnwatchMessage,
+  barrierMessage,
+  crdtSubscribeMessage,
+  crdtUnsubscribeMessage,
+  crdtResyncMessage,
+]);
 
 /** Every message the server sends. */
 export const serverMessage = z.discriminatedUnion('type', [

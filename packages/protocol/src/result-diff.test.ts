@@ -43,7 +43,14 @@ describe('the resultDiff schema', () => {
   it('accepts either form and nothing in between', () => {
     expect(resultDiff.safeParse({ value: [1] }).success).toBe(true);
     expect(resultDiff.safeParse({ added: [{ index: 0, row: { id: 1 } }], changed: [{ id: 'x', k: 1 }], removed: ['y', 2], order: ['x'] }).success).toBe(true);
-    for (const bad of [{}, { value: 1, added: [] }, { added: [], changed: [] }, { added: [{ index: -1, row: { id: 'a' } }], changed: [], removed: [] }, { added: [{ index: 0, row: { title: 'no id' } }], changed: [], removed: [] }, { added: [], changed: [], removed: [true] }]) {
+    for (const bad of [
+      {},
+      { value: 1, added: [] },
+      { added: [], changed: [] },
+      { added: [{ index: -1, row: { id: 'a' } }], changed: [], removed: [] },
+      { added: [{ index: 0, row: { title: 'no id' } }], changed: [], removed: [] },
+      { added: [], changed: [], removed: [true] },
+    ]) {
       expect(resultDiff.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
     }
   });

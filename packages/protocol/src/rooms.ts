@@ -14,9 +14,7 @@ import { requestId } from './common.js';
 export const MAX_MEMBER_TOPICS = 32;
 
 /** A room or topic name: 1-128 letters, digits and `_ - . : /`, starting with a letter or digit. */
-export const roomName = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$/, 'a room or topic name is 1-128 letters, digits and _ - . : /, starting with a letter or digit');
+export const roomName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$/, 'a room or topic name is 1-128 letters, digits and _ - . : /, starting with a letter or digit');
 
 /** A JSON value (presence state, broadcast data). */
 const jsonValue = z.json();

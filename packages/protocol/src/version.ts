@@ -15,6 +15,6 @@ export const PROTOCOL_HISTORY = [
   },
   {
     version: 2,
-    summary: 'barrier → ack with seq: every change committed before the server read it has reached the socket\'s subscriptions',
+    summary: "barrier → ack with seq: every change committed before the server read it has reached the socket's subscriptions",
   },
 ] as const satisfies ReadonlyArray<{ version: number; summary: string }>;

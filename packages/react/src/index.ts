@@ -1,5 +1,20 @@
 import { createContext, createElement, useCallback, useContext, useEffect, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
-import { queryKey, type CachedRow, type ClientStatus, type DocHandle, type DocStatus, type Filter, type LiveQuery, type MastClient, type MastClientError, type MutationOptions, type QueryState, type Room, type RoomMember, type WatchState } from '@mast/client';
+import {
+  queryKey,
+  type CachedRow,
+  type ClientStatus,
+  type DocHandle,
+  type DocStatus,
+  type Filter,
+  type LiveQuery,
+  type MastClient,
+  type MastClientError,
+  type MutationOptions,
+  type QueryState,
+  type Room,
+  type RoomMember,
+  type WatchState,
+} from '@mast/client';
 
 const ClientContext = createContext<MastClient | null>(null);
 
@@ -94,7 +109,11 @@ export function useWatch<T = unknown>(name: string, args: Record<string, unknown
     [client, key],
   );
   const LOADING_WATCH = useRef<WatchState<T>>({ value: undefined, loading: true, error: null }).current;
-  return useSyncExternalStore(subscribe, () => (held.current?.key === key ? held.current.state : LOADING_WATCH), () => LOADING_WATCH);
+  return useSyncExternalStore(
+    subscribe,
+    () => (held.current?.key === key ? held.current.state : LOADING_WATCH),
+    () => LOADING_WATCH,
+  );
 }
 
 /** A CRDT row's Loro document, re-rendering when it changes; null until the component subscribed. */
@@ -119,14 +138,21 @@ export function useDoc(entity: string, id: string): { doc: DocHandle['doc'] | nu
     [client, key],
   );
   const EMPTY = useRef({ doc: null, status: 'loading' as DocStatus, error: null }).current;
-  return useSyncExternalStore(subscribe, () => (held.current?.key === key ? held.current.snapshot : EMPTY), () => EMPTY);
+  return useSyncExternalStore(
+    subscribe,
+    () => (held.current?.key === key ? held.current.snapshot : EMPTY),
+    () => EMPTY,
+  );
 }
 
 /**
  * Joins `room` while the component is mounted: the others' presence, this member's own, and
  * functions to change it and to broadcast. The room is left on unmount.
  */
-export function usePresence<P = unknown>(room: string, initial: P): { others: readonly RoomMember<P>[]; presence: P; joined: boolean; setPresence: (state: P) => void; broadcast: (topic: string, data: unknown) => boolean } {
+export function usePresence<P = unknown>(
+  room: string,
+  initial: P,
+): { others: readonly RoomMember<P>[]; presence: P; joined: boolean; setPresence: (state: P) => void; broadcast: (topic: string, data: unknown) => boolean } {
   const client = useMastClient();
   const [handle, setHandle] = useState<Room<P> | null>(null);
   const initialRef = useRef(initial);

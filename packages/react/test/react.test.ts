@@ -52,7 +52,7 @@ describe('@mast/react', () => {
     await until(() => ann.cachedRowCount === 0, 'the query closed on unmount');
   });
 
-  it('shows a mutation\'s optimistic change at once and the server\'s row after', async () => {
+  it("shows a mutation's optimistic change at once and the server's row after", async () => {
     let call!: (args: { id: string; title: string }, options?: Parameters<ReturnType<typeof useMutation>>[1]) => Promise<unknown>;
     function One(): ReactNode {
       const { row } = useQueryOne<{ id: string; title: string }>('Todo', 'r1');

@@ -44,9 +44,7 @@ function checkName(kind: 'entity' | 'field', name: string, label: string, path: 
     );
   }
   if (kind === 'entity' && name.toLowerCase().startsWith(RESERVED_ENTITY_PREFIX)) {
-    out.push(
-      diagnostic('NAME_INVALID', path, `${label}: entity names starting with "${RESERVED_ENTITY_PREFIX}" are reserved for Mast's own tables`),
-    );
+    out.push(diagnostic('NAME_INVALID', path, `${label}: entity names starting with "${RESERVED_ENTITY_PREFIX}" are reserved for Mast's own tables`));
   }
   return out;
 }
@@ -129,15 +127,7 @@ function checkFields(entity: ParsedEntity, at: { path: string; label: string }, 
           ),
         );
       } else if (!crdtEntity) {
-        out.push(
-          diagnostic(
-            'CRDT_ANNOTATION_IGNORED',
-            path,
-            `${label}: crdt "${crdt}" has no effect because entity ${at.label} has crdt: false`,
-            undefined,
-            'warning',
-          ),
-        );
+        out.push(diagnostic('CRDT_ANNOTATION_IGNORED', path, `${label}: crdt "${crdt}" has no effect because entity ${at.label} has crdt: false`, undefined, 'warning'));
       }
     }
   });
@@ -189,11 +179,7 @@ function checkIndexes(entity: ParsedEntity, at: { path: string; label: string },
   return out;
 }
 
-function checkRelationsAndSearch(
-  entity: ParsedEntity,
-  at: { path: string; label: string },
-  entitiesByName: ReadonlyMap<string, ParsedEntity>,
-): Diagnostic[] {
+function checkRelationsAndSearch(entity: ParsedEntity, at: { path: string; label: string }, entitiesByName: ReadonlyMap<string, ParsedEntity>): Diagnostic[] {
   const out: Diagnostic[] = [];
   const own = new Set(entity.fields.map((f) => f.name));
   (entity.relations ?? []).forEach((relation, r) => {
@@ -224,11 +210,7 @@ function checkRelationsAndSearch(
       }
     } else if (!own.has(relation.field)) {
       out.push(
-        diagnostic(
-          'RELATION_FIELD_NOT_FOUND',
-          path,
-          `${label}: field "${relation.field}" is not a declared field of ${at.label} (a to-one relation stores the target id in it)`,
-        ),
+        diagnostic('RELATION_FIELD_NOT_FOUND', path, `${label}: field "${relation.field}" is not a declared field of ${at.label} (a to-one relation stores the target id in it)`),
       );
     }
   });
@@ -237,13 +219,7 @@ function checkRelationsAndSearch(
     for (const list of ['text', 'facets', 'sortable'] as const) {
       for (const name of search[list] ?? []) {
         if (own.has(name)) continue;
-        out.push(
-          diagnostic(
-            'SEARCH_FIELD_NOT_FOUND',
-            `${at.path}.search.${list}`,
-            `${at.label} search.${list}: field "${name}" is not a declared field of ${at.label}`,
-          ),
-        );
+        out.push(diagnostic('SEARCH_FIELD_NOT_FOUND', `${at.path}.search.${list}`, `${at.label} search.${list}: field "${name}" is not a declared field of ${at.label}`));
       }
     }
   }

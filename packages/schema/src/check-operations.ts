@@ -11,9 +11,7 @@ function checkOperations(kind: 'query' | 'action', list: readonly Operation[], e
   const out: Diagnostic[] = [];
   const key = kind === 'query' ? 'queries' : 'actions';
   const codes =
-    kind === 'query'
-      ? ({ empty: 'QUERY_NAME_EMPTY', duplicate: 'QUERY_DUPLICATE' } as const)
-      : ({ empty: 'ACTION_NAME_EMPTY', duplicate: 'ACTION_DUPLICATE' } as const);
+    kind === 'query' ? ({ empty: 'QUERY_NAME_EMPTY', duplicate: 'QUERY_DUPLICATE' } as const) : ({ empty: 'ACTION_NAME_EMPTY', duplicate: 'ACTION_DUPLICATE' } as const);
   list.forEach((op, i) => {
     const path = op.name === '' ? `${key}[${i}]` : `${key}[${i}] ${op.name}`;
     const label = op.name === '' ? `${kind} ${key}[${i}]` : `${kind} ${op.name}`;
@@ -28,19 +26,13 @@ function checkOperations(kind: 'query' | 'action', list: readonly Operation[], e
     for (const dup of exactDuplicates(input.map((f) => f.name))) {
       const name = input[dup.index]!.name;
       out.push(
-        diagnostic(
-          'INPUT_FIELD_DUPLICATE',
-          `${path}.input[${dup.index}] ${name}`,
-          `${label} input ${name}: input is declared more than once (first at input[${dup.first}])`,
-        ),
+        diagnostic('INPUT_FIELD_DUPLICATE', `${path}.input[${dup.index}] ${name}`, `${label} input ${name}: input is declared more than once (first at input[${dup.first}])`),
       );
     }
   });
   for (const dup of exactDuplicates(list.map((op) => op.name))) {
     const name = list[dup.index]!.name;
-    out.push(
-      diagnostic(codes.duplicate, `${key}[${dup.index}] ${name}`, `${kind} ${name}: declared more than once (first at ${key}[${dup.first}])`),
-    );
+    out.push(diagnostic(codes.duplicate, `${key}[${dup.index}] ${name}`, `${kind} ${name}: declared more than once (first at ${key}[${dup.first}])`));
   }
   return out;
 }
@@ -67,14 +59,7 @@ function checkPolicies(manifest: ParsedManifest, entityNames: ReadonlySet<string
     if (policy.name === '') out.push(diagnostic('POLICY_NAME_EMPTY', path, `${label}: policy has an empty name`));
     const allows = [policy.allow, policy.allowRead, policy.allowInsert, policy.allowUpdate, policy.allowDelete, policy.allowWrite];
     if (!allows.some((expr) => typeof expr === 'string' && expr !== '')) {
-      out.push(
-        diagnostic(
-          'POLICY_ALLOW_EMPTY',
-          path,
-          `${label}: no allow expression is set`,
-          'set allow, or one of allowRead, allowInsert, allowUpdate, allowDelete, allowWrite',
-        ),
-      );
+      out.push(diagnostic('POLICY_ALLOW_EMPTY', path, `${label}: no allow expression is set`, 'set allow, or one of allowRead, allowInsert, allowUpdate, allowDelete, allowWrite'));
     }
     const entity = policy.entity ?? undefined;
     const action = policy.action ?? undefined;
@@ -83,30 +68,18 @@ function checkPolicies(manifest: ParsedManifest, entityNames: ReadonlySet<string
     }
     if (entity !== undefined && !entityNames.has(entity)) {
       out.push(
-        diagnostic(
-          'POLICY_ENTITY_NOT_FOUND',
-          path,
-          `${label}: entity "${entity}" is not a declared entity`,
-          `declared entities: ${[...entityNames].join(', ') || '(none)'}`,
-        ),
+        diagnostic('POLICY_ENTITY_NOT_FOUND', path, `${label}: entity "${entity}" is not a declared entity`, `declared entities: ${[...entityNames].join(', ') || '(none)'}`),
       );
     }
     if (action !== undefined && !actionNames.has(action)) {
       out.push(
-        diagnostic(
-          'POLICY_ACTION_NOT_FOUND',
-          path,
-          `${label}: action "${action}" is not a declared action`,
-          `declared actions: ${[...actionNames].join(', ') || '(none)'}`,
-        ),
+        diagnostic('POLICY_ACTION_NOT_FOUND', path, `${label}: action "${action}" is not a declared action`, `declared actions: ${[...actionNames].join(', ') || '(none)'}`),
       );
     }
   });
   for (const dup of exactDuplicates(policies.map((p) => p.name))) {
     const name = policies[dup.index]!.name;
-    out.push(
-      diagnostic('POLICY_DUPLICATE', `policies[${dup.index}] ${name}`, `policy ${name}: declared more than once (first at policies[${dup.first}])`),
-    );
+    out.push(diagnostic('POLICY_DUPLICATE', `policies[${dup.index}] ${name}`, `policy ${name}: declared more than once (first at policies[${dup.first}])`));
   }
   return out;
 }
@@ -153,13 +126,7 @@ function checkRoutes(manifest: ParsedManifest): Diagnostic[] {
   });
   for (const dup of exactDuplicates(manifest.routes.map((r) => r.path))) {
     const routePath = manifest.routes[dup.index]!.path;
-    out.push(
-      diagnostic(
-        'ROUTE_PATH_DUPLICATE',
-        `routes[${dup.index}] ${routePath}`,
-        `route ${routePath}: path is declared more than once (first at routes[${dup.first}])`,
-      ),
-    );
+    out.push(diagnostic('ROUTE_PATH_DUPLICATE', `routes[${dup.index}] ${routePath}`, `route ${routePath}: path is declared more than once (first at routes[${dup.first}])`));
   }
   return out;
 }

@@ -42,7 +42,14 @@ const schema = defineSchema({
   entities: [User, Todo],
   routes: [route({ path: '/todos/:ownerId', mode: 'live', query: 'todosByOwner', auth: 'user' })],
   queries: [query('todosByOwner', { input: [{ name: 'ownerId', type: 'id(User)' }] }), query('all')],
-  actions: [action('addTodo', { input: [{ name: 'title', type: 'string' }, { name: 'note', type: 'string', optional: true }] })],
+  actions: [
+    action('addTodo', {
+      input: [
+        { name: 'title', type: 'string' },
+        { name: 'note', type: 'string', optional: true },
+      ],
+    }),
+  ],
   policies: [policy({ entity: 'Todo', name: 'todo_owner', allowRead: 'auth.userId == data.ownerId', allowWrite: '', allow: 'false' })],
   auth: { user: { expose: ['email'] }, session: { expiresIn: 3600, cookieCache: { maxAge: 60 } }, trustedOrigins: ['https://app.example'] },
 });
@@ -82,10 +89,7 @@ const expected: Manifest = {
     },
   ],
   routes: [{ path: '/todos/:ownerId', mode: 'live', query: 'todosByOwner', auth: 'user' }],
-  queries: [
-    { name: 'todosByOwner', input: [{ name: 'ownerId', type: 'id(User)', optional: false, unique: false }] },
-    { name: 'all' },
-  ],
+  queries: [{ name: 'todosByOwner', input: [{ name: 'ownerId', type: 'id(User)', optional: false, unique: false }] }, { name: 'all' }],
   actions: [
     {
       name: 'addTodo',

@@ -1,13 +1,4 @@
-import type {
-  FieldTypeName,
-  Manifest,
-  ManifestAuth,
-  ManifestEntity,
-  ManifestField,
-  ManifestInput,
-  ManifestPolicy,
-  ManifestRelation,
-} from './manifest-types.js';
+import type { FieldTypeName, Manifest, ManifestAuth, ManifestEntity, ManifestField, ManifestInput, ManifestPolicy, ManifestRelation } from './manifest-types.js';
 import type { AnyFieldBuilder } from './field-builder.js';
 
 /**
@@ -113,11 +104,7 @@ export interface SchemaDefinition<E extends EntityDefinition = EntityDefinition>
 }
 
 /** Declares an entity; fields are emitted in key order, `indexes` always, the rest only when set. */
-export function entity<const N extends string, F extends FieldMap>(
-  name: N,
-  fields: F,
-  options: EntityOptions<F> = {},
-): EntityDefinition<N, F> {
+export function entity<const N extends string, F extends FieldMap>(name: N, fields: F, options: EntityOptions<F> = {}): EntityDefinition<N, F> {
   const manifest: ManifestEntity = {
     name,
     fields: Object.entries(fields).map(([fieldName, builder]) => {

@@ -4,11 +4,7 @@ import { fieldTypeText, isDestructiveStep } from './diff-schemas.js';
 import { declaredIndexName } from './schema-indexes.js';
 
 function describeField(field: FieldSchema): string {
-  const flags = [
-    field.optional ? 'optional' : 'required',
-    ...(field.unique ? ['unique'] : []),
-    ...(field.crdt !== undefined ? [`crdt ${field.crdt}`] : []),
-  ];
+  const flags = [field.optional ? 'optional' : 'required', ...(field.unique ? ['unique'] : []), ...(field.crdt !== undefined ? [`crdt ${field.crdt}`] : [])];
   return `${field.name} ${fieldTypeText(field)} (${flags.join(', ')})`;
 }
 

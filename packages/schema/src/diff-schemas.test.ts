@@ -47,6 +47,8 @@ function summary(plan: MigrationPlan): string[] {
         return `changeType ${step.entity}.${step.to.name} ${step.from.kind}->${step.to.kind}`;
       case 'dropTable':
         return `dropTable ${step.entity}`;
+      default:
+        throw new Error(`unknown step ${JSON.stringify(step)}`);
     }
   });
 }
@@ -55,7 +57,10 @@ const base = app(user, todo());
 
 describe('indexesOf', () => {
   it('names declared indexes <Entity>__<name> and unique fields <Entity>__<field>__unique', () => {
-    const schema = app(user, todo((e) => (e.fields[0]!.unique = true)));
+    const schema = app(
+      user,
+      todo((e) => (e.fields[0]!.unique = true)),
+    );
     const entity = schema.entitiesByName.get('Todo')!;
     expect(indexesOf(entity)).toEqual([
       { name: 'Todo__by_owner', fields: ['ownerId'], unique: false },
@@ -67,7 +72,10 @@ describe('indexesOf', () => {
 
 describe('diffSchemas', () => {
   it('names indexes in steps relative to their entity', () => {
-    const schema = app(user, todo((e) => (e.fields[0]!.unique = true)));
+    const schema = app(
+      user,
+      todo((e) => (e.fields[0]!.unique = true)),
+    );
     const indexSteps = diffSchemas(null, schema).steps.filter((s) => s.kind === 'createIndex');
     expect(indexSteps).toEqual([
       { kind: 'createIndex', entity: 'User', index: { name: 'email__unique', fields: ['email'], unique: true } },
@@ -78,12 +86,7 @@ describe('diffSchemas', () => {
 
   it('creates every table, then every index, on an empty database', () => {
     const plan = diffSchemas(null, base);
-    expect(summary(plan)).toEqual([
-      'createTable User',
-      'createTable Todo',
-      'createIndex User.email__unique(email unique)',
-      'createIndex Todo.by_owner(ownerId)',
-    ]);
+    expect(summary(plan)).toEqual(['createTable User', 'createTable Todo', 'createIndex User.email__unique(email unique)', 'createIndex Todo.by_owner(ownerId)']);
     expect(plan.destructive).toBe(false);
   });
 
@@ -93,25 +96,27 @@ describe('diffSchemas', () => {
 
   it('creates a new entity with its indexes', () => {
     const tag: ManifestEntity = { name: 'Tag', fields: [f('label', 'string', { unique: true })], indexes: [{ name: 'by_label', fields: ['label'], unique: false }] };
-    expect(summary(diffSchemas(base, app(user, todo(), tag)))).toEqual([
-      'createTable Tag',
-      'createIndex Tag.by_label(label)',
-      'createIndex Tag.label__unique(label unique)',
-    ]);
+    expect(summary(diffSchemas(base, app(user, todo(), tag)))).toEqual(['createTable Tag', 'createIndex Tag.by_label(label)', 'createIndex Tag.label__unique(label unique)']);
   });
 
   it('adds columns; a new required column must be filled in existing rows', () => {
-    const next = app(user, todo((e) => e.fields.push(f('due', 'datetime', { optional: true }), f('rank', 'int'))));
+    const next = app(
+      user,
+      todo((e) => e.fields.push(f('due', 'datetime', { optional: true }), f('rank', 'int'))),
+    );
     const plan = diffSchemas(base, next);
     expect(summary(plan)).toEqual(['addColumn Todo.due', 'addColumn Todo.rank', 'requireColumn Todo.rank']);
     expect(plan.destructive).toBe(false);
   });
 
   it('drops a removed column (destructive), after dropping its index', () => {
-    const next = app(user, todo((e) => {
-      e.fields.splice(2, 1);
-      e.indexes = [];
-    }));
+    const next = app(
+      user,
+      todo((e) => {
+        e.fields.splice(2, 1);
+        e.indexes = [];
+      }),
+    );
     const plan = diffSchemas(base, next);
     expect(summary(plan)).toEqual(['dropIndex Todo.by_owner(ownerId)', 'dropColumn Todo.ownerId']);
     expect(plan.destructive).toBe(true);
@@ -120,24 +125,18 @@ describe('diffSchemas', () => {
   it('drops a removed entity last (destructive)', () => {
     const next = app(todo((e) => (e.fields[2] = f('ownerId', 'string', { optional: true }))));
     const plan = diffSchemas(base, next);
-    expect(summary(plan)).toEqual([
-      'dropIndex Todo.by_owner(ownerId)',
-      'changeType Todo.ownerId id->string',
-      'createIndex Todo.by_owner(ownerId)',
-      'dropTable User',
-    ]);
+    expect(summary(plan)).toEqual(['dropIndex Todo.by_owner(ownerId)', 'changeType Todo.ownerId id->string', 'createIndex Todo.by_owner(ownerId)', 'dropTable User']);
     expect(plan.steps.at(-1)).toEqual({ kind: 'dropTable', entity: 'User' });
     expect(plan.destructive).toBe(true);
   });
 
   it('changes a type (destructive) and rebuilds the indexes over that column around it', () => {
-    const next = app(user, todo((e) => (e.fields[2] = f('ownerId', 'int', { optional: true }))));
+    const next = app(
+      user,
+      todo((e) => (e.fields[2] = f('ownerId', 'int', { optional: true }))),
+    );
     const plan = diffSchemas(base, next);
-    expect(summary(plan)).toEqual([
-      'dropIndex Todo.by_owner(ownerId)',
-      'changeType Todo.ownerId id->int',
-      'createIndex Todo.by_owner(ownerId)',
-    ]);
+    expect(summary(plan)).toEqual(['dropIndex Todo.by_owner(ownerId)', 'changeType Todo.ownerId id->int', 'createIndex Todo.by_owner(ownerId)']);
     const change = plan.steps[1];
     expect(change).toMatchObject({ kind: 'changeType', from: { kind: 'id', target: 'User' }, to: { kind: 'int' } });
     expect(plan.destructive).toBe(true);
@@ -145,27 +144,52 @@ describe('diffSchemas', () => {
 
   it('only notes a change of id target', () => {
     const team: ManifestEntity = { name: 'Team', fields: [f('name', 'string')], indexes: [] };
-    const plan = diffSchemas(base, app(user, team, todo((e) => (e.fields[2]!.type = 'id(Team)'))));
+    const plan = diffSchemas(
+      base,
+      app(
+        user,
+        team,
+        todo((e) => (e.fields[2]!.type = 'id(Team)')),
+      ),
+    );
     expect(summary(plan)).toEqual(['createTable Team', 'noteChange Todo.ownerId: id(User) → id(Team) (stored ids are kept as they are)']);
     expect(plan.destructive).toBe(false);
   });
 
   it('requires a column that becomes required and notes one that becomes optional', () => {
-    const next = app(user, todo((e) => {
-      e.fields[0]!.optional = true;
-      e.fields[3]!.optional = false;
-    }));
+    const next = app(
+      user,
+      todo((e) => {
+        e.fields[0]!.optional = true;
+        e.fields[3]!.optional = false;
+      }),
+    );
     expect(summary(diffSchemas(base, next))).toEqual(['requireColumn Todo.note', 'noteChange Todo.title: now optional']);
   });
 
   it('notes crdt, relation and search changes', () => {
-    const before = app(user, todo((e) => (e.relations = [{ name: 'owner', target: 'User', field: 'ownerId' }, { name: 'gone', target: 'User', field: 'ownerId' }])));
-    const after = app(user, todo((e) => {
-      e.crdt = false;
-      e.fields[0]!.crdt = 'lww';
-      e.relations = [{ name: 'owner', target: 'User', field: 'ownerId', many: false }, { name: 'added', target: 'User', field: 'ownerId' }];
-      e.search = { text: ['title'], facets: [], sortable: [] };
-    }));
+    const before = app(
+      user,
+      todo(
+        (e) =>
+          (e.relations = [
+            { name: 'owner', target: 'User', field: 'ownerId' },
+            { name: 'gone', target: 'User', field: 'ownerId' },
+          ]),
+      ),
+    );
+    const after = app(
+      user,
+      todo((e) => {
+        e.crdt = false;
+        e.fields[0]!.crdt = 'lww';
+        e.relations = [
+          { name: 'owner', target: 'User', field: 'ownerId', many: false },
+          { name: 'added', target: 'User', field: 'ownerId' },
+        ];
+        e.search = { text: ['title'], facets: [], sortable: [] };
+      }),
+    );
     const plan = diffSchemas(before, after);
     expect(summary(plan)).toEqual([
       'noteChange Todo.title: crdt default → lww',
@@ -179,7 +203,10 @@ describe('diffSchemas', () => {
   });
 
   it('creates, drops and rebuilds indexes, including unique fields', () => {
-    const before = app(user, todo((e) => e.indexes.push({ name: 'by_done', fields: ['done'], unique: false }, { name: 'old', fields: ['note'], unique: false })));
+    const before = app(
+      user,
+      todo((e) => e.indexes.push({ name: 'by_done', fields: ['done'], unique: false }, { name: 'old', fields: ['note'], unique: false })),
+    );
     const after = app(
       { ...user, fields: [f('email', 'string')] },
       todo((e) => {
@@ -240,7 +267,10 @@ describe('diffSchemas against live tables of a database Mast never migrated', ()
   });
 
   it('asks for a missing required column to be filled', () => {
-    const withRank = app(user, todo((e) => e.fields.push(f('rank', 'int'))));
+    const withRank = app(
+      user,
+      todo((e) => e.fields.push(f('rank', 'int'))),
+    );
     expect(summary(diffSchemas(null, withRank, live))).toContain('requireColumn Todo.rank');
   });
 
@@ -273,11 +303,14 @@ describe('describePlan', () => {
   });
 
   it('describes requirements, index drops and notes', () => {
-    const after = app(user, todo((e) => {
-      e.fields[3]!.optional = false;
-      e.indexes = [];
-      e.crdt = false;
-    }));
+    const after = app(
+      user,
+      todo((e) => {
+        e.fields[3]!.optional = false;
+        e.indexes = [];
+        e.crdt = false;
+      }),
+    );
     expect(describePlan(diffSchemas(base, after))).toEqual([
       'drop index Todo__by_owner on Todo',
       'require Todo.note (refused while any row has no value for it)',

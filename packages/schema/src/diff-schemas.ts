@@ -160,11 +160,7 @@ function diffLive(out: Buckets, next: AppSchema, live: ReadonlyMap<string, reado
  * are kept, missing columns and all indexes are added, and nothing is ever dropped. `live` is
  * ignored when `previous` is given.
  */
-export function diffSchemas(
-  previous: AppSchema | null,
-  next: AppSchema,
-  live?: ReadonlyMap<string, readonly string[]>,
-): MigrationPlan {
+export function diffSchemas(previous: AppSchema | null, next: AppSchema, live?: ReadonlyMap<string, readonly string[]>): MigrationPlan {
   const out = emptyBuckets();
   if (previous === null) {
     if (live !== undefined) diffLive(out, next, live);

@@ -6,10 +6,7 @@
  */
 
 /** One piece of a parsed LIKE pattern. */
-export type LikeToken =
-  | { readonly kind: 'literal'; readonly text: string }
-  | { readonly kind: 'one' }
-  | { readonly kind: 'many' };
+export type LikeToken = { readonly kind: 'literal'; readonly text: string } | { readonly kind: 'one' } | { readonly kind: 'many' };
 
 /** Splits a LIKE pattern into literal runs and wildcards. */
 export function parseLike(pattern: string): LikeToken[] {
@@ -40,9 +37,7 @@ export function parseLike(pattern: string): LikeToken[] {
 
 /** Renders tokens as a standard LIKE pattern to be used with `ESCAPE '\'`. */
 export function renderLike(tokens: readonly LikeToken[]): string {
-  return tokens
-    .map((t) => (t.kind === 'many' ? '%' : t.kind === 'one' ? '_' : t.text.replace(/[\\%_]/g, (c) => `\\${c}`)))
-    .join('');
+  return tokens.map((t) => (t.kind === 'many' ? '%' : t.kind === 'one' ? '_' : t.text.replace(/[\\%_]/g, (c) => `\\${c}`))).join('');
 }
 
 /**

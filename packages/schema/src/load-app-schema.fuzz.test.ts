@@ -17,22 +17,39 @@ const TYPES = ['string', 'int', 'float', 'bool', 'datetime', 'richtext', 'json',
 const NAMES = ['User', 'Todo', 'id', 'email', 'title', '', '1x', 'select', 'a b', '_mast', 'x'.repeat(70), 'ünï'];
 
 /** Manifests near the valid shape: right keys, values drawn from valid and invalid pools. */
-const field = fc.record({ name: fc.constantFrom(...NAMES), type: fc.constantFrom(...TYPES), optional: fc.oneof(fc.boolean(), fc.constant('yes')), unique: fc.boolean() }, { requiredKeys: ['name', 'type'] });
-const entity = fc.record({
-  name: fc.constantFrom(...NAMES),
-  fields: fc.array(field, { maxLength: 5 }),
-  indexes: fc.array(fc.record({ name: fc.constantFrom(...NAMES), fields: fc.array(fc.constantFrom(...NAMES), { maxLength: 3 }), unique: fc.boolean() }), { maxLength: 2 }),
-  crdt: fc.boolean(),
-}, { requiredKeys: ['name', 'fields'] });
-const policy = fc.record({ name: fc.constantFrom(...NAMES), entity: fc.constantFrom(...NAMES), allow: fc.constantFrom('true', 'auth.userId == data.id', '(((', 'data.nope == 1'), allowRead: fc.string({ maxLength: 20 }) }, { requiredKeys: ['name'] });
-const nearManifest = fc.record({
-  manifest_version: fc.oneof(fc.constant(1), fc.integer(), fc.string()),
-  name: fc.constantFrom('app', '', 'x'),
-  version: fc.constantFrom('1.0.0', ''),
-  entities: fc.oneof(fc.array(entity, { maxLength: 4 }), fc.constant(null), fc.jsonValue({ maxDepth: 3 })),
-  routes: fc.oneof(fc.constant([]), fc.jsonValue({ maxDepth: 3 })),
-  policies: fc.array(policy, { maxLength: 3 }),
-}, { requiredKeys: [] });
+const field = fc.record(
+  { name: fc.constantFrom(...NAMES), type: fc.constantFrom(...TYPES), optional: fc.oneof(fc.boolean(), fc.constant('yes')), unique: fc.boolean() },
+  { requiredKeys: ['name', 'type'] },
+);
+const entity = fc.record(
+  {
+    name: fc.constantFrom(...NAMES),
+    fields: fc.array(field, { maxLength: 5 }),
+    indexes: fc.array(fc.record({ name: fc.constantFrom(...NAMES), fields: fc.array(fc.constantFrom(...NAMES), { maxLength: 3 }), unique: fc.boolean() }), { maxLength: 2 }),
+    crdt: fc.boolean(),
+  },
+  { requiredKeys: ['name', 'fields'] },
+);
+const policy = fc.record(
+  {
+    name: fc.constantFrom(...NAMES),
+    entity: fc.constantFrom(...NAMES),
+    allow: fc.constantFrom('true', 'auth.userId == data.id', '(((', 'data.nope == 1'),
+    allowRead: fc.string({ maxLength: 20 }),
+  },
+  { requiredKeys: ['name'] },
+);
+const nearManifest = fc.record(
+  {
+    manifest_version: fc.oneof(fc.constant(1), fc.integer(), fc.string()),
+    name: fc.constantFrom('app', '', 'x'),
+    version: fc.constantFrom('1.0.0', ''),
+    entities: fc.oneof(fc.array(entity, { maxLength: 4 }), fc.constant(null), fc.jsonValue({ maxDepth: 3 })),
+    routes: fc.oneof(fc.constant([]), fc.jsonValue({ maxDepth: 3 })),
+    policies: fc.array(policy, { maxLength: 3 }),
+  },
+  { requiredKeys: [] },
+);
 
 /** Compiles `raw`, or refuses it with a ManifestError that lists what is wrong. */
 function answered(raw: unknown): void {
@@ -58,7 +75,10 @@ describe('manifest loader (fuzzed)', { timeout }, () => {
 
   it('answers any file text (read from a real file) with a schema or a ManifestError', async () => {
     const path = join(dir, 'pylon.manifest.json');
-    const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 200 }), nearManifest.map((m) => JSON.stringify(m)));
+    const text = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 200 }),
+      nearManifest.map((m) => JSON.stringify(m)),
+    );
     await fc.assert(
       fc.asyncProperty(text, async (content) => {
         writeFileSync(path, content);
@@ -75,7 +95,12 @@ describe('manifest loader (fuzzed)', { timeout }, () => {
 
   it('refuses a manifest nested to any depth without overflowing', () => {
     // Each takes up to 0.1 s (the validator walks the nesting), so the runs are capped.
-    const deep = fc.record({ depth: fc.integer({ min: 1, max: 100_000 }), open: fc.constantFrom('[', '{"a":') }).map(({ depth, open }) => `{"entities":${open.repeat(depth)}1${(open === '[' ? ']' : '}').repeat(depth)}}`);
-    fc.assert(fc.property(deep, (text) => answered(JSON.parse(text))), { numRuns: Math.min(100, Math.max(20, runs / 10)), seed });
+    const deep = fc
+      .record({ depth: fc.integer({ min: 1, max: 100_000 }), open: fc.constantFrom('[', '{"a":') })
+      .map(({ depth, open }) => `{"entities":${open.repeat(depth)}1${(open === '[' ? ']' : '}').repeat(depth)}}`);
+    fc.assert(
+      fc.property(deep, (text) => answered(JSON.parse(text))),
+      { numRuns: Math.min(100, Math.max(20, runs / 10)), seed },
+    );
   });
 });

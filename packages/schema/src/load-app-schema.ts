@@ -29,21 +29,15 @@ export async function loadManifestFile(path: string): Promise<AppSchema> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new ManifestError(
-      [diagnostic('MANIFEST_READ_FAILED', '', `Could not read manifest ${path}: ${reason(error)}`, 'check the path and its permissions')],
-      path,
-      { cause: error },
-    );
+    throw new ManifestError([diagnostic('MANIFEST_READ_FAILED', '', `Could not read manifest ${path}: ${reason(error)}`, 'check the path and its permissions')], path, {
+      cause: error,
+    });
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new ManifestError(
-      [diagnostic('MANIFEST_PARSE_ERROR', '', `Invalid manifest JSON: ${reason(error)}`, 'the file must be a single JSON object')],
-      path,
-      { cause: error },
-    );
+    throw new ManifestError([diagnostic('MANIFEST_PARSE_ERROR', '', `Invalid manifest JSON: ${reason(error)}`, 'the file must be a single JSON object')], path, { cause: error });
   }
   return compileManifest(raw, path);
 }
@@ -67,26 +61,15 @@ async function loadSchemaModule(path: string, fresh: boolean): Promise<AppSchema
     const url = pathToFileURL(path).href + (fresh ? `?v=${(await stat(path)).mtimeMs}` : '');
     module = (await import(url)) as { default?: unknown };
   } catch (error) {
-    throw new ManifestError(
-      [diagnostic('MANIFEST_READ_FAILED', '', `Could not import schema module ${path}: ${reason(error)}`)],
-      path,
-      { cause: error },
-    );
+    throw new ManifestError([diagnostic('MANIFEST_READ_FAILED', '', `Could not import schema module ${path}: ${reason(error)}`)], path, { cause: error });
   }
   // A schema.ts outside a "type": "module" package is compiled to CommonJS, whose exports
   // arrive as the default export: its own default export is one level down.
-  const nested = (module.default as { __esModule?: unknown; default?: unknown } | null | undefined);
+  const nested = module.default as { __esModule?: unknown; default?: unknown } | null | undefined;
   if (typeof nested === 'object' && nested !== null && nested.__esModule === true && nested.default !== undefined) module = nested;
   if (module.default === undefined) {
     throw new ManifestError(
-      [
-        diagnostic(
-          'MANIFEST_PARSE_ERROR',
-          '',
-          `Invalid manifest JSON: schema module ${path} has no default export`,
-          'export default defineSchema({...}) or a manifest object',
-        ),
-      ],
+      [diagnostic('MANIFEST_PARSE_ERROR', '', `Invalid manifest JSON: schema module ${path} has no default export`, 'export default defineSchema({...}) or a manifest object')],
       path,
     );
   }

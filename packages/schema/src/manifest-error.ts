@@ -11,13 +11,7 @@ export interface Diagnostic {
 }
 
 /** Builds a diagnostic with a catalogued code; `hint` is left out when not given. */
-export function diagnostic(
-  code: ManifestCode,
-  path: string,
-  message: string,
-  hint?: string,
-  severity: Diagnostic['severity'] = 'error',
-): Diagnostic {
+export function diagnostic(code: ManifestCode, path: string, message: string, hint?: string, severity: Diagnostic['severity'] = 'error'): Diagnostic {
   return hint === undefined ? { severity, code, message, path } : { severity, code, message, path, hint };
 }
 

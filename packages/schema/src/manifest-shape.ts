@@ -25,9 +25,7 @@ const entityShape = z.object({
   name: z.string(),
   fields: z.array(fieldShape),
   indexes: z.array(z.object({ name: z.string(), fields: strings, unique: z.boolean() })),
-  relations: z
-    .array(z.object({ name: z.string(), target: z.string(), field: z.string(), many: z.boolean().optional() }))
-    .optional(),
+  relations: z.array(z.object({ name: z.string(), target: z.string(), field: z.string(), many: z.boolean().optional() })).optional(),
   search: z
     .object({
       text: strings.optional(),
@@ -58,9 +56,7 @@ const authShape = z.object({
   session: z
     .object({
       expires_in: u64.optional(),
-      cookie_cache: z
-        .object({ enabled: z.boolean().optional(), max_age: u64.optional(), claims: strings.optional() })
-        .optional(),
+      cookie_cache: z.object({ enabled: z.boolean().optional(), max_age: u64.optional(), claims: strings.optional() }).optional(),
     })
     .optional(),
   trusted_origins: strings.optional(),
@@ -72,9 +68,7 @@ export const manifestShape = z.object({
   name: z.string(),
   version: z.string(),
   entities: z.array(entityShape),
-  routes: z.array(
-    z.object({ path: z.string(), mode: z.string(), query: z.string().nullish(), auth: z.string().nullish() }),
-  ),
+  routes: z.array(z.object({ path: z.string(), mode: z.string(), query: z.string().nullish(), auth: z.string().nullish() })),
   queries: z.array(inputShape).optional(),
   actions: z.array(inputShape).optional(),
   policies: z.array(policyShape).optional(),
@@ -124,17 +118,12 @@ export function describeRawPath(raw: unknown, path: readonly PropertyKey[]): { t
 }
 
 /** Parses the shape; on failure returns one MANIFEST_PARSE_ERROR per zod issue, with named paths. */
-export function parseManifestShape(
-  raw: unknown,
-): { ok: true; manifest: ParsedManifest } | { ok: false; diagnostics: Diagnostic[] } {
+export function parseManifestShape(raw: unknown): { ok: true; manifest: ParsedManifest } | { ok: false; diagnostics: Diagnostic[] } {
   const result = manifestShape.safeParse(raw);
   if (result.success) return { ok: true, manifest: result.data };
   const diagnostics = result.error.issues.map((issue) => {
     const { text, present } = describeRawPath(raw, issue.path);
-    const problem =
-      !present && issue.code === 'invalid_type' && issue.path.length > 0
-        ? `required key is missing (expected ${issue.expected})`
-        : issue.message;
+    const problem = !present && issue.code === 'invalid_type' && issue.path.length > 0 ? `required key is missing (expected ${issue.expected})` : issue.message;
     const where = text === '' ? 'top level' : text;
     return diagnostic(
       'MANIFEST_PARSE_ERROR',

@@ -25,9 +25,7 @@ export type EntityName<S extends SchemaDefinition> = S['entities'][number]['name
 export type InferEntityRow<E extends EntityDefinition> = RowOf<E['fields']>;
 
 /** The row type of entity `N` of a schema: `InferRow<typeof schema, 'Todo'>`. */
-export type InferRow<S extends SchemaDefinition, N extends EntityName<S>> = RowOf<
-  Extract<S['entities'][number], { readonly name: N }>['fields']
->;
+export type InferRow<S extends SchemaDefinition, N extends EntityName<S>> = RowOf<Extract<S['entities'][number], { readonly name: N }>['fields']>;
 
 /** Alias of InferRow, for client code: `Row<typeof schema, 'Todo'>`. */
 export type Row<S extends SchemaDefinition, N extends EntityName<S>> = InferRow<S, N>;

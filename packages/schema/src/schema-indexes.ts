@@ -34,9 +34,7 @@ export function entityIndexesOf(entity: EntitySchema): ManifestIndex[] {
 
 /** The single-column unique indexes an entity's unique fields need, in field order, under table index names. */
 export function uniqueIndexesOf(entity: EntitySchema): ManifestIndex[] {
-  return entity.fields
-    .filter((f) => f.unique)
-    .map((f) => ({ name: uniqueIndexName(entity.name, f.name), fields: [f.name], unique: true }));
+  return entity.fields.filter((f) => f.unique).map((f) => ({ name: uniqueIndexName(entity.name, f.name), fields: [f.name], unique: true }));
 }
 
 /** Every index the entity's table must have (declared ones first, then unique fields), under table index names. */

@@ -1,13 +1,4 @@
-import type {
-  FieldTypeName,
-  Manifest,
-  ManifestAuth,
-  ManifestEntity,
-  ManifestField,
-  ManifestInput,
-  ManifestPolicy,
-  ManifestRoute,
-} from './manifest-types.js';
+import type { FieldTypeName, Manifest, ManifestAuth, ManifestEntity, ManifestField, ManifestInput, ManifestPolicy, ManifestRoute } from './manifest-types.js';
 import { diagnostic, hasErrors, type Diagnostic } from './manifest-error.js';
 import { parseManifestShape, type ParsedEntity, type ParsedField, type ParsedManifest } from './manifest-shape.js';
 import { checkEntities } from './check-entities.js';
@@ -22,13 +13,7 @@ export interface ManifestValidation {
 function checkTopLevel(manifest: ParsedManifest): Diagnostic[] {
   const out: Diagnostic[] = [];
   if (manifest.manifest_version !== 1) {
-    out.push(
-      diagnostic(
-        'MANIFEST_VERSION_UNSUPPORTED',
-        'manifest_version',
-        `manifest_version ${manifest.manifest_version} is not supported (expected 1)`,
-      ),
-    );
+    out.push(diagnostic('MANIFEST_VERSION_UNSUPPORTED', 'manifest_version', `manifest_version ${manifest.manifest_version} is not supported (expected 1)`));
   }
   if (manifest.entities.length === 0) {
     out.push(diagnostic('SCHEMA_EMPTY', 'entities', 'the manifest declares no entities', 'declare at least one entity'));

@@ -78,7 +78,10 @@ describe('random rules: SQL agrees with the in-memory evaluator', () => {
         if (source.includes('exists(')) relational++;
         const expr = readRule(source);
         const auth: PolicyAuth = fuzz.auth();
-        const memory = all.filter((row) => evaluatePolicy(expr, { auth, data: row, lookup })).map((r) => r.id).sort();
+        const memory = all
+          .filter((row) => evaluatePolicy(expr, { auth, data: row, lookup }))
+          .map((r) => r.id)
+          .sort();
         const sql = await sqlIds(compileToFilter(expr, auth), all);
         expect(sql, `seed ${seed}: ${source} as ${JSON.stringify(auth)}`).toEqual(memory);
         if (memory.length > 0 && memory.length < all.length) discriminating++;

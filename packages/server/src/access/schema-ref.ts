@@ -52,7 +52,10 @@ export class SchemaRef {
   entity(name: string): EntitySchema {
     const entity = this.#current.entitiesByName.get(name);
     if (!entity) {
-      throw errors.unknownEntity(name, this.#current.entities.map((e) => e.name));
+      throw errors.unknownEntity(
+        name,
+        this.#current.entities.map((e) => e.name),
+      );
     }
     return entity;
   }

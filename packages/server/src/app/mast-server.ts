@@ -140,7 +140,10 @@ export class MastServer {
   static async create(options: MastServerOptions): Promise<MastServer> {
     const logger =
       options.logger ??
-      pino({ level: options.config.logLevel, redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.adminToken', '*.smtpUrl', '*.jwtSecret'], censor: '[redacted]' } });
+      pino({
+        level: options.config.logLevel,
+        redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.adminToken', '*.smtpUrl', '*.jwtSecret'], censor: '[redacted]' },
+      });
     // Policies compile before anything touches the database: a bad rule changes nothing.
     const schema = new SchemaRef(options.schema);
     // So does the JWT configuration: a half-done one is refused at start, not on a request.

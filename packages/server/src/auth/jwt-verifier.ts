@@ -40,7 +40,10 @@ export function looksLikeJwt(token: string): boolean {
 /** Parses `userId=sub,roles=roles,...` into a claim map; throws on an unknown key. */
 export function parseClaimMap(text: string): JwtClaimMap {
   const map: Record<string, string> = { userId: 'sub', roles: 'roles', tenantId: 'tenant_id', orgRole: 'org_role' };
-  for (const part of text.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')) {
     const eq = part.indexOf('=');
     const key = part.slice(0, eq).trim();
     const claim = part.slice(eq + 1).trim();
@@ -68,7 +71,12 @@ export function jwtOptionsFromConfig(config: MastConfig): JwtOptions | null {
     if (url.protocol !== 'https:' && !isLoopback(url)) throw new Error('MAST_JWT_JWKS_URL must be https (http only for a loopback address)');
   }
   const fits = config.jwtSecret ? HMAC : ASYMMETRIC;
-  const algorithms = config.jwtAlgorithms ? config.jwtAlgorithms.split(',').map((a) => a.trim()).filter((a) => a !== '') : fits;
+  const algorithms = config.jwtAlgorithms
+    ? config.jwtAlgorithms
+        .split(',')
+        .map((a) => a.trim())
+        .filter((a) => a !== '')
+    : fits;
   for (const alg of algorithms) {
     if (!fits.includes(alg)) throw new Error(`MAST_JWT_ALGORITHMS: ${alg} cannot be used with this key source (allowed: ${fits.join(', ')})`);
   }

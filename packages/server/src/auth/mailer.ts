@@ -42,7 +42,10 @@ export class SmtpMailer implements Mailer {
 
   /** Closes pooled connections. */
   close(): void {
-    void this.#transport?.then((transport) => transport.close(), () => undefined);
+    void this.#transport?.then(
+      (transport) => transport.close(),
+      () => undefined,
+    );
   }
 }
 

@@ -47,7 +47,8 @@ function exchangeError(err: unknown): AppError {
   const network = err instanceof TypeError || cause instanceof TypeError || (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError';
   if (network) return new AppError('IDP_UNAVAILABLE', 'The sign-in provider cannot be reached', { cause: err });
   // openid-client is loaded lazily, so its error class is recognised by name.
-  if ((err as Error).name === 'ResponseBodyError') return new AppError('OAUTH_FAILED', `The provider refused the code (${String((err as Oidc.ResponseBodyError).error).slice(0, 64)})`, { cause: err });
+  if ((err as Error).name === 'ResponseBodyError')
+    return new AppError('OAUTH_FAILED', `The provider refused the code (${String((err as Oidc.ResponseBodyError).error).slice(0, 64)})`, { cause: err });
   return new AppError('OAUTH_FAILED', `The provider's answer does not verify: ${String((err as Error).message).slice(0, 160)}`, { cause: err });
 }
 
@@ -132,7 +133,7 @@ export class OAuthService {
     try {
       const refused = input.currentUrl.searchParams.get('error');
       if (refused !== null) throw new AppError('OAUTH_FAILED', `The provider refused the sign-in (${refused.slice(0, 64)})`);
-      let identity;
+      let identity: ProviderIdentity;
       try {
         const tokens = await oidc.authorizationCodeGrant(await provider.client(), input.currentUrl, {
           pkceCodeVerifier: record.codeVerifier,
@@ -159,7 +160,9 @@ export class OAuthService {
       if (identity.email === null || !identity.emailVerified) {
         return new AppError('OAUTH_EMAIL_UNVERIFIED', 'The provider has not verified an email for this account, so it cannot be linked or used to sign up');
       }
-      const account = (await ops.findByEmail(identity.email)) ?? (await ops.create({ email: identity.email, emailVerified: true, ...(identity.name ? { displayName: identity.name } : {}) }, now));
+      const account =
+        (await ops.findByEmail(identity.email)) ??
+        (await ops.create({ email: identity.email, emailVerified: true, ...(identity.name ? { displayName: identity.name } : {}) }, now));
       await ops.linkIdentity(providerId, identity.subject, account.id, now);
       return account;
     });

@@ -47,8 +47,7 @@ export async function consumeCode(
     await auth.deleteCode(purpose, subject);
     return new AppError('INVALID_CODE', 'The code has expired; request a new one');
   }
-  const burnt = (): AppError =>
-    rateLimited(Math.max(1, Math.ceil((stored.expiresAt - options.now) / 1000)), 'Too many wrong codes; this code no longer works, request a new one');
+  const burnt = (): AppError => rateLimited(Math.max(1, Math.ceil((stored.expiresAt - options.now) / 1000)), 'Too many wrong codes; this code no longer works, request a new one');
   if (stored.attempts >= options.maxAttempts) return burnt();
   const expected = Buffer.from(stored.codeHash, 'hex');
   const given = Buffer.from(codeHash(purpose, subject, presented), 'hex');

@@ -155,7 +155,12 @@ export class CrdtHub {
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       // Frames carry no request id: the error names the row so the client can match it.
-      throw new AppError(err.code, err.message, { ...(err.fields ? { fields: err.fields } : {}), ...(err.hint ? { hint: err.hint } : {}), extra: { ...err.extra, entity, rowId }, cause: err });
+      throw new AppError(err.code, err.message, {
+        ...(err.fields ? { fields: err.fields } : {}),
+        ...(err.hint ? { hint: err.hint } : {}),
+        extra: { ...err.extra, entity, rowId },
+        cause: err,
+      });
     }
   }
 

@@ -101,7 +101,10 @@ export async function mergeUpdate(
       throw new AppError('CRDT_MISSING_DEPENDENCIES', `The update for ${entity.name} "${rowId}" depends on changes the server does not have; send them first or re-sync`);
     }
     if (startsAnotherHistory(doc, version, update)) {
-      throw new AppError('CRDT_UNRELATED_HISTORY', `The update for ${entity.name} "${rowId}" was made on a document created apart from the row's (its first change builds on nothing); load the row's document and redo the edits on it`);
+      throw new AppError(
+        'CRDT_UNRELATED_HISTORY',
+        `The update for ${entity.name} "${rowId}" was made on a document created apart from the row's (its first change builds on nothing); load the row's document and redo the edits on it`,
+      );
     }
     if (doc.oplogVersion().compare(version) === 0) return { before, row: before, docChanged: false, rowChanged: false };
     const projected = projectDoc(doc, entity);

@@ -113,7 +113,10 @@ describe('row documents', () => {
 
   it('refuses a JSON value for a tree and a non-array for a list, naming the field', () => {
     const doc = docWith(full);
-    for (const [values, field] of [[{ outline: { a: 1 } }, 'outline'], [{ tags: 'x' }, 'tags']] as const) {
+    for (const [values, field] of [
+      [{ outline: { a: 1 } }, 'outline'],
+      [{ tags: 'x' }, 'tags'],
+    ] as const) {
       let err: unknown;
       try {
         writeFields(doc.fork(), note, values);

@@ -203,7 +203,7 @@ export function projectDoc(doc: LoroDoc, entity: EntitySchema): Record<string, u
       if (kind === null) out[field.name] = plain(entry);
       else if (entry === null) out[field.name] = null;
       else out[field.name] = containerValue(doc, field.name, kind);
-      const error = tooDeep(entity, field.name, out[field.name], 'the row\'s document holds it; write a smaller value to the field to repair the row');
+      const error = tooDeep(entity, field.name, out[field.name], "the row's document holds it; write a smaller value to the field to repair the row");
       if (error) throw error;
     }
     return out;

@@ -92,10 +92,13 @@ export class EntityReader {
   /** The first row (by id) whose `field` equals `value`; the value is read as the field's type. */
   async lookup(auth: AuthContext, entityName: string, fieldName: string, value: string): Promise<Row> {
     const entity = this.#schema.entity(entityName);
-    const typed = fieldName === 'id' ? value : lookupValue(entity.name, fieldName, value, () => {
-      const field = requireField(entity, fieldName);
-      return coerceValue(entity, field, textToValue(field.kind, value));
-    });
+    const typed =
+      fieldName === 'id'
+        ? value
+        : lookupValue(entity.name, fieldName, value, () => {
+            const field = requireField(entity, fieldName);
+            return coerceValue(entity, field, textToValue(field.kind, value));
+          });
     const match: FilterNode = { kind: 'compare', field: fieldName, op: 'eq', value: typed as string };
     const where = this.#schema.access.scopeRead(auth, entity.name, match) ?? match;
     const rows = await this.#store.read((tx) => tx.find(entity.name, { where, limit: 1 }));

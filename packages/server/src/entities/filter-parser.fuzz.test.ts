@@ -35,7 +35,14 @@ const limits = { maxLimit: 1000, defaultLimit: 100, maxTerms: 256 };
 
 const KEYS = ['title', 'done', 'n', 'at', 'meta', 'id', 'nope', '$and', '$or', '$not', '$order', '$limit', '$offset', '$search', '$bad'];
 const OPS = ['$eq', '$ne', '$not', '$gt', '$gte', '$lt', '$lte', '$in', '$nin', '$like', '$ilike', '$exists', '$regex'];
-const scalar = fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constantFrom('2024-01-01', '2024-02-30', 'asc', 'DESC', '%', '_'));
+const scalar = fc.oneof(
+  fc.string({ maxLength: 8 }),
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.constantFrom('2024-01-01', '2024-02-30', 'asc', 'DESC', '%', '_'),
+);
 
 /** Filters near the language: known keys and operators, values of every type, nested. */
 const { filter } = fc.letrec<{ filter: Record<string, unknown>; value: unknown }>((tie) => ({
@@ -71,7 +78,9 @@ describe('parseFilter (fuzzed)', { timeout }, () => {
   });
 
   it('refuses wide and deep filters by their bounds, never by a stack overflow', () => {
-    const wide = fc.record({ op: fc.constantFrom('$or', '$and'), n: fc.integer({ min: 1, max: 5_000 }) }).map(({ op, n }) => ({ [op]: Array.from({ length: n }, (_, i) => ({ n: i })) }));
+    const wide = fc
+      .record({ op: fc.constantFrom('$or', '$and'), n: fc.integer({ min: 1, max: 5_000 }) })
+      .map(({ op, n }) => ({ [op]: Array.from({ length: n }, (_, i) => ({ n: i })) }));
     const deep = fc.integer({ min: 1, max: 10_000 }).map((d) => {
       let f: Record<string, unknown> = { done: true };
       for (let i = 0; i < d; i++) f = { $not: f };

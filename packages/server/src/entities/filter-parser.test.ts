@@ -42,7 +42,13 @@ describe('parseFilter', () => {
         kind: 'and',
         items: [
           { kind: 'compare', field: 'done', op: 'eq', value: true },
-          { kind: 'and', items: [{ kind: 'compare', field: 'n', op: 'gte', value: 1 }, { kind: 'compare', field: 'n', op: 'lt', value: 5 }] },
+          {
+            kind: 'and',
+            items: [
+              { kind: 'compare', field: 'n', op: 'gte', value: 1 },
+              { kind: 'compare', field: 'n', op: 'lt', value: 5 },
+            ],
+          },
         ],
       },
       order: [{ field: 'n', direction: 'desc' }],

@@ -8,7 +8,7 @@ let counter = 0;
  * per-process counter (8), as Pylon makes them. Fixed width, so ids sort in creation order.
  */
 export function newRowId(): string {
-  let nanos = BigInt(Date.now()) * 1_000_000n + process.hrtime.bigint() % 1_000_000n;
+  let nanos = BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
   if (nanos <= lastNanos) nanos = lastNanos + 1n; // never go backwards within a process
   lastNanos = nanos;
   counter = (counter + 1) >>> 0;

@@ -272,9 +272,7 @@ async function applyOne(
       before = await tx.get(entity, op.id);
       if (!before || !access.canRead(auth, entity, before)) throw notFound();
       access.checkUpdate(auth, entity, before, { ...before, ...op.patch }, op.patch);
-      row = docs
-        ? await writeRowDoc(docs, tx, op.entity, op.id, before, op.patch, (patch) => tx.update(entity, op.id, patch))
-        : await tx.update(entity, op.id, op.patch);
+      row = docs ? await writeRowDoc(docs, tx, op.entity, op.id, before, op.patch, (patch) => tx.update(entity, op.id, patch)) : await tx.update(entity, op.id, op.patch);
       break;
     case 'delete':
       before = await tx.get(entity, op.id);

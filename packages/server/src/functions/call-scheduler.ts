@@ -81,7 +81,8 @@ export class CallScheduler implements Scheduler {
   runAt(at: Date | number, fn: string, args?: Record<string, unknown>): Promise<string> {
     return this.#run(async () => {
       const time = at instanceof Date ? at.getTime() : at;
-      if (typeof time !== 'number' || !Number.isFinite(time)) throw new AppError('INVALID_ARGS', 'runAt: the time must be a valid Date or a number of milliseconds since the epoch');
+      if (typeof time !== 'number' || !Number.isFinite(time))
+        throw new AppError('INVALID_ARGS', 'runAt: the time must be a valid Date or a number of milliseconds since the epoch');
       return this.#schedule(time, fn, args);
     });
   }

@@ -98,10 +98,12 @@ export class QueryDb implements DbReader {
     if (!this.#snapshot) {
       const finished = new Promise<void>((resolve) => (this.#release = resolve));
       this.#snapshot = new Promise<ReadTx>((resolve, reject) => {
-        this.#done = this.#store.read(async (tx) => {
-          resolve(tx);
-          await finished;
-        }).catch(reject);
+        this.#done = this.#store
+          .read(async (tx) => {
+            resolve(tx);
+            await finished;
+          })
+          .catch(reject);
       });
     }
     return this.#snapshot;

@@ -50,7 +50,10 @@ export async function loadFunctions(appDir: string, options: { fresh?: boolean }
   const dir = join(appDir, FUNCTIONS_DIR);
   let entries: string[];
   try {
-    entries = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name).sort();
+    entries = (await readdir(dir, { withFileTypes: true }))
+      .filter((e) => e.isFile())
+      .map((e) => e.name)
+      .sort();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { functions: new Map(), crons: new Map(), errors: [] };
     throw err;
@@ -75,7 +78,9 @@ export async function loadFunctions(appDir: string, options: { fresh?: boolean }
     try {
       // `h` is the hash of the source this thread imports: a worker thread importing the file
       // later refuses other content, so it never runs code the main thread did not check.
-      const hash = createHash('sha256').update(await readFile(file)).digest('base64url');
+      const hash = createHash('sha256')
+        .update(await readFile(file))
+        .digest('base64url');
       const version = options.fresh ? `&v=${(await stat(file)).mtimeMs}` : '';
       url = `${pathToFileURL(file).href}?h=${hash}${version}`;
       exported = ((await import(url)) as { default?: unknown }).default;

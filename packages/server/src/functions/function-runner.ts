@@ -159,13 +159,23 @@ export class FunctionRunner {
     if (def.returns) {
       const checked = def.returns.safeParse(json);
       if (!checked.success) {
-        throw new AppError('FN_RESULT_INVALID', `Function "${name}" returned a value its "returns" validator rejects: ${checked.error.issues.map((i) => `${i.path.join('.') || '(result)'}: ${i.message}`).join('; ')}`);
+        throw new AppError(
+          'FN_RESULT_INVALID',
+          `Function "${name}" returned a value its "returns" validator rejects: ${checked.error.issues.map((i) => `${i.path.join('.') || '(result)'}: ${i.message}`).join('; ')}`,
+        );
       }
     }
     return json;
   }
 
-  async #query(fn: RegisteredFunction, def: FunctionDefinition<'query'>, args: Record<string, unknown>, auth: AuthContext, options: CallOptions, lease: WorkerLease | undefined): Promise<unknown> {
+  async #query(
+    fn: RegisteredFunction,
+    def: FunctionDefinition<'query'>,
+    args: Record<string, unknown>,
+    auth: AuthContext,
+    options: CallOptions,
+    lease: WorkerLease | undefined,
+  ): Promise<unknown> {
     const { name } = fn;
     const { limits } = this.#deps;
     let db: QueryDb | undefined;
@@ -184,14 +194,23 @@ export class FunctionRunner {
     db = new QueryDb(this.#deps.store, this.#deps.schema, this.#deps.readLimits, def.unsafeBypassPolicies ? ADMIN : auth, guard, options.readSet);
     const ctx: QueryCtx & Record<string, unknown> = { auth: publicAuth(auth), signal: guard.signal, error: ctxError, db, scheduler: QUERY_SCHEDULER, ...noCalls('query') };
     try {
-      const run = lease ? () => runIsolated(lease, this.#workerCall(fn, args, auth, false), ctx, guard.signal) : this.#inProcess(name, this.#deps.limits.timeoutMs, () => def.handler(ctx, args));
+      const run = lease
+        ? () => runIsolated(lease, this.#workerCall(fn, args, auth, false), ctx, guard.signal)
+        : this.#inProcess(name, this.#deps.limits.timeoutMs, () => def.handler(ctx, args));
       return this.#result(name, def, await guard.run(run, options.signal));
     } finally {
       await db.close();
     }
   }
 
-  async #mutation(fn: RegisteredFunction, def: FunctionDefinition<'mutation'>, args: Record<string, unknown>, auth: AuthContext, options: CallOptions, lease: WorkerLease | undefined): Promise<unknown> {
+  async #mutation(
+    fn: RegisteredFunction,
+    def: FunctionDefinition<'mutation'>,
+    args: Record<string, unknown>,
+    auth: AuthContext,
+    options: CallOptions,
+    lease: WorkerLease | undefined,
+  ): Promise<unknown> {
     const { name } = fn;
     const { writes, schema, readLimits, limits } = this.#deps;
     const opId = options.opId;
@@ -199,7 +218,12 @@ export class FunctionRunner {
     // A bypassing mutation writes as admin but keeps the caller's id: op ids are kept per caller.
     const dbAuth: AuthContext = def.unsafeBypassPolicies ? { ...ADMIN, userId: auth.userId } : auth;
     const context = opId === undefined ? { auth: dbAuth } : { auth: dbAuth, opId };
-    const fingerprint = opId === undefined ? '' : createHash('sha256').update(JSON.stringify([name, args])).digest('base64url');
+    const fingerprint =
+      opId === undefined
+        ? ''
+        : createHash('sha256')
+            .update(JSON.stringify([name, args]))
+            .digest('base64url');
     const { result } = await writes.transaction(context, fingerprint, async (session) => {
       const guard = new CallGuard(name, {
         timeoutMs: limits.mutationTimeoutMs,
@@ -208,9 +232,13 @@ export class FunctionRunner {
           holding: () => true,
           ...(lease ? { busyMs: () => lease.busyMs() } : {}),
           blocked: () =>
-            new AppError('FN_MUTATION_BLOCKED', `Mutation "${name}" awaited something other than ctx.db for ${limits.idleMs} ms while holding the write transaction; it was rolled back`, {
-              hint: 'Do outside I/O (fetch, timers) in an action, and call the mutation from it with ctx.runMutation',
-            }),
+            new AppError(
+              'FN_MUTATION_BLOCKED',
+              `Mutation "${name}" awaited something other than ctx.db for ${limits.idleMs} ms while holding the write transaction; it was rolled back`,
+              {
+                hint: 'Do outside I/O (fetch, timers) in an action, and call the mutation from it with ctx.runMutation',
+              },
+            ),
         },
       });
       const db = new MutationDb(session, schema, readLimits, guard);
@@ -225,7 +253,9 @@ export class FunctionRunner {
       };
       const scheduler = new CallScheduler(this.#deps.jobs, auth, sink, guard);
       const ctx: MutationCtx & Record<string, unknown> = { auth: publicAuth(auth), signal: guard.signal, error: ctxError, db, scheduler, ...noCalls('mutation') };
-      const run = lease ? () => runIsolated(lease, this.#workerCall(fn, args, auth, false), ctx, guard.signal) : this.#inProcess(name, this.#deps.limits.mutationTimeoutMs, () => def.handler(ctx, args));
+      const run = lease
+        ? () => runIsolated(lease, this.#workerCall(fn, args, auth, false), ctx, guard.signal)
+        : this.#inProcess(name, this.#deps.limits.mutationTimeoutMs, () => def.handler(ctx, args));
       const value = await guard.run(run, options.signal);
       // Checked inside the transaction: a result the client cannot receive rolls the writes back.
       const json = this.#result(name, def, value);
@@ -236,15 +266,24 @@ export class FunctionRunner {
     return result;
   }
 
-  async #action(fn: RegisteredFunction, def: FunctionDefinition<'action'>, args: Record<string, unknown>, auth: AuthContext, options: CallOptions, lease: WorkerLease | undefined): Promise<unknown> {
+  async #action(
+    fn: RegisteredFunction,
+    def: FunctionDefinition<'action'>,
+    args: Record<string, unknown>,
+    auth: AuthContext,
+    options: CallOptions,
+    lease: WorkerLease | undefined,
+  ): Promise<unknown> {
     const { name } = fn;
     const guard = new CallGuard(name, { timeoutMs: this.#deps.limits.timeoutMs });
     const ended = (what: string): AppError => new AppError('FN_TIMEOUT', `Action "${name}" has ended; it cannot ${what}`);
     let done = false;
-    const nested = (kind: 'query' | 'mutation') => async <T>(target: string, targetArgs?: Record<string, unknown>): Promise<T> => {
-      if (guard.signal.aborted) throw ended(`call "${target}"`);
-      return (await this.#call(target, targetArgs ?? {}, auth, { expect: kind }, lease !== undefined)) as T;
-    };
+    const nested =
+      (kind: 'query' | 'mutation') =>
+      async <T>(target: string, targetArgs?: Record<string, unknown>): Promise<T> => {
+        if (guard.signal.aborted) throw ended(`call "${target}"`);
+        return (await this.#call(target, targetArgs ?? {}, auth, { expect: kind }, lease !== undefined)) as T;
+      };
     const { store, jobs } = this.#deps;
     const sink: JobSink = {
       enqueue: async (job) => {
@@ -271,7 +310,9 @@ export class FunctionRunner {
       stream,
     };
     try {
-      const run = lease ? () => runIsolated(lease, this.#workerCall(fn, args, auth, onChunk !== undefined), ctx, guard.signal) : this.#inProcess(name, this.#deps.limits.timeoutMs, () => def.handler(ctx, args));
+      const run = lease
+        ? () => runIsolated(lease, this.#workerCall(fn, args, auth, onChunk !== undefined), ctx, guard.signal)
+        : this.#inProcess(name, this.#deps.limits.timeoutMs, () => def.handler(ctx, args));
       return this.#result(name, def, await guard.run(run, options.signal));
     } finally {
       done = true;

@@ -59,12 +59,12 @@ function load(url: string): Promise<FunctionDefinition> {
       .then(() => (isTypeScriptFile(new URL(url).pathname) ? registerTypeScript() : undefined))
       .then(() => import(url))
       .then((ns: { default?: unknown }) => {
-      const exported = ns.default;
-      if (isFunctionDefinition(exported)) return exported;
-      const nested = (exported as { default?: unknown } | null | undefined)?.default;
-      if (isFunctionDefinition(nested)) return nested;
-      throw new Error('has no valid default export');
-    });
+        const exported = ns.default;
+        if (isFunctionDefinition(exported)) return exported;
+        const nested = (exported as { default?: unknown } | null | undefined)?.default;
+        if (isFunctionDefinition(nested)) return nested;
+        throw new Error('has no valid default export');
+      });
     modules.set(url, def);
     def.catch(() => modules.delete(url));
   }
@@ -83,7 +83,9 @@ async function checkSource(url: string): Promise<void> {
   const expected = parsed.searchParams.get('h');
   if (expected === null) return;
   parsed.search = '';
-  const actual = createHash('sha256').update(await readFile(fileURLToPath(parsed))).digest('base64url');
+  const actual = createHash('sha256')
+    .update(await readFile(fileURLToPath(parsed)))
+    .digest('base64url');
   if (actual !== expected) throw new Error('the file changed on disk since the server loaded it; reload the functions (mast dev does) or restart the server');
 }
 

@@ -143,7 +143,7 @@ export class JobWorker {
         continue;
       }
       if (state.nextRunAt > time) continue;
-      let job;
+      let job: ReturnType<typeof prepareJob>;
       try {
         job = prepareJob(this.#o.scheduler, cron.fn, cron.args, state.nextRunAt, jobIdentity(ADMIN), cron.name);
       } catch (err) {

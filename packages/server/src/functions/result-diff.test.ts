@@ -39,7 +39,9 @@ function shuffle<T>(rng: Rng, items: T[]): T[] {
 }
 
 function rows(rng: Rng): Array<Record<string, unknown>> {
-  return shuffle(rng, [...IDS]).slice(0, int(rng, 10)).map((id) => row(rng, id));
+  return shuffle(rng, [...IDS])
+    .slice(0, int(rng, 10))
+    .map((id) => row(rng, id));
 }
 
 /** The next result of a query whose previous result was `previous`: some rows go, change, come or move. */
@@ -117,7 +119,8 @@ describe('diffResult and applyResultDiff', () => {
     let server: unknown = rows(rng);
     let client: unknown = server;
     for (let step = 0; step < 2000; step++) {
-      const next = Array.isArray(server) && server.every((r) => typeof r === 'object' && r !== null && !Array.isArray(r)) ? evolve(rng, server as Array<Record<string, unknown>>) : rows(rng);
+      const next =
+        Array.isArray(server) && server.every((r) => typeof r === 'object' && r !== null && !Array.isArray(r)) ? evolve(rng, server as Array<Record<string, unknown>>) : rows(rng);
       client = applyFromWire(client, diffResult(server, next));
       server = next;
       expect(JSON.stringify(client), `step ${step}`).toBe(JSON.stringify(server));
@@ -153,7 +156,11 @@ describe('diffResult and applyResultDiff', () => {
 
   it('the same id as a string and as a number are two rows', () => {
     const previous = [big('a'), { id: 1, title: 'one' }, big('b')];
-    expect(diffResult(previous, [big('a'), { id: 1, title: 'one' }, { id: '1', title: 'one' }, big('b')])).toEqual({ added: [{ index: 2, row: { id: '1', title: 'one' } }], changed: [], removed: [] });
+    expect(diffResult(previous, [big('a'), { id: 1, title: 'one' }, { id: '1', title: 'one' }, big('b')])).toEqual({
+      added: [{ index: 2, row: { id: '1', title: 'one' } }],
+      changed: [],
+      removed: [],
+    });
   });
 
   const replaced: Array<[string, unknown, unknown]> = [
@@ -166,7 +173,14 @@ describe('diffResult and applyResultDiff', () => {
     ['an id that is not a string or number', [a, b], [a, { id: true }]],
     ['duplicate ids in the new result', [a, b], [a, b, { ...b }]],
     ['duplicate ids in the previous result', [a, a], [a]],
-    ['a diff no shorter than the value (every row changed)', [a, b], [{ ...a, title: 'x' }, { ...b, title: 'y' }]],
+    [
+      'a diff no shorter than the value (every row changed)',
+      [a, b],
+      [
+        { ...a, title: 'x' },
+        { ...b, title: 'y' },
+      ],
+    ],
     ['a diff no shorter than the value (all replaced)', [a, b], [c, d]],
   ];
   for (const [what, previous, next] of replaced) {

@@ -260,7 +260,10 @@ export class WorkerPool {
           active.onAbort = () => {
             const reason = signal.reason as { code?: unknown; message?: unknown } | undefined;
             post(slot, { type: 'abort', id, code: String(reason?.code ?? 'FN_CANCELLED'), message: String(reason?.message ?? 'The call was cancelled') });
-            active.grace = setTimeout(() => void this.#kill(slot, new Error(`the worker running "${call.name}" did not stop within ${this.#options.graceMs} ms of the call's end`)), this.#options.graceMs);
+            active.grace = setTimeout(
+              () => void this.#kill(slot, new Error(`the worker running "${call.name}" did not stop within ${this.#options.graceMs} ms of the call's end`)),
+              this.#options.graceMs,
+            );
           };
           if (signal.aborted) active.onAbort();
           else signal.addEventListener('abort', active.onAbort, { once: true });

@@ -15,7 +15,11 @@ function parseNewKey(body: unknown, now: number): NewApiKey {
   const b = (typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {}) as Record<string, unknown>;
   if (b.name !== undefined && typeof b.name !== 'string') throw new AppError('INVALID_DATA', 'name must be a string', { fields: ['name'] });
   let scopes: string[] | undefined;
-  if (typeof b.scopes === 'string') scopes = b.scopes.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (typeof b.scopes === 'string')
+    scopes = b.scopes
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
   else if (Array.isArray(b.scopes) && b.scopes.every((s) => typeof s === 'string')) scopes = b.scopes as string[];
   else if (b.scopes !== undefined) throw new AppError('INVALID_DATA', 'scopes must be an array of strings or a comma-separated string', { fields: ['scopes'] });
   if (scopes !== undefined && scopes.length === 0) throw new AppError('INVALID_DATA', 'scopes must name at least one scope', { fields: ['scopes'] });
@@ -24,7 +28,8 @@ function parseNewKey(body: unknown, now: number): NewApiKey {
   if (typeof b.expires_at === 'string') expiresAt = Date.parse(b.expires_at);
   else if (typeof b.expires_at === 'number') expiresAt = b.expires_at * 1000;
   else if (typeof b.expires_in === 'number' && Number.isSafeInteger(b.expires_in)) expiresAt = now + b.expires_in * 1000;
-  else if (b.expires_at !== undefined && b.expires_at !== null) throw new AppError('INVALID_DATA', 'expires_at must be an ISO-8601 time or unix seconds', { fields: ['expires_at'] });
+  else if (b.expires_at !== undefined && b.expires_at !== null)
+    throw new AppError('INVALID_DATA', 'expires_at must be an ISO-8601 time or unix seconds', { fields: ['expires_at'] });
   else if (b.expires_in !== undefined) throw new AppError('INVALID_DATA', 'expires_in must be a whole number of seconds', { fields: ['expires_in'] });
   if (expiresAt !== null && (!Number.isFinite(expiresAt) || expiresAt - now > MAX_LIFETIME_MS)) {
     throw new AppError('INVALID_DATA', 'the expiry must be a valid time at most ten years away', { fields: [b.expires_in !== undefined ? 'expires_in' : 'expires_at'] });

@@ -53,7 +53,12 @@ export class EventStream {
   write(text: string): void {
     if (!this.writable) return;
     if (!this.started) {
-      this.raw.writeHead(200, { ...this.#headers, 'content-type': this.#options.contentType ?? 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
+      this.raw.writeHead(200, {
+        ...this.#headers,
+        'content-type': this.#options.contentType ?? 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        'x-accel-buffering': 'no',
+      });
       if (this.#options.preamble !== undefined) this.raw.write(this.#options.preamble);
     }
     this.raw.write(text);

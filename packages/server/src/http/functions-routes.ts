@@ -84,7 +84,15 @@ const FRAMES: Record<StreamFormat, { type: string; chunk: (data: unknown) => str
  * error. A failure before the first chunk is an ordinary error response. The client going
  * away, or not reading past `maxBufferedBytes`, cancels the call (its `ctx.signal` aborts).
  */
-async function streamCall(deps: FunctionRouteDeps, request: FastifyRequest, reply: FastifyReply, name: string, opId: string | undefined, format: StreamFormat, open: Set<() => void>): Promise<void> {
+async function streamCall(
+  deps: FunctionRouteDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  name: string,
+  opId: string | undefined,
+  format: StreamFormat,
+  open: Set<() => void>,
+): Promise<void> {
   const frames = FRAMES[format];
   const controller = new AbortController();
   const stream = new EventStream(reply, {
@@ -101,7 +109,11 @@ async function streamCall(deps: FunctionRouteDeps, request: FastifyRequest, repl
     if (!stream.raw.writableFinished) controller.abort();
   });
   try {
-    const result = await deps.runner.call(name, request.body, request.auth, { ...(opId === undefined ? {} : { opId }), signal: controller.signal, onChunk: (data) => stream.write(frames.chunk(data)) });
+    const result = await deps.runner.call(name, request.body, request.auth, {
+      ...(opId === undefined ? {} : { opId }),
+      signal: controller.signal,
+      onChunk: (data) => stream.write(frames.chunk(data)),
+    });
     stream.write(frames.result(result));
   } catch (err) {
     const { status, body } = errorBody(err);
@@ -129,7 +141,9 @@ function argsSchema(args: z.ZodType): unknown {
  */
 export function registerFunctionListRoute(app: FastifyInstance, registry: FunctionRegistry): void {
   app.get('/api/fn', async () =>
-    registry.list().map((f) => ({ name: f.name, fn_type: f.kind, args_schema: argsSchema(f.definition.args), ...(f.definition.unsafeBypassPolicies ? { bypasses_policies: true } : {}) })),
+    registry
+      .list()
+      .map((f) => ({ name: f.name, fn_type: f.kind, args_schema: argsSchema(f.definition.args), ...(f.definition.unsafeBypassPolicies ? { bypasses_policies: true } : {}) })),
   );
 }
 

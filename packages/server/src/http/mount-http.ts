@@ -35,7 +35,10 @@ export function cookieOptions(config: MastCore['config']): CookieOptions {
   return {
     name: config.cookieName,
     secure: !config.dev,
-    trustedOrigins: (config.trustedOrigins ?? '').split(',').map((o) => o.trim()).filter((o) => o !== ''),
+    trustedOrigins: (config.trustedOrigins ?? '')
+      .split(',')
+      .map((o) => o.trim())
+      .filter((o) => o !== ''),
   };
 }
 

@@ -33,9 +33,7 @@ export function registerOrgRoutes(app: FastifyInstance, deps: { orgs: OrgService
     return { deleted: true };
   });
 
-  app.get<OrgParams>('/api/auth/orgs/:id/members', { preHandler: limited }, async (request) =>
-    (await orgs.members(requireUser(request), request.params.id)).map(memberToWire),
-  );
+  app.get<OrgParams>('/api/auth/orgs/:id/members', { preHandler: limited }, async (request) => (await orgs.members(requireUser(request), request.params.id)).map(memberToWire));
 
   app.put<MemberParams>('/api/auth/orgs/:id/members/:uid', { preHandler: limited }, async (request) => {
     const actor = requireUser(request);
@@ -53,9 +51,7 @@ export function registerOrgRoutes(app: FastifyInstance, deps: { orgs: OrgService
     return reply.code(201).send({ token, ...inviteToWire(invite) });
   });
 
-  app.get<OrgParams>('/api/auth/orgs/:id/invites', { preHandler: limited }, async (request) =>
-    (await orgs.invites(requireUser(request), request.params.id)).map(inviteToWire),
-  );
+  app.get<OrgParams>('/api/auth/orgs/:id/invites', { preHandler: limited }, async (request) => (await orgs.invites(requireUser(request), request.params.id)).map(inviteToWire));
 
   app.delete<{ Params: { id: string; iid: string } }>('/api/auth/orgs/:id/invites/:iid', { preHandler: limited }, async (request) => {
     await orgs.revokeInvite(requireUser(request), request.params.id, request.params.iid);

@@ -30,7 +30,7 @@ export function queryParam(request: FastifyRequest, name: string): string | unde
 export function requireUser(request: FastifyRequest): string {
   const auth = request.auth;
   if (auth.apiKeyId !== undefined) throw new AppError('API_KEY_AUTH_FORBIDDEN', 'This endpoint cannot be used with an API key; sign in');
-  if (auth.isAdmin) throw new AppError('FORBIDDEN', 'The admin token acts for no user; use a user\'s session');
+  if (auth.isAdmin) throw new AppError('FORBIDDEN', "The admin token acts for no user; use a user's session");
   if (auth.userId === null || auth.isGuest) throw new AppError('AUTH_REQUIRED', 'Sign in with an account (guests cannot do this)');
   return auth.userId;
 }

@@ -83,7 +83,16 @@ beforeEach(async () => {
   engineBus = new ChangeBus((err) => {
     throw err;
   });
-  engine = new LiveEngine({ store, schema: ref, bus: engineBus, limits: { maxLimit: 1000, defaultLimit: 100 }, maxSubscriptions: 10, onError: (err) => { throw err; } });
+  engine = new LiveEngine({
+    store,
+    schema: ref,
+    bus: engineBus,
+    limits: { maxLimit: 1000, defaultLimit: 100 },
+    maxSubscriptions: 10,
+    onError: (err) => {
+      throw err;
+    },
+  });
   await engine.start();
 });
 

@@ -313,9 +313,7 @@ export class LiveEngine {
     const out: Row[] = [];
     for (let offset = 0; out.length < want; offset += page) {
       const where = def.fetchWhere;
-      const rows = await this.#options.store.read((tx) =>
-        tx.find(def.entity, { ...(where ? { where } : {}), ...(def.order ? { order: def.order } : {}), limit: page, offset }),
-      );
+      const rows = await this.#options.store.read((tx) => tx.find(def.entity, { ...(where ? { where } : {}), ...(def.order ? { order: def.order } : {}), limit: page, offset }));
       for (const row of rows) {
         if (this.#access.canRead(auth, def.entity, row)) out.push(row);
         if (out.length === want) break;
@@ -406,4 +404,3 @@ function ruleMayLookAt(query: LiveQuery, change: ChangeRecord): boolean {
 function resultFrame(id: string, query: LiveQuery, seq: number): EncodedFrame {
   return new EncodedFrame({ type: 'result', id, query: query.handle, seq, rows: [...query.rows], complete: query.complete }, seq);
 }
-

@@ -31,7 +31,10 @@ export function resolveIncludes(entity: EntitySchema, names: readonly string[] |
       throw new AppError('INVALID_QUERY', `Unknown relation "${name}" on ${entity.name} (to-one relations: ${valid.join(', ') || 'none'})`);
     }
     if (relation.many === true) {
-      throw new AppError('INVALID_QUERY', `Relation "${name}" is to-many: live queries include to-one relations only; subscribe to ${relation.target} with a filter on ${relation.field}`);
+      throw new AppError(
+        'INVALID_QUERY',
+        `Relation "${name}" is to-many: live queries include to-one relations only; subscribe to ${relation.target} with a filter on ${relation.field}`,
+      );
     }
     if (entity.fieldsByName.has(name)) throw new AppError('INVALID_QUERY', `Relation "${name}" has the name of a field of ${entity.name}, so it cannot be included`);
     out.push({ name, target: relation.target, field: relation.field, visible: visibleFilter(auth, relation.target, access) });

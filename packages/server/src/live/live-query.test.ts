@@ -8,7 +8,14 @@ import { LiveQuery } from './live-query.js';
 import { rowComparator } from './row-order.js';
 
 const where: FilterNode = { kind: 'compare', field: 'group', op: 'eq', value: 'a' };
-const orders: Array<readonly OrderTerm[] | undefined> = [undefined, [{ field: 'score', direction: 'asc' }], [{ field: 'score', direction: 'desc' }, { field: 'name', direction: 'asc' }]];
+const orders: Array<readonly OrderTerm[] | undefined> = [
+  undefined,
+  [{ field: 'score', direction: 'asc' }],
+  [
+    { field: 'score', direction: 'desc' },
+    { field: 'name', direction: 'asc' },
+  ],
+];
 
 describe('LiveQuery window', () => {
   it.each(orders.flatMap((order) => [1, 3, 8].map((limit) => [order, limit] as const)))('matches a full recompute after every change (order %j, limit %i)', (order, limit) => {
@@ -38,7 +45,10 @@ describe('LiveQuery window', () => {
         if (query.apply(id, row, visible)) query.reset(truth().slice(0, limit + 1));
         const expected = truth();
         const context = `seed ${seed} step ${step}`;
-        expect(query.rows.map((r) => r.id), context).toEqual(expected.slice(0, limit).map((r) => r.id));
+        expect(
+          query.rows.map((r) => r.id),
+          context,
+        ).toEqual(expected.slice(0, limit).map((r) => r.id));
         // `complete` may stay false for a full window with nothing outside it (it is only learnt
         // by a refetch), but it must never be true while rows are left out.
         if (query.complete) expect(expected.length, context).toBeLessThanOrEqual(limit);

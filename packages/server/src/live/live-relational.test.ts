@@ -150,7 +150,13 @@ describe('relatedMayMatch', () => {
   const rule: FilterNode = {
     kind: 'related',
     entity: 'Membership',
-    where: { kind: 'and', items: [{ kind: 'link', field: 'channelId', outer: 'channelId', up: 1 }, { kind: 'compare', field: 'userId', op: 'eq', value: 'u1' }] },
+    where: {
+      kind: 'and',
+      items: [
+        { kind: 'link', field: 'channelId', outer: 'channelId', up: 1 },
+        { kind: 'compare', field: 'userId', op: 'eq', value: 'u1' },
+      ],
+    },
   };
   it('rules out rows a related filter can never find, and keeps the rest', () => {
     expect(relatedMayMatch(rule, 'Membership', { channelId: 'c1', userId: 'u2' })).toBe(false);

@@ -55,8 +55,7 @@ export function resumeFrames(
       // A row first inserted after `since` cannot be in the client's rows: nothing to remove.
       if (!row) {
         if (first.kind !== 'insert' && canRead(query.auth, query.def.entity, first.before!)) removed.push(rowId);
-      }
-      else if (first.kind === 'insert') added.push(row);
+      } else if (first.kind === 'insert') added.push(row);
       else changed.push(row);
     }
     return new EncodedFrame({ type: 'resumed', id, query: query.handle, seq, added, changed, removed }, seq);

@@ -16,7 +16,7 @@ let servers: WebSocketServer[] = [];
 let peers: Array<Socket | WebSocket> = [];
 
 afterEach(async () => {
-  for (const peer of peers) (peer instanceof WebSocket ? peer.terminate() : peer.destroy());
+  for (const peer of peers) peer instanceof WebSocket ? peer.terminate() : peer.destroy();
   for (const wss of servers) {
     for (const ws of wss.clients) ws.terminate();
     await new Promise<void>((resolve) => wss.close(() => resolve()));
@@ -39,7 +39,9 @@ async function rawPeer(port: number): Promise<{ socket: Socket; bytes: () => Buf
   peers.push(socket);
   const chunks: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-  socket.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  socket.write(
+    `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
   return {
     socket,
     bytes: () => {

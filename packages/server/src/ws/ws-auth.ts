@@ -46,7 +46,10 @@ export function clientAddress(request: IncomingMessage, trustProxy: number): str
   const peer = request.socket.remoteAddress ?? 'unknown';
   if (trustProxy <= 0) return peer;
   const header = request.headers['x-forwarded-for'];
-  const forwarded = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const forwarded = (Array.isArray(header) ? header.join(',') : (header ?? ''))
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const chain = [peer, ...forwarded.reverse()];
   return chain[Math.min(trustProxy, chain.length - 1)]!;
 }

@@ -64,7 +64,18 @@ export class LiveConnection implements LiveSink {
   /** False after a ping until the pong; a socket still false at the next ping is dead. */
   alive = true;
 
-  constructor(id: string, ws: WebSocket, live: LiveEngine, limits: ConnectionLimits, logger: Logger, onClose: (name: CloseCodeName) => void, crdt?: CrdtHub, rooms?: RoomHub, counters?: SendCounters, functions?: SocketFunctions) {
+  constructor(
+    id: string,
+    ws: WebSocket,
+    live: LiveEngine,
+    limits: ConnectionLimits,
+    logger: Logger,
+    onClose: (name: CloseCodeName) => void,
+    crdt?: CrdtHub,
+    rooms?: RoomHub,
+    counters?: SendCounters,
+    functions?: SocketFunctions,
+  ) {
     this.id = id;
     this.#crdt = crdt;
     this.#rooms = rooms;
@@ -241,13 +252,15 @@ export class LiveConnection implements LiveSink {
         case 'leave':
         case 'presence':
         case 'broadcast':
-          if (this.#rooms) handleRoomMessage(this.#rooms, this, message, auth, (err, requestId) => this.#logger.error({ err, connectionId: this.id, requestId }, 'room request failed'));
+          if (this.#rooms)
+            handleRoomMessage(this.#rooms, this, message, auth, (err, requestId) => this.#logger.error({ err, connectionId: this.id, requestId }, 'room request failed'));
           else this.sendMessage({ type: 'error', ...(message.id === undefined ? {} : { id: message.id }), code: 'UNKNOWN_MESSAGE', message: 'Rooms are not served here' });
           return;
         case 'crdt-subscribe':
         case 'crdt-unsubscribe':
         case 'crdt-resync':
-          if (this.#crdt) handleCrdtMessage(this.#crdt, this, auth, message, (err, requestId) => this.#logger.error({ err, connectionId: this.id, requestId }, 'CRDT request failed'));
+          if (this.#crdt)
+            handleCrdtMessage(this.#crdt, this, auth, message, (err, requestId) => this.#logger.error({ err, connectionId: this.id, requestId }, 'CRDT request failed'));
           else this.sendMessage({ type: 'error', ...(message.id === undefined ? {} : { id: message.id }), code: 'UNKNOWN_MESSAGE', message: 'CRDT rows are not served here' });
           return;
         case 'barrier':

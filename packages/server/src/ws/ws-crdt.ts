@@ -9,17 +9,37 @@ export interface CrdtSocket extends CrdtSink {
 }
 
 /** Reports a failed CRDT request as an `error` naming the row (and the request id when it had one). */
-function reply(socket: CrdtSocket, err: unknown, where: { id?: string | undefined; entity?: string; rowId?: string }, onInternal: (err: unknown, requestId: string | undefined) => void): void {
+function reply(
+  socket: CrdtSocket,
+  err: unknown,
+  where: { id?: string | undefined; entity?: string; rowId?: string },
+  onInternal: (err: unknown, requestId: string | undefined) => void,
+): void {
   const { message, internal } = errorReply(err, where.id);
   if (internal) onInternal(err, where.id);
-  socket.sendMessage({ ...message, ...(where.entity === undefined ? {} : { entity: where.entity }), ...(where.rowId === undefined ? {} : { rowId: where.rowId }) } as ServerMessage);
+  socket.sendMessage({
+    ...message,
+    ...(where.entity === undefined ? {} : { entity: where.entity }),
+    ...(where.rowId === undefined ? {} : { rowId: where.rowId }),
+  } as ServerMessage);
 }
 
 /** `crdt-subscribe`, `crdt-unsubscribe` and `crdt-resync`, already read by `parseClientMessage`. */
-export function handleCrdtMessage(hub: CrdtHub, socket: CrdtSocket, auth: AuthContext, message: CrdtClientMessage, onInternal: (err: unknown, requestId: string | undefined) => void): void {
+export function handleCrdtMessage(
+  hub: CrdtHub,
+  socket: CrdtSocket,
+  auth: AuthContext,
+  message: CrdtClientMessage,
+  onInternal: (err: unknown, requestId: string | undefined) => void,
+): void {
   const rowId = crdtRowId(message);
   if (rowId === null) {
-    socket.sendMessage({ type: 'error', ...(message.id === undefined ? {} : { id: message.id }), code: 'INVALID_MESSAGE', message: `Invalid ${message.type} message: needs "rowId"` });
+    socket.sendMessage({
+      type: 'error',
+      ...(message.id === undefined ? {} : { id: message.id }),
+      code: 'INVALID_MESSAGE',
+      message: `Invalid ${message.type} message: needs "rowId"`,
+    });
     return;
   }
   const where = { id: message.id, entity: message.entity, rowId };
@@ -34,7 +54,15 @@ export function handleCrdtMessage(hub: CrdtHub, socket: CrdtSocket, auth: AuthCo
       // Pylon's clients send no id and expect no answer.
       if (message.id !== undefined) {
         if (found) socket.sendMessage({ type: 'ack', id: message.id });
-        else socket.sendMessage({ type: 'error', id: message.id, code: 'UNKNOWN_SUBSCRIPTION', message: `Not subscribed to ${message.entity} "${rowId}"`, entity: message.entity, rowId });
+        else
+          socket.sendMessage({
+            type: 'error',
+            id: message.id,
+            code: 'UNKNOWN_SUBSCRIPTION',
+            message: `Not subscribed to ${message.entity} "${rowId}"`,
+            entity: message.entity,
+            rowId,
+          });
       }
       return;
     }

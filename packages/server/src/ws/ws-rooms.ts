@@ -13,7 +13,13 @@ export interface RoomSocket extends RoomSink {
  * room (and the request id when the message had one); `leave`, and `presence` or `broadcast`
  * with an id, are answered by `ack`. The sender's identity is the socket's, never the message's.
  */
-export function handleRoomMessage(hub: RoomHub, socket: RoomSocket, message: RoomClientMessage, auth: AuthContext, onInternal: (err: unknown, requestId: string | undefined) => void): void {
+export function handleRoomMessage(
+  hub: RoomHub,
+  socket: RoomSocket,
+  message: RoomClientMessage,
+  auth: AuthContext,
+  onInternal: (err: unknown, requestId: string | undefined) => void,
+): void {
   try {
     switch (message.type) {
       case 'join':

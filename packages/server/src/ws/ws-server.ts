@@ -213,7 +213,8 @@ export class LiveSocketServer {
       (err: unknown) => {
         const error = toAppError(err);
         if (error.code === 'SESSION_EXPIRED') connection.close('SESSION_EXPIRED');
-        else if (error.status === 401) connection.close('UNAUTHORIZED'); // any refused credential: session, API key, JWT
+        else if (error.status === 401)
+          connection.close('UNAUTHORIZED'); // any refused credential: session, API key, JWT
         else {
           this.#options.logger.error({ err }, 'socket authentication failed');
           connection.close('GOING_AWAY');

@@ -104,7 +104,10 @@ export function changeLogCases(store: StoreRef): void {
       expect(await store().read((tx) => tx.getOp('op-1'))).toEqual({ opId: 'op-1', fingerprint: 'f1', result });
       expect(await store().write((tx) => tx.getOp('op-1'))).toEqual({ opId: 'op-1', fingerprint: 'f1', result });
       expect(await store().read((tx) => tx.getOp('op-2'))).toBeNull();
-      await expectAppError(store().write((tx) => tx.putOp({ opId: 'op-1', fingerprint: 'f2', result: null })), 'OP_ID_REUSED');
+      await expectAppError(
+        store().write((tx) => tx.putOp({ opId: 'op-1', fingerprint: 'f2', result: null })),
+        'OP_ID_REUSED',
+      );
       expect(await store().read((tx) => tx.getOp('op-1'))).toMatchObject({ fingerprint: 'f1' });
     });
 

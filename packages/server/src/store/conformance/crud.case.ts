@@ -9,8 +9,18 @@ export function crudCases(store: StoreRef): void {
       await migrateBase(store());
       const row = await store().write((tx) => tx.insert('Item', { id: 'a', name: 'apple', count: 3 }));
       expect(row).toEqual({
-        id: 'a', name: 'apple', title: null, count: 3, price: null, done: null, meta: null,
-        due: null, body: null, owner: null, slug: null, code: null,
+        id: 'a',
+        name: 'apple',
+        title: null,
+        count: 3,
+        price: null,
+        done: null,
+        meta: null,
+        due: null,
+        body: null,
+        owner: null,
+        slug: null,
+        code: null,
       });
       expect(await store().read((tx) => tx.get('Item', 'a'))).toEqual(row);
       expect(await store().read((tx) => tx.get('Item', 'nope'))).toBeNull();
@@ -24,7 +34,11 @@ export function crudCases(store: StoreRef): void {
       expect(await store().read((tx) => tx.get('Item', 'a'))).toEqual(after);
       expect(await store().write((tx) => tx.update('Item', 'missing', { count: 1 }))).toBeNull();
       expect(await store().write((tx) => tx.update('Item', 'a', {}))).toEqual(after);
-      await expectAppError(store().write((tx) => tx.update('Item', 'a', { id: 'b' })), 'IMMUTABLE_FIELD', ['id']);
+      await expectAppError(
+        store().write((tx) => tx.update('Item', 'a', { id: 'b' })),
+        'IMMUTABLE_FIELD',
+        ['id'],
+      );
     });
 
     it('delete returns the row as it was, then null', async () => {
@@ -39,12 +53,35 @@ export function crudCases(store: StoreRef): void {
 
     it('refuses unknown entities, unknown fields and wrongly typed values', async () => {
       await migrateBase(store());
-      await expectAppError(store().read((tx) => tx.get('Nope', 'a')), 'ENTITY_NOT_FOUND');
-      await expectAppError(store().write((tx) => tx.insert('Item', item('a', { colour: 'red' }))), 'INVALID_COLUMN', ['colour']);
-      await expectAppError(store().write((tx) => tx.insert('Item', item('a', { count: 'x' }))), 'INVALID_FIELD_TYPE', ['count']);
-      await expectAppError(store().write((tx) => tx.insert('Item', item('a', { count: 1.5 }))), 'INVALID_FIELD_TYPE', ['count']);
-      await expectAppError(store().write((tx) => tx.insert('Item', item('a', { done: 1 }))), 'INVALID_FIELD_TYPE', ['done']);
-      await expectAppError(store().write((tx) => tx.update('Item', 'a', { colour: 'red' })), 'INVALID_COLUMN', ['colour']);
+      await expectAppError(
+        store().read((tx) => tx.get('Nope', 'a')),
+        'ENTITY_NOT_FOUND',
+      );
+      await expectAppError(
+        store().write((tx) => tx.insert('Item', item('a', { colour: 'red' }))),
+        'INVALID_COLUMN',
+        ['colour'],
+      );
+      await expectAppError(
+        store().write((tx) => tx.insert('Item', item('a', { count: 'x' }))),
+        'INVALID_FIELD_TYPE',
+        ['count'],
+      );
+      await expectAppError(
+        store().write((tx) => tx.insert('Item', item('a', { count: 1.5 }))),
+        'INVALID_FIELD_TYPE',
+        ['count'],
+      );
+      await expectAppError(
+        store().write((tx) => tx.insert('Item', item('a', { done: 1 }))),
+        'INVALID_FIELD_TYPE',
+        ['done'],
+      );
+      await expectAppError(
+        store().write((tx) => tx.update('Item', 'a', { colour: 'red' })),
+        'INVALID_COLUMN',
+        ['colour'],
+      );
       expect(await store().read((tx) => tx.count('Item'))).toBe(0);
     });
   });
@@ -66,17 +103,7 @@ export function crudCases(store: StoreRef): void {
 
     it('json comes back as the same JSON value', async () => {
       await migrateBase(store());
-      const values: unknown[] = [
-        { a: 1, nested: { list: [1, 'two', { three: 3 }], flag: false, none: null } },
-        [1, 2, [3]],
-        [],
-        {},
-        42,
-        -0.5,
-        'a string',
-        true,
-        false,
-      ];
+      const values: unknown[] = [{ a: 1, nested: { list: [1, 'two', { three: 3 }], flag: false, none: null } }, [1, 2, [3]], [], {}, 42, -0.5, 'a string', true, false];
       for (const meta of values) expect((await roundTrip({ meta }))['meta']).toEqual(meta);
     });
 
@@ -110,9 +137,7 @@ export function crudCases(store: StoreRef): void {
         const byEq = await store().read((tx) => tx.find('Item', { where: { kind: 'compare', field: 'title', op: 'eq', value } }));
         expect(byEq.map((r) => r.id)).toEqual([`${value}#${i}`]);
       }
-      const byLike = await store().read((tx) =>
-        tx.find('Item', { where: { kind: 'like', field: 'title', pattern: `%DROP TABLE "Item"%`, caseInsensitive: false } }),
-      );
+      const byLike = await store().read((tx) => tx.find('Item', { where: { kind: 'like', field: 'title', pattern: `%DROP TABLE "Item"%`, caseInsensitive: false } }));
       expect(byLike).toHaveLength(1);
       expect(await store().read((tx) => tx.count('Item'))).toBe(nasty.length);
     });

@@ -146,14 +146,21 @@ export function filterCases(store: StoreRef): void {
       expect(await where(or(and(), cmp('id', 'eq', 'a')))).toEqual(ALL);
     });
 
-    it('orders with nulls first ascending, last descending, ties by id in the last term\'s direction', async () => {
+    it("orders with nulls first ascending, last descending, ties by id in the last term's direction", async () => {
       expect(ids(await find({ order: [{ field: 'count', direction: 'asc' }] }))).toEqual(['c', 'd', 'e', 'a', 'f', 'b']);
       expect(ids(await find({ order: [{ field: 'count', direction: 'desc' }] }))).toEqual(['b', 'f', 'a', 'e', 'd', 'c']);
       expect(ids(await find({ order: [{ field: 'id', direction: 'desc' }] }))).toEqual(['f', 'e', 'd', 'c', 'b', 'a']);
       expect(ids(await find({}))).toEqual(ALL);
-      expect(ids(await find({ order: [{ field: 'done', direction: 'desc' }, { field: 'count', direction: 'asc' }] }))).toEqual([
-        'e', 'a', 'd', 'b', 'c', 'f',
-      ]);
+      expect(
+        ids(
+          await find({
+            order: [
+              { field: 'done', direction: 'desc' },
+              { field: 'count', direction: 'asc' },
+            ],
+          }),
+        ),
+      ).toEqual(['e', 'a', 'd', 'b', 'c', 'f']);
     });
 
     it('limits and offsets, with or without the other', async () => {

@@ -69,7 +69,9 @@ export function jobCases(store: StoreRef): void {
     it('cancels pending jobs only, and only its owner does when one is named', async () => {
       await store().jobs.enqueue(job('mine', 1_000, { identity: { ...SYSTEM, isAdmin: false, userId: 'u1' } }));
       await store().jobs.enqueue(job('plain', 1_000));
-      await store().jobs.claim(1_000, 100, 1).then((c) => expect(c.map((j) => j.id)).toEqual(['mine']));
+      await store()
+        .jobs.claim(1_000, 100, 1)
+        .then((c) => expect(c.map((j) => j.id)).toEqual(['mine']));
       await store().jobs.enqueue(job('other', 2_000, { identity: { ...SYSTEM, isAdmin: false, userId: 'u1' } }));
       expect(await store().jobs.cancel('mine')).toBe(false);
       expect(await store().jobs.cancel('other', 'u2')).toBe(false);

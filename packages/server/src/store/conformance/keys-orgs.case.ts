@@ -3,19 +3,39 @@ import type { ApiKeyRecord, OAuthStateRecord, SessionRecord } from '../store.js'
 import type { StoreRef } from './fixtures.js';
 
 const key = (id: string, userId: string, createdAt = 1_000): ApiKeyRecord => ({
-  id, userId, name: 'k', secretHash: 'ab'.repeat(32), scopes: ['read'], expiresAt: null, createdAt, lastUsedAt: null,
+  id,
+  userId,
+  name: 'k',
+  secretHash: 'ab'.repeat(32),
+  scopes: ['read'],
+  expiresAt: null,
+  createdAt,
+  lastUsedAt: null,
 });
 const session = (tokenHash: string, userId: string, tenantId: string | null): SessionRecord => ({
-  tokenHash, userId, isGuest: false, roles: [], tenantId, createdAt: 1_000, expiresAt: 9_999_999_999_999,
+  tokenHash,
+  userId,
+  isGuest: false,
+  roles: [],
+  tenantId,
+  createdAt: 1_000,
+  expiresAt: 9_999_999_999_999,
 });
 const state = (stateHash: string, expiresAt: number): OAuthStateRecord => ({
-  stateHash, provider: 'p', browserHash: 'b', codeVerifier: 'v', nonce: 'n', callbackUrl: 'https://app/cb', errorCallbackUrl: null, expiresAt,
+  stateHash,
+  provider: 'p',
+  browserHash: 'b',
+  codeVerifier: 'v',
+  nonce: 'n',
+  callbackUrl: 'https://app/cb',
+  errorCallbackUrl: null,
+  expiresAt,
 });
 
 /** API keys, orgs with their owner invariant and session tenants, and single-use OAuth states. */
 export function keysOrgsCases(store: StoreRef): void {
   describe('API keys, orgs and OAuth states', () => {
-    it('stores API keys per user and revokes only the owner\'s', async () => {
+    it("stores API keys per user and revokes only the owner's", async () => {
       await store().apiKeys.create(key('k1', 'u1', 1_000));
       await store().apiKeys.create(key('k2', 'u1', 2_000));
       await store().apiKeys.create(key('k3', 'u2'));

@@ -34,7 +34,11 @@ export function migrationCases(store: StoreRef): void {
       await store().migrate(plan({ kind: 'addColumn', entity: 'Item', field: v2.entitiesByName.get('Item')!.fieldsByName.get('extra')! }), v2);
       expect(await store().read((tx) => tx.get('Item', 'a'))).toMatchObject({ count: 1, extra: null });
       await store().write((tx) => tx.update('Item', 'a', { extra: 5 }));
-      await expectAppError(store().write((tx) => tx.insert('Item', item('b', { extra: 5 }))), 'UNIQUE_VIOLATION', ['extra']);
+      await expectAppError(
+        store().write((tx) => tx.insert('Item', item('b', { extra: 5 }))),
+        'UNIQUE_VIOLATION',
+        ['extra'],
+      );
       expect((await store().recordedSchema())?.manifest).toEqual(v2.manifest);
     });
 
@@ -44,7 +48,11 @@ export function migrationCases(store: StoreRef): void {
       const v2 = schemaOf(withItem((e) => ({ ...e, indexes: [...e.indexes, index] })));
       await store().migrate(plan({ kind: 'createIndex', entity: 'Item', index }), v2);
       await store().write((tx) => tx.insert('Item', item('a', { name: 'same' })));
-      await expectAppError(store().write((tx) => tx.insert('Item', item('b', { name: 'same' }))), 'UNIQUE_VIOLATION', ['name']);
+      await expectAppError(
+        store().write((tx) => tx.insert('Item', item('b', { name: 'same' }))),
+        'UNIQUE_VIOLATION',
+        ['name'],
+      );
       await store().migrate(plan({ kind: 'dropIndex', entity: 'Item', index }), base);
       await store().write((tx) => tx.insert('Item', item('b', { name: 'same' })));
       const ownerSlug = itemEntity.indexes[0]!;
@@ -77,7 +85,11 @@ export function migrationCases(store: StoreRef): void {
       const row = await store().read((tx) => tx.get('Item', 'a'));
       expect(row).toMatchObject({ id: 'a', count: 4 });
       expect(row).not.toHaveProperty('code');
-      await expectAppError(store().write((tx) => tx.insert('Item', item('b', { code: 'X' }))), 'INVALID_COLUMN', ['code']);
+      await expectAppError(
+        store().write((tx) => tx.insert('Item', item('b', { code: 'X' }))),
+        'INVALID_COLUMN',
+        ['code'],
+      );
     });
 
     it('changes a column type, converting what converts and nulling what does not', async () => {
@@ -91,9 +103,7 @@ export function migrationCases(store: StoreRef): void {
       const v2 = schemaOf(
         withItem((e) => ({
           ...e,
-          fields: e.fields.map((f) =>
-            f.name === 'count' ? { ...f, type: 'string' as const } : f.name === 'slug' ? { ...f, type: 'int' as const } : f,
-          ),
+          fields: e.fields.map((f) => (f.name === 'count' ? { ...f, type: 'string' as const } : f.name === 'slug' ? { ...f, type: 'int' as const } : f)),
         })),
       );
       const to = v2.entitiesByName.get('Item')!.fieldsByName;
@@ -114,7 +124,11 @@ export function migrationCases(store: StoreRef): void {
       expect(byText.map((r) => r.id)).toEqual(['a']);
       // The composite unique index on (owner, slug) is back after the rebuild.
       await store().write((tx) => tx.insert('Item', item('d', { owner: 'u', slug: 1 })));
-      await expectAppError(store().write((tx) => tx.insert('Item', item('e', { owner: 'u', slug: 1 }))), 'UNIQUE_VIOLATION', ['owner', 'slug']);
+      await expectAppError(
+        store().write((tx) => tx.insert('Item', item('e', { owner: 'u', slug: 1 }))),
+        'UNIQUE_VIOLATION',
+        ['owner', 'slug'],
+      );
     });
 
     it('drops a table', async () => {
@@ -123,7 +137,10 @@ export function migrationCases(store: StoreRef): void {
       const v2 = schemaOf([itemEntity]);
       await store().migrate(plan({ kind: 'dropTable', entity: 'User' }), v2);
       expect([...(await store().introspect()).keys()]).toEqual(['Item']);
-      await expectAppError(store().read((tx) => tx.get('User', 'u')), 'ENTITY_NOT_FOUND');
+      await expectAppError(
+        store().read((tx) => tx.get('User', 'u')),
+        'ENTITY_NOT_FOUND',
+      );
     });
 
     it('refuses to make a column with NULLs required, and rolls the whole plan back', async () => {
@@ -137,7 +154,10 @@ export function migrationCases(store: StoreRef): void {
       const v2 = schemaOf(withItem((e) => ({ ...e, fields: e.fields.map((f) => (f.name === 'title' ? { ...f, optional: false } : f)) })));
       const extra = schemaOf([{ name: 'Extra', fields: [], indexes: [] }]).entities[0]!;
       await expect(
-        store().migrate(plan({ kind: 'createTable', entity: extra }, { kind: 'noteChange', entity: 'Item', detail: 'x' }, { kind: 'requireColumn', entity: 'Item', field: title }), v2),
+        store().migrate(
+          plan({ kind: 'createTable', entity: extra }, { kind: 'noteChange', entity: 'Item', detail: 'x' }, { kind: 'requireColumn', entity: 'Item', field: title }),
+          v2,
+        ),
       ).rejects.toThrow('cannot make Item.title required: 2 rows have no value');
       expect([...(await store().introspect()).keys()].sort()).toEqual(['Item', 'User']);
       expect((await store().recordedSchema())?.manifest).toEqual(base.manifest);

@@ -17,7 +17,38 @@ import { idSet, migrateBase, type StoreRef } from './fixtures.js';
 // Case pairs whose folds are tricky (İ folds to two code points, Σ to σ or ς by context, the
 // Kelvin sign to ASCII k), astral characters, characters above the surrogate range (where UTF-16
 // order and code-point order disagree), wildcard and glob characters, and a newline.
-const ALPHABET = [...'aAbBkKzZ', 'é', 'É', 'ß', 'Σ', 'σ', 'ς', 'İ', 'ı', 'i', 'I', '\u212a', '😀', '𝐀', '𝐚', '\ue000', '\uff21', '\uffee', '中', '%', '_', '\\', '*', '?', '[', ']', ' ', '\n', '.', "'"];
+const ALPHABET = [
+  ...'aAbBkKzZ',
+  'é',
+  'É',
+  'ß',
+  'Σ',
+  'σ',
+  'ς',
+  'İ',
+  'ı',
+  'i',
+  'I',
+  '\u212a',
+  '😀',
+  '𝐀',
+  '𝐚',
+  '\ue000',
+  '\uff21',
+  '\uffee',
+  '中',
+  '%',
+  '_',
+  '\\',
+  '*',
+  '?',
+  '[',
+  ']',
+  ' ',
+  '\n',
+  '.',
+  "'",
+];
 const PATTERN_EXTRA = ['%', '%', '_', '\\', '\\%', '\\_'];
 const DATES = ['2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.001Z', '2023-12-31T23:59:59.999Z', '2025-06-15T12:00:00.000Z'];
 const JSONS: FilterValue[] = [1, 2, 10, 'a', 'é', '😀', true, false, [1, 2], [2], { a: 1 }, { a: 1, b: 'x' }, { b: 'x', a: 1 }, []];
@@ -27,8 +58,7 @@ function generators(rand: () => number) {
   const int = (n: number): number => Math.floor(rand() * n);
   const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
   const text = (max: number): string => Array.from({ length: int(max + 1) }, () => pick(ALPHABET)).join('');
-  const pattern = (): string =>
-    Array.from({ length: 1 + int(4) }, () => (rand() < 0.4 ? pick(PATTERN_EXTRA) : pick(ALPHABET))).join('');
+  const pattern = (): string => Array.from({ length: 1 + int(4) }, () => (rand() < 0.4 ? pick(PATTERN_EXTRA) : pick(ALPHABET))).join('');
   const maybe = <T>(value: () => T): T | null => (rand() < 0.2 ? null : value());
   const row = (id: string): Row => ({
     id,

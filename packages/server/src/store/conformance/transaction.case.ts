@@ -16,7 +16,11 @@ export function transactionCases(store: StoreRef): void {
     it('a unique field refuses a duplicate and names the field; NULLs never collide', async () => {
       await migrateBase(store());
       await store().write((tx) => tx.insert('Item', item('a', { code: 'A1' })));
-      const err = await expectAppError(store().write((tx) => tx.insert('Item', item('b', { code: 'A1' }))), 'UNIQUE_VIOLATION', ['code']);
+      const err = await expectAppError(
+        store().write((tx) => tx.insert('Item', item('b', { code: 'A1' }))),
+        'UNIQUE_VIOLATION',
+        ['code'],
+      );
       expect(err.status).toBe(409);
       expect(err.message).toContain('Item.code');
       // The value is not echoed: the row holding it may be one the caller cannot read.
@@ -50,8 +54,16 @@ export function transactionCases(store: StoreRef): void {
         await tx.insert('Item', item('a', { code: 'X' }));
         await tx.insert('Item', item('b', { code: 'Y' }));
       });
-      await expectAppError(store().write((tx) => tx.insert('Item', item('a'))), 'UNIQUE_VIOLATION', ['id']);
-      const err = await expectAppError(store().write((tx) => tx.update('Item', 'b', { code: 'X' })), 'UNIQUE_VIOLATION', ['code']);
+      await expectAppError(
+        store().write((tx) => tx.insert('Item', item('a'))),
+        'UNIQUE_VIOLATION',
+        ['id'],
+      );
+      const err = await expectAppError(
+        store().write((tx) => tx.update('Item', 'b', { code: 'X' })),
+        'UNIQUE_VIOLATION',
+        ['code'],
+      );
       expect(err.message).not.toContain('X');
       expect(await store().read((tx) => tx.get('Item', 'b'))).toMatchObject({ code: 'Y' });
     });

@@ -64,9 +64,7 @@ describe('compileFilter / compileFind', () => {
       numbered,
       params,
     );
-    expect(find.sql).toBe(
-      ' WHERE ("title" = $1 AND "meta" IN ($2) AND "title" ILIKE $3) ORDER BY "done" DESC NULLS LAST, "id" DESC LIMIT $4 OFFSET $5',
-    );
+    expect(find.sql).toBe(' WHERE ("title" = $1 AND "meta" IN ($2) AND "title" ILIKE $3) ORDER BY "done" DESC NULLS LAST, "id" DESC LIMIT $4 OFFSET $5');
     expect(params.values).toEqual(["x' OR '1'='1", '{"a":1}', 'a%', 5, 10]);
   });
 
@@ -80,9 +78,7 @@ describe('compileFilter / compileFind', () => {
 
   it('appends id only when the order lacks it, and uses the dialect for a bare OFFSET', () => {
     const params = new SqlParams(numbered);
-    expect(compileFind({ order: [{ field: 'id', direction: 'desc' }], offset: 3 }, todo, numbered, params).sql).toBe(
-      ' ORDER BY "id" DESC LIMIT ALL OFFSET $1',
-    );
+    expect(compileFind({ order: [{ field: 'id', direction: 'desc' }], offset: 3 }, todo, numbered, params).sql).toBe(' ORDER BY "id" DESC LIMIT ALL OFFSET $1');
   });
 });
 

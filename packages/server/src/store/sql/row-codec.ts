@@ -80,12 +80,7 @@ export function decodeRow(cells: CellCodec, entity: EntitySchema, raw: Readonly<
  * Checks that every key of `values` is a declared field (or `id` when `allowId`) and returns
  * `[field, cell]` pairs in the order given; unknown keys throw INVALID_COLUMN.
  */
-export function encodeFields(
-  cells: CellCodec,
-  entity: EntitySchema,
-  values: Readonly<Record<string, unknown>>,
-  allowId: boolean,
-): Array<[string, unknown]> {
+export function encodeFields(cells: CellCodec, entity: EntitySchema, values: Readonly<Record<string, unknown>>, allowId: boolean): Array<[string, unknown]> {
   const out: Array<[string, unknown]> = [];
   for (const [name, value] of Object.entries(values)) {
     if (name === 'id') {

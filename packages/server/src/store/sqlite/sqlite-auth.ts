@@ -151,10 +151,14 @@ export class SqliteAuth implements AuthWrites {
 
   async putCode(c: CodeRecord): Promise<void> {
     this.check();
-    this.conn.run(
-      'INSERT OR REPLACE INTO _mast_codes (purpose, subject, code_hash, attempts, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
-      [c.purpose, c.subject, c.codeHash, c.attempts, c.createdAt, c.expiresAt],
-    );
+    this.conn.run('INSERT OR REPLACE INTO _mast_codes (purpose, subject, code_hash, attempts, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)', [
+      c.purpose,
+      c.subject,
+      c.codeHash,
+      c.attempts,
+      c.createdAt,
+      c.expiresAt,
+    ]);
   }
 
   async setCodeAttempts(purpose: string, subject: string, attempts: number): Promise<void> {

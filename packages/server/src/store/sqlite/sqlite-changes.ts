@@ -69,18 +69,15 @@ function toChange(cells: Cells): ChangeRecord {
 /** Appends one change-log entry inside the current write transaction. */
 export function appendChange(conn: SqliteConnection, change: NewChange, now: number): ChangeRecord {
   if (!KINDS.has(change.kind)) throw new Error(`unknown change kind "${change.kind}"`);
-  const cells = conn.get(
-    'INSERT INTO _mast_changes (entity, row_id, kind, data, before, op_id, at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *',
-    [
-      change.entity,
-      change.rowId,
-      change.kind,
-      change.data === null ? null : JSON.stringify(change.data),
-      change.before == null ? null : JSON.stringify(change.before),
-      change.opId,
-      now,
-    ],
-  );
+  const cells = conn.get('INSERT INTO _mast_changes (entity, row_id, kind, data, before, op_id, at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *', [
+    change.entity,
+    change.rowId,
+    change.kind,
+    change.data === null ? null : JSON.stringify(change.data),
+    change.before == null ? null : JSON.stringify(change.before),
+    change.opId,
+    now,
+  ]);
   return toChange(cells!);
 }
 

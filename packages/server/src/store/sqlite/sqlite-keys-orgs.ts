@@ -76,10 +76,16 @@ function toMember(c: Cells): MemberRecord {
 }
 
 export function createApiKey(conn: SqliteConnection, k: ApiKeyRecord): void {
-  conn.run(
-    'INSERT INTO _mast_api_keys (id, user_id, name, secret_hash, scopes, expires_at, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    [k.id, k.userId, k.name, k.secretHash, JSON.stringify(k.scopes), k.expiresAt, k.createdAt, k.lastUsedAt],
-  );
+  conn.run('INSERT INTO _mast_api_keys (id, user_id, name, secret_hash, scopes, expires_at, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+    k.id,
+    k.userId,
+    k.name,
+    k.secretHash,
+    JSON.stringify(k.scopes),
+    k.expiresAt,
+    k.createdAt,
+    k.lastUsedAt,
+  ]);
 }
 
 export function findApiKey(conn: SqliteConnection, id: string): ApiKeyRecord | null {
@@ -146,10 +152,12 @@ export function memberRole(conn: SqliteConnection, orgId: string, userId: string
 }
 
 export function putMember(conn: SqliteConnection, m: MemberRecord): void {
-  conn.run(
-    'INSERT INTO _mast_org_members (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role',
-    [m.orgId, m.userId, m.role, m.createdAt],
-  );
+  conn.run('INSERT INTO _mast_org_members (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role', [
+    m.orgId,
+    m.userId,
+    m.role,
+    m.createdAt,
+  ]);
   keepOwner(conn, m.orgId);
 }
 
@@ -181,10 +189,16 @@ function toInvite(c: Cells): InviteRecord {
 }
 
 export function putInvite(conn: SqliteConnection, i: InviteRecord): void {
-  conn.run(
-    'INSERT INTO _mast_org_invites (id, org_id, token_hash, email, role, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    [i.id, i.orgId, i.tokenHash, i.email, i.role, i.createdBy, i.createdAt, i.expiresAt],
-  );
+  conn.run('INSERT INTO _mast_org_invites (id, org_id, token_hash, email, role, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+    i.id,
+    i.orgId,
+    i.tokenHash,
+    i.email,
+    i.role,
+    i.createdBy,
+    i.createdAt,
+    i.expiresAt,
+  ]);
 }
 
 export function listInvites(conn: SqliteConnection, orgId: string): InviteRecord[] {

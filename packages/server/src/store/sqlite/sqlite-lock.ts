@@ -8,7 +8,7 @@ export class DatabaseInUseError extends Error {
   ) {
     super(
       `The database ${databasePath} is in use by another Mast server (it holds the lock ${lockPath}). ` +
-        'Two servers on one SQLite file would not see each other\'s writes live, and a migration must not run under a running server: ' +
+        "Two servers on one SQLite file would not see each other's writes live, and a migration must not run under a running server: " +
         'stop the other server first, or give this one another --database-url.',
     );
     this.name = 'DatabaseInUseError';

@@ -9,9 +9,7 @@ const q = (name: string): string => dialect.quoteIdent(name);
 
 /** Creates an index given under its table index name (`<Entity>__...`), if it is missing. */
 function createIndex(conn: SqliteConnection, entity: string, index: ManifestIndex): void {
-  conn.exec(
-    `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS ${q(index.name)} ON ${q(entity)} (${sqlIndexColumns(index).map(q).join(', ')})`,
-  );
+  conn.exec(`CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS ${q(index.name)} ON ${q(entity)} (${sqlIndexColumns(index).map(q).join(', ')})`);
 }
 
 /** Names of the explicitly created indexes (not SQLite's automatic ones) that cover `column`. */

@@ -30,10 +30,15 @@ function toSession(cells: Cells): SessionRecord {
 
 /** Inserts a session (inside a write transaction). */
 export function createSession(conn: SqliteConnection, s: SessionRecord): void {
-  conn.run(
-    'INSERT INTO _mast_sessions (token_hash, user_id, is_guest, roles, tenant_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    [s.tokenHash, s.userId, s.isGuest ? 1 : 0, JSON.stringify(s.roles), s.tenantId, s.createdAt, s.expiresAt],
-  );
+  conn.run('INSERT INTO _mast_sessions (token_hash, user_id, is_guest, roles, tenant_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+    s.tokenHash,
+    s.userId,
+    s.isGuest ? 1 : 0,
+    JSON.stringify(s.roles),
+    s.tenantId,
+    s.createdAt,
+    s.expiresAt,
+  ]);
 }
 
 /** The session with this token hash, or null. */

@@ -178,7 +178,10 @@ describe('SQLite specifics', () => {
     await migrateBase(store);
     const other = openRaw(path);
     other.exec('BEGIN IMMEDIATE');
-    await expectAppError(store.write((tx) => tx.insert('Item', item('a'))), 'STORE_BUSY');
+    await expectAppError(
+      store.write((tx) => tx.insert('Item', item('a'))),
+      'STORE_BUSY',
+    );
     other.exec('ROLLBACK');
     await store.write((tx) => tx.insert('Item', item('a')));
     expect(await store.read((tx) => tx.count('Item'))).toBe(1);
@@ -200,16 +203,20 @@ describe('SQLite specifics', () => {
     await expect(Promise.all(writes)).resolves.toHaveLength(3);
     const [first, second] = await reading;
     expect(second).toBe(first);
-    await expectAppError(store.read((tx) => tx.count('Item')), 'SHUTTING_DOWN');
-    await expectAppError(store.write((tx) => tx.insert('Item', item('late'))), 'SHUTTING_DOWN');
+    await expectAppError(
+      store.read((tx) => tx.count('Item')),
+      'SHUTTING_DOWN',
+    );
+    await expectAppError(
+      store.write((tx) => tx.insert('Item', item('late'))),
+      'SHUTTING_DOWN',
+    );
   });
 
   it('creates the declared indexes under their conventional names', async () => {
     const { store, path } = await fileStore();
     await store.migrate({ steps: [{ kind: 'createTable', entity: schemaOf([itemEntity, userEntity]).entities[0]! }], destructive: false }, schemaOf([itemEntity, userEntity]));
-    const names = openRaw(path, true)
-      .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'Item' AND name NOT LIKE 'sqlite%' ORDER BY name")
-      .all();
+    const names = openRaw(path, true).prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'Item' AND name NOT LIKE 'sqlite%' ORDER BY name").all();
     expect(names).toEqual([{ name: 'Item__by_count' }, { name: 'Item__code__unique' }, { name: 'Item__owner_slug' }]);
   });
 
@@ -235,7 +242,11 @@ describe('SQLite specifics', () => {
     expect(tables.get('Item')).not.toContain('code');
     expect(await store.read((tx) => tx.get('Item', 'a'))).toMatchObject({ count: '7', email: null });
     await store.write((tx) => tx.insert('Item', item('b', { owner: 'u', slug: 's', email: 'e@x' })));
-    await expectAppError(store.write((tx) => tx.insert('Item', item('c', { email: 'e@x' }))), 'UNIQUE_VIOLATION', ['email']);
+    await expectAppError(
+      store.write((tx) => tx.insert('Item', item('c', { email: 'e@x' }))),
+      'UNIQUE_VIOLATION',
+      ['email'],
+    );
     expect(diffSchemas(v2, v2).steps).toEqual([]);
   });
 });

@@ -322,7 +322,10 @@ class SqliteStoreImpl implements SqliteStore {
       const result = new Map<string, readonly string[]>();
       for (const { name } of tables) {
         const columns = conn.all('SELECT name FROM pragma_table_info(?) ORDER BY cid', [name]);
-        result.set(String(name), columns.map((c) => String(c['name'])));
+        result.set(
+          String(name),
+          columns.map((c) => String(c['name'])),
+        );
       }
       return result;
     });
@@ -334,9 +337,7 @@ class SqliteStoreImpl implements SqliteStore {
   }
 
   async sizeBytes(): Promise<number> {
-    const pages = await this.withReadConnection(async (conn) =>
-      Number(conn.get('SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()')?.['n'] ?? 0),
-    );
+    const pages = await this.withReadConnection(async (conn) => Number(conn.get('SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()')?.['n'] ?? 0));
     if (this.shared) return pages;
     try {
       return pages + statSync(`${this.options.path}-wal`).size;

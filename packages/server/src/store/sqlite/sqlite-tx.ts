@@ -107,11 +107,15 @@ export class SqliteWriteTx extends SqliteReadTx implements WriteTx {
     }
     const given = new Map(encodeFields(dialect.cells, entity, row, true));
     const names = ['id', ...entity.fields.map((f) => f.name)];
-    const sql =
-      `INSERT INTO ${q(entity.name)} (${selectList(entity)}) VALUES (${names.map(() => '?').join(', ')})` +
-      ` RETURNING ${selectList(entity)}`;
+    const sql = `INSERT INTO ${q(entity.name)} (${selectList(entity)}) VALUES (${names.map(() => '?').join(', ')})` + ` RETURNING ${selectList(entity)}`;
     try {
-      return this.decode(entity, this.conn.get(sql, names.map((n) => given.get(n) ?? null)))!;
+      return this.decode(
+        entity,
+        this.conn.get(
+          sql,
+          names.map((n) => given.get(n) ?? null),
+        ),
+      )!;
     } catch (err) {
       throw this.uniqueError(err, entity);
     }
@@ -124,9 +128,7 @@ export class SqliteWriteTx extends SqliteReadTx implements WriteTx {
     }
     const sets = encodeFields(dialect.cells, entity, patch, false);
     if (sets.length === 0) return this.get(entityName, id);
-    const sql =
-      `UPDATE ${q(entity.name)} SET ${sets.map(([name]) => `${q(name)} = ?`).join(', ')} WHERE "id" = ?` +
-      ` RETURNING ${selectList(entity)}`;
+    const sql = `UPDATE ${q(entity.name)} SET ${sets.map(([name]) => `${q(name)} = ?`).join(', ')} WHERE "id" = ?` + ` RETURNING ${selectList(entity)}`;
     try {
       return this.decode(entity, this.conn.get(sql, [...sets.map(([, cell]) => cell), id]));
     } catch (err) {
