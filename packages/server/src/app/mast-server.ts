@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from '../core/logger.js';
 import type { AppSchema } from '@mast/schema';
 import type { MastConfig } from '../config/index.js';
 import { jwtOptionsFromConfig } from '../auth/jwt-verifier.js';
@@ -138,12 +139,7 @@ export class MastServer {
 
   /** Opens the store, migrates it to the schema and builds the server (not yet listening). */
   static async create(options: MastServerOptions): Promise<MastServer> {
-    const logger =
-      options.logger ??
-      pino({
-        level: options.config.logLevel,
-        redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.adminToken', '*.smtpUrl', '*.jwtSecret'], censor: '[redacted]' },
-      });
+    const logger = options.logger ?? createLogger(options.config.logLevel);
     // Policies compile before anything touches the database: a bad rule changes nothing.
     const schema = new SchemaRef(options.schema);
     // So does the JWT configuration: a half-done one is refused at start, not on a request.

@@ -1,5 +1,5 @@
 import type { AppSchema } from '@mast/schema';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { AccessControl } from '../access/access-control.js';
 import { missingRelationIndexes } from '../access/relation-indexes.js';
 import { SchemaRef } from '../access/schema-ref.js';
@@ -30,6 +30,7 @@ import { RoomHub, type RoomAccess } from '../live/room-hub.js';
 import { Metrics, SendCounters } from '../metrics/metrics.js';
 import type { Store } from '../store/index.js';
 import { systemClock, type Clock } from './clock.js';
+import { createLogger } from './logger.js';
 import { migrateStore } from './migrate.js';
 
 /** The longest `start` waits for the first function worker to start. */
@@ -47,7 +48,7 @@ export interface CoreOptions {
   readonly config: MastConfig;
   /** An open store; the core migrates it to `schema` and owns it from then on (closes it in `stop`). */
   readonly store: Store;
-  /** Default: a pino logger at `config.logLevel`. */
+  /** Default: `createLogger(config.logLevel)`, which redacts secrets. */
   readonly logger?: Logger;
   /** The clock of jobs, cron schedules and retention (default: the system clock; tests move it). */
   readonly clock?: Clock;
@@ -282,7 +283,7 @@ export class MastCore {
    * checked before anything touches the database. On failure the store is closed.
    */
   static async create(options: CoreOptions): Promise<MastCore> {
-    const logger = options.logger ?? pino({ level: options.config.logLevel });
+    const logger = options.logger ?? createLogger(options.config.logLevel);
     try {
       // Policies and the JWT setup are checked before the database is touched: a bad rule changes nothing.
       const schema = options.schema instanceof SchemaRef ? options.schema : new SchemaRef(options.schema);
