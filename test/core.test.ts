@@ -67,3 +67,36 @@ describe('a core without transports', () => {
     expect(await core.functions.call('mine', {}, user('bob'))).toEqual(['b1']);
   });
 });
+
+describe('core.connect: the realtime protocol in process', () => {
+  it("answers hello, a live query under the caller's policies, and a diff when a commit changes it", async () => {
+    const frames: unknown[] = [];
+    const connection = core.connect(user('alice'));
+    connection.onFrame((frame) => frames.push(frame));
+    await expect.poll(() => frames.length).toBeGreaterThan(0);
+    expect(frames[0]).toMatchObject({ type: 'hello' });
+    connection.send({ type: 'subscribe', id: 's1', entity: 'Todo' });
+    await expect.poll(() => frames.find((f) => (f as { type: string }).type === 'result')).toBeTruthy();
+    const result = frames.find((f) => (f as { type: string }).type === 'result') as { rows: Array<{ id: string }> };
+    expect(result.rows.map((r) => r.id)).toEqual(['a1']);
+    await core.functions.call('add', { id: 'a2', title: 'two' }, user('alice'));
+    await core.functions.call('add', { id: 'b2', title: 'not alice' }, user('bob'));
+    await expect.poll(() => frames.some((f) => (f as { type: string }).type === 'diff')).toBe(true);
+    const diffs = frames.filter((f) => (f as { type: string }).type === 'diff');
+    expect(JSON.stringify(diffs)).toContain('a2');
+    expect(JSON.stringify(diffs)).not.toContain('b2');
+    connection.close();
+    expect((await connection.closed).code).toBe(1000);
+  });
+
+  it('answers a malformed message with an error and stays open', async () => {
+    const frames: unknown[] = [];
+    const connection = core.connect(user('alice'));
+    connection.onFrame((frame) => frames.push(frame));
+    connection.send({ type: 'subscribe', id: 'bad' });
+    await expect.poll(() => frames.find((f) => (f as { type: string }).type === 'error')).toMatchObject({ type: 'error', id: 'bad', code: 'INVALID_MESSAGE' });
+    connection.send({ type: 'subscribe', id: 'ok', entity: 'Todo' });
+    await expect.poll(() => frames.some((f) => (f as { type: string; id?: string }).type === 'result')).toBe(true);
+    connection.close();
+  });
+});

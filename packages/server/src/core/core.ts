@@ -1,10 +1,12 @@
 import type { AppSchema } from '@mast/schema';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { AccessControl } from '../access/access-control.js';
 import { missingRelationIndexes } from '../access/relation-indexes.js';
 import { SchemaRef } from '../access/schema-ref.js';
 import { AccountService } from '../auth/accounts.js';
 import { AuthedStreams } from '../auth/access-events.js';
+import type { AuthContext } from '../auth/auth-context.js';
 import { ApiKeyService } from '../auth/api-key-service.js';
 import { AuthLimits } from '../auth/auth-limits.js';
 import { Authenticator } from '../auth/authenticator.js';
@@ -28,6 +30,9 @@ import type { LiveAccess } from '../live/live-access.js';
 import { LiveEngine } from '../live/live-engine.js';
 import { RoomHub, type RoomAccess } from '../live/room-hub.js';
 import { Metrics, SendCounters } from '../metrics/metrics.js';
+import { LiveConnection } from '../session/connection.js';
+import { DirectSocket, type DirectConnection } from '../session/direct.js';
+import { OpenWatches } from '../session/functions.js';
 import type { Store } from '../store/index.js';
 import { systemClock, type Clock } from './clock.js';
 import { createLogger } from './logger.js';
@@ -121,6 +126,8 @@ export class MastCore {
   /** The worker threads of isolated functions (none start until one is needed). */
   readonly #workers: WorkerPool;
   #started = false;
+  /** Function watches open on in-process connections. */
+  readonly #directWatches = new OpenWatches();
   /** What the last function load left out, one line each ("<file>:<line> <message>"). */
   #loadProblems: readonly string[] = [];
 
@@ -339,6 +346,30 @@ export class MastCore {
     const plan = await migrateStore(this.store, schema, { allowDestructive: this.config.allowDestructive });
     this.schema.use(schema, access);
     return plan;
+  }
+
+  /**
+   * An in-process connection as `auth`: the realtime protocol (live queries, resume, rooms,
+   * functions, CRDT rows) with no socket, under the same limits and access as a WebSocket. Used
+   * by tests and by programs that embed Mast. Call `start` first for live queries to update.
+   */
+  connect(auth: AuthContext): DirectConnection {
+    const { config } = this;
+    const socket = new DirectSocket(randomUUID());
+    const connection = new LiveConnection({
+      id: socket.client.id,
+      socket,
+      live: this.live,
+      limits: { messagesPerSecond: config.wsMessageRate, maxBufferedBytes: config.wsMaxBuffered, jsonLimits: this.writes.jsonLimits },
+      logger: this.logger,
+      onClose: () => undefined,
+      crdt: this.crdt,
+      rooms: this.rooms,
+      counters: this.sent,
+      functions: { runner: this.functions, rateLimit: this.fnRateLimit, bus: this.bus, maxWatches: config.fnMaxWatches, openWatches: this.#directWatches },
+    });
+    connection.start(auth);
+    return socket.client;
   }
 
   /** Starts what runs in the background: live queries' change feed and the job worker. */

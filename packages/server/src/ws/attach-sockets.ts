@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { MastCore } from '../core/core.js';
-import { OpenWatches } from './ws-functions.js';
+import { OpenWatches } from '../session/functions.js';
 import { LiveSocketServer } from './ws-server.js';
 
 /** What the socket transport needs beyond the core. */

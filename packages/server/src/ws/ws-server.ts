@@ -9,11 +9,12 @@ import { closeCodes, type CloseCodeName } from '@mast/protocol';
 import type { AuthContext } from '../auth/auth-context.js';
 import { toAppError } from '../errors/index.js';
 import type { LiveEngine } from '../live/live-engine.js';
-import { LiveConnection, type ConnectionLimits } from './ws-connection.js';
+import { LiveConnection, type ConnectionLimits } from '../session/connection.js';
+import { RawFrameWriter } from './raw-frame-writer.js';
 import type { CrdtHub } from '../crdt/crdt-hub.js';
 import type { RoomHub } from '../live/room-hub.js';
 import type { SendCounters } from '../metrics/metrics.js';
-import type { SocketFunctions } from './ws-functions.js';
+import type { SocketFunctions } from '../session/functions.js';
 import { readCookie } from '../http/auth-routes.js';
 import { chooseProtocol, clientAddress, cookieOriginAllowed, handshakeToken } from './ws-auth.js';
 
@@ -164,18 +165,19 @@ export class LiveSocketServer {
     }
     this.#perAddress.set(address, count);
     this.#sockets.add(ws);
-    const connection = new LiveConnection(
-      randomUUID(),
-      ws,
-      this.#options.live,
-      this.#options,
-      this.#options.logger,
-      (name) => this.#closedWith.set(name, this.closedWith(name) + 1),
-      this.#options.crdt,
-      this.#options.rooms,
-      this.#options.counters,
-      this.#options.functions,
-    );
+    const connection = new LiveConnection({
+      id: randomUUID(),
+      socket: ws,
+      live: this.#options.live,
+      limits: this.#options,
+      logger: this.#options.logger,
+      onClose: (name) => this.#closedWith.set(name, this.closedWith(name) + 1),
+      crdt: this.#options.crdt,
+      rooms: this.#options.rooms,
+      counters: this.#options.counters,
+      functions: this.#options.functions,
+      raw: RawFrameWriter.for(ws),
+    });
     this.#connections.add(connection);
     ws.once('close', () => {
       this.#sockets.delete(ws);

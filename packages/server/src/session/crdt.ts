@@ -1,7 +1,7 @@
 import { crdtRowId, type CrdtClientMessage, type ServerMessage } from '@mast/protocol';
 import type { AuthContext } from '../auth/auth-context.js';
 import type { CrdtHub, CrdtSink } from '../crdt/crdt-hub.js';
-import { errorReply } from './ws-reply.js';
+import { errorReply } from './reply.js';
 
 /** A socket as the CRDT messages see it. */
 export interface CrdtSocket extends CrdtSink {

@@ -1,6 +1,6 @@
 import { closeCodes, DEFAULT_JSON_LIMITS, parseClientMessage, PROTOCOL_VERSION, type CloseCodeName, type JsonLimits, type ServerMessage } from '@mast/protocol';
 import type { Logger } from 'pino';
-import type { RawData, WebSocket } from 'ws';
+import type { RawData } from 'ws';
 import type { AuthContext } from '../auth/auth-context.js';
 import { AppError } from '../errors/index.js';
 import type { LiveEngine } from '../live/live-engine.js';
@@ -8,13 +8,12 @@ import type { EncodedFrame, LiveSink } from '../live/live-frames.js';
 import type { CrdtHub } from '../crdt/crdt-hub.js';
 import type { RoomHub } from '../live/room-hub.js';
 import type { SendCounters } from '../metrics/metrics.js';
-import { RawFrameWriter } from './raw-frame-writer.js';
-import { handleCrdtBinary, handleCrdtMessage } from './ws-crdt.js';
-import { SocketCalls, SocketWatches, type SocketFunctions } from './ws-functions.js';
-import { errorReply } from './ws-reply.js';
-import { handleResume } from './ws-resume.js';
-import { handleRoomMessage } from './ws-rooms.js';
-import { handleSubscribe, handleUnsubscribe } from './ws-subscribe.js';
+import { handleCrdtBinary, handleCrdtMessage } from './crdt.js';
+import { SocketCalls, SocketWatches, type SocketFunctions } from './functions.js';
+import { errorReply } from './reply.js';
+import { handleResume } from './resume.js';
+import { handleRoomMessage } from './rooms.js';
+import { handleSubscribe, handleUnsubscribe } from './subscribe.js';
 
 /** Per-socket limits. */
 export interface ConnectionLimits {
@@ -38,12 +37,53 @@ const CLOSE_GRACE_MS = 5_000;
 const SLOW_CONSUMER_DRAIN_MS = 30_000;
 
 /**
- * One WebSocket: reads client messages into engine calls and writes the engine's frames. It is
- * the engine's sink, so a frame shared by many sockets is written here as the same bytes.
+ * What a connection needs of its transport. A server-side WebSocket from `ws` is one; an
+ * in-process `DirectSocket` (`core.connect`) is another.
+ */
+export interface SocketPort {
+  send(data: Buffer | Uint8Array, options: { binary: boolean }): void;
+  /** Bytes written but not yet sent. */
+  readonly bufferedAmount: number;
+  close(code: number, reason: string): void;
+  terminate(): void;
+  ping(): void;
+  on(event: 'message', listener: (data: RawData, isBinary: boolean) => void): unknown;
+  on(event: 'pong' | 'close' | 'error', listener: () => void): unknown;
+}
+
+/** Writes a shared frame's finished bytes straight to the transport; false when it cannot now. */
+export interface FrameWriter {
+  write(frame: Buffer): boolean;
+}
+
+/** What a connection is built from. */
+export interface ConnectionOptions {
+  readonly id: string;
+  readonly socket: SocketPort;
+  readonly live: LiveEngine;
+  readonly limits: ConnectionLimits;
+  readonly logger: Logger;
+  /** Called once when the connection is closed with a named code. */
+  readonly onClose: (name: CloseCodeName) => void;
+  /** CRDT row sync; without it CRDT messages answer UNKNOWN_MESSAGE and binary frames are refused. */
+  readonly crdt?: CrdtHub | undefined;
+  /** Rooms; without them room messages answer UNKNOWN_MESSAGE. */
+  readonly rooms?: RoomHub | undefined;
+  readonly counters?: SendCounters | undefined;
+  /** Function calls and watches; without them they answer FN_NOT_FOUND. */
+  readonly functions?: SocketFunctions | undefined;
+  /** Writes shared frames already framed (a real WebSocket's TCP socket); none: frame through `send`. */
+  readonly raw?: FrameWriter | null;
+}
+
+/**
+ * One client connection speaking the realtime protocol: reads client messages into engine calls
+ * and writes the engine's frames. It is the engine's sink, so a frame shared by many sockets is
+ * written here as the same bytes. The transport is a `SocketPort`.
  */
 export class LiveConnection implements LiveSink {
   readonly id: string;
-  readonly #ws: WebSocket;
+  readonly #ws: SocketPort;
   readonly #live: LiveEngine;
   readonly #limits: ConnectionLimits;
   readonly #logger: Logger;
@@ -53,8 +93,8 @@ export class LiveConnection implements LiveSink {
   readonly #counters: SendCounters | undefined;
   readonly #calls: SocketCalls | undefined;
   readonly #watches: SocketWatches | undefined;
-  /** Writes shared frames already framed; null when this socket must frame through `ws`. */
-  readonly #raw: RawFrameWriter | null;
+  /** Writes shared frames already framed; null when this socket must frame through `send`. */
+  readonly #raw: FrameWriter | null;
   #auth: AuthContext | null = null;
   #pending: Array<RawData | string | Uint8Array> = [];
   #closed = false;
@@ -64,34 +104,24 @@ export class LiveConnection implements LiveSink {
   /** False after a ping until the pong; a socket still false at the next ping is dead. */
   alive = true;
 
-  constructor(
-    id: string,
-    ws: WebSocket,
-    live: LiveEngine,
-    limits: ConnectionLimits,
-    logger: Logger,
-    onClose: (name: CloseCodeName) => void,
-    crdt?: CrdtHub,
-    rooms?: RoomHub,
-    counters?: SendCounters,
-    functions?: SocketFunctions,
-  ) {
+  constructor(options: ConnectionOptions) {
+    const { id, socket, functions } = options;
     this.id = id;
-    this.#crdt = crdt;
-    this.#rooms = rooms;
-    this.#counters = counters;
+    this.#crdt = options.crdt;
+    this.#rooms = options.rooms;
+    this.#counters = options.counters;
     this.#calls = functions && new SocketCalls(functions, this, id, (err) => this.#logger.error({ err, connectionId: this.id }, 'function call failed'));
     this.#watches = functions && new SocketWatches(functions, this, id, (err) => this.#logger.error({ err, connectionId: this.id }, 'function watch failed'));
-    this.#ws = ws;
-    this.#live = live;
-    this.#limits = limits;
-    this.#logger = logger;
-    this.#onClose = onClose;
-    this.#raw = RawFrameWriter.for(ws);
-    ws.on('message', (data, isBinary) => this.#receive(data, isBinary));
-    ws.on('pong', () => (this.alive = true));
-    ws.on('close', () => this.#gone());
-    ws.on('error', () => this.#gone());
+    this.#ws = socket;
+    this.#live = options.live;
+    this.#limits = options.limits;
+    this.#logger = options.logger;
+    this.#onClose = options.onClose;
+    this.#raw = options.raw ?? null;
+    socket.on('message', (data, isBinary) => this.#receive(data, isBinary));
+    socket.on('pong', () => (this.alive = true));
+    socket.on('close', () => this.#gone());
+    socket.on('error', () => this.#gone());
   }
 
   /** Starts serving once the handshake's token resolved: sends `hello`, then reads messages. */

@@ -1,7 +1,7 @@
 import type { RoomClientMessage, ServerMessage } from '@mast/protocol';
 import type { AuthContext } from '../auth/auth-context.js';
 import type { RoomHub, RoomSink } from '../live/room-hub.js';
-import { errorReply } from './ws-reply.js';
+import { errorReply } from './reply.js';
 
 /** A socket as the room messages see it. */
 export interface RoomSocket extends RoomSink {

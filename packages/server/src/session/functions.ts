@@ -3,7 +3,7 @@ import type { AuthContext } from '../auth/auth-context.js';
 import type { ChangeBus } from '../changes/change-bus.js';
 import { AuthorError, diffResult, QueryWatch, type FunctionRunner } from '../functions/index.js';
 import type { FunctionRateLimit } from '../functions/function-rate-limit.js';
-import { errorReply } from './ws-reply.js';
+import { errorReply } from './reply.js';
 
 /** A socket as function calls see it. */
 export interface CallSocket {
