@@ -99,4 +99,12 @@ describe('core.connect: the realtime protocol in process', () => {
     await expect.poll(() => frames.some((f) => (f as { type: string; id?: string }).type === 'result')).toBe(true);
     connection.close();
   });
+
+  it('is closed like a socket when its session is revoked', async () => {
+    const issued = await core.sessions.issue({ userId: 'alice' });
+    const auth = await core.authenticator.resolve(issued.token);
+    const connection = core.connect(auth);
+    await core.sessions.revoke(auth.sessionHash as string);
+    expect((await connection.closed).code).toBe(4001);
+  });
 });

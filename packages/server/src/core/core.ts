@@ -5,7 +5,7 @@ import { AccessControl } from '../access/access-control.js';
 import { missingRelationIndexes } from '../access/relation-indexes.js';
 import { SchemaRef } from '../access/schema-ref.js';
 import { AccountService } from '../auth/accounts.js';
-import { AuthedStreams } from '../auth/access-events.js';
+import { AuthedStreams, accessChangedBy, revokedBy } from '../auth/access-events.js';
 import type { AuthContext } from '../auth/auth-context.js';
 import { ApiKeyService } from '../auth/api-key-service.js';
 import { AuthLimits } from '../auth/auth-limits.js';
@@ -128,6 +128,8 @@ export class MastCore {
   #started = false;
   /** Function watches open on in-process connections. */
   readonly #directWatches = new OpenWatches();
+  /** The open in-process connections, closed like sockets on a revocation or an access change. */
+  readonly #direct = new Set<LiveConnection>();
   /** What the last function load left out, one line each ("<file>:<line> <message>"). */
   #loadProblems: readonly string[] = [];
 
@@ -220,6 +222,12 @@ export class MastCore {
     // Streams keep the identity they were opened with: a revocation or an access change ends them.
     this.sessions.onRevoke((event) => this.streams.closeRevoked(event));
     this.orgs.onAccessChange((change) => this.streams.closeAccessChanged(change));
+    this.sessions.onRevoke((event) => {
+      for (const c of [...this.#direct]) if (c.auth && revokedBy(c.auth, event)) c.close('UNAUTHORIZED');
+    });
+    this.orgs.onAccessChange((change) => {
+      for (const c of [...this.#direct]) if (c.auth && accessChangedBy(c.auth, change)) c.close('ACCESS_CHANGED');
+    });
 
     // Functions and jobs. A mutation's jobs wake the worker once they commit; the worker is
     // built after the runner it drives, so the wake-up goes through `#kickJobs`.
@@ -362,12 +370,14 @@ export class MastCore {
       live: this.live,
       limits: { messagesPerSecond: config.wsMessageRate, maxBufferedBytes: config.wsMaxBuffered, jsonLimits: this.writes.jsonLimits },
       logger: this.logger,
-      onClose: () => undefined,
+      onClose: () => this.#direct.delete(connection),
       crdt: this.crdt,
       rooms: this.rooms,
       counters: this.sent,
       functions: { runner: this.functions, rateLimit: this.fnRateLimit, bus: this.bus, maxWatches: config.fnMaxWatches, openWatches: this.#directWatches },
     });
+    this.#direct.add(connection);
+    void socket.client.closed.then(() => this.#direct.delete(connection));
     connection.start(auth);
     return socket.client;
   }
