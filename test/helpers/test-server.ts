@@ -19,6 +19,22 @@ export interface TestServer {
 }
 
 /**
+ * Builds and starts a server. The compatibility port is the main port + 1, which another process
+ * may hold by chance: then the server is closed and built again on a new port (a few times).
+ */
+async function createAndListen(create: () => Promise<MastServer>): Promise<{ server: MastServer; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const server = await create();
+    try {
+      return { server, port: await server.listen() };
+    } catch (err) {
+      await server.close();
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 5) throw err;
+    }
+  }
+}
+
+/**
  * Starts a server on port 0 in a fresh temporary folder (or in `extra.dir`, reusing its
  * database); the rest of `extra` are server options beyond the config.
  */
@@ -30,8 +46,7 @@ export async function startTestServer(
   const { dir: given, ...hooks } = extra;
   const dir = given ?? mkdtempSync(join(tmpdir(), 'mast-test-'));
   const config = loadConfig({}, { port: 0, host: '127.0.0.1', logLevel: 'silent', databaseUrl: join(dir, 'test.db'), ...overrides });
-  const server = await MastServer.create({ appDir: dir, schema: compileManifest(manifest), config, ...hooks });
-  const port = await server.listen();
+  const { server, port } = await createAndListen(() => MastServer.create({ appDir: dir, schema: compileManifest(manifest), config, ...hooks }));
   const url = `http://127.0.0.1:${port}`;
   return {
     url,
