@@ -13,6 +13,42 @@ function layer(name, allowed) {
   };
 }
 
+// The layer order inside the server (docs/architecture.md, "Inside the server"), top to bottom.
+// A folder may import folders of the tiers below its own, never one above, nor a sibling of its
+// own tier. Tests beside the code may compose any folders.
+const SERVER_TIERS = [
+  ['app'],
+  ['http', 'ws'],
+  ['core'],
+  ['session'],
+  ['functions'],
+  ['auth', 'live', 'crdt'],
+  ['changes'],
+  ['entities'],
+  ['access'],
+  ['store'],
+  ['limits', 'config', 'metrics'],
+  ['errors'],
+];
+
+/** Forbids imports from one server folder to a folder of its own tier or a tier above. */
+function serverTiers() {
+  return SERVER_TIERS.flatMap((tier, index) =>
+    tier.map((folder) => {
+      const notBelow = SERVER_TIERS.slice(0, index + 1)
+        .flat()
+        .filter((other) => other !== folder);
+      return {
+        name: `server-layer-${folder}`,
+        comment: `server/src/${folder} may import only the folders below it in docs/architecture.md`,
+        severity: 'error',
+        from: { path: `^packages/server/src/${folder}/`, pathNot: '\\.test\\.ts$' },
+        to: { path: `^packages/server/src/(${notBelow.join('|')})/` },
+      };
+    }),
+  );
+}
+
 module.exports = {
   forbidden: [
     {
@@ -30,6 +66,7 @@ module.exports = {
     layer('cli', ['protocol', 'schema', 'policy', 'functions', 'server']),
     layer('client', ['protocol', 'schema', 'functions']),
     layer('react', ['protocol', 'schema', 'functions', 'client']),
+    ...serverTiers(),
     {
       name: 'package-entry-only',
       comment: "Another package is entered through its index (or a declared subpath), not by a relative path into its files.",

@@ -1,6 +1,6 @@
 import type { AppSchema, FilterNode, RelatedLookup } from '@mast/schema';
 import { compilePolicies, type CompiledRule, type PolicyDecision, type PolicyOperation, type PolicySet } from '@mast/policy';
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from './auth-context.js';
 import { AppError } from '../errors/index.js';
 import type { Row } from '../store/index.js';
 

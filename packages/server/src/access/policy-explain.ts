@@ -1,7 +1,7 @@
 import { compileToFilter, type PolicyOperation } from '@mast/policy';
 import { checkJsonLimits, describeJsonViolation } from '@mast/protocol';
 import { bindOuterRow, type FilterNode, type RelatedNode } from '@mast/schema';
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from './auth-context.js';
 import type { SchemaRef } from './schema-ref.js';
 import { AppError, errors } from '../errors/index.js';
 import type { Store } from '../store/index.js';

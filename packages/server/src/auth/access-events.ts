@@ -1,4 +1,4 @@
-import type { AuthContext } from './auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import type { OrgAccessChange } from './org-service.js';
 
 /** A revocation: one session (`tokenHash`) or every session of a user (`userId`). */

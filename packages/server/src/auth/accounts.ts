@@ -4,7 +4,7 @@ import { newRowId } from '../entities/row-id.js';
 import type { SchemaRef } from '../access/schema-ref.js';
 import type { WritePath, WriteSession } from '../entities/write-path.js';
 import type { AccountRecord, IdentityRecord, Row, Store } from '../store/index.js';
-import { ADMIN } from './auth-context.js';
+import { ADMIN } from '../access/auth-context.js';
 
 /**
  * Local accounts. Credentials (email, password hash, verification time, linked identities)

@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { AppError } from '../errors/index.js';
 import type { ApiKeyRecord, Store } from '../store/index.js';
-import { type AuthContext, hashToken } from './auth-context.js';
+import { type AuthContext, hashToken } from '../access/auth-context.js';
 
 /** Prefix of every API key, so leaked keys are easy to recognise (and to scan for). */
 export const API_KEY_PREFIX = 'mast_key_';
@@ -28,11 +28,6 @@ export interface NewApiKey {
   readonly scopes?: readonly string[];
   /** Milliseconds since the epoch; null or absent: the key does not expire. */
   readonly expiresAt?: number | null;
-}
-
-/** Whether `auth` may change data: an API key needs the `write` scope; every other caller may. */
-export function canWrite(auth: AuthContext): boolean {
-  return auth.apiKeyScopes === undefined || auth.apiKeyScopes.includes('write');
 }
 
 /** The scopes as stored: `write` implies `read`; unknown names are INVALID_DATA. */

@@ -1,4 +1,4 @@
-import { ADMIN, ANONYMOUS, type AuthContext, isAdminToken } from './auth-context.js';
+import { ADMIN, ANONYMOUS, type AuthContext, isAdminToken } from '../access/auth-context.js';
 import { API_KEY_PREFIX, type ApiKeyService } from './api-key-service.js';
 import { looksLikeJwt, type JwtVerifier } from './jwt-verifier.js';
 import type { SessionService } from './session-service.js';

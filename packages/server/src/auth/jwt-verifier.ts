@@ -2,7 +2,7 @@ import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { MastConfig } from '../config/index.js';
 import { AppError } from '../errors/index.js';
-import type { AuthContext } from './auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import { ROLE, USER_ID } from './session-service.js';
 
 /** Which claims carry the caller's identity. */

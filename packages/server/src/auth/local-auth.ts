@@ -3,7 +3,7 @@ import type { Store } from '../store/index.js';
 import type { Account, AccountOps, AccountService } from './accounts.js';
 import { normalizeEmail } from './accounts.js';
 import type { AuthLimits, Limit, LimitKey } from './auth-limits.js';
-import type { AuthContext } from './auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import type { Mailer } from './mailer.js';
 import { codeHash, consumeCode, newCode, newResetToken, type CodePurpose } from './one-time-codes.js';
 import { checkNewPassword, readPresentedPassword, type PasswordHasher } from './passwords.js';

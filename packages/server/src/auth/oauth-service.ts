@@ -4,7 +4,7 @@ import { oidcModule } from './oidc-module.js';
 import { AppError } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 import type { AccountService } from './accounts.js';
-import { type AuthContext, hashToken } from './auth-context.js';
+import { type AuthContext, hashToken } from '../access/auth-context.js';
 import type { LocalAuth, SignIn } from './local-auth.js';
 import { type OAuthProviderConfig, type ProviderIdentity, ProviderClient } from './oauth-providers.js';
 import type { SessionService } from './session-service.js';

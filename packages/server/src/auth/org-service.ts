@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { AppError } from '../errors/index.js';
 import type { InviteRecord, MemberRecord, OrgRecord, OrgRole, Store } from '../store/index.js';
 import { normalizeEmail } from './accounts.js';
-import { type AuthContext, hashToken } from './auth-context.js';
+import { type AuthContext, hashToken } from '../access/auth-context.js';
 import { USER_ID } from './session-service.js';
 
 /** Orgs one user may belong to. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../errors/index.js';
 import type { SessionRecord, Store } from '../store/index.js';
-import { ADMIN, ANONYMOUS, type AuthContext, hashToken, isAdminToken } from './auth-context.js';
+import { ADMIN, ANONYMOUS, type AuthContext, hashToken, isAdminToken } from '../access/auth-context.js';
 
 /** Prefix of every session token Mast issues. */
 export const SESSION_TOKEN_PREFIX = 'mast_';

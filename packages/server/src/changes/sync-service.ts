@@ -1,6 +1,6 @@
 import type { ChangeEvent, ClientChange, PullResponse, PushResponse } from '@mast/protocol';
 import { relatedMayMatch, type FilterNode } from '@mast/schema';
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import { AppError, toAppError } from '../errors/index.js';
 import type { WriteOp, WritePath } from '../entities/write-path.js';
 import { parseCount } from '../entities/filter-parser.js';

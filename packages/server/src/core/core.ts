@@ -6,7 +6,7 @@ import { missingRelationIndexes } from '../access/relation-indexes.js';
 import { SchemaRef } from '../access/schema-ref.js';
 import { AccountService } from '../auth/accounts.js';
 import { AuthedStreams, accessChangedBy, revokedBy } from '../auth/access-events.js';
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import { ApiKeyService } from '../auth/api-key-service.js';
 import { AuthLimits } from '../auth/auth-limits.js';
 import { Authenticator } from '../auth/authenticator.js';
@@ -21,7 +21,7 @@ import { SessionService } from '../auth/session-service.js';
 import { ChangeBus } from '../changes/change-bus.js';
 import { SyncService } from '../changes/sync-service.js';
 import type { MastConfig } from '../config/index.js';
-import { CrdtHub, RowDocs } from '../crdt/index.js';
+import { CrdtHub, crdtRows, RowDocs } from '../crdt/index.js';
 import { EntityReader } from '../entities/entity-reader.js';
 import { WritePath } from '../entities/write-path.js';
 import { FunctionRateLimit } from '../functions/function-rate-limit.js';
@@ -148,7 +148,7 @@ export class MastCore {
       onCorrupt: (err, where) => logger.error({ err, ...where }, 'stored CRDT document cannot be decoded'),
     });
     const jsonLimits = { maxDepth: config.jsonMaxDepth, maxNodes: config.jsonMaxNodes };
-    this.writes = new WritePath(store, this.schema, this.bus, this.docs, jsonLimits);
+    this.writes = new WritePath(store, this.schema, this.bus, crdtRows(this.docs), jsonLimits);
     this.crdt = new CrdtHub({
       store,
       schema: this.schema,

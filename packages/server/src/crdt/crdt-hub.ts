@@ -1,7 +1,7 @@
 import { decodeImportBlobMeta, VersionVector, type LoroDoc } from 'loro-crdt';
 import { crdtFrameTypes, decodeCrdtFrame, encodeCrdtFrame, MAX_CRDT_NAME_BYTES, type ErrorMessage } from '@mast/protocol';
 import { relatedMayMatch, type FilterNode } from '@mast/schema';
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import type { AccessControl } from '../access/access-control.js';
 import type { SchemaRef } from '../access/schema-ref.js';
 import type { WritePath } from '../entities/write-path.js';

@@ -1,4 +1,4 @@
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import type { WritePath } from '../entities/write-path.js';
 import { AppError } from '../errors/index.js';
 

@@ -2,12 +2,13 @@ import type { JsonLimits } from '@mast/protocol';
 import { decodeImportBlobMeta, type LoroDoc, type VersionVector } from 'loro-crdt';
 import type { EntitySchema } from '@mast/schema';
 import type { AccessControl } from '../access/index.js';
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import { AppError, errors } from '../errors/index.js';
 import { coerceFieldValue } from '../entities/value-codec.js';
 import type { Row, WriteTx } from '../store/index.js';
 import { checkFields, projectDoc, writeFields } from './row-doc.js';
 import type { CrdtStage } from './row-docs.js';
+import type { MergeOutcome } from '../entities/crdt-rows.js';
 
 /** The fields whose projected value differs from `current` (all of them when there is no row yet). */
 function changedFields(projected: Record<string, unknown>, current: Row | null): Record<string, unknown> {
@@ -54,16 +55,6 @@ export async function writeRowDoc(
     stage.failed(entity.name, rowId);
     throw err;
   }
-}
-
-/** What merging a client update did. */
-export interface MergeOutcome {
-  readonly before: Row;
-  readonly row: Row;
-  /** False when the update held nothing the server did not have. */
-  readonly docChanged: boolean;
-  /** False when the projected row is the same as before (nothing to log or publish as a row change). */
-  readonly rowChanged: boolean;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { FilterNode } from '@mast/schema';
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import type { Row, Store } from '../store/index.js';
 import { AppError, errors } from '../errors/index.js';
 import { type FilterLimits, parseCount, parseFilter } from './filter-parser.js';

@@ -2,12 +2,9 @@ import { createHash } from 'node:crypto';
 import { DEFAULT_JSON_LIMITS, type JsonLimits } from '@mast/protocol';
 import type { EntitySchema } from '@mast/schema';
 import type { AccessControl } from '../access/index.js';
-import type { AuthContext } from '../auth/auth-context.js';
-import { canWrite } from '../auth/api-key-service.js';
+import { canWrite, type AuthContext } from '../access/auth-context.js';
 import { AppError, errors } from '../errors/index.js';
-import type { ChangeBus } from '../changes/change-bus.js';
-import { mergeUpdate, writeRowDoc } from '../crdt/crdt-writes.js';
-import type { CrdtStage, RowDocs } from '../crdt/row-docs.js';
+import type { CrdtRowStage, CrdtRows } from './crdt-rows.js';
 import type { ChangeRecord, ReadTx, Row, Store, WriteTx } from '../store/index.js';
 import { checkClientId, newRowId } from './row-id.js';
 import type { SchemaRef } from '../access/schema-ref.js';
@@ -45,6 +42,11 @@ export interface WriteOutcome {
   readonly deduped: boolean;
 }
 
+/** Where the write path hands committed changes (the core's `ChangeBus`). */
+export interface ChangePublisher {
+  publish(changes: readonly ChangeRecord[]): void;
+}
+
 /** An op validated against the schema, ready to run in a transaction. */
 export type PreparedOp =
   | { op: 'insert'; entity: EntitySchema; id: string; values: Record<string, unknown> }
@@ -60,13 +62,13 @@ export type PreparedOp =
 export class WritePath {
   readonly #store: Store;
   readonly #schema: SchemaRef;
-  readonly #bus: ChangeBus;
-  readonly #docs: RowDocs | undefined;
+  readonly #bus: ChangePublisher;
+  readonly #docs: CrdtRows | undefined;
   /** Depth and size bounds of `json` field values, on every path that writes (JSON_TOO_DEEP above). */
   readonly jsonLimits: JsonLimits;
 
   /** With `docs`, rows of CRDT entities are written through their Loro documents. */
-  constructor(store: Store, schema: SchemaRef, bus: ChangeBus, docs?: RowDocs, jsonLimits: JsonLimits = DEFAULT_JSON_LIMITS) {
+  constructor(store: Store, schema: SchemaRef, bus: ChangePublisher, docs?: CrdtRows, jsonLimits: JsonLimits = DEFAULT_JSON_LIMITS) {
     this.#store = store;
     this.#schema = schema;
     this.#bus = bus;
@@ -164,10 +166,10 @@ export class WriteSession {
   readonly #path: WritePath;
   readonly #access: AccessControl;
   readonly #context: WriteContext;
-  readonly #stage: CrdtStage | undefined;
+  readonly #stage: CrdtRowStage | undefined;
   #open = true;
 
-  constructor(tx: WriteTx, path: WritePath, access: AccessControl, context: WriteContext, stage?: CrdtStage) {
+  constructor(tx: WriteTx, path: WritePath, access: AccessControl, context: WriteContext, stage?: CrdtRowStage) {
     this.#tx = tx;
     this.#path = path;
     this.#access = access;
@@ -201,7 +203,7 @@ export class WriteSession {
     if (!this.#open) throw new Error('this write session has ended; its transaction is over');
     const entity = this.#path.entity(entityName);
     if (!entity.crdt || !this.#stage) throw new AppError('NOT_SUPPORTED', `${entity.name} is not a CRDT entity (crdt: false)`);
-    const merged = await mergeUpdate(this.#stage, this.#tx, this.#access, this.auth, entity, id, update, this.#path.jsonLimits);
+    const merged = await this.#stage.merge(this.#tx, this.#access, this.auth, entity, id, update, this.#path.jsonLimits);
     let seq = 0;
     if (merged.rowChanged) {
       const change = await this.#tx.appendChange({ entity: entity.name, rowId: id, kind: 'update', data: merged.row, before: merged.before, opId: this.#context.opId ?? null });
@@ -251,7 +253,7 @@ async function applyOne(
   op: PreparedOp,
   access: AccessControl,
   context: WriteContext,
-  stage: CrdtStage | undefined,
+  stage: CrdtRowStage | undefined,
 ): Promise<{ result: WriteResult; change: ChangeRecord }> {
   const entity = op.entity.name;
   const { auth } = context;
@@ -265,14 +267,14 @@ async function applyOne(
     case 'insert':
       access.checkInsert(auth, entity, { ...op.values, id: op.id });
       row = docs
-        ? await writeRowDoc(docs, tx, op.entity, op.id, null, op.values, (values) => tx.insert(entity, { ...values, id: op.id }))
+        ? await docs.write(tx, op.entity, op.id, null, op.values, (values) => tx.insert(entity, { ...values, id: op.id }))
         : await tx.insert(entity, { ...op.values, id: op.id });
       break;
     case 'update':
       before = await tx.get(entity, op.id);
       if (!before || !access.canRead(auth, entity, before)) throw notFound();
       access.checkUpdate(auth, entity, before, { ...before, ...op.patch }, op.patch);
-      row = docs ? await writeRowDoc(docs, tx, op.entity, op.id, before, op.patch, (patch) => tx.update(entity, op.id, patch)) : await tx.update(entity, op.id, op.patch);
+      row = docs ? await docs.write(tx, op.entity, op.id, before, op.patch, (patch) => tx.update(entity, op.id, patch)) : await tx.update(entity, op.id, op.patch);
       break;
     case 'delete':
       before = await tx.get(entity, op.id);

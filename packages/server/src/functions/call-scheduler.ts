@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Scheduler } from '@mast/functions';
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import { AppError } from '../errors/index.js';
 import type { JobIdentity, JobOwner, NewJob } from '../store/index.js';
 import type { DbActivity } from './function-db.js';

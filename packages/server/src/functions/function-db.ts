@@ -1,6 +1,6 @@
 import type { DbReader, DbWriter, Filter } from '@mast/functions';
 import type { FilterNode } from '@mast/schema';
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import { parseFilter, type FilterLimits } from '../entities/filter-parser.js';
 import type { SchemaRef } from '../access/schema-ref.js';
 import type { WriteSession } from '../entities/write-path.js';

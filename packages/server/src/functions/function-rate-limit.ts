@@ -1,5 +1,5 @@
 import type { RateLimit } from '@mast/functions';
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import type { FunctionRegistry } from './function-registry.js';
 import { RateLimiter } from '../limits/rate-limit.js';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { FunctionError, isFunctionError, type ActionCtx, type FunctionDefinition, type FunctionKind, type MutationCtx, type QueryCtx } from '@mast/functions';
 import type { Logger } from 'pino';
-import { ADMIN, type AuthContext } from '../auth/auth-context.js';
+import { ADMIN, type AuthContext } from '../access/auth-context.js';
 import type { FilterLimits } from '../entities/filter-parser.js';
 import type { SchemaRef } from '../access/schema-ref.js';
 import type { SystemWrites, WritePath } from '../entities/write-path.js';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ADMIN, type AuthContext } from '../auth/auth-context.js';
+import { ADMIN, type AuthContext } from '../access/auth-context.js';
 import { AppError } from '../errors/index.js';
 import type { JobIdentity, JobRecord, Store } from '../store/index.js';
 import { jobIdentity, prepareJob, type SchedulerDeps } from './call-scheduler.js';

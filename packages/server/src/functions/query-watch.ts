@@ -1,5 +1,5 @@
 import type { ChangeBus } from '../changes/change-bus.js';
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import type { ChangeRecord } from '../store/index.js';
 import { ReadSet } from './read-set.js';
 import type { FunctionRunner } from './function-runner.js';

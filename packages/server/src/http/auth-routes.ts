@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { authToWire, bearerToken, type AuthContext } from '../auth/auth-context.js';
+import { authToWire, bearerToken, type AuthContext } from '../access/auth-context.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { IssuedSession, SessionService } from '../auth/session-service.js';
+import { readCookie } from '../auth/cookies.js';
 import { AppError } from '../errors/index.js';
 import { requireAdmin } from './request-context.js';
 
@@ -15,28 +16,6 @@ export interface CookieOptions {
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-/** The value of one cookie from a Cookie header, or null. */
-export function readCookie(header: string | undefined, name: string): string | null {
-  if (!header) return null;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq !== -1 && part.slice(0, eq).trim() === name) return decodeCookieValue(part.slice(eq + 1).trim());
-  }
-  return null;
-}
-
-/**
- * A cookie value without its percent-escapes; a malformed escape (`%`, `%zz`) leaves the text
- * as sent, which no session token matches, so it is refused as INVALID_TOKEN like any other.
- */
-function decodeCookieValue(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}
 
 /**
  * Resolves the caller of an HTTP request: the bearer token, else the session cookie. A request

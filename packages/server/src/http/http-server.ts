@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { checkJsonLimits, DEFAULT_JSON_LIMITS, describeJsonViolation, type JsonLimits } from '@mast/protocol';
 import type { Logger } from 'pino';
 import { AppError, toAppError } from '../errors/index.js';
-import { ANONYMOUS, type AuthContext } from '../auth/auth-context.js';
+import { ANONYMOUS, type AuthContext } from '../access/auth-context.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { RateLimiter } from '../limits/rate-limit.js';
 

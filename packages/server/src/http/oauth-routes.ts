@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthLimits } from '../auth/auth-limits.js';
 import { OAUTH_STATE_TTL_MS, OAuthFailure, type OAuthService } from '../auth/oauth-service.js';
 import { AppError } from '../errors/index.js';
-import { type CookieOptions, readCookie, setSessionCookie } from './auth-routes.js';
+import { readCookie } from '../auth/cookies.js';
+import { type CookieOptions, setSessionCookie } from './auth-routes.js';
 import { limitedBy } from './rate-limit.js';
 import { queryParam } from './request-context.js';
 

@@ -1,5 +1,5 @@
 import { relatedMayMatch, type FindQuery } from '@mast/schema';
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import type { ChangeBus } from '../changes/change-bus.js';
 import { type FilterLimits, parseFilter } from '../entities/filter-parser.js';
 import type { SchemaRef } from '../access/schema-ref.js';

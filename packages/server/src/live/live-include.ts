@@ -1,5 +1,5 @@
 import type { EntitySchema, FilterNode } from '@mast/schema';
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import { AppError, toAppError } from '../errors/index.js';
 import type { Row, Store } from '../store/index.js';
 import type { LiveAccess } from './live-access.js';

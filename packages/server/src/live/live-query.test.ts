@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 // The seeded PRNG (mulberry32) the policy fuzzer uses, so a failing seed replays exactly.
 import { prng } from '@mast/policy/testing';
 import { evaluateFilter, type FilterNode, type OrderTerm } from '@mast/schema';
-import { ANONYMOUS } from '../auth/auth-context.js';
+import { ANONYMOUS } from '../access/auth-context.js';
 import type { Row } from '../store/index.js';
 import { LiveQuery } from './live-query.js';
 import { rowComparator } from './row-order.js';

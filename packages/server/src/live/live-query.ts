@@ -1,5 +1,5 @@
 import { evaluateFilter, type FilterNode, type FindQuery } from '@mast/schema';
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import type { Row } from '../store/index.js';
 import type { LiveSink } from './live-frames.js';
 import type { IncludeDef } from './live-include.js';

@@ -1,7 +1,7 @@
 import { liveWindow, type ServerMessage } from '@mast/protocol';
 import { compileManifest, relatedMayMatch, type AppSchema, type FilterNode } from '@mast/schema';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ADMIN, ANONYMOUS, type AuthContext } from '../auth/auth-context.js';
+import { ADMIN, ANONYMOUS, type AuthContext } from '../access/auth-context.js';
 import { ChangeBus } from '../changes/change-bus.js';
 import { SchemaRef } from '../access/schema-ref.js';
 import { WritePath } from '../entities/write-path.js';

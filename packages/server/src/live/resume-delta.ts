@@ -1,4 +1,4 @@
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import type { ChangeRecord, Row } from '../store/index.js';
 import { EncodedFrame } from './live-frames.js';
 import type { LiveQuery } from './live-query.js';

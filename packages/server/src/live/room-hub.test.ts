@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import type { EncodedFrame } from './live-frames.js';
 import { RoomHub, type RoomSink } from './room-hub.js';
 

@@ -2,7 +2,7 @@ import { checkJsonLimits, DEFAULT_JSON_LIMITS, describeJsonViolation, type JsonL
 
 /** A JSON value: presence state, broadcast data. */
 type Json = RoomMember['state'];
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import { AppError } from '../errors/index.js';
 import { EncodedFrame, type LiveSink } from './live-frames.js';
 

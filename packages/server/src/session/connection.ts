@@ -1,7 +1,7 @@
 import { closeCodes, DEFAULT_JSON_LIMITS, parseClientMessage, PROTOCOL_VERSION, type CloseCodeName, type JsonLimits, type ServerMessage } from '@mast/protocol';
 import type { Logger } from 'pino';
 import type { RawData } from 'ws';
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import { AppError } from '../errors/index.js';
 import type { LiveEngine } from '../live/live-engine.js';
 import type { EncodedFrame, LiveSink } from '../live/live-frames.js';

@@ -1,5 +1,5 @@
 import { crdtRowId, type CrdtClientMessage, type ServerMessage } from '@mast/protocol';
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import type { CrdtHub, CrdtSink } from '../crdt/crdt-hub.js';
 import { errorReply } from './reply.js';
 

@@ -1,5 +1,5 @@
 import type { FnCallMessage, FnCancelMessage, FnUnwatchMessage, FnWatchMessage, ServerMessage } from '@mast/protocol';
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import type { ChangeBus } from '../changes/change-bus.js';
 import { AuthorError, diffResult, QueryWatch, type FunctionRunner } from '../functions/index.js';
 import type { FunctionRateLimit } from '../functions/function-rate-limit.js';

@@ -1,5 +1,5 @@
 import type { RoomClientMessage, ServerMessage } from '@mast/protocol';
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import type { RoomHub, RoomSink } from '../live/room-hub.js';
 import { errorReply } from './reply.js';
 

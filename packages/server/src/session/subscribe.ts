@@ -1,5 +1,5 @@
 import type { SubscribeMessage, UnsubscribeMessage } from '@mast/protocol';
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import type { LiveEngine } from '../live/live-engine.js';
 import type { LiveSink } from '../live/live-frames.js';
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { bearerToken } from '../auth/auth-context.js';
+import { bearerToken } from '../access/auth-context.js';
 
 /** Prefix of the subprotocol that carries a token from browsers, which cannot set headers. */
 export const BEARER_PROTOCOL_PREFIX = 'bearer.';

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { closeCodes, type CloseCodeName } from '@mast/protocol';
-import type { AuthContext } from '../auth/auth-context.js';
+import type { AuthContext } from '../access/auth-context.js';
 import { toAppError } from '../errors/index.js';
 import type { LiveEngine } from '../live/live-engine.js';
 import { LiveConnection, type ConnectionLimits } from '../session/connection.js';
@@ -15,7 +15,7 @@ import type { CrdtHub } from '../crdt/crdt-hub.js';
 import type { RoomHub } from '../live/room-hub.js';
 import type { SendCounters } from '../metrics/metrics.js';
 import type { SocketFunctions } from '../session/functions.js';
-import { readCookie } from '../http/auth-routes.js';
+import { readCookie } from '../auth/cookies.js';
 import { chooseProtocol, clientAddress, cookieOriginAllowed, handshakeToken } from './ws-auth.js';
 
 /** Settings of the WebSocket transport. */

@@ -17,6 +17,11 @@ export const ANONYMOUS: AuthContext = Object.freeze({ userId: null, isAdmin: fal
 /** The context the admin token grants. */
 export const ADMIN: AuthContext = Object.freeze({ userId: '__admin__', isAdmin: true, isGuest: false, roles: Object.freeze(['admin']), tenantId: null, orgRole: null });
 
+/** Whether `auth` may change data: an API key needs the `write` scope; every other caller may. */
+export function canWrite(auth: AuthContext): boolean {
+  return auth.apiKeyScopes === undefined || auth.apiKeyScopes.includes('write');
+}
+
 /** SHA-256 of a secret, as stored and compared. */
 export function hashToken(token: string): Buffer {
   return createHash('sha256').update(token).digest();
