@@ -1,7 +1,7 @@
 import type { AppSchema, FilterNode, RelatedLookup } from '@mast/schema';
 import { compilePolicies, type CompiledRule, type PolicyDecision, type PolicyOperation, type PolicySet } from '@mast/policy';
 import type { AuthContext } from './auth-context.js';
-import { AppError } from '../errors/index.js';
+import { accessErrors, type AppError } from '../errors/index.js';
 import type { Row } from '../store/index.js';
 
 /**
@@ -94,7 +94,5 @@ export class AccessControl {
 }
 
 function denied(action: string, entity: string): AppError {
-  return new AppError('POLICY_DENIED', `Access denied by policy: you may not ${action} ${entity}`, {
-    hint: 'Check your auth token or the policy rules in your schema',
-  });
+  return accessErrors.policyDenied(action, entity);
 }

@@ -1,9 +1,9 @@
 import { compileToFilter, type PolicyOperation } from '@mast/policy';
-import { checkJsonLimits, describeJsonViolation } from '@mast/protocol';
+import { checkJsonLimits } from '@mast/protocol';
 import { bindOuterRow, type FilterNode, type RelatedNode } from '@mast/schema';
 import type { AuthContext } from './auth-context.js';
 import type { SchemaRef } from './schema-ref.js';
-import { AppError, errors } from '../errors/index.js';
+import { accessErrors, errors } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 
 const OPERATIONS: ReadonlySet<string> = new Set<PolicyOperation>(['read', 'insert', 'update', 'delete']);
@@ -37,7 +37,7 @@ function outermostRelated(filter: FilterNode, into: RelatedNode[] = []): Related
 }
 
 function object(value: unknown, name: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new AppError('INVALID_DATA', `${name} must be an object`, { fields: [name] });
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw accessErrors.explainNotObject(name);
   return value as Record<string, unknown>;
 }
 
@@ -46,10 +46,10 @@ function subject(value: unknown): AuthContext {
   if (value === null || value === undefined) return { userId: null, isAdmin: false, isGuest: false, roles: [], tenantId: null, orgRole: null };
   const a = object(value, 'auth');
   const roles = a.roles ?? [];
-  if (a.user_id !== null && typeof a.user_id !== 'string') throw new AppError('INVALID_DATA', 'auth.user_id must be a string or null', { fields: ['auth'] });
-  if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) throw new AppError('INVALID_DATA', 'auth.roles must be an array of strings', { fields: ['auth'] });
+  if (a.user_id !== null && typeof a.user_id !== 'string') throw accessErrors.explainUserId();
+  if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) throw accessErrors.explainRoles();
   for (const key of ['tenant_id', 'org_role']) {
-    if (a[key] !== undefined && a[key] !== null && typeof a[key] !== 'string') throw new AppError('INVALID_DATA', `auth.${key} must be a string or null`, { fields: ['auth'] });
+    if (a[key] !== undefined && a[key] !== null && typeof a[key] !== 'string') throw accessErrors.explainAuthKey(key);
   }
   return {
     userId: a.user_id as string | null,
@@ -71,12 +71,12 @@ export async function explainPolicy(deps: { readonly schema: SchemaRef; readonly
   const body = object(request, 'body');
   // The CLI hands its input here without the HTTP body's bound; the rules recurse into data.
   const violation = checkJsonLimits(body);
-  if (violation !== null) throw new AppError('JSON_TOO_DEEP', `The request is refused: ${describeJsonViolation(violation)}`);
-  if (typeof body.entity !== 'string') throw new AppError('INVALID_DATA', 'entity (a string) is required', { fields: ['entity'] });
+  if (violation !== null) throw errors.jsonTooDeep('The request is refused', violation);
+  if (typeof body.entity !== 'string') throw accessErrors.explainEntityRequired();
   const entity = deps.schema.entity(body.entity);
   const operation = body.operation ?? 'read';
   if (typeof operation !== 'string' || !OPERATIONS.has(operation)) {
-    throw new AppError('INVALID_DATA', 'operation must be read, insert, update or delete', { fields: ['operation'] });
+    throw accessErrors.explainOperation();
   }
   const auth = subject(body.auth);
   let row: Record<string, unknown>;

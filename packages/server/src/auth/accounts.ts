@@ -1,5 +1,5 @@
 import type { EntitySchema, FieldSchema } from '@mast/schema';
-import { AppError, errors } from '../errors/index.js';
+import { authErrors, errors } from '../errors/index.js';
 import { newRowId } from '../entities/row-id.js';
 import type { SchemaRef } from '../access/schema-ref.js';
 import type { WritePath, WriteSession } from '../entities/write-path.js';
@@ -46,10 +46,10 @@ const EMAIL = /^[^\s@\p{Cc}]{1,64}@[^\s@\p{Cc}]{1,253}$/u;
 
 /** Trims and lower-cases an email; INVALID_EMAIL (naming `field`) when it is not one. */
 export function normalizeEmail(input: unknown, field = 'email'): string {
-  if (typeof input !== 'string') throw new AppError('INVALID_EMAIL', `${field} (a string) is required`, { fields: [field] });
+  if (typeof input !== 'string') throw authErrors.emailRequired(field);
   const email = input.normalize('NFC').trim().toLowerCase();
   if (email.length > MAX_EMAIL || !EMAIL.test(email) || email.startsWith('.') || email.endsWith('.')) {
-    throw new AppError('INVALID_EMAIL', `${field} is not a valid email address`, { fields: [field] });
+    throw authErrors.invalidEmail(field);
   }
   return email;
 }
@@ -126,9 +126,9 @@ export class AccountOps {
   async create(input: NewAccount, now = Date.now()): Promise<Account> {
     const email = normalizeEmail(input.email);
     const verifiedAt = input.emailVerified ? now : null;
-    if (await this.#session.system.auth.accountByEmail(email)) throw new AppError('EMAIL_TAKEN');
+    if (await this.#session.system.auth.accountByEmail(email)) throw authErrors.emailTaken();
     const existing = await this.#userRowByEmail(email);
-    if (existing && verifiedAt === null) throw new AppError('EMAIL_TAKEN');
+    if (existing && verifiedAt === null) throw authErrors.emailTaken();
     const record: AccountRecord = { id: existing?.id ?? newRowId(), email, emailVerifiedAt: verifiedAt, passwordHash: input.passwordHash ?? null, createdAt: now };
     await this.#session.system.auth.createAccount(record);
     const user = this.#userEntity;

@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { AppError } from '../errors/index.js';
+import { authErrors } from '../errors/index.js';
 import type { ApiKeyRecord, Store } from '../store/index.js';
 import { type AuthContext, hashToken } from '../access/auth-context.js';
 
@@ -34,7 +34,7 @@ export interface NewApiKey {
 export function normaliseScopes(scopes: readonly string[]): string[] {
   for (const scope of scopes) {
     if (!(API_KEY_SCOPES as readonly string[]).includes(scope)) {
-      throw new AppError('INVALID_DATA', `Unknown scope "${String(scope).slice(0, 40)}"; scopes are ${API_KEY_SCOPES.join(', ')}`, { fields: ['scopes'] });
+      throw authErrors.unknownScope(scope, API_KEY_SCOPES);
     }
   }
   return scopes.includes('write') ? ['read', 'write'] : ['read'];
@@ -59,12 +59,12 @@ export class ApiKeyService {
   /** Creates a key for `userId`; returns the key (shown once) and its record. */
   async create(userId: string, input: NewApiKey, now = Date.now()): Promise<{ key: string; record: ApiKeyRecord }> {
     const name = input.name ?? '';
-    if (name.length > NAME_MAX) throw new AppError('INVALID_DATA', `name must be at most ${NAME_MAX} characters`, { fields: ['name'] });
+    if (name.length > NAME_MAX) throw authErrors.keyNameTooLong(NAME_MAX);
     const scopes = normaliseScopes(input.scopes ?? ['read', 'write']);
     const expiresAt = input.expiresAt ?? null;
-    if (expiresAt !== null && expiresAt <= now) throw new AppError('INVALID_DATA', 'expires_at must be in the future', { fields: ['expires_at'] });
+    if (expiresAt !== null && expiresAt <= now) throw authErrors.keyExpiryPast();
     if ((await this.#store.apiKeys.count(userId)) >= MAX_KEYS_PER_USER) {
-      throw new AppError('LIMIT_REACHED', `A user may hold at most ${MAX_KEYS_PER_USER} API keys; revoke one first`);
+      throw authErrors.tooManyKeys(MAX_KEYS_PER_USER);
     }
     const id = randomBytes(16).toString('hex');
     const secret = randomBytes(32).toString('base64url');
@@ -87,14 +87,14 @@ export class ApiKeyService {
   /** The context a presented key grants; INVALID_API_KEY when it is malformed, unknown, wrong or expired. */
   async resolve(token: string, now = Date.now()): Promise<AuthContext> {
     const m = KEY_FORMAT.exec(token);
-    if (!m) throw new AppError('INVALID_API_KEY', 'The API key is malformed');
+    if (!m) throw authErrors.keyMalformed();
     const [, id, secret] = m as unknown as [string, string, string];
     const record = await this.#store.apiKeys.find(id);
     const presented = hashToken(secret);
     const stored = record ? Buffer.from(record.secretHash, 'hex') : DUMMY_HASH;
     const matches = timingSafeEqual(presented, stored.length === presented.length ? stored : DUMMY_HASH);
-    if (!record || !matches) throw new AppError('INVALID_API_KEY', 'The API key is unknown, revoked or wrong');
-    if (record.expiresAt !== null && record.expiresAt <= now) throw new AppError('INVALID_API_KEY', 'The API key has expired');
+    if (!record || !matches) throw authErrors.keyUnknown();
+    if (record.expiresAt !== null && record.expiresAt <= now) throw authErrors.keyExpired();
     if (record.lastUsedAt === null || now - record.lastUsedAt >= TOUCH_INTERVAL_MS) await this.#store.apiKeys.touch(id, now);
     return Object.freeze({
       userId: record.userId,

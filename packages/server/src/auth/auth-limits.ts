@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { AppError } from '../errors/index.js';
+import { errors } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 
 /** At most `max` hits per `windowMs`; `max` 0 turns the limit off. */
@@ -45,11 +45,6 @@ export class AuthLimits {
     for (const { key, count } of counts) {
       if (count.count > key.limit.max) retryAfter = Math.max(retryAfter, Math.max(1, Math.ceil((count.resetAt - now) / 1000)));
     }
-    if (retryAfter > 0) throw rateLimited(retryAfter, `Too many attempts. Retry after ${retryAfter} seconds.`);
+    if (retryAfter > 0) throw errors.rateLimited(retryAfter, 'attempts');
   }
-}
-
-/** RATE_LIMITED carrying `retry_after_secs` (sent as the Retry-After header too). */
-export function rateLimited(retryAfterSecs: number, message: string): AppError {
-  return new AppError('RATE_LIMITED', message, { extra: { retry_after_secs: retryAfterSecs } });
 }

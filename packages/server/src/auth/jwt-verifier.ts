@@ -1,7 +1,7 @@
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { MastConfig } from '../config/index.js';
-import { AppError } from '../errors/index.js';
+import { type AppError, authErrors } from '../errors/index.js';
 import type { AuthContext } from '../access/auth-context.js';
 import { ROLE, USER_ID } from './session-service.js';
 
@@ -98,7 +98,7 @@ export function isLoopback(url: URL): boolean {
 }
 
 function invalid(message: string, cause?: unknown): AppError {
-  return new AppError('INVALID_JWT', message, { cause });
+  return authErrors.invalidJwt(message, cause);
 }
 
 /** Maps jose's errors to INVALID_JWT with a precise message (IDP_UNAVAILABLE when the key set cannot be fetched). */
@@ -123,14 +123,14 @@ function verifyError(err: unknown): AppError {
       return invalid('No key of the issuer verifies this JWT', err);
     case 'ERR_JWKS_TIMEOUT':
     case 'ERR_JWKS_INVALID':
-      return new AppError('IDP_UNAVAILABLE', undefined, { cause: err });
+      return authErrors.idpUnavailable(err);
     case 'ERR_JWS_INVALID':
     case 'ERR_JWT_INVALID':
     case 'ERR_JOSE_NOT_SUPPORTED':
       return invalid('The JWT is malformed', err);
     default:
       // fetch() failures of the key set surface as plain errors.
-      if (err instanceof TypeError || (err as { code?: unknown }).code === 'ERR_JOSE_GENERIC') return new AppError('IDP_UNAVAILABLE', undefined, { cause: err });
+      if (err instanceof TypeError || (err as { code?: unknown }).code === 'ERR_JOSE_GENERIC') return authErrors.idpUnavailable(err);
       return invalid('The JWT is malformed', err);
   }
 }

@@ -1,4 +1,4 @@
-import { AppError } from '../errors/index.js';
+import { AppError, authErrors } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 import type { Account, AccountOps, AccountService } from './accounts.js';
 import { normalizeEmail } from './accounts.js';
@@ -55,14 +55,14 @@ export interface PasswordReplaced {
 
 /** The request body as an object, or INVALID_DATA. */
 function objectBody(body: unknown): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError('INVALID_DATA', 'The body must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw authErrors.bodyNotObject();
   return body as Record<string, unknown>;
 }
 
 function readString(body: Record<string, unknown>, field: string, max: number): string {
   const value = body[field];
   if (typeof value !== 'string' || value === '' || value.length > max) {
-    throw new AppError('INVALID_DATA', `${field} must be a non-empty string of at most ${max} characters`, { fields: [field] });
+    throw authErrors.invalidString(field, max);
   }
   return value;
 }
@@ -108,7 +108,7 @@ export class LocalAuth {
     await this.#limitLogin(ip, email);
     const record = await this.#d.store.read((tx) => tx.auth.accountByEmail(email));
     if (!(await this.#d.hasher.verify(password, record?.passwordHash ?? null)) || !record) {
-      throw new AppError('INVALID_CREDENTIALS');
+      throw authErrors.invalidCredentials();
     }
     return this.signIn(caller, async (ops) => (await ops.get(record.id))!);
   }
@@ -124,9 +124,9 @@ export class LocalAuth {
       { bucket: 'login-account', subject: userId, limit: this.#d.options.limits.loginAccount },
     ]);
     const record = await this.#d.store.read((tx) => tx.auth.accountById(userId));
-    if (!record) throw new AppError('AUTH_REQUIRED', 'Changing the password needs a signed-in account');
-    if (record.passwordHash === null) throw new AppError('NO_PASSWORD_SET');
-    if (!(await this.#d.hasher.verify(current, record.passwordHash))) throw new AppError('WRONG_PASSWORD', undefined, { fields: ['currentPassword'] });
+    if (!record) throw authErrors.passwordChangeNeedsAccount();
+    if (record.passwordHash === null) throw authErrors.noPasswordSet();
+    if (!(await this.#d.hasher.verify(current, record.passwordHash))) throw authErrors.wrongPassword();
     const passwordHash = await this.#d.hasher.hash(next);
     await this.#d.accounts.transaction((ops) => ops.setPasswordHash(userId, passwordHash));
     return this.#replaceSessions(userId);
@@ -168,7 +168,7 @@ export class LocalAuth {
     const next = checkNewPassword(b.newPassword, this.#d.options.passwordMinLength, 'newPassword');
     await this.#d.limits.hit([{ bucket: 'verify', subject: ip, limit: this.#d.options.limits.verify }]);
     const hash = codeHash('reset', '', token);
-    const invalid = (): AppError => new AppError('INVALID_TOKEN', 'The reset token is wrong, used or expired');
+    const invalid = (): AppError => authErrors.invalidResetToken();
     const pending = await this.#d.store.read((tx) => tx.auth.findCodeByHash('reset', hash));
     if (!pending || pending.expiresAt <= Date.now()) throw invalid();
     const passwordHash = await this.#d.hasher.hash(next);
@@ -212,7 +212,7 @@ export class LocalAuth {
   async sendVerification(caller: AuthContext, ip: string): Promise<{ email: string; sent: boolean }> {
     const userId = this.#accountCaller(caller);
     const account = await this.#d.accounts.get(userId);
-    if (!account) throw new AppError('AUTH_REQUIRED', 'Email verification needs a signed-in account');
+    if (!account) throw authErrors.verificationNeedsAccount();
     if (account.emailVerified) return { email: account.email, sent: false };
     this.#requireMailer();
     await this.#limitSend(ip, account.email);
@@ -276,12 +276,12 @@ export class LocalAuth {
 
   /** The user id of a caller signed in to an account session (not anonymous, a guest or the admin token). */
   #accountCaller(caller: AuthContext): string {
-    if (caller.userId === null || caller.isGuest || caller.isAdmin) throw new AppError('AUTH_REQUIRED', 'This needs a signed-in account');
+    if (caller.userId === null || caller.isGuest || caller.isAdmin) throw authErrors.signedInAccountRequired();
     return caller.userId;
   }
 
   #requireMailer(): void {
-    if (!this.#d.mailer.available) throw new AppError('EMAIL_NOT_CONFIGURED');
+    if (!this.#d.mailer.available) throw authErrors.emailNotConfigured();
   }
 
   #limitLogin(ip: string, email: string): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Transporter } from 'nodemailer';
-import { AppError } from '../errors/index.js';
+import { authErrors } from '../errors/index.js';
 
 /** One plain-text email. */
 export interface MailMessage {
@@ -36,7 +36,7 @@ export class SmtpMailer implements Mailer {
       const transport = await this.#transport;
       await transport.sendMail({ from: this.#from, to: message.to, subject: message.subject, text: message.text });
     } catch (err) {
-      throw new AppError('EMAIL_SEND_FAILED', undefined, { cause: err });
+      throw authErrors.emailSendFailed(err);
     }
   }
 
@@ -83,6 +83,6 @@ export class DevOutbox implements Mailer {
 export class NoMailer implements Mailer {
   readonly available = false;
   async send(): Promise<void> {
-    throw new AppError('EMAIL_NOT_CONFIGURED');
+    throw authErrors.emailNotConfigured();
   }
 }

@@ -1,6 +1,6 @@
 import type * as Oidc from 'openid-client';
 import { oidcModule } from './oidc-module.js';
-import { AppError } from '../errors/index.js';
+import { authErrors } from '../errors/index.js';
 import { isLoopback } from './jwt-verifier.js';
 
 /** How one sign-in provider is reached. */
@@ -87,7 +87,7 @@ export class ProviderClient {
       return await this.#client;
     } catch (err) {
       this.#client = null;
-      throw new AppError('IDP_UNAVAILABLE', `The sign-in provider "${this.config.id}" cannot be reached`, { cause: err });
+      throw authErrors.idpUnavailable(err, this.config.id);
     }
   }
 
@@ -119,7 +119,7 @@ export class ProviderClient {
   async identity(tokens: Oidc.TokenEndpointResponse & Oidc.TokenEndpointResponseHelpers): Promise<ProviderIdentity> {
     if (this.config.kind === 'oidc') {
       const claims = tokens.claims();
-      if (!claims) throw new AppError('OAUTH_FAILED', 'The provider sent no id_token');
+      if (!claims) throw authErrors.noIdToken();
       return {
         subject: claims.sub,
         email: typeof claims.email === 'string' ? claims.email : null,
@@ -133,11 +133,11 @@ export class ProviderClient {
         headers: { authorization: `Bearer ${tokens.access_token}`, accept: 'application/vnd.github+json', 'user-agent': 'mast' },
         signal: AbortSignal.timeout(TIMEOUT_SECS * 1000),
       });
-      if (!res.ok) throw new AppError('OAUTH_FAILED', `GitHub answered ${res.status} for ${path}`);
+      if (!res.ok) throw authErrors.githubStatus(res.status, path);
       return res.json();
     };
     const user = (await get('/user')) as { id?: unknown; name?: unknown; login?: unknown };
-    if (typeof user.id !== 'number' && typeof user.id !== 'string') throw new AppError('OAUTH_FAILED', 'GitHub sent no user id');
+    if (typeof user.id !== 'number' && typeof user.id !== 'string') throw authErrors.githubNoUserId();
     const emails = (await get('/user/emails')) as Array<{ email?: unknown; primary?: unknown; verified?: unknown }>;
     const primary = Array.isArray(emails) ? emails.find((e) => e.primary === true && typeof e.email === 'string') : undefined;
     return {

@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type * as Oidc from 'openid-client';
 import { oidcModule } from './oidc-module.js';
-import { AppError } from '../errors/index.js';
+import { AppError, authErrors } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 import type { AccountService } from './accounts.js';
 import { type AuthContext, hashToken } from '../access/auth-context.js';
@@ -37,7 +37,7 @@ export class OAuthFailure extends Error {
 }
 
 function invalidState(): AppError {
-  return new AppError('OAUTH_INVALID_STATE', 'The sign-in state is unknown, expired, already used or was started in another browser; start again');
+  return authErrors.oauthInvalidState();
 }
 
 /** openid-client's and fetch's errors as catalogue errors: an unreachable provider, or an answer that does not verify. */
@@ -45,11 +45,10 @@ function exchangeError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   const cause = (err as { cause?: unknown }).cause;
   const network = err instanceof TypeError || cause instanceof TypeError || (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError';
-  if (network) return new AppError('IDP_UNAVAILABLE', 'The sign-in provider cannot be reached', { cause: err });
+  if (network) return authErrors.idpUnreachable(err);
   // openid-client is loaded lazily, so its error class is recognised by name.
-  if ((err as Error).name === 'ResponseBodyError')
-    return new AppError('OAUTH_FAILED', `The provider refused the code (${String((err as Oidc.ResponseBodyError).error).slice(0, 64)})`, { cause: err });
-  return new AppError('OAUTH_FAILED', `The provider's answer does not verify: ${String((err as Error).message).slice(0, 160)}`, { cause: err });
+  if ((err as Error).name === 'ResponseBodyError') return authErrors.oauthCodeRefused(String((err as Oidc.ResponseBodyError).error), err);
+  return authErrors.oauthUnverified(String((err as Error).message), err);
 }
 
 /**
@@ -132,7 +131,7 @@ export class OAuthService {
     const errorCallbackUrl = record.errorCallbackUrl ?? record.callbackUrl;
     try {
       const refused = input.currentUrl.searchParams.get('error');
-      if (refused !== null) throw new AppError('OAUTH_FAILED', `The provider refused the sign-in (${refused.slice(0, 64)})`);
+      if (refused !== null) throw authErrors.oauthRefused(refused);
       let identity: ProviderIdentity;
       try {
         const tokens = await oidc.authorizationCodeGrant(await provider.client(), input.currentUrl, {
@@ -156,9 +155,9 @@ export class OAuthService {
     if (identity.email !== null && identity.emailVerified) await this.#claimEmail(providerId, identity.email, identity.subject, now);
     return this.#signInAs(caller, async (ops) => {
       const linked = await ops.findIdentity(providerId, identity.subject);
-      if (linked) return (await ops.get(linked.userId)) ?? new AppError('OAUTH_FAILED', 'The account linked to this sign-in no longer exists');
+      if (linked) return (await ops.get(linked.userId)) ?? authErrors.oauthAccountGone();
       if (identity.email === null || !identity.emailVerified) {
-        return new AppError('OAUTH_EMAIL_UNVERIFIED', 'The provider has not verified an email for this account, so it cannot be linked or used to sign up');
+        return authErrors.oauthEmailUnverified();
       }
       const account =
         (await ops.findByEmail(identity.email)) ??
@@ -187,7 +186,7 @@ export class OAuthService {
 
   #provider(id: string): ProviderClient {
     const provider = this.#providers.get(id);
-    if (!provider) throw new AppError('PROVIDER_NOT_FOUND', `No sign-in provider "${id.slice(0, 32)}"`);
+    if (!provider) throw authErrors.providerNotFound(id);
     return provider;
   }
 }

@@ -1,7 +1,6 @@
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
-import { AppError } from '../errors/index.js';
+import { type AppError, authErrors } from '../errors/index.js';
 import type { AuthWrites } from '../store/index.js';
-import { rateLimited } from './auth-limits.js';
 
 /**
  * One-time secrets sent by email: 6-digit codes (sign-in, email verification) and reset tokens.
@@ -42,12 +41,12 @@ export async function consumeCode(
   options: { maxAttempts: number; now: number },
 ): Promise<AppError | null> {
   const stored = await auth.getCode(purpose, subject);
-  if (!stored) return new AppError('INVALID_CODE', 'No code is pending for this email; request a new one');
+  if (!stored) return authErrors.noCodePending();
   if (stored.expiresAt <= options.now) {
     await auth.deleteCode(purpose, subject);
-    return new AppError('INVALID_CODE', 'The code has expired; request a new one');
+    return authErrors.codeExpired();
   }
-  const burnt = (): AppError => rateLimited(Math.max(1, Math.ceil((stored.expiresAt - options.now) / 1000)), 'Too many wrong codes; this code no longer works, request a new one');
+  const burnt = (): AppError => authErrors.codeBurnt(Math.max(1, Math.ceil((stored.expiresAt - options.now) / 1000)));
   if (stored.attempts >= options.maxAttempts) return burnt();
   const expected = Buffer.from(stored.codeHash, 'hex');
   const given = Buffer.from(codeHash(purpose, subject, presented), 'hex');
@@ -57,5 +56,5 @@ export async function consumeCode(
   }
   const attempts = stored.attempts + 1;
   await auth.setCodeAttempts(purpose, subject, attempts);
-  return attempts >= options.maxAttempts ? burnt() : new AppError('INVALID_CODE', 'The code is wrong');
+  return attempts >= options.maxAttempts ? burnt() : authErrors.wrongCode();
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { AppError } from '../errors/index.js';
+import { orgErrors } from '../errors/index.js';
 import type { InviteRecord, MemberRecord, OrgRecord, OrgRole, Store } from '../store/index.js';
 import { normalizeEmail } from './accounts.js';
 import { type AuthContext, hashToken } from '../access/auth-context.js';
@@ -24,7 +24,7 @@ const rank = (role: OrgRole | null): number => (role === null ? -1 : ROLES.index
 /** Parses a role from a request body. */
 export function parseOrgRole(value: unknown): OrgRole {
   if (typeof value !== 'string' || !(ROLES as readonly string[]).includes(value)) {
-    throw new AppError('INVALID_DATA', `role must be one of ${ROLES.join(', ')}`, { fields: ['role'] });
+    throw orgErrors.invalidRole(ROLES);
   }
   return value as OrgRole;
 }
@@ -66,10 +66,10 @@ export class OrgService {
 
   async create(userId: string, name: unknown, now = Date.now()): Promise<OrgRecord & { role: OrgRole }> {
     if (typeof name !== 'string' || name.trim() === '' || name.length > NAME_MAX) {
-      throw new AppError('INVALID_DATA', `name must be 1-${NAME_MAX} characters`, { fields: ['name'] });
+      throw orgErrors.invalidName(NAME_MAX);
     }
     if ((await this.#store.orgs.countForUser(userId)) >= MAX_ORGS_PER_USER) {
-      throw new AppError('LIMIT_REACHED', `A user may belong to at most ${MAX_ORGS_PER_USER} orgs`);
+      throw orgErrors.tooManyOrgs(MAX_ORGS_PER_USER);
     }
     const org: OrgRecord = { id: `org_${randomBytes(12).toString('hex')}`, name: name.trim(), createdBy: userId, createdAt: now };
     await this.#store.orgs.create(org);
@@ -84,7 +84,7 @@ export class OrgService {
   async get(userId: string, orgId: string): Promise<OrgRecord & { role: OrgRole }> {
     const role = await this.#store.orgs.role(orgId, userId);
     const org = role === null ? null : await this.#store.orgs.get(orgId);
-    if (role === null || org === null) throw new AppError('ORG_NOT_FOUND', `No org "${orgId.slice(0, 64)}" that you belong to`);
+    if (role === null || org === null) throw orgErrors.orgNotFound(orgId);
     return { ...org, role };
   }
 
@@ -101,12 +101,12 @@ export class OrgService {
 
   /** Adds a member or changes a role: admins manage members and admins; only owners touch ownership. */
   async putMember(actorId: string, orgId: string, userId: string, role: OrgRole, now = Date.now()): Promise<MemberRecord> {
-    if (!USER_ID.test(userId)) throw new AppError('INVALID_DATA', 'user id must be 1-128 characters of A-Z a-z 0-9 _ - . : @', { fields: ['user_id'] });
+    if (!USER_ID.test(userId)) throw orgErrors.invalidMemberId();
     const actor = await this.#require(actorId, orgId, 'admin', 'Only admins and owners manage members');
     const current = await this.#store.orgs.role(orgId, userId);
-    if ((role === 'owner' || current === 'owner') && actor !== 'owner') throw new AppError('ORG_FORBIDDEN', 'Only an owner can grant or take away ownership');
+    if ((role === 'owner' || current === 'owner') && actor !== 'owner') throw orgErrors.ownershipNeedsOwner();
     if (current === null && (await this.#store.orgs.countMembers(orgId)) >= MAX_MEMBERS_PER_ORG) {
-      throw new AppError('LIMIT_REACHED', `An org may have at most ${MAX_MEMBERS_PER_ORG} members`);
+      throw orgErrors.tooManyMembers(MAX_MEMBERS_PER_ORG);
     }
     const member: MemberRecord = { orgId, userId, role, createdAt: now };
     await this.#store.orgs.putMember(member);
@@ -119,9 +119,9 @@ export class OrgService {
     const actor = await this.#require(actorId, orgId, 'member', '');
     if (actorId !== userId) {
       const target = await this.#store.orgs.role(orgId, userId);
-      if (rank(actor) < rank('admin')) throw new AppError('ORG_FORBIDDEN', 'Only admins and owners remove other members');
-      if (target === 'owner' && actor !== 'owner') throw new AppError('ORG_FORBIDDEN', 'Only an owner can remove an owner');
-      if (target === null) throw new AppError('NOT_FOUND', `"${userId.slice(0, 128)}" is not a member of this org`);
+      if (rank(actor) < rank('admin')) throw orgErrors.removeNeedsAdmin();
+      if (target === 'owner' && actor !== 'owner') throw orgErrors.removeOwnerNeedsOwner();
+      if (target === null) throw orgErrors.notAMemberOfThisOrg(userId);
     }
     await this.#store.orgs.removeMember(orgId, userId);
     this.#emit({ orgId, userId });
@@ -134,10 +134,10 @@ export class OrgService {
   async invite(actorId: string, orgId: string, input: { email?: unknown; role?: unknown }, now = Date.now()): Promise<{ invite: InviteRecord; token: string }> {
     const actor = await this.#require(actorId, orgId, 'admin', 'Only admins and owners invite');
     const role = input.role === undefined ? 'member' : parseOrgRole(input.role);
-    if (role === 'owner' && actor !== 'owner') throw new AppError('ORG_FORBIDDEN', 'Only an owner can invite an owner');
+    if (role === 'owner' && actor !== 'owner') throw orgErrors.inviteOwnerNeedsOwner();
     const email = input.email === undefined || input.email === null ? null : normalizeEmail(input.email);
     if ((await this.#store.orgs.countInvites(orgId)) >= MAX_INVITES_PER_ORG) {
-      throw new AppError('LIMIT_REACHED', `An org may have at most ${MAX_INVITES_PER_ORG} pending invites`);
+      throw orgErrors.tooManyInvites(MAX_INVITES_PER_ORG);
     }
     const token = INVITE_PREFIX + randomBytes(32).toString('base64url');
     const invite: InviteRecord = {
@@ -161,19 +161,19 @@ export class OrgService {
 
   async revokeInvite(actorId: string, orgId: string, id: string): Promise<void> {
     await this.#require(actorId, orgId, 'admin', 'Only admins and owners revoke invites');
-    if (!(await this.#store.orgs.deleteInvite(orgId, id))) throw new AppError('NOT_FOUND', 'No pending invite with this id in this org');
+    if (!(await this.#store.orgs.deleteInvite(orgId, id))) throw orgErrors.inviteNotFound();
   }
 
   /** Accepts an invite once: INVALID_INVITE when unknown, used or expired; INVITE_EMAIL_MISMATCH for the wrong account. */
   async accept(userId: string, token: string, now = Date.now()): Promise<MemberRecord> {
     const tokenHash = hashToken(token).toString('hex');
     const invite = await this.#store.orgs.findInvite(tokenHash);
-    if (!invite || invite.expiresAt <= now) throw new AppError('INVALID_INVITE');
+    if (!invite || invite.expiresAt <= now) throw orgErrors.invalidInvite();
     if (invite.email !== null && (await this.#verifiedEmail(userId)) !== invite.email) {
-      throw new AppError('INVITE_EMAIL_MISMATCH', 'This invite is for another email address; sign in with the account that verified it');
+      throw orgErrors.inviteEmailMismatch();
     }
     const member = await this.#store.orgs.acceptInvite(tokenHash, userId, now);
-    if (!member) throw new AppError('INVALID_INVITE');
+    if (!member) throw orgErrors.invalidInvite();
     return member;
   }
 
@@ -182,9 +182,9 @@ export class OrgService {
    * carry no server-side state), and only an org the user is a member of (NOT_A_MEMBER).
    */
   async select(auth: AuthContext, orgId: string | null, select: (tokenHash: string, tenantId: string | null) => Promise<boolean>): Promise<string | null> {
-    if (auth.sessionHash === undefined || auth.apiKeyId !== undefined) throw new AppError('AUTH_REQUIRED', 'Selecting an org needs a session token');
+    if (auth.sessionHash === undefined || auth.apiKeyId !== undefined) throw orgErrors.selectNeedsSession();
     if (orgId !== null && (auth.userId === null || (await this.#store.orgs.role(orgId, auth.userId)) === null)) {
-      throw new AppError('NOT_A_MEMBER', `You are not a member of org "${orgId.slice(0, 64)}"`);
+      throw orgErrors.notAMember(orgId);
     }
     await select(auth.sessionHash, orgId);
     // Selecting the org already selected changes nothing (and must not disconnect the caller).
@@ -195,8 +195,8 @@ export class OrgService {
   /** The actor's role when it is at least `min`; ORG_NOT_FOUND for non-members, ORG_FORBIDDEN below `min`. */
   async #require(userId: string, orgId: string, min: OrgRole, message: string): Promise<OrgRole> {
     const role = await this.#store.orgs.role(orgId, userId);
-    if (role === null) throw new AppError('ORG_NOT_FOUND', `No org "${orgId.slice(0, 64)}" that you belong to`);
-    if (rank(role) < rank(min)) throw new AppError('ORG_FORBIDDEN', message);
+    if (role === null) throw orgErrors.orgNotFound(orgId);
+    if (rank(role) < rank(min)) throw orgErrors.forbidden(message);
     return role;
   }
 }

@@ -1,5 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { AppError } from '../errors/index.js';
+import { authErrors } from '../errors/index.js';
 
 /**
  * Password hashing with scrypt from node:crypto. It runs on libuv's thread pool, so a hash
@@ -33,19 +33,19 @@ const b64 = (buf: Buffer): string => buf.toString('base64').replace(/=+$/, '');
  * WEAK_PASSWORD / PASSWORD_TOO_LONG name `field`.
  */
 export function checkNewPassword(password: unknown, minLength: number, field: string): string {
-  if (typeof password !== 'string') throw new AppError('INVALID_DATA', `${field} (a string) is required`, { fields: [field] });
-  if ([...password].length < minLength) throw new AppError('WEAK_PASSWORD', `The password needs at least ${minLength} characters`, { fields: [field] });
+  if (typeof password !== 'string') throw authErrors.passwordRequired(field);
+  if ([...password].length < minLength) throw authErrors.weakPassword(field, minLength);
   if (Buffer.byteLength(password, 'utf8') > PASSWORD_MAX_BYTES) {
-    throw new AppError('PASSWORD_TOO_LONG', `The password may have at most ${PASSWORD_MAX_BYTES} bytes`, { fields: [field] });
+    throw authErrors.passwordTooLong(field, PASSWORD_MAX_BYTES);
   }
   return password;
 }
 
 /** A presented password: a string of at most PASSWORD_MAX_BYTES bytes, else INVALID_DATA naming `field`. */
 export function readPresentedPassword(password: unknown, field: string): string {
-  if (typeof password !== 'string' || password === '') throw new AppError('INVALID_DATA', `${field} (a string) is required`, { fields: [field] });
+  if (typeof password !== 'string' || password === '') throw authErrors.passwordRequired(field);
   if (Buffer.byteLength(password, 'utf8') > PASSWORD_MAX_BYTES) {
-    throw new AppError('PASSWORD_TOO_LONG', `The password may have at most ${PASSWORD_MAX_BYTES} bytes`, { fields: [field] });
+    throw authErrors.passwordTooLong(field, PASSWORD_MAX_BYTES);
   }
   return password;
 }

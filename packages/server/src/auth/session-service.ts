@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { AppError } from '../errors/index.js';
+import { authErrors } from '../errors/index.js';
 import type { SessionRecord, Store } from '../store/index.js';
 import { ADMIN, ANONYMOUS, type AuthContext, hashToken, isAdminToken } from '../access/auth-context.js';
 
@@ -50,15 +50,15 @@ export class SessionService {
   /** Issues a session for a user id (admin minting, sign-in flows, guests). */
   async issue(input: NewSession, now = Date.now()): Promise<IssuedSession> {
     if (!USER_ID.test(input.userId)) {
-      throw new AppError('INVALID_DATA', 'user_id must be 1-128 characters of A-Z a-z 0-9 _ - . : @', { fields: ['user_id'] });
+      throw authErrors.invalidUserId('user_id');
     }
     const roles = input.roles ?? [];
     if (roles.length > 32 || !roles.every((r) => typeof r === 'string' && ROLE.test(r))) {
-      throw new AppError('INVALID_DATA', 'roles must be at most 32 names of A-Z a-z 0-9 _ - . :', { fields: ['roles'] });
+      throw authErrors.invalidRoles();
     }
     const expiresIn = input.expiresIn ?? this.#lifetimeSecs;
     if (!Number.isSafeInteger(expiresIn) || expiresIn <= 0 || expiresIn > 366 * 86_400) {
-      throw new AppError('INVALID_DATA', 'expires_in must be a whole number of seconds between 1 and 31622400', { fields: ['expires_in'] });
+      throw authErrors.invalidExpiresIn();
     }
     const token = SESSION_TOKEN_PREFIX + randomBytes(32).toString('hex');
     const session: SessionRecord = {
@@ -87,11 +87,11 @@ export class SessionService {
   async resolve(token: string | null, now = Date.now()): Promise<AuthContext> {
     if (token === null) return ANONYMOUS;
     if (isAdminToken(token, this.#adminToken)) return ADMIN;
-    if (!token.startsWith(SESSION_TOKEN_PREFIX)) throw new AppError('INVALID_TOKEN', 'The bearer token is not one this server issued');
+    if (!token.startsWith(SESSION_TOKEN_PREFIX)) throw authErrors.foreignToken();
     const tokenHash = hashToken(token).toString('hex');
     const session = await this.#store.sessions.find(tokenHash);
-    if (!session) throw new AppError('INVALID_TOKEN', 'The session token is unknown or was revoked');
-    if (session.expiresAt <= now) throw new AppError('SESSION_EXPIRED', 'The session has expired; sign in again');
+    if (!session) throw authErrors.sessionUnknown();
+    if (session.expiresAt <= now) throw authErrors.sessionExpired();
     // The role is read on every request, so a change of role or a removal takes effect at once.
     const orgRole = session.tenantId === null ? null : await this.#store.orgs.role(session.tenantId, session.userId);
     return Object.freeze({

@@ -1,7 +1,7 @@
 import type { ChangeEvent, ClientChange, PullResponse, PushResponse } from '@mast/protocol';
 import { relatedMayMatch, type FilterNode } from '@mast/schema';
 import type { AuthContext } from '../access/auth-context.js';
-import { AppError, toAppError } from '../errors/index.js';
+import { syncErrors, toAppError } from '../errors/index.js';
 import type { WriteOp, WritePath } from '../entities/write-path.js';
 import { parseCount } from '../entities/filter-parser.js';
 import type { SchemaRef } from '../access/schema-ref.js';
@@ -55,21 +55,15 @@ export class SyncService {
     const limit = limitText === undefined ? PULL_DEFAULT_LIMIT : Math.max(1, parseCount('limit', limitText, this.#maxLimit));
     const bounds = await this.#store.changeLogBounds();
     if (since > bounds.head) {
-      throw new AppError('RESYNC_REQUIRED', `cursor ${since} is ahead of this server's change log (head ${bounds.head}); client must re-sync`, {
-        extra: { oldest_seq: bounds.prunedThrough + 1, head_seq: bounds.head },
-      });
+      throw syncErrors.cursorAhead(since, bounds.prunedThrough + 1, bounds.head);
     }
     if (since < bounds.prunedThrough) {
-      throw new AppError('RESYNC_REQUIRED', `cursor ${since} is older than the oldest retained change ${bounds.prunedThrough + 1}; client must re-sync`, {
-        extra: { oldest_seq: bounds.prunedThrough + 1, head_seq: bounds.head },
-      });
+      throw syncErrors.cursorPruned(since, bounds.prunedThrough + 1, bounds.head);
     }
     const records = await this.#store.changesSince(since, limit + 1);
     const page = records.slice(0, limit);
     if (since > 0 && this.#viewChanged(auth, page)) {
-      throw new AppError('RESYNC_REQUIRED', `what you may read changed after seq ${since} (a row your read rules look at changed); pull again from 0`, {
-        extra: { oldest_seq: bounds.prunedThrough + 1, head_seq: bounds.head },
-      });
+      throw syncErrors.viewChanged(since, bounds.prunedThrough + 1, bounds.head);
     }
     return {
       changes: page.flatMap((record) => this.#visibleTo(auth, record)),
@@ -175,14 +169,14 @@ export class SyncService {
 
 function parsePushBody(body: unknown, max: number): ClientChange[] {
   if (typeof body !== 'object' || body === null || !Array.isArray((body as { changes?: unknown }).changes)) {
-    throw new AppError('INVALID_DATA', 'The body must look like {"changes":[{"entity","row_id","kind","data"?,"op_id"?}]}');
+    throw syncErrors.invalidPushBody();
   }
   const changes = (body as { changes: unknown[] }).changes;
-  if (changes.length > max) throw new AppError('LIMIT_TOO_LARGE', `A push carries at most ${max} changes, got ${changes.length}`);
+  if (changes.length > max) throw syncErrors.tooManyChanges(max, changes.length);
   return changes.map((c, index) => {
     const change = c as Partial<ClientChange> | null;
     const fail = (what: string): never => {
-      throw new AppError('INVALID_OPERATION', `changes[${index}]: ${what}`, { extra: { index } });
+      throw syncErrors.invalidChange(index, what);
     };
     if (typeof change !== 'object' || change === null) return fail('must be an object');
     if (typeof change.entity !== 'string') fail('"entity" must be a string');

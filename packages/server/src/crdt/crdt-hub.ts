@@ -5,7 +5,7 @@ import type { AuthContext } from '../access/auth-context.js';
 import type { AccessControl } from '../access/access-control.js';
 import type { SchemaRef } from '../access/schema-ref.js';
 import type { WritePath } from '../entities/write-path.js';
-import { AppError, errors } from '../errors/index.js';
+import { AppError, crdtErrors, errors } from '../errors/index.js';
 import type { ChangeRecord, Store } from '../store/index.js';
 import { pushCrdtUpdate, type PushOutcome } from './crdt-push.js';
 import { projectDoc } from './row-doc.js';
@@ -86,9 +86,9 @@ export class CrdtHub {
    */
   async subscribe(sink: CrdtSink, auth: AuthContext, entityName: string, rowId: string, version?: Uint8Array): Promise<void> {
     const entity = this.#deps.schema.entity(entityName);
-    if (!entity.crdt) throw new AppError('NOT_SUPPORTED', `${entity.name} is not a CRDT entity (crdt: false)`);
+    if (!entity.crdt) throw errors.notCrdtEntity(entity.name);
     if (byteLength(entity.name) > MAX_CRDT_NAME_BYTES || byteLength(rowId) > MAX_CRDT_NAME_BYTES) {
-      throw new AppError('INVALID_MESSAGE', `A row id may be at most ${MAX_CRDT_NAME_BYTES} bytes`);
+      throw crdtErrors.rowIdTooLong(MAX_CRDT_NAME_BYTES);
     }
     const row = await this.#deps.store.read((tx) => tx.get(entity.name, rowId));
     if (!row || !this.#deps.schema.access.canRead(auth, entity.name, row)) {
@@ -125,7 +125,7 @@ export class CrdtHub {
   /** Sends a fresh `0x10` snapshot to a subscriber that reports a gap; UNKNOWN_SUBSCRIPTION without one. */
   async resync(sink: CrdtSink, entity: string, rowId: string): Promise<void> {
     const subscription = this.#bySink.get(sink)?.get(keyOf(entity, rowId));
-    if (!subscription) throw new AppError('UNKNOWN_SUBSCRIPTION', `Not subscribed to ${entity} "${rowId}"`);
+    if (!subscription) throw crdtErrors.notSubscribed(entity, rowId);
     const sent = await this.#deps.docs.use(entity, rowId, (doc) => {
       subscription.version = doc.oplogVersion();
       sink.sendBinary(encodeCrdtFrame(crdtFrameTypes.snapshot, entity, rowId, doc.export({ mode: 'snapshot' })));
@@ -142,10 +142,10 @@ export class CrdtHub {
    */
   async push(sink: CrdtSink, auth: AuthContext, bytes: Uint8Array): Promise<{ entity: string; rowId: string; outcome: PushOutcome }> {
     const decoded = decodeCrdtFrame(bytes);
-    if (!decoded.ok) throw new AppError('INVALID_MESSAGE', `Unreadable CRDT frame (${decoded.error})`);
+    if (!decoded.ok) throw crdtErrors.unreadableFrame(decoded.error);
     const { type, entity, rowId, payload } = decoded.frame;
     if (type !== crdtFrameTypes.update && type !== crdtFrameTypes.snapshot) {
-      throw new AppError('INVALID_MESSAGE', `A client CRDT frame has type 0x10 or 0x11, not 0x${type.toString(16).padStart(2, '0')}`, { extra: { entity, rowId } });
+      throw crdtErrors.serverFrameType(type, entity, rowId);
     }
     const subscription = this.#bySink.get(sink)?.get(keyOf(entity, rowId));
     if (subscription) credit(subscription, payload);
@@ -155,12 +155,7 @@ export class CrdtHub {
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       // Frames carry no request id: the error names the row so the client can match it.
-      throw new AppError(err.code, err.message, {
-        ...(err.fields ? { fields: err.fields } : {}),
-        ...(err.hint ? { hint: err.hint } : {}),
-        extra: { ...err.extra, entity, rowId },
-        cause: err,
-      });
+      throw errors.annotated(err, err.message, { entity, rowId });
     }
   }
 

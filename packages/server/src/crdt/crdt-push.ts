@@ -1,6 +1,6 @@
 import type { AuthContext } from '../access/auth-context.js';
 import type { WritePath } from '../entities/write-path.js';
-import { AppError } from '../errors/index.js';
+import { crdtErrors, errors } from '../errors/index.js';
 
 /** What a push did: the change-log seq of the row change (0 when the row did not change). */
 export interface PushOutcome {
@@ -24,13 +24,13 @@ export async function pushCrdtUpdate(
   body: Uint8Array | (() => Uint8Array),
   maxBytes: number,
 ): Promise<PushOutcome> {
-  if (!auth.isAdmin && auth.userId === null) throw new AppError('AUTH_REQUIRED', 'Sign in to push CRDT updates');
+  if (!auth.isAdmin && auth.userId === null) throw crdtErrors.pushNeedsSignIn();
   const entity = writes.entity(entityName);
-  if (!entity.crdt) throw new AppError('NOT_SUPPORTED', `${entity.name} is not a CRDT entity (crdt: false)`);
+  if (!entity.crdt) throw errors.notCrdtEntity(entity.name);
   // The body is read only now, so a caller who may not push learns nothing from its errors.
   const update = typeof body === 'function' ? body() : body;
-  if (update.length > maxBytes) throw new AppError('PAYLOAD_TOO_LARGE', `A CRDT update may be at most ${maxBytes} bytes, got ${update.length}`);
-  if (update.length === 0) throw new AppError('CRDT_DECODE_FAILED', 'The update is empty');
+  if (update.length > maxBytes) throw crdtErrors.updateTooLarge(maxBytes, update.length);
+  if (update.length === 0) throw crdtErrors.emptyUpdate();
   const { result } = await writes.transaction({ auth }, '', (session) => session.mergeCrdt(entity.name, rowId, update));
   return { seq: result.seq, docChanged: result.docChanged };
 }
@@ -40,7 +40,7 @@ const HEX = /^(?:[0-9a-fA-F]{2})*$/;
 /** Decodes Pylon's `{"update":"<hex>"}` body (either case); MISSING_UPDATE or INVALID_HEX otherwise. */
 export function updateFromJsonBody(body: unknown): Uint8Array {
   const update = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>)['update'] : undefined;
-  if (typeof update !== 'string') throw new AppError('MISSING_UPDATE', 'The body needs "update": a hex string of Loro update bytes');
-  if (!HEX.test(update)) throw new AppError('INVALID_HEX', '"update" must be an even-length string of hex digits');
+  if (typeof update !== 'string') throw crdtErrors.missingUpdate();
+  if (!HEX.test(update)) throw crdtErrors.invalidHex();
   return new Uint8Array(Buffer.from(update, 'hex'));
 }

@@ -3,7 +3,7 @@ import { decodeImportBlobMeta, type LoroDoc, type VersionVector } from 'loro-crd
 import type { EntitySchema } from '@mast/schema';
 import type { AccessControl } from '../access/index.js';
 import type { AuthContext } from '../access/auth-context.js';
-import { AppError, errors } from '../errors/index.js';
+import { type AppError, crdtErrors, errors } from '../errors/index.js';
 import { coerceFieldValue } from '../entities/value-codec.js';
 import type { Row, WriteTx } from '../store/index.js';
 import { checkFields, projectDoc, writeFields } from './row-doc.js';
@@ -86,16 +86,13 @@ export async function mergeUpdate(
     try {
       pending = doc.import(update).pending !== null;
     } catch (err) {
-      throw new AppError('CRDT_DECODE_FAILED', `The update for ${entity.name} "${rowId}" is not a Loro update or snapshot`, { cause: err });
+      throw crdtErrors.undecodable(entity.name, rowId, err);
     }
     if (pending) {
-      throw new AppError('CRDT_MISSING_DEPENDENCIES', `The update for ${entity.name} "${rowId}" depends on changes the server does not have; send them first or re-sync`);
+      throw crdtErrors.missingDependencies(entity.name, rowId);
     }
     if (startsAnotherHistory(doc, version, update)) {
-      throw new AppError(
-        'CRDT_UNRELATED_HISTORY',
-        `The update for ${entity.name} "${rowId}" was made on a document created apart from the row's (its first change builds on nothing); load the row's document and redo the edits on it`,
-      );
+      throw crdtErrors.unrelatedHistory(entity.name, rowId);
     }
     if (doc.oplogVersion().compare(version) === 0) return { before, row: before, docChanged: false, rowChanged: false };
     const projected = projectDoc(doc, entity);

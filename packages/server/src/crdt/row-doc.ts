@@ -1,7 +1,7 @@
 import { isContainer, type LoroDoc, type LoroMap } from 'loro-crdt';
 import type { EntitySchema, FieldSchema } from '@mast/schema';
-import { checkJsonLimits, DEFAULT_JSON_LIMITS, describeJsonViolation, type JsonLimits } from '@mast/protocol';
-import { AppError } from '../errors/index.js';
+import { checkJsonLimits, DEFAULT_JSON_LIMITS, type JsonLimits } from '@mast/protocol';
+import { type AppError, crdtErrors } from '../errors/index.js';
 
 /**
  * The shape of a row's Loro document, shared by server and clients:
@@ -39,7 +39,7 @@ export function containerKindOf(field: FieldSchema): ContainerKind | null {
 }
 
 function unsupported(entity: EntitySchema, field: FieldSchema, what: string): AppError {
-  return new AppError('CRDT_FIELD_UNSUPPORTED', `${entity.name}.${field.name}: ${what}`, { fields: [field.name] });
+  return crdtErrors.fieldUnsupported(entity.name, field.name, what);
 }
 
 /**
@@ -62,7 +62,7 @@ function fitsDoc(value: unknown): boolean {
 function tooDeep(entity: EntitySchema, name: string, value: unknown, what: string): AppError | null {
   const violation = checkJsonLimits(value, DOC_JSON_LIMITS);
   if (violation === null) return null;
-  return new AppError('JSON_TOO_DEEP', `${entity.name}.${name}: ${describeJsonViolation(violation)}; ${what}`, { fields: [name] });
+  return crdtErrors.fieldTooDeep(entity.name, name, violation, what);
 }
 
 /** JSON_TOO_DEEP unless every value fits a document: the check every JSON write to a CRDT entity makes. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { LoroDoc } from 'loro-crdt';
 import type { EntitySchema } from '@mast/schema';
-import { AppError, errors } from '../errors/index.js';
+import { crdtErrors, errors } from '../errors/index.js';
 import type { CrdtRecord, Row, Store, WriteTx } from '../store/index.js';
 import { DocCache } from './doc-cache.js';
 import { checkDocValues, writeFields } from './row-doc.js';
@@ -177,7 +177,7 @@ export class RowDocs {
     } catch (err) {
       const where = { entity: record.entity, rowId: record.rowId };
       this.#options.onCorrupt(err, where);
-      throw new AppError('CRDT_CORRUPT', `The stored CRDT document of ${record.entity} "${record.rowId}" cannot be read`, { cause: err });
+      throw crdtErrors.corrupt(record.entity, record.rowId, err);
     }
     return doc;
   }

@@ -1,7 +1,7 @@
 import type { FilterNode } from '@mast/schema';
 import type { AuthContext } from '../access/auth-context.js';
 import type { Row, Store } from '../store/index.js';
-import { AppError, errors } from '../errors/index.js';
+import { AppError, entityErrors, errors } from '../errors/index.js';
 import { type FilterLimits, parseCount, parseFilter } from './filter-parser.js';
 import type { SchemaRef } from '../access/schema-ref.js';
 import { coerceValue, requireField } from './value-codec.js';
@@ -102,7 +102,7 @@ export class EntityReader {
     const match: FilterNode = { kind: 'compare', field: fieldName, op: 'eq', value: typed as string };
     const where = this.#schema.access.scopeRead(auth, entity.name, match) ?? match;
     const rows = await this.#store.read((tx) => tx.find(entity.name, { where, limit: 1 }));
-    if (!rows[0]) throw new AppError('NOT_FOUND', `${entity.name}.${fieldName} = ${value} not found`);
+    if (!rows[0]) throw entityErrors.lookupNotFound(entity.name, fieldName, value);
     return rows[0];
   }
 }
@@ -112,7 +112,7 @@ function lookupValue(entity: string, field: string, text: string, fn: () => unkn
     return fn();
   } catch (err) {
     if (err instanceof AppError && err.code === 'INVALID_FIELD_TYPE') {
-      throw new AppError('INVALID_FIELD_TYPE', `${entity}.${field}: "${text}" is not a valid value for this field`, { fields: [field] });
+      throw entityErrors.invalidLookupValue(entity, field, text);
     }
     throw err;
   }

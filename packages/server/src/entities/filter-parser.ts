@@ -1,6 +1,6 @@
-import { checkJsonLimits, DEFAULT_JSON_LIMITS, describeJsonViolation, type JsonLimits } from '@mast/protocol';
+import { checkJsonLimits, DEFAULT_JSON_LIMITS, type JsonLimits } from '@mast/protocol';
 import type { EntitySchema, FieldSchema } from '@mast/schema';
-import { AppError } from '../errors/index.js';
+import { type AppError, entityErrors, errors } from '../errors/index.js';
 import type { CompareOp, FilterNode, FilterValue, FindQuery, OrderTerm } from '../store/index.js';
 import { coerceValue, requireField } from './value-codec.js';
 
@@ -34,7 +34,7 @@ const MAX_DEPTH = 16;
 const MAX_IN_VALUES = 1000;
 
 function invalid(message: string, field?: string): AppError {
-  return new AppError('INVALID_QUERY', message, field === undefined ? {} : { fields: [field] });
+  return entityErrors.invalidFilter(message, field);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -162,7 +162,7 @@ function parseOrder(entity: EntitySchema, order: unknown): OrderTerm[] {
 export function parseCount(name: string, value: unknown, max?: number): number {
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw invalid(`${name} must be a non-negative integer`);
-  if (max !== undefined && n > max) throw new AppError('LIMIT_TOO_LARGE', `${name} ${n} is over the maximum of ${max}`);
+  if (max !== undefined && n > max) throw entityErrors.overMaximum(name, n, max);
   return n;
 }
 
@@ -177,7 +177,7 @@ export function parseFilter(entity: EntitySchema, body: unknown, limits: FilterL
   if (!isPlainObject(body)) throw invalid('The filter must be a JSON object');
   const jsonLimits = limits.jsonLimits ?? DEFAULT_JSON_LIMITS;
   const violation = checkJsonLimits(body, jsonLimits);
-  if (violation !== null) throw new AppError('JSON_TOO_DEEP', `The filter is refused: ${describeJsonViolation(violation)}`);
+  if (violation !== null) throw errors.jsonTooDeep('The filter is refused', violation);
   const { $order, $limit, $offset, $search, ...conditions } = body;
   if ($search !== undefined) throw invalid('$search is not supported yet');
   const budget = new TermBudget(limits.maxTerms ?? DEFAULT_FILTER_MAX_TERMS);

@@ -1,4 +1,4 @@
-import { AppError } from '../errors/index.js';
+import { entityErrors } from '../errors/index.js';
 
 let lastNanos = 0n;
 let counter = 0;
@@ -23,7 +23,7 @@ const CLIENT_ID = /^[A-Za-z0-9_\-.:~@]{1,128}$/;
  */
 export function checkClientId(id: unknown): string {
   if (typeof id !== 'string' || !CLIENT_ID.test(id) || id === 'cursor') {
-    throw new AppError('INVALID_ID', 'id must be 1-128 characters of A-Z a-z 0-9 _ - . : ~ @ (and not "cursor")', { fields: ['id'] });
+    throw entityErrors.invalidId();
   }
   return id;
 }

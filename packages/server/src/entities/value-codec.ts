@@ -1,12 +1,12 @@
-import { checkJsonLimits, DEFAULT_JSON_LIMITS, describeJsonViolation, type JsonLimits } from '@mast/protocol';
+import { checkJsonLimits, DEFAULT_JSON_LIMITS, type JsonLimits } from '@mast/protocol';
 import type { EntitySchema, FieldSchema } from '@mast/schema';
-import { AppError } from '../errors/index.js';
+import { type AppError, entityErrors, errors } from '../errors/index.js';
 
 const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
 function typeError(entity: EntitySchema, field: FieldSchema, expected: string, value: unknown): AppError {
   const got = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
-  return new AppError('INVALID_FIELD_TYPE', `${entity.name}.${field.name} must be ${expected}, got ${got}`, { fields: [field.name] });
+  return entityErrors.fieldType(entity.name, field.name, expected, got);
 }
 
 /** Normalises an ISO-8601 date or date-time to `YYYY-MM-DDTHH:MM:SS.sssZ`; null if it is not one. */
@@ -53,7 +53,7 @@ export function coerceValue(entity: EntitySchema, field: FieldSchema, value: unk
     }
     case 'json': {
       const violation = checkJsonLimits(value, limits);
-      if (violation !== null) throw new AppError('JSON_TOO_DEEP', `${entity.name}.${field.name}: ${describeJsonViolation(violation)}`, { fields: [field.name] });
+      if (violation !== null) throw errors.jsonTooDeep(`${entity.name}.${field.name}`, violation, [field.name]);
       return value;
     }
   }
@@ -63,7 +63,7 @@ export function coerceValue(entity: EntitySchema, field: FieldSchema, value: unk
 export function coerceFieldValue(entity: EntitySchema, field: FieldSchema, value: unknown, limits: JsonLimits = DEFAULT_JSON_LIMITS): unknown {
   if (value === null) {
     if (!field.optional) {
-      throw new AppError('MISSING_FIELD', `${entity.name}.${field.name} is required and cannot be null`, { fields: [field.name] });
+      throw entityErrors.fieldRequired(entity.name, field.name);
     }
     return null;
   }
@@ -75,14 +75,14 @@ export function requireField(entity: EntitySchema, name: string): FieldSchema {
   const field = entity.fieldsByName.get(name);
   if (!field) {
     const valid = ['id', ...entity.fields.map((f) => f.name)].join(', ');
-    throw new AppError('INVALID_COLUMN', `Unknown field "${name}" on ${entity.name} (valid: ${valid})`, { fields: [name] });
+    throw entityErrors.unknownField(entity.name, name, valid);
   }
   return field;
 }
 
 function requireObject(entity: EntitySchema, data: unknown): Record<string, unknown> {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    throw new AppError('INVALID_DATA', `The ${entity.name} data must be a JSON object`);
+    throw entityErrors.dataNotObject(entity.name);
   }
   return data as Record<string, unknown>;
 }
@@ -106,7 +106,7 @@ export function coerceInsert(entity: EntitySchema, data: unknown, limits: JsonLi
     out[field.name] = coerceFieldValue(entity, field, value, limits);
   }
   if (missing.length > 0) {
-    throw new AppError('MISSING_FIELD', `${entity.name} needs ${missing.map((m) => `"${m}"`).join(', ')}`, { fields: missing });
+    throw entityErrors.missingFields(entity.name, missing);
   }
   return out;
 }
@@ -120,14 +120,14 @@ export function coercePatch(entity: EntitySchema, id: string, data: unknown, lim
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(body)) {
     if (key === 'id') {
-      if (value !== id) throw new AppError('IMMUTABLE_FIELD', `${entity.name}.id cannot be changed`, { fields: ['id'] });
+      if (value !== id) throw entityErrors.idImmutable(entity.name);
       continue;
     }
     if (value === undefined) continue;
     out[key] = coerceFieldValue(entity, requireField(entity, key), value, limits);
   }
   if (Object.keys(out).length === 0) {
-    throw new AppError('INVALID_DATA', `The ${entity.name} patch has no fields to change`);
+    throw entityErrors.emptyPatch(entity.name);
   }
   return out;
 }

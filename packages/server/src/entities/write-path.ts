@@ -3,7 +3,7 @@ import { DEFAULT_JSON_LIMITS, type JsonLimits } from '@mast/protocol';
 import type { EntitySchema } from '@mast/schema';
 import type { AccessControl } from '../access/index.js';
 import { canWrite, type AuthContext } from '../access/auth-context.js';
-import { AppError, errors } from '../errors/index.js';
+import { AppError, entityErrors, errors } from '../errors/index.js';
 import type { CrdtRowStage, CrdtRows } from './crdt-rows.js';
 import type { ChangeRecord, ReadTx, Row, Store, WriteTx } from '../store/index.js';
 import { checkClientId, newRowId } from './row-id.js';
@@ -107,7 +107,7 @@ export class WritePath {
     // Op ids are chosen by clients, so they are kept per caller: another user replaying a
     // guessed id gets a fresh write checked against their own rights, not someone's result.
     const opKey = context.opId === undefined ? undefined : `${context.auth.userId ?? ''}\u0000${context.opId}`;
-    if (!canWrite(context.auth)) throw new AppError('INSUFFICIENT_SCOPE', 'This API key is read-only; changing data needs a key with the write scope');
+    if (!canWrite(context.auth)) throw entityErrors.readOnlyKey();
     const access = this.#schema.access;
     const stage = this.#docs?.stage();
     const outcome = await this.#store.write(async (tx) => {
@@ -115,7 +115,7 @@ export class WritePath {
         const earlier = await tx.getOp(opKey);
         if (earlier) {
           if (earlier.fingerprint !== fingerprint) {
-            throw new AppError('OP_ID_REUSED', `op_id "${context.opId}" was already used for a different change`);
+            throw entityErrors.opIdReused(context.opId);
           }
           return { result: earlier.result as T, changes: [] as ChangeRecord[], deduped: true };
         }
@@ -202,7 +202,7 @@ export class WriteSession {
   async mergeCrdt(entityName: string, id: string, update: Uint8Array): Promise<WriteResult & { docChanged: boolean }> {
     if (!this.#open) throw new Error('this write session has ended; its transaction is over');
     const entity = this.#path.entity(entityName);
-    if (!entity.crdt || !this.#stage) throw new AppError('NOT_SUPPORTED', `${entity.name} is not a CRDT entity (crdt: false)`);
+    if (!entity.crdt || !this.#stage) throw errors.notCrdtEntity(entity.name);
     const merged = await this.#stage.merge(this.#tx, this.#access, this.auth, entity, id, update, this.#path.jsonLimits);
     let seq = 0;
     if (merged.rowChanged) {
@@ -306,11 +306,7 @@ function fingerprintOf(ops: readonly WriteOp[]): string {
 
 function annotate(count: number, index: number, err: unknown): unknown {
   if (count > 1 && err instanceof AppError) {
-    return new AppError(err.code, `operation ${index}: ${err.message}`, {
-      ...(err.fields ? { fields: err.fields } : {}),
-      extra: { ...err.extra, index },
-      cause: err,
-    });
+    return errors.annotated(err, `operation ${index}: ${err.message}`, { index });
   }
   return err;
 }

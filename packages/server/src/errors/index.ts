@@ -1,3 +1,12 @@
 export { AppError, toAppError } from './app-error.js';
 export type { AppErrorOptions } from './app-error.js';
 export { errors } from './errors.js';
+export { httpErrors } from './http-errors.js';
+export { authErrors } from './auth-errors.js';
+export { orgErrors } from './org-errors.js';
+export { accessErrors } from './access-errors.js';
+export { entityErrors } from './entity-errors.js';
+export { crdtErrors } from './crdt-errors.js';
+export { liveErrors } from './live-errors.js';
+export { syncErrors } from './sync-errors.js';
+export { fnErrors } from './function-errors.js';

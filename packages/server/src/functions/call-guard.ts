@@ -1,4 +1,4 @@
-import { AppError } from '../errors/index.js';
+import { type AppError, errors, fnErrors } from '../errors/index.js';
 import type { DbActivity } from './function-db.js';
 
 /** Limits of one call. */
@@ -66,11 +66,11 @@ export class CallGuard implements DbActivity {
         reject(err);
       };
       if (cancel) {
-        onCancel = () => fail(new AppError('FN_CANCELLED', `The call of "${this.#name}" was cancelled by its caller`));
+        onCancel = () => fail(errors.fnCancelled(this.#name));
         if (cancel.aborted) onCancel();
         else cancel.addEventListener('abort', onCancel, { once: true });
       }
-      timers.push(setTimeout(() => fail(new AppError('FN_TIMEOUT', `Function "${this.#name}" did not finish within ${this.#limits.timeoutMs} ms`)), this.#limits.timeoutMs));
+      timers.push(setTimeout(() => fail(fnErrors.timedOut(this.#name, this.#limits.timeoutMs)), this.#limits.timeoutMs));
       const idleLimit = this.#limits.idle;
       if (idleLimit !== undefined) {
         const idleMs = idleLimit.ms;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Scheduler } from '@mast/functions';
 import type { AuthContext } from '../access/auth-context.js';
-import { AppError } from '../errors/index.js';
+import { fnErrors } from '../errors/index.js';
 import type { JobIdentity, JobOwner, NewJob } from '../store/index.js';
 import type { DbActivity } from './function-db.js';
 import type { FunctionRegistry } from './function-registry.js';
@@ -40,14 +40,14 @@ export function jobIdentity(auth: AuthContext): JobIdentity {
 /** Checks a job's target and arguments now, so a bad schedule fails the call that makes it. */
 export function prepareJob(deps: SchedulerDeps, fn: string, rawArgs: unknown, runAt: number, identity: JobIdentity, cron: string | null): NewJob {
   const target = deps.registry.get(fn);
-  if (!target) throw new AppError('FN_NOT_FOUND', `Cannot schedule "${fn}": no function has this name`);
-  if (target.definition.kind === 'query') throw new AppError('FN_TYPE_MISMATCH', `Cannot schedule "${fn}": it is a query; jobs run mutations and actions`);
+  if (!target) throw fnErrors.scheduleUnknown(fn);
+  if (target.definition.kind === 'query') throw fnErrors.scheduleQuery(fn);
   const args = parseArgs(fn, target.definition.args, rawArgs);
   let json: unknown;
   try {
     json = JSON.parse(JSON.stringify(args)) as unknown;
   } catch (err) {
-    throw new AppError('INVALID_ARGS', `The arguments of job "${fn}" are not JSON`, { cause: err });
+    throw fnErrors.jobArgsNotJson(fn, err);
   }
   return { id: `job_${randomUUID()}`, fn, args: json, identity, runAt, maxAttempts: Math.max(1, deps.maxAttempts), cron, createdAt: deps.now() };
 }
@@ -72,7 +72,7 @@ export class CallScheduler implements Scheduler {
   runAfter(delayMs: number, fn: string, args?: Record<string, unknown>): Promise<string> {
     return this.#run(async () => {
       if (typeof delayMs !== 'number' || !Number.isFinite(delayMs) || delayMs < 0) {
-        throw new AppError('INVALID_ARGS', `runAfter: the delay must be a non-negative number of milliseconds, not ${String(delayMs)}`);
+        throw fnErrors.invalidDelay(delayMs);
       }
       return this.#schedule(this.#deps.now() + delayMs, fn, args);
     });
@@ -81,8 +81,7 @@ export class CallScheduler implements Scheduler {
   runAt(at: Date | number, fn: string, args?: Record<string, unknown>): Promise<string> {
     return this.#run(async () => {
       const time = at instanceof Date ? at.getTime() : at;
-      if (typeof time !== 'number' || !Number.isFinite(time))
-        throw new AppError('INVALID_ARGS', 'runAt: the time must be a valid Date or a number of milliseconds since the epoch');
+      if (typeof time !== 'number' || !Number.isFinite(time)) throw fnErrors.invalidRunAt();
       return this.#schedule(time, fn, args);
     });
   }
@@ -109,7 +108,7 @@ export class CallScheduler implements Scheduler {
 
 /** `ctx.scheduler` of a query: every method explains that queries cannot schedule. */
 export const QUERY_SCHEDULER: Scheduler = {
-  runAfter: () => Promise.reject(new AppError('FN_TYPE_MISMATCH', 'A query cannot schedule jobs: use a mutation or an action')),
-  runAt: () => Promise.reject(new AppError('FN_TYPE_MISMATCH', 'A query cannot schedule jobs: use a mutation or an action')),
-  cancel: () => Promise.reject(new AppError('FN_TYPE_MISMATCH', 'A query cannot cancel jobs: use a mutation or an action')),
+  runAfter: () => Promise.reject(fnErrors.queryCannotSchedule()),
+  runAt: () => Promise.reject(fnErrors.queryCannotSchedule()),
+  cancel: () => Promise.reject(fnErrors.queryCannotCancel()),
 };

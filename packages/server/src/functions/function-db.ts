@@ -1,10 +1,9 @@
 import type { DbReader, DbWriter, Filter } from '@mast/functions';
-import type { FilterNode } from '@mast/schema';
 import type { AuthContext } from '../access/auth-context.js';
 import { parseFilter, type FilterLimits } from '../entities/filter-parser.js';
 import type { SchemaRef } from '../access/schema-ref.js';
 import type { WriteSession } from '../entities/write-path.js';
-import { AppError } from '../errors/index.js';
+import { AppError, fnErrors } from '../errors/index.js';
 import type { ReadTx, Row, Store } from '../store/index.js';
 import type { ReadSet } from './read-set.js';
 
@@ -38,7 +37,7 @@ async function fairTurn(): Promise<void> {
 }
 
 function readOnly(): never {
-  throw new AppError('FN_TYPE_MISMATCH', 'A query cannot write: use a mutation (or call one from an action)');
+  throw fnErrors.queryCannotWrite();
 }
 
 /** Filtered rows through `tx`, with the caller's read rule ANDed in (the REST query's semantics). */

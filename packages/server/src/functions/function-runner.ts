@@ -5,7 +5,7 @@ import { ADMIN, type AuthContext } from '../access/auth-context.js';
 import type { FilterLimits } from '../entities/filter-parser.js';
 import type { SchemaRef } from '../access/schema-ref.js';
 import type { SystemWrites, WritePath } from '../entities/write-path.js';
-import { AppError } from '../errors/index.js';
+import { AppError, fnErrors } from '../errors/index.js';
 import type { Store } from '../store/index.js';
 import { AuthorError } from './author-error.js';
 import { CallGuard } from './call-guard.js';
@@ -97,10 +97,10 @@ export class FunctionRunner {
   /** `fromWorker`: the caller is an isolated action, holding a worker while it waits for this call. */
   async #call(name: string, rawArgs: unknown, auth: AuthContext, options: CallOptions, fromWorker: boolean): Promise<unknown> {
     const fn = this.#deps.registry.get(name);
-    if (!fn) throw new AppError('FN_NOT_FOUND', `Function "${name}" is not registered`);
+    if (!fn) throw fnErrors.notRegistered(name);
     const def = fn.definition;
     if (options.expect !== undefined && def.kind !== options.expect) {
-      throw new AppError('FN_TYPE_MISMATCH', `"${name}" is a ${def.kind}, not a ${options.expect}`);
+      throw fnErrors.wrongKind(name, def.kind, options.expect);
     }
     const args = parseArgs(name, def.args, rawArgs, this.#deps.readLimits.jsonLimits);
     const isolation = this.#deps.isolation;
@@ -151,7 +151,7 @@ export class FunctionRunner {
     if (err instanceof AppError || err instanceof AuthorError) return err;
     if (isFunctionError(err)) return new AuthorError(err.code, err.message, 400);
     this.#deps.logger.error({ err, function: name }, 'function handler failed');
-    return new AppError('HANDLER_ERROR', 'Internal handler error', { cause: err });
+    return fnErrors.handlerError(err);
   }
 
   #result(name: string, def: FunctionDefinition, value: unknown): unknown {
@@ -159,10 +159,7 @@ export class FunctionRunner {
     if (def.returns) {
       const checked = def.returns.safeParse(json);
       if (!checked.success) {
-        throw new AppError(
-          'FN_RESULT_INVALID',
-          `Function "${name}" returned a value its "returns" validator rejects: ${checked.error.issues.map((i) => `${i.path.join('.') || '(result)'}: ${i.message}`).join('; ')}`,
-        );
+        throw fnErrors.resultRejected(name, checked.error.issues.map((i) => `${i.path.join('.') || '(result)'}: ${i.message}`).join('; '));
       }
     }
     return json;
@@ -185,10 +182,7 @@ export class FunctionRunner {
         ms: limits.idleMs,
         holding: () => db?.holding ?? false,
         ...(lease ? { busyMs: () => lease.busyMs() } : {}),
-        blocked: () =>
-          new AppError('FN_QUERY_BLOCKED', `Query "${name}" awaited something other than ctx.db for ${limits.idleMs} ms while holding its read snapshot`, {
-            hint: 'Do outside I/O before the first ctx.db call, or in an action that calls the query with ctx.runQuery',
-          }),
+        blocked: () => fnErrors.queryBlocked(name, limits.idleMs),
       },
     });
     db = new QueryDb(this.#deps.store, this.#deps.schema, this.#deps.readLimits, def.unsafeBypassPolicies ? ADMIN : auth, guard, options.readSet);
@@ -231,21 +225,14 @@ export class FunctionRunner {
           ms: limits.idleMs,
           holding: () => true,
           ...(lease ? { busyMs: () => lease.busyMs() } : {}),
-          blocked: () =>
-            new AppError(
-              'FN_MUTATION_BLOCKED',
-              `Mutation "${name}" awaited something other than ctx.db for ${limits.idleMs} ms while holding the write transaction; it was rolled back`,
-              {
-                hint: 'Do outside I/O (fetch, timers) in an action, and call the mutation from it with ctx.runMutation',
-              },
-            ),
+          blocked: () => fnErrors.mutationBlocked(name, limits.idleMs),
         },
       });
       const db = new MutationDb(session, schema, readLimits, guard);
       // Jobs join the transaction; once the call has ended they can no longer be added to it.
       const sink: JobSink = {
         enqueue: async (job) => {
-          if (guard.signal.aborted) throw new AppError('FN_TIMEOUT', `Mutation "${name}" has ended; it cannot schedule "${job.fn}"`);
+          if (guard.signal.aborted) throw fnErrors.mutationEnded(name, job.fn);
           await session.system.enqueueJob(job);
           scheduled = true;
         },
@@ -276,7 +263,7 @@ export class FunctionRunner {
   ): Promise<unknown> {
     const { name } = fn;
     const guard = new CallGuard(name, { timeoutMs: this.#deps.limits.timeoutMs });
-    const ended = (what: string): AppError => new AppError('FN_TIMEOUT', `Action "${name}" has ended; it cannot ${what}`);
+    const ended = (what: string): AppError => fnErrors.actionEnded(name, what);
     let done = false;
     const nested =
       (kind: 'query' | 'mutation') =>
@@ -328,7 +315,7 @@ function publicAuth(auth: AuthContext): QueryCtx['auth'] {
 /** `runQuery`/`runMutation` exist only on actions; elsewhere they explain why they fail. */
 function noCalls(kind: 'query' | 'mutation'): Record<'runQuery' | 'runMutation', () => Promise<never>> {
   const fail = async (): Promise<never> => {
-    throw new AppError('FN_TYPE_MISMATCH', `A ${kind} cannot call other functions: call them from an action`);
+    throw fnErrors.cannotCallFunctions(kind);
   };
   return { runQuery: fail, runMutation: fail };
 }

@@ -1,4 +1,4 @@
-import { AppError } from '../errors/index.js';
+import { fnErrors } from '../errors/index.js';
 import { AuthorError } from './author-error.js';
 import type { WorkerLease } from './worker-pool.js';
 import type { CtxOp, WorkerCall, WorkerFailure } from './worker-protocol.js';
@@ -22,7 +22,7 @@ function failureError(failure: WorkerFailure, lease: WorkerLease): unknown {
     case 'op':
       return lease.opError(failure.ref);
     case 'not-json':
-      return new AppError('FN_RESULT_INVALID', failure.message ?? undefined);
+      return fnErrors.resultNotJson(failure.message ?? undefined);
     case 'load':
       return new Error(failure.message);
     case 'thrown': {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { ADMIN, type AuthContext } from '../access/auth-context.js';
-import { AppError } from '../errors/index.js';
+import { AppError, fnErrors } from '../errors/index.js';
 import type { JobIdentity, JobRecord, Store } from '../store/index.js';
 import { jobIdentity, prepareJob, type SchedulerDeps } from './call-scheduler.js';
 import type { FunctionRegistry } from './function-registry.js';
@@ -164,7 +164,7 @@ export class JobWorker {
         // A mutation job completes in the mutation's own transaction: its writes and its
         // completion commit together, and not at all if this attempt lost its lease.
         beforeCommit: async (system) => {
-          if (!(await system.completeJob(job.id, job.attempts, now()))) throw new AppError('JOB_STATE_CONFLICT', `Job "${job.id}" is no longer held by this attempt`);
+          if (!(await system.completeJob(job.id, job.attempts, now()))) throw fnErrors.jobNotHeld(job.id);
           completed = true;
         },
       });

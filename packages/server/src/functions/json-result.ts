@@ -1,4 +1,4 @@
-import { AppError } from '../errors/index.js';
+import { fnErrors } from '../errors/index.js';
 import { jsonText, notJsonMessage } from './json-text.js';
 
 /**
@@ -12,8 +12,8 @@ export function toJsonResult(name: string, value: unknown): unknown {
   try {
     text = jsonText(value);
   } catch (err) {
-    throw new AppError('FN_RESULT_INVALID', notJsonMessage(name, err), { cause: err });
+    throw fnErrors.resultNotJson(notJsonMessage(name, err), err);
   }
-  if (text === undefined) throw new AppError('FN_RESULT_INVALID', notJsonMessage(name));
+  if (text === undefined) throw fnErrors.resultNotJson(notJsonMessage(name));
   return JSON.parse(text) as unknown;
 }

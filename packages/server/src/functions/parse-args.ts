@@ -1,6 +1,6 @@
-import { checkJsonLimits, DEFAULT_JSON_LIMITS, describeJsonViolation, type JsonLimits } from '@mast/protocol';
+import { checkJsonLimits, DEFAULT_JSON_LIMITS, type JsonLimits } from '@mast/protocol';
 import type { z } from 'zod';
-import { AppError } from '../errors/index.js';
+import { errors, fnErrors } from '../errors/index.js';
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -14,9 +14,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  */
 export function parseArgs(name: string, validator: z.ZodType<Record<string, unknown>>, raw: unknown, limits: JsonLimits = DEFAULT_JSON_LIMITS): Record<string, unknown> {
   if (raw === undefined || raw === null) raw = {};
-  if (!isPlainObject(raw)) throw new AppError('INVALID_ARGS', `Function "${name}" takes a JSON object of arguments`);
+  if (!isPlainObject(raw)) throw fnErrors.argsNotObject(name);
   const violation = checkJsonLimits(raw, limits);
-  if (violation !== null) throw new AppError('JSON_TOO_DEEP', `The arguments of "${name}" are refused: ${describeJsonViolation(violation)}`);
+  if (violation !== null) throw errors.jsonTooDeep(`The arguments of "${name}" are refused`, violation);
   const present = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== null));
   const parsed = validator.safeParse(present, { reportInput: true });
   if (parsed.success) return parsed.data;
@@ -31,5 +31,5 @@ export function parseArgs(name: string, validator: z.ZodType<Record<string, unkn
 }
 
 function throwInvalid(message: string, fields: string[]): never {
-  throw new AppError('INVALID_ARGS', message, fields.length > 0 ? { fields } : {});
+  throw fnErrors.invalidArgs(message, fields);
 }

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { AppError } from '../errors/index.js';
+import { type AppError, errors, fnErrors } from '../errors/index.js';
 import { CTX_OPS, type CtxOp, type FromWorker, type OpFailure, type ToWorker, type WorkerCall, type WorkerOutcome, type WorkerStart } from './worker-protocol.js';
 
 /**
@@ -153,7 +153,7 @@ export class WorkerPool {
 
   /** A worker for one call: a free one, or the first to become free (see `AcquireRequest`). */
   acquire(request: AcquireRequest): Promise<WorkerLease> {
-    if (this.#closed) return Promise.reject(new AppError('SHUTTING_DOWN'));
+    if (this.#closed) return Promise.reject(errors.shuttingDown());
     if (request.signal?.aborted) return Promise.reject(cancelled(request.name));
     const idle = this.#idle.pop();
     if (idle) return Promise.resolve(this.#lease(idle));
@@ -167,10 +167,10 @@ export class WorkerPool {
     if (uncovered && (this.#slots.size < this.#options.size || (urgent && this.#slots.size < 2 * this.#options.size))) this.#spawn();
     // Calls waiting for a worker that is starting do not count against the queue's bound.
     if (!urgent && this.#queue.length >= this.#starting + this.#options.maxQueued) {
-      return Promise.reject(new AppError('FN_OVERLOADED', `Every function worker is busy and ${this.#options.maxQueued} calls are waiting; "${request.name}" was not queued`));
+      return Promise.reject(fnErrors.overloaded(request.name, this.#options.maxQueued));
     }
     return new Promise<WorkerLease>((resolve, reject) => {
-      const timer = setTimeout(() => settle(new AppError('FN_TIMEOUT', `Function "${request.name}" waited ${request.waitMs} ms for a free function worker`)), request.waitMs);
+      const timer = setTimeout(() => settle(fnErrors.noFreeWorker(request.name, request.waitMs)), request.waitMs);
       const onCancel = (): void => settle(cancelled(request.name));
       const settle = (err: unknown, slot?: Slot): void => {
         clearTimeout(timer);
@@ -192,8 +192,8 @@ export class WorkerPool {
   async close(): Promise<void> {
     this.#closed = true;
     this.#settleWarm();
-    for (const waiter of [...this.#queue]) waiter.reject(new AppError('SHUTTING_DOWN'));
-    await Promise.all([...this.#slots].map((slot) => this.#kill(slot, new AppError('SHUTTING_DOWN'))));
+    for (const waiter of [...this.#queue]) waiter.reject(errors.shuttingDown());
+    await Promise.all([...this.#slots].map((slot) => this.#kill(slot, errors.shuttingDown())));
   }
 
   #spawn(): void {
@@ -345,7 +345,7 @@ export class WorkerPool {
     }
     if (!started && this.#starting === 0) this.#settleWarm();
     if (started) this.#replace();
-    else if (!this.#slots.size) for (const waiter of [...this.#queue]) waiter.reject(new AppError('INTERNAL', 'No function worker could be started', { cause: err }));
+    else if (!this.#slots.size) for (const waiter of [...this.#queue]) waiter.reject(fnErrors.workersDidNotStart(err));
   }
 
   /** Terminates a worker (its call, if any, fails with `reason`); a new one takes its place. */
@@ -408,5 +408,5 @@ function failureOf(err: unknown, active: Active | undefined): OpFailure {
 }
 
 function cancelled(name: string): AppError {
-  return new AppError('FN_CANCELLED', `The call of "${name}" was cancelled by its caller`);
+  return errors.fnCancelled(name);
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { type ApiKeyService, apiKeyToWire, type NewApiKey } from '../auth/api-key-service.js';
 import type { AuthLimits } from '../auth/auth-limits.js';
-import { AppError } from '../errors/index.js';
+import { authErrors } from '../errors/index.js';
 import { limitedBy } from './rate-limit.js';
 import { requireUser } from './request-context.js';
 
@@ -13,7 +13,7 @@ const MAX_LIFETIME_MS = 10 * 366 * 86_400_000;
  */
 function parseNewKey(body: unknown, now: number): NewApiKey {
   const b = (typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {}) as Record<string, unknown>;
-  if (b.name !== undefined && typeof b.name !== 'string') throw new AppError('INVALID_DATA', 'name must be a string', { fields: ['name'] });
+  if (b.name !== undefined && typeof b.name !== 'string') throw authErrors.keyNameNotString();
   let scopes: string[] | undefined;
   if (typeof b.scopes === 'string')
     scopes = b.scopes
@@ -21,18 +21,17 @@ function parseNewKey(body: unknown, now: number): NewApiKey {
       .map((s) => s.trim())
       .filter((s) => s !== '');
   else if (Array.isArray(b.scopes) && b.scopes.every((s) => typeof s === 'string')) scopes = b.scopes as string[];
-  else if (b.scopes !== undefined) throw new AppError('INVALID_DATA', 'scopes must be an array of strings or a comma-separated string', { fields: ['scopes'] });
-  if (scopes !== undefined && scopes.length === 0) throw new AppError('INVALID_DATA', 'scopes must name at least one scope', { fields: ['scopes'] });
+  else if (b.scopes !== undefined) throw authErrors.keyScopesInvalid();
+  if (scopes !== undefined && scopes.length === 0) throw authErrors.keyScopesEmpty();
   let expiresAt: number | null = null;
-  if (b.expires_at !== undefined && b.expires_in !== undefined) throw new AppError('INVALID_DATA', 'give expires_at or expires_in, not both', { fields: ['expires_at'] });
+  if (b.expires_at !== undefined && b.expires_in !== undefined) throw authErrors.keyExpiryTwice();
   if (typeof b.expires_at === 'string') expiresAt = Date.parse(b.expires_at);
   else if (typeof b.expires_at === 'number') expiresAt = b.expires_at * 1000;
   else if (typeof b.expires_in === 'number' && Number.isSafeInteger(b.expires_in)) expiresAt = now + b.expires_in * 1000;
-  else if (b.expires_at !== undefined && b.expires_at !== null)
-    throw new AppError('INVALID_DATA', 'expires_at must be an ISO-8601 time or unix seconds', { fields: ['expires_at'] });
-  else if (b.expires_in !== undefined) throw new AppError('INVALID_DATA', 'expires_in must be a whole number of seconds', { fields: ['expires_in'] });
+  else if (b.expires_at !== undefined && b.expires_at !== null) throw authErrors.keyExpiresAtInvalid();
+  else if (b.expires_in !== undefined) throw authErrors.keyExpiresInInvalid();
   if (expiresAt !== null && (!Number.isFinite(expiresAt) || expiresAt - now > MAX_LIFETIME_MS)) {
-    throw new AppError('INVALID_DATA', 'the expiry must be a valid time at most ten years away', { fields: [b.expires_in !== undefined ? 'expires_in' : 'expires_at'] });
+    throw authErrors.keyExpiryOutOfRange(b.expires_in !== undefined ? 'expires_in' : 'expires_at');
   }
   return { ...(b.name !== undefined ? { name: b.name as string } : {}), ...(scopes !== undefined ? { scopes } : {}), expiresAt };
 }
@@ -59,7 +58,7 @@ export function registerApiKeyRoutes(app: FastifyInstance, deps: { apiKeys: ApiK
 
   app.delete<{ Params: { id: string } }>('/api/auth/api-keys/:id', { preHandler: limited }, async (request) => {
     const userId = requireUser(request);
-    if (!(await deps.apiKeys.revoke(userId, request.params.id))) throw new AppError('NOT_FOUND', 'No API key with this id');
+    if (!(await deps.apiKeys.revoke(userId, request.params.id))) throw authErrors.apiKeyNotFound();
     return { revoked: true };
   });
 }

@@ -3,7 +3,7 @@ import { authToWire, bearerToken, type AuthContext } from '../access/auth-contex
 import type { Authenticator } from '../auth/authenticator.js';
 import type { IssuedSession, SessionService } from '../auth/session-service.js';
 import { readCookie } from '../auth/cookies.js';
-import { AppError } from '../errors/index.js';
+import { authErrors, httpErrors } from '../errors/index.js';
 import { requireAdmin } from './request-context.js';
 
 /** How the session cookie is named and sent. */
@@ -32,7 +32,7 @@ export function requestAuthenticator(authenticator: Authenticator, cookie: Cooki
     if (!SAFE_METHODS.has(request.method)) {
       const origin = request.headers.origin ?? originOf(request.headers.referer);
       if (origin !== undefined && !cookie.trustedOrigins.includes('*') && !cookie.trustedOrigins.includes(origin) && origin !== `${request.protocol}://${request.host}`) {
-        throw new AppError('CSRF_REJECTED', `Origin '${origin}' is not allowed to use the session cookie`);
+        throw httpErrors.csrfRejected(origin);
       }
     }
     return sessions.resolve(fromCookie);
@@ -71,12 +71,12 @@ export function sessionBody(issued: IssuedSession): Record<string, unknown> {
 /** Reads the admin's mint request: `{user_id, roles?, tenant_id?, expires_in?}`. */
 function parseMint(body: unknown): { userId: string; roles?: string[]; tenantId?: string | null; expiresIn?: number } {
   const b = (typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {}) as Record<string, unknown>;
-  if (typeof b.user_id !== 'string') throw new AppError('INVALID_DATA', 'user_id (a string) is required', { fields: ['user_id'] });
-  if (b.roles !== undefined && !Array.isArray(b.roles)) throw new AppError('INVALID_DATA', 'roles must be an array of strings', { fields: ['roles'] });
+  if (typeof b.user_id !== 'string') throw authErrors.mintUserIdRequired();
+  if (b.roles !== undefined && !Array.isArray(b.roles)) throw authErrors.mintRolesInvalid();
   if (b.tenant_id !== undefined && b.tenant_id !== null && typeof b.tenant_id !== 'string') {
-    throw new AppError('INVALID_DATA', 'tenant_id must be a string or null', { fields: ['tenant_id'] });
+    throw authErrors.mintTenantInvalid();
   }
-  if (b.expires_in !== undefined && typeof b.expires_in !== 'number') throw new AppError('INVALID_DATA', 'expires_in must be a number of seconds', { fields: ['expires_in'] });
+  if (b.expires_in !== undefined && typeof b.expires_in !== 'number') throw authErrors.mintExpiresInInvalid();
   return {
     userId: b.user_id,
     ...(b.roles !== undefined ? { roles: b.roles as string[] } : {}),
@@ -116,8 +116,8 @@ export function registerAuthRoutes(
 
   app.delete('/api/auth/session', async (request, reply) => {
     const hash = request.auth.sessionHash;
-    if (request.auth.apiKeyId !== undefined) throw new AppError('API_KEY_AUTH_FORBIDDEN', 'An API key is not signed out; revoke it with DELETE /api/auth/api-keys/:id');
-    if (hash === undefined) throw new AppError('AUTH_REQUIRED', 'Sign-out needs a session token');
+    if (request.auth.apiKeyId !== undefined) throw authErrors.apiKeySignOut();
+    if (hash === undefined) throw authErrors.signOutNeedsSession();
     await sessions.revoke(hash);
     clearSessionCookie(reply, cookie);
     return { signed_out: true };

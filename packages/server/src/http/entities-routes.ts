@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AppError, toAppError } from '../errors/index.js';
+import { httpErrors, toAppError } from '../errors/index.js';
 import type { EntityReader } from '../entities/entity-reader.js';
 import type { WriteContext, WriteOp, WritePath } from '../entities/write-path.js';
 import { queryParam } from './request-context.js';
@@ -14,13 +14,13 @@ export interface EntityRouteDeps {
 const ALL_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
 function methodNotAllowed(method: string, allowed: string): never {
-  throw new AppError('METHOD_NOT_ALLOWED', `${method} is not allowed here (allowed: ${allowed})`);
+  throw httpErrors.methodNotAllowed(method, allowed);
 }
 
 /** Parses one batch/transact operation, or throws INVALID_OPERATION naming its index. */
 function parseOp(raw: unknown, index: number): WriteOp {
   const fail = (what: string): never => {
-    throw new AppError('INVALID_OPERATION', `operations[${index}]: ${what}`, { extra: { index } });
+    throw httpErrors.invalidOperation(index, what);
   };
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return fail('must be an object');
   const op = raw as Record<string, unknown>;
@@ -46,15 +46,15 @@ function writeContext(request: FastifyRequest, bodyOpId?: unknown): WriteContext
   const value = bodyOpId ?? (Array.isArray(header) ? header[0] : header);
   if (value === undefined) return { auth: request.auth };
   if (typeof value !== 'string' || value.length === 0 || value.length > 200) {
-    throw new AppError('INVALID_DATA', 'An op id (Idempotency-Key header or "op_id") must be a string of 1-200 characters');
+    throw httpErrors.invalidOpId();
   }
   return { auth: request.auth, opId: value };
 }
 
 function parseOps(body: unknown, max: number, allowBareArray: boolean): unknown[] {
   const list = allowBareArray && Array.isArray(body) ? body : (body as { operations?: unknown } | null)?.operations;
-  if (!Array.isArray(list)) throw new AppError('MISSING_OPERATIONS', 'The body needs an "operations" array');
-  if (list.length > max) throw new AppError('LIMIT_TOO_LARGE', `At most ${max} operations per request, got ${list.length}`);
+  if (!Array.isArray(list)) throw httpErrors.missingOperations();
+  if (list.length > max) throw httpErrors.tooManyOperations(max, list.length);
   return list;
 }
 

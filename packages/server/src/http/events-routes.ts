@@ -1,6 +1,6 @@
 import type { AuthedStreams } from '../auth/access-events.js';
 import type { FastifyInstance } from 'fastify';
-import { AppError, toAppError } from '../errors/index.js';
+import { AppError, httpErrors, toAppError } from '../errors/index.js';
 import type { LiveEngine } from '../live/live-engine.js';
 import type { EncodedFrame, LiveSink } from '../live/live-frames.js';
 import { EventStream } from './event-stream.js';
@@ -39,15 +39,15 @@ function parseFilterParam(text: string | undefined): Record<string, unknown> | u
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new AppError('INVALID_JSON', 'The filter parameter is not valid JSON', { cause: err });
+    throw httpErrors.filterParamNotJson(err);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new AppError('INVALID_QUERY', 'The filter must be a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw httpErrors.filterParamNotObject();
   return value as Record<string, unknown>;
 }
 
 function parseSince(text: string | undefined): number | undefined {
   if (text === undefined || text === '') return undefined;
-  if (!/^\d+$/.test(text)) throw new AppError('INVALID_CURSOR', 'Last-Event-ID must be a seq number');
+  if (!/^\d+$/.test(text)) throw httpErrors.invalidLastEventId();
   return Number(text);
 }
 
@@ -62,7 +62,7 @@ export function registerEventsRoutes(app: FastifyInstance, options: EventsOption
 
   app.get('/events', async (request, reply) => {
     const entity = queryParam(request, 'entity');
-    if (entity === undefined || entity === '') throw new AppError('INVALID_QUERY', 'Name the entity: /events?entity=<Entity>&filter=<json>');
+    if (entity === undefined || entity === '') throw httpErrors.eventsEntityMissing();
     const filter = parseFilterParam(queryParam(request, 'filter'));
     const includeText = queryParam(request, 'include');
     const include = includeText === undefined || includeText === '' ? undefined : includeText.split(',').map((name) => name.trim());

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { AuthedStreams } from '../auth/access-events.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ChangeBus } from '../changes/change-bus.js';
-import { AppError, toAppError } from '../errors/index.js';
+import { httpErrors, toAppError } from '../errors/index.js';
 import { AuthorError, diffResult, QueryWatch, type FunctionRegistry, type FunctionRunner } from '../functions/index.js';
 import type { FunctionRateLimit } from '../functions/function-rate-limit.js';
 import { EventStream } from './event-stream.js';
@@ -41,7 +41,7 @@ function watchArgs(text: string | undefined): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new AppError('INVALID_JSON', 'The args parameter is not valid JSON', { cause: err });
+    throw httpErrors.argsParamNotJson(err);
   }
 }
 
@@ -50,7 +50,7 @@ function opIdOf(request: FastifyRequest): string | undefined {
   const header = request.headers['idempotency-key'];
   const value = Array.isArray(header) ? header[0] : header;
   if (value === undefined) return undefined;
-  if (value.length === 0 || value.length > 200) throw new AppError('INVALID_DATA', 'Idempotency-Key must be 1-200 characters');
+  if (value.length === 0 || value.length > 200) throw httpErrors.invalidIdempotencyKey();
   return value;
 }
 

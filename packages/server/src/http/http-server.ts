@@ -1,9 +1,9 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { checkJsonLimits, DEFAULT_JSON_LIMITS, describeJsonViolation, type JsonLimits } from '@mast/protocol';
+import { checkJsonLimits, DEFAULT_JSON_LIMITS, type JsonLimits } from '@mast/protocol';
 import type { Logger } from 'pino';
-import { AppError, toAppError } from '../errors/index.js';
+import { AppError, errors, httpErrors, toAppError } from '../errors/index.js';
 import { ANONYMOUS, type AuthContext } from '../access/auth-context.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { RateLimiter } from '../limits/rate-limit.js';
@@ -43,11 +43,11 @@ const MAX_PARAM_LENGTH = 1024;
 function clientErrorAnswer(err: NodeJS.ErrnoException): AppError {
   switch (err.code) {
     case 'HPE_HEADER_OVERFLOW':
-      return new AppError('HEADERS_TOO_LARGE', 'The request line and headers are over the 16 KB the server reads');
+      return httpErrors.headersTooLarge();
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return new AppError('REQUEST_TIMEOUT');
+      return httpErrors.requestTimeout();
     default:
-      return new AppError('INVALID_REQUEST', `The HTTP request could not be parsed${err.code?.startsWith('HPE_') ? ` (${err.code})` : ''}`);
+      return httpErrors.unparsableRequest(err.code);
   }
 }
 
@@ -62,19 +62,19 @@ function envelopeOf(error: AppError, request: FastifyRequest): ReturnType<AppErr
 function fromFastifyError(err: FastifyError): AppError | null {
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new AppError('PAYLOAD_TOO_LARGE', 'Request body too large', { cause: err });
+      return httpErrors.bodyTooLarge(err);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as Content-Type: application/json', { cause: err });
+      return httpErrors.unsupportedMediaType(err);
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new AppError('INVALID_JSON', 'Invalid request body', { cause: err });
+      return httpErrors.invalidBody(err);
     case 'FST_ERR_BAD_URL':
-      return new AppError('INVALID_URL', 'The URL has a malformed percent-escape', { cause: err });
+      return httpErrors.malformedUrl(err);
     case 'FST_ERR_MAX_PARAM_LENGTH':
-      return new AppError('URL_TOO_LONG', `A path segment is longer than ${MAX_PARAM_LENGTH} characters`, { cause: err });
+      return httpErrors.pathSegmentTooLong(MAX_PARAM_LENGTH, err);
     default:
-      if (err instanceof SyntaxError) return new AppError('INVALID_JSON', 'Invalid request body', { cause: err });
+      if (err instanceof SyntaxError) return httpErrors.invalidBody(err);
       return null;
   }
 }
@@ -127,10 +127,10 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
     try {
       value = JSON.parse(text);
     } catch (err) {
-      return done(new AppError('INVALID_JSON', 'Invalid request body', { cause: err }), undefined);
+      return done(httpErrors.invalidBody(err), undefined);
     }
     const violation = checkJsonLimits(value, jsonLimits);
-    if (violation !== null) return done(new AppError('JSON_TOO_DEEP', `The request body is refused: ${describeJsonViolation(violation)}`), undefined);
+    if (violation !== null) return done(errors.jsonTooDeep('The request body is refused', violation), undefined);
     done(null, value);
   });
 
@@ -165,7 +165,7 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
   app.options('*', async (_request, reply) => reply.code(204).send());
 
   app.setNotFoundHandler(async (request, reply) => {
-    const error = new AppError('NOT_FOUND', `No API route matches ${request.method} ${request.url.split('?')[0]}`);
+    const error = httpErrors.noRoute(request.method, request.url.split('?')[0] ?? '');
     return reply.code(404).send(error.toEnvelope());
   });
 

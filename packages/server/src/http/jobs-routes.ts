@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { AppError } from '../errors/index.js';
+import { fnErrors, httpErrors } from '../errors/index.js';
 import type { FunctionRegistry } from '../functions/index.js';
 import type { JobRecord, JobStatus, Store } from '../store/index.js';
 import { queryParam } from './request-context.js';
@@ -40,14 +40,14 @@ function jobToWire(job: JobRecord): Record<string, unknown> {
 
 function limitOf(text: string | undefined): number {
   if (text === undefined) return DEFAULT_LIMIT;
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw new AppError('INVALID_QUERY', 'limit must be a positive integer');
-  if (Number(text) > MAX_LIMIT) throw new AppError('LIMIT_TOO_LARGE', `limit is at most ${MAX_LIMIT}`);
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw httpErrors.invalidJobLimit();
+  if (Number(text) > MAX_LIMIT) throw httpErrors.jobLimitTooLarge(MAX_LIMIT);
   return Number(text);
 }
 
 async function existing(store: Store, id: string): Promise<JobRecord> {
   const job = await store.jobs.get(id);
-  if (!job) throw new AppError('NOT_FOUND', `No job with id "${id}"`);
+  if (!job) throw fnErrors.jobNotFound(id);
   return job;
 }
 
@@ -60,7 +60,7 @@ async function existing(store: Store, id: string): Promise<JobRecord> {
 export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): void {
   app.get('/api/jobs', async (request) => {
     const status = queryParam(request, 'status');
-    if (status !== undefined && !STATUSES.has(status)) throw new AppError('INVALID_QUERY', `status must be one of ${[...STATUSES].join(', ')}`);
+    if (status !== undefined && !STATUSES.has(status)) throw httpErrors.invalidJobStatus([...STATUSES]);
     const jobs = await deps.store.jobs.list({ ...(status === undefined ? {} : { status: status as JobStatus }), limit: limitOf(queryParam(request, 'limit')) });
     return { jobs: jobs.map(jobToWire) };
   });
@@ -72,7 +72,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): voi
   app.post('/api/jobs/:id/retry', async (request) => {
     const { id } = request.params as { id: string };
     const job = await existing(deps.store, id);
-    if (!(await deps.store.jobs.retry(id, deps.now()))) throw new AppError('JOB_STATE_CONFLICT', `Job "${id}" is ${job.status}; only dead or cancelled jobs can be retried`);
+    if (!(await deps.store.jobs.retry(id, deps.now()))) throw fnErrors.jobNotRetryable(id, job.status);
     deps.onEnqueued();
     return jobToWire(await existing(deps.store, id));
   });
@@ -80,7 +80,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: JobRouteDeps): voi
   app.post('/api/jobs/:id/cancel', async (request) => {
     const { id } = request.params as { id: string };
     const job = await existing(deps.store, id);
-    if (!(await deps.store.jobs.cancel(id, undefined, deps.now()))) throw new AppError('JOB_STATE_CONFLICT', `Job "${id}" is ${job.status}; only pending jobs can be cancelled`);
+    if (!(await deps.store.jobs.cancel(id, undefined, deps.now()))) throw fnErrors.jobNotCancellable(id, job.status);
     return jobToWire(await existing(deps.store, id));
   });
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { LocalAuth, PasswordReplaced, SignIn } from '../auth/local-auth.js';
 import type { DevOutbox } from '../auth/mailer.js';
-import { AppError } from '../errors/index.js';
+import { httpErrors } from '../errors/index.js';
 import { type CookieOptions, sessionBody, setSessionCookie } from './auth-routes.js';
 import { queryParam } from './request-context.js';
 
@@ -47,7 +47,7 @@ export function registerLocalAuthRoutes(app: FastifyInstance, auth: LocalAuth, c
   });
 
   app.get('/api/auth/outbox', async (request) => {
-    if (!outbox) throw new AppError('NOT_FOUND', 'The outbox exists only in dev mode without MAST_SMTP_URL');
+    if (!outbox) throw httpErrors.outboxDevOnly();
     const to = queryParam(request, 'to');
     return { messages: outbox.list(to === undefined ? undefined : to.trim().toLowerCase()) };
   });

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthLimits } from '../auth/auth-limits.js';
 import { OAUTH_STATE_TTL_MS, OAuthFailure, type OAuthService } from '../auth/oauth-service.js';
-import { AppError } from '../errors/index.js';
+import { authErrors, httpErrors } from '../errors/index.js';
 import { readCookie } from '../auth/cookies.js';
 import { type CookieOptions, setSessionCookie } from './auth-routes.js';
 import { limitedBy } from './rate-limit.js';
@@ -40,9 +40,9 @@ export function registerOAuthRoutes(
 
   const trusted = (request: FastifyRequest, url: string, field: string): string => {
     const origin = originOf(url);
-    if (origin === null) throw new AppError('UNTRUSTED_REDIRECT', `${field} must be an absolute http(s) URL`);
+    if (origin === null) throw httpErrors.redirectNotUrl(field);
     if (origin !== ownOrigin(request) && !cookie.trustedOrigins.includes(origin)) {
-      throw new AppError('UNTRUSTED_REDIRECT', `${field} is on ${origin}, which is not a trusted origin (MAST_TRUSTED_ORIGINS)`);
+      throw httpErrors.redirectUntrusted(field, origin);
     }
     return url;
   };
@@ -53,9 +53,9 @@ export function registerOAuthRoutes(
 
   app.get<{ Params: { provider: string } }>('/api/auth/login/:provider', { preHandler: limited }, async (request, reply) => {
     const provider = request.params.provider;
-    if (!oauth.names().includes(provider)) throw new AppError('PROVIDER_NOT_FOUND', `No sign-in provider "${provider.slice(0, 32)}"`);
+    if (!oauth.names().includes(provider)) throw authErrors.providerNotFound(provider);
     const callback = queryParam(request, 'callback');
-    if (!callback) throw new AppError('MISSING_CALLBACK', 'Pass ?callback=<URL of your app to return to>');
+    if (!callback) throw httpErrors.missingCallback();
     const errorCallback = queryParam(request, 'error_callback');
     const start = await oauth.begin(provider, {
       callbackUrl: trusted(request, callback, 'callback'),

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { inviteToWire, memberToWire, type OrgService, orgToWire, parseOrgRole } from '../auth/org-service.js';
 import type { SessionService } from '../auth/session-service.js';
 import type { AuthLimits } from '../auth/auth-limits.js';
-import { AppError } from '../errors/index.js';
+import { httpErrors } from '../errors/index.js';
 import { limitedBy } from './rate-limit.js';
 import { requireUser } from './request-context.js';
 
@@ -65,7 +65,7 @@ export function registerOrgRoutes(app: FastifyInstance, deps: { orgs: OrgService
   app.post('/api/auth/select-org', { preHandler: limited }, async (request) => {
     const b = body(request.body);
     const orgId = b.orgId !== undefined ? b.orgId : b.org_id;
-    if (orgId !== null && typeof orgId !== 'string') throw new AppError('INVALID_DATA', 'orgId must be an org id or null', { fields: ['orgId'] });
+    if (orgId !== null && typeof orgId !== 'string') throw httpErrors.invalidOrgSelection();
     requireUser(request);
     const tenantId = await orgs.select(request.auth, orgId, (hash, tenant) => deps.sessions.selectTenant(hash, tenant));
     return { tenantId };

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { AppError } from '../errors/index.js';
+import { httpErrors } from '../errors/index.js';
 import type { AuthContext } from '../access/auth-context.js';
 
 declare module 'fastify' {
@@ -12,7 +12,7 @@ declare module 'fastify' {
 /** Throws FORBIDDEN unless the request carries the admin token. */
 export function requireAdmin(request: FastifyRequest): void {
   if (!request.auth.isAdmin) {
-    throw new AppError('FORBIDDEN', 'This endpoint requires admin auth (MAST_ADMIN_TOKEN)');
+    throw httpErrors.adminRequired();
   }
 }
 
@@ -29,8 +29,8 @@ export function queryParam(request: FastifyRequest, name: string): string | unde
  */
 export function requireUser(request: FastifyRequest): string {
   const auth = request.auth;
-  if (auth.apiKeyId !== undefined) throw new AppError('API_KEY_AUTH_FORBIDDEN', 'This endpoint cannot be used with an API key; sign in');
-  if (auth.isAdmin) throw new AppError('FORBIDDEN', "The admin token acts for no user; use a user's session");
-  if (auth.userId === null || auth.isGuest) throw new AppError('AUTH_REQUIRED', 'Sign in with an account (guests cannot do this)');
+  if (auth.apiKeyId !== undefined) throw httpErrors.apiKeyNotAllowed();
+  if (auth.isAdmin) throw httpErrors.adminActsForNoUser();
+  if (auth.userId === null || auth.isGuest) throw httpErrors.accountRequired();
   return auth.userId;
 }

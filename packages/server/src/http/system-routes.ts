@@ -3,7 +3,7 @@ import type { Manifest } from '@mast/schema';
 import type { Metrics, MetricGauges } from '../metrics/metrics.js';
 import type { SchemaRef } from '../access/schema-ref.js';
 import { requireAdmin, queryParam } from './request-context.js';
-import { AppError } from '../errors/index.js';
+import { httpErrors } from '../errors/index.js';
 
 /** What the system routes need. */
 export interface SystemRouteDeps {
@@ -44,7 +44,7 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemRouteDeps
   });
 
   app.get('/metrics', async (request, reply) => {
-    if (!deps.dev && !request.auth.isAdmin) throw new AppError('UNAUTHORIZED', '/metrics needs the admin token outside dev mode');
+    if (!deps.dev && !request.auth.isAdmin) throw httpErrors.metricsNeedAdmin();
     reply.type('text/plain; version=0.0.4; charset=utf-8');
     return deps.metrics.render(deps.gauges);
   });

@@ -1,4 +1,4 @@
-import { AppError } from '../errors/index.js';
+import { errors } from '../errors/index.js';
 
 /**
  * A fixed-window request counter per client address. In memory, so each node limits on its
@@ -27,7 +27,7 @@ export class RateLimiter {
     this.#counts.set(key, count);
     if (count > this.#max) {
       const retryAfter = Math.max(1, Math.ceil((this.#windowStart + this.#windowMs - now) / 1000));
-      throw new AppError('RATE_LIMITED', `Too many requests. Retry after ${retryAfter} seconds.`, { extra: { retry_after_secs: retryAfter } });
+      throw errors.rateLimited(retryAfter);
     }
   }
 }

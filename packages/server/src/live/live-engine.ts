@@ -3,7 +3,7 @@ import type { AuthContext } from '../access/auth-context.js';
 import type { ChangeBus } from '../changes/change-bus.js';
 import { type FilterLimits, parseFilter } from '../entities/filter-parser.js';
 import type { SchemaRef } from '../access/schema-ref.js';
-import { AppError } from '../errors/index.js';
+import { liveErrors } from '../errors/index.js';
 import type { ChangeRecord, Row, Store } from '../store/index.js';
 import { type LiveAccess, OPEN_ACCESS } from './live-access.js';
 import { EncodedFrame, type LiveSink } from './live-frames.js';
@@ -139,7 +139,7 @@ export class LiveEngine {
   /** Closes subscription `id` of `sink`; throws UNKNOWN_SUBSCRIPTION when it has none. */
   unsubscribe(sink: LiveSink, id: string): void {
     const subs = this.#subs.get(sink);
-    if (!subs || !subs.has(id)) throw new AppError('UNKNOWN_SUBSCRIPTION', `No subscription "${id}" on this socket`);
+    if (!subs || !subs.has(id)) throw liveErrors.unknownSubscription(id);
     const query = subs.get(id);
     subs.delete(id);
     if (query) this.#detach(sink, query);
@@ -167,9 +167,7 @@ export class LiveEngine {
         const { store } = this.#options;
         const bounds = await store.changeLogBounds();
         if (since > bounds.head || since < bounds.prunedThrough) {
-          throw new AppError('RESYNC_REQUIRED', `seq ${since} is outside the change log (oldest ${bounds.prunedThrough + 1}, head ${bounds.head}); subscribe again`, {
-            extra: { oldest_seq: bounds.prunedThrough + 1, head_seq: bounds.head },
-          });
+          throw liveErrors.outsideChangeLog(since, bounds.prunedThrough + 1, bounds.head);
         }
         const joined: Array<[string, LiveQuery]> = [];
         for (const p of prepared) {
@@ -200,7 +198,7 @@ export class LiveEngine {
 
   #prepare(request: SubscriptionRequest, auth: AuthContext): Prepared {
     const entity = this.#options.schema.entity(request.entity);
-    if (request.filter?.$offset !== undefined) throw new AppError('INVALID_QUERY', 'Live queries take no $offset; page with $order and $limit');
+    if (request.filter?.$offset !== undefined) throw liveErrors.offsetNotLive();
     const query: FindQuery = parseFilter(entity, request.filter, this.#options.limits);
     const visible = this.#access.readFilter?.(auth, entity.name) ?? true;
     const where = query.where;
@@ -228,11 +226,11 @@ export class LiveEngine {
     if (!subs) this.#subs.set(sink, (subs = new Map()));
     const seen = new Set<string>();
     for (const id of ids) {
-      if (subs.has(id) || seen.has(id)) throw new AppError('DUPLICATE_SUBSCRIPTION', `Subscription "${id}" is already open on this socket`);
+      if (subs.has(id) || seen.has(id)) throw liveErrors.duplicateSubscription(id);
       seen.add(id);
     }
     if (subs.size + ids.length > this.#options.maxSubscriptions) {
-      throw new AppError('TOO_MANY_SUBSCRIPTIONS', `A socket holds at most ${this.#options.maxSubscriptions} subscriptions`);
+      throw liveErrors.tooManySubscriptions(this.#options.maxSubscriptions);
     }
     for (const id of ids) subs.set(id, null);
     return subs;

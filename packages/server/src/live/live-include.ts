@@ -1,6 +1,6 @@
 import type { EntitySchema, FilterNode } from '@mast/schema';
 import type { AuthContext } from '../access/auth-context.js';
-import { AppError, toAppError } from '../errors/index.js';
+import { liveErrors, toAppError } from '../errors/index.js';
 import type { Row, Store } from '../store/index.js';
 import type { LiveAccess } from './live-access.js';
 
@@ -28,15 +28,12 @@ export function resolveIncludes(entity: EntitySchema, names: readonly string[] |
     const relation = entity.relations.find((r) => r.name === name);
     if (!relation) {
       const valid = entity.relations.filter((r) => r.many !== true).map((r) => r.name);
-      throw new AppError('INVALID_QUERY', `Unknown relation "${name}" on ${entity.name} (to-one relations: ${valid.join(', ') || 'none'})`);
+      throw liveErrors.unknownRelation(name, entity.name, valid);
     }
     if (relation.many === true) {
-      throw new AppError(
-        'INVALID_QUERY',
-        `Relation "${name}" is to-many: live queries include to-one relations only; subscribe to ${relation.target} with a filter on ${relation.field}`,
-      );
+      throw liveErrors.toManyInclude(name, relation.target, relation.field);
     }
-    if (entity.fieldsByName.has(name)) throw new AppError('INVALID_QUERY', `Relation "${name}" has the name of a field of ${entity.name}, so it cannot be included`);
+    if (entity.fieldsByName.has(name)) throw liveErrors.relationShadowsField(name, entity.name);
     out.push({ name, target: relation.target, field: relation.field, visible: visibleFilter(auth, relation.target, access) });
   }
   return out;

@@ -1,9 +1,9 @@
-import { checkJsonLimits, DEFAULT_JSON_LIMITS, describeJsonViolation, type JsonLimits, type RoomMember, type ServerMessage } from '@mast/protocol';
+import { checkJsonLimits, DEFAULT_JSON_LIMITS, type JsonLimits, type RoomMember, type ServerMessage } from '@mast/protocol';
 
 /** A JSON value: presence state, broadcast data. */
 type Json = RoomMember['state'];
 import type { AuthContext } from '../access/auth-context.js';
-import { AppError } from '../errors/index.js';
+import { errors, liveErrors } from '../errors/index.js';
 import { EncodedFrame, type LiveSink } from './live-frames.js';
 
 /** A socket as rooms see it: a sink with the connection id members know it by. */
@@ -93,12 +93,12 @@ export class RoomHub {
     const state = presence === undefined ? null : presence;
     this.#checkSize('Presence state', state, this.#options.maxPresenceBytes);
     const joined = this.#bySink.get(sink);
-    if (joined?.has(room)) throw new AppError('ALREADY_IN_ROOM', `This socket is already in room "${room}"; send presence to change its state`);
+    if (joined?.has(room)) throw liveErrors.alreadyInRoom(room);
     if ((joined?.size ?? 0) >= this.#options.maxRoomsPerSink) {
-      throw new AppError('TOO_MANY_ROOMS', `A socket may be in at most ${this.#options.maxRoomsPerSink} rooms; leave one first`);
+      throw liveErrors.tooManyRooms(this.#options.maxRoomsPerSink);
     }
     let members = this.#rooms.get(room);
-    if ((members?.size ?? 0) >= this.#options.maxMembers) throw new AppError('ROOM_FULL', `Room "${room}" holds at most ${this.#options.maxMembers} members`);
+    if ((members?.size ?? 0) >= this.#options.maxMembers) throw liveErrors.roomFull(room, this.#options.maxMembers);
     if (!members) this.#rooms.set(room, (members = new Map()));
     const member: Member = { sink, userId, joinedAt: new Date(now).toISOString(), topics: topics ? new Set(topics) : null, state, expiresAt: this.#expiry(now), announced: false };
     members.set(sink, member);
@@ -165,15 +165,15 @@ export class RoomHub {
   }
 
   #admit(auth: AuthContext, room: string): string {
-    if (auth.userId === null) throw new AppError('AUTH_REQUIRED', 'Sign in to join a room: anonymous sockets have no identity to show other members');
-    if (auth.isGuest && !this.#options.allowGuests && !auth.isAdmin) throw new AppError('POLICY_DENIED', 'Guest sessions may not join rooms on this server');
-    if (!auth.isAdmin && this.#options.canJoin && !this.#options.canJoin(auth, room)) throw new AppError('POLICY_DENIED', `You may not join room "${room}"`);
+    if (auth.userId === null) throw liveErrors.roomNeedsSignIn();
+    if (auth.isGuest && !this.#options.allowGuests && !auth.isAdmin) throw liveErrors.roomNoGuests();
+    if (!auth.isAdmin && this.#options.canJoin && !this.#options.canJoin(auth, room)) throw liveErrors.roomDenied(room);
     return auth.userId;
   }
 
   #member(sink: RoomSink, room: string): Member {
     const member = this.#rooms.get(room)?.get(sink);
-    if (!member) throw new AppError('NOT_IN_ROOM', `This socket has not joined room "${room}"; send join first`);
+    if (!member) throw liveErrors.notInRoom(room);
     return member;
   }
 
@@ -193,9 +193,9 @@ export class RoomHub {
   #checkSize(what: string, value: Json, max: number): void {
     // Bounded before JSON.stringify, which recurses and would overflow on a deep value.
     const violation = checkJsonLimits(value, this.#options.jsonLimits ?? DEFAULT_JSON_LIMITS);
-    if (violation !== null) throw new AppError('JSON_TOO_DEEP', `${what}: ${describeJsonViolation(violation)}`);
+    if (violation !== null) throw errors.jsonTooDeep(what, violation);
     const bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
-    if (bytes > max) throw new AppError('PAYLOAD_TOO_LARGE', `${what} is ${bytes} bytes of JSON; at most ${max} are accepted`);
+    if (bytes > max) throw liveErrors.roomPayloadTooLarge(what, bytes, max);
   }
 
   #expiry(now: number): number {

@@ -2,7 +2,7 @@ import { closeCodes, DEFAULT_JSON_LIMITS, parseClientMessage, PROTOCOL_VERSION, 
 import type { Logger } from 'pino';
 import type { RawData } from 'ws';
 import type { AuthContext } from '../access/auth-context.js';
-import { AppError } from '../errors/index.js';
+import { fnErrors } from '../errors/index.js';
 import type { LiveEngine } from '../live/live-engine.js';
 import type { EncodedFrame, LiveSink } from '../live/live-frames.js';
 import type { CrdtHub } from '../crdt/crdt-hub.js';
@@ -301,14 +301,14 @@ export class LiveConnection implements LiveSink {
           this.sendMessage({ type: 'ack', id: message.id });
           return;
         case 'fn-call':
-          work = this.#calls ? this.#calls.call(message, auth) : Promise.reject(new AppError('FN_NOT_FOUND', 'This server serves no functions'));
+          work = this.#calls ? this.#calls.call(message, auth) : Promise.reject(fnErrors.noFunctions());
           break;
         case 'fn-cancel':
           if (this.#calls) this.#calls.cancel(message);
           else this.sendMessage({ type: 'error', id: message.id, code: 'NOT_FOUND', message: 'No call is running on this socket' });
           return;
         case 'fn-watch':
-          work = this.#watches ? this.#watches.watch(message, auth) : Promise.reject(new AppError('FN_NOT_FOUND', 'This server serves no functions'));
+          work = this.#watches ? this.#watches.watch(message, auth) : Promise.reject(fnErrors.noFunctions());
           break;
         case 'fn-unwatch':
           if (this.#watches) this.#watches.unwatch(message);

@@ -1,0 +1,41 @@
+import { AppError } from './app-error.js';
+
+/** The errors of the HTTP transport: malformed requests, routes, request parameters, admin checks. Each message is written here once. */
+export const httpErrors = {
+  headersTooLarge: (): AppError => new AppError('HEADERS_TOO_LARGE', 'The request line and headers are over the 16 KB the server reads'),
+  requestTimeout: (): AppError => new AppError('REQUEST_TIMEOUT'),
+  unparsableRequest: (parserCode: string | undefined): AppError =>
+    new AppError('INVALID_REQUEST', `The HTTP request could not be parsed${parserCode?.startsWith('HPE_') ? ` (${parserCode})` : ''}`),
+  bodyTooLarge: (cause: unknown): AppError => new AppError('PAYLOAD_TOO_LARGE', 'Request body too large', { cause }),
+  unsupportedMediaType: (cause: unknown): AppError => new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as Content-Type: application/json', { cause }),
+  invalidBody: (cause: unknown): AppError => new AppError('INVALID_JSON', 'Invalid request body', { cause }),
+  malformedUrl: (cause: unknown): AppError => new AppError('INVALID_URL', 'The URL has a malformed percent-escape', { cause }),
+  pathSegmentTooLong: (max: number, cause: unknown): AppError => new AppError('URL_TOO_LONG', `A path segment is longer than ${max} characters`, { cause }),
+  noRoute: (method: string, path: string): AppError => new AppError('NOT_FOUND', `No API route matches ${method} ${path}`),
+  adminRequired: (): AppError => new AppError('FORBIDDEN', 'This endpoint requires admin auth (MAST_ADMIN_TOKEN)'),
+  apiKeyNotAllowed: (): AppError => new AppError('API_KEY_AUTH_FORBIDDEN', 'This endpoint cannot be used with an API key; sign in'),
+  adminActsForNoUser: (): AppError => new AppError('FORBIDDEN', "The admin token acts for no user; use a user's session"),
+  accountRequired: (): AppError => new AppError('AUTH_REQUIRED', 'Sign in with an account (guests cannot do this)'),
+  metricsNeedAdmin: (): AppError => new AppError('UNAUTHORIZED', '/metrics needs the admin token outside dev mode'),
+  csrfRejected: (origin: string): AppError => new AppError('CSRF_REJECTED', `Origin '${origin}' is not allowed to use the session cookie`),
+  methodNotAllowed: (method: string, allowed: string): AppError => new AppError('METHOD_NOT_ALLOWED', `${method} is not allowed here (allowed: ${allowed})`),
+  invalidOperation: (index: number, what: string): AppError => new AppError('INVALID_OPERATION', `operations[${index}]: ${what}`, { extra: { index } }),
+  invalidOpId: (): AppError => new AppError('INVALID_DATA', 'An op id (Idempotency-Key header or "op_id") must be a string of 1-200 characters'),
+  missingOperations: (): AppError => new AppError('MISSING_OPERATIONS', 'The body needs an "operations" array'),
+  tooManyOperations: (max: number, got: number): AppError => new AppError('LIMIT_TOO_LARGE', `At most ${max} operations per request, got ${got}`),
+  filterParamNotJson: (cause: unknown): AppError => new AppError('INVALID_JSON', 'The filter parameter is not valid JSON', { cause }),
+  filterParamNotObject: (): AppError => new AppError('INVALID_QUERY', 'The filter must be a JSON object'),
+  invalidLastEventId: (): AppError => new AppError('INVALID_CURSOR', 'Last-Event-ID must be a seq number'),
+  eventsEntityMissing: (): AppError => new AppError('INVALID_QUERY', 'Name the entity: /events?entity=<Entity>&filter=<json>'),
+  argsParamNotJson: (cause: unknown): AppError => new AppError('INVALID_JSON', 'The args parameter is not valid JSON', { cause }),
+  invalidIdempotencyKey: (): AppError => new AppError('INVALID_DATA', 'Idempotency-Key must be 1-200 characters'),
+  invalidJobLimit: (): AppError => new AppError('INVALID_QUERY', 'limit must be a positive integer'),
+  jobLimitTooLarge: (max: number): AppError => new AppError('LIMIT_TOO_LARGE', `limit is at most ${max}`),
+  invalidJobStatus: (statuses: readonly string[]): AppError => new AppError('INVALID_QUERY', `status must be one of ${statuses.join(', ')}`),
+  outboxDevOnly: (): AppError => new AppError('NOT_FOUND', 'The outbox exists only in dev mode without MAST_SMTP_URL'),
+  redirectNotUrl: (field: string): AppError => new AppError('UNTRUSTED_REDIRECT', `${field} must be an absolute http(s) URL`),
+  redirectUntrusted: (field: string, origin: string): AppError =>
+    new AppError('UNTRUSTED_REDIRECT', `${field} is on ${origin}, which is not a trusted origin (MAST_TRUSTED_ORIGINS)`),
+  missingCallback: (): AppError => new AppError('MISSING_CALLBACK', 'Pass ?callback=<URL of your app to return to>'),
+  invalidOrgSelection: (): AppError => new AppError('INVALID_DATA', 'orgId must be an org id or null', { fields: ['orgId'] }),
+} as const;
