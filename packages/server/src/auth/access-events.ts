@@ -42,20 +42,33 @@ export function callAt(time: number, fn: () => void): () => void {
   return () => clearTimeout(timer);
 }
 
+/** How `AuthedConnections.add` treats a connection. */
+export interface AddOptions {
+  /**
+   * End the connection with SESSION_EXPIRED when its credentials expire (default true). A
+   * protocol session (socket or in-process) checks its own expiry and passes false.
+   */
+  readonly expire?: boolean;
+}
+
 /**
- * The open long-lived HTTP streams (live-query SSE, query-function watches) with the identity
- * they were opened with. A stream is authenticated once, like a socket, so a revoked session, a
- * changed org access or the session's expiry ends it (the expiry by a timer at that moment, not
- * at the next event); the client reconnects (SSE clients do) under its current access.
+ * Every open authenticated connection of this node, whatever carries it: sockets, in-process
+ * connections (`core.connect`) and long-lived HTTP streams (live-query SSE, query-function
+ * watches), each with the identity it was opened with. A connection is authenticated once, so a
+ * revoked session or a changed org access ends it here, in one place; a stream is also ended at
+ * its session's expiry (by a timer at that moment, not at the next event). Clients reconnect
+ * under their current access.
  */
-export class AuthedStreams {
+export class AuthedConnections {
   readonly #open = new Map<EndStream, AuthContext>();
+  #epoch = 0;
 
   /**
-   * Registers a stream; the returned function unregisters it (call it when the stream closes).
-   * A stream whose credentials expire is ended with SESSION_EXPIRED at that time, once.
+   * Registers a connection; the returned function unregisters it (call it when the connection
+   * closes). With `expire` (the default), a connection whose credentials expire is ended with
+   * SESSION_EXPIRED at that time, once.
    */
-  add(auth: AuthContext, end: EndStream): () => void {
+  add(auth: AuthContext, end: EndStream, options: AddOptions = {}): () => void {
     let cancelExpiry = (): void => undefined;
     const registered: EndStream = (code, message) => {
       cancelExpiry();
@@ -63,23 +76,41 @@ export class AuthedStreams {
       end(code, message);
     };
     this.#open.set(registered, auth);
-    if (auth.expiresAt !== undefined) cancelExpiry = callAt(auth.expiresAt, () => registered('SESSION_EXPIRED', 'The session has expired; sign in again'));
+    if (auth.expiresAt !== undefined && options.expire !== false) {
+      cancelExpiry = callAt(auth.expiresAt, () => registered('SESSION_EXPIRED', 'The session has expired; sign in again'));
+    }
     return () => {
       cancelExpiry();
       this.#open.delete(registered);
     };
   }
 
-  /** How many streams are open (for tests). */
+  /** How many connections are open (for tests). */
   get size(): number {
     return this.#open.size;
   }
 
+  /**
+   * Moves on every revocation and access change: a caller that resolved credentials while it
+   * moved resolves them again before registering (the answer may predate the change).
+   */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /** Ends (UNAUTHORIZED, 4001 on a socket) the connections of a revoked session or user. */
   closeRevoked(event: Revocation): void {
+    this.#epoch++;
     for (const [end, auth] of [...this.#open]) if (revokedBy(auth, event)) end('UNAUTHORIZED', 'The session was revoked');
   }
 
+  /**
+   * Ends (ACCESS_CHANGED, 4012 on a socket) the connections whose tenant or org role no longer
+   * holds: a member's on the org (`userId`), every one on a deleted org, or a session's after it
+   * selected another org (`tokenHash`).
+   */
   closeAccessChanged(change: OrgAccessChange): void {
+    this.#epoch++;
     for (const [end, auth] of [...this.#open]) if (accessChangedBy(auth, change)) end('ACCESS_CHANGED', 'Your org role or selected org changed; reconnect');
   }
 }

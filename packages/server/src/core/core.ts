@@ -5,7 +5,7 @@ import { AccessControl } from '../access/access-control.js';
 import { missingRelationIndexes } from '../access/relation-indexes.js';
 import { SchemaRef } from '../access/schema-ref.js';
 import { AccountService } from '../auth/accounts.js';
-import { AuthedStreams, accessChangedBy, revokedBy } from '../auth/access-events.js';
+import { AuthedConnections } from '../auth/access-events.js';
 import type { AuthContext } from '../access/auth-context.js';
 import { ApiKeyService } from '../auth/api-key-service.js';
 import { AuthLimits } from '../auth/auth-limits.js';
@@ -109,8 +109,11 @@ export class MastCore {
   readonly localAuth: LocalAuth;
   readonly oauth: OAuthService;
   readonly orgs: OrgService;
-  /** Long-lived HTTP streams with the identity they were opened with. */
-  readonly streams = new AuthedStreams();
+  /**
+   * Every open authenticated connection (sockets, in-process connections, HTTP streams): the one
+   * registry a revocation or an org access change ends connections through.
+   */
+  readonly connections = new AuthedConnections();
   readonly registry = new FunctionRegistry();
   readonly functions: FunctionRunner;
   /** The per-function call limit of the transports. */
@@ -128,8 +131,6 @@ export class MastCore {
   #started = false;
   /** Function watches open on in-process connections. */
   readonly #directWatches = new OpenWatches();
-  /** The open in-process connections, closed like sockets on a revocation or an access change. */
-  readonly #direct = new Set<LiveConnection>();
   /** What the last function load left out, one line each ("<file>:<line> <message>"). */
   #loadProblems: readonly string[] = [];
 
@@ -219,15 +220,9 @@ export class MastCore {
       const account = await this.accounts.get(id);
       return account?.emailVerified ? account.email : null;
     });
-    // Streams keep the identity they were opened with: a revocation or an access change ends them.
-    this.sessions.onRevoke((event) => this.streams.closeRevoked(event));
-    this.orgs.onAccessChange((change) => this.streams.closeAccessChanged(change));
-    this.sessions.onRevoke((event) => {
-      for (const c of [...this.#direct]) if (c.auth && revokedBy(c.auth, event)) c.close('UNAUTHORIZED');
-    });
-    this.orgs.onAccessChange((change) => {
-      for (const c of [...this.#direct]) if (c.auth && accessChangedBy(c.auth, change)) c.close('ACCESS_CHANGED');
-    });
+    // Connections keep the identity they were opened with: a revocation or an access change ends them.
+    this.sessions.onRevoke((event) => this.connections.closeRevoked(event));
+    this.orgs.onAccessChange((change) => this.connections.closeAccessChanged(change));
 
     // Functions and jobs. A mutation's jobs wake the worker once they commit; the worker is
     // built after the runner it drives, so the wake-up goes through `#kickJobs`.
@@ -370,14 +365,15 @@ export class MastCore {
       live: this.live,
       limits: { messagesPerSecond: config.wsMessageRate, maxBufferedBytes: config.wsMaxBuffered, jsonLimits: this.writes.jsonLimits },
       logger: this.logger,
-      onClose: () => this.#direct.delete(connection),
+      onClose: () => unregister(),
       crdt: this.crdt,
       rooms: this.rooms,
       counters: this.sent,
       functions: { runner: this.functions, rateLimit: this.fnRateLimit, bus: this.bus, maxWatches: config.fnMaxWatches, openWatches: this.#directWatches },
     });
-    this.#direct.add(connection);
-    void socket.client.closed.then(() => this.#direct.delete(connection));
+    // Closed like a socket (4001, 4012) on a revocation or an org access change.
+    const unregister = this.connections.add(auth, (code) => connection.close(code), { expire: false });
+    void socket.client.closed.then(unregister);
     connection.start(auth);
     return socket.client;
   }

@@ -1,4 +1,4 @@
-import type { AuthedStreams } from '../auth/access-events.js';
+import type { AuthedConnections } from '../auth/access-events.js';
 import type { FastifyInstance } from 'fastify';
 import { AppError, httpErrors, toAppError } from '../errors/index.js';
 import type { LiveEngine } from '../live/live-engine.js';
@@ -14,7 +14,7 @@ export interface EventsOptions {
   /** Period of the `: keepalive` comment. */
   readonly keepAliveMs: number;
   /** Where the stream registers, so a revoked session or changed org access ends it. */
-  readonly streams: AuthedStreams;
+  readonly streams: AuthedConnections;
 }
 
 /** The open streams, so shutdown can end them. */

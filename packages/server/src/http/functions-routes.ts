@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { AuthedStreams } from '../auth/access-events.js';
+import type { AuthedConnections } from '../auth/access-events.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ChangeBus } from '../changes/change-bus.js';
 import { httpErrors, toAppError } from '../errors/index.js';
@@ -19,7 +19,7 @@ export interface FunctionRouteDeps {
   /** Unsent bytes a streamed call may hold before it is cancelled as a slow consumer. */
   readonly maxBufferedBytes: number;
   /** Where watch streams register, so a revoked session, changed org access or expiry ends them. */
-  readonly streams: AuthedStreams;
+  readonly streams: AuthedConnections;
 }
 
 /** The open watch streams and streamed calls, so shutdown can end them. */

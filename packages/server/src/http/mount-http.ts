@@ -91,9 +91,14 @@ export function mountHttp(core: MastCore, options: HttpMountOptions): HttpTransp
     rateLimit: core.fnRateLimit,
     keepAliveMs: config.wsPingInterval,
     maxBufferedBytes: config.wsMaxBuffered,
-    streams: core.streams,
+    streams: core.connections,
   });
-  const events: EventStreams = registerEventsRoutes(app, { live: core.live, maxBufferedBytes: config.wsMaxBuffered, keepAliveMs: config.wsPingInterval, streams: core.streams });
+  const events: EventStreams = registerEventsRoutes(app, {
+    live: core.live,
+    maxBufferedBytes: config.wsMaxBuffered,
+    keepAliveMs: config.wsPingInterval,
+    streams: core.connections,
+  });
   registerAdminRoutes(app, {
     store: core.store,
     schema: core.schema,

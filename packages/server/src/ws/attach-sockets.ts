@@ -24,6 +24,7 @@ export function attachSockets(core: MastCore, server: Server, options: SocketMou
     cookie: options.cookie,
     functions: { runner: core.functions, rateLimit: core.fnRateLimit, bus: core.bus, maxWatches: config.fnMaxWatches, openWatches: new OpenWatches() },
     authenticate: (token) => core.authenticator.resolve(token),
+    connections: core.connections,
     maxPayload: config.wsMaxFrame,
     messagesPerSecond: config.wsMessageRate,
     maxSocketsPerIp: config.wsMaxSocketsPerIp,
@@ -35,7 +36,5 @@ export function attachSockets(core: MastCore, server: Server, options: SocketMou
     logger: core.logger,
   });
   sockets.attach(server, '/ws');
-  core.sessions.onRevoke((event) => sockets.closeRevoked(event));
-  core.orgs.onAccessChange((change) => sockets.closeAccessChanged(change));
   return sockets;
 }

@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { accessChangedBy, revokedBy, type Revocation } from '../auth/access-events.js';
-import type { OrgAccessChange } from '../auth/org-service.js';
+import type { AuthedConnections } from '../auth/access-events.js';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -40,6 +39,8 @@ export interface SocketServerOptions extends ConnectionLimits {
    * 401 AppError (INVALID_TOKEN, INVALID_API_KEY, INVALID_JWT: close 4001) for a token it rejects.
    */
   readonly authenticate: (token: string | null) => Promise<AuthContext>;
+  /** Where started sockets register, so a revocation (4001) or an org access change (4012) closes them. */
+  readonly connections: AuthedConnections;
   /** Largest frame a client may send, in bytes (above it: close 1009). */
   readonly maxPayload: number;
   /** Open sockets per client address; one more is closed with 4009. */
@@ -63,7 +64,6 @@ export class LiveSocketServer {
   readonly #perUser = new Map<string, number>();
   readonly #connections = new Set<LiveConnection>();
   /** Bumped by every revocation and access change; a socket whose authentication spanned one resolves again. */
-  #accessEpoch = 0;
   readonly #sockets = new Set<WebSocket>();
   readonly #closedWith = new Map<CloseCodeName, number>();
   readonly #ping: NodeJS.Timeout;
@@ -200,17 +200,20 @@ export class LiveSocketServer {
     // resolved to: resolve again after one, so the socket starts under current access.
     const authenticate = async (): Promise<AuthContext | null> => {
       for (let tries = 0; tries < 5; tries++) {
-        const epoch = this.#accessEpoch;
+        const epoch = this.#options.connections.epoch;
         const auth = await this.#options.authenticate(token);
-        if (epoch === this.#accessEpoch) return auth;
+        if (epoch === this.#options.connections.epoch) return auth;
       }
       return null; // access keeps changing: the client reconnects later
     };
     authenticate().then(
       (auth) => {
         if (auth === null) connection.close('GOING_AWAY');
-        else if (this.#admitUser(auth, ws)) connection.start(auth);
-        else connection.close('TOO_MANY_USER_CONNECTIONS');
+        else if (this.#admitUser(auth, ws)) {
+          const unregister = this.#options.connections.add(auth, (code) => connection.close(code), { expire: false });
+          ws.once('close', unregister);
+          connection.start(auth);
+        } else connection.close('TOO_MANY_USER_CONNECTIONS');
       },
       (err: unknown) => {
         const error = toAppError(err);
@@ -238,22 +241,6 @@ export class LiveSocketServer {
       else this.#perUser.delete(userId);
     });
     return true;
-  }
-
-  /** Closes (4001) the sockets of a revoked session, or of every session of a user. */
-  closeRevoked(event: Revocation): void {
-    this.#accessEpoch++;
-    for (const connection of this.#connections) if (connection.auth && revokedBy(connection.auth, event)) connection.close('UNAUTHORIZED');
-  }
-
-  /**
-   * Closes (4012) the sockets whose tenant or org role no longer holds: a member's sockets on
-   * the org (`userId`), every socket on a deleted org, or a session's sockets after it selected
-   * another org (`tokenHash`). They reconnect and resume under their current access.
-   */
-  closeAccessChanged(change: OrgAccessChange): void {
-    this.#accessEpoch++;
-    for (const connection of this.#connections) if (connection.auth && accessChangedBy(connection.auth, change)) connection.close('ACCESS_CHANGED');
   }
 
   #heartbeat(): void {
