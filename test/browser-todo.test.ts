@@ -209,3 +209,47 @@ it('a guest signs in, sees the shared rows and none of the private ones, and sig
     await contextC.close();
   }
 });
+
+/** The text of the page's note editor. */
+const editorText = async (page: Page): Promise<string> => (await page.locator('[data-testid=editor] .cm-content').textContent()) ?? '';
+
+it('a shared note: both type into one richtext field, one offline across a reload, and the texts converge', async () => {
+  await pageA.getByRole('button', { name: 'Notes' }).click();
+  await pageA.getByLabel('new note').fill('Plans');
+  await pageA.getByRole('button', { name: 'Create note' }).click();
+  await pageA.locator('[data-testid=editor] .cm-content').waitFor(WAIT);
+  await pageB.getByRole('button', { name: 'Notes' }).click();
+  await pageB.getByRole('button', { name: 'Plans' }).click();
+  await pageB.locator('[data-testid=editor] .cm-content').waitFor(WAIT);
+  // Presence: each sees the other in the note.
+  await expect.poll(() => text(pageA, 'presence'), WAIT).toContain('bob@example.com');
+  await expect.poll(() => text(pageB, 'presence'), WAIT).toContain('ann@example.com');
+
+  await pageA.locator('[data-testid=editor] .cm-content').click();
+  await pageA.keyboard.type('Hello');
+  await expect.poll(() => editorText(pageB), WAIT).toBe('Hello');
+
+  await contextA.setOffline(true);
+  await pageA.getByTestId('offline-banner').waitFor(WAIT);
+  await pageA.locator('[data-testid=editor] .cm-content').click();
+  await pageA.keyboard.press('Control+End');
+  await pageA.keyboard.type(' from Ann');
+  await pageB.locator('[data-testid=editor] .cm-content').click();
+  await pageB.keyboard.press('Control+Home');
+  await pageB.keyboard.type('Bob: ');
+  await expect.poll(() => editorText(pageB), WAIT).toBe('Bob: Hello');
+
+  const response = await pageA.reload();
+  expect(response?.fromServiceWorker()).toBe(true);
+  await expect.poll(() => editorText(pageA), WAIT).toBe('Hello from Ann');
+  expect(Number(await text(pageA, 'pending'))).toBeGreaterThan(0);
+
+  await contextA.setOffline(false);
+  await expect.poll(() => text(pageA, 'pending'), WAIT).toBe('0');
+  await expect.poll(() => editorText(pageA), WAIT).toBe('Bob: Hello from Ann');
+  await expect.poll(() => editorText(pageB), WAIT).toBe('Bob: Hello from Ann');
+  const note = (await (await fetch(`${url}/api/entities/Note?limit=10`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as {
+    data: Array<{ title: string; body: string }>;
+  };
+  expect(note.data.map((n) => [n.title, n.body])).toEqual([['Plans', 'Bob: Hello from Ann']]);
+});

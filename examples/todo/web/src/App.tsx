@@ -3,6 +3,7 @@ import { useConnectionStatus, useMastClient, useQuery } from '@mast/react';
 import { useState, type FormEvent } from 'react';
 import { useFailures, failures } from './failures.js';
 import { loadIdentity, saveIdentity, type Identity } from './identity.js';
+import { Notes } from './Notes.js';
 
 /** A todo as the example's schema defines it. */
 interface Todo extends CachedRow {
@@ -15,6 +16,11 @@ interface Todo extends CachedRow {
 
 export function App() {
   const [identity, setIdentity] = useState<Identity | null>(loadIdentity);
+  const [view, setView] = useState<'todos' | 'notes'>(location.hash.startsWith('#notes') ? 'notes' : 'todos');
+  const show = (next: 'todos' | 'notes') => {
+    history.replaceState(null, '', next === 'notes' ? '#notes' : '#');
+    setView(next);
+  };
   const client = useMastClient();
   const signedIn = (next: Identity | null) => {
     saveIdentity(next);
@@ -38,9 +44,23 @@ export function App() {
               Sign out
             </button>
           </p>
+          <nav>
+            <button type="button" aria-pressed={view === 'todos'} onClick={() => show('todos')}>
+              Todos
+            </button>{' '}
+            <button type="button" aria-pressed={view === 'notes'} onClick={() => show('notes')}>
+              Notes
+            </button>
+          </nav>
           <Failures />
-          <NewTodo identity={identity} />
-          <TodoList identity={identity} />
+          {view === 'todos' ? (
+            <>
+              <NewTodo identity={identity} />
+              <TodoList identity={identity} />
+            </>
+          ) : (
+            <Notes identity={identity} />
+          )}
         </>
       ) : (
         <SignIn onSignedIn={signedIn} />
