@@ -68,6 +68,8 @@ export class Connection {
   #generation = 0;
   #closedByUser = false;
   #detachOnline: (() => void) | undefined;
+  /** Down because the device is offline: only the `online` event reconnects. */
+  #waitingOnline = false;
 
   constructor(url: string, WebSocket: WebSocketConstructor, hooks: ConnectionHooks, backoff: BackoffOptions = {}) {
     this.#url = url;
@@ -123,6 +125,7 @@ export class Connection {
   reconnect(): void {
     if (this.#closedByUser) return;
     this.#stopped = false;
+    this.#waitingOnline = false;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     const ws = this.#ws;
@@ -157,6 +160,11 @@ export class Connection {
       return;
     }
     if (this.#stopped || generation !== this.#generation) return;
+    if (deviceOffline()) {
+      // A socket opened now would wait out a network timeout; the `online` event reopens it.
+      this.#waitForOnline();
+      return;
+    }
     let ws: WebSocketLike;
     try {
       // Browsers cannot set headers on a socket: the token travels as a subprotocol.
@@ -284,14 +292,49 @@ export class Connection {
     if (changed) this.#hooks.state(state, error);
   }
 
-  /** In browsers: reconnect at once when the device comes back online. */
+  /** Down until the device is online again: no socket, no timer; the `online` event reconnects. */
+  #waitForOnline(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#waitingOnline = true;
+    const ws = this.#ws;
+    this.#ws = null;
+    if (ws) {
+      this.#detach(ws, 1000, 'device offline');
+      this.#hooks.down();
+    }
+    this.#set('offline', new MastClientError('NETWORK', 'The device is offline'));
+  }
+
+  /**
+   * In browsers: drop the socket when the device goes offline (a socket on a dead network
+   * lingers until a timeout, and writes sent on it are lost), and reconnect at once when it
+   * comes back online.
+   */
   #watchOnline(): void {
     const target = globalThis as { addEventListener?: (type: string, fn: () => void) => void; removeEventListener?: (type: string, fn: () => void) => void };
     if (typeof target.addEventListener !== 'function' || typeof target.removeEventListener !== 'function') return;
     const online = (): void => {
-      if (this.#state === 'offline' && this.#timer !== undefined) this.reconnect();
+      if (this.#stopped) return;
+      if (this.#waitingOnline || (this.#state === 'offline' && this.#timer !== undefined)) {
+        this.#waitingOnline = false;
+        this.reconnect();
+      }
+    };
+    const offline = (): void => {
+      if (!this.#stopped) this.#waitForOnline();
     };
     target.addEventListener('online', online);
-    this.#detachOnline = () => target.removeEventListener?.('online', online);
+    target.addEventListener('offline', offline);
+    this.#detachOnline = () => {
+      target.removeEventListener?.('online', online);
+      target.removeEventListener?.('offline', offline);
+    };
   }
+}
+
+/** True when the browser knows it has no network (`navigator.onLine === false`); never in Node. */
+function deviceOffline(): boolean {
+  const nav = (globalThis as { navigator?: { onLine?: unknown } }).navigator;
+  return nav?.onLine === false;
 }

@@ -74,6 +74,8 @@ export interface MastConfig {
   jobRetention: number;
   logLevel: string;
   corsOrigin: string | null;
+  /** The folder served at `/` (null: `<app>/public`). */
+  publicDir: string | null;
   smtpUrl: string | null;
   mailFrom: string;
   publicUrl: string | null;

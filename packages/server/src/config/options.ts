@@ -513,6 +513,14 @@ export const OPTIONS = [
     default: null,
     description: 'Access-Control-Allow-Origin (default * in dev, none otherwise)',
   },
+  {
+    key: 'publicDir',
+    env: 'MAST_PUBLIC_DIR',
+    flag: '--public-dir',
+    type: 'string',
+    default: null,
+    description: 'folder of built web assets served at / with an index.html fallback; relative to the app (default <app>/public; absent: nothing served)',
+  },
 ] as const satisfies readonly OptionSpec[];
 
 /** Option keys. */

@@ -124,6 +124,10 @@ export class MastCore {
   /** Rooms, presence and topics of this node's connections. */
   readonly rooms: RoomHub;
   readonly #appDir: string;
+  /** The app's folder (functions, public assets). */
+  get appDir(): string {
+    return this.#appDir;
+  }
   /** Reports a main-thread function call that blocks the event loop past its deadline. */
   readonly #spinWatchdog: SpinWatchdog | undefined;
   /** The worker threads of isolated functions (none start until one is needed). */

@@ -13,7 +13,9 @@ import { registerLocalAuthRoutes } from './local-auth-routes.js';
 import { registerOAuthRoutes } from './oauth-routes.js';
 import { registerOrgRoutes } from './org-routes.js';
 import { registerSyncRoutes } from './sync-routes.js';
+import { registerStaticRoutes } from './static-routes.js';
 import { registerSystemRoutes } from './system-routes.js';
+import { resolve } from 'node:path';
 
 /** The HTTP transport of a core: the Fastify instance and the streams shutdown must end. */
 export interface HttpTransport {
@@ -45,7 +47,8 @@ export function cookieOptions(config: MastCore['config']): CookieOptions {
 /**
  * Builds the HTTP server of a core and mounts every route group on it, each from its own file:
  * system, entities, sync, CRDT, auth (sessions, local accounts, OAuth, API keys, orgs),
- * functions, live-query SSE, and the admin group behind its one check.
+ * functions, live-query SSE, the admin group behind its one check, and the app's built web
+ * assets at `/` (`static-routes.ts`).
  */
 export function mountHttp(core: MastCore, options: HttpMountOptions): HttpTransport {
   const { config } = core;
@@ -106,6 +109,8 @@ export function mountHttp(core: MastCore, options: HttpMountOptions): HttpTransp
     now: () => core.clock.now(),
     onEnqueued: () => core.jobs.kick(),
   });
+  // Last: the page's files and its index.html fallback, behind every API route.
+  registerStaticRoutes(app, { root: resolve(core.appDir, config.publicDir ?? 'public') });
   return {
     app,
     closeStreams: () => {
