@@ -51,6 +51,10 @@ export interface ClientStatus {
   readonly storage: 'durable' | 'memory';
   /** Why durable storage is not used although it was asked for. */
   readonly storageError: MastClientError | null;
+  /** The signed-in user (null: anonymous; undefined: not known yet), as `client.userId`. */
+  readonly userId: string | null | undefined;
+  /** The org the session selected, as `client.tenantId`. */
+  readonly tenantId: string | null;
 }
 
 /** Options of a row write. */
@@ -151,7 +155,7 @@ export class MastClient {
       onChange: () => this.#updateStatus(),
       retryMs: (attempt) => Math.min(30_000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2),
     });
-    this.#status = { state: 'connecting', error: null, pendingWrites: 0, storage: this.#outbox.durability, storageError: null };
+    this.#status = { state: 'connecting', error: null, pendingWrites: 0, storage: this.#outbox.durability, storageError: null, userId: undefined, tenantId: null };
     this.#cache.onChange((entities) => {
       for (const query of this.#queries.values()) if (entities.has(query.entity)) query.refresh();
     });
@@ -439,6 +443,7 @@ export class MastClient {
   async #orgSelected(tenantId: string | null): Promise<void> {
     if (this.#userId === undefined || this.#userId === null) return;
     await this.#setIdentity(this.#userId, tenantId);
+    this.#updateStatus();
     // The server closes this session's sockets (4012); a fresh socket makes the change certain.
     this.#conn.reconnect();
   }
@@ -772,9 +777,20 @@ export class MastClient {
       pendingWrites: this.#outbox.entries.length,
       storage: this.#outbox.durability,
       storageError: this.#outbox.storageError,
+      userId: this.#userId,
+      tenantId: this.#tenantId,
     };
     const s = this.#status;
-    if (s && s.state === next.state && s.error === next.error && s.pendingWrites === next.pendingWrites && s.storage === next.storage && s.storageError === next.storageError)
+    if (
+      s &&
+      s.state === next.state &&
+      s.error === next.error &&
+      s.pendingWrites === next.pendingWrites &&
+      s.storage === next.storage &&
+      s.storageError === next.storageError &&
+      s.userId === next.userId &&
+      s.tenantId === next.tenantId
+    )
       return;
     this.#status = next;
     for (const listener of [...this.#statusListeners]) listener(next);

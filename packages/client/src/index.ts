@@ -22,3 +22,5 @@ export { memoryStorage } from './storage.js';
 export type { ClientStorage, OutboxEntry, QueuedWrite } from './storage.js';
 export type { TypedClient, TypedFilter, FunctionMap, ArgsOf, ResultOf, InsertOf, FieldOps } from './typed.js';
 export { indexedDbStorage } from './idb-storage.js';
+export { textSplice, applyTextChange } from './text-splice.js';
+export type { TextSplice } from './text-splice.js';
