@@ -20,7 +20,7 @@ export type { JwtAuthOptions } from './jwt-auth.js';
 export { MastClientError } from './errors.js';
 export { memoryStorage } from './storage.js';
 export type { ClientStorage, OutboxEntry, QueuedWrite } from './storage.js';
-export type { TypedClient, TypedFilter, FunctionMap, ArgsOf, ResultOf, InsertOf, FieldOps } from './typed.js';
+export type { TypedClient, TypedClientOf, AppTypes, AppTypesOf, FunctionTypes, TypedFilter, FunctionMap, ArgsOf, ResultOf, InsertOf, FieldOps } from './typed.js';
 export { indexedDbStorage } from './idb-storage.js';
 export { textSplice, applyTextChange } from './text-splice.js';
 export type { TextSplice } from './text-splice.js';

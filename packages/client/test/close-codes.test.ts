@@ -14,39 +14,26 @@ afterEach(async () => {
 type Frame = { data: unknown };
 /** A `ws` socket whose incoming frames and close codes the test sees (and may intercept). */
 function instrumented(log: { closes: number[]; sockets: WebSocket[] }, intercept: (ws: WebSocket, m: Record<string, unknown>) => boolean = () => false): WebSocketConstructor {
-  class Instrumented extends WebSocket {
-    constructor(url: string, protocols?: string[]) {
-      super(url, protocols);
-      log.sockets.push(this);
-    }
-    override set onmessage(fn: ((ev: Frame) => void) | null) {
-      if (typeof fn !== 'function') {
-        super.onmessage = fn as never;
-        return;
-      }
-      super.onmessage = (ev: Frame) => {
-        if (typeof ev.data === 'string' && intercept(this, JSON.parse(ev.data) as Record<string, unknown>)) return;
-        fn(ev);
-      };
-    }
-    override get onmessage(): unknown {
-      return super.onmessage;
-    }
-    override set onclose(fn: ((ev: { code: number; reason: string }) => void) | null) {
-      if (typeof fn !== 'function') {
-        super.onclose = fn as never;
-        return;
-      }
-      super.onclose = (ev: { code: number; reason: string }) => {
-        log.closes.push(ev.code);
-        fn(ev);
-      };
-    }
-    override get onclose(): unknown {
-      return super.onclose;
-    }
-  }
-  return Instrumented as unknown as WebSocketConstructor;
+  const wrap = (ws: WebSocket, name: 'onmessage' | 'onclose', around: (fn: (ev: never) => void) => (ev: never) => void): void => {
+    const own = Object.getOwnPropertyDescriptor(WebSocket.prototype, name)!;
+    Object.defineProperty(ws, name, {
+      get: () => own.get!.call(ws),
+      set: (fn: unknown) => own.set!.call(ws, typeof fn === 'function' ? around(fn as (ev: never) => void) : fn),
+    });
+  };
+  return function Instrumented(url: string, protocols?: string[]): WebSocket {
+    const ws = new WebSocket(url, protocols);
+    log.sockets.push(ws);
+    wrap(ws, 'onmessage', (fn) => (ev: Frame) => {
+      if (typeof ev.data === 'string' && intercept(ws, JSON.parse(ev.data) as Record<string, unknown>)) return;
+      fn(ev as never);
+    });
+    wrap(ws, 'onclose', (fn) => (ev: { code: number }) => {
+      log.closes.push(ev.code);
+      fn(ev as never);
+    });
+    return ws;
+  } as unknown as WebSocketConstructor;
 }
 
 async function setup(overrides: Parameters<typeof startServer>[0] = {}): Promise<TestServer> {
