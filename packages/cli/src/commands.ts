@@ -18,6 +18,9 @@ Usage:
   mast migrate [dir] [--dry-run] [--allow-destructive]
                                 bring the database to the schema and print the plan
   mast backup [dir] --to <file> copy the app's SQLite database, consistent, while it serves
+  mast codegen [dir] [--out <file>]
+                                write the app's row and function types as a .d.ts
+                                (default <dir>/mast-types.d.ts) for createClient<App>()
   mast policy check [dir]       check the policies against the schema, as start-up does
   mast policy check [dir] --explain --user <id> [--roles a,b] [--tenant <id>] [--org-role <r>] [--guest]
                     --entity <E> --id <row> [--op read|update|delete] [--json]
@@ -34,10 +37,11 @@ const COMMAND_FLAGS: Readonly<Record<string, readonly string[]>> = {
   migrate: ['--dry-run'],
   init: ['--manifest'],
   backup: ['--to'],
+  codegen: ['--out'],
   policy: ['--explain', '--guest', '--json', '--user', '--roles', '--tenant', '--org-role', '--entity', '--id', '--op'],
 };
 const SWITCHES = ['--help', '-h', '--manifest', '--dry-run', '--explain', '--guest', '--json'];
-const VALUE_FLAGS = ['--to', '--user', '--roles', '--tenant', '--org-role', '--entity', '--id', '--op'];
+const VALUE_FLAGS = ['--out', '--to', '--user', '--roles', '--tenant', '--org-role', '--entity', '--id', '--op'];
 const EXPLAIN_OPERATIONS: readonly string[] = ['read', 'update', 'delete'];
 
 /** The --explain request of `mast policy check`, or null without --explain; UsageError when incomplete. */
@@ -85,7 +89,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const { prepareApp } = await import('./app-typescript.js');
   // `mast dev` may see TypeScript files appear while it runs, so it can always import them.
   if (args.command === 'dev') await (await import('@mast/server')).registerTypeScript();
-  if (args.command === 'start' || args.command === 'migrate') await prepareApp(resolve(dir));
+  if (args.command === 'start' || args.command === 'migrate' || args.command === 'codegen') await prepareApp(resolve(dir));
   if (args.command === 'policy') await prepareApp(resolve(args.positionals[1] ?? '.'));
   switch (args.command) {
     case 'start':
@@ -98,6 +102,11 @@ async function main(argv: readonly string[]): Promise<void> {
       const to = args.values.get('--to');
       if (!to) throw new UsageError('mast backup needs a target file: mast backup [dir] --to backup.db');
       return (await import('./serve-command.js')).backup(dir, args.overrides, to);
+    }
+    case 'codegen': {
+      const written = await (await import('./codegen-command.js')).codegen(dir, args.values.get('--out'));
+      console.log(`Wrote ${written}`);
+      return;
     }
     case 'init': {
       if (!args.positionals[0]) throw new UsageError('mast init needs a folder: mast init my-app');

@@ -33,6 +33,11 @@ export interface ClientOptions {
   readonly onError?: (error: MastClientError, write: QueuedWrite | null) => void;
   /** How often a joined room's presence is refreshed (the server expires it after 60 s by default). */
   readonly presenceHeartbeatMs?: number;
+  /**
+   * `cookie`: without a token, the session is the server's HttpOnly cookie (after an OAuth
+   * sign-in): requests are sent with credentials and the user is asked of the server.
+   */
+  readonly session?: 'cookie';
 }
 
 /** What a UI shows about the connection. */
@@ -46,6 +51,10 @@ export interface ClientStatus {
   readonly storage: 'durable' | 'memory';
   /** Why durable storage is not used although it was asked for. */
   readonly storageError: MastClientError | null;
+  /** The signed-in user (null: anonymous; undefined: not known yet), as `client.userId`. */
+  readonly userId: string | null | undefined;
+  /** The org the session selected, as `client.tenantId`. */
+  readonly tenantId: string | null;
 }
 
 /** Options of a row write. */
@@ -99,6 +108,10 @@ export class MastClient {
   #token: string | null = null;
   #provider: TokenProvider | undefined;
   #userId: string | null | undefined = undefined;
+  /** The org the session selected (`auth.tenantId`). */
+  #tenantId: string | null = null;
+  /** Whether requests carry the session cookie (no token in script). */
+  #cookie: boolean;
   #identityChecked = false;
   #loaded: Promise<void>;
   #identityResolved: () => void = () => {};
@@ -118,6 +131,7 @@ export class MastClient {
     this.#fetch = fetchFn;
     const WebSocketCtor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!WebSocketCtor) throw new MastClientError('INVALID_OPTIONS', 'No WebSocket: pass `WebSocket` in the options (in Node 20, `import { WebSocket } from "ws"`)');
+    this.#cookie = options.session === 'cookie';
     if (typeof options.auth === 'function') this.#provider = options.auth;
     else this.#token = options.auth ?? null;
     this.#port = {
@@ -141,7 +155,7 @@ export class MastClient {
       onChange: () => this.#updateStatus(),
       retryMs: (attempt) => Math.min(30_000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2),
     });
-    this.#status = { state: 'connecting', error: null, pendingWrites: 0, storage: this.#outbox.durability, storageError: null };
+    this.#status = { state: 'connecting', error: null, pendingWrites: 0, storage: this.#outbox.durability, storageError: null, userId: undefined, tenantId: null };
     this.#cache.onChange((entities) => {
       for (const query of this.#queries.values()) if (entities.has(query.entity)) query.refresh();
     });
@@ -166,9 +180,13 @@ export class MastClient {
       options.backoff,
     );
     this.auth = new AuthClient({
-      request: (method, path, body, token) => this.#http(method, path, { ...(body === undefined ? {} : { body }), ...(token === undefined ? {} : { token }) }),
+      request: (method, path, body, token, withCookie) =>
+        this.#http(method, path, { ...(body === undefined ? {} : { body }), ...(token === undefined ? {} : { token }), ...(withCookie ? { withCookie } : {}) }),
       signedIn: (session) => this.#signedIn(session),
       signedOut: () => this.#signedOut(),
+      cookieSignedIn: () => this.#cookieSignedIn(),
+      orgSelected: (tenantId) => this.#orgSelected(tenantId),
+      baseUrl: this.#baseUrl,
     });
     this.#loaded = this.#load();
     void this.#loaded.then(() => this.#conn.start());
@@ -188,6 +206,11 @@ export class MastClient {
   /** The signed-in user's id as the server knows it (null: anonymous; undefined: not known yet). */
   get userId(): string | null | undefined {
     return this.#userId;
+  }
+
+  /** The org this session selected (`auth.tenantId`; `auth.selectOrg`), null when none. */
+  get tenantId(): string | null {
+    return this.#tenantId;
   }
 
   /** Resolves once the stored outbox is loaded and the connection is open. */
@@ -365,8 +388,9 @@ export class MastClient {
   async #adoptToken(token: string | null, knownUserId: string | null | undefined): Promise<void> {
     this.#token = token;
     let userId = knownUserId;
+    let tenantId: string | null = null;
     if (userId === undefined) {
-      if (token === null) userId = null;
+      if (token === null && !this.#cookie) userId = null;
       else {
         const me = await this.#http('GET', '/api/auth/me', {});
         // Unreachable server: the identity is checked again before the next socket.
@@ -376,19 +400,52 @@ export class MastClient {
             return;
           }
           userId = null;
-        } else userId = ((me.body as { user_id?: string | null }).user_id ?? null) as string | null;
+        } else {
+          const body = me.body as { user_id?: string | null; tenant_id?: string };
+          userId = body.user_id ?? null;
+          tenantId = body.tenant_id ?? null;
+        }
       }
     }
     this.#identityChecked = true;
-    const storage = this.#outbox.storage;
-    const owner = (await storage.getMeta('owner').catch(() => undefined)) as string | null | undefined;
-    const previous = this.#userId !== undefined ? this.#userId : owner;
-    if (previous !== undefined && previous !== userId) await this.#clearIdentity();
-    this.#userId = userId;
-    await storage.setMeta('owner', userId).catch(() => {});
-    await storage.setMeta('ownerToken', token === null ? null : await tokenDigest(token)).catch(() => {});
+    await this.#setIdentity(userId, tenantId);
+    await this.#outbox.storage.setMeta('ownerToken', token === null ? null : await tokenDigest(token)).catch(() => {});
     this.#identityResolved();
     this.#updateStatus();
+  }
+
+  /** The key the cache and outbox belong to: the user, and the org its session selected. */
+  #owner(): string | null | undefined {
+    if (this.#userId === undefined || this.#userId === null) return this.#userId;
+    return this.#tenantId === null ? this.#userId : `${this.#userId}\u0000${this.#tenantId}`;
+  }
+
+  /** Records who the client acts as; another user or org than before clears what the previous one left. */
+  async #setIdentity(userId: string | null, tenantId: string | null): Promise<void> {
+    const storage = this.#outbox.storage;
+    const stored = (await storage.getMeta('owner').catch(() => undefined)) as string | null | undefined;
+    const previous = this.#userId !== undefined ? this.#owner() : stored;
+    this.#userId = userId;
+    this.#tenantId = userId === null ? null : tenantId;
+    const next = this.#owner();
+    if (previous !== undefined && previous !== next) await this.#clearIdentity();
+    await storage.setMeta('owner', next).catch(() => {});
+  }
+
+  async #cookieSignedIn(): Promise<string | null> {
+    this.#provider = undefined;
+    this.#cookie = true;
+    await this.#adoptToken(null, undefined);
+    this.#conn.reconnect();
+    return this.#userId ?? null;
+  }
+
+  async #orgSelected(tenantId: string | null): Promise<void> {
+    if (this.#userId === undefined || this.#userId === null) return;
+    await this.#setIdentity(this.#userId, tenantId);
+    this.#updateStatus();
+    // The server closes this session's sockets (4012); a fresh socket makes the change certain.
+    this.#conn.reconnect();
   }
 
   async #clearIdentity(): Promise<void> {
@@ -402,16 +459,19 @@ export class MastClient {
 
   async #signedIn(session: Session): Promise<void> {
     this.#provider = undefined;
+    this.#cookie = false;
     await this.#adoptToken(session.token, session.userId);
     this.#conn.reconnect();
   }
 
-  async #signedOut(): Promise<string | null> {
+  async #signedOut(): Promise<{ token: string | null; cookie: boolean }> {
     const token = this.#token;
+    const cookie = this.#cookie;
     this.#provider = undefined;
+    this.#cookie = false;
     await this.#adoptToken(null, null);
     this.#conn.reconnect();
-    return token;
+    return { token, cookie };
   }
 
   // ---- rows kept across reloads ----
@@ -428,7 +488,7 @@ export class MastClient {
       const sameToken = this.#token !== null && (await tokenDigest(this.#token)) === (await storage.getMeta('ownerToken').catch(() => undefined));
       if (!sameToken) await this.#identityKnown;
     }
-    const owner = this.#userId !== undefined ? this.#userId : ((await storage.getMeta('owner').catch(() => undefined)) as string | null | undefined);
+    const owner = this.#userId !== undefined ? this.#owner() : ((await storage.getMeta('owner').catch(() => undefined)) as string | null | undefined);
     if (kept.userId !== owner || this.#queries.get(key) !== query) return;
     query.applyStored(kept.rows, kept.complete === true);
   }
@@ -441,7 +501,7 @@ export class MastClient {
       this.#keeping.delete(key);
       if (query.handle === null || this.#queries.get(key) !== query) return;
       const rows = [...query.serverIds].map((id) => this.#cache.serverRow(query.entity, id)).filter((r): r is CachedRow => r !== undefined);
-      void this.#outbox.storage.setMeta(`query:${key}`, { userId: this.#userId ?? null, rows, complete: query.state.complete }).catch(() => {});
+      void this.#outbox.storage.setMeta(`query:${key}`, { userId: this.#owner() ?? null, rows, complete: query.state.complete }).catch(() => {});
     }, 50);
   }
   readonly #keeping = new Set<string>();
@@ -706,8 +766,8 @@ export class MastClient {
     else this.#cache.dropLayer(key);
   }
 
-  #http(method: string, path: string, options: { body?: unknown; opId?: string; token?: string }): Promise<HttpOutcome> {
-    return httpRequest(this.#fetch, this.#baseUrl, method, path, { ...options, token: options.token ?? this.#token });
+  #http(method: string, path: string, options: { body?: unknown; opId?: string; token?: string; withCookie?: boolean }): Promise<HttpOutcome> {
+    return httpRequest(this.#fetch, this.#baseUrl, method, path, { ...options, token: options.token ?? this.#token, withCookie: options.withCookie ?? this.#cookie });
   }
 
   #updateStatus(): void {
@@ -717,9 +777,20 @@ export class MastClient {
       pendingWrites: this.#outbox.entries.length,
       storage: this.#outbox.durability,
       storageError: this.#outbox.storageError,
+      userId: this.#userId,
+      tenantId: this.#tenantId,
     };
     const s = this.#status;
-    if (s && s.state === next.state && s.error === next.error && s.pendingWrites === next.pendingWrites && s.storage === next.storage && s.storageError === next.storageError)
+    if (
+      s &&
+      s.state === next.state &&
+      s.error === next.error &&
+      s.pendingWrites === next.pendingWrites &&
+      s.storage === next.storage &&
+      s.storageError === next.storageError &&
+      s.userId === next.userId &&
+      s.tenantId === next.tenantId
+    )
       return;
     this.#status = next;
     for (const listener of [...this.#statusListeners]) listener(next);

@@ -3,7 +3,7 @@ import { errorFromServer, MastClientError } from './errors.js';
 /** A `fetch` function (the global one by default). */
 export type FetchLike = (
   input: string,
-  init?: { method?: string; headers?: Record<string, string>; body?: string | Uint8Array },
+  init?: { method?: string; headers?: Record<string, string>; body?: string | Uint8Array; credentials?: 'include' },
 ) => Promise<{ status: number; ok: boolean; text(): Promise<string> }>;
 
 /** The answer of one HTTP request: the parsed JSON body on success. */
@@ -15,7 +15,7 @@ export async function httpRequest(
   baseUrl: string,
   method: string,
   path: string,
-  options: { token?: string | null; body?: unknown; opId?: string } = {},
+  options: { token?: string | null; body?: unknown; opId?: string; withCookie?: boolean } = {},
 ): Promise<HttpOutcome> {
   const headers: Record<string, string> = {};
   if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -27,7 +27,7 @@ export async function httpRequest(
   }
   let res: Awaited<ReturnType<FetchLike>>;
   try {
-    res = await fetchFn(baseUrl + path, { method, headers, ...(body === undefined ? {} : { body }) });
+    res = await fetchFn(baseUrl + path, { method, headers, ...(body === undefined ? {} : { body }), ...(options.withCookie ? { credentials: 'include' as const } : {}) });
   } catch (err) {
     return { ok: false, status: 0, error: new MastClientError('NETWORK', `${method} ${path} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }) };
   }

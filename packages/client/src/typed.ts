@@ -12,8 +12,6 @@ export type ArgsOf<D> = D extends FunctionDefinition<FunctionKind, infer A, unkn
 /** The result of a function definition (its handler's awaited return type). */
 export type ResultOf<D> = D extends FunctionDefinition<FunctionKind, unknown, infer R> ? R : never;
 
-type NamesOf<F extends FunctionMap, K extends FunctionKind> = { [N in keyof F]: F[N] extends FunctionDefinition<K, any, any> ? N : never }[keyof F] & string;
-
 /** Operators on one field, typed by the field's value. */
 export interface FieldOps<V> {
   $eq?: V | null;
@@ -41,18 +39,51 @@ export type TypedFilter<R> = { [K in keyof R & string]?: R[K] | null | FieldOps<
 /** What an insert takes: the row's fields, with `id` optional (made by the client when absent). */
 export type InsertOf<R> = Omit<R, 'id'> & { id?: string };
 
+/** The types of one function: its kind, arguments and result. */
+export interface FunctionTypes {
+  readonly kind: FunctionKind;
+  readonly args: unknown;
+  readonly result: unknown;
+}
+
+/**
+ * An app's types as data: row types by entity name and function types by name. Built from the
+ * schema DSL and function definitions (`AppTypesOf`) or written by `mast codegen` for an app
+ * with a JSON manifest; either types the client through `TypedClientOf`.
+ */
+export interface AppTypes {
+  readonly rows: { readonly [entity: string]: { id: string } };
+  readonly functions: { readonly [name: string]: FunctionTypes };
+}
+
+type KindOf<D> = D extends FunctionDefinition<infer K, any, any> ? K : never;
+
+/** The app types of a schema (`defineSchema`) and function definitions. */
+export type AppTypesOf<S extends SchemaDefinition, F extends FunctionMap = Record<never, never>> = {
+  rows: { [N in EntityName<S>]: Row<S, N> };
+  functions: { [K in keyof F]: { kind: KindOf<F[K]>; args: ArgsOf<F[K]>; result: ResultOf<F[K]> } };
+};
+
+type FnNames<T extends AppTypes, K extends FunctionKind> = { [N in keyof T['functions']]: T['functions'][N]['kind'] extends K ? N : never }[keyof T['functions']] & string;
+type RowsOf<T extends AppTypes> = T['rows'];
+
+/**
+ * The client typed by an app's types: entity names, row types, filters, write payloads,
+ * function names, arguments and results.
+ */
+export interface TypedClientOf<T extends AppTypes> extends Omit<MastClient, 'query' | 'insert' | 'update' | 'delete' | 'mutation' | 'action' | 'watch'> {
+  query<N extends keyof RowsOf<T> & string>(entity: N, filter?: TypedFilter<RowsOf<T>[N]>): LiveQuery<RowsOf<T>[N]>;
+  insert<N extends keyof RowsOf<T> & string>(entity: N, data: InsertOf<RowsOf<T>[N]>, options?: WriteOptions): Promise<{ id: string; seq: number }>;
+  update<N extends keyof RowsOf<T> & string>(entity: N, id: string, patch: Partial<Omit<RowsOf<T>[N], 'id'>>, options?: WriteOptions): Promise<{ updated: true; seq: number }>;
+  delete<N extends keyof RowsOf<T> & string>(entity: N, id: string, options?: WriteOptions): Promise<{ deleted: true; seq: number }>;
+  mutation<K extends FnNames<T, 'mutation'>>(name: K, args: T['functions'][K]['args'], options?: MutationOptions): Promise<T['functions'][K]['result']>;
+  action<K extends FnNames<T, 'action' | 'query'>>(name: K, args: T['functions'][K]['args'], options?: CallOptions): Promise<T['functions'][K]['result']>;
+  watch<K extends FnNames<T, 'query'>>(name: K, args: T['functions'][K]['args']): Watch<T['functions'][K]['result']>;
+}
+
 /**
  * The client typed by an app's schema (`defineSchema`) and functions, with no generated code:
  * entity names, row types, filters, write payloads, function names, arguments and results are
  * all read from `typeof schema` and `typeof functions`.
  */
-export interface TypedClient<S extends SchemaDefinition, F extends FunctionMap = Record<never, never>>
-  extends Omit<MastClient, 'query' | 'insert' | 'update' | 'delete' | 'mutation' | 'action' | 'watch'> {
-  query<N extends EntityName<S>>(entity: N, filter?: TypedFilter<Row<S, N>>): LiveQuery<Row<S, N>>;
-  insert<N extends EntityName<S>>(entity: N, data: InsertOf<Row<S, N>>, options?: WriteOptions): Promise<{ id: string; seq: number }>;
-  update<N extends EntityName<S>>(entity: N, id: string, patch: Partial<Omit<Row<S, N>, 'id'>>, options?: WriteOptions): Promise<{ updated: true; seq: number }>;
-  delete<N extends EntityName<S>>(entity: N, id: string, options?: WriteOptions): Promise<{ deleted: true; seq: number }>;
-  mutation<K extends NamesOf<F, 'mutation'>>(name: K, args: ArgsOf<F[K]>, options?: MutationOptions): Promise<ResultOf<F[K]>>;
-  action<K extends NamesOf<F, 'action' | 'query'>>(name: K, args: ArgsOf<F[K]>, options?: CallOptions): Promise<ResultOf<F[K]>>;
-  watch<K extends NamesOf<F, 'query'>>(name: K, args: ArgsOf<F[K]>): Watch<ResultOf<F[K]>>;
-}
+export type TypedClient<S extends SchemaDefinition, F extends FunctionMap = Record<never, never>> = TypedClientOf<AppTypesOf<S, F>>;

@@ -39,8 +39,8 @@ export const clientManifest: Manifest = {
 };
 
 /** A real server for client tests, on a real port with a real SQLite file. */
-export async function startServer(options: { port?: number; dir?: string } = {}): Promise<TestServer> {
-  return startTestServer(clientManifest, { adminToken: ADMIN, ...(options.port ? { port: options.port } : {}) }, options.dir ? { dir: options.dir } : {});
+export async function startServer(options: { port?: number; dir?: string; config?: Parameters<typeof startTestServer>[1] } = {}): Promise<TestServer> {
+  return startTestServer(clientManifest, { adminToken: ADMIN, ...options.config, ...(options.port ? { port: options.port } : {}) }, options.dir ? { dir: options.dir } : {});
 }
 
 /** Stops a server without deleting its folder, and starts it again on the same port and database. */

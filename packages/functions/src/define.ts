@@ -162,7 +162,7 @@ export interface FunctionSpec<K extends FunctionKind, A extends ArgsShape, R> {
   readonly args?: A;
   /** Overrides the server's per-function call limit (`MAST_FN_RATE_LIMIT` per minute) for this function. */
   readonly rateLimit?: RateLimit;
-  readonly returns?: z.ZodType<Awaited<R>>;
+  readonly returns?: z.ZodType<Awaited<NoInfer<R>>>;
   /**
    * Runs the handler in a worker thread of the server's pool (`MAST_FN_WORKERS`), one call per
    * worker at a time: a handler that spins past its deadline is stopped with FN_TIMEOUT instead

@@ -11,7 +11,7 @@ export { backupDatabase, createSqliteStore, DatabaseInUseError } from './store/i
 export { ADMIN, ANONYMOUS } from './access/auth-context.js';
 export type { AuthContext } from './access/auth-context.js';
 export type { FunctionSet, FunctionLoadError } from './functions/index.js';
-export { registerTypeScript, isTypeScriptFile } from './functions/index.js';
+export { registerTypeScript, isTypeScriptFile, loadFunctions } from './functions/index.js';
 export { projectDoc, RowDocs } from './crdt/index.js';
 export { SchemaRef } from './access/schema-ref.js';
 export { explainPolicy } from './access/index.js';
