@@ -10,8 +10,9 @@ import { startTestServer, type TestServer } from './helpers/test-server.js';
  * A team chat on relational rules only: three users, two channels, memberships and messages. A
  * message is readable by the members of its channel, and only a member may post. Every read
  * path (REST get / list / query / cursor / lookup, sync pull, a fresh live subscription, an open
- * live subscription, resume, a function's ctx.db) is checked row by row against an oracle
- * written below in plain TypeScript, before and after a membership is added and removed.
+ * live subscription, resume, a function's ctx.db, joining a channel's room) is checked row by
+ * row against an oracle written below in plain TypeScript, before and after a membership is
+ * added and removed.
  */
 
 const ADMIN = 'admin-token-for-relational-e2e';
@@ -56,6 +57,7 @@ const manifest: Manifest = {
       allowDelete: 'data.authorId == auth.userId',
     },
     { name: 'note_members', entity: 'Note', allowRead: MEMBER_OF_CHANNEL },
+    { name: 'channel_rooms', room: 'channel:{id}', allowJoin: 'exists(Membership, m => m.channelId == room.id && m.userId == auth.userId)' },
   ],
 };
 
@@ -149,6 +151,13 @@ async function expectReadsMatchOracle(a: Actor): Promise<void> {
   try {
     client.send({ type: 'subscribe', id: 'fresh', entity: 'Message', filter: { $limit: 500 } });
     expect(ids((await client.next('result')).rows as Row[]), `${where} subscribe`).toEqual(want);
+    // The channel rooms admit exactly the members; a room no rule names is open to everyone signed in.
+    for (const room of ['channel:general', 'channel:random', 'lobby']) {
+      client.send({ type: 'join', id: `join-${room}`, room });
+      // The other answer would fail the wait (it times out): each join is answered once.
+      if (room === 'lobby' || isMember(a, room.slice('channel:'.length))) await client.next('joined', (m) => m.id === `join-${room}`);
+      else expect(await client.next('error', (m) => m.id === `join-${room}`), `${where} join ${room}`).toMatchObject({ code: 'POLICY_DENIED', room });
+    }
   } finally {
     client.close();
   }
@@ -298,7 +307,25 @@ describe('relational policies: a team chat, every read path against the oracle',
     const old = await before.next('result');
     before.close();
     const bobCursor = (await ok(bob, 'GET', '/api/sync/pull?since=0&limit=1000')).cursor.last_seq as number;
+    // Bob and alice are in general's room; the removal takes bob out of it, in the same commit's delivery.
+    const { client: bobRoom } = await LiveClient.connect(wsUrl, { token: bob.token! });
+    const { client: aliceRoom } = await LiveClient.connect(wsUrl, { token: alice.token! });
+    bobRoom.send({ type: 'join', id: 'b', room: 'channel:general' });
+    await bobRoom.next('joined');
+    aliceRoom.send({ type: 'join', id: 'a', room: 'channel:general' });
+    await aliceRoom.next('joined');
+    bobRoom.send({ type: 'join', id: 'b2', room: 'channel:random' });
+    await bobRoom.next('joined', (m) => m.id === 'b2');
     const seq = await removeMembership('ms-bob-general');
+    expect(await bobRoom.next('error', (m) => m.room === 'channel:general')).toMatchObject({ code: 'POLICY_DENIED' });
+    expect(await aliceRoom.next('presence', (m) => m.event === 'leave')).toMatchObject({ room: 'channel:general', reason: 'denied', member: { userId: 'bob' } });
+    // Still a member of random: that room keeps him, and he can no longer speak in general.
+    bobRoom.send({ type: 'broadcast', id: 'say', room: 'channel:general', topic: 'chat', data: 'still here?' });
+    expect(await bobRoom.next('error', (m) => m.id === 'say')).toMatchObject({ code: 'NOT_IN_ROOM' });
+    bobRoom.send({ type: 'broadcast', id: 'say2', room: 'channel:random', topic: 'chat', data: 'here' });
+    await bobRoom.next('ack', (m) => m.id === 'say2');
+    bobRoom.close();
+    aliceRoom.close();
     // The pull that would cross the removal asks for a fresh pull, which hides general's messages.
     expect(await call(bob, 'GET', `/api/sync/pull?since=${bobCursor}`)).toMatchObject({ status: 410, json: { error: { code: 'RESYNC_REQUIRED' } } });
     const diffs = await drainDiffs(seq);

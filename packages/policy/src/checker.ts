@@ -111,11 +111,11 @@ class Checker {
       );
       return expr;
     }
-    if (RESERVED.has(expr.binding) || this.frames.some((f) => f.name === expr.binding)) {
+    if (RESERVED.has(expr.binding) || expr.binding === this.scope.inputRoot || this.frames.some((f) => f.name === expr.binding)) {
       this.report(
         'POLICY_BINDING',
         expr.bindingOffset,
-        `${expr.binding} cannot name the related row: it is already ${RESERVED.has(expr.binding) ? 'a word of the language' : 'bound by an enclosing exists'}`,
+        `${expr.binding} cannot name the related row: it is already ${RESERVED.has(expr.binding) || expr.binding === this.scope.inputRoot ? 'a word of the language' : 'bound by an enclosing exists'}`,
         'pick a new short name, e.g. m => m.userId == auth.userId',
       );
       return expr;
@@ -208,6 +208,24 @@ class Checker {
       }
       return { node: node({ ...expr, name: canonical }), type: AUTH_TYPES[canonical], level: null, label };
     }
+    const inputRoot = this.scope.inputRoot ?? 'input';
+    if (inputRoot !== 'input' && (expr.root === inputRoot || expr.root === 'input')) {
+      if (expr.root === 'input') {
+        this.report('POLICY_SCOPE', expr.offset, `${label} cannot be used here: this rule applies to ${this.scope.applies}; the room name's parts are ${inputRoot}.<name>`);
+        return this.failed(expr);
+      }
+      const fields = this.scope.input ?? new Map<string, FieldKind>();
+      const kind = fields.get(expr.name);
+      if (kind === undefined) {
+        const known = [...fields.keys()];
+        const text =
+          expr.name === '' ? `${inputRoot} needs a placeholder name: ${inputRoot}.<name>` : `unknown placeholder ${label} of ${this.scope.target}${didYouMean(expr.name, known)}`;
+        this.report('POLICY_UNKNOWN_FIELD', expr.offset, text, known.length > 0 ? `placeholders: ${known.join(', ')}` : 'the pattern has no {placeholder}');
+        return this.failed(expr);
+      }
+      // Evaluated as input: the room's captured values are the rule's input.
+      return { node: node({ ...expr, root: 'input' }), type: typeOfKind(kind), level: null, kind, label };
+    }
     if (expr.root === 'data' || expr.root === 'input') {
       const fields = expr.root === 'data' ? this.scope.data : this.scope.input;
       if (fields === null) {
@@ -224,7 +242,7 @@ class Checker {
       }
       return { node: expr, type: typeOfKind(kind), level: expr.root === 'data' ? 0 : null, kind, label };
     }
-    const roots = ['auth', 'data', 'input', ...this.frames.map((f) => f.name)];
+    const roots = inputRoot === 'input' ? ['auth', 'data', 'input', ...this.frames.map((f) => f.name)] : ['auth', inputRoot, ...this.frames.map((f) => f.name)];
     const hint =
       expr.root === 'exists'
         ? 'exists takes an entity and a condition: exists(Membership, m => m.userId == auth.userId)'

@@ -5,9 +5,9 @@
 export const policyCodes = {
   POLICY_SYNTAX: { rule: 'the expression is made of the language tokens in a valid order' },
   POLICY_TOO_DEEP: { rule: 'an expression nests at most 64 levels, and exists at most 3' },
-  POLICY_UNKNOWN_ROOT: { rule: 'a path starts with auth, data or input' },
+  POLICY_UNKNOWN_ROOT: { rule: 'a path starts with auth, data or input (room in a room rule)' },
   POLICY_UNKNOWN_AUTH: { rule: 'auth has userId (user_id), isAdmin, isGuest, roles, tenantId (tenant_id) and orgRole (org_role)' },
-  POLICY_UNKNOWN_FIELD: { rule: 'data.x and input.x name a declared field (or id) of the entity, or an input of the action' },
+  POLICY_UNKNOWN_FIELD: { rule: 'data.x and input.x name a declared field (or id) of the entity, or an input of the action; room.x a placeholder of the room pattern' },
   POLICY_NESTED_PATH: { rule: 'a path has one name after its root (no json sub-paths)' },
   POLICY_SCOPE: { rule: 'data and input are only used where the operation has them' },
   POLICY_TYPE_MISMATCH: { rule: 'both sides of a comparison, and the items of in, have compatible types' },

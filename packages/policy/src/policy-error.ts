@@ -2,7 +2,7 @@ import { formatDiagnostics, type Diagnostic } from '@mast/schema';
 import type { PolicyCode } from './policy-codes.js';
 
 /** The manifest keys a rule can come from. */
-export type RuleKey = 'allow' | 'allowRead' | 'allowInsert' | 'allowUpdate' | 'allowDelete' | 'allowWrite';
+export type RuleKey = 'allow' | 'allowRead' | 'allowInsert' | 'allowUpdate' | 'allowDelete' | 'allowWrite' | 'allowJoin';
 
 /** Where an expression comes from, for messages: the policy's name and key, and its manifest path. */
 export interface PolicyOrigin {
@@ -10,7 +10,7 @@ export interface PolicyOrigin {
   readonly rule: RuleKey;
   /** Manifest path in the schema diagnostics' style, e.g. `policies[0] todo_owner.allowRead`. */
   readonly path: string;
-  /** What the policy guards: an entity name, or `action <name>`. */
+  /** What the policy guards: an entity name, `action <name>`, or `room <pattern>`. */
   readonly target?: string;
 }
 
@@ -73,7 +73,7 @@ export function policyDiagnostic(code: PolicyCode, source: string, offset: numbe
 export function formatPolicyDiagnostics(diagnostics: readonly PolicyDiagnostic[], file?: string): string {
   return diagnostics
     .map((d) => {
-      const place = [file, d.path, d.target === undefined ? undefined : `(${d.target.startsWith('action ') ? d.target : `entity ${d.target}`})`];
+      const place = [file, d.path, d.target === undefined ? undefined : `(${d.target.startsWith('action ') || d.target.startsWith('room ') ? d.target : `entity ${d.target}`})`];
       const lines = [`${d.severity}[${d.code}] ${d.message}`, `  at ${place.filter((p) => p !== undefined && p !== '').join(' ')}`];
       const text = d.expression.split('\n')[d.line - 1];
       if (text !== undefined) lines.push(`  | ${text}`, `  | ${' '.repeat(d.column - 1)}^`);

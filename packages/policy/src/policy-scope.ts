@@ -14,6 +14,8 @@ export interface PolicyScope {
   readonly applies: string;
   readonly data: ReadonlyMap<string, FieldKind> | null;
   readonly input: ReadonlyMap<string, FieldKind> | null;
+  /** The name rules use for `input`: `input`, or `room` in a room rule (its pattern's placeholders). */
+  readonly inputRoot?: 'input' | 'room';
   /** The entities `exists(…)` may name, with their fields (empty: no relational rules). */
   readonly entities: ReadonlyMap<string, ReadonlyMap<string, FieldKind>>;
 }
@@ -46,4 +48,13 @@ export function entityScope(entity: EntitySchema, operation: PolicyOperation, sc
 /** The scope of an action rule: its inputs, and no row. */
 export function actionScope(action: string, inputs: ReadonlyMap<string, FieldKind>, schema?: AppSchema): PolicyScope {
   return Object.freeze({ target: `action ${action}`, applies: 'action', data: null, input: inputs, entities: entitiesOf(schema) });
+}
+
+/**
+ * The scope of a room rule (`allowJoin`): the placeholders of its room pattern as `room.<name>`
+ * (text), and no row.
+ */
+export function roomScope(pattern: string, params: readonly string[], schema?: AppSchema): PolicyScope {
+  const inputs = new Map<string, FieldKind>(params.map((p) => [p, 'string'] as const));
+  return Object.freeze({ target: `room ${pattern}`, applies: 'join', data: null, input: inputs, inputRoot: 'room' as const, entities: entitiesOf(schema) });
 }

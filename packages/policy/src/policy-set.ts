@@ -1,11 +1,11 @@
-import { parseFieldType, type AppSchema, type FieldKind, type FilterNode, type ManifestPolicy, type RelatedLookup } from '@mast/schema';
+import { parseFieldType, parseRoomPattern, type AppSchema, type FieldKind, type FilterNode, type ManifestPolicy, type RelatedLookup, type RoomPattern } from '@mast/schema';
 import { relatedEntities, type PolicyExpr } from './ast.js';
 import { checkPolicy } from './checker.js';
 import { compileToFilter, evaluatePolicy } from './compile-to-filter.js';
 import { parsePolicy } from './parser.js';
 import type { PolicyAuth, PolicyRow } from './policy-auth.js';
 import { PolicyError, type PolicyDiagnostic, type PolicyOrigin, type RuleKey } from './policy-error.js';
-import { actionScope, entityScope, type PolicyOperation, type PolicyScope } from './policy-scope.js';
+import { actionScope, entityScope, roomScope, type PolicyOperation, type PolicyScope } from './policy-scope.js';
 
 /**
  * Which manifest key guards which operation (first non-empty key wins), as in Pylon. Action
@@ -19,7 +19,7 @@ export const RULE_CHAINS: Readonly<Record<PolicyOperation, readonly RuleKey[]>> 
 });
 
 const OPERATIONS: readonly PolicyOperation[] = ['read', 'insert', 'update', 'delete'];
-const RULE_KEYS: readonly RuleKey[] = ['allow', 'allowRead', 'allowInsert', 'allowUpdate', 'allowDelete', 'allowWrite'];
+const RULE_KEYS: readonly RuleKey[] = ['allow', 'allowRead', 'allowInsert', 'allowUpdate', 'allowDelete', 'allowWrite', 'allowJoin'];
 
 /** One rule in force: the checked expression, and where it came from. */
 export interface CompiledRule {
@@ -62,6 +62,21 @@ export interface PolicySet {
    * of them can change which rows of `entity` a caller may read (live queries watch them).
    */
   relatedEntities(entity: string, operation: PolicyOperation): readonly string[];
+  /** The room rules, in manifest order. */
+  readonly roomRules: readonly RoomRule[];
+  /**
+   * Whether the caller may join `room`: every room rule whose pattern matches the name must
+   * allow it (admins always may). Null when no pattern matches: the manifest does not guard
+   * that room.
+   */
+  decideJoin(room: string, auth: PolicyAuth): PolicyDecision | null;
+}
+
+/** A room rule: the rooms it guards, by name pattern, and its `allowJoin`. */
+export interface RoomRule extends CompiledRule {
+  readonly pattern: RoomPattern;
+  /** The entities the rule reads through `exists` (a change to one can take a member's right away). */
+  readonly reads: readonly string[];
 }
 
 /** Options of `compilePolicies`. */
@@ -143,9 +158,19 @@ export function compilePolicies(schema: AppSchema, options: PolicyOptions = {}):
   const entityRules = new Map<string, Record<PolicyOperation, CompiledRule[]>>();
   for (const entity of schema.entities) entityRules.set(entity.name, { read: [], insert: [], update: [], delete: [] });
   const actionRules = new Map<string, CompiledRule[]>();
+  const roomRules: RoomRule[] = [];
 
   (schema.manifest.policies ?? []).forEach((policy, index) => {
     const parsed = compiler.parseAll(policy, index);
+    if (policy.room !== undefined && policy.room !== null) {
+      const pattern = parseRoomPattern(policy.room);
+      const expr = parsed.get('allowJoin');
+      if (typeof pattern === 'string') throw new Error(`policy ${policy.name}: room pattern ${policy.room}: ${pattern} (validate the manifest first)`);
+      if (expr === undefined) return;
+      const rule = compiler.check(policy, index, 'allowJoin', expr, roomScope(pattern.source, pattern.params, schema));
+      if (rule) roomRules.push(Object.freeze({ ...rule, pattern, reads: Object.freeze([...relatedEntities(rule.expr)]) }));
+      return;
+    }
     if (policy.entity !== undefined && policy.entity !== null) {
       const entity = schema.entitiesByName.get(policy.entity);
       const rules = entityRules.get(policy.entity);
@@ -166,7 +191,7 @@ export function compilePolicies(schema: AppSchema, options: PolicyOptions = {}):
     }
   });
   if (compiler.diagnostics.length > 0) throw new PolicyError(compiler.diagnostics);
-  return new CompiledPolicySet(entityRules, actionRules, options.lookup);
+  return new CompiledPolicySet(entityRules, actionRules, Object.freeze(roomRules), options.lookup);
 }
 
 function judge(rules: readonly CompiledRule[], auth: PolicyAuth, data: PolicyRow | null, input: PolicyRow | null, lookup: RelatedLookup | undefined): PolicyDecision {
@@ -184,8 +209,22 @@ class CompiledPolicySet implements PolicySet {
   constructor(
     private readonly entities: ReadonlyMap<string, Readonly<Record<PolicyOperation, readonly CompiledRule[]>>>,
     private readonly actions: ReadonlyMap<string, readonly CompiledRule[]>,
+    readonly roomRules: readonly RoomRule[],
     private readonly lookup: RelatedLookup | undefined,
   ) {}
+
+  decideJoin(room: string, auth: PolicyAuth): PolicyDecision | null {
+    let matched = false;
+    for (const rule of this.roomRules) {
+      const values = rule.pattern.match(room);
+      if (values === null) continue;
+      matched = true;
+      // Each rule sees its own pattern's placeholders, so the rules are judged one by one.
+      const decision = judge([rule], auth, null, values, this.lookup);
+      if (!decision.allowed || decision.reason === 'admin') return decision;
+    }
+    return matched ? { allowed: true, reason: 'rules' } : null;
+  }
 
   relatedEntities(entity: string, operation: PolicyOperation): readonly string[] {
     const found = new Set<string>();

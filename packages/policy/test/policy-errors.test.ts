@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { ManifestPolicy } from '@mast/schema';
 import { checkPolicy, compilePolicies, entityScope, formatPolicyDiagnostics, parsePolicy, PolicyError, type PolicyCode, type PolicyOperation } from '../src/index.js';
 import { policyTestSchema } from './fixtures.js';
 
@@ -173,6 +174,20 @@ describe('compilePolicies rejects bad rules at start-up', () => {
       /unknown field input.dayz on action archive \(did you mean days\?\)/,
     );
     expect(() => compilePolicies(policyTestSchema([{ name: 'a', action: 'archive', allow: 'data.title != null' }]))).toThrow(/there is no row/);
+  });
+
+  it('checks room rules against the room pattern and the schema', () => {
+    const room = (allowJoin: string): ManifestPolicy[] => [{ name: 'r', room: 'team:{team}', allowJoin }];
+    expect(() => compilePolicies(policyTestSchema(room('exists(Member, m => m.teamId == room.team && m.userId == auth.userId)')))).not.toThrow();
+    const cases: Array<[string, RegExp]> = [
+      ['room.teem != null', /unknown placeholder room.teem of room team:\{team\} \(did you mean team\?\)/],
+      ['input.team != null', /the room name's parts are room.<name>/],
+      ['data.id != null', /there is no row/],
+      ['exists(Membr, m => m.teamId == room.team)', /unknown entity Membr \(did you mean Member\?\)/],
+      ['exists(Member, m => m.level == room.team)', /cannot compare m.level \(int\) with room.team \(string\)/],
+      ['exists(Member, room => room.userId == auth.userId)', /room cannot name the related row/],
+    ];
+    for (const [rule, message] of cases) expect(() => compilePolicies(policyTestSchema(room(rule))), rule).toThrow(message);
   });
 });
 

@@ -134,4 +134,28 @@ describe('PolicySet', () => {
     // The filter form never needs one.
     expect(compilePolicies(schema).readFilter('Todo', alice)).toMatchObject({ kind: 'related', entity: 'Member' });
   });
+
+  it('decides room joins by the rules whose pattern matches the room name', () => {
+    const member = 'exists(Member, m => m.teamId == room.team && m.userId == auth.userId)';
+    const schema = policyTestSchema([
+      { name: 'team_rooms', room: 'team:{team}', allowJoin: member },
+      { name: 'signed_in', room: 'team:{team}', allowJoin: 'auth.userId != null' },
+      { name: 'boards', room: 'board:{team}:{board}', allowJoin: `${member} && room.board != "secret"` },
+    ]);
+    const policies = compilePolicies(schema, { lookup: memoryLookup({ ...RELATED, Todo: ROWS }) });
+    expect(policies.roomRules.map((r) => [r.policy, r.pattern.params, r.reads])).toEqual([
+      ['team_rooms', ['team'], ['Member']],
+      ['signed_in', ['team'], []],
+      ['boards', ['team', 'board'], ['Member']],
+    ]);
+    expect(policies.decideJoin('team:acme', alice)).toEqual({ allowed: true, reason: 'rules' });
+    expect(policies.decideJoin('team:globex', alice)).toMatchObject({ allowed: false, reason: 'denied', policy: 'team_rooms', rule: 'allowJoin' });
+    expect(policies.decideJoin('team:globex', bob)).toEqual({ allowed: true, reason: 'rules' });
+    expect(policies.decideJoin('team:acme', anon)).toMatchObject({ allowed: false, policy: 'team_rooms' });
+    expect(policies.decideJoin('team:acme', admin)).toEqual({ allowed: true, reason: 'admin' });
+    expect(policies.decideJoin('board:acme:plans', alice)).toEqual({ allowed: true, reason: 'rules' });
+    expect(policies.decideJoin('board:acme:secret', alice)).toMatchObject({ allowed: false, policy: 'boards' });
+    // No pattern matches: the manifest does not guard the room (a placeholder takes no ":" and is never empty).
+    for (const room of ['lobby', 'team:', 'team:acme:x', 'board:acme', 'xteam:acme']) expect(policies.decideJoin(room, alice), room).toBeNull();
+  });
 });

@@ -77,14 +77,15 @@ export const joinedMessage = z.object({
 
 /**
  * `presence`, server → members of `room`: `member` joined, updated its state, or left
- * (`reason`: it sent `leave`, its socket closed, or its presence expired).
+ * (`reason`: it sent `leave`, its socket closed, its presence expired, or the room's join rule no
+ * longer lets it in).
  */
 export const presenceEventMessage = z.object({
   type: z.literal('presence'),
   room: roomName,
   event: z.enum(['join', 'update', 'leave']),
   member: roomMember,
-  reason: z.enum(['left', 'closed', 'expired']).optional(),
+  reason: z.enum(['left', 'closed', 'expired', 'denied']).optional(),
 });
 
 /** `broadcast`, server → members of `room`: a member's message; `from` is set by the server. */

@@ -15,6 +15,7 @@ export const PROTOCOL_HISTORY = [
   },
   {
     version: 2,
-    summary: "barrier → ack with seq: every change committed before the server read it has reached the socket's subscriptions",
+    summary:
+      "barrier → ack with seq: every change committed before the server read it has reached the socket's subscriptions; presence leave reason denied (a member the room's join rule no longer admits, added within version 2)",
   },
 ] as const satisfies ReadonlyArray<{ version: number; summary: string }>;

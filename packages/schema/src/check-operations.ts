@@ -1,6 +1,7 @@
 import { diagnostic, type Diagnostic } from './manifest-error.js';
 import type { ParsedField, ParsedManifest } from './manifest-shape.js';
 import { checkFieldType } from './check-entities.js';
+import { parseRoomPattern } from './room-pattern.js';
 
 type Operation = { name: string; input?: ParsedField[] | undefined };
 
@@ -57,12 +58,20 @@ function checkPolicies(manifest: ParsedManifest, entityNames: ReadonlySet<string
     const path = policy.name === '' ? `policies[${i}]` : `policies[${i}] ${policy.name}`;
     const label = policy.name === '' ? `policy policies[${i}]` : `policy ${policy.name}`;
     if (policy.name === '') out.push(diagnostic('POLICY_NAME_EMPTY', path, `${label}: policy has an empty name`));
+    const entity = policy.entity ?? undefined;
+    const action = policy.action ?? undefined;
+    const room = policy.room ?? undefined;
+    if (room !== undefined) {
+      out.push(...checkRoomPolicy(policy, path, label, room));
+      return;
+    }
     const allows = [policy.allow, policy.allowRead, policy.allowInsert, policy.allowUpdate, policy.allowDelete, policy.allowWrite];
     if (!allows.some((expr) => typeof expr === 'string' && expr !== '')) {
       out.push(diagnostic('POLICY_ALLOW_EMPTY', path, `${label}: no allow expression is set`, 'set allow, or one of allowRead, allowInsert, allowUpdate, allowDelete, allowWrite'));
     }
-    const entity = policy.entity ?? undefined;
-    const action = policy.action ?? undefined;
+    if (policy.allowJoin != null && policy.allowJoin !== '') {
+      out.push(diagnostic('POLICY_ROOM_INVALID', path, `${label}: allowJoin guards rooms, and this policy names no room`, 'add "room": "channel:{id}" (a room name pattern)'));
+    }
     if (entity === undefined && action === undefined) {
       out.push(diagnostic('POLICY_NO_TARGET', path, `${label}: names neither an entity nor an action`));
     }
@@ -80,6 +89,29 @@ function checkPolicies(manifest: ParsedManifest, entityNames: ReadonlySet<string
   for (const dup of exactDuplicates(policies.map((p) => p.name))) {
     const name = policies[dup.index]!.name;
     out.push(diagnostic('POLICY_DUPLICATE', `policies[${dup.index}] ${name}`, `policy ${name}: declared more than once (first at policies[${dup.first}])`));
+  }
+  return out;
+}
+
+/** A room policy: a valid pattern, a non-empty allowJoin, and no entity, action or other rule. */
+function checkRoomPolicy(policy: NonNullable<ParsedManifest['policies']>[number], path: string, label: string, room: string): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const pattern = parseRoomPattern(room);
+  if (typeof pattern === 'string') out.push(diagnostic('POLICY_ROOM_INVALID', `${path}.room`, `${label}: room pattern "${room}": ${pattern}`, 'e.g. "channel:{id}"'));
+  if (policy.entity != null || policy.action != null) {
+    out.push(diagnostic('POLICY_ROOM_INVALID', path, `${label}: a room policy names no entity or action`, 'declare the room rule as a policy of its own'));
+  }
+  const others = (['allow', 'allowRead', 'allowInsert', 'allowUpdate', 'allowDelete', 'allowWrite'] as const).filter((k) => policy[k] != null && policy[k] !== '');
+  if (others.length > 0) out.push(diagnostic('POLICY_ROOM_INVALID', path, `${label}: a room policy has allowJoin only, not ${others.join(', ')}`));
+  if (policy.allowJoin == null || policy.allowJoin === '') {
+    out.push(
+      diagnostic(
+        'POLICY_ALLOW_EMPTY',
+        path,
+        `${label}: no allowJoin expression is set`,
+        'e.g. "allowJoin": "exists(Membership, m => m.channelId == room.id && m.userId == auth.userId)"',
+      ),
+    );
   }
   return out;
 }

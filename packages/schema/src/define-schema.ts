@@ -67,6 +67,9 @@ export interface PolicyDefinition {
   readonly name: string;
   readonly entity?: string;
   readonly action?: string;
+  /** A room name pattern (`channel:{id}`): the policy's allowJoin decides who may join those rooms. */
+  readonly room?: string;
+  readonly allowJoin?: string;
   readonly allow?: string;
   readonly allowRead?: string;
   readonly allowInsert?: string;
@@ -164,7 +167,7 @@ export function route(def: RouteDefinition): RouteDefinition {
   };
 }
 
-const ALLOW_KEYS = ['allow', 'allowRead', 'allowInsert', 'allowUpdate', 'allowDelete', 'allowWrite'] as const;
+const ALLOW_KEYS = ['allow', 'allowRead', 'allowInsert', 'allowUpdate', 'allowDelete', 'allowWrite', 'allowJoin'] as const;
 
 /** Declares a policy: name, then the non-empty allow keys, then entity and action (Pylon's key order). */
 export function policy(def: PolicyDefinition): ManifestPolicy {
@@ -175,6 +178,7 @@ export function policy(def: PolicyDefinition): ManifestPolicy {
   }
   if (def.entity) out.entity = def.entity;
   if (def.action) out.action = def.action;
+  if (def.room) out.room = def.room;
   return out;
 }
 

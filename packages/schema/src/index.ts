@@ -40,5 +40,7 @@ export type * from './filter-ast.js';
 export { evaluateFilter, bindOuterRow, relatedMayMatch } from './evaluate-filter.js';
 export { compareValues, valuesEqual, compareCodePoints } from './compare-values.js';
 export { parseLike, renderLike, foldCase } from './like-pattern.js';
+export { parseRoomPattern } from './room-pattern.js';
+export type { RoomPattern } from './room-pattern.js';
 export type { LikeToken } from './like-pattern.js';
 export { totalOrder } from './total-order.js';

@@ -40,6 +40,7 @@ export const manifestCodes = {
   POLICY_NO_TARGET: { origin: 'pylon', rule: 'a policy names an entity or an action' },
   POLICY_ENTITY_NOT_FOUND: { origin: 'pylon', rule: 'a policy entity is a declared entity' },
   POLICY_ACTION_NOT_FOUND: { origin: 'pylon', rule: 'a policy action is a declared action' },
+  POLICY_ROOM_INVALID: { origin: 'mast', rule: 'a room policy has a valid name pattern (`channel:{id}`) and allowJoin only; allowJoin appears only with room' },
   ROUTE_PATH_EMPTY: { origin: 'pylon', rule: 'a route has a path' },
   ROUTE_PATH_NO_SLASH: { origin: 'pylon', rule: 'a route path starts with /' },
   ROUTE_PATH_DUPLICATE: { origin: 'pylon', rule: 'route paths are unique' },

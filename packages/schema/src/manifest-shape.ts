@@ -43,6 +43,8 @@ const policyShape = z.object({
   name: z.string(),
   entity: z.string().nullish(),
   action: z.string().nullish(),
+  room: z.string().nullish(),
+  allowJoin: z.string().nullish(),
   allow: z.string().optional(),
   allowRead: z.string().nullish(),
   allowInsert: z.string().nullish(),

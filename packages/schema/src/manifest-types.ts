@@ -66,11 +66,16 @@ export interface ManifestRoute {
   auth?: string;
 }
 
-/** An access rule on an entity or an action; the allow keys are camelCase. */
+/**
+ * An access rule on an entity, an action or (Mast) the rooms whose names match a pattern; the
+ * allow keys are camelCase. A room policy has `room` (e.g. `channel:{id}`) and `allowJoin` only.
+ */
 export interface ManifestPolicy {
   name: string;
   entity?: string;
   action?: string;
+  room?: string;
+  allowJoin?: string;
   allow?: string;
   allowRead?: string;
   allowInsert?: string;

@@ -77,8 +77,9 @@ function toPolicy(policy: NonNullable<ParsedManifest['policies']>[number]): Mani
   const out: ManifestPolicy = { name: policy.name };
   if (policy.entity != null) out.entity = policy.entity;
   if (policy.action != null) out.action = policy.action;
+  if (policy.room != null) out.room = policy.room;
   if (policy.allow !== undefined) out.allow = policy.allow;
-  for (const key of ['allowRead', 'allowInsert', 'allowUpdate', 'allowDelete', 'allowWrite'] as const) {
+  for (const key of ['allowRead', 'allowInsert', 'allowUpdate', 'allowDelete', 'allowWrite', 'allowJoin'] as const) {
     const value = policy[key];
     if (value != null) out[key] = value;
   }

@@ -30,6 +30,25 @@ export class AccessControl {
     return this.#policies.relatedEntities(entity, 'read');
   }
 
+  /**
+   * Whether `auth` may join `room` by the manifest's room rules (every rule whose pattern
+   * matches must allow it; admins may). Null when no room rule matches the name.
+   */
+  canJoinRoom(auth: AuthContext, room: string): boolean | null {
+    const decision = this.#policies.decideJoin(room, auth);
+    return decision === null ? null : decision.allowed;
+  }
+
+  /** Whether a change to a row of one of `entities` can change who may join `room`. */
+  roomDependsOn(room: string, entities: ReadonlySet<string>): boolean {
+    return this.#policies.roomRules.some((rule) => rule.reads.some((e) => entities.has(e)) && rule.pattern.match(room) !== null);
+  }
+
+  /** The entities some room rule reads through `exists`. */
+  roomDependencies(): ReadonlySet<string> {
+    return new Set(this.#policies.roomRules.flatMap((rule) => rule.reads));
+  }
+
   /** Whether `auth` may see `row`. */
   canRead(auth: AuthContext, entity: string, row: Row): boolean {
     return this.#policies.canRead(entity, auth, row);

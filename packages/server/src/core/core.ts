@@ -286,8 +286,17 @@ export class MastCore {
       presenceTtlMs: config.roomPresenceTtl,
       allowGuests: config.roomAllowGuests,
       jsonLimits,
-      canJoin: options.roomAccess,
+      // The manifest's room rules (allowJoin), then the app's own hook; a room no rule names is open.
+      canJoin: (auth, room) => this.schema.access.canJoinRoom(auth, room) !== false && (options.roomAccess?.(auth, room) ?? true),
       seq: () => live.seq,
+    });
+    // A change to rows that room rules look at (a membership deleted) can take members out of rooms.
+    this.bus.subscribe((changes) => {
+      if (this.rooms.roomCount === 0) return;
+      const access = this.schema.access;
+      const reads = access.roomDependencies();
+      const changed = new Set(changes.map((c) => c.entity).filter((e) => reads.has(e)));
+      if (changed.size > 0) this.rooms.recheck((room) => access.roomDependsOn(room, changed));
     });
   }
 

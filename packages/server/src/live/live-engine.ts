@@ -1,4 +1,4 @@
-import { relatedMayMatch, type FindQuery } from '@mast/schema';
+import { relatedMayMatch, type FilterNode, type FindQuery } from '@mast/schema';
 import type { AuthContext } from '../access/auth-context.js';
 import type { ChangeBus } from '../changes/change-bus.js';
 import { type FilterLimits, parseFilter } from '../entities/filter-parser.js';
@@ -204,7 +204,9 @@ export class LiveEngine {
     const where = query.where;
     const fetchWhere = visible === true ? where : where ? { kind: 'and' as const, items: [where, visible] } : visible;
     const include = resolveIncludes(entity, request.include, auth, this.#access);
-    const readsFrom = this.#access.readDependencies?.(auth, entity.name) ?? [];
+    // What the window shows depends on the rows its read rule looks at, and on those the
+    // included targets' read rules look at (a channel becomes readable with a membership).
+    const readsFrom = [...new Set([entity.name, ...include.map((i) => i.target)].flatMap((name) => this.#access.readDependencies?.(auth, name) ?? []))];
     const def: LiveQueryDef = {
       entity: entity.name,
       where,
@@ -390,13 +392,18 @@ export class LiveEngine {
   }
 }
 
-/** Whether a change to a row of an entity the query's read rule looks at can change its window. */
+/**
+ * Whether a change to a row of an entity the query's read rule (or an included target's) looks
+ * at can change its window.
+ */
 function ruleMayLookAt(query: LiveQuery, change: ChangeRecord): boolean {
-  const where = query.def.fetchWhere;
-  if (!where) return true;
+  const filters: FilterNode[] = [];
+  if (query.def.fetchWhere) filters.push(query.def.fetchWhere);
+  for (const include of query.def.include ?? []) if (include.visible !== null && include.visible !== true) filters.push(include.visible);
+  if (filters.length === 0) return true;
   // Without the earlier image of an update or delete, what the row was is unknown.
   if (change.kind !== 'insert' && change.before == null) return true;
-  return [change.data, change.before].some((image) => image != null && relatedMayMatch(where, change.entity, image));
+  return [change.data, change.before].some((image) => image != null && filters.some((where) => relatedMayMatch(where, change.entity, image)));
 }
 
 function resultFrame(id: string, query: LiveQuery, seq: number): EncodedFrame {

@@ -91,4 +91,43 @@ describe('RoomHub', () => {
     expect(hub.roomCount).toBe(0);
     hub.stop();
   });
+
+  it('takes out, on a re-check, the members the join rule no longer admits, in the rooms named only', () => {
+    const allowed = new Set(['a@r1', 'b@r1', 'a@r2', 'admin@r1']);
+    const hub = new RoomHub({
+      maxRoomsPerSink: 4,
+      maxMembers: 10,
+      maxPresenceBytes: 100,
+      maxMessageBytes: 100,
+      presenceTtlMs: 0,
+      allowGuests: true,
+      seq: () => 7,
+      canJoin: (auth, room) => allowed.has(`${auth.userId}@${room}`),
+    });
+    const [a, b, a2, root] = ['a', 'b', 'a2', 'root'].map((id) => new TestSink(id, () => hub)) as [TestSink, TestSink, TestSink, TestSink];
+    hub.join(a, user('a'), 'j', 'r1', undefined, undefined);
+    hub.join(b, user('b'), 'j', 'r1', undefined, undefined);
+    hub.join(a2, user('a'), 'j', 'r2', undefined, undefined);
+    hub.join(root, { ...user('admin'), isAdmin: true }, 'j', 'r1', undefined, undefined);
+    expect(() => hub.join(b, user('b'), 'j', 'r2', undefined, undefined)).toThrow(/may not join room "r2"/);
+    for (const s of [a, b, a2, root]) s.frames.length = 0;
+    // a loses both rooms and the admin its grant; only r1 is re-checked.
+    allowed.delete('a@r1');
+    allowed.delete('a@r2');
+    allowed.delete('admin@r1');
+    expect(hub.recheck((room) => room === 'r1')).toBe(1);
+    expect(a.messages()).toEqual([{ type: 'error', code: 'POLICY_DENIED', message: 'You may no longer be in room "r1"', room: 'r1' }]);
+    expect(b.messages()).toMatchObject([{ type: 'presence', room: 'r1', event: 'leave', reason: 'denied', member: { userId: 'a', connectionId: 'a' } }]);
+    expect(root.messages()).toEqual(b.messages());
+    expect(a2.messages()).toEqual([]);
+    expect(() => hub.presence(a, 'r1', { x: 1 })).toThrow(/has not joined room "r1"/);
+    expect(hub.memberCount).toBe(3);
+    // Nothing changed for anyone left: a second re-check removes nobody and sends nothing.
+    b.frames.length = 0;
+    expect(hub.recheck((room) => room === 'r1')).toBe(0);
+    expect(b.messages()).toEqual([]);
+    expect(hub.recheck(() => true)).toBe(1);
+    expect(a2.messages()).toMatchObject([{ type: 'error', code: 'POLICY_DENIED', room: 'r2' }]);
+    hub.stop();
+  });
 });

@@ -38,6 +38,7 @@ export interface RoomHubOptions {
 
 interface Member {
   readonly sink: RoomSink;
+  readonly auth: AuthContext;
   readonly userId: string;
   readonly joinedAt: string;
   readonly topics: ReadonlySet<string> | null;
@@ -48,7 +49,7 @@ interface Member {
 }
 
 /** Why a member left, as `presence` events say it. */
-type LeaveReason = 'left' | 'closed' | 'expired';
+type LeaveReason = 'left' | 'closed' | 'expired' | 'denied';
 
 /**
  * Rooms with presence and topic broadcasts, in memory on this node. A member is one sink (a
@@ -100,7 +101,16 @@ export class RoomHub {
     let members = this.#rooms.get(room);
     if ((members?.size ?? 0) >= this.#options.maxMembers) throw liveErrors.roomFull(room, this.#options.maxMembers);
     if (!members) this.#rooms.set(room, (members = new Map()));
-    const member: Member = { sink, userId, joinedAt: new Date(now).toISOString(), topics: topics ? new Set(topics) : null, state, expiresAt: this.#expiry(now), announced: false };
+    const member: Member = {
+      sink,
+      auth,
+      userId,
+      joinedAt: new Date(now).toISOString(),
+      topics: topics ? new Set(topics) : null,
+      state,
+      expiresAt: this.#expiry(now),
+      announced: false,
+    };
     members.set(sink, member);
     if (joined) joined.add(room);
     else this.#bySink.set(sink, new Set([room]));
@@ -149,6 +159,29 @@ export class RoomHub {
     const rooms = this.#bySink.get(sink);
     if (!rooms) return;
     for (const room of [...rooms]) this.#remove(this.#rooms.get(room)!.get(sink)!, room, 'closed');
+  }
+
+  /**
+   * Asks the join rule again for every member of the rooms `affected` names (after a commit that
+   * may have taken someone's right away, e.g. a membership deleted). A member who may no longer
+   * join is taken out: it gets `error` POLICY_DENIED naming the room, the others `presence`
+   * `leave` with reason `denied`. Admins stay. Returns how many members were removed.
+   */
+  recheck(affected: (room: string) => boolean): number {
+    const canJoin = this.#options.canJoin;
+    if (!canJoin) return 0;
+    const removed: Array<[Member, string]> = [];
+    for (const [room, members] of this.#rooms) {
+      if (!affected(room)) continue;
+      for (const member of members.values()) if (!member.auth.isAdmin && !canJoin(member.auth, room)) removed.push([member, room]);
+    }
+    for (const [member, room] of removed) {
+      // A member whose socket closed while others were decided is gone already.
+      if (this.#rooms.get(room)?.get(member.sink) !== member) continue;
+      this.#remove(member, room, 'denied');
+      member.sink.send(this.#frame({ type: 'error', code: 'POLICY_DENIED', message: `You may no longer be in room "${room}"`, room }));
+    }
+    return removed.length;
   }
 
   /** Removes members whose presence expired (the sweep calls this; tests may too). */
