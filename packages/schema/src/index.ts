@@ -42,3 +42,4 @@ export { compareValues, valuesEqual, compareCodePoints } from './compare-values.
 export { parseLike, renderLike, foldCase } from './like-pattern.js';
 export type { LikeToken } from './like-pattern.js';
 export { totalOrder } from './total-order.js';
+export { closest, didYouMean } from './suggest-name.js';
