@@ -158,6 +158,7 @@ function checkFields(entity: ParsedEntity, at: { path: string; label: string }, 
       }
     }
   });
+  out.push(...checkRenames(entity, at));
   for (const dup of findDuplicates(entity.fields.map((f) => f.name))) {
     const name = entity.fields[dup.index]!.name;
     const first = entity.fields[dup.first]!.name;
@@ -171,6 +172,33 @@ function checkFields(entity: ParsedEntity, at: { path: string; label: string }, 
       ),
     );
   }
+  return out;
+}
+
+/** `renamedFrom`: an identifier, not a current field's name, and not claimed by two fields. */
+function checkRenames(entity: ParsedEntity, at: { path: string; label: string }): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const current = new Set(entity.fields.map((f) => f.name.toLowerCase()));
+  const claimed = new Map<string, string>();
+  entity.fields.forEach((field, j) => {
+    const from = field.renamedFrom ?? undefined;
+    if (from === undefined) return;
+    const path = `${at.path}.fields[${j}] ${field.name}.renamedFrom`;
+    const label = `${at.label}.${field.name}`;
+    const problem = !IDENTIFIER.test(from)
+      ? `"${from}" is not an identifier`
+      : current.has(from.toLowerCase())
+        ? `"${from}" is the name of a field ${at.label} still declares (a rename frees the old name)`
+        : claimed.has(from.toLowerCase())
+          ? `${at.label}.${claimed.get(from.toLowerCase())} is renamed from "${from}" already`
+          : undefined;
+    claimed.set(from.toLowerCase(), field.name);
+    if (problem !== undefined) {
+      out.push(
+        diagnostic('FIELD_RENAME_INVALID', path, `${label}: renamedFrom ${problem}`, "renamedFrom names the field's previous name; remove it once every database has migrated"),
+      );
+    }
+  });
   return out;
 }
 

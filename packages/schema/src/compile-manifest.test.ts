@@ -42,6 +42,22 @@ const field = (name: string, type = 'string', extra: Record<string, unknown> = {
 const invalid: readonly InvalidCase[] = [
   { name: 'wrong JSON type', change: (m) => (todoOf(m).fields[0]!['type'] = 5), code: 'MANIFEST_PARSE_ERROR', mentions: ['Todo', 'title', 'type', 'expected string'] },
   { name: 'missing entities', change: (m) => delete (m as Record<string, unknown>)['entities'], code: 'MANIFEST_PARSE_ERROR', mentions: ['entities', 'missing'] },
+  { name: 'renamedFrom a current field', change: (m) => (todoOf(m).fields[0]!['renamedFrom'] = 'done'), code: 'FIELD_RENAME_INVALID', mentions: ['Todo.title', '"done"'] },
+  {
+    name: 'renamedFrom not an identifier',
+    change: (m) => (todoOf(m).fields[0]!['renamedFrom'] = 'old name'),
+    code: 'FIELD_RENAME_INVALID',
+    mentions: ['Todo.title', 'identifier'],
+  },
+  {
+    name: 'renamedFrom twice',
+    change: (m) => {
+      todoOf(m).fields[0]!['renamedFrom'] = 'old';
+      todoOf(m).fields[1]!['renamedFrom'] = 'old';
+    },
+    code: 'FIELD_RENAME_INVALID',
+    mentions: ['renamed from "old" already'],
+  },
   { name: 'unknown crdt kind', change: (m) => (todoOf(m).fields[0]!['crdt'] = 'blob'), code: 'MANIFEST_PARSE_ERROR', mentions: ['Todo', 'title', 'crdt'] },
   { name: 'null for a defaulted list', change: (m) => ((todoOf(m) as Record<string, unknown>)['relations'] = null), code: 'MANIFEST_PARSE_ERROR', mentions: ['Todo', 'relations'] },
   { name: 'not an object', change: { raw: 'hello' }, code: 'MANIFEST_PARSE_ERROR', mentions: ['top level', 'expected object'] },

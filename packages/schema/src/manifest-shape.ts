@@ -22,6 +22,7 @@ const fieldShape = z.object({
   optional: z.boolean().default(false),
   unique: z.boolean().default(false),
   crdt: crdtKind.nullish(),
+  renamedFrom: z.string().nullish(),
 });
 
 const entityShape = z.object({

@@ -351,7 +351,15 @@ export class MastCore {
   /** Serves a new schema after migrating to it (dev reload); the old one stays on failure. */
   async reload(schema: AppSchema): Promise<string[]> {
     const access = new AccessControl(schema, this.schema.lookup);
+    const previous = this.schema.current;
     const plan = await migrateStore(this.store, schema, { allowDestructive: this.config.allowDestructive });
+    // A rename drops the entity's stored documents (they name fields); so goes their cached copy.
+    for (const entity of schema.entities) {
+      const before = previous.entitiesByName.get(entity.name);
+      if (entity.crdt && before && entity.fields.some((f) => f.renamedFrom !== undefined && !before.fieldsByName.has(f.name) && before.fieldsByName.has(f.renamedFrom))) {
+        this.docs.forgetEntity(entity.name);
+      }
+    }
     this.schema.use(schema, access);
     return plan;
   }
