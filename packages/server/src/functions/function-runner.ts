@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { FunctionError, isFunctionError, type ActionCtx, type FunctionDefinition, type FunctionKind, type MutationCtx, type QueryCtx } from '@mast/functions';
+import {
+  FunctionError,
+  isFunctionError,
+  type FunctionErrorOptions,
+  type ActionCtx,
+  type FunctionDefinition,
+  type FunctionKind,
+  type MutationCtx,
+  type QueryCtx,
+} from '@mast/functions';
 import type { Logger } from 'pino';
 import { ADMIN, type AuthContext } from '../auth/auth-context.js';
 import type { FilterLimits } from '../entities/filter-parser.js';
@@ -70,7 +79,7 @@ export interface CallOptions {
   readonly beforeCommit?: (system: SystemWrites) => Promise<void>;
 }
 
-const ctxError = (code: string, message: string): FunctionError => new FunctionError(code, message);
+const ctxError = (code: string, message: string, options?: FunctionErrorOptions): FunctionError => new FunctionError(code, message, options);
 
 /**
  * Runs server functions, in process or (isolated ones) in a worker thread whose `ctx`
@@ -149,7 +158,7 @@ export class FunctionRunner {
 
   #translate(name: string, err: unknown): Error {
     if (err instanceof AppError || err instanceof AuthorError) return err;
-    if (isFunctionError(err)) return new AuthorError(err.code, err.message, 400);
+    if (isFunctionError(err)) return new AuthorError(err.code, err.message, 400, err.permanent === true);
     this.#deps.logger.error({ err, function: name }, 'function handler failed');
     return new AppError('HANDLER_ERROR', 'Internal handler error', { cause: err });
   }
