@@ -246,6 +246,7 @@ export class MastCore {
       jobs: scheduler,
       ...(this.#spinWatchdog ? { watchdog: this.#spinWatchdog } : {}),
       isolation: { pool: this.#workers, all: config.fnIsolation === 'all' },
+      exposeHandlerErrors: config.dev,
     });
     this.fnRateLimit = new FunctionRateLimit(this.registry, config.fnRateLimit);
     this.jobs = new JobWorker({

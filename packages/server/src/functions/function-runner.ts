@@ -61,6 +61,11 @@ export interface FunctionRunnerDeps {
   readonly watchdog?: SpinWatchdog;
   /** Without it every call runs in the main thread, `isolated: true` or not. */
   readonly isolation?: FunctionIsolation;
+  /**
+   * Dev mode: a handler's own error (message and stack) reaches the caller in HANDLER_ERROR.
+   * Off in production, where only the log has it.
+   */
+  readonly exposeHandlerErrors?: boolean;
 }
 
 /** Options of one call. */
@@ -160,7 +165,13 @@ export class FunctionRunner {
     if (err instanceof AppError || err instanceof AuthorError) return err;
     if (isFunctionError(err)) return new AuthorError(err.code, err.message, 400, err.permanent === true);
     this.#deps.logger.error({ err, function: name }, 'function handler failed');
-    return new AppError('HANDLER_ERROR', 'Internal handler error', { cause: err });
+    if (this.#deps.exposeHandlerErrors !== true) return new AppError('HANDLER_ERROR', 'Internal handler error', { cause: err });
+    const thrown = err instanceof Error ? err : new Error(String(err));
+    return new AppError('HANDLER_ERROR', `Internal handler error: ${thrown.message}`, {
+      cause: err,
+      hint: 'shown in dev mode only; in production the message and stack go to the server log alone',
+      extra: { stack: thrown.stack ?? `${thrown.name}: ${thrown.message}` },
+    });
   }
 
   #result(name: string, def: FunctionDefinition, value: unknown): unknown {

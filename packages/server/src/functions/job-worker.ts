@@ -44,7 +44,8 @@ function authOf(identity: JobIdentity): AuthContext {
 function describeFailure(err: unknown): string {
   if (err instanceof AuthorError) return `${err.code}: ${err.message}`;
   if (err instanceof AppError) {
-    const cause = err.code === 'HANDLER_ERROR' && err.cause instanceof Error ? ` (${err.cause.message})` : '';
+    // Dev mode already puts the handler's message in HANDLER_ERROR's own.
+    const cause = err.code === 'HANDLER_ERROR' && err.cause instanceof Error && !err.message.endsWith(`: ${err.cause.message}`) ? ` (${err.cause.message})` : '';
     return `${err.code}: ${err.message}${cause}`;
   }
   return `INTERNAL: ${err instanceof Error ? err.message : String(err)}`;
