@@ -170,9 +170,81 @@ describe('mast CLI', { timeout: 90_000 }, () => {
     expect(dry.status).toBe(0);
     expect(dry.stdout).toContain('dry run');
     expect(dry.stdout).toMatch(/Todo/);
+    // A dry run on a new app writes nothing: no database file, not even its folder.
+    expect(existsSync(join(app, '.mast'))).toBe(false);
     const applied = mast(['migrate', app]);
     expect(applied.stdout).toContain('Applied');
     expect(mast(['migrate', app]).stdout).toContain('already matches');
+    // On an existing database, a dry run of a changed schema leaves the file as it was.
+    const file = join(app, 'pylon.manifest.json');
+    const manifest = JSON.parse(readFileSync(file, 'utf8'));
+    manifest.entities[0].fields.push({ name: 'note', type: 'string', optional: true });
+    writeFileSync(file, JSON.stringify(manifest));
+    const before = readFileSync(join(app, '.mast', 'mast.db'));
+    expect(mast(['migrate', app, '--dry-run']).stdout).toContain('note');
+    expect(readFileSync(join(app, '.mast', 'mast.db')).equals(before)).toBe(true);
+  });
+
+  it('a refused destructive change prints commands that work as printed, and how to keep the data', () => {
+    const app = join(dir, 'my app');
+    mast(['init', app, '--manifest']);
+    expect(mast(['migrate', app]).status).toBe(0);
+    const file = join(app, 'pylon.manifest.json');
+    const manifest = JSON.parse(readFileSync(file, 'utf8'));
+    manifest.entities[0].fields = manifest.entities[0].fields.filter((f: { name: string }) => f.name !== 'createdAt');
+    writeFileSync(file, JSON.stringify(manifest));
+    // `mast start` (and `mast dev` off a terminal) refuses, naming this app's folder and `npx mast`
+    // (not on PATH here), and says how to keep the data.
+    const refused = mast(['start', app, '--port', '0']);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('DESTRUCTIVE drop column Todo.createdAt');
+    expect(refused.stderr).toContain('renamedFrom');
+    const command = /^ {2}(npx mast migrate .* --allow-destructive)$/m.exec(refused.stderr)?.[1];
+    expect(command).toBe(`npx mast migrate '${app}' --allow-destructive`);
+    const refusedNpm = mast(['start', app, '--port', '0'], { npm_lifecycle_event: 'mast', INIT_CWD: dir });
+    expect(refusedNpm.stderr).toContain(`\n  npm run mast -- migrate 'my app' --allow-destructive\n`);
+    expect(refusedNpm.stderr).toContain(`\n  npm run mast -- backup 'my app' --to backup.db\n`);
+    const applied = spawnSync('sh', ['-c', command!], { encoding: 'utf8', cwd: process.cwd(), timeout: 60_000 });
+    expect(applied.stdout).toContain('Applied');
+    expect(applied.stdout).toContain('drop column Todo.createdAt');
+  });
+
+  it('dev on a terminal offers the refused destructive change and applies it when answered yes', async () => {
+    const app = join(dir, 'app');
+    mast(['init', app, '--manifest']);
+    expect(mast(['migrate', app]).status).toBe(0);
+    const file = join(app, 'pylon.manifest.json');
+    const manifest = JSON.parse(readFileSync(file, 'utf8'));
+    manifest.entities[0].fields = manifest.entities[0].fields.filter((f: { name: string }) => f.name !== 'createdAt');
+    writeFileSync(file, JSON.stringify(manifest));
+    // util-linux `script` gives the process a terminal (stdin is a TTY there).
+    const proc = spawn('script', ['-qec', `${process.execPath} ${MAST} dev ${app} --port 0 --host 127.0.0.1`, '/dev/null'], { env: { ...process.env } });
+    let out = '';
+    proc.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('[y/N]') && !out.includes('answered')) {
+        out += '(answered)';
+        proc.stdin.write('y\n');
+      }
+    });
+    const exited = new Promise((resolve) => proc.on('exit', resolve));
+    try {
+      for (let i = 0; i < 200 && !out.includes('Mast listening'); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(out).toContain('Apply the destructive change now');
+      expect(out).toContain('Mast listening');
+    } finally {
+      proc.kill('SIGTERM');
+      await exited;
+    }
+    expect(mast(['migrate', app]).stdout).toContain('already matches');
+  });
+
+  it('resolves folders against the directory the user ran `npm run mast --` from', () => {
+    const res = mast(['init', 'nested-app', '--manifest'], { npm_lifecycle_event: 'mast', INIT_CWD: dir });
+    expect(res.status).toBe(0);
+    expect(existsSync(join(dir, 'nested-app', 'pylon.manifest.json'))).toBe(true);
+    expect(existsSync(join(process.cwd(), 'nested-app'))).toBe(false);
+    expect(res.stdout).toContain('cd nested-app && npx mast dev .');
   });
 
   it('rejects an unknown option and a bad value', () => {

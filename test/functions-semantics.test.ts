@@ -79,6 +79,30 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
+describe('a handler that throws, in dev mode', () => {
+  it("shows the handler's own message and stack to the caller (production shows neither)", async () => {
+    const dev = await startTestServer(manifest, { adminToken: ADMIN, dev: true });
+    try {
+      expect(
+        (
+          await deployFunctions(dev, {
+            crash: `export default action({ handler: () => { throw new TypeError('cannot read the room of undefined'); } });`,
+          })
+        ).errors,
+      ).toEqual([]);
+      const res = await callFn(dev, 'crash', {});
+      expect(res.status).toBe(400);
+      const error = (res.json as { error: { code: string; message: string; stack: string; hint: string } }).error;
+      expect(error).toMatchObject({ code: 'HANDLER_ERROR', message: 'Internal handler error: cannot read the room of undefined' });
+      expect(error.stack).toMatch(/^TypeError: cannot read the room of undefined\n\s+at /);
+      expect(error.stack).toContain('crash');
+      expect(error.hint).toContain('dev mode only');
+    } finally {
+      await dev.close();
+    }
+  });
+});
+
 describe('a mutation is one transaction', () => {
   it('a throw after two inserts leaves no row and no change-log entry; the message is not leaked', async () => {
     const [rows, seq] = [await count(), await head()];

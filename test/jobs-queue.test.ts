@@ -87,6 +87,9 @@ beforeAll(async () => {
     fromQuery: `export default query({ handler: (ctx) => ctx.scheduler.runAfter(0, 'addNote', { text: 'q' }) });`,
     boom: `export default action({ args: { n: v.number() }, handler: () => { throw new Error('kaput ' + 1); } });`,
     hang: `export default action({ handler: () => new Promise(() => {}) });`,
+    empty: `export default action({ handler: (ctx) => { throw ctx.error('EMPTY', 'nothing to send'); } });`,
+    emptyForGood: `export default action({ handler: (ctx) => { throw ctx.error('EMPTY', 'nothing to send', { permanent: true }); } });`,
+    emptyForGoodIsolated: `export default action({ isolated: true, handler: (ctx) => { throw ctx.error('EMPTY', 'nothing to send', { permanent: true }); } });`,
     count: `export default query({ handler: async (ctx) => (await ctx.db.query('Note')).length });`,
   });
   expect(set.errors).toEqual([]);
@@ -187,6 +190,17 @@ describe('failures: retries with backoff, then the dead letter', () => {
     const list = (await t.request('GET', '/api/jobs?status=dead', { headers: admin })).json as { jobs: Job[] };
     expect(list.jobs.map((j) => j.id)).toContain(id);
     expect(list.jobs.every((j) => j.status === 'dead')).toBe(true);
+  });
+
+  it('an application error is retried like any failure by default; one marked permanent leaves the job dead at once', async () => {
+    const retried = (await callFn(t, 'schedule', { fn: 'empty', args: {} }, as('alice'))).json as string;
+    const permanent = (await callFn(t, 'schedule', { fn: 'emptyForGood', args: {} }, as('alice'))).json as string;
+    const isolated = (await callFn(t, 'schedule', { fn: 'emptyForGoodIsolated', args: {} }, as('alice'))).json as string;
+    expect(await settled(retried, 'dead')).toMatchObject({ attempts: 3, last_error: 'EMPTY: nothing to send' });
+    expect(await settled(permanent, 'dead')).toMatchObject({ attempts: 1, max_attempts: 3, last_error: 'EMPTY: nothing to send' });
+    expect(await settled(isolated, 'dead')).toMatchObject({ attempts: 1, last_error: 'EMPTY: nothing to send' });
+    // A caller sees the same error either way.
+    expect((await callFn(t, 'emptyForGood', {}, as('alice'))).json).toEqual({ error: { code: 'EMPTY', message: 'nothing to send' } });
   });
 
   it('a job that never returns fails its attempts on the deadline (FN_TIMEOUT)', async () => {

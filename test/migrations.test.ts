@@ -93,6 +93,41 @@ describe('migrations on start', () => {
     );
   });
 
+  it('renames a field declared with renamedFrom, keeping its values, also in the CRDT documents of the rows', async () => {
+    await seed();
+    // Row a gets its CRDT document (as a CRDT subscribe would); b stays SQL only.
+    await withServer(manifest([todoV1]), (s) => s.docs.materialize(s.core.schema.current.entitiesByName.get('Todo')!, 'a'));
+    const renamed = (extra: Partial<ManifestEntity> = {}) =>
+      manifest([{ ...todoV1, ...extra, fields: [{ name: 'name', type: 'string', optional: false, unique: true, renamedFrom: 'title' }, todoV1.fields[1]!] }]);
+    await withServer(renamed(), async (s) => {
+      // A CRDT write builds on the row's document: it must hold the value under the new name.
+      await s.writes.apply([{ op: 'update', entity: 'Todo', id: 'a', data: { done: true } }], { auth: ADMIN });
+      expect(await s.reader.get(ADMIN, 'Todo', 'a')).toEqual({ id: 'a', name: 'first', done: true });
+      expect(await s.reader.get(ADMIN, 'Todo', 'b')).toEqual({ id: 'b', name: 'second', done: true });
+      await expect(s.writes.apply([{ op: 'insert', entity: 'Todo', data: { name: 'first', done: false } }], { auth: ADMIN })).rejects.toMatchObject({
+        code: 'UNIQUE_VIOLATION',
+      });
+    });
+    const db = new Database(join(dir, 'app.db'), { readonly: true });
+    const columns = (db.prepare("SELECT name FROM pragma_table_info('Todo')").all() as Array<{ name: string }>).map((c) => c.name);
+    db.close();
+    expect(columns).toEqual(['id', 'name', 'done']);
+  });
+
+  it('renames a field on a dev reload while the documents of its rows are cached', async () => {
+    await withServer(manifest([todoV1]), async (s) => {
+      await s.writes.apply([{ op: 'insert', entity: 'Todo', data: { id: 'a', title: 'first', done: false } }], { auth: ADMIN });
+      await s.docs.materialize(s.core.schema.current.entitiesByName.get('Todo')!, 'a');
+      await s.writes.apply([{ op: 'update', entity: 'Todo', id: 'a', data: { done: true } }], { auth: ADMIN });
+      const next = compileManifest(
+        manifest([{ ...todoV1, fields: [{ name: 'heading', type: 'string', optional: false, unique: false, renamedFrom: 'title' }, todoV1.fields[1]!] }]),
+      );
+      expect(await s.reload(next)).toEqual(['rename column Todo.title to heading (values kept)']);
+      await s.writes.apply([{ op: 'update', entity: 'Todo', id: 'a', data: { done: false } }], { auth: ADMIN });
+      expect(await s.reader.get(ADMIN, 'Todo', 'a')).toEqual({ id: 'a', heading: 'first', done: false });
+    });
+  });
+
   it('refuses a type change and a dropped entity without the flag', async () => {
     await seed();
     const retyped = manifest([{ ...todoV1, fields: [todoV1.fields[0]!, { name: 'done', type: 'string', optional: false, unique: false }] }]);

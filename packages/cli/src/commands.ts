@@ -1,9 +1,9 @@
 // The `mast` commands. The server and its dependencies are imported by the commands that use
 // them, so `--help`, `init` and a supervisor load only what they need.
-import { resolve } from 'node:path';
 import type { PolicyOperation } from '@mast/policy';
 import { loadConfig, optionsHelp } from '@mast/server/config';
 import { parseArgs, UsageError, type ParsedArgs } from './args.js';
+import { resolveUserPath, shellPath } from './invocation.js';
 import type { ExplainRequest } from './policy-command.js';
 import type { SupervisorSettings } from './supervisor.js';
 
@@ -85,12 +85,14 @@ async function main(argv: readonly string[]): Promise<void> {
     const owner = Object.keys(COMMAND_FLAGS).find((c) => COMMAND_FLAGS[c]!.includes(flag));
     if (owner !== undefined && owner !== args.command) throw new UsageError(`${flag} is an option of mast ${owner}, not of mast ${args.command}`);
   }
-  const dir = args.positionals[0] ?? '.';
+  // Folders are the user's: under `npm run mast -- ...` npm runs in the package root, so they
+  // are resolved against the directory the command was typed in.
+  const dir = resolveUserPath(args.positionals[0] ?? '.');
   const { prepareApp } = await import('./app-typescript.js');
   // `mast dev` may see TypeScript files appear while it runs, so it can always import them.
   if (args.command === 'dev') await (await import('@mast/server')).registerTypeScript();
-  if (args.command === 'start' || args.command === 'migrate' || args.command === 'codegen') await prepareApp(resolve(dir));
-  if (args.command === 'policy') await prepareApp(resolve(args.positionals[1] ?? '.'));
+  if (args.command === 'start' || args.command === 'migrate' || args.command === 'codegen') await prepareApp(dir);
+  if (args.command === 'policy') await prepareApp(resolveUserPath(args.positionals[1] ?? '.'));
   switch (args.command) {
     case 'start':
       return (await import('./serve-command.js')).serve(dir, args.overrides, false);
@@ -101,7 +103,7 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'backup': {
       const to = args.values.get('--to');
       if (!to) throw new UsageError('mast backup needs a target file: mast backup [dir] --to backup.db');
-      return (await import('./serve-command.js')).backup(dir, args.overrides, to);
+      return (await import('./serve-command.js')).backup(dir, args.overrides, resolveUserPath(to));
     }
     case 'codegen': {
       const written = await (await import('./codegen-command.js')).codegen(dir, args.values.get('--out'));
@@ -112,10 +114,10 @@ async function main(argv: readonly string[]): Promise<void> {
       if (!args.positionals[0]) throw new UsageError('mast init needs a folder: mast init my-app');
       const manifest = args.switches.has('--manifest');
       const [{ initApp }, { MAST_VERSION }] = await Promise.all([import('./init-command.js'), import('@mast/server')]);
-      const target = initApp(args.positionals[0], { manifest, version: MAST_VERSION });
+      const target = initApp(dir, { manifest, version: MAST_VERSION });
       const install = manifest ? '' : ` && npm install`;
       console.log(
-        `Created ${target}. Start it with:\n  cd ${args.positionals[0]}${install} && npx mast dev .${manifest ? '' : '\n(npm install is not needed where @mast/cli is installed in a folder above it)'}`,
+        `Created ${target}. Start it with:\n  cd ${shellPath(target)}${install} && npx mast dev .${manifest ? '' : '\n(npm install is not needed where @mast/cli is installed in a folder above it)'}`,
       );
       return;
     }
@@ -124,7 +126,7 @@ async function main(argv: readonly string[]): Promise<void> {
       const request = explainRequest(args);
       const output = { out: (text: string) => process.stdout.write(text), err: (text: string) => process.stderr.write(text) };
       const { policyCheck } = await import('./policy-command.js');
-      process.exitCode = await policyCheck(args.positionals[1] ?? '.', request, args.overrides, output);
+      process.exitCode = await policyCheck(resolveUserPath(args.positionals[1] ?? '.'), request, args.overrides, output);
       return;
     }
     default:

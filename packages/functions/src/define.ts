@@ -48,8 +48,12 @@ export interface BaseCtx {
   readonly auth: FunctionAuth;
   /** Aborted when the call times out or is cancelled; pass it to `fetch` and timers. */
   readonly signal: AbortSignal;
-  /** An error the client receives as `{"error":{"code","message"}}`: `throw ctx.error(...)`. */
-  error(code: string, message: string): FunctionError;
+  /**
+   * An error the client receives as `{"error":{"code","message"}}`: `throw ctx.error(...)`. A job
+   * that fails is retried (up to its attempts, with backoff) by default; `{ permanent: true }`
+   * says retrying cannot help, and the job is dead at once.
+   */
+  error(code: string, message: string, options?: FunctionErrorOptions): FunctionError;
 }
 
 /** The context of a query handler. */
@@ -114,13 +118,22 @@ const ERROR_BRAND = Symbol.for('mast.functionError');
  */
 export class FunctionError extends Error {
   readonly code: string;
+  /** True when retrying cannot help: a job failing with it is dead at once instead of retried. */
+  readonly permanent: boolean;
   readonly [ERROR_BRAND] = true;
 
-  constructor(code: string, message: string) {
+  constructor(code: string, message: string, options: FunctionErrorOptions = {}) {
     super(message);
     this.name = 'FunctionError';
     this.code = code;
+    this.permanent = options.permanent === true;
   }
+}
+
+/** Options of `ctx.error` and `new FunctionError`. */
+export interface FunctionErrorOptions {
+  /** Retrying cannot help (bad input, a rule the data breaks): a job is dead at once. Default false. */
+  readonly permanent?: boolean;
 }
 
 /** True for an error made by `ctx.error` or `new FunctionError` (even from another copy of this package). */

@@ -1,5 +1,6 @@
 export { v, argsValidator } from './validators.js';
 export type { Validator, ArgsShape, Infer, InferArgs } from './validators.js';
+export type { FunctionErrorOptions } from './define.js';
 export { query, mutation, action, crons, FunctionError, isFunctionError, isFunctionDefinition, isCronDefinitions } from './define.js';
 export { parseCron } from './cron.js';
 export type { CronExpression } from './cron.js';

@@ -12,6 +12,8 @@ export interface FieldSchema {
   readonly optional: boolean;
   readonly unique: boolean;
   readonly crdt?: CrdtKind;
+  /** The name the field had before a rename (see ManifestField.renamedFrom). */
+  readonly renamedFrom?: string;
 }
 
 /** One entity, resolved: fields in manifest order and by name. */

@@ -4,6 +4,7 @@ import { diagnostic, type Diagnostic } from './manifest-error.js';
 import type { ParsedEntity, ParsedField, ParsedManifest } from './manifest-shape.js';
 import { parseFieldType } from './resolve-schema.js';
 import { declaredIndexName, uniqueIndexName } from './schema-indexes.js';
+import { didYouMean } from './suggest-name.js';
 
 /** Entity and field names: what can be a SQL identifier and a JS property without quoting. */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -12,6 +13,32 @@ const RESERVED_ENTITY_PREFIX = '_mast';
 
 /** The list of accepted field types, as written in diagnostics. */
 export const EXPECTED_TYPES = 'string, int, float, bool, datetime, richtext, json or id(Entity)';
+
+/** The field types, for did-you-mean hints. */
+const TYPE_NAMES = ['string', 'int', 'float', 'bool', 'datetime', 'richtext', 'json'];
+/** Type names from other languages and databases a newcomer writes, and what Mast calls them. */
+const TYPE_ALIASES: Record<string, string> = {
+  boolean: 'bool',
+  integer: 'int',
+  number: 'float',
+  double: 'float',
+  date: 'datetime',
+  timestamp: 'datetime',
+  text: 'string',
+  varchar: 'string',
+  object: 'json',
+  id: 'id(Entity)',
+};
+
+/** ` (did you mean bool?)` for a misspelled or foreign field type, else the empty string. */
+function typeSuggestion(type: string, entityNames: ReadonlySet<string>): string {
+  const alias = TYPE_ALIASES[type.toLowerCase()];
+  if (alias !== undefined) return ` (did you mean ${alias}?)`;
+  if (entityNames.has(type)) return ` (did you mean id(${type})?)`;
+  const target = /^\s*[A-Za-z]+\s*\(\s*([^)]*?)\s*\)?\s*$/.exec(type)?.[1];
+  if (target !== undefined && target !== '' && !type.startsWith('id(')) return ` (did you mean id(${target})?)`;
+  return didYouMean(type, TYPE_NAMES);
+}
 
 /** Which crdt annotations each field kind accepts (lww fits every kind). */
 const CRDT_KINDS_BY_FIELD: Record<FieldKind, readonly CrdtKind[]> = {
@@ -76,14 +103,14 @@ export function checkFieldType(
 ): Diagnostic[] {
   const parsed = parseFieldType(field.type);
   if (!parsed) {
-    return [diagnostic(unknownCode, path, `${label}: unknown type "${field.type}" (expected ${EXPECTED_TYPES})`)];
+    return [diagnostic(unknownCode, path, `${label}: unknown type "${field.type}"${typeSuggestion(field.type, entityNames)} (expected ${EXPECTED_TYPES})`)];
   }
   if (parsed.kind === 'id' && parsed.target !== undefined && !entityNames.has(parsed.target)) {
     return [
       diagnostic(
         'FIELD_ID_TARGET_NOT_FOUND',
         path,
-        `${label}: type id(${parsed.target}) points at "${parsed.target}", which is not a declared entity`,
+        `${label}: type id(${parsed.target}) points at "${parsed.target}", which is not a declared entity${didYouMean(parsed.target, entityNames)}`,
         `declared entities: ${[...entityNames].join(', ') || '(none)'}`,
       ),
     ];
@@ -131,6 +158,7 @@ function checkFields(entity: ParsedEntity, at: { path: string; label: string }, 
       }
     }
   });
+  out.push(...checkRenames(entity, at));
   for (const dup of findDuplicates(entity.fields.map((f) => f.name))) {
     const name = entity.fields[dup.index]!.name;
     const first = entity.fields[dup.first]!.name;
@@ -147,6 +175,33 @@ function checkFields(entity: ParsedEntity, at: { path: string; label: string }, 
   return out;
 }
 
+/** `renamedFrom`: an identifier, not a current field's name, and not claimed by two fields. */
+function checkRenames(entity: ParsedEntity, at: { path: string; label: string }): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const current = new Set(entity.fields.map((f) => f.name.toLowerCase()));
+  const claimed = new Map<string, string>();
+  entity.fields.forEach((field, j) => {
+    const from = field.renamedFrom ?? undefined;
+    if (from === undefined) return;
+    const path = `${at.path}.fields[${j}] ${field.name}.renamedFrom`;
+    const label = `${at.label}.${field.name}`;
+    const problem = !IDENTIFIER.test(from)
+      ? `"${from}" is not an identifier`
+      : current.has(from.toLowerCase())
+        ? `"${from}" is the name of a field ${at.label} still declares (a rename frees the old name)`
+        : claimed.has(from.toLowerCase())
+          ? `${at.label}.${claimed.get(from.toLowerCase())} is renamed from "${from}" already`
+          : undefined;
+    claimed.set(from.toLowerCase(), field.name);
+    if (problem !== undefined) {
+      out.push(
+        diagnostic('FIELD_RENAME_INVALID', path, `${label}: renamedFrom ${problem}`, "renamedFrom names the field's previous name; remove it once every database has migrated"),
+      );
+    }
+  });
+  return out;
+}
+
 function checkIndexes(entity: ParsedEntity, at: { path: string; label: string }, fieldNames: ReadonlySet<string>): Diagnostic[] {
   const out: Diagnostic[] = [];
   entity.indexes.forEach((index, k) => {
@@ -160,7 +215,7 @@ function checkIndexes(entity: ParsedEntity, at: { path: string; label: string },
         diagnostic(
           'INDEX_FIELD_NOT_FOUND',
           path,
-          `${label}: field "${name}" is not a declared field of ${at.label}`,
+          `${label}: field "${name}" is not a declared field of ${at.label}${didYouMean(name, fieldNames)}`,
           name === 'id' ? 'id is the primary key and is indexed already' : `fields of ${at.label}: ${[...fieldNames].join(', ') || '(none)'}`,
         ),
       );
@@ -191,7 +246,7 @@ function checkRelationsAndSearch(entity: ParsedEntity, at: { path: string; label
         diagnostic(
           'RELATION_TARGET_NOT_FOUND',
           path,
-          `${label}: target "${relation.target}" is not a declared entity`,
+          `${label}: target "${relation.target}" is not a declared entity${didYouMean(relation.target, entitiesByName.keys())}`,
           `declared entities: ${[...entitiesByName.keys()].join(', ')}`,
         ),
       );
@@ -204,13 +259,20 @@ function checkRelationsAndSearch(entity: ParsedEntity, at: { path: string; label
           diagnostic(
             'RELATION_FIELD_NOT_FOUND',
             path,
-            `${label}: field "${relation.field}" is not a declared field of the target ${target.name} (a many relation matches target rows on it)`,
+            `${label}: field "${relation.field}" is not a declared field of the target ${target.name}${didYouMean(
+              relation.field,
+              target.fields.map((f) => f.name),
+            )} (a many relation matches target rows on it)`,
           ),
         );
       }
     } else if (!own.has(relation.field)) {
       out.push(
-        diagnostic('RELATION_FIELD_NOT_FOUND', path, `${label}: field "${relation.field}" is not a declared field of ${at.label} (a to-one relation stores the target id in it)`),
+        diagnostic(
+          'RELATION_FIELD_NOT_FOUND',
+          path,
+          `${label}: field "${relation.field}" is not a declared field of ${at.label}${didYouMean(relation.field, own)} (a to-one relation stores the target id in it)`,
+        ),
       );
     }
   });
@@ -219,7 +281,13 @@ function checkRelationsAndSearch(entity: ParsedEntity, at: { path: string; label
     for (const list of ['text', 'facets', 'sortable'] as const) {
       for (const name of search[list] ?? []) {
         if (own.has(name)) continue;
-        out.push(diagnostic('SEARCH_FIELD_NOT_FOUND', `${at.path}.search.${list}`, `${at.label} search.${list}: field "${name}" is not a declared field of ${at.label}`));
+        out.push(
+          diagnostic(
+            'SEARCH_FIELD_NOT_FOUND',
+            `${at.path}.search.${list}`,
+            `${at.label} search.${list}: field "${name}" is not a declared field of ${at.label}${didYouMean(name, own)}`,
+          ),
+        );
       }
     }
   }

@@ -2,6 +2,7 @@ import { diagnostic, type Diagnostic } from './manifest-error.js';
 import type { ParsedField, ParsedManifest } from './manifest-shape.js';
 import { checkFieldType } from './check-entities.js';
 import { parseRoomPattern } from './room-pattern.js';
+import { didYouMean } from './suggest-name.js';
 
 type Operation = { name: string; input?: ParsedField[] | undefined };
 
@@ -77,12 +78,22 @@ function checkPolicies(manifest: ParsedManifest, entityNames: ReadonlySet<string
     }
     if (entity !== undefined && !entityNames.has(entity)) {
       out.push(
-        diagnostic('POLICY_ENTITY_NOT_FOUND', path, `${label}: entity "${entity}" is not a declared entity`, `declared entities: ${[...entityNames].join(', ') || '(none)'}`),
+        diagnostic(
+          'POLICY_ENTITY_NOT_FOUND',
+          path,
+          `${label}: entity "${entity}" is not a declared entity${didYouMean(entity, entityNames)}`,
+          `declared entities: ${[...entityNames].join(', ') || '(none)'}`,
+        ),
       );
     }
     if (action !== undefined && !actionNames.has(action)) {
       out.push(
-        diagnostic('POLICY_ACTION_NOT_FOUND', path, `${label}: action "${action}" is not a declared action`, `declared actions: ${[...actionNames].join(', ') || '(none)'}`),
+        diagnostic(
+          'POLICY_ACTION_NOT_FOUND',
+          path,
+          `${label}: action "${action}" is not a declared action${didYouMean(action, actionNames)}`,
+          `declared actions: ${[...actionNames].join(', ') || '(none)'}`,
+        ),
       );
     }
   });
@@ -138,7 +149,7 @@ function checkRoutes(manifest: ParsedManifest): Diagnostic[] {
     if (queryName === undefined) return;
     const query = queries.get(queryName);
     if (!query) {
-      out.push(diagnostic('ROUTE_QUERY_NOT_FOUND', path, `${label}: query "${queryName}" is not a declared query`));
+      out.push(diagnostic('ROUTE_QUERY_NOT_FOUND', path, `${label}: query "${queryName}" is not a declared query${didYouMean(queryName, queries.keys())}`));
       return;
     }
     const inputs = new Set((query.input ?? []).map((f) => f.name));

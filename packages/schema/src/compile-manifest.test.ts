@@ -41,7 +41,23 @@ const field = (name: string, type = 'string', extra: Record<string, unknown> = {
 
 const invalid: readonly InvalidCase[] = [
   { name: 'wrong JSON type', change: (m) => (todoOf(m).fields[0]!['type'] = 5), code: 'MANIFEST_PARSE_ERROR', mentions: ['Todo', 'title', 'type', 'expected string'] },
-  { name: 'missing routes', change: (m) => delete (m as Record<string, unknown>)['routes'], code: 'MANIFEST_PARSE_ERROR', mentions: ['routes', 'missing'] },
+  { name: 'missing entities', change: (m) => delete (m as Record<string, unknown>)['entities'], code: 'MANIFEST_PARSE_ERROR', mentions: ['entities', 'missing'] },
+  { name: 'renamedFrom a current field', change: (m) => (todoOf(m).fields[0]!['renamedFrom'] = 'done'), code: 'FIELD_RENAME_INVALID', mentions: ['Todo.title', '"done"'] },
+  {
+    name: 'renamedFrom not an identifier',
+    change: (m) => (todoOf(m).fields[0]!['renamedFrom'] = 'old name'),
+    code: 'FIELD_RENAME_INVALID',
+    mentions: ['Todo.title', 'identifier'],
+  },
+  {
+    name: 'renamedFrom twice',
+    change: (m) => {
+      todoOf(m).fields[0]!['renamedFrom'] = 'old';
+      todoOf(m).fields[1]!['renamedFrom'] = 'old';
+    },
+    code: 'FIELD_RENAME_INVALID',
+    mentions: ['renamed from "old" already'],
+  },
   { name: 'unknown crdt kind', change: (m) => (todoOf(m).fields[0]!['crdt'] = 'blob'), code: 'MANIFEST_PARSE_ERROR', mentions: ['Todo', 'title', 'crdt'] },
   { name: 'null for a defaulted list', change: (m) => ((todoOf(m) as Record<string, unknown>)['relations'] = null), code: 'MANIFEST_PARSE_ERROR', mentions: ['Todo', 'relations'] },
   { name: 'not an object', change: { raw: 'hello' }, code: 'MANIFEST_PARSE_ERROR', mentions: ['top level', 'expected object'] },
@@ -248,7 +264,7 @@ describe('compileManifest rejects invalid manifests', () => {
     const m = sampleManifest();
     todoOf(m).fields[0]!['type'] = 'strng';
     expect(compileError(m).message).toContain(
-      'error[FIELD_TYPE_UNKNOWN] Todo.title: unknown type "strng" (expected string, int, float, bool, datetime, richtext, json or id(Entity))\n  at entities[1] Todo.fields[0] title',
+      'error[FIELD_TYPE_UNKNOWN] Todo.title: unknown type "strng" (did you mean string?) (expected string, int, float, bool, datetime, richtext, json or id(Entity))\n  at entities[1] Todo.fields[0] title',
     );
   });
 
@@ -282,6 +298,98 @@ describe('compileManifest rejects invalid manifests', () => {
     ]);
     expect(manifest).not.toBeNull();
     expect(compileManifest(m).entitiesByName.get('Todo')?.crdt).toBe(false);
+  });
+});
+
+describe('did-you-mean hints', () => {
+  const cases: { name: string; change: (m: LooseManifest) => void; hint: string }[] = [
+    { name: 'a misspelled type', change: (m) => (todoOf(m).fields[0]!['type'] = 'strnig'), hint: 'unknown type "strnig" (did you mean string?)' },
+    { name: 'a type from another language', change: (m) => (todoOf(m).fields[0]!['type'] = 'boolean'), hint: '(did you mean bool?)' },
+    { name: 'an entity name used as a type', change: (m) => (todoOf(m).fields[0]!['type'] = 'User'), hint: '(did you mean id(User)?)' },
+    { name: 'a reference written the wrong way', change: (m) => (todoOf(m).fields[0]!['type'] = 'ref(User)'), hint: '(did you mean id(User)?)' },
+    { name: 'a misspelled id target', change: (m) => (todoOf(m).fields[0]!['type'] = 'id(Usr)'), hint: 'which is not a declared entity (did you mean User?)' },
+    {
+      name: 'a misspelled index field',
+      change: (m) => todoOf(m).indexes.push({ name: 'by_t', fields: ['titel'] }),
+      hint: 'field "titel" is not a declared field of Todo (did you mean title?)',
+    },
+    {
+      name: 'a misspelled policy entity',
+      change: (m) => m.policies.push({ name: 'p', entity: 'Todos', allow: 'true' }),
+      hint: 'entity "Todos" is not a declared entity (did you mean Todo?)',
+    },
+  ];
+  it.each(cases)('suggests the right name for $name', ({ change, hint }) => {
+    const m = sampleManifest();
+    change(m);
+    expect(compileError(m).message).toContain(hint);
+  });
+
+  it('suggests nothing for a name far from every candidate', () => {
+    const m = sampleManifest();
+    todoOf(m).fields[0]!['type'] = 'quaternion';
+    expect(compileError(m).message).not.toContain('did you mean');
+  });
+});
+
+describe('keys a hand-written manifest may leave out', () => {
+  it('defaults optional and unique to false, indexes and routes to [] (and an index unique to false)', () => {
+    const raw = {
+      manifest_version: 1,
+      name: 'chat',
+      version: '1',
+      entities: [
+        { name: 'Room', fields: [{ name: 'title', type: 'string' }] },
+        {
+          name: 'Message',
+          fields: [
+            { name: 'room', type: 'id(Room)' },
+            { name: 'body', type: 'string', optional: true },
+          ],
+          indexes: [{ name: 'by_room', fields: ['room'] }],
+        },
+      ],
+    };
+    const { manifest, diagnostics } = validateManifest(raw);
+    expect(diagnostics).toEqual([]);
+    expect(manifest?.routes).toEqual([]);
+    expect(manifest?.entities[0]).toEqual({ name: 'Room', fields: [{ name: 'title', type: 'string', optional: false, unique: false }], indexes: [] });
+    expect(manifest?.entities[1]?.fields[1]).toEqual({ name: 'body', type: 'string', optional: true, unique: false });
+    expect(manifest?.entities[1]?.indexes).toEqual([{ name: 'by_room', fields: ['room'], unique: false }]);
+  });
+
+  it('reports the real mistakes of a terse manifest, not missing keys', () => {
+    const raw = {
+      manifest_version: 1,
+      name: 'chat',
+      version: '1',
+      entities: [
+        {
+          name: 'Message',
+          fields: [
+            { name: 'body', type: 'strng' },
+            { name: 'room', type: 'id(Rooms)' },
+          ],
+        },
+        { name: 'Room', fields: [{ name: 'title', type: 'string' }] },
+      ],
+    };
+    const error = compileError(raw);
+    expect(errorCodes(error.diagnostics)).toEqual(['FIELD_ID_TARGET_NOT_FOUND', 'FIELD_TYPE_UNKNOWN']);
+    expect(error.message).not.toContain('missing');
+  });
+
+  it('lists a wrong value before a missing key', () => {
+    const raw = { manifest_version: 1, name: 'chat', version: '1', entities: [{ name: 'Room', fields: [{ name: 'title' }, { name: 'n', type: 'int', unique: 'yes' }] }] };
+    const messages = compileError(raw).diagnostics.map((d) => d.message);
+    expect(messages).toHaveLength(2);
+    expect(messages[0]).toContain('fields[1] n.unique');
+    expect(messages[1]).toContain('fields[0] title.type: required key is missing');
+  });
+
+  it('still refuses null for a defaulted key', () => {
+    const raw = { manifest_version: 1, name: 'chat', version: '1', entities: [{ name: 'Room', fields: [{ name: 'title', type: 'string', optional: null }] }] };
+    expect(compileError(raw).diagnostics[0]?.message).toContain('Room.fields[0] title.optional');
   });
 });
 

@@ -111,9 +111,10 @@ export function entity<const N extends string, F extends FieldMap>(name: N, fiel
   const manifest: ManifestEntity = {
     name,
     fields: Object.entries(fields).map(([fieldName, builder]) => {
-      const { type, optional, unique, crdt } = builder.definition;
+      const { type, optional, unique, crdt, renamedFrom } = builder.definition;
       const out: ManifestField = { name: fieldName, type, optional, unique };
       if (crdt !== undefined) out.crdt = crdt;
+      if (renamedFrom !== undefined) out.renamedFrom = renamedFrom;
       return out;
     }),
     indexes: (options.indexes ?? []).map((i) => ({ name: i.name, fields: [...i.fields], unique: i.unique ?? false })),

@@ -12,6 +12,8 @@ function describeStep(step: MigrationStep): string {
   switch (step.kind) {
     case 'createTable':
       return `create table ${step.entity.name} (id, ${step.entity.fields.map(describeField).join(', ') || 'no fields'})`;
+    case 'renameColumn':
+      return `rename column ${step.entity}.${step.from} to ${step.field.name} (values kept)`;
     case 'addColumn':
       return `add column ${step.entity}.${describeField(step.field)}`;
     case 'createIndex':

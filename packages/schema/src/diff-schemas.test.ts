@@ -47,6 +47,8 @@ function summary(plan: MigrationPlan): string[] {
         return `changeType ${step.entity}.${step.to.name} ${step.from.kind}->${step.to.kind}`;
       case 'dropTable':
         return `dropTable ${step.entity}`;
+      case 'renameColumn':
+        return `renameColumn ${step.entity}.${step.from}->${step.field.name}`;
       default:
         throw new Error(`unknown step ${JSON.stringify(step)}`);
     }
@@ -120,6 +122,43 @@ describe('diffSchemas', () => {
     const plan = diffSchemas(base, next);
     expect(summary(plan)).toEqual(['dropIndex Todo.by_owner(ownerId)', 'dropColumn Todo.ownerId']);
     expect(plan.destructive).toBe(true);
+  });
+
+  it('renames a field declared with renamedFrom (not destructive), rebuilding the indexes over it', () => {
+    const next = app(
+      user,
+      todo((e) => {
+        e.fields[2] = f('owner', 'id(User)', { optional: true, renamedFrom: 'ownerId' });
+        e.indexes = [{ name: 'by_owner', fields: ['owner'], unique: false }];
+      }),
+    );
+    const plan = diffSchemas(base, next);
+    expect(summary(plan)).toEqual(['renameColumn Todo.ownerId->owner', 'dropIndex Todo.by_owner(ownerId)', 'createIndex Todo.by_owner(owner)']);
+    expect(plan.destructive).toBe(false);
+    expect(describePlan(plan)[0]).toBe('rename column Todo.ownerId to owner (values kept)');
+    // Once migrated, renamedFrom is inert: the field exists under its new name.
+    expect(diffSchemas(next, next).steps).toEqual([]);
+  });
+
+  it('renames and retypes, requires and unique-indexes a renamed field under its new name', () => {
+    const next = app(
+      user,
+      todo((e) => (e.fields[3] = f('memo', 'int', { renamedFrom: 'note', unique: true }))),
+    );
+    expect(summary(diffSchemas(base, next))).toEqual([
+      'renameColumn Todo.note->memo',
+      'changeType Todo.memo string->int',
+      'requireColumn Todo.memo',
+      'createIndex Todo.memo__unique(memo unique)',
+    ]);
+  });
+
+  it('adds the field when the old name is not in the previous schema either', () => {
+    const next = app(
+      user,
+      todo((e) => e.fields.push(f('extra', 'string', { optional: true, renamedFrom: 'nothing' }))),
+    );
+    expect(summary(diffSchemas(base, next))).toEqual(['addColumn Todo.extra']);
   });
 
   it('drops a removed entity last (destructive)', () => {
@@ -264,6 +303,16 @@ describe('diffSchemas against live tables of a database Mast never migrated', ()
       'noteChange User.legacyFlag: column exists but is not in the schema; left in place',
     ]);
     expect(plan.destructive).toBe(false);
+  });
+
+  it('renames a live column a renamedFrom field names', () => {
+    const renamed = app(
+      user,
+      todo((e) => (e.fields[0] = f('heading', 'string', { renamedFrom: 'title' }))),
+    );
+    const plan = diffSchemas(null, renamed, live);
+    expect(summary(plan).slice(0, 1)).toEqual(['renameColumn Todo.title->heading']);
+    expect(summary(plan).join(' ')).not.toContain('title: column exists');
   });
 
   it('asks for a missing required column to be filled', () => {

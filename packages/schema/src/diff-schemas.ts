@@ -11,6 +11,7 @@ import { entityIndexesOf } from './schema-indexes.js';
  */
 const PHASES = [
   'createTable',
+  'renameColumn',
   'addColumn',
   'dropIndex',
   'changeType',
@@ -28,6 +29,7 @@ type Buckets = { [K in MigrationStep['kind']]: Extract<MigrationStep, { kind: K 
 function emptyBuckets(): Buckets {
   return {
     createTable: [],
+    renameColumn: [],
     addColumn: [],
     dropIndex: [],
     changeType: [],
@@ -59,11 +61,28 @@ function createEntity(out: Buckets, entity: EntitySchema): void {
   for (const index of entityIndexesOf(entity)) out.createIndex.push({ kind: 'createIndex', entity: entity.name, index });
 }
 
+/**
+ * The previous field a `renamedFrom` field continues: the old name must exist before and be
+ * gone now (once migrated, the field exists under its new name and `renamedFrom` is inert).
+ */
+function renamedSource(prev: EntitySchema, next: EntitySchema, field: FieldSchema): FieldSchema | undefined {
+  if (field.renamedFrom === undefined || prev.fieldsByName.has(field.name) || next.fieldsByName.has(field.renamedFrom)) return undefined;
+  return prev.fieldsByName.get(field.renamedFrom);
+}
+
 function diffFields(out: Buckets, prev: EntitySchema, next: EntitySchema): Set<string> {
   const retyped = new Set<string>();
+  const renamed = new Set<string>();
   const e = next.name;
   for (const field of next.fields) {
-    const before = prev.fieldsByName.get(field.name);
+    let before = prev.fieldsByName.get(field.name);
+    const source = renamedSource(prev, next, field);
+    if (source !== undefined) {
+      out.renameColumn.push({ kind: 'renameColumn', entity: e, from: source.name, field });
+      renamed.add(source.name);
+      // Every later step sees the column under its new name.
+      before = { ...source, name: field.name };
+    }
     if (!before) {
       addColumn(out, e, field);
       continue;
@@ -91,7 +110,7 @@ function diffFields(out: Buckets, prev: EntitySchema, next: EntitySchema): Set<s
     }
   }
   for (const field of prev.fields) {
-    if (!next.fieldsByName.has(field.name)) out.dropColumn.push({ kind: 'dropColumn', entity: e, field: field.name });
+    if (!next.fieldsByName.has(field.name) && !renamed.has(field.name)) out.dropColumn.push({ kind: 'dropColumn', entity: e, field: field.name });
   }
   return retyped;
 }
@@ -139,9 +158,17 @@ function diffLive(out: Buckets, next: AppSchema, live: ReadonlyMap<string, reado
       continue;
     }
     const existing = new Set(columns);
-    for (const field of entity.fields) if (!existing.has(field.name)) addColumn(out, entity.name, field);
+    const renamed = new Set<string>();
+    for (const field of entity.fields) {
+      if (existing.has(field.name)) continue;
+      const from = field.renamedFrom;
+      if (from !== undefined && existing.has(from) && !entity.fieldsByName.has(from)) {
+        out.renameColumn.push({ kind: 'renameColumn', entity: entity.name, from, field });
+        renamed.add(from);
+      } else addColumn(out, entity.name, field);
+    }
     for (const column of columns) {
-      if (column === 'id' || entity.fieldsByName.has(column)) continue;
+      if (column === 'id' || entity.fieldsByName.has(column) || renamed.has(column)) continue;
       out.noteChange.push({
         kind: 'noteChange',
         entity: entity.name,

@@ -9,6 +9,7 @@ export interface FieldDefinition {
   readonly optional: boolean;
   readonly unique: boolean;
   readonly crdt?: CrdtKind;
+  readonly renamedFrom?: string;
 }
 
 declare const valueMarker: unique symbol;
@@ -30,6 +31,8 @@ export interface FieldBuilder<T, O extends boolean = false, K extends CrdtKind =
   unique(): FieldBuilder<T, O, K>;
   /** Overrides the CRDT container used for this field on crdt entities. */
   crdt(kind: K): FieldBuilder<T, O, K>;
+  /** The field's previous name: the next migration renames that column (values kept) instead of dropping it. */
+  renamedFrom(previousName: string): FieldBuilder<T, O, K>;
 }
 
 /** Any field builder, whatever its value type. */
@@ -42,6 +45,7 @@ function build<T, O extends boolean, K extends CrdtKind>(definition: FieldDefini
     optional: () => build<T, true, K>({ ...frozen, optional: true }),
     unique: () => build<T, O, K>({ ...frozen, unique: true }),
     crdt: (kind: K) => build<T, O, K>({ ...frozen, crdt: kind }),
+    renamedFrom: (previousName: string) => build<T, O, K>({ ...frozen, renamedFrom: previousName }),
   });
 }
 

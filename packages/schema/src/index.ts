@@ -44,3 +44,4 @@ export { parseRoomPattern } from './room-pattern.js';
 export type { RoomPattern } from './room-pattern.js';
 export type { LikeToken } from './like-pattern.js';
 export { totalOrder } from './total-order.js';
+export { closest, didYouMean } from './suggest-name.js';

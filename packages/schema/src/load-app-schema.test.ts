@@ -103,7 +103,44 @@ describe('loadManifestFile', () => {
     const dir = await dirWith('bad-json', { 'pylon.manifest.json': '{"manifest_version": 1,' });
     const error = await rejection(loadAppSchema(dir));
     expect(error.diagnostics.map((d) => d.code)).toEqual(['MANIFEST_PARSE_ERROR']);
-    expect(error.diagnostics[0]!.message).toMatch(/^Invalid manifest JSON: /);
+    expect(error.diagnostics[0]!.message).toMatch(/^Invalid manifest JSON at line 1, column 24: expected a double-quoted property name$/);
+  });
+
+  it('names the line and column of a JSON syntax error, with the line under a caret, not a character position', async () => {
+    const text = '{\n  "manifest_version": 1,\n  "entities": [\n    { "name": "Room", "fields": [], },\n  ]\n}\n';
+    const dir = await dirWith('trailing-comma', { 'pylon.manifest.json': text });
+    const error = await rejection(loadAppSchema(dir));
+    const [d] = error.diagnostics;
+    expect(d).toMatchObject({ code: 'MANIFEST_PARSE_ERROR', location: { line: 4, column: 37 } });
+    expect(d!.message).toContain('trailing commas are not JSON');
+    expect(error.message).not.toMatch(/position \d+/);
+    expect(error.message).toContain('  at line 4, column 37\n  |     { "name": "Room", "fields": [], },\n  |                                     ^');
+  });
+
+  it('names the line of a value V8 reports without any position', async () => {
+    const dir = await dirWith('bare-word', { 'pylon.manifest.json': '{\n  "name": tru\n}' });
+    const [d] = (await rejection(loadAppSchema(dir))).diagnostics;
+    expect(d?.location).toEqual({ line: 2, column: 11 });
+  });
+
+  it('adds the line and column to rule and shape diagnostics of a manifest file', async () => {
+    const text = [
+      '{ "manifest_version": 1, "name": "chat", "version": "1",',
+      '  "entities": [',
+      '    { "name": "Room", "fields": [',
+      '      { "name": "title", "type": "strng" },',
+      '      { "name": "topic", "type": "string", "unique": "no" }',
+      '    ] }',
+      '  ] }',
+    ].join('\n');
+    const dir = await dirWith('located-shape', { 'pylon.manifest.json': text });
+    const shape = await rejection(loadAppSchema(dir));
+    expect(shape.diagnostics[0]).toMatchObject({ path: 'entities[0] Room.fields[1] topic.unique', location: { line: 5, column: 54 } });
+    expect(shape.message).toContain('at entities[0] Room.fields[1] topic.unique (line 5, column 54)');
+
+    const dir2 = await dirWith('located-rule', { 'pylon.manifest.json': text.replace('"unique": "no"', '"unique": false') });
+    const rule = await rejection(loadAppSchema(dir2));
+    expect(rule.diagnostics[0]).toMatchObject({ code: 'FIELD_TYPE_UNKNOWN', location: { line: 4, column: 7 } });
   });
 
   it('loads the CRDT anchor manifest', async () => {

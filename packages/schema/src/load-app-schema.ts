@@ -4,7 +4,8 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { AppSchema } from './app-schema.js';
 import { compileManifest } from './compile-manifest.js';
-import { diagnostic, ManifestError } from './manifest-error.js';
+import { caretAt, locationOf, pathKey, scanJson } from './json-positions.js';
+import { diagnostic, ManifestError, type Diagnostic } from './manifest-error.js';
 
 /** The manifest file an app directory may hold (Pylon's name, so Pylon apps load unchanged). */
 export const MANIFEST_FILE = 'pylon.manifest.json';
@@ -37,9 +38,60 @@ export async function loadManifestFile(path: string): Promise<AppSchema> {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new ManifestError([diagnostic('MANIFEST_PARSE_ERROR', '', `Invalid manifest JSON: ${reason(error)}`, 'the file must be a single JSON object')], path, { cause: error });
+    throw new ManifestError([syntaxDiagnostic(text, error)], path, { cause: error });
   }
-  return compileManifest(raw, path);
+  try {
+    return compileManifest(raw, path);
+  } catch (error) {
+    if (!(error instanceof ManifestError)) throw error;
+    const scan = scanJson(text);
+    if (!scan.ok) throw error;
+    const located = error.diagnostics.map((d) => locate(d, text, scan.offsets));
+    throw new ManifestError(located, path, { cause: error.cause });
+  }
+}
+
+/** A JSON syntax error as a diagnostic with the line, column and the line itself under a caret. */
+function syntaxDiagnostic(text: string, error: unknown): Diagnostic {
+  const scan = scanJson(text);
+  // V8 names a character position in some messages ("at position 1330") and none in others;
+  // the scanner finds the same place either way, and says what it expected there.
+  const v8 = reason(error).replace(/ in JSON at position \d+.*$/s, '');
+  const base = diagnostic('MANIFEST_PARSE_ERROR', '', `Invalid manifest JSON: ${v8}`, 'the file must be a single JSON object');
+  if (scan.ok) return base;
+  const location = locationOf(text, scan.offset);
+  return {
+    ...base,
+    message: `Invalid manifest JSON at line ${location.line}, column ${location.column}: expected ${scan.expected}`,
+    location,
+    excerpt: caretAt(text, scan.offset),
+  };
+}
+
+/**
+ * Segments of a diagnostic path, `entities[1] Todo.fields[0] title.type` → entities/1/fields/0/type;
+ * names after an index are labels only (they may hold dots: route paths), so they are skipped.
+ */
+function pathSegments(path: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  const token = /([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\](?: [^[]*?(?=\.[A-Za-z_][A-Za-z0-9_]*(?:\[|\.|$)|$))?|\./y;
+  let match: RegExpExecArray | null;
+  while (token.lastIndex < path.length && (match = token.exec(path)) !== null) {
+    if (match[1] !== undefined) out.push(match[1]);
+    else if (match[2] !== undefined) out.push(Number(match[2]));
+  }
+  return out;
+}
+
+/** Adds the line and column of the deepest part of the diagnostic's path that exists in the file. */
+function locate(d: Diagnostic, text: string, offsets: ReadonlyMap<string, number>): Diagnostic {
+  if (d.path === '' || d.location !== undefined) return d;
+  const segments = pathSegments(d.path);
+  for (let n = segments.length; n >= 1; n--) {
+    const offset = offsets.get(pathKey(segments.slice(0, n)));
+    if (offset !== undefined) return { ...d, location: locationOf(text, offset) };
+  }
+  return d;
 }
 
 /** A schema module's default export may be a Manifest object or what defineSchema returned. */

@@ -18,6 +18,7 @@ export const manifestCodes = {
   FIELD_DUPLICATE: { origin: 'pylon', rule: 'field names are unique within an entity (ignoring case)' },
   FIELD_TYPE_UNKNOWN: { origin: 'pylon', rule: 'a field type is string, int, float, bool, datetime, richtext, json or id(Entity)' },
   FIELD_ID_TARGET_NOT_FOUND: { origin: 'pylon', rule: 'the target of id(Entity) is a declared entity' },
+  FIELD_RENAME_INVALID: { origin: 'mast', rule: 'renamedFrom names an identifier that no field of the entity is called now, once per entity' },
   CRDT_KIND_INVALID: { origin: 'mast', rule: 'a crdt annotation fits the field type' },
   CRDT_ANNOTATION_IGNORED: { origin: 'mast', rule: 'crdt annotations have no effect on a crdt:false entity (warning)' },
   INDEX_NAME_EMPTY: { origin: 'pylon', rule: 'an index has a name' },

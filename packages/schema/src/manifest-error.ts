@@ -8,6 +8,10 @@ export interface Diagnostic {
   readonly message: string;
   readonly path: string;
   readonly hint?: string;
+  /** Where `path` is in the manifest file (1-based), when the manifest came from a JSON file. */
+  readonly location?: { readonly line: number; readonly column: number };
+  /** The source line at `location` with a caret under the column (JSON syntax errors only). */
+  readonly excerpt?: string;
 }
 
 /** Builds a diagnostic with a catalogued code; `hint` is left out when not given. */
@@ -20,7 +24,10 @@ export function formatDiagnostics(diagnostics: readonly Diagnostic[]): string {
   return diagnostics
     .map((d) => {
       const lines = [`${d.severity}[${d.code}] ${d.message}`];
-      if (d.path !== '') lines.push(`  at ${d.path}`);
+      const at = d.location === undefined ? '' : `line ${d.location.line}, column ${d.location.column}`;
+      if (d.path !== '') lines.push(`  at ${d.path}${at === '' ? '' : ` (${at})`}`);
+      else if (at !== '') lines.push(`  at ${at}`);
+      if (d.excerpt !== undefined) lines.push(...d.excerpt.split('\n').map((line) => `  | ${line}`));
       if (d.hint !== undefined) lines.push(`  hint: ${d.hint}`);
       return lines.join('\n');
     })

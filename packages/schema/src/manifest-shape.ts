@@ -2,10 +2,13 @@ import { z } from 'zod';
 import { diagnostic, type Diagnostic } from './manifest-error.js';
 
 /**
- * The JSON shape of a manifest, as strict as Pylon's serde parse and no stricter: unknown keys
+ * The JSON shape of a manifest, as strict as Pylon's serde parse and a little less: unknown keys
  * are ignored (and dropped); keys that are `Option<…>` in Pylon also accept `null`; keys with a
- * serde default may be absent but not `null`. Field types and names are plain strings here —
- * their rules are checked afterwards, so that all problems are reported together.
+ * serde default may be absent but not `null`. A hand-written manifest may also leave out the
+ * keys Pylon's generator always writes: a field's `optional` and `unique` (default `false`), an
+ * index's `unique` (`false`), an entity's `indexes` and the top-level `routes` (`[]`). Field
+ * types and names are plain strings here — their rules are checked afterwards, so that all
+ * problems are reported together.
  */
 
 const crdtKind = z.enum(['lww', 'text', 'counter', 'list', 'movable-list', 'tree']);
@@ -16,15 +19,16 @@ const strings = z.array(z.string());
 const fieldShape = z.object({
   name: z.string(),
   type: z.string(),
-  optional: z.boolean(),
-  unique: z.boolean(),
+  optional: z.boolean().default(false),
+  unique: z.boolean().default(false),
   crdt: crdtKind.nullish(),
+  renamedFrom: z.string().nullish(),
 });
 
 const entityShape = z.object({
   name: z.string(),
   fields: z.array(fieldShape),
-  indexes: z.array(z.object({ name: z.string(), fields: strings, unique: z.boolean() })),
+  indexes: z.array(z.object({ name: z.string(), fields: strings, unique: z.boolean().default(false) })).default([]),
   relations: z.array(z.object({ name: z.string(), target: z.string(), field: z.string(), many: z.boolean().optional() })).optional(),
   search: z
     .object({
@@ -70,7 +74,7 @@ export const manifestShape = z.object({
   name: z.string(),
   version: z.string(),
   entities: z.array(entityShape),
-  routes: z.array(z.object({ path: z.string(), mode: z.string(), query: z.string().nullish(), auth: z.string().nullish() })),
+  routes: z.array(z.object({ path: z.string(), mode: z.string(), query: z.string().nullish(), auth: z.string().nullish() })).default([]),
   queries: z.array(inputShape).optional(),
   actions: z.array(inputShape).optional(),
   policies: z.array(policyShape).optional(),
@@ -123,8 +127,10 @@ export function describeRawPath(raw: unknown, path: readonly PropertyKey[]): { t
 export function parseManifestShape(raw: unknown): { ok: true; manifest: ParsedManifest } | { ok: false; diagnostics: Diagnostic[] } {
   const result = manifestShape.safeParse(raw);
   if (result.success) return { ok: true, manifest: result.data };
-  const diagnostics = result.error.issues.map((issue) => {
-    const { text, present } = describeRawPath(raw, issue.path);
+  // Wrong values first, missing keys after: a value of the wrong type is the likelier mistake.
+  const issues = result.error.issues.map((issue) => ({ issue, ...describeRawPath(raw, issue.path) }));
+  issues.sort((a, b) => Number(!a.present) - Number(!b.present));
+  const diagnostics = issues.map(({ issue, text, present }) => {
     const problem = !present && issue.code === 'invalid_type' && issue.path.length > 0 ? `required key is missing (expected ${issue.expected})` : issue.message;
     const where = text === '' ? 'top level' : text;
     return diagnostic(

@@ -16,6 +16,11 @@ export interface ManifestField {
   optional: boolean;
   unique: boolean;
   crdt?: CrdtKind;
+  /**
+   * Mast extension: the field's previous name. A migration from a schema that has a field of that
+   * name renames its column (values kept) instead of dropping it and adding this one.
+   */
+  renamedFrom?: string;
 }
 
 /** A declared index; its table index is named `<Entity>__<name>` (see schema-indexes.ts). */

@@ -19,6 +19,12 @@ import type { Manifest, ManifestIndex } from './manifest-types.js';
 export type MigrationStep =
   | { readonly kind: 'createTable'; readonly entity: EntitySchema }
   | { readonly kind: 'addColumn'; readonly entity: string; readonly field: FieldSchema }
+  /**
+   * A field declared with `renamedFrom`: the column `from` takes the field's name, values kept.
+   * On a crdt entity the store also drops the entity's stored documents, which keep values under
+   * field names: each is seeded again from the renamed row on its next use.
+   */
+  | { readonly kind: 'renameColumn'; readonly entity: string; readonly from: string; readonly field: FieldSchema }
   | { readonly kind: 'createIndex'; readonly entity: string; readonly index: ManifestIndex }
   | { readonly kind: 'dropIndex'; readonly entity: string; readonly index: ManifestIndex }
   /** optional → required: the store refuses it while NULLs exist in that column. */

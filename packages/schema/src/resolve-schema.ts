@@ -31,6 +31,7 @@ function resolveField(field: ManifestField): FieldSchema {
     optional: field.optional,
     unique: field.unique,
     ...(field.crdt !== undefined ? { crdt: field.crdt } : {}),
+    ...(field.renamedFrom !== undefined ? { renamedFrom: field.renamedFrom } : {}),
   });
 }
 

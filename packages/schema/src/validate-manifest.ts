@@ -32,6 +32,7 @@ function toField(field: ParsedField): ManifestField {
     unique: field.unique,
   };
   if (field.crdt != null) out.crdt = field.crdt;
+  if (field.renamedFrom != null) out.renamedFrom = field.renamedFrom;
   return out;
 }
 

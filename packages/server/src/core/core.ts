@@ -245,6 +245,7 @@ export class MastCore {
       jobs: scheduler,
       ...(this.#spinWatchdog ? { watchdog: this.#spinWatchdog } : {}),
       isolation: { pool: this.#workers, all: config.fnIsolation === 'all' },
+      exposeHandlerErrors: config.dev,
     });
     this.fnRateLimit = new FunctionRateLimit(this.registry, config.fnRateLimit);
     this.jobs = new JobWorker({
@@ -359,7 +360,15 @@ export class MastCore {
   /** Serves a new schema after migrating to it (dev reload); the old one stays on failure. */
   async reload(schema: AppSchema): Promise<string[]> {
     const access = new AccessControl(schema, this.schema.lookup);
+    const previous = this.schema.current;
     const plan = await migrateStore(this.store, schema, { allowDestructive: this.config.allowDestructive });
+    // A rename drops the entity's stored documents (they name fields); so goes their cached copy.
+    for (const entity of schema.entities) {
+      const before = previous.entitiesByName.get(entity.name);
+      if (entity.crdt && before && entity.fields.some((f) => f.renamedFrom !== undefined && !before.fieldsByName.has(f.name) && before.fieldsByName.has(f.renamedFrom))) {
+        this.docs.forgetEntity(entity.name);
+      }
+    }
     this.schema.use(schema, access);
     return plan;
   }

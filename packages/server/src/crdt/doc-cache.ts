@@ -62,6 +62,13 @@ export class DocCache<V> {
     return true;
   }
 
+  /** Drops every key `test` accepts (as `delete` does: no `onDrop`); returns how many. */
+  deleteMatching(test: (key: string) => boolean): number {
+    let n = 0;
+    for (const key of [...this.#entries.keys()]) if (test(key) && this.delete(key)) n++;
+    return n;
+  }
+
   /** True when `key` is cached (without touching its recency). */
   has(key: string): boolean {
     return this.#entries.has(key);

@@ -121,6 +121,15 @@ export class RowDocs {
     return new CrdtStage(this);
   }
 
+  /**
+   * Forgets every cached document of `entity` (a migration dropped its stored documents, e.g. a
+   * renamed field): each is loaded, or seeded from its row, again on next use.
+   */
+  forgetEntity(entity: string): void {
+    const prefix = keyOf(entity, '');
+    this.#cache.deleteMatching((key) => key.startsWith(prefix));
+  }
+
   /** Calls `listener` after each commit that changed or removed a document; returns the unsubscribe. */
   onCommit(listener: CommittedDocListener): () => void {
     this.#listeners.add(listener);

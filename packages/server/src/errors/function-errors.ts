@@ -14,6 +14,15 @@ export const fnErrors = {
   notRegistered: (name: string): AppError => new AppError('FN_NOT_FOUND', `Function "${name}" is not registered`),
   wrongKind: (name: string, kind: string, expected: string): AppError => new AppError('FN_TYPE_MISMATCH', `"${name}" is a ${kind}, not a ${expected}`),
   handlerError: (cause: unknown): AppError => new AppError('HANDLER_ERROR', 'Internal handler error', { cause }),
+  /** In dev mode only: the handler's own message and stack, which production keeps in the log. */
+  handlerErrorExposed: (cause: unknown): AppError => {
+    const thrown = cause instanceof Error ? cause : new Error(String(cause));
+    return new AppError('HANDLER_ERROR', `Internal handler error: ${thrown.message}`, {
+      cause,
+      hint: 'shown in dev mode only; in production the message and stack go to the server log alone',
+      extra: { stack: thrown.stack ?? `${thrown.name}: ${thrown.message}` },
+    });
+  },
   resultRejected: (name: string, problems: string): AppError =>
     new AppError('FN_RESULT_INVALID', `Function "${name}" returned a value its "returns" validator rejects: ${problems}`),
   queryBlocked: (name: string, idleMs: number): AppError =>

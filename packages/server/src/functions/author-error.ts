@@ -7,6 +7,8 @@ export class AuthorError extends Error {
     readonly code: string,
     message: string,
     readonly status: number,
+    /** Retrying cannot help (`ctx.error(..., { permanent: true })`): a job is dead at once. */
+    readonly permanent = false,
   ) {
     super(message);
     this.name = 'AuthorError';

@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { FunctionError, isFunctionError, type ActionCtx, type FunctionDefinition, type FunctionKind, type MutationCtx, type QueryCtx } from '@mast/functions';
+import {
+  FunctionError,
+  isFunctionError,
+  type FunctionErrorOptions,
+  type ActionCtx,
+  type FunctionDefinition,
+  type FunctionKind,
+  type MutationCtx,
+  type QueryCtx,
+} from '@mast/functions';
 import type { Logger } from 'pino';
 import { ADMIN, type AuthContext } from '../access/auth-context.js';
 import type { FilterLimits } from '../entities/filter-parser.js';
@@ -52,6 +61,11 @@ export interface FunctionRunnerDeps {
   readonly watchdog?: SpinWatchdog;
   /** Without it every call runs in the main thread, `isolated: true` or not. */
   readonly isolation?: FunctionIsolation;
+  /**
+   * Dev mode: a handler's own error (message and stack) reaches the caller in HANDLER_ERROR.
+   * Off in production, where only the log has it.
+   */
+  readonly exposeHandlerErrors?: boolean;
 }
 
 /** Options of one call. */
@@ -70,7 +84,7 @@ export interface CallOptions {
   readonly beforeCommit?: (system: SystemWrites) => Promise<void>;
 }
 
-const ctxError = (code: string, message: string): FunctionError => new FunctionError(code, message);
+const ctxError = (code: string, message: string, options?: FunctionErrorOptions): FunctionError => new FunctionError(code, message, options);
 
 /**
  * Runs server functions, in process or (isolated ones) in a worker thread whose `ctx`
@@ -149,9 +163,10 @@ export class FunctionRunner {
 
   #translate(name: string, err: unknown): Error {
     if (err instanceof AppError || err instanceof AuthorError) return err;
-    if (isFunctionError(err)) return new AuthorError(err.code, err.message, 400);
+    if (isFunctionError(err)) return new AuthorError(err.code, err.message, 400, err.permanent === true);
     this.#deps.logger.error({ err, function: name }, 'function handler failed');
-    return fnErrors.handlerError(err);
+    if (this.#deps.exposeHandlerErrors !== true) return fnErrors.handlerError(err);
+    return fnErrors.handlerErrorExposed(err);
   }
 
   #result(name: string, def: FunctionDefinition, value: unknown): unknown {

@@ -114,7 +114,7 @@ function buildCtx(id: number, run: Running): Record<string, unknown> {
   const base = {
     auth,
     signal: run.controller.signal,
-    error: (code: string, message: string) => new FunctionError(code, message),
+    error: (code: string, message: string, options?: { permanent?: boolean }) => new FunctionError(code, message, options),
     scheduler: { runAfter: op('scheduler.runAfter'), runAt: op('scheduler.runAt'), cancel: op('scheduler.cancel') },
     runQuery: op('runQuery'),
     runMutation: op('runMutation'),
@@ -152,7 +152,7 @@ function failureOf(err: unknown): WorkerFailure {
     if (typeof marked[OP_REF] === 'number') return { kind: 'op', ref: marked[OP_REF] };
     if (marked[NOT_JSON] === true) return { kind: 'not-json', message: (err as Error).message };
   }
-  if (isFunctionError(err)) return { kind: 'author', code: err.code, message: err.message };
+  if (isFunctionError(err)) return { kind: 'author', code: err.code, message: err.message, permanent: err.permanent === true };
   if (err instanceof Error) return { kind: 'thrown', name: err.name, message: err.message, ...(err.stack === undefined ? {} : { stack: err.stack }) };
   return { kind: 'thrown', name: typeof err, message: String(err) };
 }

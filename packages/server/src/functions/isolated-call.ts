@@ -18,7 +18,7 @@ async function perform(ctx: object, op: CtxOp, args: readonly unknown[]): Promis
 function failureError(failure: WorkerFailure, lease: WorkerLease): unknown {
   switch (failure.kind) {
     case 'author':
-      return new AuthorError(failure.code, failure.message, 400);
+      return new AuthorError(failure.code, failure.message, 400, failure.permanent);
     case 'op':
       return lease.opError(failure.ref);
     case 'not-json':

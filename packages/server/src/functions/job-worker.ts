@@ -44,7 +44,8 @@ function authOf(identity: JobIdentity): AuthContext {
 function describeFailure(err: unknown): string {
   if (err instanceof AuthorError) return `${err.code}: ${err.message}`;
   if (err instanceof AppError) {
-    const cause = err.code === 'HANDLER_ERROR' && err.cause instanceof Error ? ` (${err.cause.message})` : '';
+    // Dev mode already puts the handler's message in HANDLER_ERROR's own.
+    const cause = err.code === 'HANDLER_ERROR' && err.cause instanceof Error && !err.message.endsWith(`: ${err.cause.message}`) ? ` (${err.cause.message})` : '';
     return `${err.code}: ${err.message}${cause}`;
   }
   return `INTERNAL: ${err instanceof Error ? err.message : String(err)}`;
@@ -170,10 +171,13 @@ export class JobWorker {
       });
       if (!completed) await store.jobs.complete(job.id, job.attempts, now());
     } catch (err) {
-      const last = job.attempts >= job.maxAttempts;
+      // `ctx.error(code, message, { permanent: true })`: retrying cannot help, so none is left.
+      const permanent = err instanceof AuthorError && err.permanent;
+      const last = permanent || job.attempts >= job.maxAttempts;
       const retryAt = last ? null : now() + Math.min(MAX_BACKOFF_MS, this.#o.backoffMs * 2 ** (job.attempts - 1));
       const error = describeFailure(err);
-      logger.warn({ job: job.id, fn: job.fn, attempt: job.attempts, error }, last ? 'job failed for the last time; it is dead' : 'job failed; it will be retried');
+      const outcome = permanent ? 'job failed with a permanent error; it is dead' : last ? 'job failed for the last time; it is dead' : 'job failed; it will be retried';
+      logger.warn({ job: job.id, fn: job.fn, attempt: job.attempts, error }, outcome);
       try {
         await store.jobs.fail(job.id, job.attempts, error, retryAt, now());
       } catch (failErr) {

@@ -50,7 +50,7 @@ export interface OpFailure {
 /** Why a handler in a worker failed. */
 export type WorkerFailure =
   /** It threw `ctx.error(code, message)` or a FunctionError. */
-  | { readonly kind: 'author'; readonly code: string; readonly message: string }
+  | { readonly kind: 'author'; readonly code: string; readonly message: string; readonly permanent: boolean }
   /** It threw (again) the error a `ctx` operation failed with. */
   | { readonly kind: 'op'; readonly ref: number }
   /** Its result, or a streamed chunk, is not JSON (`message`: why; null: it has no JSON text). */

@@ -92,6 +92,36 @@ export function migrationCases(store: StoreRef): void {
       );
     });
 
+    it('renames a column (even one with a unique index), keeping its values, and drops the stored documents of a crdt entity', async () => {
+      await migrateBase(store());
+      const doc = { entity: 'Item', rowId: 'a', snapshot: new Uint8Array([1, 2]), version: new Uint8Array([3]), updatedAt: 1_000 };
+      await store().write(async (tx) => {
+        await tx.insert('Item', item('a', { code: 'X', count: 4 }));
+        await tx.putCrdt(doc);
+        await tx.putCrdt({ ...doc, entity: 'User' });
+      });
+      const v2 = schemaOf(withItem((e) => ({ ...e, crdt: true, fields: e.fields.map((f) => (f.name === 'code' ? { ...f, name: 'label', renamedFrom: 'code' } : f)) })));
+      await store().migrate(
+        plan(
+          { kind: 'renameColumn', entity: 'Item', from: 'code', field: v2.entitiesByName.get('Item')!.fieldsByName.get('label')! },
+          { kind: 'dropIndex', entity: 'Item', index: { name: 'code__unique', fields: ['code'], unique: true } },
+          { kind: 'createIndex', entity: 'Item', index: { name: 'label__unique', fields: ['label'], unique: true } },
+        ),
+        v2,
+      );
+      const columns = (await store().introspect()).get('Item');
+      expect(columns).toContain('label');
+      expect(columns).not.toContain('code');
+      expect(await store().read((tx) => tx.get('Item', 'a'))).toMatchObject({ id: 'a', label: 'X', count: 4 });
+      await expectAppError(
+        store().write((tx) => tx.insert('Item', item('b', { label: 'X' }))),
+        'UNIQUE_VIOLATION',
+        ['label'],
+      );
+      expect(await store().crdt.get('Item', 'a')).toBeNull();
+      expect(await store().crdt.get('User', 'a')).not.toBeNull();
+    });
+
     it('changes a column type, converting what converts and nulling what does not', async () => {
       const base = await migrateBase(store());
       await store().write(async (tx) => {

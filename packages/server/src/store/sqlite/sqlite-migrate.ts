@@ -64,6 +64,11 @@ function applyStep(conn: SqliteConnection, step: MigrationStep, schema: AppSchem
   switch (step.kind) {
     case 'createTable':
       return createTable(conn, step.entity);
+    case 'renameColumn':
+      conn.exec(`ALTER TABLE ${q(step.entity)} RENAME COLUMN ${q(step.from)} TO ${q(step.field.name)}`);
+      // Stored documents keep values under field names; seeded again from the row on next use.
+      if (schema.entitiesByName.get(step.entity)?.crdt === true) conn.run('DELETE FROM _mast_crdt WHERE entity = ?', [step.entity]);
+      return;
     case 'addColumn':
       conn.exec(`ALTER TABLE ${q(step.entity)} ADD COLUMN ${q(step.field.name)} ${dialect.columnType(step.field.kind)}`);
       if (step.field.unique) {
