@@ -1,6 +1,7 @@
 /**
  * `@mast/server/testing`: the Store conformance suite and its fixtures, so that every backend
- * (in this repository or outside it) runs the same cases, and the PostgreSQL test schemas.
+ * (in this repository or outside it) runs the same cases, and the PostgreSQL test schemas. Like
+ * `@mast/policy/testing` it is TypeScript source for test runners, not part of the build.
  */
 export { storeConformance } from './store/store.case.js';
 export type { MakeStore } from './store/store.case.js';
