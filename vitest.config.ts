@@ -10,7 +10,8 @@ export default defineConfig({
   ssr: { resolve: { conditions } },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
-    // Postgres-backed suites opt in with *.pg.test.ts; they run where MAST_TEST_PG_URL is set.
+    // PostgreSQL suites (*.pg.test.ts) use MAST_TEST_DATABASE_URL, default the local server's
+    // `test` database, each file in a schema of its own; .ci/run starts PostgreSQL first.
     exclude: ['**/node_modules/**'],
     testTimeout: 20_000,
     hookTimeout: 20_000,

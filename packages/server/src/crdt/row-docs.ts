@@ -52,8 +52,10 @@ export class RowDocs {
   /**
    * One Loro peer id for this process's own edits (REST and function writes), so the version
    * vector does not grow by one peer per write. Safe because writes to one row are serialised
-   * (one writer) and only committed ops ever leave the process; a backend with concurrent
-   * writers must lock the row before taking its document.
+   * (one writer) and only committed ops ever leave the process. A backend with concurrent
+   * writers locks the document's row in `WriteTx.getCrdt` (PostgreSQL: `FOR UPDATE`), so a second
+   * transaction on the document waits and continues this peer's counter from what the first
+   * committed.
    */
   readonly #peer: bigint;
   /** Counts installed commits: a reload that started before one must not cache what it read. */

@@ -23,9 +23,11 @@ let markerPending = false;
 /**
  * SQLite calls are synchronous, so `for (;;) await ctx.db.get(...)` would run on microtasks
  * alone and starve every timer (deadlines included) and socket. Each ctx.db call therefore
- * yields to the event loop once the current turn has lasted MAX_TURN_MS.
+ * yields to the event loop once the current turn has lasted MAX_TURN_MS. A store whose calls
+ * wait on I/O (`capabilities.blockingCalls` false, PostgreSQL) gives the loop its turns anyway.
  */
-async function fairTurn(): Promise<void> {
+async function fairTurn(blocking: boolean): Promise<void> {
+  if (!blocking) return;
   if (!markerPending) {
     markerPending = true;
     setImmediate(() => {
@@ -92,7 +94,7 @@ export class QueryDb implements DbReader {
   }
 
   async #tx(): Promise<ReadTx> {
-    await fairTurn();
+    await fairTurn(this.#store.capabilities.blockingCalls);
     if (this.#closed) throw new Error('this query has ended; its snapshot is closed');
     if (!this.#snapshot) {
       const finished = new Promise<void>((resolve) => (this.#release = resolve));
@@ -173,8 +175,11 @@ export class MutationDb implements DbWriter {
   readonly #schema: SchemaRef;
   readonly #limits: FilterLimits;
   readonly #activity: DbActivity;
+  readonly #blocking: boolean;
 
-  constructor(session: WriteSession, schema: SchemaRef, limits: FilterLimits, activity: DbActivity = IDLE) {
+  /** `blocking`: the store's `capabilities.blockingCalls`. */
+  constructor(session: WriteSession, schema: SchemaRef, limits: FilterLimits, activity: DbActivity = IDLE, blocking = true) {
+    this.#blocking = blocking;
     this.#session = session;
     this.#schema = schema;
     this.#limits = limits;
@@ -184,7 +189,7 @@ export class MutationDb implements DbWriter {
   async #run<T>(fn: () => Promise<T>): Promise<T> {
     this.#activity.begin();
     try {
-      await fairTurn();
+      await fairTurn(this.#blocking);
       return await fn();
     } finally {
       this.#activity.end();

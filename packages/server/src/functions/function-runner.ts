@@ -243,7 +243,7 @@ export class FunctionRunner {
           blocked: () => fnErrors.mutationBlocked(name, limits.idleMs),
         },
       });
-      const db = new MutationDb(session, schema, readLimits, guard);
+      const db = new MutationDb(session, schema, readLimits, guard, this.#deps.store.capabilities.blockingCalls);
       // Jobs join the transaction; once the call has ended they can no longer be added to it.
       const sink: JobSink = {
         enqueue: async (job) => {

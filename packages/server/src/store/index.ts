@@ -54,3 +54,5 @@ export type {
 } from '@mast/schema';
 export { backupDatabase, createSqliteStore, DatabaseInUseError } from './sqlite/index.js';
 export type { SqliteStore, SqliteStoreOptions } from './sqlite/index.js';
+export { createPgStore } from './postgres/index.js';
+export type { PgStore, PgStoreOptions } from './postgres/index.js';

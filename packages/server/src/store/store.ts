@@ -21,6 +21,11 @@ export interface StoreCapabilities {
   readonly snapshotReads: boolean;
   /** Other processes can share the database (and need change notifications between nodes). */
   readonly multiNode: boolean;
+  /**
+   * Store calls do their work synchronously on the event loop (SQLite through better-sqlite3),
+   * so a long run of them must yield now and then; false when every call waits on I/O.
+   */
+  readonly blockingCalls: boolean;
 }
 
 /** A change-log entry as stored. */

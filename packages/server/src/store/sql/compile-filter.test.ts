@@ -13,6 +13,7 @@ const numbered: SqlDialect = {
   unlimited: 'ALL',
   nullsSortLow: false,
   columnType: () => 'TEXT',
+  comparable: (column) => column,
   like: (column, pattern, ci, bind) => `${column} ${ci ? 'ILIKE' : 'LIKE'} ${bind(renderLike(pattern))}`,
   cells: {
     encodeBool: (v) => v,

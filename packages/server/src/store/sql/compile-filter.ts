@@ -37,7 +37,7 @@ function column(entity: EntitySchema, name: string, dialect: SqlDialect, qualifi
   if (name === 'id') return { sql: `${prefix}${dialect.quoteIdent('id')}`, kind: 'string', nullable: false, name };
   const field = entity.fieldsByName.get(name);
   if (!field) throw new AppError('INVALID_COLUMN', `${entity.name} has no field "${name}"`, { fields: [name] });
-  return { sql: `${prefix}${dialect.quoteIdent(name)}`, kind: field.kind, nullable: true, name };
+  return { sql: dialect.comparable(`${prefix}${dialect.quoteIdent(name)}`, field.kind), kind: field.kind, nullable: true, name };
 }
 
 /** Finds the schema of an entity a RelatedNode names. */

@@ -22,6 +22,11 @@ export interface SqlDialect {
   /** The column type used for a field kind in DDL. */
   columnType(kind: FieldKind): string;
   /**
+   * The expression filters and orders use for a column of `kind` (usually the column itself):
+   * a backend whose json type has no ordering compares its JSON text instead.
+   */
+  comparable(column: string, kind: FieldKind): string;
+  /**
    * A LIKE test of `column` against a parsed pattern; `bind` adds a parameter and returns its
    * placeholder. Case-sensitive unless `caseInsensitive`; a NULL column yields NULL (not true).
    */

@@ -34,6 +34,7 @@ export const sqliteDialect: SqlDialect = Object.freeze({
   unlimited: '-1',
   nullsSortLow: true,
   columnType: (kind: FieldKind) => COLUMN_TYPES[kind],
+  comparable: (column: string) => column,
   like(column, pattern, caseInsensitive, bind) {
     if (!caseInsensitive) return `${column} GLOB ${bind(renderGlob(pattern))}`;
     return `${FOLD_FUNCTION}(${column}) LIKE ${bind(foldCase(renderLike(pattern)))} ESCAPE '\\'`;

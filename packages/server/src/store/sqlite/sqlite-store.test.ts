@@ -64,7 +64,7 @@ describe('SQLite specifics', () => {
       expect(pragmas).toMatchObject({ journal_mode: 'wal', synchronous: 1, foreign_keys: 1, busy_timeout: 5000, cache_size: -16000, temp_store: 2 });
     }
     expect(openRaw(path, true).pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(store.capabilities).toEqual({ concurrentWriters: false, snapshotReads: true, multiNode: false });
+    expect(store.capabilities).toEqual({ concurrentWriters: false, snapshotReads: true, multiNode: false, blockingCalls: true });
     expect(memoryStore().capabilities.snapshotReads).toBe(false);
   });
 

@@ -168,7 +168,7 @@ class SqliteStoreImpl implements SqliteStore {
       this.lock?.release();
       throw err;
     }
-    this.capabilities = Object.freeze({ concurrentWriters: false, snapshotReads: !this.shared, multiNode: false });
+    this.capabilities = Object.freeze({ concurrentWriters: false, snapshotReads: !this.shared, multiNode: false, blockingCalls: true });
   }
 
   useSchema(schema: AppSchema): void {
