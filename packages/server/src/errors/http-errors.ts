@@ -12,6 +12,7 @@ export const httpErrors = {
   malformedUrl: (cause: unknown): AppError => new AppError('INVALID_URL', 'The URL has a malformed percent-escape', { cause }),
   pathSegmentTooLong: (max: number, cause: unknown): AppError => new AppError('URL_TOO_LONG', `A path segment is longer than ${max} characters`, { cause }),
   noRoute: (method: string, path: string): AppError => new AppError('NOT_FOUND', `No API route matches ${method} ${path}`),
+  noFileOrRoute: (method: string, path: string): AppError => new AppError('NOT_FOUND', `No file or API route matches ${method} ${path}`),
   adminRequired: (): AppError => new AppError('FORBIDDEN', 'This endpoint requires admin auth (MAST_ADMIN_TOKEN)'),
   apiKeyNotAllowed: (): AppError => new AppError('API_KEY_AUTH_FORBIDDEN', 'This endpoint cannot be used with an API key; sign in'),
   adminActsForNoUser: (): AppError => new AppError('FORBIDDEN', "The admin token acts for no user; use a user's session"),

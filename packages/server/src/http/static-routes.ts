@@ -2,7 +2,7 @@ import { createReadStream, realpathSync, statSync } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { extname, join, sep } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../errors/index.js';
+import { httpErrors } from '../errors/index.js';
 
 /** What the static route group needs. */
 export interface StaticRouteDeps {
@@ -94,16 +94,14 @@ export function registerStaticRoutes(app: FastifyInstance, deps: StaticRouteDeps
   } catch {
     return false; // no built assets: nothing is served at /
   }
-  const notFound = (request: FastifyRequest, path: string): AppError => new AppError('NOT_FOUND', `No API route matches ${request.method} ${path}`);
-
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const path = request.url.split('?')[0] ?? '/';
-    if (RESERVED.some((prefix) => path === prefix.replace(/\/$/, '') || path.startsWith(prefix))) throw notFound(request, path);
+    if (RESERVED.some((prefix) => path === prefix.replace(/\/$/, '') || path.startsWith(prefix))) throw httpErrors.noRoute(request.method, path);
     let decoded: string;
     try {
       decoded = decodeURIComponent(path);
-    } catch {
-      throw new AppError('INVALID_URL', 'The URL has a malformed percent-escape');
+    } catch (err) {
+      throw httpErrors.malformedUrl(err);
     }
     const found = await resolveFile(root, decoded.endsWith('/') ? `${decoded}index.html` : decoded);
     if (found) return send(reply, request, found, decoded);
@@ -112,7 +110,7 @@ export function registerStaticRoutes(app: FastifyInstance, deps: StaticRouteDeps
       const index = await resolveFile(root, '/index.html');
       if (index) return send(reply, request, index, '/index.html');
     }
-    throw new AppError('NOT_FOUND', `No file or API route matches ${request.method} ${path}`);
+    throw httpErrors.noFileOrRoute(request.method, path);
   };
   app.get('/', handler);
   app.get('/*', handler);

@@ -65,6 +65,12 @@ async function applyStep(conn: PgConnection, step: MigrationStep, schema: AppSch
   switch (step.kind) {
     case 'createTable':
       return createTable(conn, step.entity);
+    case 'renameColumn':
+      // Indexes follow the column; the plan drops and recreates the ones named after it.
+      await conn.exec(`ALTER TABLE ${q(step.entity)} RENAME COLUMN ${q(step.from)} TO ${q(step.field.name)}`);
+      // Stored documents keep values under field names; seeded again from the row on next use.
+      if (schema.entitiesByName.get(step.entity)?.crdt === true) await conn.run('DELETE FROM _mast_crdt WHERE entity = ?', [step.entity]);
+      return;
     case 'addColumn':
       await conn.exec(`ALTER TABLE ${q(step.entity)} ADD COLUMN ${q(step.field.name)} ${dialect.columnType(step.field.kind)}`);
       if (step.field.unique) {
