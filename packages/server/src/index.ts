@@ -7,7 +7,8 @@ export { loadConfig, optionsHelp, parseOptionValue, OPTIONS } from './config/ind
 export type { MastConfig, OptionSpec } from './config/index.js';
 export { AppError } from './errors/index.js';
 export type { Store, Row, ReadTx, WriteTx, ChangeRecord } from './store/index.js';
-export { backupDatabase, createSqliteStore, DatabaseInUseError } from './store/index.js';
+export { backupDatabase, createPgStore, createSqliteStore, DatabaseInUseError } from './store/index.js';
+export type { PgStore, PgStoreOptions } from './store/index.js';
 export { ADMIN, ANONYMOUS } from './access/auth-context.js';
 export type { AuthContext } from './access/auth-context.js';
 export type { FunctionSet, FunctionLoadError } from './functions/index.js';

@@ -28,7 +28,7 @@ export const OPTIONS = [
     flag: '--database-url',
     type: 'string',
     default: null,
-    description: 'database: a SQLite file path or file: URL (default <app>/.mast/mast.db)',
+    description: 'database: a SQLite file path or file: URL (default <app>/.mast/mast.db), or a postgres:// URL',
   },
   { key: 'adminToken', env: 'MAST_ADMIN_TOKEN', flag: '--admin-token', type: 'string', default: null, description: 'bearer token that grants admin access (never logged)' },
   { key: 'dev', env: 'MAST_DEV', flag: '--dev', type: 'bool', default: false, description: 'dev mode: reload on change, open metrics' },

@@ -20,6 +20,7 @@ import type {
   WriteTx,
 } from '../store.js';
 import * as log from './pg-changes.js';
+import { changeChannel, PgChangeFeed, type ChangeFeedOptions } from './pg-change-feed.js';
 import { PgConnection, translatePgError } from './pg-connection.js';
 import { getCrdt } from './pg-crdt.js';
 import * as jobs from './pg-jobs.js';
@@ -45,6 +46,11 @@ export interface PgStoreOptions {
   readonly connectTimeoutMs?: number;
   /** Longest statement before the server cancels it (default 30000 ms). */
   readonly statementTimeoutMs?: number;
+  /**
+   * Send a notification (`pg_notify` on the schema's channel, carrying the new head) with every
+   * commit that appended to the change log, so other nodes' change feeds wake (default true).
+   */
+  readonly notify?: boolean;
   /** Longest wait for a row or table lock before STORE_BUSY (default 10000 ms). */
   readonly lockTimeoutMs?: number;
   /** A session idle inside a transaction this long is ended by the server (default 60000 ms). */
@@ -55,6 +61,8 @@ export interface PgStoreOptions {
 export interface PgStore extends Store {
   /** The schema Mast's tables live in. */
   readonly schemaName: string;
+  /** Follows the change log as other nodes (and this one) commit to it: see `PgChangeFeed`. */
+  followChanges(options: ChangeFeedOptions): Promise<PgChangeFeed>;
 }
 
 /** What the current async context holds while a `read` or `write` callback runs. */
@@ -159,7 +167,16 @@ class PgStoreImpl implements PgStore {
     private readonly pool: pg.Pool,
     private readonly lookup: PgLookup,
     readonly schemaName: string,
+    private readonly config: pg.ClientConfig,
+    private readonly notify: boolean,
   ) {}
+
+  async followChanges(options: ChangeFeedOptions): Promise<PgChangeFeed> {
+    this.checkOpen(undefined);
+    const feed = new PgChangeFeed(this.config, changeChannel(this.schemaName), (since, limit) => this.changesSince(since, limit), options);
+    await feed.start();
+    return feed;
+  }
 
   useSchema(schema: AppSchema): void {
     this.schema = schema;
@@ -219,7 +236,10 @@ class PgStoreImpl implements PgStore {
         const tx = new PgWriteTx(conn, () => this.schema);
         const inner: Holder = { conn, tx, kind: 'write', active: true };
         try {
-          return await this.context.run(inner, () => fn(tx));
+          const result = await this.context.run(inner, () => fn(tx));
+          // Delivered at commit, and only if it commits: a wake-up carrying the new head.
+          if (this.notify && tx.lastSeq > 0) await conn.exec('SELECT pg_notify($1, $2)', [changeChannel(this.schemaName), String(tx.lastSeq)]);
+          return result;
         } finally {
           inner.active = false;
           tx.finish();
@@ -393,5 +413,5 @@ export async function createPgStore(options: PgStoreOptions): Promise<PgStore> {
     throw translatePgError(err);
   }
   const lookup = new PgLookup(config);
-  return new PgStoreImpl(pool, lookup, current);
+  return new PgStoreImpl(pool, lookup, current, config, options.notify ?? true);
 }

@@ -187,9 +187,14 @@ export class PgWriteTx extends PgReadTx implements WriteTx {
     return deleted;
   }
 
+  /** The seq of this transaction's last change-log entry (0 when it wrote none). */
+  lastSeq = 0;
+
   async appendChange(change: NewChange): Promise<ChangeRecord> {
     this.checkOpen();
-    return log.appendChange(this.conn, change, Date.now());
+    const record = await log.appendChange(this.conn, change, Date.now());
+    this.lastSeq = record.seq;
+    return record;
   }
 
   async putOp(op: OpRecord): Promise<void> {
