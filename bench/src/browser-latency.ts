@@ -121,7 +121,17 @@ async function browserSamples(url: string, tokens: { a: string; b: string }): Pr
       const title = `b${i}-${Math.random().toString(36).slice(2, 8)}`;
       await pageA.getByLabel('new todo').fill(title);
       await pageA.getByLabel('new todo').press('Enter');
-      await pageB.waitForFunction((t) => (globalThis as unknown as { seen: Map<string, number> }).seen.has(t), title, { timeout: 30_000, polling: 'raf' });
+      try {
+        await pageB.waitForFunction((t) => (globalThis as unknown as { seen: Map<string, number> }).seen.has(t), title, { timeout: 30_000, polling: 'raf' });
+      } catch (err) {
+        const state = async (page: Page) => ({
+          connection: await page.getByTestId('connection').textContent(),
+          pending: await page.getByTestId('pending').textContent(),
+          rows: await page.locator('[data-testid=todo]').count(),
+          hasTitle: await page.locator(`[data-title="${title}"]`).count(),
+        });
+        throw new Error(`sample ${i}: ${title} not shown in B within 30 s; A ${JSON.stringify(await state(pageA))}, B ${JSON.stringify(await state(pageB))}`, { cause: err });
+      }
       const sent = (await pageA.evaluate('window.submitted.at(-1)')) as number;
       const seen = (await pageB.evaluate((t) => (globalThis as unknown as { seen: Map<string, number> }).seen.get(t), title)) as number;
       if (i >= 5) out.push(seen - sent); // the first few warm up the pages and the server
@@ -138,7 +148,7 @@ async function rawSocketSamples(url: string, tokens: { a: string; b: string }): 
   await new Promise<void>((resolve, reject) => {
     ws.on('message', (data: Buffer) => {
       const m = JSON.parse(String(data)) as { type: string; added?: Array<{ title?: string }> };
-      if (m.type === 'hello') ws.send(JSON.stringify({ type: 'subscribe', id: 's1', entity: 'Todo', filter: { $order: { createdAt: 'asc' } } }));
+      if (m.type === 'hello') ws.send(JSON.stringify({ type: 'subscribe', id: 's1', entity: 'Todo', filter: { $order: { createdAt: 'desc' }, $limit: 50 } }));
       if (m.type === 'result') resolve();
       if (m.type === 'diff') for (const row of m.added ?? []) waiters.get(row.title ?? '')?.();
     });

@@ -252,7 +252,9 @@ function NewTodo(props: { identity: Identity }) {
 }
 
 function TodoList(props: { identity: Identity }) {
-  const { rows, loading, error, fromCache } = useQuery<Todo>('Todo', { $order: { createdAt: 'asc' } });
+  // Newest first in a window of 50 (a live query without $limit is cut at the server's default
+  // of 100, which would hide every todo added after the hundredth).
+  const { rows, loading, error, fromCache, complete, loadMore } = useQuery<Todo>('Todo', { $order: { createdAt: 'desc' }, $limit: 50 });
   if (error) return <p role="alert">Could not load todos: {error.code}</p>;
   return (
     <>
@@ -263,6 +265,11 @@ function TodoList(props: { identity: Identity }) {
           <TodoItem key={todo.id} todo={todo} mine={todo.ownerId === props.identity.userId} />
         ))}
       </ul>
+      {!complete && (
+        <button type="button" onClick={() => void loadMore()}>
+          Load more
+        </button>
+      )}
     </>
   );
 }
