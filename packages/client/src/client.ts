@@ -241,8 +241,13 @@ export class MastClient {
       const created = new LiveQuery(entity, filter, this.#cache, this.#queryHost);
       query = created;
       this.#queries.set(key, created);
-      this.#subscribe(created);
-      void this.#restoreQuery(key, created);
+      // Kept rows first: with them the query resumes from their seq instead of reading afresh.
+      created.restoring = this.#restoreQuery(key, created)
+        .catch(() => {})
+        .finally(() => {
+          created.restoring = null;
+          this.#attach(created);
+        });
       created.subscribe(() => this.#keepQuery(key, created));
     }
     query.holders++;
@@ -480,7 +485,7 @@ export class MastClient {
   async #restoreQuery(key: string, query: LiveQuery): Promise<void> {
     await this.#loaded;
     const storage = this.#outbox.storage;
-    const kept = (await storage.getMeta(`query:${key}`).catch(() => undefined)) as { userId: string | null; rows: CachedRow[]; complete: boolean } | undefined;
+    const kept = (await storage.getMeta(`query:${key}`).catch(() => undefined)) as { userId: string | null; rows: CachedRow[]; complete: boolean; seq?: number | null } | undefined;
     if (!kept || !Array.isArray(kept.rows)) return;
     if (this.#userId === undefined) {
       // Identity not checked yet (offline, or before the first socket): the kept rows are shown
@@ -490,7 +495,7 @@ export class MastClient {
     }
     const owner = this.#userId !== undefined ? this.#owner() : ((await storage.getMeta('owner').catch(() => undefined)) as string | null | undefined);
     if (kept.userId !== owner || this.#queries.get(key) !== query) return;
-    query.applyStored(kept.rows, kept.complete === true);
+    if (query.applyStored(kept.rows, kept.complete === true) && typeof kept.seq === 'number') query.keptSeq = kept.seq;
   }
 
   /** Stores a query's server rows after it changed (coalesced per query), with the user they belong to. */
@@ -501,7 +506,8 @@ export class MastClient {
       this.#keeping.delete(key);
       if (query.handle === null || this.#queries.get(key) !== query) return;
       const rows = [...query.serverIds].map((id) => this.#cache.serverRow(query.entity, id)).filter((r): r is CachedRow => r !== undefined);
-      void this.#outbox.storage.setMeta(`query:${key}`, { userId: this.#owner() ?? null, rows, complete: query.state.complete }).catch(() => {});
+      // The rows are the server's as of the cursor: a later session resumes them from there.
+      void this.#outbox.storage.setMeta(`query:${key}`, { userId: this.#owner() ?? null, rows, complete: query.state.complete, seq: this.#cursor }).catch(() => {});
     }, 50);
   }
   readonly #keeping = new Set<string>();
@@ -509,36 +515,57 @@ export class MastClient {
   // ---- the socket ----
 
   #hello(seq: number): void {
-    const loaded = [...this.#queries.values()].filter((q) => q.handle !== null);
-    const fresh = [...this.#queries.values()].filter((q) => q.handle === null);
+    const all = [...this.#queries.values()].filter((q) => q.restoring === null);
+    const loaded = all.filter((q) => q.handle !== null);
+    const kept = all.filter((q) => q.handle === null && q.keptSeq !== null);
+    const fresh = all.filter((q) => q.handle === null && q.keptSeq === null);
     for (const q of this.#queries.values()) q.subId = null;
     this.#bySub.clear();
     this.#byHandle.clear();
-    if (this.#cursor === null || loaded.length === 0) {
-      if (loaded.length === 0 && this.#cursor === null) this.#cursor = seq;
+    // Resumed: live queries from the cursor, queries with kept rows from the seq they were kept at.
+    const since = new Map<number, LiveQuery[]>();
+    const group = (at: number, q: LiveQuery): void => void (since.get(at) ?? since.set(at, []).get(at)!).push(q);
+    if (this.#cursor !== null) for (const q of loaded) group(this.#cursor, q);
+    else fresh.push(...loaded);
+    for (const q of kept) group(q.keptSeq!, q);
+    if (since.size === 0) {
+      if (this.#cursor === null && loaded.length === 0) this.#cursor = seq;
       this.#opened();
       for (const q of loaded) q.reset();
-      for (const q of [...loaded, ...fresh]) this.#subscribe(q);
+      for (const q of fresh) this.#subscribe(q);
       return;
     }
     this.#conn.markResuming();
-    for (const q of fresh) this.#subscribe(q);
-    for (let i = 0; i < loaded.length; i += MAX_RESUME_SUBSCRIPTIONS) {
-      const chunk = loaded.slice(i, i + MAX_RESUME_SUBSCRIPTIONS);
+    for (const q of fresh) {
+      if (q.handle !== null) q.reset();
+      this.#subscribe(q);
+    }
+    for (const [at, queries] of since) this.#sendResume(at, queries, this.#resumes);
+  }
+
+  /** Sends `resume` from `since` for `queries`, in chunks the server accepts, tracked in `into`. */
+  #sendResume(since: number, queries: readonly LiveQuery[], into: Map<string, LiveQuery[]>): void {
+    for (let i = 0; i < queries.length; i += MAX_RESUME_SUBSCRIPTIONS) {
+      const chunk = queries.slice(i, i + MAX_RESUME_SUBSCRIPTIONS);
       const id = this.#port.nextId('r');
-      this.#resumes.set(id, chunk);
+      into.set(id, chunk);
       for (const q of chunk) {
         q.subId = this.#port.nextId('q');
         this.#bySub.set(q.subId, q);
       }
-      this.#conn.send({
-        type: 'resume',
-        id,
-        since: this.#cursor,
-        subscriptions: chunk.map((q) => ({ id: q.subId!, entity: q.entity, ...(q.filter ? { filter: q.filter } : {}) })),
-      });
+      this.#conn.send({ type: 'resume', id, since, subscriptions: chunk.map((q) => ({ id: q.subId!, entity: q.entity, ...(q.filter ? { filter: q.filter } : {}) })) });
     }
   }
+
+  /** A query whose kept rows were looked up: on an open socket it resumes from their seq, or subscribes. */
+  #attach(query: LiveQuery): void {
+    if (![...this.#queries.values()].includes(query)) return; // closed meanwhile
+    if (query.subId !== null || !this.#port.isOpen()) return;
+    if (query.keptSeq !== null) this.#sendResume(query.keptSeq, [query], this.#lateResumes);
+    else this.#subscribe(query);
+  }
+  /** Resumes of single queries sent on an open socket (their ack does not open the connection). */
+  readonly #lateResumes = new Map<string, LiveQuery[]>();
 
   #opened(): void {
     this.#conn.markOpen();
@@ -552,6 +579,7 @@ export class MastClient {
   #down(): void {
     this.#outbox.setOnline(false);
     this.#resumes.clear();
+    this.#lateResumes.clear();
     this.#calls.down();
     for (const room of this.#rooms.values()) room.down();
     // Barriers in flight died with the socket: their waiters ask again on the next one.
@@ -584,11 +612,16 @@ export class MastClient {
         if (!query) return;
         this.#mapHandle(query, m.query as string);
         query.handle = m.query as string;
-        query.applyDelta(m.added as CachedRow[], m.changed as CachedRow[], m.removed as string[]);
+        query.applyResumed(m.added as CachedRow[], m.changed as CachedRow[], m.removed as string[]);
         return;
       }
       case 'ack': {
         const id = m.id as string;
+        if (this.#lateResumes.delete(id)) {
+          if (typeof m.seq === 'number') this.#cursor = Math.max(this.#cursor ?? 0, m.seq);
+          this.#checkSeqWaiters();
+          return;
+        }
         if (this.#resumes.has(id)) {
           this.#resumes.delete(id);
           if (this.#resumes.size === 0) {
@@ -606,6 +639,17 @@ export class MastClient {
       }
       case 'error': {
         const id = typeof m.id === 'string' ? m.id : undefined;
+        if (id && this.#lateResumes.has(id)) {
+          // RESYNC_REQUIRED (the kept rows are too old, or of another database): read afresh.
+          for (const q of this.#lateResumes.get(id)!) {
+            if (q.subId) this.#bySub.delete(q.subId);
+            q.subId = null;
+            q.reset();
+            this.#subscribe(q);
+          }
+          this.#lateResumes.delete(id);
+          return;
+        }
         if (id && this.#resumes.has(id)) {
           // RESYNC_REQUIRED (or any refusal): nothing was opened; subscribe afresh.
           const chunk = this.#resumes.get(id)!;

@@ -39,6 +39,10 @@ export class LiveQuery<R extends CachedRow = CachedRow> {
   handle: string | null = null;
   /** How many callers hold this query (identical queries are shared). */
   holders = 0;
+  /** The seq its kept rows (from an earlier session) were current at: it resumes from there. */
+  keptSeq: number | null = null;
+  /** Set while kept rows are being looked up: the query subscribes or resumes once they are. */
+  restoring: Promise<void> | null = null;
 
   readonly #cache: RowCache;
   readonly #host: QueryHost;
@@ -143,14 +147,25 @@ export class LiveQuery<R extends CachedRow = CachedRow> {
    * Rows kept from an earlier session (storage), shown until the server's result replaces them;
    * ignored once the server has answered.
    */
-  applyStored(rows: readonly CachedRow[], complete: boolean): void {
-    if (!this.#state.loading || this.handle !== null || this.#serverIds.size > 0) return;
+  applyStored(rows: readonly CachedRow[], complete: boolean): boolean {
+    if (!this.#state.loading || this.handle !== null || this.#serverIds.size > 0) return false;
     this.#cache.batch(() => {
       this.#cache.hold(this.entity, rows);
       this.#serverIds = new Set(rows.map((r) => r.id));
       this.#state = { ...this.#state, loading: false, complete, fromCache: true };
     });
     this.refresh(true);
+    return true;
+  }
+
+  /** `resumed`: the delta since the rows held; kept rows are confirmed by it. */
+  applyResumed(added: readonly CachedRow[], changed: readonly CachedRow[], removed: readonly string[]): void {
+    this.applyDelta(added, changed, removed);
+    this.keptSeq = null;
+    if (this.#state.fromCache) {
+      this.#state = { ...this.#state, fromCache: false };
+      this.refresh(true);
+    }
   }
 
   /** `diff` or `resumed`: rows that entered, changed or left the window. */
@@ -181,6 +196,7 @@ export class LiveQuery<R extends CachedRow = CachedRow> {
   reset(): void {
     this.#dropServerRows();
     this.handle = null;
+    this.keptSeq = null;
     this.#state = { ...this.#state, loading: true, error: null, complete: false, fromCache: false };
     this.refresh(true);
   }

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import type { ConnectionState, MastClient, WebSocketConstructor } from '../src/index.js';
 import type { TestServer } from '../../../test/helpers/test-server.js';
-import { clientOf, serverRows, startServer, tokenFor, until } from './harness.js';
+import { clientOf, instrumented, serverRows, startServer, tokenFor, until } from './harness.js';
 
 // Close codes a real server sends (4012, 4010) and a socket lost in the middle of `resume`: the
 // client reconnects, resumes from its last seq (no fresh result), and ends with every row once.
@@ -10,31 +10,6 @@ const cleanup: Array<() => Promise<unknown> | void> = [];
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
-
-type Frame = { data: unknown };
-/** A `ws` socket whose incoming frames and close codes the test sees (and may intercept). */
-function instrumented(log: { closes: number[]; sockets: WebSocket[] }, intercept: (ws: WebSocket, m: Record<string, unknown>) => boolean = () => false): WebSocketConstructor {
-  const wrap = (ws: WebSocket, name: 'onmessage' | 'onclose', around: (fn: (ev: never) => void) => (ev: never) => void): void => {
-    const own = Object.getOwnPropertyDescriptor(WebSocket.prototype, name)!;
-    Object.defineProperty(ws, name, {
-      get: () => own.get!.call(ws),
-      set: (fn: unknown) => own.set!.call(ws, typeof fn === 'function' ? around(fn as (ev: never) => void) : fn),
-    });
-  };
-  return function Instrumented(url: string, protocols?: string[]): WebSocket {
-    const ws = new WebSocket(url, protocols);
-    log.sockets.push(ws);
-    wrap(ws, 'onmessage', (fn) => (ev: Frame) => {
-      if (typeof ev.data === 'string' && intercept(ws, JSON.parse(ev.data) as Record<string, unknown>)) return;
-      fn(ev as never);
-    });
-    wrap(ws, 'onclose', (fn) => (ev: { code: number }) => {
-      log.closes.push(ev.code);
-      fn(ev as never);
-    });
-    return ws;
-  } as unknown as WebSocketConstructor;
-}
 
 async function setup(overrides: Parameters<typeof startServer>[0] = {}): Promise<TestServer> {
   const t = await startServer(overrides);

@@ -75,3 +75,36 @@ export async function serverRows(t: TestServer, entity: string): Promise<Array<R
   const res = await t.request('POST', `/api/query/${entity}`, { body: { $limit: 1000 }, headers: { authorization: `Bearer ${ADMIN}` } });
   return res.json as Array<Record<string, unknown>>;
 }
+
+type Frame = { data: unknown };
+/** A `ws` socket whose incoming frames, close codes and (with `log.sent`) sent messages the test sees; `intercept` may swallow a frame. */
+export function instrumented(
+  log: { closes: number[]; sockets: WebSocket[]; sent?: Array<Record<string, unknown>> },
+  intercept: (ws: WebSocket, m: Record<string, unknown>) => boolean = () => false,
+): WebSocketConstructor {
+  const wrap = (ws: WebSocket, name: 'onmessage' | 'onclose', around: (fn: (ev: never) => void) => (ev: never) => void): void => {
+    const own = Object.getOwnPropertyDescriptor(WebSocket.prototype, name)!;
+    Object.defineProperty(ws, name, {
+      get: () => own.get!.call(ws),
+      set: (fn: unknown) => own.set!.call(ws, typeof fn === 'function' ? around(fn as (ev: never) => void) : fn),
+    });
+  };
+  return function Instrumented(url: string, protocols?: string[]): WebSocket {
+    const ws = new WebSocket(url, protocols);
+    log.sockets.push(ws);
+    const send = ws.send.bind(ws) as (data: unknown) => void;
+    (ws as unknown as { send: (data: unknown) => void }).send = (data) => {
+      if (typeof data === 'string') log.sent?.push(JSON.parse(data) as Record<string, unknown>);
+      send(data);
+    };
+    wrap(ws, 'onmessage', (fn) => (ev: Frame) => {
+      if (typeof ev.data === 'string' && intercept(ws, JSON.parse(ev.data) as Record<string, unknown>)) return;
+      fn(ev as never);
+    });
+    wrap(ws, 'onclose', (fn) => (ev: { code: number }) => {
+      log.closes.push(ev.code);
+      fn(ev as never);
+    });
+    return ws;
+  } as unknown as WebSocketConstructor;
+}
