@@ -82,7 +82,7 @@ let wsUrl: string;
 let messages: Row[] = [];
 const live = new Map<Actor, { client: LiveClient; rows: Map<string, Row>; query: string }>();
 /** An SSE stream per user, opened at the start, its window kept by its events. */
-const streams = new Map<Actor, { response: IncomingMessage; rows: Map<string, Row>; events: number }>();
+const streams = new Map<Actor, { response: IncomingMessage; rows: Map<string, Row>; events: number; data: string[] }>();
 
 async function openStream(a: Actor): Promise<void> {
   const response = await new Promise<IncomingMessage>((resolve, reject) => {
@@ -92,7 +92,7 @@ async function openStream(a: Actor): Promise<void> {
     );
   });
   expect(response.statusCode).toBe(200);
-  const stream = { response, rows: new Map<string, Row>(), events: 0 };
+  const stream = { response, rows: new Map<string, Row>(), events: 0, data: [] as string[] };
   streams.set(a, stream);
   let text = '';
   response.setEncoding('utf8');
@@ -104,6 +104,7 @@ async function openStream(a: Actor): Promise<void> {
       const event = /^event: (\w+)$/m.exec(block)?.[1];
       const data = /^data: (.*)$/m.exec(block)?.[1];
       if (data === undefined) continue;
+      stream.data.push(data);
       const message = JSON.parse(data) as { rows?: Row[]; added?: Row[]; changed?: Row[]; removed?: string[] };
       stream.events++;
       if (event === 'result') stream.rows = new Map((message.rows ?? []).map((r) => [r.id, r]));
@@ -436,7 +437,7 @@ describe('relational policies: a team chat, every read path against the oracle',
 
   it('never lets a frame carry a message its receiver could not read at that point', () => {
     for (const [actor, sub] of live) {
-      for (const raw of sub.client.frames) {
+      for (const raw of [...sub.client.frames, ...streams.get(actor)!.data]) {
         const message = JSON.parse(raw) as { type: string; rows?: Row[]; added?: Row[] };
         for (const row of [...(message.rows ?? []), ...(message.added ?? [])]) {
           if (typeof row.channelId !== 'string' || typeof row.authorId !== 'string') continue;
