@@ -275,6 +275,11 @@ describe('mast policy check', () => {
     expect(res.stdout).toContain(`${join(app, 'pylon.manifest.json')}: 1 policy, no problems`);
     expect(res.stdout).toMatch(/Todo\s+read: todo_owner\.allowRead; insert, update, delete: todo_owner\.allowWrite/);
     expect(res.stdout).toMatch(/Note\s+read, insert, update, delete: no rule \(admin only\)/);
+    // Room rules are listed by pattern (the chat example guards channel:{id}).
+    const chat = mast(['policy', 'check', 'examples/chat']);
+    expect(chat.status, chat.stderr).toBe(0);
+    expect(chat.stdout).toContain('room channel:{id}  join: channel_rooms.allowJoin');
+    expect(chat.stdout).toMatch(/Message\s+read: message_members\.allowRead; insert: message_members\.allowInsert/);
   }, 60_000);
 
   it('reports every bad rule with file, policy, rule, entity and position, exits 1; start refuses with the same report', () => {

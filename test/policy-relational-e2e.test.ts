@@ -1,3 +1,4 @@
+import { get, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyResultDiff } from '@mast/protocol';
 import type { FieldTypeName, Manifest, ManifestField } from '@mast/schema';
@@ -10,7 +11,7 @@ import { startTestServer, type TestServer } from './helpers/test-server.js';
  * A team chat on relational rules only: three users, two channels, memberships and messages. A
  * message is readable by the members of its channel, and only a member may post. Every read
  * path (REST get / list / query / cursor / lookup, sync pull, a fresh live subscription, an open
- * live subscription, resume, a function's ctx.db, joining a channel's room) is checked row by
+ * live subscription, an open SSE stream, resume, a function's ctx.db, joining a channel's room) is checked row by
  * row against an oracle written below in plain TypeScript, before and after a membership is
  * added and removed.
  */
@@ -80,6 +81,40 @@ let t: TestServer;
 let wsUrl: string;
 let messages: Row[] = [];
 const live = new Map<Actor, { client: LiveClient; rows: Map<string, Row>; query: string }>();
+/** An SSE stream per user, opened at the start, its window kept by its events. */
+const streams = new Map<Actor, { response: IncomingMessage; rows: Map<string, Row>; events: number; data: string[] }>();
+
+async function openStream(a: Actor): Promise<void> {
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+    get(`${t.url}/events?entity=Message&filter=${encodeURIComponent(JSON.stringify({ $limit: 500 }))}`, { headers: { authorization: `Bearer ${a.token}` } }, resolve).on(
+      'error',
+      reject,
+    );
+  });
+  expect(response.statusCode).toBe(200);
+  const stream = { response, rows: new Map<string, Row>(), events: 0, data: [] as string[] };
+  streams.set(a, stream);
+  let text = '';
+  response.setEncoding('utf8');
+  response.on('data', (chunk: string) => {
+    text += chunk;
+    for (let end = text.indexOf('\n\n'); end >= 0; end = text.indexOf('\n\n')) {
+      const block = text.slice(0, end);
+      text = text.slice(end + 2);
+      const event = /^event: (\w+)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (data === undefined) continue;
+      stream.data.push(data);
+      const message = JSON.parse(data) as { rows?: Row[]; added?: Row[]; changed?: Row[]; removed?: string[] };
+      stream.events++;
+      if (event === 'result') stream.rows = new Map((message.rows ?? []).map((r) => [r.id, r]));
+      if (event === 'diff') {
+        for (const id of message.removed ?? []) stream.rows.delete(id);
+        for (const r of [...(message.added ?? []), ...(message.changed ?? [])]) stream.rows.set(r.id, r);
+      }
+    }
+  });
+}
 
 async function call(actor: Actor | null, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
   const token = actor === null ? ADMIN : actor.token;
@@ -163,6 +198,10 @@ async function expectReadsMatchOracle(a: Actor): Promise<void> {
   }
   // The subscription opened at the start, kept current by diffs.
   expect([...live.get(a)!.rows.keys()].sort(), `${where} open subscription`).toEqual(want);
+  // The SSE stream opened at the start (it has no barrier: its events are waited for, 5 s at most).
+  const stream = streams.get(a)!;
+  for (const end = Date.now() + 5000; Date.now() < end && ids([...stream.rows.values()]).join() !== want.join(); ) await new Promise((r) => setTimeout(r, 20));
+  expect(ids([...stream.rows.values()]), `${where} open SSE stream`).toEqual(want);
 }
 
 /** Applies every diff that arrived so far to each open window; returns the diffs per actor. */
@@ -228,11 +267,13 @@ beforeAll(async () => {
     client.send({ type: 'subscribe', id: 'messages', entity: 'Message', filter: { $limit: 500 } });
     const result = await client.next('result', (m) => m.id === 'messages');
     live.set(user, { client, rows: new Map((result.rows as Row[]).map((r) => [r.id, r])), query: result.query });
+    await openStream(user);
   }
 }, 60_000);
 
 afterAll(async () => {
   for (const sub of live.values()) sub.client.close();
+  for (const stream of streams.values()) stream.response.destroy();
   await t?.close();
 });
 
@@ -396,7 +437,7 @@ describe('relational policies: a team chat, every read path against the oracle',
 
   it('never lets a frame carry a message its receiver could not read at that point', () => {
     for (const [actor, sub] of live) {
-      for (const raw of sub.client.frames) {
+      for (const raw of [...sub.client.frames, ...streams.get(actor)!.data]) {
         const message = JSON.parse(raw) as { type: string; rows?: Row[]; added?: Row[] };
         for (const row of [...(message.rows ?? []), ...(message.added ?? [])]) {
           if (typeof row.channelId !== 'string' || typeof row.authorId !== 'string') continue;

@@ -55,6 +55,9 @@ function summary(ref: SchemaRef): string {
     const text = [...groups].map(([rules, ops]) => `${ops.join(', ')}: ${rules}`).join('; ');
     lines.push(`  ${entity.name.padEnd(width)}  ${text}`);
   }
+  const rooms = new Map<string, string[]>();
+  for (const rule of ref.access.roomRules()) rooms.set(rule.pattern.source, [...(rooms.get(rule.pattern.source) ?? []), `${rule.policy}.${rule.rule}`]);
+  for (const [pattern, rules] of rooms) lines.push(`  room ${pattern}  join: ${rules.join(' && ')}`);
   return lines.join('\n');
 }
 

@@ -146,6 +146,15 @@ describe('defineSchema', () => {
   });
 });
 
+describe('policy', () => {
+  it('declares a room rule with room and allowJoin, and the manifest keeps them', () => {
+    const rule = policy({ name: 'channel_rooms', room: 'channel:{id}', allowJoin: 'auth.userId != null' });
+    expect(rule).toEqual({ name: 'channel_rooms', allowJoin: 'auth.userId != null', room: 'channel:{id}' });
+    const rooms = defineSchema({ name: 'rooms', version: '1', entities: [entity('Note', { title: field.string() })], policies: [rule] });
+    expect(compileManifest(rooms.manifest).manifest.policies).toEqual([rule]);
+  });
+});
+
 describe('field builders', () => {
   it('are immutable: modifiers return new builders', () => {
     const base = field.string();

@@ -1,5 +1,5 @@
 import type { AppSchema, FilterNode, RelatedLookup } from '@mast/schema';
-import { compilePolicies, type CompiledRule, type PolicyDecision, type PolicyOperation, type PolicySet } from '@mast/policy';
+import { compilePolicies, type CompiledRule, type PolicyDecision, type PolicyOperation, type PolicySet, type RoomRule } from '@mast/policy';
 import type { AuthContext } from './auth-context.js';
 import { accessErrors, type AppError } from '../errors/index.js';
 import type { Row } from '../store/index.js';
@@ -42,6 +42,11 @@ export class AccessControl {
   /** Whether a change to a row of one of `entities` can change who may join `room`. */
   roomDependsOn(room: string, entities: ReadonlySet<string>): boolean {
     return this.#policies.roomRules.some((rule) => rule.reads.some((e) => entities.has(e)) && rule.pattern.match(room) !== null);
+  }
+
+  /** The room rules (`room` + `allowJoin`), in manifest order. */
+  roomRules(): readonly RoomRule[] {
+    return this.#policies.roomRules;
   }
 
   /** The entities some room rule reads through `exists`. */

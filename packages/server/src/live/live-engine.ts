@@ -342,11 +342,20 @@ export class LiveEngine {
     const refetch = new Set<LiveQuery>();
     for (const change of changes) {
       const index = this.#entities.get(change.entity);
+      // Subscribers with equal scopes get equal answers about one row, so each scope is asked
+      // once per change: under a rule with exists(…) every answer is a store lookup.
+      const decided = new Map<string, boolean>();
+      const canRead = (auth: AuthContext, row: Row): boolean => {
+        const scope = this.#access.scopeOf(auth, change.entity);
+        let answer = decided.get(scope);
+        if (answer === undefined) decided.set(scope, (answer = this.#access.canRead(auth, change.entity, row)));
+        return answer;
+      };
       for (const query of index?.candidates(change.rowId, change.data) ?? []) {
         touched.add(query);
         // A window with includes is rebuilt from the store: its rows carry related rows.
         if (query.def.include) refetch.add(query);
-        else if (query.apply(change.rowId, change.data, (row) => this.#access.canRead(query.auth, change.entity, row))) refetch.add(query);
+        else if (query.apply(change.rowId, change.data, (row) => canRead(query.auth, row))) refetch.add(query);
       }
       for (const query of this.#dependents.get(change.entity) ?? []) {
         if (!includesReference(query.def.include!, query.rows, change.entity, change.rowId)) continue;

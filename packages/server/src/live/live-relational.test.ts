@@ -62,12 +62,19 @@ let store: SqliteStore;
 let writes: WritePath;
 let engine: LiveEngine;
 let reads = 0;
+let lookups = 0;
 
 beforeEach(async () => {
   store = createSqliteStore({ path: ':memory:' });
   await store.migrate(createPlan(schema), schema);
   const ref = new SchemaRef(schema);
-  ref.bindStore(store);
+  // Counts the related-row lookups single-row decisions make; each goes to the real store.
+  ref.bindStore({
+    rowExists: (entity, where) => {
+      lookups++;
+      return store.rowExists(entity, where);
+    },
+  });
   const bus = new ChangeBus((err) => {
     throw err;
   });
@@ -143,6 +150,34 @@ describe('live windows under a membership rule', () => {
     expect([...removed.removed].sort()).toEqual(['m-3-1', 'm-3-2']);
     // u7 still reads c3 through their own membership: nothing for them.
     expect(sinks[7]!.messages.at(-1)).toBe(diff);
+  });
+});
+
+describe('a row inserted under a membership rule', () => {
+  it('is decided once per scope, however many windows of that scope it is a candidate for', async () => {
+    for (let i = 0; i < USERS; i++) await write({ op: 'insert', entity: 'Membership', id: `ms-${i}`, data: { channelId: `c${i}`, userId: `u${i}` } });
+    // Three distinct windows per user (different limits, so none is shared).
+    const sinks: RecordingSink[][] = [];
+    for (let i = 0; i < USERS; i++) {
+      sinks.push([]);
+      for (const limit of [10, 11, 12]) {
+        const sink = new RecordingSink();
+        sinks[i]!.push(sink);
+        await engine.subscribe(sink, { id: 'w', entity: 'Message', filter: { $limit: limit } }, user(i));
+      }
+    }
+    const before = sinks.map((row) => row.map((s) => s.messages.length));
+    lookups = 0;
+    const seq = await write({ op: 'insert', entity: 'Message', id: 'm-5', data: { channelId: 'c5', title: 'for the members of c5' } });
+    await engine.stop();
+    // 120 windows are candidates (they have no filter); 40 scopes decide, one lookup each.
+    expect(lookups).toBe(USERS);
+    for (let i = 0; i < USERS; i++) {
+      for (const [j, sink] of sinks[i]!.entries()) {
+        expect(sink.messages.length, `u${i} window ${j}`).toBe(before[i]![j]! + (i === 5 ? 1 : 0));
+        if (i === 5) expect(sink.messages.at(-1)).toMatchObject({ type: 'diff', seq, added: [{ id: 'm-5' }] });
+      }
+    }
   });
 });
 
