@@ -27,7 +27,7 @@ const SERVER_TIERS = [
   ['entities'],
   ['access'],
   ['store'],
-  ['limits', 'config', 'metrics'],
+  ['limits', 'config', 'metrics', 'clock'],
   ['errors'],
 ];
 

@@ -5,6 +5,7 @@ import type { SchemaRef } from '../access/schema-ref.js';
 import type { WritePath, WriteSession } from '../entities/write-path.js';
 import type { AccountRecord, IdentityRecord, Row, Store } from '../store/index.js';
 import { ADMIN } from '../access/auth-context.js';
+import { systemClock, type Clock } from '../clock/clock.js';
 
 /**
  * Local accounts. Credentials (email, password hash, verification time, linked identities)
@@ -88,10 +89,12 @@ export class AccountOps {
   readonly #session: WriteSession;
   readonly #userEntity: EntitySchema | undefined;
   readonly #schema: SchemaRef;
+  readonly #clock: Clock;
 
-  constructor(session: WriteSession, schema: SchemaRef) {
+  constructor(session: WriteSession, schema: SchemaRef, clock: Clock = systemClock) {
     this.#session = session;
     this.#schema = schema;
+    this.#clock = clock;
     this.#userEntity = userEntityOf(schema);
   }
 
@@ -123,7 +126,7 @@ export class AccountOps {
    * created its users itself) becomes the account's row, but only when the email is proven:
    * otherwise anyone could register someone else's address and take over their row.
    */
-  async create(input: NewAccount, now = Date.now()): Promise<Account> {
+  async create(input: NewAccount, now = this.#clock.now()): Promise<Account> {
     const email = normalizeEmail(input.email);
     const verifiedAt = input.emailVerified ? now : null;
     if (await this.#session.system.auth.accountByEmail(email)) throw authErrors.emailTaken();
@@ -151,7 +154,7 @@ export class AccountOps {
   }
 
   /** Stamps the account's email as verified (and the user row's `emailVerified`, if declared). */
-  async markEmailVerified(id: string, now = Date.now()): Promise<Account> {
+  async markEmailVerified(id: string, now = this.#clock.now()): Promise<Account> {
     const record = await this.#session.system.auth.accountById(id);
     if (!record) throw errors.accountNotFound();
     if (record.emailVerifiedAt !== null) return toAccount(record);
@@ -166,7 +169,7 @@ export class AccountOps {
   }
 
   /** Links a federated identity (`provider`, `subject`) to an account; IDENTITY_TAKEN when it is linked already. */
-  async linkIdentity(provider: string, subject: string, userId: string, now = Date.now()): Promise<IdentityRecord> {
+  async linkIdentity(provider: string, subject: string, userId: string, now = this.#clock.now()): Promise<IdentityRecord> {
     if (!(await this.#session.system.auth.accountById(userId))) throw errors.accountNotFound();
     const identity: IdentityRecord = { provider, subject, userId, createdAt: now };
     await this.#session.system.auth.linkIdentity(identity);
@@ -232,11 +235,13 @@ export class AccountService {
   readonly #store: Store;
   readonly #writes: WritePath;
   readonly #schema: SchemaRef;
+  readonly #clock: Clock;
 
-  constructor(store: Store, writes: WritePath, schema: SchemaRef) {
+  constructor(store: Store, writes: WritePath, schema: SchemaRef, clock: Clock = systemClock) {
     this.#store = store;
     this.#writes = writes;
     this.#schema = schema;
+    this.#clock = clock;
   }
 
   /**
@@ -244,7 +249,7 @@ export class AccountService {
    * changes commit together and are published after the commit; a throw rolls all of it back.
    */
   async transaction<T>(fn: (ops: AccountOps) => Promise<T>): Promise<T> {
-    const { result } = await this.#writes.transaction({ auth: ADMIN }, '', (session) => fn(new AccountOps(session, this.#schema)));
+    const { result } = await this.#writes.transaction({ auth: ADMIN }, '', (session) => fn(new AccountOps(session, this.#schema, this.#clock)));
     return result;
   }
 

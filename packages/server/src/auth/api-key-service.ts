@@ -2,6 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { authErrors } from '../errors/index.js';
 import type { ApiKeyRecord, Store } from '../store/index.js';
 import { type AuthContext, hashToken } from '../access/auth-context.js';
+import { systemClock, type Clock } from '../clock/clock.js';
 
 /** Prefix of every API key, so leaked keys are easy to recognise (and to scan for). */
 export const API_KEY_PREFIX = 'mast_key_';
@@ -51,13 +52,16 @@ export class ApiKeyService {
   readonly #onRevoke: (sessionHash: string) => void;
 
   /** `onRevoke` gets the `sessionHash` that contexts of a revoked key carry (to close its sockets). */
-  constructor(store: Store, onRevoke: (sessionHash: string) => void) {
+  readonly #clock: Clock;
+
+  constructor(store: Store, onRevoke: (sessionHash: string) => void, clock: Clock = systemClock) {
     this.#store = store;
+    this.#clock = clock;
     this.#onRevoke = onRevoke;
   }
 
   /** Creates a key for `userId`; returns the key (shown once) and its record. */
-  async create(userId: string, input: NewApiKey, now = Date.now()): Promise<{ key: string; record: ApiKeyRecord }> {
+  async create(userId: string, input: NewApiKey, now = this.#clock.now()): Promise<{ key: string; record: ApiKeyRecord }> {
     const name = input.name ?? '';
     if (name.length > NAME_MAX) throw authErrors.keyNameTooLong(NAME_MAX);
     const scopes = normaliseScopes(input.scopes ?? ['read', 'write']);
@@ -85,7 +89,7 @@ export class ApiKeyService {
   }
 
   /** The context a presented key grants; INVALID_API_KEY when it is malformed, unknown, wrong or expired. */
-  async resolve(token: string, now = Date.now()): Promise<AuthContext> {
+  async resolve(token: string, now = this.#clock.now()): Promise<AuthContext> {
     const m = KEY_FORMAT.exec(token);
     if (!m) throw authErrors.keyMalformed();
     const [, id, secret] = m as unknown as [string, string, string];

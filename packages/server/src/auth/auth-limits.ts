@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { errors } from '../errors/index.js';
 import type { Store } from '../store/index.js';
+import { systemClock, type Clock } from '../clock/clock.js';
 
 /** At most `max` hits per `windowMs`; `max` 0 turns the limit off. */
 export interface Limit {
@@ -21,16 +22,18 @@ export interface LimitKey {
  */
 export class AuthLimits {
   readonly #store: Store;
+  readonly #clock: Clock;
 
-  constructor(store: Store) {
+  constructor(store: Store, clock: Clock = systemClock) {
     this.#store = store;
+    this.#clock = clock;
   }
 
   /**
    * Counts one hit on each key (in one transaction) and throws RATE_LIMITED, with
    * `retry_after_secs` for the Retry-After header, when any of them is over its limit.
    */
-  async hit(keys: readonly LimitKey[], now = Date.now()): Promise<void> {
+  async hit(keys: readonly LimitKey[], now = this.#clock.now()): Promise<void> {
     const active = keys.filter((k) => k.limit.max > 0);
     if (active.length === 0) return;
     const counts = await this.#store.write(async (tx) => {

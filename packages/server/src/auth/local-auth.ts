@@ -8,6 +8,7 @@ import type { Mailer } from './mailer.js';
 import { codeHash, consumeCode, newCode, newResetToken, type CodePurpose } from './one-time-codes.js';
 import { checkNewPassword, readPresentedPassword, type PasswordHasher } from './passwords.js';
 import type { IssuedSession, SessionService } from './session-service.js';
+import { systemClock, type Clock } from '../clock/clock.js';
 
 /** Limits and lifetimes of local sign-in. */
 export interface LocalAuthOptions {
@@ -38,6 +39,8 @@ export interface LocalAuthDeps {
   readonly options: LocalAuthOptions;
   /** Reports failures that happen after the answer was sent (background email). */
   readonly onError: (err: unknown, what: string) => void;
+  /** Where code expiry is read (default: the system clock). */
+  readonly clock?: Clock;
 }
 
 /** A successful sign-in: the new session, the account, and how many guest rows moved to it. */
@@ -79,6 +82,9 @@ export class LocalAuth {
 
   constructor(deps: LocalAuthDeps) {
     this.#d = deps;
+  }
+  #now(): number {
+    return (this.#d.clock ?? systemClock).now();
   }
 
   /** Counts a guest-session creation against the client address's limit. */
@@ -150,7 +156,7 @@ export class LocalAuth {
   /** Stores a new reset token for an account and mails it; the work `requestReset` defers. */
   async #sendReset(accountId: string, email: string): Promise<void> {
     const token = newResetToken();
-    const now = Date.now();
+    const now = this.#now();
     const expiresAt = now + this.#d.options.resetTokenTtlMs;
     await this.#d.store.write((tx) => tx.auth.putCode({ purpose: 'reset', subject: accountId, codeHash: codeHash('reset', '', token), attempts: 0, createdAt: now, expiresAt }));
     const base = this.#d.options.publicUrl?.replace(/\/+$/, '');
@@ -170,12 +176,12 @@ export class LocalAuth {
     const hash = codeHash('reset', '', token);
     const invalid = (): AppError => authErrors.invalidResetToken();
     const pending = await this.#d.store.read((tx) => tx.auth.findCodeByHash('reset', hash));
-    if (!pending || pending.expiresAt <= Date.now()) throw invalid();
+    if (!pending || pending.expiresAt <= this.#now()) throw invalid();
     const passwordHash = await this.#d.hasher.hash(next);
     const account = await this.#d.accounts.transaction(async (ops) => {
       const auth = ops.session.system.auth;
       const code = await auth.findCodeByHash('reset', hash);
-      if (!code || code.expiresAt <= Date.now()) throw invalid();
+      if (!code || code.expiresAt <= this.#now()) throw invalid();
       await auth.deleteCode('reset', code.subject);
       await ops.setPasswordHash(code.subject, passwordHash);
       // The token arrived by email, which proves the address.
@@ -201,7 +207,7 @@ export class LocalAuth {
     const code = readString(b, 'code', 32);
     await this.#d.limits.hit([{ bucket: 'verify', subject: ip, limit: this.#d.options.limits.verify }]);
     return this.signIn(caller, async (ops) => {
-      const failure = await consumeCode(ops.session.system.auth, 'magic', email, code, { maxAttempts: this.#d.options.codeMaxAttempts, now: Date.now() });
+      const failure = await consumeCode(ops.session.system.auth, 'magic', email, code, { maxAttempts: this.#d.options.codeMaxAttempts, now: this.#now() });
       if (failure) return failure;
       const existing = await ops.findByEmail(email);
       return existing ? ops.markEmailVerified(existing.id) : ops.create({ email, emailVerified: true });
@@ -227,7 +233,7 @@ export class LocalAuth {
     const code = readString(objectBody(body), 'code', 32);
     await this.#d.limits.hit([{ bucket: 'verify', subject: ip, limit: this.#d.options.limits.verify }]);
     const outcome = await this.#d.accounts.transaction(async (ops) => {
-      const failure = await consumeCode(ops.session.system.auth, 'verify', userId, code, { maxAttempts: this.#d.options.codeMaxAttempts, now: Date.now() });
+      const failure = await consumeCode(ops.session.system.auth, 'verify', userId, code, { maxAttempts: this.#d.options.codeMaxAttempts, now: this.#now() });
       return failure ?? ops.markEmailVerified(userId);
     });
     if (outcome instanceof AppError) throw outcome;
@@ -262,7 +268,7 @@ export class LocalAuth {
   /** Stores a fresh code (replacing an older one) and emails it; on a failed send the code is removed. */
   async #sendCode(purpose: CodePurpose, subject: string, to: string, title: string, text: (code: string) => string): Promise<void> {
     const code = newCode();
-    const now = Date.now();
+    const now = this.#now();
     const record = { purpose, subject, codeHash: codeHash(purpose, subject, code), attempts: 0, createdAt: now, expiresAt: now + this.#d.options.magicCodeTtlMs };
     await this.#d.store.write((tx) => tx.auth.putCode(record));
     try {

@@ -8,6 +8,7 @@ import { type AuthContext, hashToken } from '../access/auth-context.js';
 import type { LocalAuth, SignIn } from './local-auth.js';
 import { type OAuthProviderConfig, type ProviderIdentity, ProviderClient } from './oauth-providers.js';
 import type { SessionService } from './session-service.js';
+import { systemClock, type Clock } from '../clock/clock.js';
 
 /** How long a sign-in may take between the redirect to the provider and the callback. */
 export const OAUTH_STATE_TTL_MS = 600_000;
@@ -66,9 +67,12 @@ export class OAuthService {
   readonly #sessions: SessionService;
   readonly #signInAs: LocalAuth['signIn'];
 
+  readonly #clock: Clock;
+
   /** `signIn` is LocalAuth's: the account lookup and the guest merge in one transaction, then the session. */
-  constructor(deps: { store: Store; accounts: AccountService; sessions: SessionService; signIn: LocalAuth['signIn']; providers: readonly OAuthProviderConfig[] }) {
+  constructor(deps: { store: Store; accounts: AccountService; sessions: SessionService; signIn: LocalAuth['signIn']; providers: readonly OAuthProviderConfig[]; clock?: Clock }) {
     this.#store = deps.store;
+    this.#clock = deps.clock ?? systemClock;
     this.#accounts = deps.accounts;
     this.#sessions = deps.sessions;
     this.#signInAs = deps.signIn;
@@ -86,7 +90,7 @@ export class OAuthService {
   }
 
   /** Starts a sign-in: stores the state and returns the provider's authorization URL. */
-  async begin(providerId: string, input: { callbackUrl: string; errorCallbackUrl: string | null; redirectUri: string }, now = Date.now()): Promise<OAuthStart> {
+  async begin(providerId: string, input: { callbackUrl: string; errorCallbackUrl: string | null; redirectUri: string }, now = this.#clock.now()): Promise<OAuthStart> {
     const oidc = await oidcModule();
     const provider = this.#provider(providerId);
     const client = await provider.client();
@@ -120,7 +124,7 @@ export class OAuthService {
    * provider's query). A bad state throws OAUTH_INVALID_STATE; anything failing after that
    * throws OAuthFailure carrying the app's error callback.
    */
-  async complete(providerId: string, input: { currentUrl: URL; browserToken: string | null; caller: AuthContext }, now = Date.now()): Promise<OAuthSignIn> {
+  async complete(providerId: string, input: { currentUrl: URL; browserToken: string | null; caller: AuthContext }, now = this.#clock.now()): Promise<OAuthSignIn> {
     const oidc = await oidcModule();
     const provider = this.#provider(providerId);
     const state = input.currentUrl.searchParams.get('state');

@@ -4,6 +4,7 @@ import type { InviteRecord, MemberRecord, OrgRecord, OrgRole, Store } from '../s
 import { normalizeEmail } from './accounts.js';
 import { type AuthContext, hashToken } from '../access/auth-context.js';
 import { USER_ID } from './session-service.js';
+import { systemClock, type Clock } from '../clock/clock.js';
 
 /** Orgs one user may belong to. */
 export const MAX_ORGS_PER_USER = 100;
@@ -47,8 +48,11 @@ export class OrgService {
   readonly #listeners: Array<(change: OrgAccessChange) => void> = [];
 
   /** `verifiedEmail` gives a user's email when it is verified (for invites addressed to an email). */
-  constructor(store: Store, verifiedEmail: (userId: string) => Promise<string | null>) {
+  readonly #clock: Clock;
+
+  constructor(store: Store, verifiedEmail: (userId: string) => Promise<string | null>, clock: Clock = systemClock) {
     this.#store = store;
+    this.#clock = clock;
     this.#verifiedEmail = verifiedEmail;
   }
 
@@ -64,7 +68,7 @@ export class OrgService {
     for (const listener of this.#listeners) listener(change);
   }
 
-  async create(userId: string, name: unknown, now = Date.now()): Promise<OrgRecord & { role: OrgRole }> {
+  async create(userId: string, name: unknown, now = this.#clock.now()): Promise<OrgRecord & { role: OrgRole }> {
     if (typeof name !== 'string' || name.trim() === '' || name.length > NAME_MAX) {
       throw orgErrors.invalidName(NAME_MAX);
     }
@@ -100,7 +104,7 @@ export class OrgService {
   }
 
   /** Adds a member or changes a role: admins manage members and admins; only owners touch ownership. */
-  async putMember(actorId: string, orgId: string, userId: string, role: OrgRole, now = Date.now()): Promise<MemberRecord> {
+  async putMember(actorId: string, orgId: string, userId: string, role: OrgRole, now = this.#clock.now()): Promise<MemberRecord> {
     if (!USER_ID.test(userId)) throw orgErrors.invalidMemberId();
     const actor = await this.#require(actorId, orgId, 'admin', 'Only admins and owners manage members');
     const current = await this.#store.orgs.role(orgId, userId);
@@ -131,7 +135,7 @@ export class OrgService {
    * Invites someone (admins; owner invites only by owners). The token is returned once; with an
    * `email`, only an account that verified that email can accept it.
    */
-  async invite(actorId: string, orgId: string, input: { email?: unknown; role?: unknown }, now = Date.now()): Promise<{ invite: InviteRecord; token: string }> {
+  async invite(actorId: string, orgId: string, input: { email?: unknown; role?: unknown }, now = this.#clock.now()): Promise<{ invite: InviteRecord; token: string }> {
     const actor = await this.#require(actorId, orgId, 'admin', 'Only admins and owners invite');
     const role = input.role === undefined ? 'member' : parseOrgRole(input.role);
     if (role === 'owner' && actor !== 'owner') throw orgErrors.inviteOwnerNeedsOwner();
@@ -165,7 +169,7 @@ export class OrgService {
   }
 
   /** Accepts an invite once: INVALID_INVITE when unknown, used or expired; INVITE_EMAIL_MISMATCH for the wrong account. */
-  async accept(userId: string, token: string, now = Date.now()): Promise<MemberRecord> {
+  async accept(userId: string, token: string, now = this.#clock.now()): Promise<MemberRecord> {
     const tokenHash = hashToken(token).toString('hex');
     const invite = await this.#store.orgs.findInvite(tokenHash);
     if (!invite || invite.expiresAt <= now) throw orgErrors.invalidInvite();

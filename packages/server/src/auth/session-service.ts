@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { authErrors } from '../errors/index.js';
 import type { SessionRecord, Store } from '../store/index.js';
 import { ADMIN, ANONYMOUS, type AuthContext, hashToken, isAdminToken } from '../access/auth-context.js';
+import { systemClock, type Clock } from '../clock/clock.js';
 
 /** Prefix of every session token Mast issues. */
 export const SESSION_TOKEN_PREFIX = 'mast_';
@@ -40,15 +41,17 @@ export class SessionService {
   readonly #adminToken: string | null;
   readonly #lifetimeSecs: number;
   readonly #listeners = new Set<RevokeListener>();
+  readonly #clock: Clock;
 
-  constructor(store: Store, options: { adminToken: string | null; lifetimeSecs: number }) {
+  constructor(store: Store, options: { adminToken: string | null; lifetimeSecs: number; clock?: Clock }) {
     this.#store = store;
+    this.#clock = options.clock ?? systemClock;
     this.#adminToken = options.adminToken;
     this.#lifetimeSecs = options.lifetimeSecs;
   }
 
   /** Issues a session for a user id (admin minting, sign-in flows, guests). */
-  async issue(input: NewSession, now = Date.now()): Promise<IssuedSession> {
+  async issue(input: NewSession, now = this.#clock.now()): Promise<IssuedSession> {
     if (!USER_ID.test(input.userId)) {
       throw authErrors.invalidUserId('user_id');
     }
@@ -84,7 +87,7 @@ export class SessionService {
    * that is unknown, revoked or expired is `401` — never silently anonymous, so a client learns
    * it must sign in again.
    */
-  async resolve(token: string | null, now = Date.now()): Promise<AuthContext> {
+  async resolve(token: string | null, now = this.#clock.now()): Promise<AuthContext> {
     if (token === null) return ANONYMOUS;
     if (isAdminToken(token, this.#adminToken)) return ADMIN;
     if (!token.startsWith(SESSION_TOKEN_PREFIX)) throw authErrors.foreignToken();

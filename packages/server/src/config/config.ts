@@ -139,11 +139,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   const config = { ...values, ...overrides } as MastConfig;
   if (config.defaultLimit > config.maxLimit) {
-    throw errors.invalidConfig(`MAST_DEFAULT_LIMIT (${config.defaultLimit}) is over MAST_MAX_LIMIT (${config.maxLimit})`);
+    throw errors.defaultLimitOverMax(config.defaultLimit, config.maxLimit);
   }
-  if (config.jsonMaxDepth < 1 || config.jsonMaxNodes < 1) throw errors.invalidConfig('MAST_JSON_MAX_DEPTH and MAST_JSON_MAX_NODES must be at least 1');
-  if (config.filterMaxTerms < 1) throw errors.invalidConfig('MAST_FILTER_MAX_TERMS must be at least 1');
-  if (config.fnWorkers < 1) throw errors.invalidConfig('MAST_FN_WORKERS must be at least 1');
+  if (config.jsonMaxDepth < 1 || config.jsonMaxNodes < 1) throw errors.optionBelowOne('MAST_JSON_MAX_DEPTH and MAST_JSON_MAX_NODES');
+  if (config.filterMaxTerms < 1) throw errors.optionBelowOne('MAST_FILTER_MAX_TERMS');
+  if (config.fnWorkers < 1) throw errors.optionBelowOne('MAST_FN_WORKERS');
   return config;
 }
 

@@ -34,7 +34,7 @@ import { LiveConnection } from '../session/connection.js';
 import { DirectSocket, type DirectConnection } from '../session/direct.js';
 import { OpenWatches } from '../session/functions.js';
 import type { Store } from '../store/index.js';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from '../clock/clock.js';
 import { createLogger } from './logger.js';
 import { migrateStore } from './migrate.js';
 
@@ -151,6 +151,7 @@ export class MastCore {
       maxDocs: config.crdtCacheDocs,
       maxBytes: config.crdtCacheBytes,
       onCorrupt: (err, where) => logger.error({ err, ...where }, 'stored CRDT document cannot be decoded'),
+      clock: this.clock,
     });
     const jsonLimits = { maxDepth: config.jsonMaxDepth, maxNodes: config.jsonMaxNodes };
     this.writes = new WritePath(store, this.schema, this.bus, crdtRows(this.docs), jsonLimits);
@@ -174,22 +175,23 @@ export class MastCore {
     this.sent = new SendCounters();
 
     // Auth.
-    this.sessions = new SessionService(store, { adminToken: config.adminToken, lifetimeSecs: Math.floor(config.sessionLifetime / 1000) });
-    this.apiKeys = new ApiKeyService(store, (sessionHash) => this.sessions.announceRevoked({ tokenHash: sessionHash }));
+    this.sessions = new SessionService(store, { adminToken: config.adminToken, lifetimeSecs: Math.floor(config.sessionLifetime / 1000), clock: this.clock });
+    this.apiKeys = new ApiKeyService(store, (sessionHash) => this.sessions.announceRevoked({ tokenHash: sessionHash }), this.clock);
     this.authenticator = new Authenticator({
       sessions: this.sessions,
       apiKeys: this.apiKeys,
       jwt: jwt === null ? null : new JwtVerifier(jwt),
       adminToken: config.adminToken,
     });
-    this.accounts = new AccountService(store, this.writes, this.schema);
-    this.authLimits = new AuthLimits(store);
+    this.accounts = new AccountService(store, this.writes, this.schema, this.clock);
+    this.authLimits = new AuthLimits(store, this.clock);
     this.outbox = !config.smtpUrl && config.dev ? new DevOutbox() : null;
     this.mailer = config.smtpUrl ? new SmtpMailer(config.smtpUrl, config.mailFrom) : (this.outbox ?? new NoMailer());
     const minute = 60_000;
     const hour = 3_600_000;
     const localAuth = new LocalAuth({
       store,
+      clock: this.clock,
       accounts: this.accounts,
       sessions: this.sessions,
       limits: this.authLimits,
@@ -219,11 +221,16 @@ export class MastCore {
       sessions: this.sessions,
       signIn: (caller, find) => localAuth.signIn(caller, find),
       providers: options.oauthProviders ?? [],
+      clock: this.clock,
     });
-    this.orgs = new OrgService(store, async (id) => {
-      const account = await this.accounts.get(id);
-      return account?.emailVerified ? account.email : null;
-    });
+    this.orgs = new OrgService(
+      store,
+      async (id) => {
+        const account = await this.accounts.get(id);
+        return account?.emailVerified ? account.email : null;
+      },
+      this.clock,
+    );
     // Connections keep the identity they were opened with: a revocation or an access change ends them.
     this.sessions.onRevoke((event) => this.connections.closeRevoked(event));
     this.orgs.onAccessChange((change) => this.connections.closeAccessChanged(change));
@@ -280,6 +287,7 @@ export class MastCore {
     });
     const live = this.live;
     this.rooms = new RoomHub({
+      clock: this.clock,
       maxRoomsPerSink: config.roomMaxPerSocket,
       maxMembers: config.roomMaxMembers,
       maxPresenceBytes: config.roomMaxPresence,

@@ -5,6 +5,7 @@ import { crdtErrors, errors } from '../errors/index.js';
 import type { CrdtRecord, Row, Store, WriteTx } from '../store/index.js';
 import { DocCache } from './doc-cache.js';
 import { checkDocValues, writeFields } from './row-doc.js';
+import { systemClock, type Clock } from '../clock/clock.js';
 
 /** Budgets of the document cache and where failures are reported. */
 export interface RowDocsOptions {
@@ -14,6 +15,8 @@ export interface RowDocsOptions {
   readonly maxBytes: number;
   /** Reports a stored document that cannot be decoded (the request gets CRDT_CORRUPT). */
   readonly onCorrupt: (err: unknown, where: { entity: string; rowId: string }) => void;
+  /** Where a stored document's `updatedAt` is read (default: the system clock). */
+  readonly clock?: Clock;
 }
 
 /** Told of every committed document change: the new document, or null when the row was deleted. */
@@ -69,6 +72,11 @@ export class RowDocs {
     // which keeps the WASM heap from growing with evicted documents.
     this.#cache = new DocCache<LoroDoc>(options.maxDocs, options.maxBytes, (doc) => doc.free());
     this.#peer = randomBytes(8).readBigUInt64BE() >> 1n;
+  }
+
+  /** The time of day by this store's clock, in ms since the epoch. */
+  now(): number {
+    return (this.#options.clock ?? systemClock).now();
   }
 
   /**
@@ -270,7 +278,7 @@ export class CrdtStage {
   /** Persists `doc` as the row's document in this transaction. */
   async save(tx: WriteTx, entity: string, rowId: string, doc: LoroDoc): Promise<void> {
     const snapshot = doc.export({ mode: 'snapshot' });
-    await tx.putCrdt({ entity, rowId, snapshot, version: doc.oplogVersion().encode(), updatedAt: Date.now() });
+    await tx.putCrdt({ entity, rowId, snapshot, version: doc.oplogVersion().encode(), updatedAt: this.#docs.now() });
     this.#staged.set(keyOf(entity, rowId), { entity, rowId, doc, saved: snapshot, deleted: false });
   }
 

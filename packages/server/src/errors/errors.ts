@@ -20,8 +20,11 @@ export const errors = {
   fnCancelled: (name: string): AppError => new AppError('FN_CANCELLED', `The call of "${name}" was cancelled by its caller`),
   /** Work refused or ended because the server is closing. */
   shuttingDown: (): AppError => new AppError('SHUTTING_DOWN'),
-  /** A configuration whose options contradict each other (the message names them). */
-  invalidConfig: (message: string): AppError => new AppError('INVALID_DATA', message),
+  /** A configured default page size above the configured maximum. */
+  defaultLimitOverMax: (defaultLimit: number, maxLimit: number): AppError =>
+    new AppError('INVALID_DATA', `MAST_DEFAULT_LIMIT (${defaultLimit}) is over MAST_MAX_LIMIT (${maxLimit})`),
+  /** Configuration options (named by their environment variables) that must be at least 1. */
+  optionBelowOne: (options: string): AppError => new AppError('INVALID_DATA', `${options} must be at least 1`),
   /** RATE_LIMITED carrying `retry_after_secs` (sent as the Retry-After header too); `what` names what came too often. */
   rateLimited: (retryAfterSecs: number, what = 'requests'): AppError =>
     new AppError('RATE_LIMITED', `Too many ${what}. Retry after ${retryAfterSecs} seconds.`, { extra: { retry_after_secs: retryAfterSecs } }),

@@ -4,6 +4,7 @@ import type { AuthLimits } from '../auth/auth-limits.js';
 import { authErrors } from '../errors/index.js';
 import { limitedBy } from './rate-limit.js';
 import { requireUser } from './request-context.js';
+import type { Clock } from '../clock/clock.js';
 
 const MAX_LIFETIME_MS = 10 * 366 * 86_400_000;
 
@@ -40,13 +41,13 @@ function parseNewKey(body: unknown, now: number): NewApiKey {
  * API keys at Pylon's paths. Only a signed-in user's session manages keys (an API key cannot
  * mint or revoke keys); another user's key id is 404, as an unknown one is.
  */
-export function registerApiKeyRoutes(app: FastifyInstance, deps: { apiKeys: ApiKeyService; rateLimit: number; limits: AuthLimits }): void {
+export function registerApiKeyRoutes(app: FastifyInstance, deps: { apiKeys: ApiKeyService; rateLimit: number; limits: AuthLimits; clock: Clock }): void {
   const limit = { max: deps.rateLimit, windowMs: 60_000 };
   const limited = limitedBy((address) => deps.limits.hit([{ bucket: 'api-keys', subject: address, limit }]));
 
   app.post('/api/auth/api-keys', { preHandler: limited }, async (request, reply) => {
     const userId = requireUser(request);
-    const now = Date.now();
+    const now = deps.clock.now();
     const { key, record } = await deps.apiKeys.create(userId, parseNewKey(request.body, now), now);
     return reply.code(201).send({ key, ...apiKeyToWire(record) });
   });

@@ -50,7 +50,8 @@ function originOf(referer: string | undefined): string | undefined {
 
 /** Sets the session cookie of a newly issued session. */
 export function setSessionCookie(reply: FastifyReply, cookie: CookieOptions, issued: IssuedSession): void {
-  const maxAge = Math.max(0, Math.floor((issued.session.expiresAt - Date.now()) / 1000));
+  // The session was issued just now: it lives from its creation to its expiry.
+  const maxAge = Math.max(0, Math.floor((issued.session.expiresAt - issued.session.createdAt) / 1000));
   reply.header('set-cookie', `${cookie.name}=${issued.token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${cookie.secure ? '; Secure' : ''}`);
 }
 

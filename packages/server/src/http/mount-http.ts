@@ -86,7 +86,7 @@ export function mountHttp(core: MastCore, options: HttpMountOptions): HttpTransp
   });
   registerLocalAuthRoutes(app, core.localAuth, cookie, core.outbox);
   registerOAuthRoutes(app, { oauth: core.oauth, cookie, publicUrl: config.publicUrl, rateLimit: config.authRateLimit, limits: core.authLimits });
-  registerApiKeyRoutes(app, { apiKeys: core.apiKeys, rateLimit: config.authRateLimit, limits: core.authLimits });
+  registerApiKeyRoutes(app, { apiKeys: core.apiKeys, rateLimit: config.authRateLimit, limits: core.authLimits, clock: core.clock });
   registerOrgRoutes(app, { orgs: core.orgs, sessions: core.sessions, rateLimit: config.authRateLimit, limits: core.authLimits });
   const functionStreams: FunctionStreams = registerFunctionRoutes(app, {
     runner: core.functions,

@@ -5,6 +5,7 @@ type Json = RoomMember['state'];
 import type { AuthContext } from '../access/auth-context.js';
 import { errors, liveErrors } from '../errors/index.js';
 import { EncodedFrame, type LiveSink } from './live-frames.js';
+import { systemClock, type Clock } from '../clock/clock.js';
 
 /** A socket as rooms see it: a sink with the connection id members know it by. */
 export interface RoomSink extends LiveSink {
@@ -16,6 +17,8 @@ export type RoomAccess = (auth: AuthContext, room: string) => boolean;
 
 /** Limits and rules of the rooms. */
 export interface RoomHubOptions {
+  /** Where presence times and expiry are read (default: the system clock). */
+  readonly clock?: Clock;
   /** Rooms one sink may be a member of. */
   readonly maxRoomsPerSink: number;
   /** Members one room may hold. */
@@ -89,7 +92,15 @@ export class RoomHub {
    * other members get `presence` `join`. Throws AUTH_REQUIRED, POLICY_DENIED, ALREADY_IN_ROOM,
    * TOO_MANY_ROOMS, ROOM_FULL, JSON_TOO_DEEP or PAYLOAD_TOO_LARGE, having changed nothing.
    */
-  join(sink: RoomSink, auth: AuthContext, requestId: string, room: string, presence: Json | undefined, topics: readonly string[] | undefined, now = Date.now()): void {
+  join(
+    sink: RoomSink,
+    auth: AuthContext,
+    requestId: string,
+    room: string,
+    presence: Json | undefined,
+    topics: readonly string[] | undefined,
+    now = (this.#options.clock ?? systemClock).now(),
+  ): void {
     const userId = this.#admit(auth, room);
     const state = presence === undefined ? null : presence;
     this.#checkSize('Presence state', state, this.#options.maxPresenceBytes);
@@ -130,7 +141,7 @@ export class RoomHub {
    * Replaces the sink's presence state in `room` (the others get `presence` `update`), or with
    * `state` undefined only refreshes its expiry. Throws NOT_IN_ROOM, JSON_TOO_DEEP or PAYLOAD_TOO_LARGE.
    */
-  presence(sink: RoomSink, room: string, state: Json | undefined, now = Date.now()): void {
+  presence(sink: RoomSink, room: string, state: Json | undefined, now = (this.#options.clock ?? systemClock).now()): void {
     const member = this.#member(sink, room);
     if (state !== undefined) this.#checkSize('Presence state', state, this.#options.maxPresenceBytes);
     member.expiresAt = this.#expiry(now);
@@ -143,7 +154,7 @@ export class RoomHub {
    * Sends `data` under `topic` to the other members of `room` that listen to the topic, with
    * the sender named from its session. Throws NOT_IN_ROOM, JSON_TOO_DEEP or PAYLOAD_TOO_LARGE.
    */
-  broadcast(sink: RoomSink, room: string, topic: string, data: Json | undefined, now = Date.now()): void {
+  broadcast(sink: RoomSink, room: string, topic: string, data: Json | undefined, now = (this.#options.clock ?? systemClock).now()): void {
     const member = this.#member(sink, room);
     const value = data === undefined ? null : data;
     this.#checkSize('Broadcast data', value, this.#options.maxMessageBytes);
@@ -185,7 +196,7 @@ export class RoomHub {
   }
 
   /** Removes members whose presence expired (the sweep calls this; tests may too). */
-  expire(now = Date.now()): void {
+  expire(now = (this.#options.clock ?? systemClock).now()): void {
     if (this.#options.presenceTtlMs <= 0) return;
     const expired: Array<[Member, string]> = [];
     for (const [room, members] of this.#rooms) for (const member of members.values()) if (member.expiresAt <= now) expired.push([member, room]);
