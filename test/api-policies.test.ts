@@ -214,4 +214,21 @@ describe('policy explain', () => {
     });
     expect((await t.request('POST', '/api/policy/explain', { body: { entity: 'Todo', id: 'nope' }, headers: as(ADMIN) })).status).toBe(404);
   });
+
+  it('refuses unknown keys instead of explaining another question, naming the one meant', async () => {
+    const cases: Array<[Record<string, unknown>, string, string]> = [
+      [{ entity: 'Todo', id: 'b-private', user: 'alice' }, 'user', 'unknown key "user" (did you mean auth.user_id?)'],
+      [{ entity: 'Todo', id: 'b-private', op: 'update' }, 'op', 'unknown key "op" (did you mean operation?)'],
+      [{ entity: 'Todo', id: 'b-private', auth: { userId: 'alice' } }, 'auth.userId', 'unknown key "auth.userId" (did you mean auth.user_id?)'],
+      [{ entity: 'Todo', id: 'b-private', auth: { user_id: 'alice', role: ['x'] } }, 'auth.role', 'unknown key "auth.role" (did you mean auth.roles?)'],
+    ];
+    for (const [body, field, message] of cases) {
+      const res = await t.request('POST', '/api/policy/explain', { body, headers: as(ADMIN) });
+      expect(res.status).toBe(400);
+      const error = (res.json as { error: { code: string; message: string; fields: string[] } }).error;
+      expect(error).toMatchObject({ code: 'INVALID_DATA', fields: [field] });
+      expect(error.message).toContain(message);
+      expect(error.message).toContain('{entity, operation?, id? | data?, input?, auth?');
+    }
+  });
 });
