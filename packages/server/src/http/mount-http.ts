@@ -100,6 +100,7 @@ export function mountHttp(core: MastCore, options: HttpMountOptions): HttpTransp
     registry: core.registry,
     now: () => core.clock.now(),
     onEnqueued: () => core.jobs.kick(),
+    dev: config.dev,
   });
   return {
     app,
