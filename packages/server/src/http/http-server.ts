@@ -120,7 +120,10 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
   app.removeContentTypeParser(['application/json', 'text/plain']);
   // A body past the JSON bounds is refused here, before any validator (they recurse) sees it.
   const jsonLimits = options.jsonLimits ?? DEFAULT_JSON_LIMITS;
-  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string' }, (_request, body, done) => {
+  // One rule, Pylon's: a body is JSON whether it is declared application/json, text/plain (what
+  // a browser's fetch sends for a string) or not declared at all; any other declared type (a
+  // form, multipart) is 415 UNSUPPORTED_MEDIA_TYPE.
+  const parseJson = (_request: FastifyRequest, body: string | Buffer, done: (err: Error | null, value?: unknown) => void): void => {
     const text = String(body);
     if (text.trim() === '') return done(null, undefined);
     let value: unknown;
@@ -132,6 +135,12 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
     const violation = checkJsonLimits(value, jsonLimits);
     if (violation !== null) return done(new AppError('JSON_TOO_DEEP', `The request body is refused: ${describeJsonViolation(violation)}`), undefined);
     done(null, value);
+  };
+  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string' }, parseJson);
+  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    const type = request.headers['content-type'];
+    if (type === undefined || type.trim() === '') return parseJson(request, body, done);
+    done(new AppError('UNSUPPORTED_MEDIA_TYPE', `Send the body as JSON (Content-Type: application/json), not ${type.split(';')[0]!.trim().slice(0, 100)}`), undefined);
   });
 
   app.decorateRequest('auth', null as never);
