@@ -73,6 +73,7 @@ export interface MastConfig {
   jobLease: number;
   jobRetention: number;
   logLevel: string;
+  logFormat: 'auto' | 'json' | 'pretty';
   corsOrigin: string | null;
   smtpUrl: string | null;
   mailFrom: string;

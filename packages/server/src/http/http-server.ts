@@ -15,6 +15,8 @@ export interface HttpOptions {
   readonly jsonLimits?: JsonLimits;
   readonly corsOrigin: string | null;
   readonly logger: Logger;
+  /** The level of the one line logged per request (`info` in dev mode, `debug` otherwise). */
+  readonly requestLogLevel?: 'info' | 'debug';
   readonly metrics: Metrics;
   /** Requests per minute per client address; 0 is no limit. */
   readonly rateLimit: number;
@@ -169,6 +171,18 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     options.metrics.observe(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    // One line per request: method, path (never the query string, which may hold a token),
+    // status, milliseconds and user.
+    const level = options.requestLogLevel ?? 'debug';
+    if (options.logger.isLevelEnabled(level)) {
+      const path = request.url.split('?')[0]!;
+      const ms = Math.round(reply.elapsedTime * 10) / 10;
+      const user = request.auth?.userId ?? null;
+      options.logger[level](
+        { request: { method: request.method, path, status: reply.statusCode, ms, user } },
+        `${request.method} ${path} ${reply.statusCode} ${ms} ms${user === null ? '' : ` (${user})`}`,
+      );
+    }
   });
 
   app.options('*', async (_request, reply) => reply.code(204).send());

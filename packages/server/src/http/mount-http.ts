@@ -56,6 +56,7 @@ export function mountHttp(core: MastCore, options: HttpMountOptions): HttpTransp
     authenticate: requestAuthenticator(core.authenticator, cookie),
     corsOrigin: config.corsOrigin ?? (config.dev ? '*' : null),
     logger: core.logger,
+    requestLogLevel: config.dev ? 'info' : 'debug',
     metrics: core.metrics,
     rateLimit: config.rateLimit,
     maxConnections: config.maxConnections,
