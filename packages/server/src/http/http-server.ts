@@ -62,6 +62,8 @@ function envelopeOf(error: AppError, request: FastifyRequest): ReturnType<AppErr
 
 /** Maps Fastify's own errors (body parsing, limits) onto the catalogue. */
 function fromFastifyError(err: FastifyError): AppError | null {
+  // The client went away while its body was being read: its mistake, not a server fault.
+  if (err.code === 'ECONNRESET' && err.message === 'aborted') return new AppError('INVALID_JSON', 'The request body was cut off before its end', { cause: err });
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new AppError('PAYLOAD_TOO_LARGE', 'Request body too large', { cause: err });
