@@ -357,4 +357,26 @@ describe('entity API scenarios', () => {
       s.check?.(res.json);
     });
   }
+
+  it('reads a body as JSON whether declared application/json, text/plain or not at all; any other type is 415', async () => {
+    const post = (headers: Record<string, string>, title: string) =>
+      // A Uint8Array body makes fetch send no Content-Type of its own.
+      fetch(`${t.url}/api/entities/Todo`, { method: 'POST', headers, body: new TextEncoder().encode(JSON.stringify({ title, done: false })) });
+    for (const [headers, title] of [
+      [{ 'content-type': 'application/json' }, 'declared'],
+      [{ 'content-type': 'text/plain;charset=UTF-8' }, 'plain'],
+      [{}, 'undeclared'],
+    ] as const) {
+      const res = await post(headers, title);
+      expect(res.status, title).toBe(201);
+    }
+    const form = await post({ 'content-type': 'application/x-www-form-urlencoded' }, 'form');
+    expect(form.status).toBe(415);
+    expect(await form.json()).toEqual({
+      error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send the body as JSON (Content-Type: application/json), not application/x-www-form-urlencoded' },
+    });
+    const bad = await fetch(`${t.url}/api/entities/Todo`, { method: 'POST', body: new TextEncoder().encode('{"title":') });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('INVALID_JSON');
+  });
 });

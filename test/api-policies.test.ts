@@ -69,6 +69,17 @@ describe('reads respect row policies', () => {
     expect((cursor.json as any).has_more).toBe(true);
   });
 
+  it('?total=true adds the number of rows the caller may read; count stays the page size, as in Pylon', async () => {
+    const page = async (query: string, token: string | null) => (await t.request('GET', `/api/entities/Todo${query}`, { headers: as(token) })).json as Record<string, unknown>;
+    expect(await page('?limit=0&total=true', bob)).toEqual({ count: 0, data: [], limit: 0, offset: 0, has_more: true, total: 2 });
+    expect(await page('?limit=1&total=true', null)).toMatchObject({ count: 1, has_more: false, total: 1 });
+    expect(await page('?limit=1&total=true', ADMIN)).toMatchObject({ count: 1, has_more: true, total: 3 });
+    expect(await page('?limit=1', ADMIN)).not.toHaveProperty('total');
+    expect(await page('?total=false', ADMIN)).not.toHaveProperty('total');
+    const bad = await t.request('GET', '/api/entities/Todo?total=yes', { headers: as(ADMIN) });
+    expect([bad.status, (bad.json as any).error]).toEqual([400, { code: 'INVALID_QUERY', message: 'total must be true or false, not "yes"', fields: ['total'] }]);
+  });
+
   it("another user's private row is not found, by id and by lookup, and its content never appears", async () => {
     const byId = await t.request('GET', '/api/entities/Todo/a-private', { headers: as(bob) });
     expect(byId.status).toBe(404);
@@ -213,5 +224,22 @@ describe('policy explain', () => {
       error: { code: 'INVALID_DATA' },
     });
     expect((await t.request('POST', '/api/policy/explain', { body: { entity: 'Todo', id: 'nope' }, headers: as(ADMIN) })).status).toBe(404);
+  });
+
+  it('refuses unknown keys instead of explaining another question, naming the one meant', async () => {
+    const cases: Array<[Record<string, unknown>, string, string]> = [
+      [{ entity: 'Todo', id: 'b-private', user: 'alice' }, 'user', 'unknown key "user" (did you mean auth.user_id?)'],
+      [{ entity: 'Todo', id: 'b-private', op: 'update' }, 'op', 'unknown key "op" (did you mean operation?)'],
+      [{ entity: 'Todo', id: 'b-private', auth: { userId: 'alice' } }, 'auth.userId', 'unknown key "auth.userId" (did you mean auth.user_id?)'],
+      [{ entity: 'Todo', id: 'b-private', auth: { user_id: 'alice', role: ['x'] } }, 'auth.role', 'unknown key "auth.role" (did you mean auth.roles?)'],
+    ];
+    for (const [body, field, message] of cases) {
+      const res = await t.request('POST', '/api/policy/explain', { body, headers: as(ADMIN) });
+      expect(res.status).toBe(400);
+      const error = (res.json as { error: { code: string; message: string; fields: string[] } }).error;
+      expect(error).toMatchObject({ code: 'INVALID_DATA', fields: [field] });
+      expect(error.message).toContain(message);
+      expect(error.message).toContain('{entity, operation?, id? | data?, input?, auth?');
+    }
   });
 });

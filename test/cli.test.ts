@@ -75,6 +75,8 @@ describe('mast CLI', { timeout: 90_000 }, () => {
     proc.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(output()).not.toContain('secret-admin-token');
+    // Outside dev mode the per-request line is at debug: not in an info log.
+    expect(output()).not.toContain('"request":{');
   });
 
   it('dev reloads the schema when the manifest changes and keeps serving through a bad edit', async () => {
@@ -84,6 +86,12 @@ describe('mast CLI', { timeout: 90_000 }, () => {
     const base = `http://127.0.0.1:${port}`;
     try {
       expect((await fetch(`${base}/api/entities/Note`)).status).toBe(400);
+      // Dev mode logs one JSON line per request at info (stdout is not a terminal here), without
+      // the query string.
+      await fetch(`${base}/api/entities/Todo?token=query-secret`);
+      for (let i = 0; i < 25 && !output().includes('"path":"/api/entities/Todo"'); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(output()).toMatch(/"level":30,[^\n]*"request":\{"method":"GET","path":"\/api\/entities\/Todo","status":200,"ms":[\d.]+,"user":null\}/);
+      expect(output()).not.toContain('query-secret');
       const file = join(app, 'pylon.manifest.json');
       const manifest = JSON.parse(readFileSync(file, 'utf8'));
       writeFileSync(file, '{ not json');
@@ -232,6 +240,9 @@ describe('mast CLI', { timeout: 90_000 }, () => {
       for (let i = 0; i < 200 && !out.includes('Mast listening'); i++) await new Promise((r) => setTimeout(r, 100));
       expect(out).toContain('Apply the destructive change now');
       expect(out).toContain('Mast listening');
+      // On a terminal, dev mode logs readable lines, not JSON.
+      expect(out).toMatch(/INFO.*: .*Mast listening on http/);
+      expect(out).not.toContain('{"level"');
     } finally {
       proc.kill('SIGTERM');
       await exited;

@@ -1,6 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { compilePolicies } from '@mast/policy';
 import { errorCatalogue } from '@mast/protocol';
+import { compileManifest, loadAppSchema, manifestCodes } from '@mast/schema';
 import { OPTIONS } from '@mast/server';
 import { errorsTable, optionsTable, withTable } from '../tools/gen-docs.js';
 
@@ -17,5 +21,25 @@ describe('docs match the code', () => {
     expect(text).toBe(withTable(text, optionsTable()));
     const documented = [...text.matchAll(/^\| `(MAST_[A-Z_]+)` \|/gm)].map((m) => m[1]);
     expect(documented).toEqual(OPTIONS.map((o) => o.env));
+  });
+
+  it('docs/schema.md lists every manifest code, and its examples load with their policies', async () => {
+    const text = readFileSync('docs/schema.md', 'utf8');
+    const documented = new Set([...text.matchAll(/`([A-Z_]+)`/g)].map((m) => m[1]));
+    expect(Object.keys(manifestCodes).filter((code) => !documented.has(code))).toEqual([]);
+    const ts = /```ts\n(.*?)```/s.exec(text)![1]!;
+    const json = /```json\n(.*?)```/s.exec(text)![1]!;
+    const dir = mkdtempSync(join(tmpdir(), 'mast-docs-'));
+    try {
+      writeFileSync(join(dir, 'schema.ts'), ts);
+      writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
+      symlinkSync(join(process.cwd(), 'node_modules'), join(dir, 'node_modules'), 'dir');
+      const { schema } = await loadAppSchema(dir);
+      expect(schema.entities.map((e) => e.name)).toEqual(['User', 'Room', 'Message']);
+      compilePolicies(schema);
+      compilePolicies(compileManifest(JSON.parse(json)));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

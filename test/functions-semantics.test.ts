@@ -79,27 +79,33 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-describe('a handler that throws, in dev mode', () => {
-  it("shows the handler's own message and stack to the caller (production shows neither)", async () => {
-    const dev = await startTestServer(manifest, { adminToken: ADMIN, dev: true });
-    try {
-      expect(
-        (
-          await deployFunctions(dev, {
-            crash: `export default action({ handler: () => { throw new TypeError('cannot read the room of undefined'); } });`,
-          })
-        ).errors,
-      ).toEqual([]);
-      const res = await callFn(dev, 'crash', {});
-      expect(res.status).toBe(400);
-      const error = (res.json as { error: { code: string; message: string; stack: string; hint: string } }).error;
-      expect(error).toMatchObject({ code: 'HANDLER_ERROR', message: 'Internal handler error: cannot read the room of undefined' });
-      expect(error.stack).toMatch(/^TypeError: cannot read the room of undefined\n\s+at /);
-      expect(error.stack).toContain('crash');
-      expect(error.hint).toContain('dev mode only');
-    } finally {
-      await dev.close();
-    }
+describe('dev mode', () => {
+  let dev: TestServer;
+  beforeAll(async () => {
+    dev = await startTestServer(manifest, { adminToken: ADMIN, dev: true });
+    const set = await deployFunctions(dev, {
+      crash: `export default action({ handler: () => { throw new TypeError('cannot read the room of undefined'); } });`,
+    });
+    expect(set.errors).toEqual([]);
+  });
+  afterAll(() => dev.close());
+
+  it("shows a throwing handler's own message and stack to the caller (production shows neither)", async () => {
+    const res = await callFn(dev, 'crash', {});
+    expect(res.status).toBe(400);
+    const error = (res.json as { error: { code: string; message: string; stack: string; hint: string } }).error;
+    expect(error).toMatchObject({ code: 'HANDLER_ERROR', message: 'Internal handler error: cannot read the room of undefined' });
+    expect(error.stack).toMatch(/^TypeError: cannot read the room of undefined\n\s+at /);
+    expect(error.stack).toContain('crash');
+    expect(error.hint).toContain('dev mode only');
+  });
+
+  it('lists functions and crons without the admin token, as /metrics; jobs and policy explanations still need it', async () => {
+    expect((await dev.request('GET', '/api/fn')).status).toBe(200);
+    expect((await dev.request('GET', '/api/crons')).json).toEqual({ crons: [] });
+    expect((await dev.request('GET', '/api/jobs')).status).toBe(403);
+    expect((await dev.request('POST', '/api/policy/explain', { body: { entity: 'Todo' } })).status).toBe(403);
+    expect((await t.request('GET', '/api/crons')).status).toBe(403);
   });
 });
 

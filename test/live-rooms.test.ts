@@ -86,10 +86,13 @@ describe('rooms, presence and topics', () => {
 
     b.client.send({ type: 'broadcast', id: 'f1', room: 'forge', topic: 'chat', data: 'x', from: { userId: 'amy', connectionId: 'c' } });
     const forged = await b.client.next('error');
-    expect(forged).toMatchObject({ id: 'f1', code: 'INVALID_MESSAGE' });
+    expect(forged).toMatchObject({ id: 'f1', room: 'forge', code: 'INVALID_MESSAGE' });
     expect(forged.message).toContain('"from"');
+    expect(forged.message).toContain('a room message names no sender');
     b.client.send({ type: 'join', id: 'f2', room: 'forge2', userId: 'amy' });
-    expect(await b.client.next('error')).toMatchObject({ id: 'f2', code: 'INVALID_MESSAGE' });
+    expect(await b.client.next('error')).toMatchObject({ id: 'f2', room: 'forge2', code: 'INVALID_MESSAGE' });
+    b.client.send({ type: 'sing', id: 'f3' });
+    expect((await b.client.next('error')).message).toContain('crdt-subscribe, crdt-unsubscribe, crdt-resync');
 
     mallory.client.send({ type: 'broadcast', id: 'm1', room: 'forge', topic: 'chat', data: 'spam' });
     expect(await mallory.client.next('error')).toEqual({ type: 'error', id: 'm1', room: 'forge', code: 'NOT_IN_ROOM', message: expect.stringContaining('forge') });

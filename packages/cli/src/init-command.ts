@@ -68,7 +68,7 @@ const Todo = entity(
   { indexes: [{ name: 'by_done', fields: ['done'] }], crdt: false },
 );
 
-export default defineSchema({
+const schema = defineSchema({
   name: ${JSON.stringify(name)},
   version: '0.1.0',
   entities: [Todo],
@@ -76,6 +76,14 @@ export default defineSchema({
   // allowRead: 'auth.userId == data.ownerId'.
   policies: [policy({ name: 'todo_open', entity: 'Todo', allow: 'true' })],
 });
+export default schema;
+
+// Types \`ctx.db\` in functions/ from this schema: entity names, fields and row types.
+declare module '@mast/functions' {
+  interface Register {
+    schema: typeof schema;
+  }
+}
 `;
 }
 

@@ -110,15 +110,17 @@ function watchSchema(appDir: string, server: MastServer): void {
         const plan = await server.reload(schema);
         server.logger.info({ plan }, 'schema reloaded');
       } catch (err) {
-        const details =
+        // Diagnostics go in the message itself, so readable logs keep their lines and caret.
+        const text =
           err instanceof PolicyError
-            ? { message: formatPolicyDiagnostics(err.diagnostics) }
+            ? formatPolicyDiagnostics(err.diagnostics)
             : err instanceof MigrationRefusedError
-              ? { message: refusedMigrationHelp(err, appDir) }
+              ? refusedMigrationHelp(err, appDir)
               : err instanceof ManifestError
-                ? { message: err.message }
-                : { err };
-        server.logger.error(details, 'schema reload failed; still serving the previous schema');
+                ? err.message
+                : undefined;
+        if (text === undefined) server.logger.error({ err }, 'schema reload failed; still serving the previous schema');
+        else server.logger.error(`schema reload failed; still serving the previous schema\n${text}`);
       }
     }, 100);
   });

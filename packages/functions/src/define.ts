@@ -1,15 +1,10 @@
 import type { z } from 'zod';
 import { parseCron } from './cron.js';
 import { argsValidator, type ArgsShape, type InferArgs } from './validators.js';
+import type { DbReader, DbWriter } from './db-types.js';
 
 /** The three kinds of server function. */
 export type FunctionKind = 'query' | 'mutation' | 'action';
-
-/** A row as functions see it: `id` plus the entity's fields, as JSON values. */
-export type Row = { id: string } & Record<string, unknown>;
-
-/** A filter object in the language of `POST /api/query/<E>` (`$gt`, `$in`, `$order`, `$limit`, ...). */
-export type Filter = Record<string, unknown>;
 
 /** Who called the function: what policies see as `auth.*`. */
 export interface FunctionAuth {
@@ -18,28 +13,6 @@ export interface FunctionAuth {
   readonly isGuest: boolean;
   readonly roles: readonly string[];
   readonly tenantId: string | null;
-}
-
-/** Reads of a query or mutation: the caller's read policies apply unless the function opts out. */
-export interface DbReader {
-  /** The row, or null when it does not exist or the caller may not read it. */
-  get(entity: string, id: string): Promise<Row | null>;
-  /** Rows matching `filter` (all readable rows when absent), at most the server's page limit. */
-  query(entity: string, filter?: Filter): Promise<Row[]>;
-  /** Readable rows in id order, at most the server's largest page (`MAST_MAX_LIMIT`). */
-  list(entity: string): Promise<Row[]>;
-  /** The first readable row (by id) whose `field` equals `value`, or null. */
-  lookup(entity: string, field: string, value: unknown): Promise<Row | null>;
-}
-
-/** Reads and writes of a mutation, all inside its one transaction. */
-export interface DbWriter extends DbReader {
-  /** Inserts a row (a given `id` is kept); returns its id. */
-  insert(entity: string, data: Record<string, unknown>): Promise<string>;
-  /** Applies `patch`; false when the row does not exist or the caller may not read it. */
-  update(entity: string, id: string, patch: Record<string, unknown>): Promise<boolean>;
-  /** Deletes the row; false when it does not exist or the caller may not read it. */
-  delete(entity: string, id: string): Promise<boolean>;
 }
 
 /** What every handler receives. */

@@ -10,10 +10,6 @@ export type {
   FunctionSpec,
   DbFunctionSpec,
   FunctionAuth,
-  Row,
-  Filter,
-  DbReader,
-  DbWriter,
   BaseCtx,
   QueryCtx,
   MutationCtx,
@@ -25,3 +21,4 @@ export type {
   CronSpec,
   CronDefinitions,
 } from './define.js';
+export type { Row, Filter, DbReader, DbWriter, TableMap, Register, RegisteredTables, TablesOf, InsertOf, PatchOf } from './db-types.js';

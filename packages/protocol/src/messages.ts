@@ -56,7 +56,12 @@ const CLIENT_TYPES: ReadonlySet<string> = new Set(clientMessage.options.map((o) 
 /** The outcome of reading one text frame. */
 export type ParsedClientMessage =
   | { readonly ok: true; readonly message: ClientMessage }
-  | { readonly ok: false; readonly code: ErrorCode; readonly message: string; readonly id?: string };
+  | { readonly ok: false; readonly code: ErrorCode; readonly message: string; readonly id?: string; readonly room?: string };
+
+/** Message types about one room: their errors carry the `room`. */
+const ROOM_TYPES: ReadonlySet<string> = new Set(['join', 'leave', 'presence', 'broadcast']);
+/** Keys a client may try to name a room message's sender with; the sender is the session. */
+const SENDER_KEYS: ReadonlySet<string> = new Set(['from', 'sender', 'userId', 'user', 'user_id', 'author']);
 
 /**
  * Reads one client text frame: malformed JSON is `INVALID_JSON`, an unknown `type` is
@@ -87,7 +92,12 @@ export function parseClientMessage(text: string, limits: JsonLimits = DEFAULT_JS
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue && issue.path.length > 0 ? ` at "${issue.path.join('.')}"` : '';
-    return { ok: false, code: 'INVALID_MESSAGE', message: `Invalid ${record.type} message${where}: ${issue?.message ?? 'wrong shape'}`, ...withId };
+    const room = ROOM_TYPES.has(record.type) && typeof record.room === 'string' ? { room: record.room } : {};
+    const sender =
+      ROOM_TYPES.has(record.type) && issue?.code === 'unrecognized_keys' && issue.keys.some((k) => SENDER_KEYS.has(k))
+        ? ' (a room message names no sender: members receive it with "from", the userId and connectionId of the session that sent it)'
+        : '';
+    return { ok: false, code: 'INVALID_MESSAGE', message: `Invalid ${record.type} message${where}: ${issue?.message ?? 'wrong shape'}${sender}`, ...withId, ...room };
   }
   return { ok: true, message: parsed.data };
 }

@@ -1,6 +1,6 @@
 import { compileToFilter, type PolicyOperation } from '@mast/policy';
 import { checkJsonLimits } from '@mast/protocol';
-import { bindOuterRow, type FilterNode, type RelatedNode } from '@mast/schema';
+import { bindOuterRow, closest, type FilterNode, type RelatedNode } from '@mast/schema';
 import type { AuthContext } from './auth-context.js';
 import type { SchemaRef } from './schema-ref.js';
 import { accessErrors, errors } from '../errors/index.js';
@@ -41,10 +41,43 @@ function object(value: unknown, name: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+const BODY_KEYS = ['entity', 'operation', 'id', 'data', 'input', 'auth'];
+const AUTH_KEYS = ['user_id', 'roles', 'tenant_id', 'org_role', 'is_guest'];
+/** Keys a caller may reach for, and where that value goes. */
+const KEY_HINTS: Readonly<Record<string, string>> = {
+  user: 'auth.user_id',
+  user_id: 'auth.user_id',
+  userId: 'auth.user_id',
+  roles: 'auth.roles',
+  op: 'operation',
+  action: 'operation',
+  row: 'data',
+  tenantId: 'auth.tenant_id',
+  orgRole: 'auth.org_role',
+  isGuest: 'auth.is_guest',
+};
+
+/**
+ * Refuses a key the request does not have: a misspelled key would otherwise be ignored and the
+ * answer would explain another question (an anonymous read, say).
+ */
+function refuseUnknownKeys(value: Record<string, unknown>, known: readonly string[], where: string, shape: string): void {
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    const near = closest(key, known);
+    const hint = KEY_HINTS[key] ?? (near === undefined || where === '' ? near : `${where}.${near}`);
+    const name = where === '' ? key : `${where}.${key}`;
+    throw accessErrors.explainUnknownKey(name, hint, shape);
+  }
+}
+
+const BODY_SHAPE = '{entity, operation?, id? | data?, input?, auth?: {user_id, roles?, tenant_id?, org_role?, is_guest?}}';
+
 /** The caller to explain a decision for: `{user_id, roles?, tenant_id?, org_role?, is_guest?}`, or null for anonymous. */
 function subject(value: unknown): AuthContext {
   if (value === null || value === undefined) return { userId: null, isAdmin: false, isGuest: false, roles: [], tenantId: null, orgRole: null };
   const a = object(value, 'auth');
+  refuseUnknownKeys(a, AUTH_KEYS, 'auth', BODY_SHAPE);
   const roles = a.roles ?? [];
   if (a.user_id !== null && typeof a.user_id !== 'string') throw accessErrors.explainUserId();
   if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) throw accessErrors.explainRoles();
@@ -69,6 +102,7 @@ function subject(value: unknown): AuthContext {
  */
 export async function explainPolicy(deps: { readonly schema: SchemaRef; readonly store: Store }, request: unknown): Promise<PolicyExplanation> {
   const body = object(request, 'body');
+  refuseUnknownKeys(body, BODY_KEYS, '', BODY_SHAPE);
   // The CLI hands its input here without the HTTP body's bound; the rules recurse into data.
   const violation = checkJsonLimits(body);
   if (violation !== null) throw errors.jsonTooDeep('The request is refused', violation);

@@ -139,7 +139,7 @@ export class MastServer {
 
   /** Opens the store, migrates it to the schema and builds the server (not yet listening). */
   static async create(options: MastServerOptions): Promise<MastServer> {
-    const logger = options.logger ?? createLogger(options.config.logLevel);
+    const logger = options.logger ?? createLogger(options.config);
     // Policies compile before anything touches the database: a bad rule changes nothing.
     const schema = new SchemaRef(options.schema);
     // So does the JWT configuration: a half-done one is refused at start, not on a request.

@@ -73,6 +73,7 @@ export interface MastConfig {
   jobLease: number;
   jobRetention: number;
   logLevel: string;
+  logFormat: 'auto' | 'json' | 'pretty';
   corsOrigin: string | null;
   /** The folder served at `/` (null: `<app>/public`). */
   publicDir: string | null;

@@ -407,6 +407,15 @@ export const OPTIONS = [
   },
   { key: 'logLevel', env: 'MAST_LOG_LEVEL', flag: '--log-level', type: 'string', default: 'info', description: 'pino log level (fatal..trace, silent)' },
   {
+    key: 'logFormat',
+    env: 'MAST_LOG_FORMAT',
+    flag: '--log-format',
+    type: 'string',
+    choices: ['auto', 'json', 'pretty'],
+    default: 'auto',
+    description: 'log lines as JSON or as readable text (pino-pretty); auto: readable in dev mode on a terminal, JSON otherwise',
+  },
+  {
     key: 'smtpUrl',
     env: 'MAST_SMTP_URL',
     flag: '--smtp-url',

@@ -315,7 +315,7 @@ export class MastCore {
    * checked before anything touches the database. On failure the store is closed.
    */
   static async create(options: CoreOptions): Promise<MastCore> {
-    const logger = options.logger ?? createLogger(options.config.logLevel);
+    const logger = options.logger ?? createLogger(options.config);
     try {
       // Policies and the JWT setup are checked before the database is touched: a bad rule changes nothing.
       const schema = options.schema instanceof SchemaRef ? options.schema : new SchemaRef(options.schema);

@@ -6,13 +6,17 @@ import { type FilterLimits, parseCount, parseFilter } from './filter-parser.js';
 import type { SchemaRef } from '../access/schema-ref.js';
 import { coerceValue, requireField } from './value-codec.js';
 
-/** `GET /api/entities/<E>` answer (Pylon's keys plus `has_more`). */
+/**
+ * `GET /api/entities/<E>` answer: Pylon's keys (`count` is the page's size, as in Pylon) plus
+ * `has_more`, and `total` (every row the caller may read) when asked for with `?total=true`.
+ */
 export interface ListPage {
   count: number;
   data: Row[];
   limit: number;
   offset: number;
   has_more: boolean;
+  total?: number;
 }
 
 /** `GET /api/entities/<E>/cursor` answer. */
@@ -51,14 +55,21 @@ export class EntityReader {
   }
 
   /** Rows in id (creation) order, `limit`/`offset` from the query string. */
-  async list(auth: AuthContext, entityName: string, params: { limit?: string | undefined; offset?: string | undefined }): Promise<ListPage> {
+  async list(auth: AuthContext, entityName: string, params: { limit?: string | undefined; offset?: string | undefined; total?: string | undefined }): Promise<ListPage> {
     const entity = this.#schema.entity(entityName);
     const limit = params.limit === undefined ? this.#limits.defaultLimit : parseCount('limit', params.limit, this.#limits.maxLimit);
     const offset = params.offset === undefined ? 0 : parseCount('offset', params.offset);
+    if (params.total !== undefined && params.total !== 'true' && params.total !== 'false') {
+      throw entityErrors.invalidTotal(params.total);
+    }
     const where = this.#schema.access.scopeRead(auth, entity.name);
-    const rows = await this.#store.read((tx) => tx.find(entity.name, { ...(where ? { where } : {}), limit: limit + 1, offset }));
+    // One read view for the page and the total, so they agree.
+    const [rows, total] = await this.#store.read(async (tx) => [
+      await tx.find(entity.name, { ...(where ? { where } : {}), limit: limit + 1, offset }),
+      params.total === 'true' ? await tx.count(entity.name, where) : undefined,
+    ]);
     const data = rows.slice(0, limit);
-    return { count: data.length, data, limit, offset, has_more: rows.length > limit };
+    return { count: data.length, data, limit, offset, has_more: rows.length > limit, ...(total === undefined ? {} : { total }) };
   }
 
   /** Keyset pagination on id: rows with id > `after`. */

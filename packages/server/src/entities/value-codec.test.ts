@@ -109,3 +109,25 @@ describe('json values past the JSON bounds', () => {
     expect(coerceInsert(row, { s: 'x', j: nested(3) }, limits).j).toEqual(nested(3));
   });
 });
+
+describe('type errors show what was sent and what is expected', () => {
+  const messageOf = (data: Record<string, unknown>): string => {
+    try {
+      coerceInsert(row, data);
+    } catch (err) {
+      return (err as AppError).message;
+    }
+    throw new Error('expected a refusal');
+  };
+  it.each([
+    [{ s: 'x', d: 'yesterday' }, 'Row.d must be an ISO-8601 date-time string such as "2026-05-01T12:30:00Z" (or a date, "2026-05-01"), got the string "yesterday"'],
+    [{ s: 'x', d: 'y'.repeat(100) }, `got the string "${'y'.repeat(40)}…"`],
+    [{ s: 'x', i: 1.5 }, 'Row.i must be an integer within ±2^53, got number 1.5'],
+    [{ s: 'x', b: 'yes' }, 'Row.b must be true or false, got the string "yes"'],
+    [{ s: 5 }, 'Row.s must be a string, got number 5'],
+    [{ s: ['a'] }, 'Row.s must be a string, got an array'],
+    [{ s: { a: 1 } }, 'Row.s must be a string, got an object'],
+  ])('%j', (data, message) => {
+    expect(messageOf(data)).toContain(message);
+  });
+});

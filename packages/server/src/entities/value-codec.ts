@@ -4,9 +4,23 @@ import { type AppError, entityErrors, errors } from '../errors/index.js';
 
 const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
+/** How many characters of a refused string the message repeats. */
+const SHOWN_CHARS = 40;
+
+/** The refused value as the message shows it: a scalar as JSON (a long string cut short), else its kind. */
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') {
+    const shown = value.length > SHOWN_CHARS ? `${value.slice(0, SHOWN_CHARS)}…` : value;
+    return `the string ${JSON.stringify(shown)}`;
+  }
+  if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${String(value)}`;
+  return typeof value === 'object' ? 'an object' : typeof value;
+}
+
 function typeError(entity: EntitySchema, field: FieldSchema, expected: string, value: unknown): AppError {
-  const got = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
-  return entityErrors.fieldType(entity.name, field.name, expected, got);
+  return entityErrors.fieldType(entity.name, field.name, expected, describeValue(value));
 }
 
 /** Normalises an ISO-8601 date or date-time to `YYYY-MM-DDTHH:MM:SS.sssZ`; null if it is not one. */
@@ -48,7 +62,7 @@ export function coerceValue(entity: EntitySchema, field: FieldSchema, value: unk
       return value;
     case 'datetime': {
       const iso = typeof value === 'string' ? normaliseDatetime(value) : null;
-      if (iso === null) throw typeError(entity, field, 'an ISO-8601 date-time string', value);
+      if (iso === null) throw typeError(entity, field, 'an ISO-8601 date-time string such as "2026-05-01T12:30:00Z" (or a date, "2026-05-01")', value);
       return iso;
     }
     case 'json': {

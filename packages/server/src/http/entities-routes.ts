@@ -68,7 +68,7 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
     handler: async (request, reply) => {
       const { entity } = request.params as { entity: string };
       if (request.method === 'GET') {
-        return reader.list(request.auth, entity, { limit: queryParam(request, 'limit'), offset: queryParam(request, 'offset') });
+        return reader.list(request.auth, entity, { limit: queryParam(request, 'limit'), offset: queryParam(request, 'offset'), total: queryParam(request, 'total') });
       }
       if (request.method === 'POST') {
         const { results } = await writes.apply([{ op: 'insert', entity, data: request.body }], writeContext(request));
@@ -92,7 +92,8 @@ export function registerEntityRoutes(app: FastifyInstance, deps: EntityRouteDeps
       const { entity } = params;
       const id = params['*'];
       if (id === '') {
-        if (request.method === 'GET') return reader.list(request.auth, entity, { limit: queryParam(request, 'limit'), offset: queryParam(request, 'offset') });
+        if (request.method === 'GET')
+          return reader.list(request.auth, entity, { limit: queryParam(request, 'limit'), offset: queryParam(request, 'offset'), total: queryParam(request, 'total') });
         return methodNotAllowed(request.method, 'GET');
       }
       switch (request.method) {

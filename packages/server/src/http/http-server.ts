@@ -15,6 +15,8 @@ export interface HttpOptions {
   readonly jsonLimits?: JsonLimits;
   readonly corsOrigin: string | null;
   readonly logger: Logger;
+  /** The level of the one line logged per request (`info` in dev mode, `debug` otherwise). */
+  readonly requestLogLevel?: 'info' | 'debug';
   readonly metrics: Metrics;
   /** Requests per minute per client address; 0 is no limit. */
   readonly rateLimit: number;
@@ -60,6 +62,8 @@ function envelopeOf(error: AppError, request: FastifyRequest): ReturnType<AppErr
 
 /** Maps Fastify's own errors (body parsing, limits) onto the catalogue. */
 function fromFastifyError(err: FastifyError): AppError | null {
+  // The client went away while its body was being read: its mistake, not a server fault.
+  if (err.code === 'ECONNRESET' && err.message === 'aborted') return httpErrors.bodyCutOff(err);
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return httpErrors.bodyTooLarge(err);
@@ -120,7 +124,10 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
   app.removeContentTypeParser(['application/json', 'text/plain']);
   // A body past the JSON bounds is refused here, before any validator (they recurse) sees it.
   const jsonLimits = options.jsonLimits ?? DEFAULT_JSON_LIMITS;
-  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string' }, (_request, body, done) => {
+  // One rule, Pylon's: a body is JSON whether it is declared application/json, text/plain (what
+  // a browser's fetch sends for a string) or not declared at all; any other declared type (a
+  // form, multipart) is 415 UNSUPPORTED_MEDIA_TYPE.
+  const parseJson = (_request: FastifyRequest, body: string | Buffer, done: (err: Error | null, value?: unknown) => void): void => {
     const text = String(body);
     if (text.trim() === '') return done(null, undefined);
     let value: unknown;
@@ -132,6 +139,12 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
     const violation = checkJsonLimits(value, jsonLimits);
     if (violation !== null) return done(errors.jsonTooDeep('The request body is refused', violation), undefined);
     done(null, value);
+  };
+  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string' }, parseJson);
+  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    const type = request.headers['content-type'];
+    if (type === undefined || type.trim() === '') return parseJson(request, body, done);
+    done(httpErrors.bodyNotJson(type.split(';')[0]!.trim().slice(0, 100)), undefined);
   });
 
   app.decorateRequest('auth', null as never);
@@ -160,6 +173,18 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     options.metrics.observe(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    // One line per request: method, path (never the query string, which may hold a token),
+    // status, milliseconds and user.
+    const level = options.requestLogLevel ?? 'debug';
+    if (options.logger.isLevelEnabled(level)) {
+      const path = request.url.split('?')[0]!;
+      const ms = Math.round(reply.elapsedTime * 10) / 10;
+      const user = request.auth?.userId ?? null;
+      options.logger[level](
+        { request: { method: request.method, path, status: reply.statusCode, ms, user } },
+        `${request.method} ${path} ${reply.statusCode} ${ms} ms${user === null ? '' : ` (${user})`}`,
+      );
+    }
   });
 
   app.options('*', async (_request, reply) => reply.code(204).send());

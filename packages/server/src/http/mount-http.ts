@@ -59,6 +59,7 @@ export function mountHttp(core: MastCore, options: HttpMountOptions): HttpTransp
     authenticate: requestAuthenticator(core.authenticator, cookie),
     corsOrigin: config.corsOrigin ?? (config.dev ? '*' : null),
     logger: core.logger,
+    requestLogLevel: config.dev ? 'info' : 'debug',
     metrics: core.metrics,
     rateLimit: config.rateLimit,
     maxConnections: config.maxConnections,
@@ -108,6 +109,7 @@ export function mountHttp(core: MastCore, options: HttpMountOptions): HttpTransp
     registry: core.registry,
     now: () => core.clock.now(),
     onEnqueued: () => core.jobs.kick(),
+    dev: config.dev,
   });
   // Last: the page's files and its index.html fallback, behind every API route.
   registerStaticRoutes(app, { root: resolve(core.appDir, config.publicDir ?? 'public') });

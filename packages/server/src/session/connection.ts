@@ -264,7 +264,13 @@ export class LiveConnection implements LiveSink {
     const limits = this.#limits.jsonLimits ?? DEFAULT_JSON_LIMITS;
     const parsed = parseClientMessage(text, limits);
     if (!parsed.ok) {
-      this.sendMessage({ type: 'error', ...(parsed.id === undefined ? {} : { id: parsed.id }), code: parsed.code, message: parsed.message });
+      this.sendMessage({
+        type: 'error',
+        ...(parsed.id === undefined ? {} : { id: parsed.id }),
+        code: parsed.code,
+        message: parsed.message,
+        ...(parsed.room === undefined ? {} : { room: parsed.room }),
+      });
       return;
     }
     const message = parsed.message;
