@@ -1,23 +1,11 @@
 import pg from 'pg';
-import type { ChangeRecord } from '../store.js';
+import type { ChangeFeed, ChangeFeedOptions, ChangeRecord } from '../store.js';
+
+export type { ChangeFeedOptions } from '../store.js';
 
 /** The notification channel of a schema's change log (one per schema, so schemas do not wake each other). */
 export function changeChannel(schema: string): string {
   return `mast_changes:${schema}`;
-}
-
-/** Options of `PgChangeFeed`. */
-export interface ChangeFeedOptions {
-  /** Deliver entries with seq > `from`. */
-  readonly from: number;
-  /** Receives every entry once, in seq order, in pages. */
-  readonly onChanges: (changes: readonly ChangeRecord[]) => void;
-  /** Told about a lost listen connection or a failed read; the feed keeps trying. */
-  readonly onError?: (err: unknown) => void;
-  /** Entries read per page (default 500). */
-  readonly pageSize?: number;
-  /** Wait before reconnecting a lost listen connection (default 250 ms). */
-  readonly reconnectMs?: number;
 }
 
 /**
@@ -29,7 +17,7 @@ export interface ChangeFeedOptions {
  * delivered, in order, before anything newer. Entries are delivered once each because the
  * cursor only moves forward over entries already handed out.
  */
-export class PgChangeFeed {
+export class PgChangeFeed implements ChangeFeed {
   #cursor: number;
   #client: pg.Client | null = null;
   #closed = false;
@@ -94,6 +82,11 @@ export class PgChangeFeed {
       this.#timer = null;
       void this.#connect();
     }, this.options.reconnectMs ?? 250);
+  }
+
+  /** Reads the log now (a local commit need not wait for its notification to come back). */
+  poke(): void {
+    if (!this.#closed) this.#wake();
   }
 
   /** Reads from the cursor until the log has nothing newer; wakes while reading run once more after. */
