@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -34,12 +33,21 @@ const manifest: Manifest = {
       ],
       indexes: [],
     },
+    {
+      name: 'Run',
+      fields: [
+        { name: 'key', type: 'string', optional: false, unique: false },
+        { name: 'node', type: 'int', optional: false, unique: false },
+      ],
+      indexes: [],
+    },
   ],
   policies: [{ name: 'public_items', entity: 'Item', allowRead: 'data.secret == false' }],
 };
 
 const schema = testSchema();
-const dir = mkdtempSync(join(tmpdir(), 'mast-nodes-'));
+// Inside the repository, so function files can import @mast/functions from node_modules.
+const dir = mkdtempSync(join(process.cwd(), '.tmp-nodes-'));
 const nodes: ChildServer[] = [];
 const clients: LiveClient[] = [];
 let env: Record<string, string>;
@@ -48,9 +56,20 @@ let admin: pg.Client;
 beforeAll(async () => {
   await (await schema.open()).close();
   writeApp(dir, manifest);
+  // A mutation that schedules jobs, and the job, which records the node that ran it.
+  const api = "'@mast/functions'";
+  mkdirSync(join(dir, 'functions'));
+  writeFileSync(
+    join(dir, 'functions', 'fanout.ts'),
+    `import { mutation, v } from ${api};\nexport default mutation({ args: { count: v.number() }, handler: async (ctx, a) => { for (let i = 0; i < a.count; i++) await ctx.scheduler.runAfter(0, 'record', { key: 'k' + i }); } });\n`,
+  );
+  writeFileSync(
+    join(dir, 'functions', 'record.ts'),
+    `import { mutation, v } from ${api};\nexport default mutation({ args: { key: v.string() }, handler: (ctx, a) => ctx.db.insert('Run', { key: a.key, node: Number(process.env.MAST_TEST_NODE) }) });\n`,
+  );
   const url = `${TEST_DATABASE_URL}?options=${encodeURIComponent(`-c search_path=${schema.name}`)}`;
-  env = { MAST_DATABASE_URL: url, MAST_ADMIN_TOKEN: ADMIN, MAST_MAX_LIMIT: '100000' };
-  nodes.push(...(await Promise.all(Array.from({ length: NODES }, () => startChildServer(dir, env)))));
+  env = { MAST_DATABASE_URL: url, MAST_ADMIN_TOKEN: ADMIN, MAST_MAX_LIMIT: '100000', MAST_JOB_POLL: '50' };
+  nodes.push(...(await Promise.all(Array.from({ length: NODES }, (_, i) => startChildServer(dir, { ...env, MAST_TEST_NODE: String(i) })))));
   admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
   await admin.connect();
 }, 60_000);
@@ -180,6 +199,22 @@ it('fans every write through any of three nodes out to subscribers on all of the
     expect((await client.next('ack', (m) => m.id === `b${i}`)).seq).toBeGreaterThanOrEqual(head);
   }
   for (const client of subscribers) checkSubscriber(client, acked, 0);
+});
+
+it('runs each job once across the three nodes', { timeout: 60_000 }, async () => {
+  const JOBS = 60;
+  const headers = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+  expect((await fetch(`${nodes[0]!.url}/api/fn/fanout`, { method: 'POST', headers, body: JSON.stringify({ count: JOBS }) })).status).toBe(200);
+  const runs = async () =>
+    (await (await fetch(`${nodes[1]!.url}/api/query/Run`, { method: 'POST', headers, body: JSON.stringify({ $limit: 100_000 }) })).json()) as Array<{ key: string; node: number }>;
+  let rows: Array<{ key: string; node: number }> = [];
+  const deadline = Date.now() + 20_000;
+  while ((rows = await runs()).length < JOBS && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  // Past the point every job has run, a few more polls of every node run nothing again.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  rows = await runs();
+  const keys = rows.map((r) => r.key).sort();
+  expect(keys).toEqual(Array.from({ length: JOBS }, (_, i) => `k${i}`).sort());
 });
 
 it('loses no acknowledged write when a node is killed mid-burst; its clients resume on another node with no gap', { timeout: 60_000 }, async () => {
