@@ -134,7 +134,9 @@ export class WritePath {
       return { result, changes: session.changes, deduped: false };
     });
     stage?.commit();
-    await this.#bus.committed(outcome.changes);
+    // Published at once on one node; with several, once the shared log has handed them back.
+    const published = this.#bus.committed(outcome.changes);
+    if (published) await published;
     return { result: outcome.result, deduped: outcome.deduped };
   }
 

@@ -126,7 +126,7 @@ export class LiveEngine {
     const prepared = this.#prepare(request, auth);
     const subs = this.#reserve(sink, [request.id]);
     try {
-      await this.#options.bus.caughtUp();
+      if (this.#options.bus.following) await this.#options.bus.caughtUp();
       await this.#enqueue(async () => {
         const query = await this.#attach(sink, subs, prepared);
         if (query) sink.send(resultFrame(prepared.id, query, this.#seq));
@@ -164,7 +164,7 @@ export class LiveEngine {
     const ids = requests.map((r) => r.id);
     const subs = this.#reserve(sink, ids);
     try {
-      await this.#options.bus.caughtUp();
+      if (this.#options.bus.following) await this.#options.bus.caughtUp();
       await this.#enqueue(async () => {
         const { store } = this.#options;
         const bounds = await store.changeLogBounds();
@@ -194,7 +194,7 @@ export class LiveEngine {
    */
   async barrier(sink: LiveSink, requestId: string): Promise<void> {
     // Several nodes: first every change committed anywhere before this call reaches this node's bus.
-    await this.#options.bus.caughtUp();
+    if (this.#options.bus.following) await this.#options.bus.caughtUp();
     await this.#enqueue(async () => {
       sink.send(new EncodedFrame({ type: 'ack', id: requestId, seq: this.#seq }, this.#seq));
     });
