@@ -191,7 +191,11 @@ it('fans every write through any of three nodes out to subscribers on all of the
     ),
   );
   const ids = publicIds(acked);
-  for (const client of subscribers) await until(() => has(client, ids), () => `${ids.length} rows, got ${deliveries(client).added.length}`);
+  for (const client of subscribers)
+    await until(
+      () => has(client, ids),
+      () => `${ids.length} rows, got ${deliveries(client).added.length}`,
+    );
   // A barrier on any node acknowledges with a seq covering every write made through the others.
   const head = Math.max(...[...acked.values()].map((w) => w.seq));
   for (const [i, client] of subscribers.entries()) {
@@ -235,7 +239,10 @@ it('loses no acknowledged write when a node is killed mid-burst; its clients res
     }),
   );
   // Kill once the victim has acknowledged some writes of the burst.
-  await until(() => [...acked.keys()].filter((id) => id.startsWith('b-2-')).length >= 10, () => 'victim writes');
+  await until(
+    () => [...acked.keys()].filter((id) => id.startsWith('b-2-')).length >= 10,
+    () => 'victim writes',
+  );
   victim.proc.kill('SIGKILL');
   expect(await victim.exited).toBe('SIGKILL');
   const moved = watchers.slice(0, 2);
@@ -255,7 +262,10 @@ it('loses no acknowledged write when a node is killed mid-burst; its clients res
   }
   // The burst goes on through the surviving nodes for a little longer.
   const more = acked.size + 30;
-  await until(() => acked.size >= more, () => 'more writes');
+  await until(
+    () => acked.size >= more,
+    () => 'more writes',
+  );
   stop.now = true;
   await Promise.all(writers);
 
@@ -269,7 +279,10 @@ it('loses no acknowledged write when a node is killed mid-burst; its clients res
   for (const id of acked.keys()) expect(stored.has(id), id).toBe(true);
 
   const ids = publicIds(acked);
-  await until(() => has(watchers[2]!, ids), () => 'the subscriber on the surviving node');
+  await until(
+    () => has(watchers[2]!, ids),
+    () => 'the subscriber on the surviving node',
+  );
   checkSubscriber(watchers[2]!, acked, 0);
   for (const [i, client] of resumed.entries()) {
     const old = moved[i]!;
@@ -295,8 +308,7 @@ it('catches a node up from the change log after its notification connection is t
   const onA = await subscriber(a);
   const onB = await subscriber(b);
   const channel = `mast_changes:${schema.name}`;
-  const listeners = async () =>
-    (await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE query = $1', [`LISTEN "${channel}"`])).rows.map((r) => r.pid);
+  const listeners = async () => (await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE query = $1', [`LISTEN "${channel}"`])).rows.map((r) => r.pid);
   // The killed node's backend goes away once PostgreSQL notices its socket closed.
   let before: number[] = [];
   for (const deadline = Date.now() + 10_000; Date.now() < deadline && (before = await listeners()).length !== 2; ) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -311,7 +323,11 @@ it('catches a node up from the change log after its notification connection is t
     acked.set(id, { seq: seq!, secret: false });
   }
   const ids = publicIds(acked);
-  for (const client of [onA, onB]) await until(() => has(client, ids), () => `after the listen connection dropped: ${deliveries(client).added.length}`);
+  for (const client of [onA, onB])
+    await until(
+      () => has(client, ids),
+      () => `after the listen connection dropped: ${deliveries(client).added.length}`,
+    );
   for (const client of [onA, onB]) checkSubscriber(client, acked, 0);
   // Both nodes listen again, on new connections.
   let after: number[] = [];
@@ -321,5 +337,8 @@ it('catches a node up from the change log after its notification connection is t
   // And a write through B now reaches A by notification.
   const seq = await insert(b, 'c-last', { node: 1, n: 99, secret: false });
   acked.set('c-last', { seq: seq!, secret: false });
-  await until(() => has(onA, ['c-last']), () => 'c-last on A');
+  await until(
+    () => has(onA, ['c-last']),
+    () => 'c-last on A',
+  );
 });
