@@ -7,6 +7,7 @@ import type { ServerMessage } from '@mast/protocol';
 import { testSchema, TEST_DATABASE_URL } from '@mast/server/testing';
 import { startChildServer, writeApp, type ChildServer } from './helpers/child-server.js';
 import { LiveClient } from './helpers/live-client.js';
+import { CrdtClient } from './helpers/crdt-client.js';
 
 // Three `mast start` processes on one PostgreSQL schema behave as one server for live queries:
 // subscribers on every node see every write made through any node exactly once and in seq
@@ -31,6 +32,11 @@ const manifest: Manifest = {
         { name: 'n', type: 'int', optional: false, unique: false },
         { name: 'secret', type: 'bool', optional: false, unique: false },
       ],
+      indexes: [],
+    },
+    {
+      name: 'Note',
+      fields: [{ name: 'body', type: 'richtext', optional: true, unique: false }],
       indexes: [],
     },
     {
@@ -219,6 +225,30 @@ it('runs each job once across the three nodes', { timeout: 60_000 }, async () =>
   rows = await runs();
   const keys = rows.map((r) => r.key).sort();
   expect(keys).toEqual(Array.from({ length: JOBS }, (_, i) => `k${i}`).sort());
+});
+
+it('carries CRDT edits pushed through one node to subscribers of the row on another', { timeout: 60_000 }, async () => {
+  const headers = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+  const created = await fetch(`${nodes[0]!.url}/api/entities/Note`, { method: 'POST', headers, body: JSON.stringify({ id: 'n1', body: 'hello' }) });
+  expect(created.status).toBe(201);
+  const [a, b] = await Promise.all([CrdtClient.connect(wsUrl(nodes[0]!), ADMIN, 'Note'), CrdtClient.connect(wsUrl(nodes[1]!), ADMIN, 'Note')]);
+  try {
+    for (const c of [a, b]) {
+      c.send({ type: 'crdt-subscribe', entity: 'Note', rowId: 'n1' });
+      await c.frame(0);
+      expect(c.text('n1')).toBe('hello');
+    }
+    a.type('n1', (doc) => doc.getText('body').insert(5, ' world'));
+    await b.waitFor(() => (b.text('n1') === 'hello world' ? true : undefined), 15_000);
+    b.type('n1', (doc) => doc.getText('body').insert(0, '> '));
+    await a.waitFor(() => (a.text('n1') === '> hello world' ? true : undefined), 15_000);
+    // The row as stored, read through the third node, is the merged document.
+    const row = (await (await fetch(`${nodes[2]!.url}/api/entities/Note/n1`, { headers })).json()) as { body: string };
+    expect(row.body).toBe('> hello world');
+  } finally {
+    a.ws.close();
+    b.ws.close();
+  }
 });
 
 it('loses no acknowledged write when a node is killed mid-burst; its clients resume on another node with no gap', { timeout: 60_000 }, async () => {
