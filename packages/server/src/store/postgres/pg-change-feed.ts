@@ -20,6 +20,8 @@ export function changeChannel(schema: string): string {
 export class PgChangeFeed implements ChangeFeed {
   #cursor: number;
   #client: pg.Client | null = null;
+  /** The connection being opened or in use; the loss of any earlier one is old news. */
+  #attempt: pg.Client | null = null;
   #closed = false;
   #draining: Promise<void> | null = null;
   #again = false;
@@ -53,6 +55,7 @@ export class PgChangeFeed implements ChangeFeed {
   async #connect(): Promise<void> {
     if (this.#closed) return;
     const client = new pg.Client(this.config);
+    this.#attempt = client;
     client.on('notification', () => this.#wake());
     client.on('error', (err) => this.#lost(client, err));
     client.on('end', () => this.#lost(client, new Error('the listen connection ended')));
@@ -74,7 +77,10 @@ export class PgChangeFeed implements ChangeFeed {
   }
 
   #lost(client: pg.Client, err: unknown): void {
-    if (this.#client !== null && this.#client !== client) return;
+    // A connection reports its loss twice ('error', then 'end'), the second time possibly while
+    // its successor is being opened: only the current connection's loss starts a reconnect.
+    if (client !== this.#attempt) return;
+    this.#attempt = null;
     this.#client = null;
     if (this.#closed || this.#timer) return;
     this.options.onError?.(err);
