@@ -80,7 +80,7 @@ export class MastCore {
   readonly store: Store;
   /** The schema in force with its compiled policies; a dev reload swaps both. */
   readonly schema: SchemaRef;
-  /** Committed changes, published after each commit. */
+  /** Committed changes, published after each commit (from the shared change log when several nodes share the database). */
   readonly bus: ChangeBus;
   /** The Loro documents of CRDT rows. */
   readonly docs: RowDocs;
@@ -163,9 +163,11 @@ export class MastCore {
       maxUpdateBytes: config.wsMaxFrame,
       onError: (err) => logger.error({ err }, 'CRDT fan-out failed'),
     });
-    // A change to rows that read rules look at (a membership) can take rows away from CRDT subscribers.
+    // A change to rows that read rules look at (a membership) can take rows away from CRDT
+    // subscribers; with several nodes, a CRDT row another node changed reaches them from the log.
     this.bus.subscribe((changes) => {
       if (this.crdt.size === 0) return;
+      if (this.bus.following) this.crdt.logged(changes).catch((err: unknown) => logger.error({ err }, 'CRDT fan-out failed'));
       this.crdt.recheckRelated(changes).catch((err: unknown) => logger.error({ err }, 'CRDT access re-check failed'));
     });
     const limits = { maxLimit: config.maxLimit, defaultLimit: config.defaultLimit, maxTerms: config.filterMaxTerms, jsonLimits };
@@ -415,6 +417,8 @@ export class MastCore {
     // Ready means ready: the first isolated call finds its worker started (bounded, so a worker
     // that is slow to start delays readiness at most a few seconds; calls then wait for it).
     await Promise.race([this.#workers.whenWarm(), new Promise((resolve) => setTimeout(resolve, WARM_WAIT_MS).unref())]);
+    // Several nodes on one database: the bus publishes the shared change log (every node's commits).
+    await this.bus.follow(this.store, (err) => this.logger.warn({ err }, 'change feed interrupted; catching up from the change log'));
     await this.live.start();
     this.jobs.start();
   }
@@ -439,6 +443,7 @@ export class MastCore {
       await this.jobs.stop();
       await this.live.stop();
       this.rooms.stop();
+      await this.bus.close();
     } finally {
       await this.#workers.close();
       await this.store.close();

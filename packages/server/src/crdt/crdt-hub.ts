@@ -187,6 +187,24 @@ export class CrdtHub {
     }
   }
 
+  /**
+   * Changes read from a change log several nodes share: a subscribed CRDT row another node
+   * changed is read from the store and each subscriber gets what it has not seen (a row this
+   * node committed is already current, so nothing is sent twice); a deleted row ends its
+   * subscriptions.
+   */
+  async logged(changes: readonly ChangeRecord[]): Promise<void> {
+    const seen = new Set<string>();
+    for (let i = changes.length - 1; i >= 0; i--) {
+      const change = changes[i]!;
+      const key = keyOf(change.entity, change.rowId);
+      if (seen.has(key) || !this.#rows.has(key)) continue;
+      seen.add(key);
+      if (change.kind === 'delete') this.#committed(change.entity, change.rowId, null);
+      else await this.#deps.docs.use(change.entity, change.rowId, (doc) => this.#committed(change.entity, change.rowId, doc));
+    }
+  }
+
   /** Ends every subscription of a sink (its socket closed). */
   dropSink(sink: CrdtSink): void {
     for (const subscription of [...(this.#bySink.get(sink)?.values() ?? [])]) this.#remove(subscription);

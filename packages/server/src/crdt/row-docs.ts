@@ -85,7 +85,9 @@ export class RowDocs {
    */
   async use<T>(entity: string, rowId: string, fn: (doc: LoroDoc) => T): Promise<T | null> {
     const key = keyOf(entity, rowId);
-    const cached = this.#cache.get(key);
+    // Other nodes commit to a shared database: the stored document is the current one.
+    const shared = this.#store.capabilities.multiNode;
+    const cached = shared ? undefined : this.#cache.get(key);
     if (cached) return fn(cached);
     const commits = this.#commits;
     const record = await this.#store.crdt.get(entity, rowId);
@@ -94,7 +96,7 @@ export class RowDocs {
     const result = fn(doc);
     // A commit installed meanwhile may be newer than what was read; caching this document would
     // let the next write build on it and reuse op ids that clients already hold.
-    const kept = this.#commits === commits && !this.#cache.has(key) && this.#cache.set(key, doc, memoryEstimate(record.snapshot.length));
+    const kept = !shared && this.#commits === commits && !this.#cache.has(key) && this.#cache.set(key, doc, memoryEstimate(record.snapshot.length));
     // Freed at once when not kept: the garbage collector would free it only under JS heap
     // pressure, which WASM memory does not create.
     if (!kept) doc.free();

@@ -42,9 +42,12 @@ export interface WriteOutcome {
   readonly deduped: boolean;
 }
 
-/** Where the write path hands committed changes (the core's `ChangeBus`). */
+/**
+ * Where the write path hands committed changes (the core's `ChangeBus`): published at once, or,
+ * on a database several nodes share, the promise of their publication from the shared log.
+ */
 export interface ChangePublisher {
-  publish(changes: readonly ChangeRecord[]): void;
+  committed(changes: readonly ChangeRecord[]): void | Promise<void>;
 }
 
 /** An op validated against the schema, ready to run in a transaction. */
@@ -99,8 +102,8 @@ export class WritePath {
 
   /**
    * Runs `fn` in one write transaction with a `WriteSession`: every change it makes is checked
-   * against `context.auth`, logged, and published after the commit; a throw rolls all of it
-   * back. With an op id, a replay of the same request (same `fingerprint`) returns the first
+   * against `context.auth`, logged, and published after the commit (it resolves once they are);
+   * a throw rolls all of it back. With an op id, a replay of the same request (same `fingerprint`) returns the first
    * result without running `fn`; the same id with another request is OP_ID_REUSED.
    */
   async transaction<T>(context: WriteContext, fingerprint: string, fn: (session: WriteSession) => Promise<T>): Promise<{ result: T; deduped: boolean }> {
@@ -131,7 +134,9 @@ export class WritePath {
       return { result, changes: session.changes, deduped: false };
     });
     stage?.commit();
-    this.#bus.publish(outcome.changes);
+    // Published at once on one node; with several, once the shared log has handed them back.
+    const published = this.#bus.committed(outcome.changes);
+    if (published) await published;
     return { result: outcome.result, deduped: outcome.deduped };
   }
 

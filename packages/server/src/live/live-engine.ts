@@ -126,6 +126,7 @@ export class LiveEngine {
     const prepared = this.#prepare(request, auth);
     const subs = this.#reserve(sink, [request.id]);
     try {
+      if (this.#options.bus.following) await this.#options.bus.caughtUp();
       await this.#enqueue(async () => {
         const query = await this.#attach(sink, subs, prepared);
         if (query) sink.send(resultFrame(prepared.id, query, this.#seq));
@@ -163,6 +164,7 @@ export class LiveEngine {
     const ids = requests.map((r) => r.id);
     const subs = this.#reserve(sink, ids);
     try {
+      if (this.#options.bus.following) await this.#options.bus.caughtUp();
       await this.#enqueue(async () => {
         const { store } = this.#options;
         const bounds = await store.changeLogBounds();
@@ -191,6 +193,8 @@ export class LiveEngine {
    * call has been applied and its frames sent (the queue runs in commit order).
    */
   async barrier(sink: LiveSink, requestId: string): Promise<void> {
+    // Several nodes: first every change committed anywhere before this call reaches this node's bus.
+    if (this.#options.bus.following) await this.#options.bus.caughtUp();
     await this.#enqueue(async () => {
       sink.send(new EncodedFrame({ type: 'ack', id: requestId, seq: this.#seq }, this.#seq));
     });

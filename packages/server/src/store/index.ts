@@ -3,6 +3,8 @@ export type {
   Row,
   StoreCapabilities,
   ChangeRecord,
+  ChangeFeed,
+  ChangeFeedOptions,
   NewChange,
   OpRecord,
   ReadTx,

@@ -47,6 +47,29 @@ export interface ChangeRecord {
   readonly at: number;
 }
 
+/** Options of `Store.followChanges`. */
+export interface ChangeFeedOptions {
+  /** Deliver entries with seq > `from`. */
+  readonly from: number;
+  /** Receives every entry once, in seq order, in pages. */
+  readonly onChanges: (changes: readonly ChangeRecord[]) => void;
+  /** Told about a lost listen connection or a failed read; the feed keeps trying. */
+  readonly onError?: (err: unknown) => void;
+  /** Entries read per page (default 500). */
+  readonly pageSize?: number;
+  /** Wait before reconnecting a lost listen connection (default 250 ms). */
+  readonly reconnectMs?: number;
+}
+
+/** A running `Store.followChanges`. */
+export interface ChangeFeed {
+  /** The seq of the last entry delivered. */
+  readonly cursor: number;
+  /** Reads the log now instead of waiting for the next notification (after a local commit). */
+  poke(): void;
+  close(): Promise<void>;
+}
+
 /** A change to append inside a write transaction; `seq` and `at` are assigned by the store. */
 export interface NewChange {
   readonly entity: string;
@@ -449,6 +472,11 @@ export interface OAuthStateStore {
 /** A database behind Mast. */
 export interface Store {
   readonly capabilities: StoreCapabilities;
+  /**
+   * Follows the shared change log as every node (this one included) commits to it; present on
+   * multi-node stores only. Entries come once each, in seq order, from `options.from`.
+   */
+  followChanges?(options: ChangeFeedOptions): Promise<ChangeFeed>;
   readonly sessions: SessionStore;
   readonly apiKeys: ApiKeyStore;
   readonly orgs: OrgStore;

@@ -1,23 +1,11 @@
 import pg from 'pg';
-import type { ChangeRecord } from '../store.js';
+import type { ChangeFeed, ChangeFeedOptions, ChangeRecord } from '../store.js';
+
+export type { ChangeFeedOptions } from '../store.js';
 
 /** The notification channel of a schema's change log (one per schema, so schemas do not wake each other). */
 export function changeChannel(schema: string): string {
   return `mast_changes:${schema}`;
-}
-
-/** Options of `PgChangeFeed`. */
-export interface ChangeFeedOptions {
-  /** Deliver entries with seq > `from`. */
-  readonly from: number;
-  /** Receives every entry once, in seq order, in pages. */
-  readonly onChanges: (changes: readonly ChangeRecord[]) => void;
-  /** Told about a lost listen connection or a failed read; the feed keeps trying. */
-  readonly onError?: (err: unknown) => void;
-  /** Entries read per page (default 500). */
-  readonly pageSize?: number;
-  /** Wait before reconnecting a lost listen connection (default 250 ms). */
-  readonly reconnectMs?: number;
 }
 
 /**
@@ -29,9 +17,11 @@ export interface ChangeFeedOptions {
  * delivered, in order, before anything newer. Entries are delivered once each because the
  * cursor only moves forward over entries already handed out.
  */
-export class PgChangeFeed {
+export class PgChangeFeed implements ChangeFeed {
   #cursor: number;
   #client: pg.Client | null = null;
+  /** The connection being opened or in use; the loss of any earlier one is old news. */
+  #attempt: pg.Client | null = null;
   #closed = false;
   #draining: Promise<void> | null = null;
   #again = false;
@@ -65,6 +55,7 @@ export class PgChangeFeed {
   async #connect(): Promise<void> {
     if (this.#closed) return;
     const client = new pg.Client(this.config);
+    this.#attempt = client;
     client.on('notification', () => this.#wake());
     client.on('error', (err) => this.#lost(client, err));
     client.on('end', () => this.#lost(client, new Error('the listen connection ended')));
@@ -86,7 +77,10 @@ export class PgChangeFeed {
   }
 
   #lost(client: pg.Client, err: unknown): void {
-    if (this.#client !== null && this.#client !== client) return;
+    // A connection reports its loss twice ('error', then 'end'), the second time possibly while
+    // its successor is being opened: only the current connection's loss starts a reconnect.
+    if (client !== this.#attempt) return;
+    this.#attempt = null;
     this.#client = null;
     if (this.#closed || this.#timer) return;
     this.options.onError?.(err);
@@ -94,6 +88,11 @@ export class PgChangeFeed {
       this.#timer = null;
       void this.#connect();
     }, this.options.reconnectMs ?? 250);
+  }
+
+  /** Reads the log now (a local commit need not wait for its notification to come back). */
+  poke(): void {
+    if (!this.#closed) this.#wake();
   }
 
   /** Reads from the cursor until the log has nothing newer; wakes while reading run once more after. */
