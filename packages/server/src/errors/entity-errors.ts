@@ -2,8 +2,7 @@ import { AppError } from './app-error.js';
 
 /** The errors of entity rows: values against the schema, ids, filters, lookups and the write path. Each message is written here once. */
 export const entityErrors = {
-  invalidTotal: (given: string): AppError =>
-    new AppError('INVALID_QUERY', `total must be true or false, not ${JSON.stringify(given.slice(0, 40))}`, { fields: ['total'] }),
+  invalidTotal: (given: string): AppError => new AppError('INVALID_QUERY', `total must be true or false, not ${JSON.stringify(given.slice(0, 40))}`, { fields: ['total'] }),
   lookupNotFound: (entity: string, field: string, value: string): AppError => new AppError('NOT_FOUND', `${entity}.${field} = ${value} not found`),
   invalidLookupValue: (entity: string, field: string, text: string): AppError =>
     new AppError('INVALID_FIELD_TYPE', `${entity}.${field}: "${text}" is not a valid value for this field`, { fields: [field] }),
