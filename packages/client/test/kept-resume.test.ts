@@ -49,9 +49,17 @@ describe('resume from kept rows after a reload', () => {
     const states: ConnectionState[] = [];
     second.onStatus((s) => states.at(-1) !== s.state && states.push(s.state));
     const q2 = second.query('Todo', { $order: { title: 'asc' } });
-    await until(() => q2.rows.length === 3 && q2.state.fromCache, 'the kept rows');
-    expect(q2.rows.map((r) => r.title)).toEqual(['a', 'b', 'c']);
-    const kept = q2.rows[0];
+    // The kept rows may be replaced by the resumed ones before a poll would see them: record
+    // every state the query shows instead.
+    const shown: Array<{ titles: string[]; fromCache: boolean; first: unknown }> = [];
+    const record = (): void => void shown.push({ titles: q2.rows.map((r) => r.title as string), fromCache: q2.state.fromCache, first: q2.rows[0] });
+    record();
+    const stopRecording = q2.subscribe(record);
+    cleanup.push(() => void stopRecording());
+    await until(() => shown.some((s) => s.fromCache && s.titles.length === 3), 'the kept rows');
+    const fromCache = shown.find((s) => s.fromCache && s.titles.length === 3)!;
+    expect(fromCache.titles).toEqual(['a', 'b', 'c']);
+    const kept = fromCache.first;
     await until(() => !q2.state.fromCache && second.status.state === 'open', 'the resumed rows');
     expect(q2.rows.map((r) => r.title)).toEqual(['a', 'b2', 'd']);
     expect(q2.rows.map((r) => r.title)).toEqual((await serverRows(t, 'Todo')).map((r) => r.title).sort());
