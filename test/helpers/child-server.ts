@@ -22,11 +22,14 @@ export function writeApp(appDir: string, manifest: Manifest): void {
 
 /**
  * Starts `mast start appDir` on port 0 and resolves once it listens. `env` adds MAST_* settings;
- * the database is the app's default file unless `MAST_DATABASE_URL` is given.
+ * the database is the app's default file unless `MAST_DATABASE_URL` is given. The server runs
+ * without its supervisor (`MAST_SUPERVISE=false`), so `proc` is the server itself: a SIGKILL
+ * sent to it kills the process that writes, not a supervisor whose server would then stop
+ * gracefully.
  */
 export function startChildServer(appDir: string, env: Record<string, string> = {}): Promise<ChildServer> {
   const proc = spawn(process.execPath, [MAST, 'start', appDir, '--port', '0', '--host', '127.0.0.1'], {
-    env: { ...process.env, MAST_LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, MAST_LOG_LEVEL: 'info', MAST_SUPERVISE: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
