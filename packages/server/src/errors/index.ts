@@ -10,3 +10,4 @@ export { crdtErrors } from './crdt-errors.js';
 export { liveErrors } from './live-errors.js';
 export { syncErrors } from './sync-errors.js';
 export { fnErrors } from './function-errors.js';
+export { storeErrors } from './store-errors.js';

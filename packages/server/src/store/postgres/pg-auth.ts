@@ -1,4 +1,4 @@
-import { AppError } from '../../errors/index.js';
+import { storeErrors } from '../../errors/index.js';
 import type { AccountRecord, AuthWrites, CodeRecord, IdentityRecord, RateCount } from '../store.js';
 import { isPgError, type Cells, type PgConnection } from './pg-connection.js';
 
@@ -82,7 +82,7 @@ export class PgAuth implements AuthWrites {
         a.createdAt,
       ]);
     } catch (err) {
-      if (isUniqueViolation(err)) throw new AppError('EMAIL_TAKEN', undefined, { cause: err });
+      if (isUniqueViolation(err)) throw storeErrors.emailTaken(err);
       throw err;
     }
   }
@@ -108,7 +108,7 @@ export class PgAuth implements AuthWrites {
     try {
       await this.conn.run('INSERT INTO _mast_identities (provider, subject, user_id, created_at) VALUES (?, ?, ?, ?)', [i.provider, i.subject, i.userId, i.createdAt]);
     } catch (err) {
-      if (isUniqueViolation(err)) throw new AppError('IDENTITY_TAKEN', undefined, { cause: err });
+      if (isUniqueViolation(err)) throw storeErrors.identityTaken(err);
       throw err;
     }
   }

@@ -1,6 +1,6 @@
 import type { RecordedSchema } from '@mast/schema';
 import type { ChangeKind } from '@mast/protocol';
-import { AppError } from '../../errors/index.js';
+import { storeErrors } from '../../errors/index.js';
 import type { ChangeLogBounds, ChangeRecord, NewChange, OpRecord, RetentionPolicy, Row } from '../store.js';
 import type { Cells, PgConnection } from './pg-connection.js';
 import { isPgError } from './pg-connection.js';
@@ -59,7 +59,7 @@ export async function appendChange(conn: PgConnection, change: NewChange, now: n
 
 /** Entries with seq > `since`, oldest first, at most `limit`. */
 export async function changesSince(conn: PgConnection, since: number, limit: number): Promise<ChangeRecord[]> {
-  if (!Number.isSafeInteger(limit) || limit < 0) throw new AppError('INVALID_QUERY', 'limit must be a non-negative integer');
+  if (!Number.isSafeInteger(limit) || limit < 0) throw storeErrors.notNonNegativeInteger('limit');
   return (await conn.all('SELECT * FROM _mast_changes WHERE seq > ? ORDER BY seq LIMIT ?', [since, limit])).map(toChange);
 }
 
@@ -121,7 +121,7 @@ export async function putOp(conn: PgConnection, op: OpRecord, now: number): Prom
     await conn.run('INSERT INTO _mast_ops (op_id, fingerprint, result, at) VALUES (?, ?, ?, ?)', [op.opId, op.fingerprint, result, now]);
   } catch (err) {
     if (isPgError(err, '23505')) {
-      throw new AppError('OP_ID_REUSED', `op_id "${op.opId}" was already recorded`, { cause: err });
+      throw storeErrors.opIdReused(op.opId, err);
     }
     throw err;
   }

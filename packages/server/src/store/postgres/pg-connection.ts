@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { AppError } from '../../errors/index.js';
+import { AppError, storeErrors } from '../../errors/index.js';
 
 /** A raw result row: column name → cell. */
 export type Cells = Record<string, unknown>;
@@ -41,12 +41,11 @@ const TRANSIENT = new Set(['40001', '40P01', '55P03', '57014', '53300', '57P01',
  */
 export function translatePgError(err: unknown): unknown {
   if (err instanceof AppError) return err;
-  if (isPgError(err) && err.code !== undefined && TRANSIENT.has(err.code)) return new AppError('STORE_BUSY', undefined, { cause: err });
+  if (isPgError(err) && err.code !== undefined && TRANSIENT.has(err.code)) return storeErrors.busy(err);
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT')
-      return new AppError('STORE_BUSY', 'The database is unreachable; retry', { cause: err });
-    if (/timeout exceeded when trying to connect|Connection terminated/i.test(err.message)) return new AppError('STORE_BUSY', undefined, { cause: err });
+    if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT') return storeErrors.unreachable(err);
+    if (/timeout exceeded when trying to connect|Connection terminated/i.test(err.message)) return storeErrors.busy(err);
   }
   return err;
 }

@@ -1,4 +1,4 @@
-import { AppError } from '../../errors/index.js';
+import { storeErrors } from '../../errors/index.js';
 import type { ApiKeyRecord, InviteRecord, MemberRecord, OAuthStateRecord, OrgRecord, OrgRole } from '../store.js';
 import type { Cells, PgConnection } from './pg-connection.js';
 
@@ -125,7 +125,7 @@ export async function putMember(conn: PgConnection, m: MemberRecord): Promise<vo
 /** Throws LAST_OWNER (rolling the transaction back) when a change left the org without an owner. */
 async function keepOwner(conn: PgConnection, orgId: string): Promise<void> {
   const owners = Number((await conn.get("SELECT COUNT(*) AS n FROM _mast_org_members WHERE org_id = ? AND role = 'owner'", [orgId]))?.['n'] ?? 0);
-  if (owners === 0) throw new AppError('LAST_OWNER', 'An org must keep at least one owner; make someone else owner first, or delete the org');
+  if (owners === 0) throw storeErrors.lastOwner();
 }
 
 /** Removes a member and clears the org from that user's sessions (inside a write transaction). */

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import type { EntitySchema, FilterNode } from '@mast/schema';
 import type pg from 'pg';
-import { AppError } from '../../errors/index.js';
+import { storeErrors } from '../../errors/index.js';
 import { existsQuery } from './pg-tx.js';
 
 /**
@@ -80,7 +80,7 @@ export class PgLookup {
 
   /** Whether a row of `entity` matches `where` in the last committed state; blocks until answered. */
   exists(entity: EntitySchema, where: FilterNode, resolve: (name: string) => EntitySchema | undefined): boolean {
-    if (this.closed) throw new AppError('SHUTTING_DOWN', 'the store is closed');
+    if (this.closed) throw storeErrors.closed();
     const { sql, params } = existsQuery(entity, where, resolve);
     this.thread ??= this.start();
     const port = this.thread.port;
@@ -91,7 +91,7 @@ export class PgLookup {
     for (;;) {
       const left = deadline - Date.now();
       if (left <= 0 || Atomics.wait(this.signal, 0, 0, left) === 'timed-out') {
-        throw new AppError('STORE_BUSY', 'A related-row lookup timed out');
+        throw storeErrors.lookupTimedOut();
       }
       Atomics.store(this.signal, 0, 0);
       // Replies to earlier lookups that timed out are dropped here.
@@ -99,7 +99,7 @@ export class PgLookup {
         const reply = message.message as Reply;
         if (reply.id !== id) continue;
         if (reply.error !== undefined) {
-          throw new AppError('STORE_BUSY', 'A related-row lookup failed', { cause: new Error(`${reply.code ?? ''} ${reply.error}`) });
+          throw storeErrors.lookupFailed(new Error(`${reply.code ?? ''} ${reply.error}`));
         }
         return reply.value === true;
       }

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import { evaluateFilter } from '@mast/schema';
 import type { AppSchema, FilterNode, MigrationPlan, RecordedSchema } from '@mast/schema';
-import { AppError } from '../../errors/index.js';
+import { storeErrors } from '../../errors/index.js';
 import type {
   ApiKeyStore,
   ChangeLogBounds,
@@ -184,7 +184,7 @@ class PgStoreImpl implements PgStore {
 
   /** New work is refused once `close()` began, except work started by a callback still running. */
   private checkOpen(holder: Holder | undefined): void {
-    if (this.closing && !holder?.active) throw new AppError('SHUTTING_DOWN', 'the store is closed');
+    if (this.closing && !holder?.active) throw storeErrors.closed();
   }
 
   /** Runs `task` on a pooled connection of its own, counted so that `close()` can wait for it. */
@@ -277,7 +277,7 @@ class PgStoreImpl implements PgStore {
     const holder = this.context.getStore();
     this.checkOpen(holder);
     const entity = this.schema?.entitiesByName.get(entityName);
-    if (!entity) throw new AppError('ENTITY_NOT_FOUND', `Unknown entity "${entityName}"`);
+    if (!entity) throw storeErrors.unknownEntity(entityName);
     const resolve = (name: string) => this.schema?.entitiesByName.get(name);
     const written = holder?.active && holder.tx instanceof PgWriteTx ? holder.tx.written(entityName) : undefined;
     if (!written || written.size === 0) return this.lookup.exists(entity, where, resolve);

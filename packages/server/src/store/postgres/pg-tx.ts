@@ -1,5 +1,5 @@
 import type { AppSchema, EntitySchema } from '@mast/schema';
-import { AppError, errors } from '../../errors/index.js';
+import { errors, storeErrors } from '../../errors/index.js';
 import type { FilterNode, FindQuery } from '@mast/schema';
 import { compileFilter, compileFind } from '../sql/compile-filter.js';
 import { decodeRow, encodeFields } from '../sql/row-codec.js';
@@ -143,7 +143,7 @@ export class PgWriteTx extends PgReadTx implements WriteTx {
   async insert(entityName: string, row: Row): Promise<Row> {
     const entity = this.entity(entityName);
     if (typeof row.id !== 'string' || row.id === '') {
-      throw new AppError('INVALID_ID', `${entity.name}.id must be a non-empty string`, { fields: ['id'] });
+      throw storeErrors.emptyId(entity.name);
     }
     const given = new Map(encodeFields(dialect.cells, entity, row, true));
     const names = ['id', ...entity.fields.map((f) => f.name)];
@@ -164,7 +164,7 @@ export class PgWriteTx extends PgReadTx implements WriteTx {
   async update(entityName: string, id: string, patch: Record<string, unknown>): Promise<Row | null> {
     const entity = this.entity(entityName);
     if ('id' in patch && patch['id'] !== id) {
-      throw new AppError('IMMUTABLE_FIELD', `${entity.name}.id cannot be changed`, { fields: ['id'] });
+      throw storeErrors.idImmutable(entity.name);
     }
     const sets = encodeFields(dialect.cells, entity, patch, false);
     if (sets.length === 0) return this.get(entityName, id);

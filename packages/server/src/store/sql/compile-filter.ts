@@ -1,5 +1,5 @@
 import type { EntitySchema, FieldKind } from '@mast/schema';
-import { AppError } from '../../errors/index.js';
+import { type AppError, storeErrors } from '../../errors/index.js';
 import type { CompareOp, FilterNode, FilterValue, FindQuery } from '@mast/schema';
 import { parseLike, totalOrder } from '@mast/schema';
 import { encodeCell } from './row-codec.js';
@@ -36,7 +36,7 @@ function column(entity: EntitySchema, name: string, dialect: SqlDialect, qualifi
   const prefix = qualifier === undefined ? '' : `${dialect.quoteIdent(qualifier)}.`;
   if (name === 'id') return { sql: `${prefix}${dialect.quoteIdent('id')}`, kind: 'string', nullable: false, name };
   const field = entity.fieldsByName.get(name);
-  if (!field) throw new AppError('INVALID_COLUMN', `${entity.name} has no field "${name}"`, { fields: [name] });
+  if (!field) throw storeErrors.noSuchColumn(entity.name, name);
   return { sql: dialect.comparable(`${prefix}${dialect.quoteIdent(name)}`, field.kind), kind: field.kind, nullable: true, name };
 }
 
@@ -117,9 +117,9 @@ class FilterCompiler {
       case 'like': {
         const col = this.col(node.field);
         if (col.kind === 'int' || col.kind === 'float' || col.kind === 'bool') {
-          throw new AppError('INVALID_QUERY', `like needs a text field; ${this.entity.name}.${col.name} is ${col.kind}`, { fields: [col.name] });
+          throw storeErrors.likeNeedsText(this.entity.name, col.name, col.kind);
         }
-        if (typeof node.pattern !== 'string') throw new AppError('INVALID_QUERY', 'a like pattern must be a string');
+        if (typeof node.pattern !== 'string') throw storeErrors.likePatternNotString();
         const sql = this.dialect.like(col.sql, parseLike(node.pattern), node.caseInsensitive, (v) => this.params.add(v));
         return negated ? orNull(col, `NOT (${sql})`) : sql;
       }
@@ -133,7 +133,7 @@ class FilterCompiler {
    */
   private related(entityName: string, where: FilterNode, negated: boolean): string {
     const entity = this.resolve?.(entityName);
-    if (!entity) throw new AppError('ENTITY_NOT_FOUND', `Unknown entity "${entityName}" in a related filter`);
+    if (!entity) throw storeErrors.unknownRelatedEntity(entityName);
     if (this.scopes.length === 1) this.scopes[0] = { entity: this.scopes[0]!.entity, qualifier: this.scopes[0]!.entity.name };
     const alias = `r${this.scopes.length}`;
     this.scopes.push({ entity, qualifier: alias });
@@ -197,7 +197,7 @@ export interface CompiledFind {
 
 function checkCount(name: 'limit' | 'offset', value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new AppError('INVALID_QUERY', `${name} must be a non-negative integer`);
+    throw storeErrors.notNonNegativeInteger(name);
   }
 }
 
@@ -211,7 +211,7 @@ export function compileFind(query: FindQuery, entity: EntitySchema, dialect: Sql
   for (const term of totalOrder(query.order)) {
     const col = column(entity, term.field, dialect);
     if (term.direction !== 'asc' && term.direction !== 'desc') {
-      throw new AppError('INVALID_QUERY', `order direction must be asc or desc`, { fields: [term.field] });
+      throw storeErrors.badOrderDirection(term.field);
     }
     const nulls = col.nullable && !dialect.nullsSortLow ? (term.direction === 'asc' ? ' NULLS FIRST' : ' NULLS LAST') : '';
     terms.push(`${col.sql} ${term.direction.toUpperCase()}${nulls}`);

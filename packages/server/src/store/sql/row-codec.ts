@@ -1,5 +1,5 @@
 import type { EntitySchema, FieldKind } from '@mast/schema';
-import { AppError } from '../../errors/index.js';
+import { type AppError, storeErrors } from '../../errors/index.js';
 import type { Row } from '../store.js';
 import type { CellCodec } from './sql-dialect.js';
 
@@ -10,7 +10,7 @@ import type { CellCodec } from './sql-dialect.js';
  */
 
 function wrongType(entity: string, field: string, expected: string): AppError {
-  return new AppError('INVALID_FIELD_TYPE', `${entity}.${field} must be ${expected}`, { fields: [field] });
+  return storeErrors.wrongStoredType(entity, field, expected);
 }
 
 /** Encodes one domain value for a column of `kind`; throws INVALID_FIELD_TYPE on a mismatch. */
@@ -85,12 +85,12 @@ export function encodeFields(cells: CellCodec, entity: EntitySchema, values: Rea
   for (const [name, value] of Object.entries(values)) {
     if (name === 'id') {
       if (!allowId) continue;
-      if (typeof value !== 'string' || value === '') throw new AppError('INVALID_ID', `${entity.name}.id must be a non-empty string`, { fields: ['id'] });
+      if (typeof value !== 'string' || value === '') throw storeErrors.emptyId(entity.name);
       out.push(['id', value]);
       continue;
     }
     const field = entity.fieldsByName.get(name);
-    if (!field) throw new AppError('INVALID_COLUMN', `${entity.name} has no field "${name}"`, { fields: [name] });
+    if (!field) throw storeErrors.noSuchColumn(entity.name, name);
     out.push([name, encodeCell(cells, field.kind, value, { entity: entity.name, field: name })]);
   }
   return out;

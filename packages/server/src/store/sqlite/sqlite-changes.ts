@@ -1,6 +1,6 @@
 import type { RecordedSchema } from '@mast/schema';
 import type { ChangeKind } from '@mast/protocol';
-import { AppError } from '../../errors/index.js';
+import { storeErrors } from '../../errors/index.js';
 import type { ChangeLogBounds, ChangeRecord, NewChange, OpRecord, RetentionPolicy, Row } from '../store.js';
 import type { Cells, SqliteConnection } from './sqlite-connection.js';
 import { isSqliteError } from './sqlite-connection.js';
@@ -83,7 +83,7 @@ export function appendChange(conn: SqliteConnection, change: NewChange, now: num
 
 /** Entries with seq > `since`, oldest first, at most `limit`. */
 export function changesSince(conn: SqliteConnection, since: number, limit: number): ChangeRecord[] {
-  if (!Number.isSafeInteger(limit) || limit < 0) throw new AppError('INVALID_QUERY', 'limit must be a non-negative integer');
+  if (!Number.isSafeInteger(limit) || limit < 0) throw storeErrors.notNonNegativeInteger('limit');
   return conn.all('SELECT * FROM _mast_changes WHERE seq > ? ORDER BY seq LIMIT ?', [since, limit]).map(toChange);
 }
 
@@ -145,7 +145,7 @@ export function putOp(conn: SqliteConnection, op: OpRecord, now: number): void {
     conn.run('INSERT INTO _mast_ops (op_id, fingerprint, result, at) VALUES (?, ?, ?, ?)', [op.opId, op.fingerprint, result, now]);
   } catch (err) {
     if (isSqliteError(err) && err.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-      throw new AppError('OP_ID_REUSED', `op_id "${op.opId}" was already recorded`, { cause: err });
+      throw storeErrors.opIdReused(op.opId, err);
     }
     throw err;
   }

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { AppError } from '../../errors/index.js';
+import { storeErrors } from '../../errors/index.js';
 import { convertValue } from '../sql/convert-value.js';
 import { decodeCell, encodeCell } from '../sql/row-codec.js';
 import type { FieldKind } from '@mast/schema';
@@ -23,7 +23,7 @@ export function isSqliteError(err: unknown): err is Error & { code: string } {
 
 /** Maps SQLITE_BUSY (any extended code) to STORE_BUSY; other errors pass through unchanged. */
 export function translateBusy(err: unknown): unknown {
-  if (isSqliteError(err) && err.code.startsWith('SQLITE_BUSY')) return new AppError('STORE_BUSY', undefined, { cause: err });
+  if (isSqliteError(err) && err.code.startsWith('SQLITE_BUSY')) return storeErrors.busy(err);
   return err;
 }
 

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { statSync } from 'node:fs';
 import type { AppSchema, FilterNode, MigrationPlan, RecordedSchema } from '@mast/schema';
-import { AppError } from '../../errors/index.js';
+import { storeErrors } from '../../errors/index.js';
 import type {
   ApiKeyStore,
   ChangeLogBounds,
@@ -184,7 +184,7 @@ class SqliteStoreImpl implements SqliteStore {
 
   /** New work is refused once `close()` began, except work started by a callback still running. */
   private checkOpen(holder: Holder | undefined): void {
-    if (this.finished || (this.closing && !holder?.active)) throw new AppError('SHUTTING_DOWN', 'the store is closed');
+    if (this.finished || (this.closing && !holder?.active)) throw storeErrors.closed();
   }
 
   async write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T> {
@@ -292,7 +292,7 @@ class SqliteStoreImpl implements SqliteStore {
     const holder = this.context.getStore();
     this.checkOpen(holder);
     const entity = this.schema?.entitiesByName.get(entityName);
-    if (!entity) throw new AppError('ENTITY_NOT_FOUND', `Unknown entity "${entityName}"`);
+    if (!entity) throw storeErrors.unknownEntity(entityName);
     const conn = holder?.active ? holder.conn : (this.lookup ?? this.writer);
     return rowExistsOn(conn, entity, where, (name) => this.schema?.entitiesByName.get(name));
   }
