@@ -15,6 +15,14 @@ afterEach(async () => {
   await pool.close();
 });
 
+/** Resolves once `check` holds; fails the test after `timeoutMs`. */
+async function until(check: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out waiting for a worker grant');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 describe('the function worker pool', () => {
   it('warms one worker, starts more only as calls find every worker busy, and ends idle extras', async () => {
     pool = new WorkerPool({ size: 4, maxQueued: 8, graceMs: 200, idleMs: 300, logger: pino({ level: 'silent' }) });
@@ -58,14 +66,17 @@ describe('the function worker pool', () => {
         () => undefined,
       ),
     );
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // A worker's start takes seconds on a loaded machine: wait for the first grant, then give
+    // over-granting a moment to show itself.
+    await until(() => granted.length >= 1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
     // One extra worker (a worker is a few threads), not twenty.
     expect(granted).toHaveLength(1);
     expect(threads() - before).toBeLessThan(8);
     // The rest wait at the front of the queue and get workers as they free up.
     for (let i = 0; i < 3; i++) {
       granted[i]!.release();
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await until(() => granted.length >= i + 2);
     }
     expect(granted).toHaveLength(4);
     parent.release();
