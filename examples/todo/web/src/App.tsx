@@ -254,7 +254,8 @@ function NewTodo(props: { identity: Identity }) {
 function TodoList(props: { identity: Identity }) {
   // Newest first in a window of 50 (a live query without $limit is cut at the server's default
   // of 100, which would hide every todo added after the hundredth).
-  const { rows, loading, error, fromCache, complete, loadMore } = useQuery<Todo>('Todo', { $order: { createdAt: 'desc' }, $limit: 50 });
+  // `?limit=N` sets the window (the reload benchmark, bench/src/browser-reload.ts, asks for 10,000).
+  const { rows, loading, error, fromCache, complete, loadMore } = useQuery<Todo>('Todo', { $order: { createdAt: 'desc' }, $limit: pageSize() });
   if (error) return <p role="alert">Could not load todos: {error.code}</p>;
   return (
     <>
@@ -272,6 +273,12 @@ function TodoList(props: { identity: Identity }) {
       )}
     </>
   );
+}
+
+/** The list's window: 50, or `?limit=N` from the page's address. */
+function pageSize(): number {
+  const n = Number(new URLSearchParams(location.search).get('limit'));
+  return Number.isInteger(n) && n > 0 ? n : 50;
 }
 
 function TodoItem(props: { todo: Todo; mine: boolean }) {
