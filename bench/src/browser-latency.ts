@@ -15,78 +15,22 @@
  * Samples run one at a time (default 100 each). Prints one JSON object. Not a scenario of
  * `npm run bench` and not run by CI.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { WebSocket } from 'ws';
+import { launchChromium, sessionFor, startTodoServer, timingStats } from './harness/browser-rig.js';
 
 const samples = Number(process.argv[2] ?? 100);
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAST = join(ROOT, 'packages/cli/bin/mast.js');
-const APP = join(ROOT, 'examples/todo');
 const ADMIN = 'browser-latency-admin-token';
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-
-interface Stats {
-  readonly n: number;
-  readonly p50Ms: number;
-  readonly p90Ms: number;
-  readonly p99Ms: number;
-  readonly meanMs: number;
-  readonly maxMs: number;
-}
-
-function stats(values: number[]): Stats {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
-  const round = (v: number): number => Math.round(v * 100) / 100;
-  return {
-    n: sorted.length,
-    p50Ms: round(at(0.5)),
-    p90Ms: round(at(0.9)),
-    p99Ms: round(at(0.99)),
-    meanMs: round(sorted.reduce((s, v) => s + v, 0) / sorted.length),
-    maxMs: round(sorted.at(-1) ?? Number.NaN),
-  };
-}
-
-async function startServer(dir: string): Promise<{ url: string; stop: () => void }> {
-  const env = { ...process.env, MAST_ADMIN_TOKEN: ADMIN, MAST_RATE_LIMIT: '0', MAST_LOG_LEVEL: 'info', MAST_DATABASE_URL: join(dir, 'todo.db') };
-  const child = spawn(process.execPath, [MAST, 'start', APP, '--port', '0', '--host', '127.0.0.1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const onData = (chunk: Buffer): void => {
-      out += chunk.toString();
-      const m = /https?:\/\/[\d.]+:(\d+)/.exec(out) ?? /"port":(\d+)/.exec(out);
-      if (m) resolve(`http://127.0.0.1:${m[1]}`);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`mast start exited (${code}): ${out}`)));
-  });
-  return { url, stop: () => child.kill('SIGTERM') };
-}
-
-async function session(url: string, userId: string): Promise<string> {
-  const res = await fetch(`${url}/api/auth/session`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` },
-    body: JSON.stringify({ user_id: userId }),
-  });
-  if (!res.ok) throw new Error(`session for ${userId}: ${res.status} ${await res.text()}`);
-  return ((await res.json()) as { token: string }).token;
-}
 
 /** Page-side clock in ms since the epoch, comparable across pages of one browser. */
 const NOW = '(performance.timeOrigin + performance.now())';
 
 async function browserSamples(url: string, tokens: { a: string; b: string }): Promise<number[]> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+  const browser = await launchChromium();
   try {
     const open = async (user: string, token: string): Promise<Page> => {
       const context = await browser.newContext();
@@ -174,12 +118,10 @@ async function rawSocketSamples(url: string, tokens: { a: string; b: string }): 
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing (apt-get install -y chromium)`);
-  if (!existsSync(join(APP, 'public', 'index.html'))) throw new Error('examples/todo/public is not built: npm run build');
   const dir = mkdtempSync(join(tmpdir(), 'mast-browser-latency-'));
-  const server = await startServer(dir);
+  const server = await startTodoServer(dir, ADMIN);
   try {
-    const tokens = { a: await session(server.url, 'bench-a'), b: await session(server.url, 'bench-b') };
+    const tokens = { a: await sessionFor(server, 'bench-a'), b: await sessionFor(server, 'bench-b') };
     // Alternate the two so both see the same machine load.
     const raw1 = await rawSocketSamples(server.url, tokens);
     const browser = await browserSamples(server.url, tokens);
@@ -189,8 +131,11 @@ async function main(): Promise<void> {
         {
           what: 'write in one client → visible in another (ms)',
           samplesEach: samples,
-          browser: { ...stats(browser), measures: 'submit in Chromium page A → row rendered in Chromium page B (optimistic write, HTTP insert, fan-out, client cache, React)' },
-          rawSocket: { ...stats([...raw1, ...raw2]), measures: 'HTTP POST from Node → diff frame on a raw WebSocket (the baseline, same run)' },
+          browser: {
+            ...timingStats(browser),
+            measures: 'submit in Chromium page A → row rendered in Chromium page B (optimistic write, HTTP insert, fan-out, client cache, React)',
+          },
+          rawSocket: { ...timingStats([...raw1, ...raw2]), measures: 'HTTP POST from Node → diff frame on a raw WebSocket (the baseline, same run)' },
           loadAverage: (await import('node:os')).loadavg().map((v) => Math.round(v * 100) / 100),
           cores: (await import('node:os')).cpus().length,
         },
@@ -199,7 +144,7 @@ async function main(): Promise<void> {
       ),
     );
   } finally {
-    server.stop();
+    await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -19,77 +19,16 @@
  *
  * Prints one JSON object. Not a scenario of `npm run bench` and not run by CI.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchChromium, sessionFor, startTodoServer, timingStats } from './harness/browser-rig.js';
 
 const reloads = Number(process.argv[2] ?? 20);
 const ROWS = 10_000;
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAST = join(ROOT, 'packages/cli/bin/mast.js');
-const APP = join(ROOT, 'examples/todo');
 const ADMIN = 'browser-reload-admin-token';
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const WAIT = { timeout: 60_000 };
-
-interface Stats {
-  readonly n: number;
-  readonly p50Ms: number;
-  readonly p90Ms: number;
-  readonly meanMs: number;
-  readonly maxMs: number;
-}
-
-function stats(values: number[]): Stats {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
-  const round = (v: number): number => Math.round(v * 100) / 100;
-  return {
-    n: sorted.length,
-    p50Ms: round(at(0.5)),
-    p90Ms: round(at(0.9)),
-    meanMs: round(sorted.reduce((s, v) => s + v, 0) / sorted.length),
-    maxMs: round(sorted.at(-1) ?? Number.NaN),
-  };
-}
-
-async function startServer(dir: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const env = { ...process.env, MAST_ADMIN_TOKEN: ADMIN, MAST_RATE_LIMIT: '0', MAST_MAX_LIMIT: String(ROWS), MAST_LOG_LEVEL: 'info', MAST_DATABASE_URL: join(dir, 'todo.db') };
-  const child = spawn(process.execPath, [MAST, 'start', APP, '--port', '0', '--host', '127.0.0.1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const onData = (chunk: Buffer): void => {
-      out += chunk.toString();
-      const m = /https?:\/\/[\d.]+:(\d+)/.exec(out) ?? /"port":(\d+)/.exec(out);
-      if (m) resolve(`http://127.0.0.1:${m[1]}`);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`mast start exited (${code}): ${out}`)));
-  });
-  return {
-    url,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-async function session(url: string, userId: string): Promise<string> {
-  const res = await fetch(`${url}/api/auth/session`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` },
-    body: JSON.stringify({ user_id: userId }),
-  });
-  if (!res.ok) throw new Error(`session for ${userId}: ${res.status} ${await res.text()}`);
-  return ((await res.json()) as { token: string }).token;
-}
 
 /** 10,000 private todos of `ownerId`, in batches of 500. */
 async function seed(url: string, ownerId: string): Promise<void> {
@@ -207,17 +146,15 @@ async function reload(page: Page, rows: number): Promise<{ dom: number; frame: n
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing (apt-get install -y chromium)`);
-  if (!existsSync(join(APP, 'public', 'index.html'))) throw new Error('examples/todo/public is not built: npm run build');
   const dir = mkdtempSync(join(tmpdir(), 'mast-browser-reload-'));
-  const server = await startServer(dir);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+  const server = await startTodoServer(dir, ADMIN, { MAST_MAX_LIMIT: String(ROWS) });
+  const browser = await launchChromium();
   try {
     await seed(server.url, 'bench-reader');
     const full = await browser.newContext();
     const empty = await browser.newContext();
-    const pageFull = await openPage(full, server.url, 'bench-reader', await session(server.url, 'bench-reader'), ROWS);
-    const pageEmpty = await openPage(empty, server.url, 'bench-empty', await session(server.url, 'bench-empty'), 0);
+    const pageFull = await openPage(full, server.url, 'bench-reader', await sessionFor(server, 'bench-reader'), ROWS);
+    const pageEmpty = await openPage(empty, server.url, 'bench-empty', await sessionFor(server, 'bench-empty'), 0);
     const key = await storedKey(pageFull, ROWS);
     // Nothing from the network from here on: the browser is offline and the server is gone.
     await full.setOffline(true);
@@ -248,14 +185,14 @@ async function main(): Promise<void> {
           rows: ROWS,
           reloads,
           rows10k: {
-            dom: { ...stats(rowsDom), measures: `navigation start → the list holds its ${ROWS}th row (MutationObserver)` },
-            frame: { ...stats(rowsFrame), measures: 'navigation start → the next animation frame after that' },
+            dom: { ...timingStats(rowsDom), measures: `navigation start → the list holds its ${ROWS}th row (MutationObserver)` },
+            frame: { ...timingStats(rowsFrame), measures: 'navigation start → the next animation frame after that' },
           },
           emptyStore: {
-            dom: { ...stats(emptyDom), measures: 'same reload, a user with no rows: navigation start → the empty list is in the DOM' },
-            frame: { ...stats(emptyFrame), measures: 'navigation start → the next animation frame after that' },
+            dom: { ...timingStats(emptyDom), measures: 'same reload, a user with no rows: navigation start → the empty list is in the DOM' },
+            frame: { ...timingStats(emptyFrame), measures: 'navigation start → the next animation frame after that' },
           },
-          bareIdbRead: { ...stats(idb), measures: `indexedDB.open + one get of the stored query (${ROWS} rows) in the page, no client, no React` },
+          bareIdbRead: { ...timingStats(idb), measures: `indexedDB.open + one get of the stored query (${ROWS} rows) in the page, no client, no React` },
           query: key,
           loadAverage: loadavg().map((v) => Math.round(v * 100) / 100),
           cores: cpus().length,
