@@ -1,28 +1,18 @@
 /**
  * What the browser benchmarks share: the todo example served by `mast start` in a child
- * process, admin-minted sessions, Debian's Chromium and its flags, and timing statistics.
+ * process, admin-minted sessions, Debian's Chromium (launched as the browser tests launch it),
+ * and timing statistics.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium } from 'playwright-core';
+import { CHROMIUM } from '../../../test/helpers/browser.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MAST = join(ROOT, 'packages/cli/bin/mast.js');
 /** The example app the browser benchmarks drive. */
 export const TODO_APP = join(ROOT, 'examples/todo');
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 /** Nearest-rank percentiles, mean and max of a list of milliseconds, rounded to 0.01 ms. */
 export interface TimingStats {
@@ -97,7 +87,5 @@ export async function sessionFor(server: TodoServer, userId: string): Promise<st
   return ((await res.json()) as { token: string }).token;
 }
 
-/** Debian's Chromium, headless, with the flags this machine's closed network needs. */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-}
+/** Debian's Chromium with the browser tests' flags (`test/helpers/browser.ts`). */
+export { launchChromium } from '../../../test/helpers/browser.js';
