@@ -1,8 +1,8 @@
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installFromCache, packWorkspaces, requireBuilt } from './helpers/packed.js';
 import type { TestServer } from './helpers/test-server.js';
 import { ADMIN, serverRows, startServer, tokenFor } from '../packages/client/test/harness.js';
 
@@ -11,20 +11,8 @@ import { ADMIN, serverRows, startServer, tokenFor } from '../packages/client/tes
 // cache: `--offline`, or `--prefer-offline` where the cache lacks their metadata), and run by
 // plain Node ESM (no TypeScript at run time) against a real server.
 const PACKAGES = ['protocol', 'schema', 'functions', 'client', 'react'];
-const root = process.cwd();
 let work: string;
 let t: TestServer;
-
-function run(command: string, args: readonly string[], cwd: string, timeout = 120_000): SpawnSyncReturns<string> {
-  const res = spawnSync(command, args, { cwd, encoding: 'utf8', timeout, env: { ...process.env, npm_config_update_notifier: 'false' } });
-  if (res.error) throw res.error;
-  return res;
-}
-
-function must(res: SpawnSyncReturns<string>, what: string): SpawnSyncReturns<string> {
-  if (res.status !== 0) throw new Error(`${what} failed (${res.status}):\n${res.stdout}\n${res.stderr}`);
-  return res;
-}
 
 /** Every module the entry reaches through relative imports, with the bare specifiers each imports. */
 function importGraph(entry: string): Map<string, string[]> {
@@ -73,9 +61,7 @@ await client.close();
 `;
 
 beforeAll(async () => {
-  for (const name of PACKAGES) {
-    if (!existsSync(join(root, 'packages', name, 'dist', 'index.js'))) throw new Error(`packages/${name}/dist is missing: run \`npm run build\` (npm test does)`);
-  }
+  requireBuilt(PACKAGES);
   work = mkdtempSync(join(tmpdir(), 'mast-packed-client-'));
   t = await startServer();
 }, 20_000);
@@ -87,19 +73,14 @@ afterAll(async () => {
 describe('the packed client packages, installed outside the repository', { timeout: 180_000 }, () => {
   it('install the tarballs, import them from plain Node ESM, and talk to a real server', async () => {
     const tarballs = join(work, 'tarballs');
-    mkdirSync(tarballs);
-    must(run('npm', ['pack', '--silent', '--pack-destination', tarballs, ...PACKAGES.flatMap((p) => ['--workspace', `packages/${p}`])], root), 'npm pack');
-    const files = readdirSync(tarballs).filter((f) => f.endsWith('.tgz'));
+    const files = packWorkspaces(PACKAGES, tarballs);
     expect(files).toHaveLength(PACKAGES.length);
 
     const app = join(work, 'app');
     mkdirSync(app);
     writeFileSync(join(app, 'package.json'), '{ "private": true, "type": "module" }\n');
     // react is @mast/react's peer dependency; ws is Node 20's WebSocket.
-    const install = (mode: string) => run('npm', ['install', mode, '--ignore-scripts', '--no-audit', '--no-fund', ...files.map((f) => join(tarballs, f)), 'react@19', 'ws@8'], app);
-    let installed = install('--offline');
-    if (installed.status !== 0 && /ENOTCACHED/.test(installed.stderr)) installed = install('--prefer-offline');
-    must(installed, 'npm install of the tarballs');
+    installFromCache(app, [...files.map((f) => join(tarballs, f)), 'react@19', 'ws@8']);
 
     const client = join(app, 'node_modules', '@mast', 'client');
     // Installed copies with built JavaScript and types, no sources.

@@ -1,9 +1,10 @@
-import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installFromCache, must, packWorkspaces, requireBuilt, run } from './helpers/packed.js';
 
 // Mast as a user outside this repository gets it: the packages packed with `npm pack`, the
 // tarballs installed together into an empty folder, then `npx mast init` / `npx mast start`.
@@ -14,17 +15,6 @@ const PACKAGES = ['protocol', 'schema', 'policy', 'functions', 'server', 'cli'];
 const ADMIN = 'packed-admin-token';
 const root = process.cwd();
 let work: string;
-
-function run(command: string, args: readonly string[], cwd: string, timeout = 120_000): SpawnSyncReturns<string> {
-  const res = spawnSync(command, args, { cwd, encoding: 'utf8', timeout, env: { ...process.env, npm_config_update_notifier: 'false' } });
-  if (res.error) throw res.error;
-  return res;
-}
-
-function must(res: SpawnSyncReturns<string>, what: string): SpawnSyncReturns<string> {
-  if (res.status !== 0) throw new Error(`${what} failed (${res.status}):\n${res.stdout}\n${res.stderr}`);
-  return res;
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -38,9 +28,7 @@ function freePort(): Promise<number> {
 }
 
 beforeAll(() => {
-  for (const name of PACKAGES) {
-    if (!existsSync(join(root, 'packages', name, 'dist', 'index.js'))) throw new Error(`packages/${name}/dist is missing: run \`npm run build\` (npm test does)`);
-  }
+  requireBuilt(PACKAGES);
   work = mkdtempSync(join(tmpdir(), 'mast-packed-'));
 }, 10_000);
 afterAll(() => {
@@ -50,18 +38,16 @@ afterAll(() => {
 describe('the packed packages, installed outside the repository', { timeout: 180_000 }, () => {
   it('install, init a TypeScript app, start it, call its functions and list its crons', async () => {
     const tarballs = join(work, 'tarballs');
-    mkdirSync(tarballs);
-    must(run('npm', ['pack', '--silent', '--pack-destination', tarballs, ...PACKAGES.flatMap((p) => ['--workspace', `packages/${p}`])], root), 'npm pack');
-    const files = readdirSync(tarballs).filter((f) => f.endsWith('.tgz'));
+    const files = packWorkspaces(PACKAGES, tarballs);
     expect(files).toHaveLength(PACKAGES.length);
 
     const project = join(work, 'project');
     mkdirSync(project);
     writeFileSync(join(project, 'package.json'), '{ "private": true }\n');
-    const install = (mode: string) => run('npm', ['install', mode, '--ignore-scripts', '--no-audit', '--no-fund', ...files.map((f) => join(tarballs, f))], project);
-    let installed = install('--offline');
-    if (installed.status !== 0 && /ENOTCACHED/.test(installed.stderr)) installed = install('--prefer-offline');
-    must(installed, 'npm install of the tarballs');
+    installFromCache(
+      project,
+      files.map((f) => join(tarballs, f)),
+    );
     const addon = join('node_modules', 'better-sqlite3', 'build', 'Release');
     mkdirSync(join(project, addon), { recursive: true });
     copyFileSync(join(root, addon, 'better_sqlite3.node'), join(project, addon, 'better_sqlite3.node'));
